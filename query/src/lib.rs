@@ -1,0 +1,1 @@
+//! The logq engine: CloudWatch Logs Insights queries over local files.

@@ -1,0 +1,7 @@
+//! Workspace end-to-end tests: one test binary (each extra binary links the AWS SDK again), one
+//! module per area.
+
+mod cli_skywatch;
+mod fault_proxy;
+mod logs_smoke;
+mod moto_harness;
