@@ -9,11 +9,9 @@
 //! - [`fault_proxy`]: a TCP proxy that refuses, hangs, delays or answers with HTTP errors on command.
 //! - [`aws`]: SDK configuration and environment pointed at an endpoint, with dummy credentials.
 //! - [`names`]: unique resource names, so tests can share one server.
-//! - [`binaries`]: where the workspace's own binaries are, to run them as a user would.
 //! - [`poll`]: wait for a condition with a deadline instead of sleeping and hoping.
 
 pub mod aws;
-pub mod binaries;
 pub mod fault_proxy;
 pub mod moto;
 pub mod names;

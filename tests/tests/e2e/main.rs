@@ -1,7 +1,6 @@
 //! Workspace end-to-end tests: one test binary (each extra binary links the AWS SDK again), one
 //! module per area.
 
-mod cli_skywatch;
 mod fault_proxy;
 mod logs_smoke;
 mod moto_harness;

@@ -2,10 +2,8 @@
 
 use std::process::Command;
 
-use skywatch_tests::binaries::binary_path;
-
 fn skywatch() -> Command {
-    Command::new(binary_path("skywatch").unwrap_or_else(|e| panic!("{e}")))
+    Command::new(env!("CARGO_BIN_EXE_skywatch"))
 }
 
 #[test]
