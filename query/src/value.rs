@@ -1,0 +1,207 @@
+//! The value model. Logs Insights fields are strings at the API boundary; inside the engine a value
+//! keeps the type it was born with (a JSON number, an arithmetic result, a timestamp) and converts
+//! lazily: a string that is a number value compares and computes as a number.
+//!
+//! A missing field (or JSON `null`) is not a value: it is `None` wherever an `Option<Value>` is
+//! passed, and it is absent from result rows.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+/// One field value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// Text, as read from the event or computed.
+    Str(Arc<str>),
+    /// A number (JSON numbers, arithmetic results, numeric functions).
+    Num(f64),
+    /// A boolean; shown as `1` or `0`, as the service shows boolean results.
+    Bool(bool),
+    /// A point in time, epoch milliseconds UTC (`@timestamp`, `bin()`, `fromMillis()`).
+    Time(i64),
+    /// A list (from `jsonParse`, `split`).
+    List(Arc<Vec<Value>>),
+    /// A map (from `jsonParse`); keys keep the order they were written in.
+    Map(Arc<Vec<(String, Value)>>),
+}
+
+impl Value {
+    /// A string value.
+    pub fn str(s: impl Into<Arc<str>>) -> Value {
+        Value::Str(s.into())
+    }
+
+    /// A number value, or `None` for NaN and infinities (which the service never shows).
+    pub fn num(n: f64) -> Option<Value> {
+        n.is_finite().then_some(Value::Num(n))
+    }
+
+    /// The number this value stands for: numbers, booleans (1/0), timestamps (epoch ms), and
+    /// strings that are a number value (optional sign, digits, optional fraction, optional
+    /// exponent, surrounding spaces allowed). Lists, maps and other strings have none.
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            Value::Num(n) => Some(*n),
+            Value::Bool(b) => Some(f64::from(u8::from(*b))),
+            Value::Time(ms) => Some(*ms as f64),
+            Value::Str(s) => parse_number(s),
+            Value::List(_) | Value::Map(_) => None,
+        }
+    }
+
+    /// The text this value shows as, or `None` for lists and maps (which string functions treat
+    /// as null).
+    pub fn as_text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Value::Str(s) => Some(Cow::Borrowed(s)),
+            Value::List(_) | Value::Map(_) => None,
+            other => Some(Cow::Owned(other.to_string())),
+        }
+    }
+
+    /// Whether the value is true in a condition: booleans as they are, numbers when non-zero,
+    /// strings when they are "true" or a non-zero number. Lists and maps are never true.
+    pub fn is_truthy(&self) -> bool {
+        match self {
+            Value::Bool(b) => *b,
+            Value::Num(n) => *n != 0.0,
+            Value::Time(_) => true,
+            Value::Str(s) => s.eq_ignore_ascii_case("true") || parse_number(s).is_some_and(|n| n != 0.0),
+            Value::List(_) | Value::Map(_) => false,
+        }
+    }
+
+    /// The value as JSON, for `jsonStringify` and the JSON output formats: numbers and booleans
+    /// as JSON numbers (booleans 1/0), timestamps as their display text.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Str(s) => serde_json::Value::String(s.to_string()),
+            Value::Num(n) => number_to_json(*n),
+            Value::Bool(b) => serde_json::Value::from(u8::from(*b)),
+            Value::Time(_) => serde_json::Value::String(self.to_string()),
+            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
+            Value::Map(entries) => {
+                serde_json::Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
+        }
+    }
+
+    /// A value from parsed JSON: objects become maps, arrays lists; `null` is no value.
+    pub fn from_json(json: &serde_json::Value) -> Option<Value> {
+        Some(match json {
+            serde_json::Value::Null => return None,
+            serde_json::Value::Bool(b) => Value::Str(Arc::from(if *b { "true" } else { "false" })),
+            serde_json::Value::Number(n) => Value::Num(n.as_f64()?),
+            serde_json::Value::String(s) => Value::str(s.as_str()),
+            serde_json::Value::Array(items) => {
+                Value::List(Arc::new(items.iter().filter_map(Value::from_json).collect()))
+            }
+            serde_json::Value::Object(map) => Value::Map(Arc::new(
+                map.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), Value::from_json(v)?)))
+                    .collect(),
+            )),
+        })
+    }
+}
+
+fn number_to_json(n: f64) -> serde_json::Value {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        serde_json::Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(s),
+            Value::Num(n) => write_number(f, *n),
+            Value::Bool(b) => f.write_str(if *b { "1" } else { "0" }),
+            Value::Time(ms) => f.write_str(&format_timestamp(*ms)),
+            Value::List(_) | Value::Map(_) => write!(f, "{}", self.to_json()),
+        }
+    }
+}
+
+/// Numbers print as integers when they are whole, otherwise in the shortest form that reads back
+/// to the same double (`2.5`, `11.180339887498949`).
+fn write_number(f: &mut fmt::Formatter<'_>, n: f64) -> fmt::Result {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        write!(f, "{}", n as i64)
+    } else {
+        write!(f, "{n}")
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm` in UTC, the service's display form for timestamps.
+pub fn format_timestamp(ms: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+        None => ms.to_string(),
+    }
+}
+
+/// Parses a *number value*: the whole string (spaces around allowed) is one decimal number.
+pub fn parse_number(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let bytes = t.as_bytes();
+    let first = *bytes.first()?;
+    // Reject what f64::from_str accepts but is not a number in a log ("inf", "NaN", "+").
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return None;
+    }
+    if !bytes.iter().any(u8::is_ascii_digit)
+        || bytes
+            .iter()
+            .any(|b| b.is_ascii_alphabetic() && *b != b'e' && *b != b'E')
+    {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{format_timestamp, parse_number, Value};
+
+    #[test]
+    fn whole_numbers_print_without_a_fraction() {
+        assert_eq!(Value::Num(200.0).to_string(), "200");
+        assert_eq!(Value::Num(2.5).to_string(), "2.5");
+        assert_eq!(Value::Num(-0.125).to_string(), "-0.125");
+        assert_eq!(
+            Value::Num(11.180_339_887_498_949).to_string(),
+            "11.180339887498949"
+        );
+    }
+
+    #[test]
+    fn number_values_are_whole_strings_of_digits() {
+        assert_eq!(parse_number("42"), Some(42.0));
+        assert_eq!(parse_number(" -1.5 "), Some(-1.5));
+        assert_eq!(parse_number("1e3"), Some(1000.0));
+        assert_eq!(parse_number("12ms"), None);
+        assert_eq!(parse_number("inf"), None);
+        assert_eq!(parse_number("NaN"), None);
+        assert_eq!(parse_number(""), None);
+        assert_eq!(parse_number("-"), None);
+    }
+
+    #[test]
+    fn timestamps_show_in_utc_with_milliseconds() {
+        assert_eq!(format_timestamp(1_583_161_445_000), "2020-03-02 15:04:05.000");
+        assert_eq!(
+            Value::Time(1_709_251_200_123).to_string(),
+            "2024-03-01 00:00:00.123"
+        );
+    }
+
+    #[test]
+    fn booleans_show_as_one_and_zero() {
+        assert_eq!(Value::Bool(true).to_string(), "1");
+        assert_eq!(Value::Bool(false).as_number(), Some(0.0));
+    }
+}
