@@ -1,21 +1,220 @@
-//! `logq`: CloudWatch Logs Insights queries over local files.
+//! `logq`: CloudWatch Logs Insights queries over local files, stdin, or CloudWatch itself.
+//! This binary parses flags, reads the query, and hands over to `skywatch_query`.
 
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+use skywatch_query::event::TimestampFormat;
+use skywatch_query::exec::extract::TimestampRule;
+use skywatch_query::exec::{RunOptions, Statistics};
+use skywatch_query::output::{self, Format, ResultSet};
+use skywatch_query::remote::{self, RemoteQuery};
 
-/// Run CloudWatch Logs Insights queries over local log files, stdin and the agent's local store.
+/// Run CloudWatch Logs Insights queries over local log files, stdin, or CloudWatch Logs.
+///
+/// Examples:
+///   logq 'filter level = "ERROR" | stats count(*) by bin(5m)' /var/log/app/*.log
+///   zcat old.log.gz | logq 'fields @timestamp, @message | limit 20'
+///   logq --log-group /aws/lambda/api --since 2h 'stats avg(@duration) by bin(5m)'
 #[derive(Debug, Parser)]
-#[command(name = "logq", version, about, long_about = None)]
+#[command(name = "logq", version, about, long_about = None, verbatim_doc_comment)]
 struct Cli {
-    /// The query, in the Logs Insights language.
-    query: String,
-    /// Files, directories or globs to read; none or "-" reads stdin.
+    /// The query, in the Logs Insights language (omit it when using --query-file).
+    query: Option<String>,
+    /// Files, directories (read recursively) or glob patterns; none or "-" reads stdin.
+    /// gzip and zstd input is decompressed transparently.
     paths: Vec<String>,
+    /// Read the query from FILE instead of the first argument.
+    #[arg(short = 'f', long = "query-file", value_name = "FILE")]
+    query_file: Option<String>,
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = ["table", "ndjson", "json", "csv"])]
+    format: String,
+    /// Only events at or after this time: RFC 3339, "now", or relative such as -2h.
+    #[arg(long, value_name = "TIME")]
+    start: Option<String>,
+    /// Only events at or before this time: RFC 3339, "now", or relative such as -5m.
+    #[arg(long, value_name = "TIME")]
+    end: Option<String>,
+    /// Only events from this long ago until now (15m, 2h, 7d); same as --start -DURATION.
+    #[arg(long, value_name = "DURATION", conflicts_with = "start")]
+    since: Option<String>,
+    /// Take @timestamp from this field instead of detecting it.
+    #[arg(long, value_name = "FIELD")]
+    timestamp_field: Option<String>,
+    /// Parse timestamps with this strftime format (e.g. "%d/%b/%Y:%H:%M:%S %z").
+    #[arg(long, value_name = "FORMAT")]
+    timestamp_format: Option<String>,
+    /// Print recordsScanned, recordsMatched and bytesScanned on stderr.
+    #[arg(long)]
+    stats: bool,
+    /// Run the query on CloudWatch Logs Insights over this log group (repeatable).
+    #[arg(long = "log-group", value_name = "NAME")]
+    log_groups: Vec<String>,
 }
 
+/// Exit statuses: 0 ok, 1 input/output or AWS failure, 2 the query or the arguments are wrong.
+const EXIT_RUNTIME: u8 = 1;
+const EXIT_QUERY: u8 = 2;
+
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    eprintln!("logq: not implemented yet");
-    ExitCode::from(1)
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { code, message }) => {
+            let _ = writeln!(io::stderr(), "{message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn query(message: impl Into<String>) -> Failure {
+        Failure { code: EXIT_QUERY, message: message.into() }
+    }
+
+    fn runtime(message: impl Into<String>) -> Failure {
+        Failure { code: EXIT_RUNTIME, message: message.into() }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let mut paths = cli.paths.clone();
+    let query = match &cli.query_file {
+        Some(file) => {
+            // With --query-file every positional argument is a path.
+            if let Some(first) = &cli.query {
+                paths.insert(0, first.clone());
+            }
+            std::fs::read_to_string(file).map_err(|e| Failure::runtime(format!("logq: cannot read query file {file}: {e}")))?
+        }
+        None => cli.query.clone().ok_or_else(|| Failure::query("logq: a query is required (or --query-file FILE)"))?,
+    };
+    let format = Format::from_name(&cli.format).unwrap_or(Format::Table);
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let start_ms = match (&cli.start, &cli.since) {
+        (Some(start), _) => Some(time_arg("--start", start, now_ms)?),
+        (None, Some(since)) => Some(time_arg("--since", &format!("-{}", since.trim_start_matches('-')), now_ms)?),
+        (None, None) => None,
+    };
+    let end_ms = cli.end.as_deref().map(|e| time_arg("--end", e, now_ms)).transpose()?;
+
+    // Validate locally first: a typo costs nothing, even in CloudWatch mode.
+    let plan = skywatch_query::compile(&query).map_err(|e| Failure::query(e.render(&query)))?;
+
+    let (result, stats) = if cli.log_groups.is_empty() {
+        run_local(&cli, &plan, &paths, start_ms, end_ms, now_ms)?
+    } else {
+        if !paths.is_empty() {
+            return Err(Failure::query("logq: give either paths or --log-group, not both"));
+        }
+        run_remote(&cli, query, start_ms, end_ms, now_ms)?
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match output::write(&result, format, &mut out).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        // `logq … | head` closing the pipe is not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) => return Err(Failure::runtime(format!("logq: cannot write results: {e}"))),
+    }
+    if cli.stats {
+        print_stats(&stats);
+    }
+    Ok(())
+}
+
+fn time_arg(flag: &str, value: &str, now_ms: i64) -> Result<i64, Failure> {
+    remote::parse_time_arg(value, now_ms).map_err(|e| Failure::query(format!("logq: {flag} {value}: {e}")))
+}
+
+fn run_local(
+    cli: &Cli,
+    plan: &skywatch_query::plan::Plan,
+    paths: &[String],
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+    now_ms: i64,
+) -> Result<(ResultSet, Statistics), Failure> {
+    let format = cli
+        .timestamp_format
+        .as_deref()
+        .map(TimestampFormat::new)
+        .transpose()
+        .map_err(|e| Failure::query(format!("logq: --timestamp-format: {e}")))?;
+    let sources = skywatch_query::input::resolve(paths).map_err(|e| Failure::runtime(format!("logq: {e}")))?;
+    if sources.iter().any(|s| s.path.is_none()) && io::stdin().is_terminal() {
+        let _ = writeln!(io::stderr(), "logq: reading events from the terminal (stdin); give a path to read files");
+    }
+    let options = RunOptions {
+        timestamp: TimestampRule { field: cli.timestamp_field.clone(), format },
+        start_ms,
+        end_ms,
+        now_ms,
+    };
+    skywatch_query::exec::run(plan, &sources, options).map_err(|e| Failure::runtime(format!("logq: {e}")))
+}
+
+fn run_remote(cli: &Cli, query: String, start_ms: Option<i64>, end_ms: Option<i64>, now_ms: i64) -> Result<(ResultSet, Statistics), Failure> {
+    let end_s = end_ms.unwrap_or(now_ms) / 1000;
+    let start_s = start_ms.map_or(end_s - 3600, |ms| ms / 1000);
+    let request = RemoteQuery { query, log_groups: cli.log_groups.clone(), start_s, end_s, limit: None };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("logq: cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(async {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let client = aws_sdk_cloudwatchlogs::Client::new(&config);
+        let cancel = async {
+            // Ctrl-C stops the query on the service too.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        remote::run_remote(&client, &request, cancel).await
+    });
+    let result = result.map_err(|e| Failure::runtime(format!("logq: {e}")))?;
+    let mut columns: Vec<String> = Vec::new();
+    for row in &result.rows {
+        for (name, _) in row {
+            if !columns.contains(name) {
+                columns.push(name.clone());
+            }
+        }
+    }
+    let rows = result
+        .rows
+        .into_iter()
+        .map(|row| columns.iter().map(|c| row.iter().find(|(n, _)| n == c).map(|(_, v)| v.clone())).collect())
+        .collect();
+    let stats = Statistics {
+        records_scanned: result.stats.records_scanned as u64,
+        records_matched: result.stats.records_matched as u64,
+        bytes_scanned: result.stats.bytes_scanned as u64,
+        ..Statistics::default()
+    };
+    Ok((ResultSet { columns, rows }, stats))
+}
+
+fn print_stats(stats: &Statistics) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "recordsScanned: {}\nrecordsMatched: {}\nbytesScanned: {}",
+        stats.records_scanned, stats.records_matched, stats.bytes_scanned
+    );
+    if stats.invalid_utf8 > 0 || stats.broken_json > 0 || stats.without_timestamp > 0 {
+        let _ = writeln!(
+            err,
+            "invalidUtf8Lines: {}\nbrokenJsonLines: {}\nlinesWithoutTimestamp: {}",
+            stats.invalid_utf8, stats.broken_json, stats.without_timestamp
+        );
+    }
 }

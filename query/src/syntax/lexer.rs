@@ -311,7 +311,16 @@ impl Lexer<'_> {
         let Some(len) = self.src[self.pos..].find('`') else {
             return Err(SyntaxError::new("unterminated `quoted name`", Span::new(start, self.src.len())));
         };
-        name.push_str(&self.src[self.pos..self.pos + len]);
+        let inner = &self.src[self.pos..self.pos + len];
+        if name.ends_with('.') {
+            // A quoted segment of a dotted path keeps its backticks, so `js.`user.id`` stays
+            // two segments; the planner splits on the dots outside backticks.
+            name.push('`');
+            name.push_str(inner);
+            name.push('`');
+        } else {
+            name.push_str(inner);
+        }
         self.pos += len + 1;
         // A quoted part may continue a dotted path: json.`user.id`.more
         if self.bytes.get(self.pos) == Some(&b'.') && self.bytes.get(self.pos + 1).is_some_and(|&b| is_name_start(b) || b == b'`') {
@@ -428,7 +437,7 @@ mod tests {
                 Tok::Eof
             ]
         );
-        assert_eq!(toks("json.`user.id`")[0], Tok::Quoted("json.user.id".into()));
+        assert_eq!(toks("json.`user.id`")[0], Tok::Quoted("json.`user.id`".into()));
     }
 
     #[test]

@@ -2,5 +2,6 @@
 //! module per area.
 
 mod fault_proxy;
+mod logq_remote;
 mod logs_smoke;
 mod moto_harness;

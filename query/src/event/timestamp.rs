@@ -1,0 +1,451 @@
+//! Event timestamps: from a JSON field's value, from the start of a text line, or with a format
+//! the user gave.
+//!
+//! The common forms (ISO 8601 / RFC 3339, Common Log Format, syslog, epoch numbers) are parsed by
+//! hand: they run once per line, and a generic strftime parser costs several times more. chrono
+//! is only used for user-given formats. Every function returns `None` on input it does not
+//! recognise; none panics.
+
+use chrono::format::{parse_and_remainder, Item, Parsed, StrftimeItems};
+use chrono::Datelike;
+
+use crate::value::Value;
+
+/// The flattened JSON fields tried, in order, for `@timestamp`; the first that holds a timestamp
+/// ([`parse_timestamp_value`]) wins. A logged `@timestamp` key is flattened to `@@timestamp`
+/// like every other `@` key, so that is the name listed here: a caller adds these names to its
+/// [`super::Wanted`] set and finds the value among the emitted fields.
+pub const TIMESTAMP_KEYS: &[&str] = &["@@timestamp", "timestamp", "time", "ts"];
+
+/// Where the CLF `[` may appear: nginx and apache lines start with the client address (and
+/// optionally a virtual host), so the bracket is never far in.
+const CLF_SEARCH_BYTES: usize = 256;
+
+/// A JSON field's value (or `--timestamp-field`'s) as epoch milliseconds UTC.
+///
+/// Accepted, as a string or a number:
+/// * ISO 8601 / RFC 3339: `2024-03-01T12:00:00Z`, `2024-03-01T12:00:00.123+02:00`,
+///   `2024-03-01 12:00:00,5` — seconds required, `T`, `t` or a space between date and time,
+///   fraction with `.` or `,` (digits past milliseconds are truncated), zone `Z`, `±HH:MM`,
+///   `±HHMM` or `±HH`, no zone = UTC;
+/// * epoch seconds: 10 integer digits, optional fraction (`1709294400.25`);
+/// * epoch milliseconds: 13 integer digits (a fraction is truncated).
+///
+/// Other digit counts are not taken for epoch numbers (they are more often ids or counters), and
+/// dates without a time are not timestamps. [`Value::Time`] is returned as it is.
+pub fn parse_timestamp_value(v: &Value) -> Option<i64> {
+    match v {
+        Value::Time(ms) => Some(*ms),
+        Value::Num(n) => epoch_from_number(*n),
+        Value::Str(s) => parse_timestamp_text(s),
+        Value::Bool(_) | Value::List(_) | Value::Map(_) => None,
+    }
+}
+
+/// [`parse_timestamp_value`] for text: the whole string (surrounding whitespace allowed) must be
+/// the timestamp.
+pub fn parse_timestamp_text(s: &str) -> Option<i64> {
+    let b = s.trim().as_bytes();
+    if let Some((ms, end)) = epoch_prefix(b, 0) {
+        return (end == b.len()).then_some(ms);
+    }
+    let iso = parse_iso(b, 0)?;
+    (iso.end == b.len()).then_some(iso.ms)
+}
+
+fn epoch_from_number(n: f64) -> Option<i64> {
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    if (1e9..1e10).contains(&n) {
+        // Round to whole microseconds first: 1709294400.123 is 1709294400.1229999… in binary.
+        let micros = (n * 1e6).round() as i64;
+        Some(micros.div_euclid(1000))
+    } else if (1e12..1e13).contains(&n) {
+        Some(n.floor() as i64)
+    } else {
+        None
+    }
+}
+
+/// A timestamp at the start of a text line, after optional spaces and tabs, as epoch
+/// milliseconds UTC:
+/// * ISO 8601 as in [`parse_timestamp_value`] (`2024-03-01 12:00:00,123 INFO …` too);
+/// * epoch seconds (10 digits, optional fraction) or milliseconds (13 digits);
+/// * syslog `Oct 11 22:14:15` / `Oct  1 22:14:15`, in UTC, in the year `year_hint`;
+/// * failing those, CLF `[10/Oct/2000:13:55:36 -0700]` with its `[` in the first 256 bytes.
+///
+/// A timestamp at the line start must end at a non-alphanumeric byte (or the line end), so
+/// `1709294400123abc` is no timestamp.
+pub fn leading_timestamp(line: &str, year_hint: i32) -> Option<i64> {
+    let b = line.as_bytes();
+    let i = skip_blanks(b, 0);
+    let at_start = match b.get(i) {
+        Some(c) if c.is_ascii_digit() => parse_iso(b, i)
+            .map(|iso| (iso.ms, iso.end))
+            .or_else(|| epoch_prefix(b, i)),
+        Some(c) if c.is_ascii_uppercase() => parse_syslog(b, i, year_hint),
+        _ => None,
+    };
+    if let Some((ms, end)) = at_start {
+        if !b.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+            return Some(ms);
+        }
+    }
+    find_clf(b)
+}
+
+/// Parses `YYYY-MM-DD[T ]HH:MM:SS[.frac][zone]` starting at `i`.
+pub(crate) fn parse_iso(b: &[u8], i: usize) -> Option<Iso> {
+    let year = digits_at(b, i, 4)?;
+    if b.get(i + 4) != Some(&b'-') || b.get(i + 7) != Some(&b'-') {
+        return None;
+    }
+    let month = digits_at(b, i + 5, 2)?;
+    let day = digits_at(b, i + 8, 2)?;
+    let t_separator = match b.get(i + 10)? {
+        b'T' | b't' => true,
+        b' ' => false,
+        _ => return None,
+    };
+    let (seconds_of_day, mut j) = parse_hms(b, i + 11)?;
+    let (millis, after_fraction) = parse_fraction(b, j, b".,");
+    j = after_fraction;
+    let mut offset_secs = 0i64;
+    let mut zoned = false;
+    match b.get(j) {
+        Some(b'Z' | b'z') => {
+            zoned = true;
+            j += 1;
+        }
+        Some(&sign @ (b'+' | b'-')) => {
+            if let Some((offset, end)) = parse_offset(b, j + 1) {
+                offset_secs = if sign == b'-' { -offset } else { offset };
+                zoned = true;
+                j = end;
+            }
+        }
+        _ => {}
+    }
+    let days = days_from_civil(year, month, day)?;
+    Some(Iso {
+        ms: (days * 86_400 + seconds_of_day - offset_secs) * 1000 + millis,
+        end: j,
+        t_separator,
+        zoned,
+    })
+}
+
+/// A parsed ISO 8601 timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Iso {
+    pub ms: i64,
+    /// Index after the timestamp.
+    pub end: usize,
+    /// Whether date and time were separated by `T` (not a space).
+    pub t_separator: bool,
+    /// Whether a zone (`Z` or an offset) was given.
+    pub zoned: bool,
+}
+
+/// `HH:MM:SS` at `i` → (seconds of the day, index after). Second 60 (a leap second) is allowed
+/// and counts into the next minute.
+fn parse_hms(b: &[u8], i: usize) -> Option<(i64, usize)> {
+    let hour = digits_at(b, i, 2)?;
+    let minute = digits_at(b, i + 3, 2)?;
+    let second = digits_at(b, i + 6, 2)?;
+    if b.get(i + 2) != Some(&b':') || b.get(i + 5) != Some(&b':') {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    Some((hour * 3600 + minute * 60 + second, i + 8))
+}
+
+/// An optional fraction of a second at `i` (a separator from `separators`, then digits) →
+/// (milliseconds, truncated; index after). A separator without a digit is not a fraction.
+fn parse_fraction(b: &[u8], i: usize, separators: &[u8]) -> (i64, usize) {
+    match b.get(i) {
+        Some(c) if separators.contains(c) && b.get(i + 1).is_some_and(u8::is_ascii_digit) => {}
+        _ => return (0, i),
+    }
+    let mut j = i + 1;
+    let mut millis = 0i64;
+    let mut scale = 100;
+    while let Some(&d) = b.get(j).filter(|d| d.is_ascii_digit()) {
+        millis += i64::from(d - b'0') * scale;
+        scale /= 10;
+        j += 1;
+    }
+    (millis, j)
+}
+
+/// A zone offset after its sign at `i`: `HH:MM`, `HHMM` or `HH` → (seconds, index after).
+fn parse_offset(b: &[u8], i: usize) -> Option<(i64, usize)> {
+    let hours = digits_at(b, i, 2)?;
+    let (minutes, end) = if b.get(i + 2) == Some(&b':') {
+        (digits_at(b, i + 3, 2)?, i + 5)
+    } else if let Some(minutes) = digits_at(b, i + 2, 2) {
+        (minutes, i + 4)
+    } else {
+        (0, i + 2)
+    };
+    (hours <= 23 && minutes <= 59).then_some((hours * 3600 + minutes * 60, end))
+}
+
+/// Epoch seconds (10 digits, optional `.fraction`) or milliseconds (13 digits, a fraction is
+/// skipped) at `i` → (ms, index after).
+fn epoch_prefix(b: &[u8], i: usize) -> Option<(i64, usize)> {
+    let mut j = i;
+    let mut n = 0i64;
+    while let Some(&d) = b.get(j).filter(|d| d.is_ascii_digit()) {
+        if j - i == 13 {
+            return None;
+        }
+        n = n * 10 + i64::from(d - b'0');
+        j += 1;
+    }
+    match j - i {
+        10 => {
+            let (millis, end) = parse_fraction(b, j, b".");
+            Some((n * 1000 + millis, end))
+        }
+        13 => {
+            let (_, end) = parse_fraction(b, j, b".");
+            Some((n, end))
+        }
+        _ => None,
+    }
+}
+
+/// Syslog (RFC 3164) `Mmm dd HH:MM:SS`, day space- or zero-padded, at `i` → (ms, index after).
+fn parse_syslog(b: &[u8], i: usize, year: i32) -> Option<(i64, usize)> {
+    let month = month_number(b.get(i..i + 3)?)?;
+    if b.get(i + 3) != Some(&b' ') {
+        return None;
+    }
+    let day = match (b.get(i + 4)?, b.get(i + 5)?) {
+        (b' ', d) if d.is_ascii_digit() => i64::from(d - b'0'),
+        _ => digits_at(b, i + 4, 2)?,
+    };
+    if b.get(i + 6) != Some(&b' ') {
+        return None;
+    }
+    let (seconds_of_day, j) = parse_hms(b, i + 7)?;
+    let (millis, end) = parse_fraction(b, j, b".");
+    let days = days_from_civil(i64::from(year), month, day)?;
+    Some(((days * 86_400 + seconds_of_day) * 1000 + millis, end))
+}
+
+/// The first CLF timestamp `[dd/Mon/yyyy:HH:MM:SS ±hhmm]` whose `[` is in the first 256 bytes.
+fn find_clf(b: &[u8]) -> Option<i64> {
+    let head = b.get(..CLF_SEARCH_BYTES.min(b.len()))?;
+    memchr::memchr_iter(b'[', head).find_map(|open| {
+        let (ms, end) = parse_clf(b, open + 1)?;
+        (b.get(end) == Some(&b']')).then_some(ms)
+    })
+}
+
+/// CLF `dd/Mon/yyyy:HH:MM:SS ±hhmm` (without brackets) at `i` → (ms, index after).
+fn parse_clf(b: &[u8], i: usize) -> Option<(i64, usize)> {
+    let day = digits_at(b, i, 2)?;
+    let month = month_number(b.get(i + 3..i + 6)?)?;
+    let year = digits_at(b, i + 7, 4)?;
+    if b.get(i + 2) != Some(&b'/') || b.get(i + 6) != Some(&b'/') || b.get(i + 11) != Some(&b':') {
+        return None;
+    }
+    let (seconds_of_day, j) = parse_hms(b, i + 12)?;
+    let (millis, j) = parse_fraction(b, j, b".");
+    if b.get(j) != Some(&b' ') {
+        return None;
+    }
+    let sign = match b.get(j + 1)? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let hours = digits_at(b, j + 2, 2)?;
+    let minutes = digits_at(b, j + 4, 2)?;
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    let offset = sign * (hours * 3600 + minutes * 60);
+    let days = days_from_civil(year, month, day)?;
+    Some(((days * 86_400 + seconds_of_day - offset) * 1000 + millis, j + 6))
+}
+
+fn month_number(name: &[u8]) -> Option<i64> {
+    Some(match name {
+        b"Jan" => 1,
+        b"Feb" => 2,
+        b"Mar" => 3,
+        b"Apr" => 4,
+        b"May" => 5,
+        b"Jun" => 6,
+        b"Jul" => 7,
+        b"Aug" => 8,
+        b"Sep" => 9,
+        b"Oct" => 10,
+        b"Nov" => 11,
+        b"Dec" => 12,
+        _ => return None,
+    })
+}
+
+fn skip_blanks(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Exactly `n` ASCII digits at `i` as a number.
+fn digits_at(b: &[u8], i: usize, n: usize) -> Option<i64> {
+    b.get(i..i + n)?.iter().try_fold(0i64, |acc, &d| {
+        d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+    })
+}
+
+/// Days since 1970-01-01 of a valid proleptic Gregorian date (Howard Hinnant's algorithm), or
+/// `None` for a day that does not exist.
+fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(1..=month_days).contains(&day) {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let shifted_month = (month + 9) % 12; // March = 0
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some(era * 146_097 + day_of_era - 719_468)
+}
+
+/// A user-given strftime format (`--timestamp-format`, e.g. `%d/%b/%Y:%H:%M:%S %z`), in chrono's
+/// dialect.
+///
+/// [`TimestampFormat::parse`] looks for the timestamp at the start of the text (after spaces),
+/// then after each `[` in the first 256 bytes (CLF-style lines put it there); text after the
+/// timestamp is ignored. Without a zone in the format the time is UTC; without a year, the
+/// default year ([`TimestampFormat::with_default_year`], else the current UTC year).
+///
+/// The CLF format and the ISO 8601 formats `%Y-%m-%dT%H:%M:%S%.fZ`, `%Y-%m-%dT%H:%M:%S%.3fZ`,
+/// `%Y-%m-%dT%H:%M:%SZ` and `%+` use the hand-written parsers, which also accept an optional
+/// fraction and any zone.
+#[derive(Debug, Clone)]
+pub struct TimestampFormat {
+    kind: FormatKind,
+    default_year: i32,
+}
+
+#[derive(Debug, Clone)]
+enum FormatKind {
+    Clf,
+    IsoWithZone,
+    Strftime(Vec<Item<'static>>),
+}
+
+impl TimestampFormat {
+    /// Compiles `fmt`; fails if it is not a valid format or cannot describe a full date and time
+    /// (checked by formatting a sample time and parsing it back).
+    pub fn new(fmt: &str) -> Result<TimestampFormat, String> {
+        let kind = match fmt {
+            "" => return Err("the timestamp format is empty".to_string()),
+            "%d/%b/%Y:%H:%M:%S %z" => FormatKind::Clf,
+            "%Y-%m-%dT%H:%M:%S%.fZ" | "%Y-%m-%dT%H:%M:%S%.3fZ" | "%Y-%m-%dT%H:%M:%SZ" | "%+" => {
+                FormatKind::IsoWithZone
+            }
+            _ => FormatKind::Strftime(
+                StrftimeItems::new(fmt)
+                    .parse_to_owned()
+                    .map_err(|e| format!("invalid timestamp format {fmt:?}: {e}"))?,
+            ),
+        };
+        let format = TimestampFormat {
+            kind,
+            default_year: chrono::Utc::now().year(),
+        };
+        if let FormatKind::Strftime(items) = &format.kind {
+            let sample = chrono::DateTime::from_timestamp(1_700_000_000, 0)
+                .ok_or("sample time out of range")?
+                .with_year(format.default_year)
+                .ok_or("sample time out of range")?;
+            let text = sample.format_with_items(items.iter()).to_string();
+            if format.parse(&text).is_none() {
+                return Err(format!(
+                    "timestamp format {fmt:?} does not describe a date and time (it formats a sample as {text:?} and cannot read that back)"
+                ));
+            }
+        }
+        Ok(format)
+    }
+
+    /// The year for formats without one (syslog-style `%b %d %H:%M:%S`).
+    #[must_use]
+    pub fn with_default_year(mut self, year: i32) -> TimestampFormat {
+        self.default_year = year;
+        self
+    }
+
+    /// The timestamp in `s` as epoch milliseconds UTC, or `None`.
+    pub fn parse(&self, s: &str) -> Option<i64> {
+        let b = s.as_bytes();
+        if let Some(ms) = self.parse_at(s, skip_blanks(b, 0)) {
+            return Some(ms);
+        }
+        let head = b.get(..CLF_SEARCH_BYTES.min(b.len()))?;
+        memchr::memchr_iter(b'[', head).find_map(|open| self.parse_at(s, open + 1))
+    }
+
+    /// [`TimestampFormat::parse`] on a value's text.
+    pub fn parse_value(&self, v: &Value) -> Option<i64> {
+        match v {
+            Value::Time(ms) => Some(*ms),
+            other => self.parse(&other.as_text()?),
+        }
+    }
+
+    fn parse_at(&self, s: &str, i: usize) -> Option<i64> {
+        let b = s.as_bytes();
+        match &self.kind {
+            FormatKind::Clf => parse_clf(b, i).map(|(ms, _)| ms),
+            FormatKind::IsoWithZone => parse_iso(b, i)
+                .filter(|iso| iso.t_separator && iso.zoned)
+                .map(|iso| iso.ms),
+            FormatKind::Strftime(items) => {
+                let mut parsed = Parsed::new();
+                parse_and_remainder(&mut parsed, s.get(i..)?, items.iter()).ok()?;
+                if parsed.year().is_none()
+                    && parsed.year_mod_100().is_none()
+                    && parsed.isoyear().is_none()
+                    && parsed.timestamp().is_none()
+                {
+                    parsed.set_year(i64::from(self.default_year)).ok()?;
+                }
+                if parsed.offset().is_some() {
+                    Some(parsed.to_datetime().ok()?.timestamp_millis())
+                } else {
+                    Some(
+                        parsed
+                            .to_naive_datetime_with_offset(0)
+                            .ok()?
+                            .and_utc()
+                            .timestamp_millis(),
+                    )
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {}

@@ -1,0 +1,152 @@
+//! One log line → the fields a query reads, in row slots. Only fields the plan names are
+//! extracted; the JSON scanner skips the rest without building them.
+//!
+//! `@timestamp` comes from, in order: the `--timestamp-field` (with `--timestamp-format` if
+//! given); the JSON keys `@timestamp`, `timestamp`, `time`, `ts`; a timestamp at the start of a
+//! text line (ISO 8601, CLF, syslog, epoch), or a `--timestamp-format` there; else the previous
+//! event's timestamp in the same input, as the CloudWatch agent does; else none.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::event::{
+    lambda_fields, leading_timestamp, parse_timestamp_value, route53_fields, vpc_flow_fields, JsonFlattener, TimestampFormat,
+    Wanted, TIMESTAMP_KEYS,
+};
+use crate::exec::pipeline::Row;
+use crate::plan::{InputFields, Slot};
+use crate::value::Value;
+
+/// Field names that only the known text formats (Lambda, VPC flow, Route 53) produce.
+const KNOWN_FORMAT_FIELDS: &[&str] = &[
+    "@type", "@requestId", "@duration", "@billedDuration", "@memorySize", "@maxMemoryUsed", "@initDuration", "@xrayTraceId",
+    "@xraySegmentId", "version", "accountId", "interfaceId", "srcAddr", "dstAddr", "srcPort", "dstPort", "protocol", "packets",
+    "bytes", "startTime", "endTime", "action", "logStatus", "queryTimestamp", "hostZoneId", "queryName", "queryType",
+    "responseCode", "edgeLocation", "resolverIp", "ednsClientSubnet",
+];
+
+/// How `@timestamp` is found, from the command line.
+#[derive(Debug, Default)]
+pub struct TimestampRule {
+    pub field: Option<String>,
+    pub format: Option<TimestampFormat>,
+}
+
+/// Per-input context of the extractor.
+pub struct SourceContext<'a> {
+    pub log_stream: &'a str,
+    pub log: &'a str,
+    pub ptr_prefix: &'a str,
+    pub ingestion_ms: i64,
+    /// The year of syslog timestamps, which carry none.
+    pub year_hint: i32,
+}
+
+pub struct Extractor<'p> {
+    input: &'p InputFields,
+    wanted: Wanted,
+    json: JsonFlattener,
+    slots: HashMap<String, Slot>,
+    timestamp_keys: Vec<String>,
+    known_formats: bool,
+    rule: TimestampRule,
+}
+
+/// What extraction noticed about a line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LineNotes {
+    /// Looked like JSON (starts with `{`) but did not parse: kept as a text event.
+    pub broken_json: bool,
+    /// Had no timestamp of its own.
+    pub no_timestamp: bool,
+}
+
+impl<'p> Extractor<'p> {
+    pub fn new(input: &'p InputFields, rule: TimestampRule) -> Extractor<'p> {
+        let timestamp_keys: Vec<String> = match &rule.field {
+            Some(field) => vec![field.clone()],
+            None => TIMESTAMP_KEYS.iter().map(|k| (*k).to_string()).collect(),
+        };
+        let slots: HashMap<String, Slot> = input.discovered.iter().cloned().collect();
+        let mut keys: HashSet<String> = slots.keys().cloned().collect();
+        keys.extend(timestamp_keys.iter().cloned());
+        let wanted = Wanted::only(&keys);
+        let known_formats = slots.keys().any(|k| KNOWN_FORMAT_FIELDS.contains(&k.as_str()))
+            || rule.field.as_deref().is_some_and(|f| KNOWN_FORMAT_FIELDS.contains(&f));
+        Extractor { input, wanted, json: JsonFlattener::new(), slots, timestamp_keys, known_formats, rule }
+    }
+
+    /// Fills `row` (all slots empty) from `line`; `last_timestamp` carries the previous event's
+    /// time in this input and is updated.
+    pub fn fill(&mut self, line: &str, line_no: u64, source: &SourceContext<'_>, row: &mut Row, last_timestamp: &mut Option<i64>) -> LineNotes {
+        let mut notes = LineNotes::default();
+        let mut own_timestamp: Option<i64> = None;
+        let mut timestamp_rank = usize::MAX;
+        let trimmed = line.trim_start();
+        let mut is_json = false;
+        if trimmed.starts_with('{') {
+            let (timestamp_keys, rule, slots) = (&self.timestamp_keys, &self.rule, &self.slots);
+            is_json = self.json.flatten(line, &self.wanted, &mut |key, value| {
+                if let Some(rank) = timestamp_keys.iter().position(|k| k == key) {
+                    if rank < timestamp_rank {
+                        let parsed = match &rule.format {
+                            Some(format) => value.as_text().and_then(|t| format.parse(&t)),
+                            None => parse_timestamp_value(&value),
+                        };
+                        if let Some(ms) = parsed {
+                            own_timestamp = Some(ms);
+                            timestamp_rank = rank;
+                        }
+                    }
+                }
+                if let Some(&slot) = slots.get(key) {
+                    row[slot] = Some(value);
+                }
+            });
+            notes.broken_json = !is_json;
+        }
+        if !is_json && self.known_formats {
+            let mut emit = |key: &'static str, value: Value| {
+                if self.rule.field.as_deref() == Some(key) {
+                    own_timestamp = parse_timestamp_value(&value);
+                }
+                if let Some(&slot) = self.slots.get(key) {
+                    row[slot] = Some(value);
+                }
+            };
+            let _ = lambda_fields(line, &mut emit) || vpc_flow_fields(line, &mut emit) || route53_fields(line, &mut emit);
+        }
+        if own_timestamp.is_none() && !is_json && self.rule.field.is_none() {
+            own_timestamp = match &self.rule.format {
+                Some(format) => format.parse(line),
+                None => leading_timestamp(line, source.year_hint),
+            };
+        }
+        let timestamp = match own_timestamp {
+            Some(ms) => {
+                *last_timestamp = Some(ms);
+                Some(ms)
+            }
+            None => {
+                notes.no_timestamp = true;
+                *last_timestamp
+            }
+        };
+        row[self.input.timestamp] = timestamp.map(Value::Time);
+        if let Some(slot) = self.input.message {
+            row[slot] = Some(Value::str(line));
+        }
+        if let Some(slot) = self.input.log_stream {
+            row[slot] = Some(Value::str(source.log_stream));
+        }
+        if let Some(slot) = self.input.log {
+            row[slot] = Some(Value::str(source.log));
+        }
+        if let Some(slot) = self.input.ingestion_time {
+            row[slot] = Some(Value::Time(source.ingestion_ms));
+        }
+        if let Some(slot) = self.input.ptr {
+            row[slot] = Some(Value::str(format!("{}:{line_no}", source.ptr_prefix)));
+        }
+        notes
+    }
+}

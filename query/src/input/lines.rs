@@ -1,0 +1,102 @@
+//! Splitting a byte stream into lines with memchr, over one growing buffer: no allocation per
+//! line, and a line of any length (bounded by memory) is still one line.
+
+use std::io::{self, Read};
+
+/// The buffer size a reader starts with; it doubles for lines longer than it.
+const INITIAL_BUFFER_BYTES: usize = 1 << 20;
+
+pub struct LineReader<R> {
+    reader: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl<R: Read> LineReader<R> {
+    pub fn new(reader: R) -> LineReader<R> {
+        LineReader { reader, buf: vec![0; INITIAL_BUFFER_BYTES], start: 0, end: 0, eof: false }
+    }
+
+    /// The next line without its `\n` (and without a `\r` before it), or `None` at the end. The
+    /// last line counts even without a final newline. The second value is the bytes consumed,
+    /// newline included.
+    pub fn next_line(&mut self) -> io::Result<Option<(&[u8], usize)>> {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
+                let line_start = self.start;
+                let line_end = self.start + i;
+                self.start = line_end + 1;
+                return Ok(Some((trim_cr(&self.buf[line_start..line_end]), i + 1)));
+            }
+            if self.eof {
+                if self.start == self.end {
+                    return Ok(None);
+                }
+                let (line_start, line_end) = (self.start, self.end);
+                self.start = self.end;
+                return Ok(Some((trim_cr(&self.buf[line_start..line_end]), line_end - line_start)));
+            }
+            self.refill()?;
+        }
+    }
+
+    fn refill(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let grown = self.buf.len() * 2;
+            self.buf.resize(grown, 0);
+        }
+        loop {
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineReader;
+
+    fn lines(input: &[u8]) -> Vec<Vec<u8>> {
+        let mut reader = LineReader::new(input);
+        let mut out = Vec::new();
+        while let Some((line, _)) = reader.next_line().unwrap() {
+            out.push(line.to_vec());
+        }
+        out
+    }
+
+    #[test]
+    fn last_line_without_newline_still_counts_and_crlf_is_trimmed() {
+        assert_eq!(lines(b"a\r\nb\n\nc"), vec![b"a".to_vec(), b"b".to_vec(), b"".to_vec(), b"c".to_vec()]);
+        assert!(lines(b"").is_empty());
+    }
+
+    #[test]
+    fn a_line_longer_than_the_buffer_is_one_line() {
+        let long = vec![b'x'; super::INITIAL_BUFFER_BYTES * 3 + 7];
+        let mut input = long.clone();
+        input.extend_from_slice(b"\nshort\n");
+        assert_eq!(lines(&input), vec![long, b"short".to_vec()]);
+    }
+}

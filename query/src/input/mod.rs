@@ -1,0 +1,135 @@
+//! Where events come from: files, directories (recursively), glob patterns and stdin, gzip and
+//! zstd decompressed transparently (recognised by their magic bytes, not their names), split into
+//! lines without loading whole files.
+
+mod lines;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+pub use lines::LineReader;
+
+/// One input: a file or stdin, with the names the query sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// `None` for stdin.
+    pub path: Option<PathBuf>,
+    /// `@logStream`: the file name, or "stdin".
+    pub log_stream: String,
+    /// `@log`: the file's directory, or "stdin".
+    pub log: String,
+}
+
+impl Source {
+    pub fn stdin() -> Source {
+        Source { path: None, log_stream: "stdin".to_string(), log: "stdin".to_string() }
+    }
+
+    fn file(path: PathBuf) -> Source {
+        let log_stream = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let log = path
+            .parent()
+            .map(|p| if p.as_os_str().is_empty() { ".".to_string() } else { p.display().to_string() })
+            .unwrap_or_else(|| ".".to_string());
+        Source { path: Some(path), log_stream, log }
+    }
+
+    /// The size in bytes, when it is a file.
+    pub fn len(&self) -> Option<u64> {
+        self.path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len())
+    }
+}
+
+/// An input that cannot be read.
+#[derive(Debug)]
+pub struct InputError {
+    pub path: String,
+    pub reason: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.reason)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// Expands the command line's paths: none or "-" is stdin; a directory is every file below it;
+/// a path that does not exist but has glob characters is a glob. Order: as given, and sorted by
+/// name within a directory or glob.
+pub fn resolve(paths: &[String]) -> Result<Vec<Source>, InputError> {
+    if paths.is_empty() {
+        return Ok(vec![Source::stdin()]);
+    }
+    let mut sources = Vec::new();
+    for arg in paths {
+        if arg == "-" {
+            sources.push(Source::stdin());
+            continue;
+        }
+        let path = Path::new(arg);
+        if path.is_dir() {
+            let mut files = Vec::new();
+            walk(path, &mut files).map_err(|e| InputError { path: arg.clone(), reason: e.to_string() })?;
+            files.sort();
+            sources.extend(files.into_iter().map(Source::file));
+        } else if path.exists() {
+            sources.push(Source::file(path.to_path_buf()));
+        } else if arg.contains(['*', '?', '[']) {
+            let matches = glob::glob(arg).map_err(|e| InputError { path: arg.clone(), reason: format!("bad glob pattern: {e}") })?;
+            let mut files: Vec<PathBuf> = matches.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+            if files.is_empty() {
+                return Err(InputError { path: arg.clone(), reason: "no file matches this pattern".to_string() });
+            }
+            files.sort();
+            sources.extend(files.into_iter().map(Source::file));
+        } else {
+            return Err(InputError { path: arg.clone(), reason: "no such file or directory".to_string() });
+        }
+    }
+    Ok(sources)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(&entry.path(), out)?;
+        } else if kind.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Opens `source` for reading its (decompressed) bytes.
+pub fn open(source: &Source) -> Result<Box<dyn Read + Send>, InputError> {
+    let name = source.path.as_ref().map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
+    let raw: Box<dyn Read + Send> = match &source.path {
+        None => Box::new(io::stdin()),
+        Some(path) => Box::new(File::open(path).map_err(|e| InputError { path: name.clone(), reason: e.to_string() })?),
+    };
+    decompressed(raw).map_err(|e| InputError { path: name, reason: e.to_string() })
+}
+
+/// Wraps `raw` in a decoder if it starts with gzip or zstd magic bytes.
+pub fn decompressed(raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+    const GZIP: &[u8] = &[0x1f, 0x8b];
+    const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+    let mut reader = BufReader::with_capacity(1 << 16, raw);
+    // One read is enough to see the magic bytes of a file; a pipe that delivers fewer than four
+    // bytes first is read as plain text.
+    let head = reader.fill_buf()?;
+    let (is_gzip, is_zstd) = (head.starts_with(GZIP), head.starts_with(ZSTD));
+    if is_gzip {
+        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(reader)))
+    } else if is_zstd {
+        Ok(Box::new(zstd::stream::read::Decoder::with_buffer(reader)?))
+    } else {
+        Ok(Box::new(reader))
+    }
+}

@@ -1,0 +1,101 @@
+//! The second phase: AST → [`Plan`]. Names are resolved to row slots, functions to their
+//! implementations, regexes compiled, and the language's rules checked (command order, what is
+//! visible after `stats`, aggregate placement), each failure a [`PlanError`] with its span.
+
+pub mod aggregate;
+pub mod expr;
+mod planner;
+
+use std::fmt;
+
+use crate::syntax::span::Span;
+
+pub use expr::CExpr;
+pub use planner::plan_query;
+
+/// The query is well formed but cannot run as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError {
+    pub message: String,
+    pub span: Span,
+}
+
+impl PlanError {
+    pub fn new(message: impl Into<String>, span: Span) -> PlanError {
+        PlanError { message: message.into(), span }
+    }
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// Row slot index. A row is `Vec<Option<Value>>` with one entry per slot of the plan.
+pub type Slot = usize;
+
+/// A runnable query.
+#[derive(Debug)]
+pub struct Plan {
+    /// Slot names, by slot.
+    pub slot_names: Vec<String>,
+    /// What the reader must put into each row before the first stage.
+    pub input: InputFields,
+    pub stages: Vec<Stage>,
+    /// The result columns, in order.
+    pub columns: Vec<Column>,
+    /// Rows returned at most (the `limit` in force, or the default).
+    pub row_limit: u64,
+    /// Whether the query aggregates (result rows are not events).
+    pub aggregated: bool,
+}
+
+/// The event fields a query reads.
+#[derive(Debug, Default)]
+pub struct InputFields {
+    /// Slot of `@timestamp`, always present.
+    pub timestamp: Slot,
+    pub message: Option<Slot>,
+    pub log_stream: Option<Slot>,
+    pub log: Option<Slot>,
+    pub ingestion_time: Option<Slot>,
+    pub ptr: Option<Slot>,
+    /// Any other field name → slot (JSON keys, discovered fields such as `@duration`).
+    pub discovered: Vec<(String, Slot)>,
+}
+
+#[derive(Debug)]
+pub struct Column {
+    pub name: String,
+    pub slot: Slot,
+}
+
+#[derive(Debug)]
+pub enum Stage {
+    Filter(CExpr),
+    /// Compute values into slots (`fields … as`, `display` expressions).
+    Compute(Vec<(Slot, CExpr)>),
+    Parse(ParseStage),
+    Stats(aggregate::StatsStage),
+    Sort(SortStage),
+    Dedup(Vec<CExpr>),
+    Limit(u64),
+}
+
+#[derive(Debug)]
+pub struct ParseStage {
+    pub source: CExpr,
+    pub regex: regex::Regex,
+    /// Capture group index → slot.
+    pub captures: Vec<(usize, Slot)>,
+}
+
+#[derive(Debug)]
+pub struct SortStage {
+    pub keys: Vec<(CExpr, bool)>,
+    /// Rows kept at most, when a `limit` follows directly: sort becomes top-k.
+    pub keep: Option<u64>,
+}

@@ -1,0 +1,192 @@
+//! `logq` as a user runs it: every option, every exit status.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn logq() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_logq"))
+}
+
+fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = logq()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const EVENTS: &str = "\
+{\"timestamp\":\"2024-03-01T00:00:01Z\",\"level\":\"INFO\",\"latency\":10}
+{\"timestamp\":\"2024-03-01T00:06:00Z\",\"level\":\"ERROR\",\"latency\":30}
+{\"timestamp\":\"2024-03-01T00:07:00Z\",\"level\":\"ERROR\",\"latency\":50}
+";
+
+fn write_log(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn reads_stdin_when_no_path_is_given() {
+    let out = run_with_stdin(&["--format", "ndjson", "stats count(*) as n by level"], EVENTS.as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"level\":\"ERROR\",\"n\":2}\n{\"level\":\"INFO\",\"n\":1}\n");
+}
+
+#[test]
+fn dash_is_stdin_too() {
+    let out = run_with_stdin(&["--format", "csv", "stats count(*) as n", "-"], EVENTS.as_bytes());
+    assert_eq!(stdout(&out), "n\n3\n");
+}
+
+#[test]
+fn files_directories_and_globs_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    write_log(dir.path(), "a.log", EVENTS);
+    write_log(&dir.path().join("sub"), "b.log", EVENTS);
+    let q = "stats count(*) as n";
+    let by_dir = logq().args(["--format", "csv", q, dir.path().to_str().unwrap()]).output().unwrap();
+    assert_eq!(stdout(&by_dir), "n\n6\n");
+    let glob = format!("{}/*.log", dir.path().display());
+    let by_glob = logq().args(["--format", "csv", q, &glob]).output().unwrap();
+    assert_eq!(stdout(&by_glob), "n\n3\n");
+}
+
+#[test]
+fn gzip_and_zstd_inputs_are_decompressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write_log(dir.path(), "events.log", EVENTS);
+    for (tool, ext) in [("gzip", "gz"), ("zstd", "zst")] {
+        let Ok(status) = Command::new(tool).arg("-kqf").arg(&plain).status() else {
+            panic!("{tool} is needed for this test");
+        };
+        assert!(status.success());
+        let packed = format!("{}.{ext}", plain.display());
+        let out = logq().args(["--format", "csv", "stats count(*) as n", &packed]).output().unwrap();
+        assert_eq!(stdout(&out), "n\n3\n", "{tool}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn query_file_reads_the_query_and_every_argument_is_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let query = write_log(dir.path(), "q.insights", "# errors only\nfilter level = \"ERROR\"\n| stats count(*) as n\n");
+    let log = write_log(dir.path(), "a.log", EVENTS);
+    let out = logq().args(["-f", query.to_str().unwrap(), "--format", "csv", log.to_str().unwrap()]).output().unwrap();
+    assert_eq!(stdout(&out), "n\n2\n", "{}", stderr(&out));
+}
+
+#[test]
+fn formats_json_and_table() {
+    let json = run_with_stdin(&["--format", "json", "filter level = \"INFO\" | fields level, latency"], EVENTS.as_bytes());
+    assert_eq!(stdout(&json), "[\n  {\n    \"level\": \"INFO\",\n    \"latency\": 10\n  }\n]\n");
+    let table = run_with_stdin(&["filter level = \"INFO\" | fields level, latency"], EVENTS.as_bytes());
+    assert_eq!(stdout(&table), "level │ latency\n──────┼────────\nINFO  │ 10\n");
+}
+
+#[test]
+fn start_end_and_since_bound_the_time_range() {
+    let q = "stats count(*) as n";
+    let out = run_with_stdin(&["--format", "csv", "--start", "2024-03-01T00:05:00Z", q], EVENTS.as_bytes());
+    assert_eq!(stdout(&out), "n\n2\n");
+    let out = run_with_stdin(
+        &["--format", "csv", "--start", "2024-03-01T00:00:00Z", "--end", "2024-03-01T00:06:00Z", q],
+        EVENTS.as_bytes(),
+    );
+    assert_eq!(stdout(&out), "n\n2\n");
+    // The events are from 2024, far outside the last 15 minutes.
+    let out = run_with_stdin(&["--format", "csv", "--since", "15m", q], EVENTS.as_bytes());
+    assert_eq!(stdout(&out), "n\n0\n");
+}
+
+#[test]
+fn timestamp_field_and_format_override_detection() {
+    let input = "{\"when\":\"01/03/2024 10:00\",\"timestamp\":\"2020-01-01T00:00:00Z\"}\n";
+    let out = run_with_stdin(
+        &["--format", "csv", "--timestamp-field", "when", "--timestamp-format", "%d/%m/%Y %H:%M", "fields @timestamp"],
+        input.as_bytes(),
+    );
+    assert_eq!(stdout(&out), "@timestamp\n2024-03-01 10:00:00.000\n", "{}", stderr(&out));
+}
+
+#[test]
+fn stats_flag_reports_scanned_matched_and_bytes() {
+    let out = run_with_stdin(&["--stats", "--format", "csv", "filter level = \"ERROR\" | stats count(*)"], EVENTS.as_bytes());
+    assert_eq!(stderr(&out), format!("recordsScanned: 3\nrecordsMatched: 2\nbytesScanned: {}\n", EVENTS.len()));
+}
+
+#[test]
+fn bad_input_lines_are_still_events_and_counted() {
+    let mut input = Vec::new();
+    input.extend_from_slice(b"{\"timestamp\":\"2024-03-01T00:00:01Z\",\"broken\": \n");
+    input.extend_from_slice(b"2024-03-01T00:00:02Z invalid \xff\xfe utf-8\n");
+    input.extend_from_slice(&vec![b'x'; 3 << 20]);
+    input.extend_from_slice(b"\n2024-03-01T00:00:03Z last line without newline");
+    let out = run_with_stdin(&["--stats", "--format", "csv", "stats count(*) as n"], &input);
+    assert_eq!(stdout(&out), "n\n4\n");
+    let err = stderr(&out);
+    assert!(err.contains("recordsScanned: 4\n"), "{err}");
+    assert!(err.contains("invalidUtf8Lines: 1\n"), "{err}");
+    assert!(err.contains("brokenJsonLines: 1\n"), "{err}");
+}
+
+#[test]
+fn a_wrong_query_exits_2_with_a_caret() {
+    let out = run_with_stdin(&["stats cout(*)"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "query error at 1:7: unknown function 'cout'; did you mean 'count'?\n  stats cout(*)\n        ^^^^\n"
+    );
+}
+
+#[test]
+fn a_missing_file_exits_1() {
+    let out = logq().args(["stats count(*)", "/nonexistent/x.log"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "logq: /nonexistent/x.log: no such file or directory\n");
+}
+
+#[test]
+fn a_bad_time_argument_exits_2() {
+    let out = logq().args(["--start", "yesterday-ish", "stats count(*)", "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("logq: --start yesterday-ish: "), "{}", stderr(&out));
+}
+
+#[test]
+fn cloudwatch_mode_validates_the_query_before_any_request() {
+    // No endpoint or credentials are configured: a wrong query must fail locally, with exit 2.
+    let out = logq()
+        .args(["--log-group", "/x", "stats cout(*)"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown function 'cout'"));
+}
+
+#[test]
+fn version_and_help() {
+    let out = logq().arg("--version").output().unwrap();
+    assert_eq!(stdout(&out).trim(), format!("logq {}", env!("CARGO_PKG_VERSION")));
+    let out = logq().arg("--help").output().unwrap();
+    let help = stdout(&out);
+    for flag in ["--query-file", "--format", "--start", "--end", "--since", "--timestamp-field", "--timestamp-format", "--stats", "--log-group"] {
+        assert!(help.contains(flag), "{flag} missing from help");
+    }
+}
