@@ -9,8 +9,9 @@ use crate::rng::Rng;
 /// 2024-03-01T00:00:00Z in epoch milliseconds.
 pub const DEFAULT_START_MS: i64 = 1_709_251_200_000;
 
-const MONTHS: [&[u8; 3]; 12] =
-    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
 
 /// A monotonic event clock: each tick adds a uniform gap in `0..=max_gap_ms`,
 /// so the mean rate is `2000 / max_gap_ms` events per second.
@@ -22,7 +23,10 @@ pub struct Clock {
 
 impl Clock {
     pub fn new(start_ms: i64, mean_gap_ms: u64) -> Self {
-        Clock { now_ms: start_ms, max_gap_ms: mean_gap_ms * 2 }
+        Clock {
+            now_ms: start_ms,
+            max_gap_ms: mean_gap_ms * 2,
+        }
     }
 
     #[inline]
@@ -34,14 +38,6 @@ impl Clock {
     /// Moves the clock to `ms` if that is later.
     pub fn advance_to(&mut self, ms: i64) {
         self.now_ms = self.now_ms.max(ms);
-    }
-
-    pub fn now(&self) -> i64 {
-        self.now_ms
-    }
-
-    pub fn mean_gap_ms(&self) -> u64 {
-        self.max_gap_ms / 2
     }
 }
 
@@ -149,7 +145,9 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let b = s.trim().as_bytes();
     let num = |from: usize, len: usize| -> Option<i64> {
         let digits = b.get(from..from + len)?;
-        digits.iter().try_fold(0i64, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0')))
+        digits.iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
     };
     let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
     if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !(1..=12).contains(&month) || day < 1 {
@@ -164,7 +162,8 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     if b.len() == 10 {
         return Some(days * 86_400_000);
     }
-    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') || b.get(16) != Some(&b':')
+    {
         return None;
     }
     let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
@@ -226,9 +225,18 @@ mod tests {
 
     #[test]
     fn formats_the_default_start() {
-        assert_eq!(s(|b| iso_ms(b, DEFAULT_START_MS + 1123)), "2024-03-01T00:00:01.123Z");
-        assert_eq!(s(|b| iso_secs(b, DEFAULT_START_MS + 1999)), "2024-03-01T00:00:01Z");
-        assert_eq!(s(|b| clf(b, DEFAULT_START_MS - 1000)), "29/Feb/2024:23:59:59 +0000");
+        assert_eq!(
+            s(|b| iso_ms(b, DEFAULT_START_MS + 1123)),
+            "2024-03-01T00:00:01.123Z"
+        );
+        assert_eq!(
+            s(|b| iso_secs(b, DEFAULT_START_MS + 1999)),
+            "2024-03-01T00:00:01Z"
+        );
+        assert_eq!(
+            s(|b| clf(b, DEFAULT_START_MS - 1000)),
+            "29/Feb/2024:23:59:59 +0000"
+        );
     }
 
     #[test]
@@ -244,9 +252,22 @@ mod tests {
     fn parses_rfc3339_variants() {
         assert_eq!(parse_rfc3339_ms("2024-03-01T00:00:00Z"), Some(DEFAULT_START_MS));
         assert_eq!(parse_rfc3339_ms("2024-03-01"), Some(DEFAULT_START_MS));
-        assert_eq!(parse_rfc3339_ms("2024-03-01T02:00:00.25+02:00"), Some(DEFAULT_START_MS + 250));
-        assert_eq!(parse_rfc3339_ms("2024-02-29 23:00:00-01:00"), Some(DEFAULT_START_MS));
-        for bad in ["", "2024-13-01", "2023-02-29", "2024-03-01T00:00:00", "2024-03-01T24:00:00Z", "x"] {
+        assert_eq!(
+            parse_rfc3339_ms("2024-03-01T02:00:00.25+02:00"),
+            Some(DEFAULT_START_MS + 250)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2024-02-29 23:00:00-01:00"),
+            Some(DEFAULT_START_MS)
+        );
+        for bad in [
+            "",
+            "2024-13-01",
+            "2023-02-29",
+            "2024-03-01T00:00:00",
+            "2024-03-01T24:00:00Z",
+            "x",
+        ] {
             assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
         }
     }

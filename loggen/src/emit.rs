@@ -57,14 +57,6 @@ pub fn fixed(buf: &mut Vec<u8>, scaled: i64, decimals: u32) {
     }
 }
 
-/// `x` rounded to `decimals` places, written in fixed point.
-#[inline]
-pub fn float(buf: &mut Vec<u8>, x: f64, decimals: u32) {
-    const SCALE: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
-    let scaled = (x * SCALE[decimals as usize]).round() as i64;
-    fixed(buf, scaled, decimals);
-}
-
 /// The low `digits` nibbles of `value`, lowercase.
 #[inline]
 pub fn hex(buf: &mut Vec<u8>, value: u64, digits: u32) {
@@ -128,15 +120,63 @@ fn hex_trimmed(buf: &mut Vec<u8>, v: u64) {
 /// octet, random rest.
 #[inline]
 pub fn public_octets(rng: &mut Rng) -> [u8; 4] {
-    const FIRST: [u8; 16] = [23, 31, 45, 52, 54, 66, 73, 81, 91, 104, 109, 151, 176, 185, 203, 212];
+    const FIRST: [u8; 16] = [
+        23, 31, 45, 52, 54, 66, 73, 81, 91, 104, 109, 151, 176, 185, 203, 212,
+    ];
     let x = rng.next_u64();
-    [FIRST[(x & 0xF) as usize], (x >> 8) as u8, (x >> 16) as u8, ((x >> 24) as u8).max(1)]
+    [
+        FIRST[(x & 0xF) as usize],
+        (x >> 8) as u8,
+        (x >> 16) as u8,
+        ((x >> 24) as u8).max(1),
+    ]
 }
 
 /// [`public_octets`], written.
 #[inline]
 pub fn public_ipv4(buf: &mut Vec<u8>, rng: &mut Rng) {
     ipv4(buf, public_octets(rng));
+}
+
+/// Standard base64 with padding.
+pub fn base64(buf: &mut Vec<u8>, data: &[u8]) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for chunk in data.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                buf.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]);
+            } else {
+                buf.push(b'=');
+            }
+        }
+    }
+}
+
+/// `,"key":` — the separator and key of a JSON member after the first.
+#[inline]
+pub fn key(buf: &mut Vec<u8>, key: &str) {
+    buf.extend_from_slice(b",\"");
+    buf.extend_from_slice(key.as_bytes());
+    buf.extend_from_slice(b"\":");
+}
+
+/// `,"key":"value"`; `value` must need no escaping.
+#[inline]
+pub fn str_member(buf: &mut Vec<u8>, k: &str, value: &str) {
+    key(buf, k);
+    buf.push(b'"');
+    buf.extend_from_slice(value.as_bytes());
+    buf.push(b'"');
+}
+
+/// `,"key":123`
+#[inline]
+pub fn u64_member(buf: &mut Vec<u8>, k: &str, value: u64) {
+    key(buf, k);
+    u64(buf, value);
 }
 
 #[cfg(test)]
@@ -160,7 +200,6 @@ mod tests {
         assert_eq!(s(|b| fixed(b, 10_225, 2)), "102.25");
         assert_eq!(s(|b| fixed(b, 5, 2)), "0.05");
         assert_eq!(s(|b| fixed(b, -1505, 1)), "-150.5");
-        assert_eq!(s(|b| float(b, 3.14159, 3)), "3.142");
         assert_eq!(s(|b| hex(b, 0xabc, 5)), "00abc");
         assert_eq!(s(|b| base64(b, b"user:alice")), "dXNlcjphbGljZQ==");
         assert_eq!(s(|b| base64(b, b"abc")), "YWJj");
@@ -181,6 +220,9 @@ mod tests {
     fn ipv6_is_in_the_documentation_prefix() {
         let mut rng = Rng::new(5);
         let a = s(|b| ipv6_doc(b, &mut rng));
-        assert!(a.starts_with("2001:db8:") && a.parse::<std::net::Ipv6Addr>().is_ok(), "{a}");
+        assert!(
+            a.starts_with("2001:db8:") && a.parse::<std::net::Ipv6Addr>().is_ok(),
+            "{a}"
+        );
     }
 }

@@ -21,7 +21,9 @@ impl Rng {
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             z ^ (z >> 31)
         };
-        Rng { s: [next(), next(), next(), next()] }
+        Rng {
+            s: [next(), next(), next(), next()],
+        }
     }
 
     #[inline]
@@ -55,18 +57,6 @@ impl Rng {
         lo + self.below(hi - lo + 1)
     }
 
-    /// Uniform in `[0, 1)` with 53 random bits.
-    #[inline]
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0)
-    }
-
-    /// True with probability `p`.
-    #[inline]
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
     /// True with probability `per_mille / 1000`.
     #[inline]
     pub fn per_mille(&mut self, per_mille: u64) -> bool {
@@ -74,8 +64,8 @@ impl Rng {
     }
 
     #[inline]
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
     }
 
     /// Approximately standard normal: Irwin–Hall sum of twelve 16-bit
@@ -103,17 +93,34 @@ impl Rng {
     }
 }
 
+/// 1/k! for the Taylor series of `exp`.
+const INV_FACT: [f64; 14] = [
+    1.0,
+    1.0,
+    1.0 / 2.0,
+    1.0 / 6.0,
+    1.0 / 24.0,
+    1.0 / 120.0,
+    1.0 / 720.0,
+    1.0 / 5040.0,
+    1.0 / 40_320.0,
+    1.0 / 362_880.0,
+    1.0 / 3_628_800.0,
+    1.0 / 39_916_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 6_227_020_800.0,
+];
+
 /// `e^x` without libm: range reduction to `|r| <= ln2/2`, then a Taylor
 /// series; relative error below 1e-15 for `|x| < 700`.
 pub fn exp(x: f64) -> f64 {
     let x = x.clamp(-700.0, 700.0);
     let k = (x * std::f64::consts::LOG2_E).round();
     let r = x - k * std::f64::consts::LN_2;
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    for i in 1..=13 {
-        term = term * r / f64::from(i);
-        sum += term;
+    // Horner form of the Taylor series to degree 13.
+    let mut sum = 0.0;
+    for c in INV_FACT.iter().rev() {
+        sum = sum * r + c;
     }
     // 2^k, exactly, from the exponent bits.
     let scale = f64::from_bits(((k as i64 + 1023) as u64) << 52);
@@ -152,6 +159,7 @@ impl Weighted {
         self.cumulative.partition_point(|&c| c <= x)
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.cumulative.len()
     }

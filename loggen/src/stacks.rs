@@ -12,7 +12,10 @@ pub struct ErrorSample {
 }
 
 const JAVA: [(&str, &str); 5] = [
-    ("java.lang.IllegalStateException", "Order {n} in unexpected state SHIPPED"),
+    (
+        "java.lang.IllegalStateException",
+        "Order {n} in unexpected state SHIPPED",
+    ),
     (
         "java.lang.NullPointerException",
         "Cannot invoke \"com.example.Customer.getId()\" because \"customer\" is null",
@@ -42,16 +45,28 @@ const NODE: [(&str, &str); 4] = [
     ("TypeError", "Cannot read properties of undefined (reading 'id')"),
     ("Error", "connect ECONNREFUSED 10.0.3.17:5432"),
     ("RangeError", "Invalid array length"),
-    ("FetchError", "request to https://payments.internal/charge failed, reason: socket hang up"),
+    (
+        "FetchError",
+        "request to https://payments.internal/charge failed, reason: socket hang up",
+    ),
 ];
-const NODE_FRAMES: [&str; 6] =
-    ["handler", "validateRequest", "loadUser", "processTicksAndRejections", "Router.handle", "next"];
+const NODE_FRAMES: [&str; 6] = [
+    "handler",
+    "validateRequest",
+    "loadUser",
+    "processTicksAndRejections",
+    "Router.handle",
+    "next",
+];
 
 const PYTHON: [(&str, &str); 4] = [
     ("KeyError", "'user_id'"),
     ("ValueError", "invalid literal for int() with base 10: 'abc'"),
     ("TimeoutError", "timed out"),
-    ("ConnectionError", "HTTPSConnectionPool(host='search.internal', port=443): Max retries exceeded"),
+    (
+        "ConnectionError",
+        "HTTPSConnectionPool(host='search.internal', port=443): Max retries exceeded",
+    ),
 ];
 const PYTHON_FRAMES: [(&str, &str); 5] = [
     ("handle", "result = service.process(event)"),
@@ -62,15 +77,29 @@ const PYTHON_FRAMES: [(&str, &str); 5] = [
 ];
 
 const GO: [(&str, &str); 3] = [
-    ("runtime.Error", "runtime error: invalid memory address or nil pointer dereference"),
+    (
+        "runtime.Error",
+        "runtime error: invalid memory address or nil pointer dereference",
+    ),
     ("context.DeadlineExceeded", "context deadline exceeded"),
-    ("runtime.Error", "runtime error: index out of range [3] with length 3"),
+    (
+        "runtime.Error",
+        "runtime error: index out of range [3] with length 3",
+    ),
 ];
-const GO_FRAMES: [&str; 5] = ["(*Handler).Ship", "(*Client).Quote", "(*Store).Load", "routeLabel", "main.run"];
+const GO_FRAMES: [&str; 5] = [
+    "(*Handler).Ship",
+    "(*Client).Quote",
+    "(*Store).Load",
+    "routeLabel",
+    "main.run",
+];
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }
 
 fn stack_text(lang: Lang, service: &str, kind: &str, message: &str, rng: &mut Rng) -> String {
@@ -119,7 +148,11 @@ fn stack_text(lang: Lang, service: &str, kind: &str, message: &str, rng: &mut Rn
             let _ = write!(s, "\n{kind}: {message}");
         }
         Lang::Go => {
-            let _ = write!(s, "panic: {message}\n\ngoroutine {} [running]:", rng.range(1, 900));
+            let _ = write!(
+                s,
+                "panic: {message}\n\ngoroutine {} [running]:",
+                rng.range(1, 900)
+            );
             for _ in 0..frames {
                 let _ = write!(
                     s,
@@ -161,10 +194,13 @@ pub fn samples(lang: Lang, service: &str, count: usize, rng: &mut Rng) -> Vec<Er
     };
     (0..count)
         .map(|_| {
-            let (kind, message) = *rng.pick(kinds);
+            let (kind, message) = rng.pick(kinds);
             let message = message.replace("{n}", &rng.range(1000, 99_999).to_string());
             let text = stack_text(lang, service, kind, &message, rng);
-            ErrorSample { kind, stack_json: json_escape(&text) }
+            ErrorSample {
+                kind,
+                stack_json: json_escape(&text),
+            }
         })
         .collect()
 }

@@ -14,21 +14,39 @@
 use crate::emit;
 use crate::rng::{Rng, Weighted};
 
-pub const ENTITIES: [&str; 8] = ["order", "user", "cart", "product", "payment", "invoice", "shipment", "session"];
+pub const ENTITIES: [&str; 8] = [
+    "order", "user", "cart", "product", "payment", "invoice", "shipment", "session",
+];
 
 pub const FIRST_NAMES: [&str; 40] = [
     "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
     "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yasmin", "zoe", "liam", "noah",
-    "emma", "ava", "mia", "lucas", "mateo", "sofia", "chen", "wei", "hiro", "yuki", "arjun", "priya",
-    "omar", "fatima", "lars", "ingrid", "diego",
+    "emma", "ava", "mia", "lucas", "mateo", "sofia", "chen", "wei", "hiro", "yuki", "arjun", "priya", "omar",
+    "fatima", "lars", "ingrid", "diego",
 ];
 
 const WORDS: [&str; 16] = [
-    "red shoes", "laptop", "coffee", "usb-c cable", "desk lamp", "headphones", "backpack", "monitor",
-    "keyboard", "water bottle", "sunglasses", "tent", "yoga mat", "phone case", "charger", "notebook",
+    "red shoes",
+    "laptop",
+    "coffee",
+    "usb-c cable",
+    "desk lamp",
+    "headphones",
+    "backpack",
+    "monitor",
+    "keyboard",
+    "water bottle",
+    "sunglasses",
+    "tent",
+    "yoga mat",
+    "phone case",
+    "charger",
+    "notebook",
 ];
 
-const FIELDS: [&str; 8] = ["email", "quantity", "address", "currency", "sku", "zip", "phone", "name"];
+const FIELDS: [&str; 8] = [
+    "email", "quantity", "address", "currency", "sku", "zip", "phone", "name",
+];
 
 pub const JOBS: [&str; 8] = [
     "invoice-sweeper",
@@ -60,16 +78,66 @@ pub struct Service {
 }
 
 pub const SERVICES: [Service; 10] = [
-    Service { name: "auth", median_ms: 12.0, sigma: 0.6, lang: Lang::Node },
-    Service { name: "orders", median_ms: 45.0, sigma: 0.7, lang: Lang::Java },
-    Service { name: "payments", median_ms: 120.0, sigma: 0.6, lang: Lang::Java },
-    Service { name: "inventory", median_ms: 30.0, sigma: 0.5, lang: Lang::Java },
-    Service { name: "search", median_ms: 80.0, sigma: 0.8, lang: Lang::Python },
-    Service { name: "users", median_ms: 20.0, sigma: 0.5, lang: Lang::Node },
-    Service { name: "cart", median_ms: 25.0, sigma: 0.6, lang: Lang::Node },
-    Service { name: "shipping", median_ms: 60.0, sigma: 0.7, lang: Lang::Go },
-    Service { name: "notifications", median_ms: 35.0, sigma: 0.9, lang: Lang::Python },
-    Service { name: "recommendations", median_ms: 150.0, sigma: 0.8, lang: Lang::Python },
+    Service {
+        name: "auth",
+        median_ms: 12.0,
+        sigma: 0.6,
+        lang: Lang::Node,
+    },
+    Service {
+        name: "orders",
+        median_ms: 45.0,
+        sigma: 0.7,
+        lang: Lang::Java,
+    },
+    Service {
+        name: "payments",
+        median_ms: 120.0,
+        sigma: 0.6,
+        lang: Lang::Java,
+    },
+    Service {
+        name: "inventory",
+        median_ms: 30.0,
+        sigma: 0.5,
+        lang: Lang::Java,
+    },
+    Service {
+        name: "search",
+        median_ms: 80.0,
+        sigma: 0.8,
+        lang: Lang::Python,
+    },
+    Service {
+        name: "users",
+        median_ms: 20.0,
+        sigma: 0.5,
+        lang: Lang::Node,
+    },
+    Service {
+        name: "cart",
+        median_ms: 25.0,
+        sigma: 0.6,
+        lang: Lang::Node,
+    },
+    Service {
+        name: "shipping",
+        median_ms: 60.0,
+        sigma: 0.7,
+        lang: Lang::Go,
+    },
+    Service {
+        name: "notifications",
+        median_ms: 35.0,
+        sigma: 0.9,
+        lang: Lang::Python,
+    },
+    Service {
+        name: "recommendations",
+        median_ms: 150.0,
+        sigma: 0.8,
+        lang: Lang::Python,
+    },
 ];
 
 /// REST resources and the index into [`SERVICES`] that serves each.
@@ -141,7 +209,13 @@ pub fn routes(rng: &mut Rng) -> (Vec<Route>, Weighted) {
             if has_id {
                 head.push(b'/');
             }
-            routes.push(Route { method, head, has_id, tail: tail.as_bytes().to_vec(), service });
+            routes.push(Route {
+                method,
+                head,
+                has_id,
+                tail: tail.as_bytes().to_vec(),
+                service,
+            });
         }
     }
     for (method, path, has_id, tail, service) in [
@@ -291,9 +365,14 @@ const JOB_INFO: &[&str] = &[
     "Processed {n} messages from queue",
     "Job {job} resuming normal operations",
 ];
-const JOB_WARN: &[&str] = &["Job {job} retrying (attempt {n})", "Job {job} exceeded soft time limit"];
-const JOB_ERROR: &[&str] =
-    &["Job {job} failed: Failed to do: flush batch", "Job {job} failed: DatabaseConnectionTimeout"];
+const JOB_WARN: &[&str] = &[
+    "Job {job} retrying after a failed attempt",
+    "Job {job} exceeded soft time limit",
+];
+const JOB_ERROR: &[&str] = &[
+    "Job {job} failed: Failed to do: flush batch",
+    "Job {job} failed: DatabaseConnectionTimeout",
+];
 const JOB_DEBUG: &[&str] = &["Job {job} heartbeat", "Job {job} checkpoint at offset {N}"];
 
 /// Log levels, in the order [`Messages`] indexes them.
@@ -350,16 +429,13 @@ impl Template {
                 };
                 Some((v, close))
             });
-            match var {
-                Some((v, close)) => {
-                    push_lit(&mut pieces, &mut lit);
-                    pieces.push(Piece::Var(v));
-                    rest = &after[close + 1..];
-                }
-                None => {
-                    lit.push('{');
-                    rest = after;
-                }
+            if let Some((v, close)) = var {
+                push_lit(&mut pieces, &mut lit);
+                pieces.push(Piece::Var(v));
+                rest = &after[close + 1..];
+            } else {
+                lit.push('{');
+                rest = after;
             }
         }
         lit.push_str(rest);
@@ -449,6 +525,7 @@ impl Messages {
         &templates[weights.sample(rng)]
     }
 
+    #[cfg(test)]
     pub fn count(&self) -> usize {
         self.sets.iter().map(|(t, _)| t.len()).sum()
     }
@@ -478,8 +555,14 @@ mod tests {
         let mut text = Vec::new();
         t.render(&mut text, &mut rng, false, "");
         let (json, text) = (String::from_utf8(json).unwrap(), String::from_utf8(text).unwrap());
-        assert!(json.starts_with(r#"Search for \""#) && json.ends_with(" ms {not a var}"), "{json}");
-        assert!(text.starts_with("Search for \"") && !text.contains('\\'), "{text}");
+        assert!(
+            json.starts_with(r#"Search for \""#) && json.ends_with(" ms {not a var}"),
+            "{json}"
+        );
+        assert!(
+            text.starts_with("Search for \"") && !text.contains('\\'),
+            "{text}"
+        );
     }
 
     #[test]

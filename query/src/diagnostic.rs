@@ -22,7 +22,10 @@ pub fn render(kind: &str, message: &str, span: Span, source: &str) -> String {
     }
     let line_end_offset = line_start(source, span.start) + line.len();
     let end = span.end.min(line_end_offset).max(span.start);
-    let width = source.get(span.start..end).map_or(1, |s| s.chars().count()).max(1);
+    let width = source
+        .get(span.start..end)
+        .map_or(1, |s| s.chars().count())
+        .max(1);
     let _ = write!(out, "{}", "^".repeat(width));
     out
 }
@@ -89,14 +92,20 @@ mod tests {
     fn caret_sits_under_the_span_on_its_own_line() {
         let q = "fields a\n| stats cout(*)";
         let text = render("query error", "unknown function 'cout'", Span::new(17, 21), q);
-        assert_eq!(text, "query error at 2:9: unknown function 'cout'\n  | stats cout(*)\n          ^^^^");
+        assert_eq!(
+            text,
+            "query error at 2:9: unknown function 'cout'\n  | stats cout(*)\n          ^^^^"
+        );
     }
 
     #[test]
     fn a_span_at_the_end_gets_one_caret() {
         let q = "filter x =";
         let text = render("query error", "expected an expression", Span::new(10, 10), q);
-        assert_eq!(text, "query error at 1:11: expected an expression\n  filter x =\n            ^");
+        assert_eq!(
+            text,
+            "query error at 1:11: expected an expression\n  filter x =\n            ^"
+        );
     }
 
     #[test]

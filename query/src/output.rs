@@ -43,7 +43,11 @@ pub fn write(result: &ResultSet, format: Format, out: &mut dyn Write) -> io::Res
             Ok(())
         }
         Format::Json => {
-            let rows: Vec<serde_json::Value> = result.rows.iter().map(|r| row_object(&result.columns, r)).collect();
+            let rows: Vec<serde_json::Value> = result
+                .rows
+                .iter()
+                .map(|r| row_object(&result.columns, r))
+                .collect();
             let text = serde_json::to_string_pretty(&rows).map_err(io::Error::other)?;
             writeln!(out, "{text}")
         }
@@ -67,8 +71,10 @@ fn write_csv(result: &ResultSet, out: &mut dyn Write) -> io::Result<()> {
     let header: Vec<String> = result.columns.iter().map(|c| csv_field(c)).collect();
     writeln!(out, "{}", header.join(","))?;
     for row in &result.rows {
-        let fields: Vec<String> =
-            row.iter().map(|v| v.as_ref().map_or(String::new(), |v| csv_field(&v.to_string()))).collect();
+        let fields: Vec<String> = row
+            .iter()
+            .map(|v| v.as_ref().map_or(String::new(), |v| csv_field(&v.to_string())))
+            .collect();
         writeln!(out, "{}", fields.join(","))?;
     }
     Ok(())
@@ -89,7 +95,11 @@ fn write_table(result: &ResultSet, out: &mut dyn Write) -> io::Result<()> {
     let cells: Vec<Vec<String>> = result
         .rows
         .iter()
-        .map(|row| row.iter().map(|v| v.as_ref().map_or(String::new(), |v| table_cell(&v.to_string()))).collect())
+        .map(|row| {
+            row.iter()
+                .map(|v| v.as_ref().map_or(String::new(), |v| table_cell(&v.to_string())))
+                .collect()
+        })
         .collect();
     let mut widths: Vec<usize> = result.columns.iter().map(|c| c.chars().count()).collect();
     for row in &cells {
@@ -142,7 +152,11 @@ mod tests {
         ResultSet {
             columns: vec!["@timestamp".into(), "status".into(), "msg".into()],
             rows: vec![
-                vec![Some(Value::Time(1_709_251_200_000)), Some(Value::Num(200.0)), Some(Value::str("ok, \"fine\""))],
+                vec![
+                    Some(Value::Time(1_709_251_200_000)),
+                    Some(Value::Num(200.0)),
+                    Some(Value::str("ok, \"fine\"")),
+                ],
                 vec![Some(Value::Time(1_709_251_201_500)), None, Some(Value::str("x"))],
             ],
         }
@@ -174,7 +188,7 @@ mod tests {
     fn table_aligns_columns() {
         assert_eq!(
             render(Format::Table),
-            "@timestamp              │ status │ msg\n────────────────────────┼────────┼────────────\n2024-03-01 00:00:00.000 │ 200    │ ok, \"fine\"\n2024-03-01 00:00:01.500 │        │ x\n"
+            "@timestamp              │ status │ msg\n────────────────────────┼────────┼───────────\n2024-03-01 00:00:00.000 │ 200    │ ok, \"fine\"\n2024-03-01 00:00:01.500 │        │ x\n"
         );
     }
 }

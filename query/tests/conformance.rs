@@ -24,7 +24,11 @@ use support::{run_case_file, Mode};
 
 #[test]
 fn conformance_cases() {
-    let mode = if std::env::var_os("BLESS").is_some() { Mode::Bless } else { Mode::Check };
+    let mode = if std::env::var_os("BLESS").is_some() {
+        Mode::Bless
+    } else {
+        Mode::Check
+    };
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
     let mut files = Vec::new();
     support::collect_case_files(&root, &mut files);
@@ -38,6 +42,11 @@ fn conformance_cases() {
         failures.append(&mut failed);
     }
     assert!(total > 0);
-    assert!(failures.is_empty(), "{} of {total} cases failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     println!("{total} cases passed");
 }

@@ -12,8 +12,13 @@ use skywatch_query::exec::{run, RunOptions};
 use skywatch_query::output::{row_object, write, Format};
 
 fn corpus() -> Vec<String> {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/queries.txt")).unwrap();
-    text.split("\n---\n").map(|q| q.trim().to_string()).filter(|q| !q.is_empty()).collect()
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/queries.txt"))
+            .unwrap();
+    text.split("\n---\n")
+        .map(|q| q.trim().to_string())
+        .filter(|q| !q.is_empty())
+        .collect()
 }
 
 fn outcome(query: &str) -> String {
@@ -22,10 +27,21 @@ fn outcome(query: &str) -> String {
         Err(e) => return format!("rejected: {}", e.message()),
     };
     let dir = support::fixtures();
-    let mut paths: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
+    let mut paths: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
     paths.sort();
     let sources = skywatch_query::input::resolve(&paths).unwrap();
-    let (result, _) = run(&plan, &sources, RunOptions { now_ms: support::NOW_MS, ..RunOptions::default() }).unwrap();
+    let (result, _) = run(
+        &plan,
+        &sources,
+        RunOptions {
+            now_ms: support::NOW_MS,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
     let mut text = format!("runs: {} rows", result.rows.len());
     for row in result.rows.iter().take(3) {
         let _ = write!(text, "\n    {}", row_object(&result.columns, row));
@@ -59,7 +75,10 @@ fn corpus_queries_compile_run_or_fail_as_expected() {
             .take(10)
             .map(|(e, a)| format!("expected: {e}\n  actual: {a}"))
             .collect();
-        panic!("corpus outcomes changed (BLESS=1 to accept):\n{}", diff.join("\n"));
+        panic!(
+            "corpus outcomes changed (BLESS=1 to accept):\n{}",
+            diff.join("\n")
+        );
     }
 }
 
@@ -67,8 +86,15 @@ fn corpus_queries_compile_run_or_fail_as_expected() {
 fn negative_corpus_queries_are_all_rejected() {
     let queries = corpus();
     for (i, query) in queries.iter().enumerate().skip(122) {
-        let err = skywatch_query::compile(query).err().unwrap_or_else(|| panic!("Q{} compiled", i + 1));
-        assert!(!err.message().starts_with("not supported yet"), "Q{}: {}", i + 1, err.message());
+        let err = skywatch_query::compile(query)
+            .err()
+            .unwrap_or_else(|| panic!("Q{} compiled", i + 1));
+        assert!(
+            !err.message().starts_with("not supported yet"),
+            "Q{}: {}",
+            i + 1,
+            err.message()
+        );
         let rendered = err.render(query);
         assert!(rendered.contains('^'), "Q{}: {rendered}", i + 1);
     }
@@ -78,7 +104,12 @@ fn negative_corpus_queries_are_all_rejected() {
 fn queries_that_do_not_compile_among_the_first_122_are_only_tier_2_or_3() {
     for (i, query) in corpus().iter().enumerate().take(122) {
         if let Err(e) = skywatch_query::compile(query) {
-            assert!(e.message().starts_with("not supported yet: "), "Q{}: {}", i + 1, e.render(query));
+            assert!(
+                e.message().starts_with("not supported yet: "),
+                "Q{}: {}",
+                i + 1,
+                e.render(query)
+            );
         }
     }
 }

@@ -22,16 +22,75 @@ impl Rng {
 }
 
 const PIECES: &[&str] = &[
-    "|", "(", ")", "[", "]", ",", "\"", "'", "`", "/", "\\", "#", "*", "=", "!=", "=~", "<", ">=", "^", "%", "-", ".", "@",
-    "fields", "filter", "stats", "sort", "limit", "parse", "dedup", "display", "by", "as", "and", "or", "not", "in", "like",
-    "desc", "bin(5m)", "count(*)", "pct(x, 99)", "@message", "@timestamp", "5m", "0", "1e999", "99999999999999999999", "ü", "\u{0}",
-    "\n", " ", "unnest", "SOURCE", "join", "(filter a in (", "/(?<x>", "\"*\"", "as a, b", "multi",
+    "|",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "\"",
+    "'",
+    "`",
+    "/",
+    "\\",
+    "#",
+    "*",
+    "=",
+    "!=",
+    "=~",
+    "<",
+    ">=",
+    "^",
+    "%",
+    "-",
+    ".",
+    "@",
+    "fields",
+    "filter",
+    "stats",
+    "sort",
+    "limit",
+    "parse",
+    "dedup",
+    "display",
+    "by",
+    "as",
+    "and",
+    "or",
+    "not",
+    "in",
+    "like",
+    "desc",
+    "bin(5m)",
+    "count(*)",
+    "pct(x, 99)",
+    "@message",
+    "@timestamp",
+    "5m",
+    "0",
+    "1e999",
+    "99999999999999999999",
+    "ü",
+    "\u{0}",
+    "\n",
+    " ",
+    "unnest",
+    "SOURCE",
+    "join",
+    "(filter a in (",
+    "/(?<x>",
+    "\"*\"",
+    "as a, b",
+    "multi",
 ];
 
 fn check(query: &str) {
     if let Err(e) = skywatch_query::compile(query) {
         let span = e.span();
-        assert!(span.start <= span.end && span.end <= query.len(), "span {span:?} outside {query:?}");
+        assert!(
+            span.start <= span.end && span.end <= query.len(),
+            "span {span:?} outside {query:?}"
+        );
         let rendered = e.render(query);
         assert!(rendered.starts_with("query error at "), "{rendered}");
     }
@@ -39,7 +98,9 @@ fn check(query: &str) {
 
 #[test]
 fn mutated_corpus_queries_never_panic() {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/queries.txt")).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/queries.txt"))
+            .unwrap();
     let queries: Vec<&str> = text.split("\n---\n").collect();
     let mut rng = Rng(42);
     for _ in 0..20_000 {
@@ -51,7 +112,9 @@ fn mutated_corpus_queries_never_panic() {
                 0 if !chars.is_empty() => {
                     chars.remove(at.min(chars.len() - 1));
                 }
-                1 => chars.splice(at..at, PIECES[rng.below(PIECES.len())].chars()).for_each(drop),
+                1 => chars
+                    .splice(at..at, PIECES[rng.below(PIECES.len())].chars())
+                    .for_each(drop),
                 2 if at < chars.len() => {
                     let other = rng.below(chars.len());
                     chars.swap(at, other);
@@ -68,7 +131,10 @@ fn random_token_soup_never_panics() {
     let mut rng = Rng(7);
     for _ in 0..20_000 {
         let len = rng.below(30);
-        let query: String = (0..len).map(|_| PIECES[rng.below(PIECES.len())]).collect::<Vec<_>>().join(" ");
+        let query: String = (0..len)
+            .map(|_| PIECES[rng.below(PIECES.len())])
+            .collect::<Vec<_>>()
+            .join(" ");
         check(&query);
     }
 }

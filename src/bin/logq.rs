@@ -76,11 +76,17 @@ struct Failure {
 
 impl Failure {
     fn query(message: impl Into<String>) -> Failure {
-        Failure { code: EXIT_QUERY, message: message.into() }
+        Failure {
+            code: EXIT_QUERY,
+            message: message.into(),
+        }
     }
 
     fn runtime(message: impl Into<String>) -> Failure {
-        Failure { code: EXIT_RUNTIME, message: message.into() }
+        Failure {
+            code: EXIT_RUNTIME,
+            message: message.into(),
+        }
     }
 }
 
@@ -92,18 +98,30 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(first) = &cli.query {
                 paths.insert(0, first.clone());
             }
-            std::fs::read_to_string(file).map_err(|e| Failure::runtime(format!("logq: cannot read query file {file}: {e}")))?
+            std::fs::read_to_string(file)
+                .map_err(|e| Failure::runtime(format!("logq: cannot read query file {file}: {e}")))?
         }
-        None => cli.query.clone().ok_or_else(|| Failure::query("logq: a query is required (or --query-file FILE)"))?,
+        None => cli
+            .query
+            .clone()
+            .ok_or_else(|| Failure::query("logq: a query is required (or --query-file FILE)"))?,
     };
     let format = Format::from_name(&cli.format).unwrap_or(Format::Table);
     let now_ms = chrono::Utc::now().timestamp_millis();
     let start_ms = match (&cli.start, &cli.since) {
         (Some(start), _) => Some(time_arg("--start", start, now_ms)?),
-        (None, Some(since)) => Some(time_arg("--since", &format!("-{}", since.trim_start_matches('-')), now_ms)?),
+        (None, Some(since)) => Some(time_arg(
+            "--since",
+            &format!("-{}", since.trim_start_matches('-')),
+            now_ms,
+        )?),
         (None, None) => None,
     };
-    let end_ms = cli.end.as_deref().map(|e| time_arg("--end", e, now_ms)).transpose()?;
+    let end_ms = cli
+        .end
+        .as_deref()
+        .map(|e| time_arg("--end", e, now_ms))
+        .transpose()?;
 
     // Validate locally first: a typo costs nothing, even in CloudWatch mode.
     let plan = skywatch_query::compile(&query).map_err(|e| Failure::query(e.render(&query)))?;
@@ -148,12 +166,19 @@ fn run_local(
         .map(TimestampFormat::new)
         .transpose()
         .map_err(|e| Failure::query(format!("logq: --timestamp-format: {e}")))?;
-    let sources = skywatch_query::input::resolve(paths).map_err(|e| Failure::runtime(format!("logq: {e}")))?;
+    let sources =
+        skywatch_query::input::resolve(paths).map_err(|e| Failure::runtime(format!("logq: {e}")))?;
     if sources.iter().any(|s| s.path.is_none()) && io::stdin().is_terminal() {
-        let _ = writeln!(io::stderr(), "logq: reading events from the terminal (stdin); give a path to read files");
+        let _ = writeln!(
+            io::stderr(),
+            "logq: reading events from the terminal (stdin); give a path to read files"
+        );
     }
     let options = RunOptions {
-        timestamp: TimestampRule { field: cli.timestamp_field.clone(), format },
+        timestamp: TimestampRule {
+            field: cli.timestamp_field.clone(),
+            format,
+        },
         start_ms,
         end_ms,
         now_ms,
@@ -161,10 +186,22 @@ fn run_local(
     skywatch_query::exec::run(plan, &sources, options).map_err(|e| Failure::runtime(format!("logq: {e}")))
 }
 
-fn run_remote(cli: &Cli, query: String, start_ms: Option<i64>, end_ms: Option<i64>, now_ms: i64) -> Result<(ResultSet, Statistics), Failure> {
+fn run_remote(
+    cli: &Cli,
+    query: String,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+    now_ms: i64,
+) -> Result<(ResultSet, Statistics), Failure> {
     let end_s = end_ms.unwrap_or(now_ms) / 1000;
     let start_s = start_ms.map_or(end_s - 3600, |ms| ms / 1000);
-    let request = RemoteQuery { query, log_groups: cli.log_groups.clone(), start_s, end_s, limit: None };
+    let request = RemoteQuery {
+        query,
+        log_groups: cli.log_groups.clone(),
+        start_s,
+        end_s,
+        limit: None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -192,7 +229,12 @@ fn run_remote(cli: &Cli, query: String, start_ms: Option<i64>, end_ms: Option<i6
     let rows = result
         .rows
         .into_iter()
-        .map(|row| columns.iter().map(|c| row.iter().find(|(n, _)| n == c).map(|(_, v)| v.clone())).collect())
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| row.iter().find(|(n, _)| n == c).map(|(_, v)| v.clone()))
+                .collect()
+        })
         .collect();
     let stats = Statistics {
         records_scanned: result.stats.records_scanned as u64,

@@ -41,14 +41,23 @@ fn write_log(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBu
 
 #[test]
 fn reads_stdin_when_no_path_is_given() {
-    let out = run_with_stdin(&["--format", "ndjson", "stats count(*) as n by level"], EVENTS.as_bytes());
+    let out = run_with_stdin(
+        &["--format", "ndjson", "stats count(*) as n by level"],
+        EVENTS.as_bytes(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "{\"level\":\"ERROR\",\"n\":2}\n{\"level\":\"INFO\",\"n\":1}\n");
+    assert_eq!(
+        stdout(&out),
+        "{\"level\":\"ERROR\",\"n\":2}\n{\"level\":\"INFO\",\"n\":1}\n"
+    );
 }
 
 #[test]
 fn dash_is_stdin_too() {
-    let out = run_with_stdin(&["--format", "csv", "stats count(*) as n", "-"], EVENTS.as_bytes());
+    let out = run_with_stdin(
+        &["--format", "csv", "stats count(*) as n", "-"],
+        EVENTS.as_bytes(),
+    );
     assert_eq!(stdout(&out), "n\n3\n");
 }
 
@@ -59,7 +68,10 @@ fn files_directories_and_globs_are_read() {
     write_log(dir.path(), "a.log", EVENTS);
     write_log(&dir.path().join("sub"), "b.log", EVENTS);
     let q = "stats count(*) as n";
-    let by_dir = logq().args(["--format", "csv", q, dir.path().to_str().unwrap()]).output().unwrap();
+    let by_dir = logq()
+        .args(["--format", "csv", q, dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(stdout(&by_dir), "n\n6\n");
     let glob = format!("{}/*.log", dir.path().display());
     let by_glob = logq().args(["--format", "csv", q, &glob]).output().unwrap();
@@ -76,7 +88,10 @@ fn gzip_and_zstd_inputs_are_decompressed() {
         };
         assert!(status.success());
         let packed = format!("{}.{ext}", plain.display());
-        let out = logq().args(["--format", "csv", "stats count(*) as n", &packed]).output().unwrap();
+        let out = logq()
+            .args(["--format", "csv", "stats count(*) as n", &packed])
+            .output()
+            .unwrap();
         assert_eq!(stdout(&out), "n\n3\n", "{tool}: {}", stderr(&out));
     }
 }
@@ -84,27 +99,64 @@ fn gzip_and_zstd_inputs_are_decompressed() {
 #[test]
 fn query_file_reads_the_query_and_every_argument_is_a_path() {
     let dir = tempfile::tempdir().unwrap();
-    let query = write_log(dir.path(), "q.insights", "# errors only\nfilter level = \"ERROR\"\n| stats count(*) as n\n");
+    let query = write_log(
+        dir.path(),
+        "q.insights",
+        "# errors only\nfilter level = \"ERROR\"\n| stats count(*) as n\n",
+    );
     let log = write_log(dir.path(), "a.log", EVENTS);
-    let out = logq().args(["-f", query.to_str().unwrap(), "--format", "csv", log.to_str().unwrap()]).output().unwrap();
+    let out = logq()
+        .args([
+            "-f",
+            query.to_str().unwrap(),
+            "--format",
+            "csv",
+            log.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert_eq!(stdout(&out), "n\n2\n", "{}", stderr(&out));
 }
 
 #[test]
 fn formats_json_and_table() {
-    let json = run_with_stdin(&["--format", "json", "filter level = \"INFO\" | fields level, latency"], EVENTS.as_bytes());
-    assert_eq!(stdout(&json), "[\n  {\n    \"level\": \"INFO\",\n    \"latency\": 10\n  }\n]\n");
-    let table = run_with_stdin(&["filter level = \"INFO\" | fields level, latency"], EVENTS.as_bytes());
+    let json = run_with_stdin(
+        &[
+            "--format",
+            "json",
+            "filter level = \"INFO\" | fields level, latency",
+        ],
+        EVENTS.as_bytes(),
+    );
+    assert_eq!(
+        stdout(&json),
+        "[\n  {\n    \"level\": \"INFO\",\n    \"latency\": 10\n  }\n]\n"
+    );
+    let table = run_with_stdin(
+        &["filter level = \"INFO\" | fields level, latency"],
+        EVENTS.as_bytes(),
+    );
     assert_eq!(stdout(&table), "level │ latency\n──────┼────────\nINFO  │ 10\n");
 }
 
 #[test]
 fn start_end_and_since_bound_the_time_range() {
     let q = "stats count(*) as n";
-    let out = run_with_stdin(&["--format", "csv", "--start", "2024-03-01T00:05:00Z", q], EVENTS.as_bytes());
+    let out = run_with_stdin(
+        &["--format", "csv", "--start", "2024-03-01T00:05:00Z", q],
+        EVENTS.as_bytes(),
+    );
     assert_eq!(stdout(&out), "n\n2\n");
     let out = run_with_stdin(
-        &["--format", "csv", "--start", "2024-03-01T00:00:00Z", "--end", "2024-03-01T00:06:00Z", q],
+        &[
+            "--format",
+            "csv",
+            "--start",
+            "2024-03-01T00:00:00Z",
+            "--end",
+            "2024-03-01T00:06:00Z",
+            q,
+        ],
         EVENTS.as_bytes(),
     );
     assert_eq!(stdout(&out), "n\n2\n");
@@ -117,16 +169,43 @@ fn start_end_and_since_bound_the_time_range() {
 fn timestamp_field_and_format_override_detection() {
     let input = "{\"when\":\"01/03/2024 10:00\",\"timestamp\":\"2020-01-01T00:00:00Z\"}\n";
     let out = run_with_stdin(
-        &["--format", "csv", "--timestamp-field", "when", "--timestamp-format", "%d/%m/%Y %H:%M", "fields @timestamp"],
+        &[
+            "--format",
+            "csv",
+            "--timestamp-field",
+            "when",
+            "--timestamp-format",
+            "%d/%m/%Y %H:%M",
+            "fields @timestamp",
+        ],
         input.as_bytes(),
     );
-    assert_eq!(stdout(&out), "@timestamp\n2024-03-01 10:00:00.000\n", "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "@timestamp\n2024-03-01 10:00:00.000\n",
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn stats_flag_reports_scanned_matched_and_bytes() {
-    let out = run_with_stdin(&["--stats", "--format", "csv", "filter level = \"ERROR\" | stats count(*)"], EVENTS.as_bytes());
-    assert_eq!(stderr(&out), format!("recordsScanned: 3\nrecordsMatched: 2\nbytesScanned: {}\n", EVENTS.len()));
+    let out = run_with_stdin(
+        &[
+            "--stats",
+            "--format",
+            "csv",
+            "filter level = \"ERROR\" | stats count(*)",
+        ],
+        EVENTS.as_bytes(),
+    );
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "recordsScanned: 3\nrecordsMatched: 2\nbytesScanned: {}\n",
+            EVENTS.len()
+        )
+    );
 }
 
 #[test]
@@ -156,16 +235,29 @@ fn a_wrong_query_exits_2_with_a_caret() {
 
 #[test]
 fn a_missing_file_exits_1() {
-    let out = logq().args(["stats count(*)", "/nonexistent/x.log"]).output().unwrap();
+    let out = logq()
+        .args(["stats count(*)", "/nonexistent/x.log"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stderr(&out), "logq: /nonexistent/x.log: no such file or directory\n");
+    assert_eq!(
+        stderr(&out),
+        "logq: /nonexistent/x.log: no such file or directory\n"
+    );
 }
 
 #[test]
 fn a_bad_time_argument_exits_2() {
-    let out = logq().args(["--start", "yesterday-ish", "stats count(*)", "-"]).output().unwrap();
+    let out = logq()
+        .args(["--start", "yesterday-ish", "stats count(*)", "-"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).starts_with("logq: --start yesterday-ish: "), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("logq: --start yesterday-ish: "),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -186,7 +278,17 @@ fn version_and_help() {
     assert_eq!(stdout(&out).trim(), format!("logq {}", env!("CARGO_PKG_VERSION")));
     let out = logq().arg("--help").output().unwrap();
     let help = stdout(&out);
-    for flag in ["--query-file", "--format", "--start", "--end", "--since", "--timestamp-field", "--timestamp-format", "--stats", "--log-group"] {
+    for flag in [
+        "--query-file",
+        "--format",
+        "--start",
+        "--end",
+        "--since",
+        "--timestamp-field",
+        "--timestamp-format",
+        "--stats",
+        "--log-group",
+    ] {
         assert!(help.contains(flag), "{flag} missing from help");
     }
 }

@@ -118,7 +118,11 @@ impl LineGen for Access {
             status = STATIC_STATUS[self.static_status.sample(rng)].0;
             bytes = rng.lognormal(20_000.0, 1.2) as u64;
         }
-        buf.extend_from_slice(if rng.per_mille(200) { b" HTTP/2.0\" " } else { b" HTTP/1.1\" " });
+        buf.extend_from_slice(if rng.per_mille(200) {
+            b" HTTP/2.0\" "
+        } else {
+            b" HTTP/1.1\" "
+        });
         emit::u64(buf, status);
         buf.push(b' ');
         emit::u64(buf, if status == 304 || status == 204 { 0 } else { bytes });

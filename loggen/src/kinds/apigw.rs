@@ -20,8 +20,17 @@ const RESOURCES: [(&str, &str, &str); 10] = [
     ("GET", "/health", ""),
 ];
 
-const STATUS: [(u64, u64); 9] =
-    [(200, 850), (201, 30), (400, 30), (403, 20), (404, 30), (429, 10), (500, 15), (502, 10), (504, 5)];
+const STATUS: [(u64, u64); 9] = [
+    (200, 850),
+    (201, 30),
+    (400, 30),
+    (403, 20),
+    (404, 30),
+    (429, 10),
+    (500, 15),
+    (502, 10),
+    (504, 5),
+];
 
 pub struct ApiGateway {
     rng: Rng,
@@ -68,7 +77,15 @@ impl LineGen for ApiGateway {
         buf.push(b'"');
         u64_member(buf, "status", status);
         str_member(buf, "protocol", "HTTP/1.1");
-        u64_member(buf, "responseLength", if status == 201 { 0 } else { rng.lognormal(800.0, 1.0) as u64 });
+        u64_member(
+            buf,
+            "responseLength",
+            if status == 201 {
+                0
+            } else {
+                rng.lognormal(800.0, 1.0) as u64
+            },
+        );
         let integration = match status {
             403 | 429 => None,
             504 => Some(29_000 + rng.below(20)),

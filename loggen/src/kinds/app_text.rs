@@ -4,22 +4,34 @@
 //! embedded JSON payloads and IPv4 addresses. Shapes that are a bare record
 //! (the `user=` line, CSV) carry no timestamp of their own, as such lines do.
 
+use super::vpc_flow::ENIS;
 use super::LineGen;
 use crate::clock::{self, Clock};
 use crate::emit;
 use crate::rng::{Rng, Weighted};
-use super::vpc_flow::ENIS;
 use crate::vocab::{self, Messages, Route, FIRST_NAMES, LEVELS};
 
 const METHODS: [&str; 5] = ["GET", "GET", "POST", "PUT", "DELETE"];
-const EXCEPTIONS: [&str; 4] =
-    ["DataIntegrityException", "TimeoutException", "IllegalArgumentException", "ResourceNotFoundException"];
+const EXCEPTIONS: [&str; 4] = [
+    "DataIntegrityException",
+    "TimeoutException",
+    "IllegalArgumentException",
+    "ResourceNotFoundException",
+];
 const SDK_ERRORS: [(u64, &str, &str); 6] = [
     (400, "InvalidRequest", "The request is invalid."),
     (403, "AccessDenied", "Access Denied"),
     (404, "NoSuchKey", "The specified key does not exist."),
-    (409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded."),
-    (500, "InternalError", "We encountered an internal error. Please try again."),
+    (
+        409,
+        "BucketAlreadyOwnedByYou",
+        "Your previous request to create the named bucket succeeded.",
+    ),
+    (
+        500,
+        "InternalError",
+        "We encountered an internal error. Please try again.",
+    ),
     (503, "SlowDown", "Please reduce your request rate."),
 ];
 
@@ -112,7 +124,7 @@ impl LineGen for AppText {
                 emit::u64(buf, rng.lognormal(40.0, 0.9) as u64 + 1);
             }
             4 => {
-                let (code, error, text) = *rng.pick(&SDK_ERRORS);
+                let (code, error, text) = rng.pick(&SDK_ERRORS);
                 clock::iso_ms(buf, ts);
                 buf.extend_from_slice(if code >= 500 { b" ERROR " } else { b" WARN " });
                 buf.extend_from_slice(b"S3 request failed: ");
@@ -148,7 +160,7 @@ impl LineGen for AppText {
             7 => {
                 clock::iso_ms(buf, ts);
                 buf.extend_from_slice(b" INFO ");
-                let action = *rng.pick(&["login", "logout", "update_profile"]);
+                let action = rng.pick(&["login", "logout", "update_profile"]);
                 buf.extend_from_slice(action.as_bytes());
                 buf.extend_from_slice(b" payload={\"user\":{\"name\":\"");
                 buf.extend_from_slice(rng.pick(&FIRST_NAMES).as_bytes());

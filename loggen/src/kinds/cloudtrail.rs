@@ -74,6 +74,9 @@ const AGENTS: [&str; 5] = [
     "AWS Internal",
 ];
 
+/// An EC2 instance state: (code, name), e.g. (16, "running").
+type State = (u64, &'static str);
+
 const ROLES: [&str; 4] = ["DeployRole", "ReadOnlyRole", "LambdaExecRole", "AdminRole"];
 
 pub struct CloudTrail {
@@ -105,7 +108,7 @@ impl CloudTrail {
         }
     }
 
-    fn instances_set(&mut self, buf: &mut Vec<u8>, states: Option<((u64, &str), (u64, &str))>) {
+    fn instances_set(&mut self, buf: &mut Vec<u8>, states: Option<(State, State)>) {
         let rng = &mut self.rng;
         buf.extend_from_slice(b"{\"instancesSet\":{\"items\":[");
         let n = if rng.per_mille(850) { 1 } else { rng.range(2, 3) };
@@ -147,12 +150,16 @@ impl LineGen for CloudTrail {
         let ts = self.clock.tick(rng);
         let (api, name, service, _) = APIS[self.apis.sample(rng)];
         let global = matches!(service, "iam" | "signin");
-        let region = if global { "us-east-1" } else { REGIONS[self.regions.sample(rng)].0 };
+        let region = if global {
+            "us-east-1"
+        } else {
+            REGIONS[self.regions.sample(rng)].0
+        };
         let by_service = api == Api::Decrypt && rng.per_mille(700);
-        let user = *rng.pick(&FIRST_NAMES[..12]);
-        let role = *rng.pick(&ROLES);
+        let user = rng.pick(&FIRST_NAMES[..12]);
+        let role = rng.pick(&ROLES);
         // The IAM user a CreateUser/DeleteUser call is about.
-        let subject = *rng.pick(&FIRST_NAMES);
+        let subject = rng.pick(&FIRST_NAMES);
 
         buf.extend_from_slice(b"{\"eventVersion\":\"1.08\",\"userIdentity\":{");
         if by_service {
@@ -164,6 +171,7 @@ impl LineGen for CloudTrail {
             buf.extend_from_slice(user.as_bytes());
             buf.extend_from_slice(b"\",\"accountId\":\"123456789012\",\"accessKeyId\":\"");
             upper_id(buf, rng, "AKIA");
+            buf.push(b'"');
             str_member(buf, "userName", user);
             buf.push(b'}');
         } else {
@@ -198,7 +206,7 @@ impl LineGen for CloudTrail {
         if by_service {
             buf.extend_from_slice(b"s3.amazonaws.com");
         } else {
-            emit::ipv4(buf, *rng.pick(&self.sources));
+            emit::ipv4(buf, rng.pick(&self.sources));
         }
         buf.push(b'"');
         let agent = if by_service {
@@ -218,13 +226,16 @@ impl LineGen for CloudTrail {
         let login_failed = api == Api::ConsoleLogin && rng.per_mille(150);
         if failed {
             let (code, message) = if api == Api::UpdateTrail {
-                *rng.pick(&[
+                rng.pick(&[
                     ("TrailNotFoundException", "Unknown trail: arn:aws:cloudtrail:us-east-1:123456789012:trail/old-trail for the user: 123456789012"),
                     ("InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: my-trail-bucket"),
                     ("AccessDenied", "User is not authorized to perform: cloudtrail:UpdateTrail"),
                 ])
             } else if service == "ec2" {
-                ("Client.UnauthorizedOperation", "You are not authorized to perform this operation.")
+                (
+                    "Client.UnauthorizedOperation",
+                    "You are not authorized to perform this operation.",
+                )
             } else {
                 ("AccessDenied", "User is not authorized to perform this action")
             };
@@ -361,11 +372,23 @@ impl LineGen for CloudTrail {
         );
         key(buf, "readOnly");
         buf.extend_from_slice(if read_only { b"true" } else { b"false" });
-        let event_type = if api == Api::ConsoleLogin { "AwsConsoleSignIn" } else { "AwsApiCall" };
+        let event_type = if api == Api::ConsoleLogin {
+            "AwsConsoleSignIn"
+        } else {
+            "AwsApiCall"
+        };
         str_member(buf, "eventType", event_type);
         key(buf, "managementEvent");
         buf.extend_from_slice(b"true");
-        str_member(buf, "recipientAccountId", if rng.per_mille(900) { ACCOUNT } else { "111122223333" });
+        str_member(
+            buf,
+            "recipientAccountId",
+            if rng.per_mille(900) {
+                ACCOUNT
+            } else {
+                "111122223333"
+            },
+        );
         str_member(buf, "eventCategory", "Management");
         if !by_service {
             let (version, cipher, _) = TLS[self.tls.sample(rng)];

@@ -48,7 +48,7 @@ impl Lambda {
     pub fn new(seed: u64, start_ms: i64, mean_gap_ms: u64, fixture: bool) -> Self {
         let mut rng = Rng::new(seed);
         let mut setup = rng.fork();
-        let memory_mb = *setup.pick(&[128, 256, 512, 1024]);
+        let memory_mb = setup.pick(&[128, 256, 512, 1024]);
         let mut g = Lambda {
             messages: Messages::requests(&mut setup),
             rng,
@@ -92,7 +92,8 @@ impl Lambda {
         // The next invocation starts after this one ends.
         let init_ms = self.init_centi.unwrap_or(0) / 100;
         self.start_ms = self.clock.tick(rng) + init_ms as i64;
-        self.clock.advance_to(self.start_ms + (self.duration_centi / 100) as i64);
+        self.clock
+            .advance_to(self.start_ms + (self.duration_centi / 100) as i64);
         self.app_lines = self.app_counts.sample(rng) as u64 + u64::from(self.timed_out);
         self.app_done = 0;
         self.phase = if cold { Phase::InitStart } else { Phase::Start };
@@ -150,7 +151,11 @@ impl LineGen for Lambda {
                 buf.extend_from_slice(b"START RequestId: ");
                 buf.extend_from_slice(&self.request_id);
                 buf.extend_from_slice(b" Version: $LATEST\n");
-                self.phase = if self.app_lines > 0 { Phase::App } else { Phase::End };
+                self.phase = if self.app_lines > 0 {
+                    Phase::App
+                } else {
+                    Phase::End
+                };
             }
             Phase::App => {
                 if self.timed_out && self.app_done + 1 == self.app_lines {
@@ -221,15 +226,37 @@ mod tests {
     fn invocations_are_well_formed_and_the_fixture_times_out_once() {
         let mut g = Lambda::new(5, clock::DEFAULT_START_MS, 30_000, true);
         let lines = collect_lines(&mut g, 2000);
-        let starts = lines.iter().filter(|l| l.starts_with("START RequestId: ")).count();
-        let reports = lines.iter().filter(|l| l.starts_with("REPORT RequestId: ")).count();
+        let starts = lines
+            .iter()
+            .filter(|l| l.starts_with("START RequestId: "))
+            .count();
+        let reports = lines
+            .iter()
+            .filter(|l| l.starts_with("REPORT RequestId: "))
+            .count();
         assert!(starts.abs_diff(reports) <= 1);
-        assert_eq!(lines.iter().filter(|l| l.ends_with("Task timed out after 3.00 seconds")).count(), 1);
-        assert!(lines.iter().any(|l| l.starts_with("REPORT") && l.contains("Init Duration: ")));
-        assert!(lines.iter().any(|l| l.starts_with("REPORT") && !l.contains("Init Duration")));
-        assert!(lines.iter().any(|l| l.contains("\tINFO\tReceived event: {\"orderId\"")));
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.ends_with("Task timed out after 3.00 seconds"))
+                .count(),
+            1
+        );
+        assert!(lines
+            .iter()
+            .any(|l| l.starts_with("REPORT") && l.contains("Init Duration: ")));
+        assert!(lines
+            .iter()
+            .any(|l| l.starts_with("REPORT") && !l.contains("Init Duration")));
+        assert!(lines
+            .iter()
+            .any(|l| l.contains("\tINFO\tReceived event: {\"orderId\"")));
         // Application-line timestamps never go backwards.
-        let ts: Vec<&str> = lines.iter().filter(|l| l.starts_with("2024-")).map(|l| &l[..24]).collect();
+        let ts: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.starts_with("2024-"))
+            .map(|l| &l[..24])
+            .collect();
         assert!(ts.windows(2).all(|w| w[0] <= w[1]));
     }
 }

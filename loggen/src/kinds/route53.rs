@@ -6,10 +6,14 @@ use crate::clock::{self, Clock};
 use crate::emit;
 use crate::rng::{Rng, Weighted};
 
-const ZONES: [(&str, &str); 3] =
-    [("Z1D633PJN98FT9", "example.com"), ("Z2FDTNDATAQYW2", "example.net"), ("Z3AADJGX6KTTL2", "example.org")];
-const LABELS: [&str; 10] =
-    ["", "www.", "api.", "cdn.", "mail.", "auth.", "app.", "staging.", "_dmarc.", "status."];
+const ZONES: [(&str, &str); 3] = [
+    ("Z1D633PJN98FT9", "example.com"),
+    ("Z2FDTNDATAQYW2", "example.net"),
+    ("Z3AADJGX6KTTL2", "example.org"),
+];
+const LABELS: [&str; 10] = [
+    "", "www.", "api.", "cdn.", "mail.", "auth.", "app.", "staging.", "_dmarc.", "status.",
+];
 const TYPES: [(&str, u64); 9] = [
     ("A", 50),
     ("AAAA", 25),
@@ -21,7 +25,12 @@ const TYPES: [(&str, u64); 9] = [
     ("SRV", 2),
     ("HTTPS", 3),
 ];
-const RCODES: [(&str, u64); 4] = [("NOERROR", 880), ("NXDOMAIN", 90), ("SERVFAIL", 20), ("REFUSED", 10)];
+const RCODES: [(&str, u64); 4] = [
+    ("NOERROR", 880),
+    ("NXDOMAIN", 90),
+    ("SERVFAIL", 20),
+    ("REFUSED", 10),
+];
 const BROKEN: [&str; 3] = ["legacy.example.net", "db.example.org", "vpn.example.com"];
 const EDGES: [&str; 10] = [
     "IAD89-C1", "IAD66-C2", "FRA56-P7", "NRT57-C3", "SEA19-C2", "LHR62-C2", "SIN2-C1", "GRU3-C1", "SYD1-C1",
@@ -75,7 +84,7 @@ impl LineGen for Route53 {
         clock::iso_ms(buf, ts);
         let rcode = RCODES[self.rcodes.sample(rng)].0;
         let (zone_id, zone) = if rcode == "SERVFAIL" {
-            let name = *rng.pick(&BROKEN);
+            let name = rng.pick(&BROKEN);
             let zone = ZONES.iter().find(|z| name.ends_with(z.1)).unwrap_or(&ZONES[0]);
             (zone.0, name)
         } else {

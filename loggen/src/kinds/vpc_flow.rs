@@ -60,22 +60,53 @@ impl LineGen for VpcFlow {
             emit::i64(buf, start);
             buf.push(b' ');
             emit::i64(buf, end);
-            buf.extend_from_slice(if shape == 6 { b" - NODATA\n" } else { b" - SKIPDATA\n" });
+            buf.extend_from_slice(if shape == 6 {
+                b" - NODATA\n"
+            } else {
+                b" - SKIPDATA\n"
+            });
             return;
         }
         let ephemeral = rng.range(32_768, 60_999);
         let (src, dst, sport, dport, proto) = match shape {
-            0 => (emit::public_octets(rng), private(rng), ephemeral, *rng.pick(&[443, 443, 80, 22]), 6),
+            0 => (
+                emit::public_octets(rng),
+                private(rng),
+                ephemeral,
+                rng.pick(&[443, 443, 80, 22]),
+                6,
+            ),
             1 => (private(rng), [203, 0, 113, 5], ephemeral, 443, 6),
-            2 => (private(rng), private(rng), ephemeral, *rng.pick(&[5432, 6379, 8080, 3306]), 6),
-            3 => ([192, 0, 2, rng.range(1, 254) as u8], private(rng), ephemeral, *rng.pick(&[443, 22, 3389]), 6),
-            4 => (private(rng), *rng.pick(&[[10, 0, 0, 2], [169, 254, 169, 123]]), ephemeral, 53, 17),
+            2 => (
+                private(rng),
+                private(rng),
+                ephemeral,
+                rng.pick(&[5432, 6379, 8080, 3306]),
+                6,
+            ),
+            3 => (
+                [192, 0, 2, rng.range(1, 254) as u8],
+                private(rng),
+                ephemeral,
+                rng.pick(&[443, 22, 3389]),
+                6,
+            ),
+            4 => (
+                private(rng),
+                rng.pick(&[[10, 0, 0, 2], [169, 254, 169, 123]]),
+                ephemeral,
+                53,
+                17,
+            ),
             _ => (private(rng), private(rng), 0, 0, 1),
         };
         // DNS goes to the resolver, NTP to the time service; the port follows the address.
         let dport = if proto == 17 && dst[0] == 169 { 123 } else { dport };
-        let (src, dst, sport, dport) =
-            if proto == 6 && rng.per_mille(400) { (dst, src, dport, sport) } else { (src, dst, sport, dport) };
+        let (src, dst, sport, dport) = if proto == 6 && rng.per_mille(400) {
+            (dst, src, dport, sport)
+        } else {
+            (src, dst, sport, dport)
+        };
         let packets = match proto {
             17 => rng.range(1, 4),
             1 => rng.range(1, 10),
@@ -118,7 +149,15 @@ mod tests {
             assert_eq!(f.len(), 14, "{l}");
             assert!(f[13] == "OK" || f[13] == "NODATA" || f[13] == "SKIPDATA", "{l}");
         }
-        for needle in [" SKIPDATA", " NODATA", " 17 ", " 6 ", " 192.0.2.", " 203.0.113.5 ", "eni-0123456789abcdef0"] {
+        for needle in [
+            " SKIPDATA",
+            " NODATA",
+            " 17 ",
+            " 6 ",
+            " 192.0.2.",
+            " 203.0.113.5 ",
+            "eni-0123456789abcdef0",
+        ] {
             assert!(lines.iter().any(|l| l.contains(needle)), "no {needle}");
         }
     }

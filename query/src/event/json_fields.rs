@@ -1330,7 +1330,10 @@ mod tests {
             }
         }
         // Both outcomes must be common, or the test proves little.
-        assert!(valid > cases / 20 && valid < cases - cases / 20, "{valid} of {cases} valid");
+        assert!(
+            valid > cases / 20 && valid < cases - cases / 20,
+            "{valid} of {cases} valid"
+        );
     }
 
     /// A line shaped like the benchmark data (bench/RESULTS.md "Data"): ~380 bytes, compact.

@@ -11,14 +11,27 @@ use crate::value::Value;
 pub enum AggState {
     Count(u64),
     Distinct(HashSet<String>),
-    Sum { sum: f64, n: u64 },
-    Mean { sum: f64, n: u64 },
+    Sum {
+        sum: f64,
+        n: u64,
+    },
+    Mean {
+        sum: f64,
+        n: u64,
+    },
     /// min and max prefer numbers: text values count only when no value is a number.
     Min(Extreme),
     Max(Extreme),
-    Pct { values: Vec<f64>, p: f64 },
+    Pct {
+        values: Vec<f64>,
+        p: f64,
+    },
     /// Welford's running mean and sum of squared deviations.
-    Stddev { n: u64, mean: f64, m2: f64 },
+    Stddev {
+        n: u64,
+        mean: f64,
+        m2: f64,
+    },
     Earliest(Option<(i64, Value)>),
     Latest(Option<(i64, Value)>),
     SortsFirst(Option<Value>),
@@ -34,8 +47,15 @@ impl AggState {
             AggKind::Avg => AggState::Mean { sum: 0.0, n: 0 },
             AggKind::Min => AggState::Min(Extreme::default()),
             AggKind::Max => AggState::Max(Extreme::default()),
-            AggKind::Pct(p) => AggState::Pct { values: Vec::new(), p },
-            AggKind::Stddev => AggState::Stddev { n: 0, mean: 0.0, m2: 0.0 },
+            AggKind::Pct(p) => AggState::Pct {
+                values: Vec::new(),
+                p,
+            },
+            AggKind::Stddev => AggState::Stddev {
+                n: 0,
+                mean: 0.0,
+                m2: 0.0,
+            },
             AggKind::Earliest => AggState::Earliest(None),
             AggKind::Latest => AggState::Latest(None),
             AggKind::SortsFirst => AggState::SortsFirst(None),
@@ -109,7 +129,14 @@ impl AggState {
             (AggState::Min(a), AggState::Min(b)) => a.merge(b, std::cmp::Ordering::Less),
             (AggState::Max(a), AggState::Max(b)) => a.merge(b, std::cmp::Ordering::Greater),
             (AggState::Pct { values, .. }, AggState::Pct { values: more, .. }) => values.extend(more),
-            (AggState::Stddev { n, mean, m2 }, AggState::Stddev { n: n2, mean: mean2, m2: m22 }) => {
+            (
+                AggState::Stddev { n, mean, m2 },
+                AggState::Stddev {
+                    n: n2,
+                    mean: mean2,
+                    m2: m22,
+                },
+            ) => {
                 if n2 == 0 {
                     return;
                 }
@@ -129,8 +156,12 @@ impl AggState {
                     *a = Some((t, v));
                 }
             }
-            (AggState::SortsFirst(a), AggState::SortsFirst(Some(b))) => keep_if(a, b, |new, old| natural_cmp(new, old).is_lt()),
-            (AggState::SortsLast(a), AggState::SortsLast(Some(b))) => keep_if(a, b, |new, old| natural_cmp(new, old).is_gt()),
+            (AggState::SortsFirst(a), AggState::SortsFirst(Some(b))) => {
+                keep_if(a, b, |new, old| natural_cmp(new, old).is_lt())
+            }
+            (AggState::SortsLast(a), AggState::SortsLast(Some(b))) => {
+                keep_if(a, b, |new, old| natural_cmp(new, old).is_gt())
+            }
             _ => {}
         }
     }
@@ -154,7 +185,9 @@ impl AggState {
                 let index = rank.clamp(1, values.len()) - 1;
                 values.get(index).copied().and_then(Value::num)
             }
-            AggState::Stddev { n, m2, .. } => (n > 0).then_some(()).and_then(|()| Value::num((m2 / n as f64).sqrt())),
+            AggState::Stddev { n, m2, .. } => (n > 0)
+                .then_some(())
+                .and_then(|()| Value::num((m2 / n as f64).sqrt())),
             AggState::Earliest(v) | AggState::Latest(v) => v.map(|(_, v)| v),
         }
     }
@@ -179,7 +212,11 @@ impl Extreme {
     fn add(&mut self, value: Value, want: std::cmp::Ordering) {
         match value.as_number() {
             Some(x) => {
-                if self.number.as_ref().is_none_or(|(best, _)| x.total_cmp(best) == want) {
+                if self
+                    .number
+                    .as_ref()
+                    .is_none_or(|(best, _)| x.total_cmp(best) == want)
+                {
                     self.number = Some((x, value));
                 }
             }
@@ -213,15 +250,23 @@ mod tests {
 
     #[test]
     fn pct_is_nearest_rank() {
-        assert_eq!(run(AggKind::Pct(50.0), &[40.0, 10.0, 30.0, 20.0]), Some(Value::Num(20.0)));
-        assert_eq!(run(AggKind::Pct(99.0), &(1..=100).map(f64::from).collect::<Vec<_>>()), Some(Value::Num(99.0)));
+        assert_eq!(
+            run(AggKind::Pct(50.0), &[40.0, 10.0, 30.0, 20.0]),
+            Some(Value::Num(20.0))
+        );
+        assert_eq!(
+            run(AggKind::Pct(99.0), &(1..=100).map(f64::from).collect::<Vec<_>>()),
+            Some(Value::Num(99.0))
+        );
         assert_eq!(run(AggKind::Pct(0.0), &[5.0, 1.0]), Some(Value::Num(1.0)));
         assert_eq!(run(AggKind::Pct(100.0), &[5.0, 1.0]), Some(Value::Num(5.0)));
     }
 
     #[test]
     fn stddev_is_the_population_deviation_and_merges() {
-        let Some(Value::Num(sd)) = run(AggKind::Stddev, &[10.0, 20.0, 30.0, 40.0]) else { panic!() };
+        let Some(Value::Num(sd)) = run(AggKind::Stddev, &[10.0, 20.0, 30.0, 40.0]) else {
+            panic!()
+        };
         assert!((sd - 11.180_339_887_498_949).abs() < 1e-12);
         let mut a = AggState::new(AggKind::Stddev);
         let mut b = AggState::new(AggKind::Stddev);
@@ -230,7 +275,9 @@ mod tests {
         b.add(Some(Value::Num(30.0)), None);
         b.add(Some(Value::Num(40.0)), None);
         a.merge(b);
-        let Some(Value::Num(merged)) = a.finish() else { panic!() };
+        let Some(Value::Num(merged)) = a.finish() else {
+            panic!()
+        };
         assert!((merged - sd).abs() < 1e-12);
     }
 

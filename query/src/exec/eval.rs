@@ -45,7 +45,11 @@ pub fn eval(expr: &CExpr, scope: &Scope<'_>) -> Option<Value> {
         CExpr::Neg(inner) => Value::num(-eval(inner, scope)?.as_number()?),
         CExpr::Not(inner) => Some(Value::Bool(!truthy(inner, scope))),
         CExpr::Binary(op, l, r) => binary(*op, l, r, scope),
-        CExpr::Like { expr, matcher, negated } => {
+        CExpr::Like {
+            expr,
+            matcher,
+            negated,
+        } => {
             let value = eval(expr, scope)?;
             let text = value.as_text()?;
             let matched = match matcher {
@@ -85,7 +89,11 @@ pub fn truthy(expr: &CExpr, scope: &Scope<'_>) -> bool {
 
 fn member(value: &Value, key: &str) -> Option<Value> {
     match value {
-        Value::Map(entries) => entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
+        Value::Map(entries) => entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone()),
         Value::List(items) => key.parse::<usize>().ok().and_then(|i| items.get(i).cloned()),
         _ => None,
     }
@@ -110,7 +118,9 @@ fn binary(op: BinaryOp, l: &CExpr, r: &CExpr, scope: &Scope<'_>) -> Option<Value
     match op {
         BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
             // Comparisons with null are false, `!=` included.
-            let (Some(a), Some(b)) = (left, right) else { return Some(Value::Bool(false)) };
+            let (Some(a), Some(b)) = (left, right) else {
+                return Some(Value::Bool(false));
+            };
             let result = match op {
                 BinaryOp::Eq => equal(&a, &b),
                 BinaryOp::Ne => !equal(&a, &b),

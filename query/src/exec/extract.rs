@@ -2,15 +2,16 @@
 //! extracted; the JSON scanner skips the rest without building them.
 //!
 //! `@timestamp` comes from, in order: the `--timestamp-field` (with `--timestamp-format` if
-//! given); the JSON keys `@timestamp`, `timestamp`, `time`, `ts`; a timestamp at the start of a
+//! given); the JSON keys `@timestamp`, `timestamp`, `time`, `ts`, `eventTime`, `requestTimeEpoch`; a timestamp at the start of a
 //! text line (ISO 8601, CLF, syslog, epoch), or a `--timestamp-format` there; else the previous
 //! event's timestamp in the same input, as the CloudWatch agent does; else none.
+//! VPC flow log records use their `start` time and Route 53 records their `queryTimestamp`.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::event::{
-    lambda_fields, leading_timestamp, parse_timestamp_value, route53_fields, vpc_flow_fields, JsonFlattener, TimestampFormat,
-    Wanted, TIMESTAMP_KEYS,
+    lambda_fields, leading_timestamp, parse_timestamp_value, route53_fields, vpc_flow_fields, JsonFlattener,
+    TimestampFormat, Wanted, TIMESTAMP_KEYS,
 };
 use crate::exec::pipeline::Row;
 use crate::plan::{InputFields, Slot};
@@ -18,11 +19,42 @@ use crate::value::Value;
 
 /// Field names that only the known text formats (Lambda, VPC flow, Route 53) produce.
 const KNOWN_FORMAT_FIELDS: &[&str] = &[
-    "@type", "@requestId", "@duration", "@billedDuration", "@memorySize", "@maxMemoryUsed", "@initDuration", "@xrayTraceId",
-    "@xraySegmentId", "version", "accountId", "interfaceId", "srcAddr", "dstAddr", "srcPort", "dstPort", "protocol", "packets",
-    "bytes", "startTime", "endTime", "action", "logStatus", "queryTimestamp", "hostZoneId", "queryName", "queryType",
-    "responseCode", "edgeLocation", "resolverIp", "ednsClientSubnet",
+    "@type",
+    "@requestId",
+    "@duration",
+    "@billedDuration",
+    "@memorySize",
+    "@maxMemoryUsed",
+    "@initDuration",
+    "@xrayTraceId",
+    "@xraySegmentId",
+    "version",
+    "accountId",
+    "interfaceId",
+    "srcAddr",
+    "dstAddr",
+    "srcPort",
+    "dstPort",
+    "protocol",
+    "packets",
+    "bytes",
+    "startTime",
+    "endTime",
+    "action",
+    "logStatus",
+    "queryTimestamp",
+    "hostZoneId",
+    "queryName",
+    "queryType",
+    "responseCode",
+    "edgeLocation",
+    "resolverIp",
+    "ednsClientSubnet",
 ];
+
+/// Time keys of AWS's own JSON logs, tried after the generic ones: CloudTrail's `eventTime`,
+/// API Gateway access logs' `requestTimeEpoch`.
+const AWS_TIMESTAMP_KEYS: &[&str] = &["eventTime", "requestTimeEpoch"];
 
 /// How `@timestamp` is found, from the command line.
 #[derive(Debug, Default)]
@@ -64,20 +96,42 @@ impl<'p> Extractor<'p> {
     pub fn new(input: &'p InputFields, rule: TimestampRule) -> Extractor<'p> {
         let timestamp_keys: Vec<String> = match &rule.field {
             Some(field) => vec![field.clone()],
-            None => TIMESTAMP_KEYS.iter().map(|k| (*k).to_string()).collect(),
+            None => TIMESTAMP_KEYS
+                .iter()
+                .chain(AWS_TIMESTAMP_KEYS)
+                .map(|k| (*k).to_string())
+                .collect(),
         };
         let slots: HashMap<String, Slot> = input.discovered.iter().cloned().collect();
         let mut keys: HashSet<String> = slots.keys().cloned().collect();
         keys.extend(timestamp_keys.iter().cloned());
         let wanted = Wanted::only(&keys);
         let known_formats = slots.keys().any(|k| KNOWN_FORMAT_FIELDS.contains(&k.as_str()))
-            || rule.field.as_deref().is_some_and(|f| KNOWN_FORMAT_FIELDS.contains(&f));
-        Extractor { input, wanted, json: JsonFlattener::new(), slots, timestamp_keys, known_formats, rule }
+            || rule
+                .field
+                .as_deref()
+                .is_some_and(|f| KNOWN_FORMAT_FIELDS.contains(&f));
+        Extractor {
+            input,
+            wanted,
+            json: JsonFlattener::new(),
+            slots,
+            timestamp_keys,
+            known_formats,
+            rule,
+        }
     }
 
     /// Fills `row` (all slots empty) from `line`; `last_timestamp` carries the previous event's
     /// time in this input and is updated.
-    pub fn fill(&mut self, line: &str, line_no: u64, source: &SourceContext<'_>, row: &mut Row, last_timestamp: &mut Option<i64>) -> LineNotes {
+    pub fn fill(
+        &mut self,
+        line: &str,
+        line_no: u64,
+        source: &SourceContext<'_>,
+        row: &mut Row,
+        last_timestamp: &mut Option<i64>,
+    ) -> LineNotes {
         let mut notes = LineNotes::default();
         let mut own_timestamp: Option<i64> = None;
         let mut timestamp_rank = usize::MAX;
@@ -104,22 +158,43 @@ impl<'p> Extractor<'p> {
             });
             notes.broken_json = !is_json;
         }
-        if !is_json && self.known_formats {
-            let mut emit = |key: &'static str, value: Value| {
-                if self.rule.field.as_deref() == Some(key) {
-                    own_timestamp = parse_timestamp_value(&value);
+        if !is_json {
+            if own_timestamp.is_none() && self.rule.field.is_none() {
+                own_timestamp = match &self.rule.format {
+                    Some(format) => format.parse(line),
+                    None => leading_timestamp(line, source.year_hint),
+                };
+            }
+            // Known formats give fields, and a time for lines that do not start with one
+            // (VPC flow logs: `start`; Route 53: `queryTimestamp`).
+            if self.known_formats || own_timestamp.is_none() {
+                let field = self.rule.field.as_deref();
+                let slots = &self.slots;
+                let mut record_time: Option<i64> = None;
+                let mut emit = |key: &'static str, value: Value| {
+                    let is_time = match field {
+                        Some(f) => f == key,
+                        None => key == "startTime" || key == "queryTimestamp",
+                    };
+                    if is_time && record_time.is_none() {
+                        record_time = match (key, &value) {
+                            ("startTime", Value::Num(seconds)) if field.is_none() => {
+                                Some((seconds * 1000.0) as i64)
+                            }
+                            _ => parse_timestamp_value(&value),
+                        };
+                    }
+                    if let Some(&slot) = slots.get(key) {
+                        row[slot] = Some(value);
+                    }
+                };
+                let _ = lambda_fields(line, &mut emit)
+                    || vpc_flow_fields(line, &mut emit)
+                    || route53_fields(line, &mut emit);
+                if own_timestamp.is_none() {
+                    own_timestamp = record_time;
                 }
-                if let Some(&slot) = self.slots.get(key) {
-                    row[slot] = Some(value);
-                }
-            };
-            let _ = lambda_fields(line, &mut emit) || vpc_flow_fields(line, &mut emit) || route53_fields(line, &mut emit);
-        }
-        if own_timestamp.is_none() && !is_json && self.rule.field.is_none() {
-            own_timestamp = match &self.rule.format {
-                Some(format) => format.parse(line),
-                None => leading_timestamp(line, source.year_hint),
-            };
+            }
         }
         let timestamp = match own_timestamp {
             Some(ms) => {

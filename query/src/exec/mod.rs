@@ -64,7 +64,11 @@ impl fmt::Display for ExecError {
 impl std::error::Error for ExecError {}
 
 /// Runs `plan` over `sources` in order.
-pub fn run(plan: &Plan, sources: &[Source], options: RunOptions) -> Result<(ResultSet, Statistics), ExecError> {
+pub fn run(
+    plan: &Plan,
+    sources: &[Source],
+    options: RunOptions,
+) -> Result<(ResultSet, Statistics), ExecError> {
     let functions = FnContext {
         now_ms: options.now_ms,
         query_start_ms: options.start_ms.unwrap_or(0),
@@ -87,14 +91,26 @@ pub fn run(plan: &Plan, sources: &[Source], options: RunOptions) -> Result<(Resu
             .and_then(|m| m.modified().ok())
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(options.now_ms, |d| d.as_millis() as i64);
-        let ptr_prefix = source.path.as_ref().map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
-        let context = SourceContext { log_stream: &source.log_stream, log: &source.log, ptr_prefix: &ptr_prefix, ingestion_ms, year_hint };
+        let ptr_prefix = source
+            .path
+            .as_ref()
+            .map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
+        let context = SourceContext {
+            log_stream: &source.log_stream,
+            log: &source.log,
+            ptr_prefix: &ptr_prefix,
+            ingestion_ms,
+            year_hint,
+        };
         let mut lines = LineReader::new(reader);
         let mut last_timestamp = None;
         let mut line_no = 0u64;
         loop {
             let next = lines.next_line().map_err(|e| {
-                ExecError::Input(InputError { path: ptr_prefix.clone(), reason: e.to_string() })
+                ExecError::Input(InputError {
+                    path: ptr_prefix.clone(),
+                    reason: e.to_string(),
+                })
             })?;
             let Some((bytes, consumed)) = next else { break };
             line_no += 1;
@@ -130,7 +146,12 @@ pub fn run(plan: &Plan, sources: &[Source], options: RunOptions) -> Result<(Resu
     let rows = rows
         .into_iter()
         .take(limit)
-        .map(|mut row| plan.columns.iter().map(|c| row.get_mut(c.slot).and_then(Option::take)).collect())
+        .map(|mut row| {
+            plan.columns
+                .iter()
+                .map(|c| row.get_mut(c.slot).and_then(Option::take))
+                .collect()
+        })
         .collect();
     Ok((ResultSet { columns, rows }, stats))
 }
@@ -139,6 +160,8 @@ fn in_range(timestamp: &Option<crate::value::Value>, start: Option<i64>, end: Op
     if start.is_none() && end.is_none() {
         return true;
     }
-    let Some(crate::value::Value::Time(ms)) = timestamp else { return false };
+    let Some(crate::value::Value::Time(ms)) = timestamp else {
+        return false;
+    };
     start.is_none_or(|s| *ms >= s) && end.is_none_or(|e| *ms <= e)
 }

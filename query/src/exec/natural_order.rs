@@ -83,7 +83,11 @@ impl<'a> Iterator for Runs<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let first = *self.rest.as_bytes().first()?;
         let digits = first.is_ascii_digit();
-        let end = self.rest.bytes().position(|b| b.is_ascii_digit() != digits).unwrap_or(self.rest.len());
+        let end = self
+            .rest
+            .bytes()
+            .position(|b| b.is_ascii_digit() != digits)
+            .unwrap_or(self.rest.len());
         let (run, rest) = self.rest.split_at(end);
         self.rest = rest;
         Some(run)
@@ -97,7 +101,25 @@ mod tests {
 
     #[test]
     fn documented_example_order_holds() {
-        let expected = ["!:", "#", "*%04", "0#", "5A", "111A", "2345_", "@", "@_", "A", "A9876fghj", "a12345hfh", "0", "01", "1", "2", "3"];
+        let expected = [
+            "!:",
+            "#",
+            "*%04",
+            "0#",
+            "5A",
+            "111A",
+            "2345_",
+            "@",
+            "@_",
+            "A",
+            "A9876fghj",
+            "a12345hfh",
+            "0",
+            "01",
+            "1",
+            "2",
+            "3",
+        ];
         let mut values: Vec<Value> = expected.iter().rev().map(|s| Value::str(*s)).collect();
         values.sort_by(natural_cmp);
         let got: Vec<String> = values.iter().map(ToString::to_string).collect();
@@ -106,7 +128,12 @@ mod tests {
 
     #[test]
     fn numbers_compare_numerically_after_text() {
-        let mut values = vec![Value::Num(10.0), Value::str("9"), Value::str("b"), Value::Num(2.5)];
+        let mut values = vec![
+            Value::Num(10.0),
+            Value::str("9"),
+            Value::str("b"),
+            Value::Num(2.5),
+        ];
         values.sort_by(natural_cmp);
         let got: Vec<String> = values.iter().map(ToString::to_string).collect();
         assert_eq!(got, ["b", "2.5", "9", "10"]);

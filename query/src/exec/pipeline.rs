@@ -72,15 +72,32 @@ impl<'p> Pipeline<'p> {
             .stages
             .iter()
             .map(|stage| match stage {
-                Stage::Stats(_) => StageState::Stats(Groups { index: HashMap::new(), groups: Vec::new() }),
-                Stage::Sort(_) => StageState::Sort(Sorted { rows: Vec::new(), next_seq: 0 }),
+                Stage::Stats(_) => StageState::Stats(Groups {
+                    index: HashMap::new(),
+                    groups: Vec::new(),
+                }),
+                Stage::Sort(_) => StageState::Sort(Sorted {
+                    rows: Vec::new(),
+                    next_seq: 0,
+                }),
                 Stage::Dedup(_) => StageState::Dedup(HashSet::new()),
                 Stage::Limit(_) => StageState::Limit(0),
                 _ => StageState::Stateless,
             })
             .collect();
-        let first_blocking = plan.stages.iter().position(|s| matches!(s, Stage::Stats(_) | Stage::Sort(_)));
-        Pipeline { plan, functions, states, output: Vec::new(), first_blocking, matched: 0, done: false }
+        let first_blocking = plan
+            .stages
+            .iter()
+            .position(|s| matches!(s, Stage::Stats(_) | Stage::Sort(_)));
+        Pipeline {
+            plan,
+            functions,
+            states,
+            output: Vec::new(),
+            first_blocking,
+            matched: 0,
+            done: false,
+        }
     }
 
     /// A fresh row with every slot empty.
@@ -109,7 +126,11 @@ impl<'p> Pipeline<'p> {
     fn run_from(&mut self, start: usize, row: &mut Row, from_input: bool) {
         let plan = self.plan;
         for i in start..plan.stages.len() {
-            let scope = Scope { row, aggregates: &[], functions: &self.functions };
+            let scope = Scope {
+                row,
+                aggregates: &[],
+                functions: &self.functions,
+            };
             match &plan.stages[i] {
                 Stage::Filter(cond) => {
                     if !truthy(cond, &scope) {
@@ -117,23 +138,27 @@ impl<'p> Pipeline<'p> {
                     }
                 }
                 Stage::Compute(items) => {
-                    let values: Vec<(usize, Option<Value>)> = items.iter().map(|(slot, e)| (*slot, eval(e, &scope))).collect();
+                    let values: Vec<(usize, Option<Value>)> =
+                        items.iter().map(|(slot, e)| (*slot, eval(e, &scope))).collect();
                     for (slot, value) in values {
                         row[slot] = value;
                     }
                 }
                 Stage::Parse(parse) => {
-                    let captured: Option<Vec<(usize, Option<Value>)>> = eval(&parse.source, &scope).and_then(|v| {
-                        let text = v.as_text()?;
-                        let caps = parse.regex.captures(&text)?;
-                        Some(
-                            parse
-                                .captures
-                                .iter()
-                                .map(|(group, slot)| (*slot, caps.get(*group).map(|m| Value::str(m.as_str()))))
-                                .collect(),
-                        )
-                    });
+                    let captured: Option<Vec<(usize, Option<Value>)>> =
+                        eval(&parse.source, &scope).and_then(|v| {
+                            let text = v.as_text()?;
+                            let caps = parse.regex.captures(&text)?;
+                            Some(
+                                parse
+                                    .captures
+                                    .iter()
+                                    .map(|(group, slot)| {
+                                        (*slot, caps.get(*group).map(|m| Value::str(m.as_str())))
+                                    })
+                                    .collect(),
+                            )
+                        });
                     // A line the pattern does not match flows on without the fields.
                     for (group_slot, value) in captured.into_iter().flatten() {
                         row[group_slot] = value;
@@ -151,7 +176,9 @@ impl<'p> Pipeline<'p> {
                         self.matched += 1;
                     }
                     let keys: Vec<Option<Value>> = sort.keys.iter().map(|(e, _)| eval(e, &scope)).collect();
-                    let StageState::Sort(sorted) = &mut self.states[i] else { return };
+                    let StageState::Sort(sorted) = &mut self.states[i] else {
+                        return;
+                    };
                     let seq = sorted.next_seq;
                     sorted.next_seq += 1;
                     sorted.rows.push((keys, seq, std::mem::take(row)));
@@ -168,14 +195,18 @@ impl<'p> Pipeline<'p> {
                     // Rows with a null key are never duplicates.
                     if values.iter().all(Option::is_some) {
                         let key: Vec<KeyPart> = values.iter().map(|v| key_part(v.as_ref())).collect();
-                        let StageState::Dedup(seen) = &mut self.states[i] else { return };
+                        let StageState::Dedup(seen) = &mut self.states[i] else {
+                            return;
+                        };
                         if !seen.insert(key) {
                             return;
                         }
                     }
                 }
                 Stage::Limit(n) => {
-                    let StageState::Limit(count) = &mut self.states[i] else { return };
+                    let StageState::Limit(count) = &mut self.states[i] else {
+                        return;
+                    };
                     if *count >= *n {
                         return;
                     }
@@ -193,7 +224,11 @@ impl<'p> Pipeline<'p> {
     }
 
     fn accumulate(&mut self, i: usize, stats: &StatsStage, row: &Row) {
-        let scope = Scope { row, aggregates: &[], functions: &self.functions };
+        let scope = Scope {
+            row,
+            aggregates: &[],
+            functions: &self.functions,
+        };
         let group_values: Vec<Option<Value>> = stats.groups.iter().map(|(_, e)| eval(e, &scope)).collect();
         let key: Vec<KeyPart> = group_values.iter().map(|v| key_part(v.as_ref())).collect();
         let args: Vec<Option<Value>> = stats
@@ -204,8 +239,13 @@ impl<'p> Pipeline<'p> {
                 Some(e) => eval(e, &scope),
             })
             .collect();
-        let time = stats.timestamp.and_then(|slot| row.get(slot).cloned().flatten()).and_then(|v| crate::exec::eval::time_ms(&v));
-        let StageState::Stats(groups) = &mut self.states[i] else { return };
+        let time = stats
+            .timestamp
+            .and_then(|slot| row.get(slot).cloned().flatten())
+            .and_then(|v| crate::exec::eval::time_ms(&v));
+        let StageState::Stats(groups) = &mut self.states[i] else {
+            return;
+        };
         let index = match groups.index.get(&key) {
             Some(&index) => index,
             None => {
@@ -248,11 +288,18 @@ impl<'p> Pipeline<'p> {
         let mut groups = groups.groups;
         if groups.is_empty() && stats.groups.is_empty() {
             // `stats count(*)` over nothing is one row of zeros, not no rows.
-            groups.push((Vec::new(), stats.aggregates.iter().map(|a| AggState::new(a.kind)).collect()));
+            groups.push((
+                Vec::new(),
+                stats.aggregates.iter().map(|a| AggState::new(a.kind)).collect(),
+            ));
         }
         // Groups come out in ascending order of their values (time order for bin()).
         groups.sort_by(|(a, _), (b, _)| {
-            a.iter().zip(b).map(|(x, y)| cmp_nulls_last(x.as_ref(), y.as_ref(), false)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| cmp_nulls_last(x.as_ref(), y.as_ref(), false))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
         });
         let mut rows = Vec::with_capacity(groups.len());
         for (values, states) in groups {
@@ -262,8 +309,16 @@ impl<'p> Pipeline<'p> {
                 row[*slot] = value;
             }
             let outputs: Vec<(usize, Option<Value>)> = {
-                let scope = Scope { row: &row, aggregates: &aggregates, functions: &self.functions };
-                stats.outputs.iter().map(|(slot, e)| (*slot, eval(e, &scope))).collect()
+                let scope = Scope {
+                    row: &row,
+                    aggregates: &aggregates,
+                    functions: &self.functions,
+                };
+                stats
+                    .outputs
+                    .iter()
+                    .map(|(slot, e)| (*slot, eval(e, &scope)))
+                    .collect()
             };
             for (slot, value) in outputs {
                 row[slot] = value;
@@ -275,7 +330,11 @@ impl<'p> Pipeline<'p> {
 }
 
 /// Sorts by the keys (then arrival order) and keeps the first `keep` rows.
-fn truncate_sorted(rows: &mut Vec<(Vec<Option<Value>>, u64, Row)>, keys: &[(crate::plan::CExpr, bool)], keep: usize) {
+fn truncate_sorted(
+    rows: &mut Vec<(Vec<Option<Value>>, u64, Row)>,
+    keys: &[(crate::plan::CExpr, bool)],
+    keep: usize,
+) {
     let cmp = |a: &(Vec<Option<Value>>, u64, Row), b: &(Vec<Option<Value>>, u64, Row)| {
         for (i, (_, descending)) in keys.iter().enumerate() {
             let o = cmp_nulls_last(a.0[i].as_ref(), b.0[i].as_ref(), *descending);

@@ -16,7 +16,13 @@ pub struct LineReader<R> {
 
 impl<R: Read> LineReader<R> {
     pub fn new(reader: R) -> LineReader<R> {
-        LineReader { reader, buf: vec![0; INITIAL_BUFFER_BYTES], start: 0, end: 0, eof: false }
+        LineReader {
+            reader,
+            buf: vec![0; INITIAL_BUFFER_BYTES],
+            start: 0,
+            end: 0,
+            eof: false,
+        }
     }
 
     /// The next line without its `\n` (and without a `\r` before it), or `None` at the end. The
@@ -36,7 +42,10 @@ impl<R: Read> LineReader<R> {
                 }
                 let (line_start, line_end) = (self.start, self.end);
                 self.start = self.end;
-                return Ok(Some((trim_cr(&self.buf[line_start..line_end]), line_end - line_start)));
+                return Ok(Some((
+                    trim_cr(&self.buf[line_start..line_end]),
+                    line_end - line_start,
+                )));
             }
             self.refill()?;
         }
@@ -88,7 +97,10 @@ mod tests {
 
     #[test]
     fn last_line_without_newline_still_counts_and_crlf_is_trimmed() {
-        assert_eq!(lines(b"a\r\nb\n\nc"), vec![b"a".to_vec(), b"b".to_vec(), b"".to_vec(), b"c".to_vec()]);
+        assert_eq!(
+            lines(b"a\r\nb\n\nc"),
+            vec![b"a".to_vec(), b"b".to_vec(), b"".to_vec(), b"c".to_vec()]
+        );
         assert!(lines(b"").is_empty());
     }
 

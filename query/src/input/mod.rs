@@ -24,21 +24,41 @@ pub struct Source {
 
 impl Source {
     pub fn stdin() -> Source {
-        Source { path: None, log_stream: "stdin".to_string(), log: "stdin".to_string() }
+        Source {
+            path: None,
+            log_stream: "stdin".to_string(),
+            log: "stdin".to_string(),
+        }
     }
 
     fn file(path: PathBuf) -> Source {
-        let log_stream = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let log_stream = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let log = path
             .parent()
-            .map(|p| if p.as_os_str().is_empty() { ".".to_string() } else { p.display().to_string() })
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    ".".to_string()
+                } else {
+                    p.display().to_string()
+                }
+            })
             .unwrap_or_else(|| ".".to_string());
-        Source { path: Some(path), log_stream, log }
+        Source {
+            path: Some(path),
+            log_stream,
+            log,
+        }
     }
 
     /// The size in bytes, when it is a file.
     pub fn len(&self) -> Option<u64> {
-        self.path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len())
+        self.path
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
     }
 }
 
@@ -73,21 +93,33 @@ pub fn resolve(paths: &[String]) -> Result<Vec<Source>, InputError> {
         let path = Path::new(arg);
         if path.is_dir() {
             let mut files = Vec::new();
-            walk(path, &mut files).map_err(|e| InputError { path: arg.clone(), reason: e.to_string() })?;
+            walk(path, &mut files).map_err(|e| InputError {
+                path: arg.clone(),
+                reason: e.to_string(),
+            })?;
             files.sort();
             sources.extend(files.into_iter().map(Source::file));
         } else if path.exists() {
             sources.push(Source::file(path.to_path_buf()));
         } else if arg.contains(['*', '?', '[']) {
-            let matches = glob::glob(arg).map_err(|e| InputError { path: arg.clone(), reason: format!("bad glob pattern: {e}") })?;
+            let matches = glob::glob(arg).map_err(|e| InputError {
+                path: arg.clone(),
+                reason: format!("bad glob pattern: {e}"),
+            })?;
             let mut files: Vec<PathBuf> = matches.filter_map(Result::ok).filter(|p| p.is_file()).collect();
             if files.is_empty() {
-                return Err(InputError { path: arg.clone(), reason: "no file matches this pattern".to_string() });
+                return Err(InputError {
+                    path: arg.clone(),
+                    reason: "no file matches this pattern".to_string(),
+                });
             }
             files.sort();
             sources.extend(files.into_iter().map(Source::file));
         } else {
-            return Err(InputError { path: arg.clone(), reason: "no such file or directory".to_string() });
+            return Err(InputError {
+                path: arg.clone(),
+                reason: "no such file or directory".to_string(),
+            });
         }
     }
     Ok(sources)
@@ -108,12 +140,21 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
 
 /// Opens `source` for reading its (decompressed) bytes.
 pub fn open(source: &Source) -> Result<Box<dyn Read + Send>, InputError> {
-    let name = source.path.as_ref().map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
+    let name = source
+        .path
+        .as_ref()
+        .map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
     let raw: Box<dyn Read + Send> = match &source.path {
         None => Box::new(io::stdin()),
-        Some(path) => Box::new(File::open(path).map_err(|e| InputError { path: name.clone(), reason: e.to_string() })?),
+        Some(path) => Box::new(File::open(path).map_err(|e| InputError {
+            path: name.clone(),
+            reason: e.to_string(),
+        })?),
     };
-    decompressed(raw).map_err(|e| InputError { path: name, reason: e.to_string() })
+    decompressed(raw).map_err(|e| InputError {
+        path: name,
+        reason: e.to_string(),
+    })
 }
 
 /// Wraps `raw` in a decoder if it starts with gzip or zstd magic bytes.

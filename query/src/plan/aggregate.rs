@@ -41,12 +41,21 @@ pub const AGGREGATES: &[(&str, AggKind)] = &[
 ];
 
 /// Aggregate functions of the language that logq does not run yet.
-pub const NOT_YET_AGGREGATES: &[&str] =
-    &["rate", "countOverTime", "count_over_time", "sumOverTime", "sum_over_time", "histogram"];
+pub const NOT_YET_AGGREGATES: &[&str] = &[
+    "rate",
+    "countOverTime",
+    "count_over_time",
+    "sumOverTime",
+    "sum_over_time",
+    "histogram",
+];
 
 /// The aggregate named `name` (case-insensitive), with its canonical spelling.
 pub fn aggregate(name: &str) -> Option<(&'static str, AggKind)> {
-    AGGREGATES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).copied()
+    AGGREGATES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .copied()
 }
 
 #[derive(Debug)]

@@ -16,11 +16,25 @@ pub enum CExpr {
     Neg(Box<CExpr>),
     Not(Box<CExpr>),
     Binary(BinaryOp, Box<CExpr>, Box<CExpr>),
-    Like { expr: Box<CExpr>, matcher: Matcher, negated: bool },
-    In { expr: Box<CExpr>, list: Vec<CExpr>, negated: bool },
-    Call { function: &'static ScalarFunction, args: Vec<CExpr> },
+    Like {
+        expr: Box<CExpr>,
+        matcher: Matcher,
+        negated: bool,
+    },
+    In {
+        expr: Box<CExpr>,
+        list: Vec<CExpr>,
+        negated: bool,
+    },
+    Call {
+        function: &'static ScalarFunction,
+        args: Vec<CExpr>,
+    },
     /// `bin(period)`: the time in `time` rounded down to the period.
-    Floor { time: Box<CExpr>, period: Period },
+    Floor {
+        time: Box<CExpr>,
+        period: Period,
+    },
     /// The value of the stats stage's aggregate number N (only in stats outputs).
     Aggregate(usize),
 }

@@ -22,7 +22,10 @@ pub struct PlanError {
 
 impl PlanError {
     pub fn new(message: impl Into<String>, span: Span) -> PlanError {
-        PlanError { message: message.into(), span }
+        PlanError {
+            message: message.into(),
+            span,
+        }
     }
 }
 

@@ -22,7 +22,14 @@ pub const MAX_STATS: usize = 10;
 /// Branches of `case()`.
 const MAX_CASE_BRANCHES: usize = 10;
 
-const SYSTEM_FIELDS: &[&str] = &["@timestamp", "@message", "@logStream", "@log", "@ingestionTime", "@ptr"];
+const SYSTEM_FIELDS: &[&str] = &[
+    "@timestamp",
+    "@message",
+    "@logStream",
+    "@log",
+    "@ingestionTime",
+    "@ptr",
+];
 
 /// Checks `query` and turns it into a plan.
 pub fn plan_query(query: &Query, source: &str) -> Result<Plan, PlanError> {
@@ -44,23 +51,39 @@ fn check_not_yet_supported(query: &Query) -> Result<(), PlanError> {
     for (i, command) in query.commands.iter().enumerate() {
         match &command.kind {
             CommandKind::NotSupported(name) if name == "SOURCE" && i > 0 => {
-                return Err(PlanError::new("SOURCE must be the first command of a query", command.word_span));
+                return Err(PlanError::new(
+                    "SOURCE must be the first command of a query",
+                    command.word_span,
+                ));
             }
             CommandKind::NotSupported(name) if name == "join" => {
                 joins += 1;
                 if joins > 1 {
-                    return Err(PlanError::new("a query can have only one join", command.word_span));
+                    return Err(PlanError::new(
+                        "a query can have only one join",
+                        command.word_span,
+                    ));
                 }
             }
             CommandKind::NotSupported(name) if name == "pattern" && seen_sort => {
-                return Err(PlanError::new("pattern cannot come after sort", command.word_span));
+                return Err(PlanError::new(
+                    "pattern cannot come after sort",
+                    command.word_span,
+                ));
             }
             CommandKind::Sort(_) => seen_sort = true,
             _ => {}
         }
     }
-    match query.commands.iter().find(|c| matches!(c.kind, CommandKind::NotSupported(_))) {
-        Some(command) => Err(PlanError::new(format!("not supported yet: {}", command.kind.name()), command.word_span)),
+    match query
+        .commands
+        .iter()
+        .find(|c| matches!(c.kind, CommandKind::NotSupported(_)))
+    {
+        Some(command) => Err(PlanError::new(
+            format!("not supported yet: {}", command.kind.name()),
+            command.word_span,
+        )),
         None => Ok(()),
     }
 }
@@ -130,7 +153,11 @@ impl<'a> Planner<'a> {
         if let Some(dedup) = self.dedup {
             if !matches!(command.kind, CommandKind::Limit(_)) {
                 return Err(PlanError::new(
-                    format!("only 'limit' can follow 'dedup' (at {}), found '{}'", dedup.start, command.kind.name()),
+                    format!(
+                        "only 'limit' can follow 'dedup' (at {}), found '{}'",
+                        dedup.start,
+                        command.kind.name()
+                    ),
                     command.word_span,
                 ));
             }
@@ -139,7 +166,11 @@ impl<'a> Planner<'a> {
             return Err(PlanError::new(
                 format!(
                     "'{}' must come after the last stats; move it below this stats",
-                    earlier.text(self.source).split_whitespace().next().unwrap_or("sort")
+                    earlier
+                        .text(self.source)
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("sort")
                 ),
                 earlier,
             ));
@@ -164,12 +195,18 @@ impl<'a> Planner<'a> {
                 }
                 self.explicit_sort = true;
                 self.sort_or_limit = Some(command.word_span);
-                self.stages.push(Stage::Sort(SortStage { keys: compiled, keep: None }));
+                self.stages.push(Stage::Sort(SortStage {
+                    keys: compiled,
+                    keep: None,
+                }));
                 Ok(())
             }
             CommandKind::Limit(n) => {
                 if *n > MAX_LIMIT {
-                    return Err(PlanError::new(format!("limit must be at most {MAX_LIMIT}, found {n}"), command.span));
+                    return Err(PlanError::new(
+                        format!("limit must be at most {MAX_LIMIT}, found {n}"),
+                        command.span,
+                    ));
                 }
                 self.sort_or_limit = Some(command.word_span);
                 if is_last {
@@ -192,20 +229,27 @@ impl<'a> Planner<'a> {
                 self.stages.push(Stage::Dedup(compiled));
                 Ok(())
             }
-            CommandKind::NotSupported(name) => {
-                Err(PlanError::new(format!("not supported yet: {name}"), command.word_span))
-            }
+            CommandKind::NotSupported(name) => Err(PlanError::new(
+                format!("not supported yet: {name}"),
+                command.word_span,
+            )),
         }
     }
 
     fn push_default_sort(&mut self) {
         let ts = self.input.timestamp;
-        self.stages.push(Stage::Sort(SortStage { keys: vec![(CExpr::Slot(ts), true)], keep: None }));
+        self.stages.push(Stage::Sort(SortStage {
+            keys: vec![(CExpr::Slot(ts), true)],
+            keep: None,
+        }));
     }
 
     fn define(&mut self, name: &str, span: Span) -> Result<Slot, PlanError> {
         if self.ephemeral.contains(name) {
-            return Err(PlanError::new(format!("Ephemeral field is already defined: {name}"), span));
+            return Err(PlanError::new(
+                format!("Ephemeral field is already defined: {name}"),
+                span,
+            ));
         }
         self.ephemeral.insert(name.to_string());
         Ok(self.make_visible(name))
@@ -227,7 +271,10 @@ impl<'a> Planner<'a> {
     fn add_column(&mut self, name: &str, slot: Slot) {
         self.columns_chosen = true;
         if !self.columns.iter().any(|c| c.name == name) {
-            self.columns.push(Column { name: name.to_string(), slot });
+            self.columns.push(Column {
+                name: name.to_string(),
+                slot,
+            });
         }
     }
 
@@ -298,16 +345,30 @@ impl<'a> Planner<'a> {
     fn parse(&mut self, parse: &Parse) -> Result<(), PlanError> {
         let source = self.row_expr(&parse.source)?;
         let (regex, names): (regex::Regex, Vec<(usize, String, Span)>) = match &parse.pattern {
-            ParsePattern::Glob { pattern, span, aliases } => {
+            ParsePattern::Glob {
+                pattern,
+                span,
+                aliases,
+            } => {
                 let stars = pattern.matches('*').count();
                 if stars != aliases.len() {
                     return Err(PlanError::new(
-                        format!("the pattern has {stars} '*' but {} names follow 'as'", aliases.len()),
+                        format!(
+                            "the pattern has {stars} '*' but {} names follow 'as'",
+                            aliases.len()
+                        ),
                         *span,
                     ));
                 }
                 let regex = glob_regex(pattern).map_err(|e| PlanError::new(e, *span))?;
-                (regex, aliases.iter().enumerate().map(|(i, a)| (i + 1, a.name.clone(), a.span)).collect())
+                (
+                    regex,
+                    aliases
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| (i + 1, a.name.clone(), a.span))
+                        .collect(),
+                )
             }
             ParsePattern::Regex { pattern, span } => {
                 let regex = compile_regex(pattern, *span)?;
@@ -331,14 +392,21 @@ impl<'a> Planner<'a> {
             self.add_column(&name, slot);
             captures.push((group, slot));
         }
-        self.stages.push(Stage::Parse(ParseStage { source, regex, captures }));
+        self.stages.push(Stage::Parse(ParseStage {
+            source,
+            regex,
+            captures,
+        }));
         Ok(())
     }
 
     fn stats(&mut self, command: &Command, items: &[Projection], by: &[Projection]) -> Result<(), PlanError> {
         self.stats_count += 1;
         if self.stats_count > MAX_STATS {
-            return Err(PlanError::new(format!("a query can have at most {MAX_STATS} stats commands"), command.word_span));
+            return Err(PlanError::new(
+                format!("a query can have at most {MAX_STATS} stats commands"),
+                command.word_span,
+            ));
         }
         let mut groups = Vec::with_capacity(by.len());
         let mut group_names = Vec::with_capacity(by.len());
@@ -350,7 +418,10 @@ impl<'a> Planner<'a> {
             };
             if let Some(alias) = &term.alias {
                 if self.ephemeral.contains(&alias.name) {
-                    return Err(PlanError::new(format!("Ephemeral field is already defined: {}", alias.name), alias.span));
+                    return Err(PlanError::new(
+                        format!("Ephemeral field is already defined: {}", alias.name),
+                        alias.span,
+                    ));
                 }
             }
             groups.push((self.slot(&name), compiled));
@@ -358,7 +429,13 @@ impl<'a> Planner<'a> {
         }
 
         let timestamp = self.visible_slot("@timestamp");
-        let mut stage = StatsStage { groups, aggregates: Vec::new(), outputs: Vec::new(), timestamp, output_slots: Vec::new() };
+        let mut stage = StatsStage {
+            groups,
+            aggregates: Vec::new(),
+            outputs: Vec::new(),
+            timestamp,
+            output_slots: Vec::new(),
+        };
         let mut outputs: Vec<(String, Span)> = Vec::new();
         // Aliases defined earlier in this stats, usable by later items: name → item index.
         let mut local: HashMap<String, usize> = HashMap::new();
@@ -375,7 +452,10 @@ impl<'a> Planner<'a> {
                 None => (self.text(item.expr.span), item.expr.span),
             };
             if item.alias.is_some() && self.ephemeral.contains(&name) {
-                return Err(PlanError::new(format!("Ephemeral field is already defined: {name}"), span));
+                return Err(PlanError::new(
+                    format!("Ephemeral field is already defined: {name}"),
+                    span,
+                ));
             }
             local.insert(name.clone(), stage.outputs.len());
             let slot = self.slot(&name);
@@ -388,13 +468,19 @@ impl<'a> Planner<'a> {
         self.columns.clear();
         for (name, (slot, _)) in group_names.iter().zip(&stage.groups) {
             scope.insert(name.clone());
-            self.columns.push(Column { name: name.clone(), slot: *slot });
+            self.columns.push(Column {
+                name: name.clone(),
+                slot: *slot,
+            });
         }
         for (name, _) in &outputs {
             scope.insert(name.clone());
             let slot = self.slot(name);
             if !self.columns.iter().any(|c| &c.name == name) {
-                self.columns.push(Column { name: name.clone(), slot });
+                self.columns.push(Column {
+                    name: name.clone(),
+                    slot,
+                });
             }
         }
         for name in group_names.iter().chain(outputs.iter().map(|(n, _)| n)) {
@@ -464,24 +550,48 @@ impl<'a> Planner<'a> {
             }
             ExprKind::Unary(UnaryOp::Neg, inner) => CExpr::Neg(Box::new(self.row_expr(inner)?)),
             ExprKind::Unary(UnaryOp::Not, inner) => CExpr::Not(Box::new(self.row_expr(inner)?)),
-            ExprKind::Binary(op, l, r) => CExpr::Binary(*op, Box::new(self.row_expr(l)?), Box::new(self.row_expr(r)?)),
-            ExprKind::Like { expr: inner, pattern, negated } => {
+            ExprKind::Binary(op, l, r) => {
+                CExpr::Binary(*op, Box::new(self.row_expr(l)?), Box::new(self.row_expr(r)?))
+            }
+            ExprKind::Like {
+                expr: inner,
+                pattern,
+                negated,
+            } => {
                 let matcher = match &pattern.kind {
                     ExprKind::Str(s) => Matcher::Substring(s.clone()),
                     ExprKind::Regex(r) => Matcher::Regex(compile_regex(r, pattern.span)?),
                     _ => Matcher::Dynamic(Box::new(self.row_expr(pattern)?)),
                 };
-                CExpr::Like { expr: Box::new(self.row_expr(inner)?), matcher, negated: *negated }
+                CExpr::Like {
+                    expr: Box::new(self.row_expr(inner)?),
+                    matcher,
+                    negated: *negated,
+                }
             }
-            ExprKind::In { expr: inner, list, negated } => {
+            ExprKind::In {
+                expr: inner,
+                list,
+                negated,
+            } => {
                 let mut items = Vec::with_capacity(list.len());
                 for item in list {
                     items.push(self.row_expr(item)?);
                 }
-                CExpr::In { expr: Box::new(self.row_expr(inner)?), list: items, negated: *negated }
+                CExpr::In {
+                    expr: Box::new(self.row_expr(inner)?),
+                    list: items,
+                    negated: *negated,
+                }
             }
-            ExprKind::Call { name, name_span, args } => self.call(name, *name_span, args, expr.span)?,
-            ExprKind::Index(base, index) => CExpr::Index(Box::new(self.row_expr(base)?), Box::new(self.row_expr(index)?)),
+            ExprKind::Call {
+                name,
+                name_span,
+                args,
+            } => self.call(name, *name_span, args, expr.span)?,
+            ExprKind::Index(base, index) => {
+                CExpr::Index(Box::new(self.row_expr(base)?), Box::new(self.row_expr(index)?))
+            }
             ExprKind::Member(base, key) => CExpr::Path(Box::new(self.row_expr(base)?), vec![key.clone()]),
         })
     }
@@ -511,7 +621,10 @@ impl<'a> Planner<'a> {
                 ))
             }
             _ => {
-                if self.scope.is_none() && !self.defined_before_stats.contains(name) && !SYSTEM_FIELDS.contains(&name) {
+                if self.scope.is_none()
+                    && !self.defined_before_stats.contains(name)
+                    && !SYSTEM_FIELDS.contains(&name)
+                {
                     if let Some(path) = self.map_path(name) {
                         return Ok(path);
                     }
@@ -559,9 +672,18 @@ impl<'a> Planner<'a> {
         let Some(function) = scalar(name) else {
             return Err(unknown_function(name, name_span));
         };
-        check_arity(function.name, function.min_args, function.max_args, args.len(), span)?;
+        check_arity(
+            function.name,
+            function.min_args,
+            function.max_args,
+            args.len(),
+            span,
+        )?;
         if function.name == "case" && args.len() / 2 > MAX_CASE_BRANCHES {
-            return Err(PlanError::new(format!("case() takes at most {MAX_CASE_BRANCHES} branches"), span));
+            return Err(PlanError::new(
+                format!("case() takes at most {MAX_CASE_BRANCHES} branches"),
+                span,
+            ));
         }
         if matches!(function.name, "datefloor" | "dateceil") {
             if let Some(ExprKind::Duration(text)) = args.get(1).map(|a| &a.kind) {
@@ -574,7 +696,10 @@ impl<'a> Planner<'a> {
         for arg in args {
             compiled.push(self.row_expr(arg)?);
         }
-        Ok(CExpr::Call { function, args: compiled })
+        Ok(CExpr::Call {
+            function,
+            args: compiled,
+        })
     }
 
     fn bin(&mut self, args: &[Expr], span: Span) -> Result<CExpr, PlanError> {
@@ -582,7 +707,12 @@ impl<'a> Planner<'a> {
         let arg = &args[0];
         let text = match &arg.kind {
             ExprKind::Duration(text) | ExprKind::Str(text) => text,
-            _ => return Err(PlanError::new("bin() takes a time period such as 5m or 1h", arg.span)),
+            _ => {
+                return Err(PlanError::new(
+                    "bin() takes a time period such as 5m or 1h",
+                    arg.span,
+                ))
+            }
         };
         let period = parse_period(text).ok_or_else(|| bad_period(text, arg.span))?;
         let Some(time) = self.visible_slot("@timestamp") else {
@@ -591,12 +721,20 @@ impl<'a> Planner<'a> {
                 span,
             ));
         };
-        Ok(CExpr::Floor { time: Box::new(CExpr::Slot(time)), period })
+        Ok(CExpr::Floor {
+            time: Box::new(CExpr::Slot(time)),
+            period,
+        })
     }
 
     /// Compiles a stats term: aggregate calls become [`CExpr::Aggregate`] references, their
     /// arguments row expressions; earlier aliases of the same stats may be used by name.
-    fn stats_expr(&mut self, expr: &Expr, stage: &mut StatsStage, local: &HashMap<String, usize>) -> Result<CExpr, PlanError> {
+    fn stats_expr(
+        &mut self,
+        expr: &Expr,
+        stage: &mut StatsStage,
+        local: &HashMap<String, usize>,
+    ) -> Result<CExpr, PlanError> {
         Ok(match &expr.kind {
             ExprKind::Call { name, name_span, args } => {
                 if let Some((canonical, kind)) = aggregate(name) {
@@ -644,8 +782,15 @@ impl<'a> Planner<'a> {
         })
     }
 
-    fn aggregate_spec(&mut self, canonical: &str, kind: AggKind, args: &[Expr], span: Span) -> Result<AggSpec, PlanError> {
-        let count_star = kind == AggKind::Count && (args.is_empty() || matches!(args[0].kind, ExprKind::Star));
+    fn aggregate_spec(
+        &mut self,
+        canonical: &str,
+        kind: AggKind,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<AggSpec, PlanError> {
+        let count_star =
+            kind == AggKind::Count && (args.is_empty() || matches!(args[0].kind, ExprKind::Star));
         if count_star {
             check_arity(canonical, 0, Some(1), args.len(), span)?;
             return Ok(AggSpec { kind, arg: None });
@@ -654,10 +799,18 @@ impl<'a> Planner<'a> {
             check_arity(canonical, 2, Some(2), args.len(), span)?;
             let p = match args[1].kind {
                 ExprKind::Num(p) if (0.0..=100.0).contains(&p) => p,
-                _ => return Err(PlanError::new("pct() takes a percentile from 0 to 100, such as 99 or 99.9", args[1].span)),
+                _ => {
+                    return Err(PlanError::new(
+                        "pct() takes a percentile from 0 to 100, such as 99 or 99.9",
+                        args[1].span,
+                    ))
+                }
             };
             let arg = self.aggregate_arg(&args[0])?;
-            return Ok(AggSpec { kind: AggKind::Pct(p), arg: Some(arg) });
+            return Ok(AggSpec {
+                kind: AggKind::Pct(p),
+                arg: Some(arg),
+            });
         }
         check_arity(canonical, 1, Some(1), args.len(), span)?;
         let arg = self.aggregate_arg(&args[0])?;
@@ -677,9 +830,19 @@ impl<'a> Planner<'a> {
         let aggregated = self.stats_count > 0;
         if !aggregated && !self.explicit_sort && self.dedup.is_none() {
             // Events come newest first unless the query sorts them.
-            let at = self.stages.iter().position(|s| matches!(s, Stage::Limit(_))).unwrap_or(self.stages.len());
+            let at = self
+                .stages
+                .iter()
+                .position(|s| matches!(s, Stage::Limit(_)))
+                .unwrap_or(self.stages.len());
             let ts = self.input.timestamp;
-            self.stages.insert(at, Stage::Sort(SortStage { keys: vec![(CExpr::Slot(ts), true)], keep: None }));
+            self.stages.insert(
+                at,
+                Stage::Sort(SortStage {
+                    keys: vec![(CExpr::Slot(ts), true)],
+                    keep: None,
+                }),
+            );
         }
         let row_limit = match self.limit {
             Some(n) => n,
@@ -700,8 +863,14 @@ impl<'a> Planner<'a> {
             let ts = self.input.timestamp;
             let message = self.resolve_field("@message");
             self.columns = vec![
-                Column { name: "@timestamp".to_string(), slot: ts },
-                Column { name: "@message".to_string(), slot: message },
+                Column {
+                    name: "@timestamp".to_string(),
+                    slot: ts,
+                },
+                Column {
+                    name: "@message".to_string(),
+                    slot: message,
+                },
             ];
         }
         Ok(Plan {
@@ -749,13 +918,22 @@ fn clone_output(expr: &CExpr) -> CExpr {
         CExpr::Binary(op, l, r) => CExpr::Binary(*op, Box::new(clone_output(l)), Box::new(clone_output(r))),
         CExpr::Neg(e) => CExpr::Neg(Box::new(clone_output(e))),
         CExpr::Not(e) => CExpr::Not(Box::new(clone_output(e))),
-        CExpr::Call { function, args } => CExpr::Call { function, args: args.iter().map(clone_output).collect() },
+        CExpr::Call { function, args } => CExpr::Call {
+            function,
+            args: args.iter().map(clone_output).collect(),
+        },
         // Stats outputs are built only from the forms above.
         _ => CExpr::Const(None),
     }
 }
 
-fn check_arity(name: &str, min: usize, max: Option<usize>, found: usize, span: Span) -> Result<(), PlanError> {
+fn check_arity(
+    name: &str,
+    min: usize,
+    max: Option<usize>,
+    found: usize,
+    span: Span,
+) -> Result<(), PlanError> {
     let ok = found >= min && max.is_none_or(|m| found <= m);
     if ok {
         return Ok(());
@@ -766,11 +944,16 @@ fn check_arity(name: &str, min: usize, max: Option<usize>, found: usize, span: S
         None => format!("at least {min}"),
     };
     let plural = if expected == "1" { "" } else { "s" };
-    Err(PlanError::new(format!("{name}() takes {expected} argument{plural}, found {found}"), span))
+    Err(PlanError::new(
+        format!("{name}() takes {expected} argument{plural}, found {found}"),
+        span,
+    ))
 }
 
 fn unknown_function(name: &str, span: Span) -> PlanError {
-    let candidates = scalar_names().chain(crate::plan::aggregate::AGGREGATES.iter().map(|(n, _)| *n)).chain(std::iter::once("bin"));
+    let candidates = scalar_names()
+        .chain(crate::plan::aggregate::AGGREGATES.iter().map(|(n, _)| *n))
+        .chain(std::iter::once("bin"));
     let mut message = format!("unknown function '{name}'");
     if let Some(s) = did_you_mean(name, candidates) {
         message.push_str(&format!("; did you mean '{s}'?"));
@@ -793,7 +976,12 @@ fn compile_regex(pattern: &str, span: Span) -> Result<regex::Regex, PlanError> {
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim().to_string()
+    s.lines()
+        .filter(|l| !l.trim().is_empty())
+        .last()
+        .unwrap_or(s)
+        .trim()
+        .to_string()
 }
 
 /// A glob pattern as a regex: literal text matches itself, each `*` lazily, the last greedily.

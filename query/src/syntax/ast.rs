@@ -84,7 +84,11 @@ pub struct Parse {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParsePattern {
     /// `"text * more *" as a, b`: one alias per `*`.
-    Glob { pattern: String, span: Span, aliases: Vec<Name> },
+    Glob {
+        pattern: String,
+        span: Span,
+        aliases: Vec<Name>,
+    },
     /// `/(?<a>…)…/`: one field per named group.
     Regex { pattern: String, span: Span },
 }
@@ -111,10 +115,22 @@ pub enum ExprKind {
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     /// `expr like "text"` / `like /re/` / `=~` (negated for `not like`).
-    Like { expr: Box<Expr>, pattern: Box<Expr>, negated: bool },
+    Like {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        negated: bool,
+    },
     /// `expr in [...]` (negated for `not in`).
-    In { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
-    Call { name: String, name_span: Span, args: Vec<Expr> },
+    In {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    Call {
+        name: String,
+        name_span: Span,
+        args: Vec<Expr>,
+    },
     /// `expr[index]` on a list or map.
     Index(Box<Expr>, Box<Expr>),
     /// `expr.key` on a map, after a call or index (`jsonParse(x).a`, `list[0].b`).

@@ -101,9 +101,12 @@ impl Tok {
 
 /// Words after which an operand (and so a regex) is expected.
 fn is_operator_word(word: &str) -> bool {
-    ["like", "and", "or", "not", "in", "by", "as", "filter", "where", "parse", "fields", "display", "stats", "sort"]
-        .iter()
-        .any(|w| w.eq_ignore_ascii_case(word))
+    [
+        "like", "and", "or", "not", "in", "by", "as", "filter", "where", "parse", "fields", "display",
+        "stats", "sort",
+    ]
+    .iter()
+    .any(|w| w.eq_ignore_ascii_case(word))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -114,8 +117,15 @@ pub struct Token {
 
 /// Splits `src` into tokens, ending with [`Tok::Eof`].
 pub fn tokenize(src: &str) -> Result<Vec<Token>, SyntaxError> {
-    Lexer { src, bytes: src.as_bytes(), pos: 0, out: Vec::new(), command_tokens: 0, command_is_parse: false }
-        .run()
+    Lexer {
+        src,
+        bytes: src.as_bytes(),
+        pos: 0,
+        out: Vec::new(),
+        command_tokens: 0,
+        command_is_parse: false,
+    }
+    .run()
 }
 
 struct Lexer<'a> {
@@ -134,7 +144,10 @@ impl Lexer<'_> {
             self.skip_space_and_comments();
             let start = self.pos;
             let Some(&b) = self.bytes.get(self.pos) else {
-                self.out.push(Token { tok: Tok::Eof, span: Span::new(start, start) });
+                self.out.push(Token {
+                    tok: Tok::Eof,
+                    span: Span::new(start, start),
+                });
                 return Ok(self.out);
             };
             let tok = match b {
@@ -268,7 +281,10 @@ impl Lexer<'_> {
                 text.push(ch);
             }
         }
-        Err(SyntaxError::new("unterminated string", Span::new(start, self.src.len())))
+        Err(SyntaxError::new(
+            "unterminated string",
+            Span::new(start, self.src.len()),
+        ))
     }
 
     fn regex(&mut self) -> Result<Tok, SyntaxError> {
@@ -303,13 +319,19 @@ impl Lexer<'_> {
                 _ => pattern.push(ch),
             }
         }
-        Err(SyntaxError::new("unterminated regex: a regex ends with '/' on the same line", Span::new(start, start + 1)))
+        Err(SyntaxError::new(
+            "unterminated regex: a regex ends with '/' on the same line",
+            Span::new(start, start + 1),
+        ))
     }
 
     fn backtick(&mut self, mut name: String, start: usize) -> Result<Tok, SyntaxError> {
         self.pos += 1;
         let Some(len) = self.src[self.pos..].find('`') else {
-            return Err(SyntaxError::new("unterminated `quoted name`", Span::new(start, self.src.len())));
+            return Err(SyntaxError::new(
+                "unterminated `quoted name`",
+                Span::new(start, self.src.len()),
+            ));
         };
         let inner = &self.src[self.pos..self.pos + len];
         if name.ends_with('.') {
@@ -323,7 +345,12 @@ impl Lexer<'_> {
         }
         self.pos += len + 1;
         // A quoted part may continue a dotted path: json.`user.id`.more
-        if self.bytes.get(self.pos) == Some(&b'.') && self.bytes.get(self.pos + 1).is_some_and(|&b| is_name_start(b) || b == b'`') {
+        if self.bytes.get(self.pos) == Some(&b'.')
+            && self
+                .bytes
+                .get(self.pos + 1)
+                .is_some_and(|&b| is_name_start(b) || b == b'`')
+        {
             self.pos += 1;
             name.push('.');
             return self.continue_name(name, start);
@@ -359,7 +386,9 @@ impl Lexer<'_> {
         while self.bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
             self.pos += 1;
         }
-        if self.bytes.get(self.pos) == Some(&b'.') && self.bytes.get(self.pos + 1).is_some_and(u8::is_ascii_digit) {
+        if self.bytes.get(self.pos) == Some(&b'.')
+            && self.bytes.get(self.pos + 1).is_some_and(u8::is_ascii_digit)
+        {
             self.pos += 1;
             while self.bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
                 self.pos += 1;
@@ -410,7 +439,10 @@ mod tests {
                 Tok::Eof
             ]
         );
-        assert_eq!(toks("parse @message /(?<x>\\d+)/")[2], Tok::Regex("(?<x>\\d+)".into()));
+        assert_eq!(
+            toks("parse @message /(?<x>\\d+)/")[2],
+            Tok::Regex("(?<x>\\d+)".into())
+        );
         assert_eq!(toks("parse /a[/]b/")[1], Tok::Regex("a[/]b".into()));
     }
 
@@ -418,7 +450,14 @@ mod tests {
     fn comments_run_to_the_end_of_the_line() {
         assert_eq!(
             toks("fields a # | filter b\n| limit 1"),
-            vec![Tok::Ident("fields".into()), Tok::Ident("a".into()), Tok::Pipe, Tok::Ident("limit".into()), Tok::Num(1.0), Tok::Eof]
+            vec![
+                Tok::Ident("fields".into()),
+                Tok::Ident("a".into()),
+                Tok::Pipe,
+                Tok::Ident("limit".into()),
+                Tok::Num(1.0),
+                Tok::Eof
+            ]
         );
     }
 

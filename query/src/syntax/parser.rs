@@ -12,7 +12,9 @@ use crate::syntax::span::Span;
 use crate::syntax::SyntaxError;
 
 /// The commands logq runs.
-pub const SUPPORTED_COMMANDS: &[&str] = &["fields", "display", "filter", "where", "stats", "sort", "limit", "parse", "dedup"];
+pub const SUPPORTED_COMMANDS: &[&str] = &[
+    "fields", "display", "filter", "where", "stats", "sort", "limit", "parse", "dedup",
+];
 
 /// Commands of the language that logq recognises but does not run yet.
 pub const NOT_YET_COMMANDS: &[&str] = &[
@@ -67,7 +69,10 @@ pub fn parse_query(src: &str) -> Result<Query, SyntaxError> {
         if !parser.eat(&Tok::Pipe) && !parser.at(&Tok::Eof) {
             let tok = parser.peek();
             return Err(SyntaxError::new(
-                format!("expected '|' or the end of the query, found {}", tok.tok.describe()),
+                format!(
+                    "expected '|' or the end of the query, found {}",
+                    tok.tok.describe()
+                ),
                 tok.span,
             ));
         }
@@ -128,7 +133,9 @@ impl Parser {
     }
 
     fn prev_end(&self) -> usize {
-        self.tokens.get(self.pos.wrapping_sub(1)).map_or(0, |t| t.span.end)
+        self.tokens
+            .get(self.pos.wrapping_sub(1))
+            .map_or(0, |t| t.span.end)
     }
 
     fn expect(&mut self, tok: &Tok, what: &str) -> Result<Token, SyntaxError> {
@@ -150,7 +157,11 @@ impl Parser {
             Tok::Ident(w) => w.clone(),
             other => {
                 return Err(SyntaxError::new(
-                    format!("mismatched input {} expecting a command ({})", other.describe(), SUPPORTED_COMMANDS.join(", ")),
+                    format!(
+                        "mismatched input {} expecting a command ({})",
+                        other.describe(),
+                        SUPPORTED_COMMANDS.join(", ")
+                    ),
                     word_tok.span,
                 ))
             }
@@ -187,7 +198,11 @@ impl Parser {
                 }
             }
         };
-        Ok(Command { kind, span: Span::new(word_tok.span.start, self.prev_end()), word_span: word_tok.span })
+        Ok(Command {
+            kind,
+            span: Span::new(word_tok.span.start, self.prev_end()),
+            word_span: word_tok.span,
+        })
     }
 
     /// Skips a command logq does not run, to the next `|` outside parentheses, checking only that
@@ -217,7 +232,11 @@ impl Parser {
 
     fn projection(&mut self) -> Result<Projection, SyntaxError> {
         let expr = self.expr()?;
-        let alias = if self.eat_word("as") { Some(self.name("a name after 'as'")?) } else { None };
+        let alias = if self.eat_word("as") {
+            Some(self.name("a name after 'as'")?)
+        } else {
+            None
+        };
         Ok(Projection { expr, alias })
     }
 
@@ -232,7 +251,10 @@ impl Parser {
         }
     }
 
-    fn comma_list<T>(&mut self, mut item: impl FnMut(&mut Parser) -> Result<T, SyntaxError>) -> Result<Vec<T>, SyntaxError> {
+    fn comma_list<T>(
+        &mut self,
+        mut item: impl FnMut(&mut Parser) -> Result<T, SyntaxError>,
+    ) -> Result<Vec<T>, SyntaxError> {
         let mut items = vec![item(self)?];
         while self.eat(&Tok::Comma) {
             items.push(item(self)?);
@@ -258,7 +280,10 @@ impl Parser {
                 Tok::Eof => return None,
                 Tok::Pipe if depth == 0 => return None,
                 Tok::LParen => {
-                    if let Some(Token { tok: Tok::Ident(w), .. }) = self.tokens.get(i + 1) {
+                    if let Some(Token {
+                        tok: Tok::Ident(w), ..
+                    }) = self.tokens.get(i + 1)
+                    {
                         if is_command_word(w) {
                             return Some(i);
                         }
@@ -279,7 +304,10 @@ impl Parser {
             match &token.tok {
                 Tok::LParen => {
                     if depth >= 1 {
-                        if let Some(Token { tok: Tok::Ident(w), .. }) = self.tokens.get(i + 1) {
+                        if let Some(Token {
+                            tok: Tok::Ident(w), ..
+                        }) = self.tokens.get(i + 1)
+                        {
                             if is_command_word(w) {
                                 return Err(SyntaxError::new(
                                     "subqueries cannot be nested",
@@ -305,7 +333,11 @@ impl Parser {
 
     fn stats(&mut self) -> Result<CommandKind, SyntaxError> {
         let aggregates = self.projections()?;
-        let by = if self.eat_word("by") { self.projections()? } else { Vec::new() };
+        let by = if self.eat_word("by") {
+            self.projections()?
+        } else {
+            Vec::new()
+        };
         if self.at_word("offset") {
             self.skip_command()?;
             return Ok(CommandKind::NotSupported("stats … offset".to_string()));
@@ -335,14 +367,20 @@ impl Parser {
         match tok.tok {
             #[allow(clippy::float_cmp)]
             Tok::Num(n) if n.fract() == 0.0 && n >= 1.0 && n <= 1e15 => Ok(CommandKind::Limit(n as u64)),
-            _ => Err(SyntaxError::new(format!("limit takes a whole number of rows, found {}", tok.tok.describe()), tok.span)),
+            _ => Err(SyntaxError::new(
+                format!("limit takes a whole number of rows, found {}", tok.tok.describe()),
+                tok.span,
+            )),
         }
     }
 
     fn parse(&mut self) -> Result<CommandKind, SyntaxError> {
         let word_end = self.prev_end();
         let source = match &self.peek().tok {
-            Tok::Str(_) | Tok::Regex(_) => Expr { kind: ExprKind::Field("@message".to_string()), span: Span::new(word_end, word_end) },
+            Tok::Str(_) | Tok::Regex(_) => Expr {
+                kind: ExprKind::Field("@message".to_string()),
+                span: Span::new(word_end, word_end),
+            },
             Tok::Ident(w) if w.eq_ignore_ascii_case("logfmt") || w.eq_ignore_ascii_case("csv") => {
                 let name = format!("parse {}", w.to_ascii_lowercase());
                 self.skip_command()?;
@@ -352,7 +390,14 @@ impl Parser {
             _ => return Err(self.unexpected("a field, a \"glob pattern\" or a /regex/ after 'parse'")),
         };
         if self.at_word("logfmt") || self.at_word("csv") {
-            let name = format!("parse {}", self.advance().tok.describe().trim_matches('\'').to_ascii_lowercase());
+            let name = format!(
+                "parse {}",
+                self.advance()
+                    .tok
+                    .describe()
+                    .trim_matches('\'')
+                    .to_ascii_lowercase()
+            );
             self.skip_command()?;
             return Ok(CommandKind::NotSupported(name));
         }
@@ -363,18 +408,28 @@ impl Parser {
                     return Err(self.unexpected("'as' and one name per '*' of the pattern"));
                 }
                 let aliases = self.comma_list(|p| p.name("a field name"))?;
-                ParsePattern::Glob { pattern, span: tok.span, aliases }
+                ParsePattern::Glob {
+                    pattern,
+                    span: tok.span,
+                    aliases,
+                }
             }
             Tok::Regex(pattern) => {
                 if self.at_word("as") || self.at_word("multi") {
                     self.skip_command()?;
                     return Ok(CommandKind::NotSupported("parse … multi".to_string()));
                 }
-                ParsePattern::Regex { pattern, span: tok.span }
+                ParsePattern::Regex {
+                    pattern,
+                    span: tok.span,
+                }
             }
             other => {
                 return Err(SyntaxError::new(
-                    format!("expected a \"glob pattern\" or a /regex/, found {}", other.describe()),
+                    format!(
+                        "expected a \"glob pattern\" or a /regex/, found {}",
+                        other.describe()
+                    ),
                     tok.span,
                 ))
             }
@@ -411,7 +466,10 @@ impl Parser {
         if self.eat_word("not") || self.eat(&Tok::Bang) {
             let inner = self.not()?;
             let span = start.to(inner.span);
-            return Ok(Expr { kind: ExprKind::Unary(UnaryOp::Not, Box::new(inner)), span });
+            return Ok(Expr {
+                kind: ExprKind::Unary(UnaryOp::Not, Box::new(inner)),
+                span,
+            });
         }
         self.comparison()
     }
@@ -454,7 +512,14 @@ impl Parser {
     fn like(&mut self, left: Expr, negated: bool) -> Result<Expr, SyntaxError> {
         let pattern = self.additive()?;
         let span = left.span.to(pattern.span);
-        Ok(Expr { kind: ExprKind::Like { expr: Box::new(left), pattern: Box::new(pattern), negated }, span })
+        Ok(Expr {
+            kind: ExprKind::Like {
+                expr: Box::new(left),
+                pattern: Box::new(pattern),
+                negated,
+            },
+            span,
+        })
     }
 
     fn in_list(&mut self, left: Expr, negated: bool) -> Result<Expr, SyntaxError> {
@@ -465,7 +530,14 @@ impl Parser {
         }
         let close = self.expect(&Tok::RBracket, "',' or ']'")?;
         let span = left.span.to(close.span);
-        Ok(Expr { kind: ExprKind::In { expr: Box::new(left), list, negated }, span })
+        Ok(Expr {
+            kind: ExprKind::In {
+                expr: Box::new(left),
+                list,
+                negated,
+            },
+            span,
+        })
     }
 
     fn additive(&mut self) -> Result<Expr, SyntaxError> {
@@ -504,14 +576,23 @@ impl Parser {
             let span = start.to(inner.span);
             // Fold literal negatives so `-5` is a number, as it reads.
             if let ExprKind::Num(n) = inner.kind {
-                return Ok(Expr { kind: ExprKind::Num(-n), span });
+                return Ok(Expr {
+                    kind: ExprKind::Num(-n),
+                    span,
+                });
             }
-            return Ok(Expr { kind: ExprKind::Unary(UnaryOp::Neg, Box::new(inner)), span });
+            return Ok(Expr {
+                kind: ExprKind::Unary(UnaryOp::Neg, Box::new(inner)),
+                span,
+            });
         }
         if self.eat(&Tok::Bang) {
             let inner = self.unary()?;
             let span = start.to(inner.span);
-            return Ok(Expr { kind: ExprKind::Unary(UnaryOp::Not, Box::new(inner)), span });
+            return Ok(Expr {
+                kind: ExprKind::Unary(UnaryOp::Not, Box::new(inner)),
+                span,
+            });
         }
         self.power()
     }
@@ -532,19 +613,32 @@ impl Parser {
                 let index = self.expr()?;
                 let close = self.expect(&Tok::RBracket, "']'")?;
                 let span = expr.span.to(close.span);
-                expr = Expr { kind: ExprKind::Index(Box::new(expr), Box::new(index)), span };
+                expr = Expr {
+                    kind: ExprKind::Index(Box::new(expr), Box::new(index)),
+                    span,
+                };
             } else if self.at(&Tok::Dot) {
                 self.advance();
                 let name = self.name("a key after '.'")?;
                 let span = expr.span.to(name.span);
-                expr = Expr { kind: ExprKind::Member(Box::new(expr), name.name), span };
-            } else if let (Tok::Ident(rest), ExprKind::Index(..) | ExprKind::Call { .. }) = (&self.peek().tok, &expr.kind) {
+                expr = Expr {
+                    kind: ExprKind::Member(Box::new(expr), name.name),
+                    span,
+                };
+            } else if let (Tok::Ident(rest), ExprKind::Index(..) | ExprKind::Call { .. }) =
+                (&self.peek().tok, &expr.kind)
+            {
                 // `list[0].name` lexes the `.name` into the identifier.
-                let Some(key) = rest.strip_prefix('.') else { return Ok(expr) };
+                let Some(key) = rest.strip_prefix('.') else {
+                    return Ok(expr);
+                };
                 let key = key.to_string();
                 let tok = self.advance();
                 let span = expr.span.to(tok.span);
-                expr = Expr { kind: ExprKind::Member(Box::new(expr), key), span };
+                expr = Expr {
+                    kind: ExprKind::Member(Box::new(expr), key),
+                    span,
+                };
             } else {
                 return Ok(expr);
             }
@@ -564,7 +658,10 @@ impl Parser {
                 self.advance();
                 let inner = self.expr()?;
                 let close = self.expect(&Tok::RParen, "')'")?;
-                return Ok(Expr { kind: inner.kind, span: tok.span.to(close.span) });
+                return Ok(Expr {
+                    kind: inner.kind,
+                    span: tok.span.to(close.span),
+                });
             }
             Tok::LBracket => {
                 self.advance();
@@ -573,7 +670,10 @@ impl Parser {
                     items = self.comma_list(Parser::expr)?;
                 }
                 let close = self.expect(&Tok::RBracket, "',' or ']'")?;
-                return Ok(Expr { kind: ExprKind::List(items), span: tok.span.to(close.span) });
+                return Ok(Expr {
+                    kind: ExprKind::List(items),
+                    span: tok.span.to(close.span),
+                });
             }
             Tok::Ident(name) => {
                 self.advance();
@@ -581,9 +681,15 @@ impl Parser {
                     return self.call(name, tok.span);
                 }
                 if name.eq_ignore_ascii_case("true") || name.eq_ignore_ascii_case("false") {
-                    return Ok(Expr { kind: ExprKind::Bool(name.eq_ignore_ascii_case("true")), span: tok.span });
+                    return Ok(Expr {
+                        kind: ExprKind::Bool(name.eq_ignore_ascii_case("true")),
+                        span: tok.span,
+                    });
                 }
-                return Ok(Expr { kind: ExprKind::Field(name), span: tok.span });
+                return Ok(Expr {
+                    kind: ExprKind::Field(name),
+                    span: tok.span,
+                });
             }
             _ => return Err(self.unexpected("an expression")),
         };
@@ -598,15 +704,28 @@ impl Parser {
             args = self.comma_list(Parser::expr)?;
         }
         let close = self.expect(&Tok::RParen, "',' or ')'")?;
-        Ok(Expr { kind: ExprKind::Call { name, name_span, args }, span: name_span.to(close.span) })
+        Ok(Expr {
+            kind: ExprKind::Call {
+                name,
+                name_span,
+                args,
+            },
+            span: name_span.to(close.span),
+        })
     }
 }
 
 fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
     let span = left.span.to(right.span);
-    Expr { kind: ExprKind::Binary(op, Box::new(left), Box::new(right)), span }
+    Expr {
+        kind: ExprKind::Binary(op, Box::new(left), Box::new(right)),
+        span,
+    }
 }
 
 fn is_command_word(word: &str) -> bool {
-    SUPPORTED_COMMANDS.iter().chain(NOT_YET_COMMANDS).any(|c| c.eq_ignore_ascii_case(word))
+    SUPPORTED_COMMANDS
+        .iter()
+        .chain(NOT_YET_COMMANDS)
+        .any(|c| c.eq_ignore_ascii_case(word))
 }

@@ -20,7 +20,11 @@ pub const NOW_MS: i64 = 1_709_337_600_000;
 pub fn fixtures() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("logq-fixtures-").tempdir().expect("temp dir");
+        // Under the target directory, not /tmp: the process never drops this static.
+        let dir = tempfile::Builder::new()
+            .prefix("logq-fixtures-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("temp dir");
         skywatch_loggen::write_fixtures(dir.path()).expect("write fixtures");
         dir
     })
@@ -28,7 +32,9 @@ pub fn fixtures() -> &'static Path {
 }
 
 pub fn collect_case_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -104,7 +110,13 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
         if !inline.is_empty() {
             input = Input::Inline(inline);
         }
-        cases.push(Case { name, input, query: query.trim_end().to_string(), expect_error, expected: normalized(&expected) });
+        cases.push(Case {
+            name,
+            input,
+            query: query.trim_end().to_string(),
+            expect_error,
+            expected: normalized(&expected),
+        });
     }
     cases
 }
@@ -117,8 +129,10 @@ fn run_case(case: &Case) -> (bool, String) {
     let tmp;
     let sources: Vec<Source> = match &case.input {
         Input::Fixtures(names) => {
-            let paths: Vec<String> =
-                names.iter().map(|n| fixtures().join(format!("{n}.log")).display().to_string()).collect();
+            let paths: Vec<String> = names
+                .iter()
+                .map(|n| fixtures().join(format!("{n}.log")).display().to_string())
+                .collect();
             skywatch_query::input::resolve(&paths).expect("fixture paths")
         }
         Input::Inline(text) => {
@@ -128,7 +142,10 @@ fn run_case(case: &Case) -> (bool, String) {
             skywatch_query::input::resolve(&[path.display().to_string()]).expect("inline path")
         }
     };
-    let options = RunOptions { now_ms: NOW_MS, ..RunOptions::default() };
+    let options = RunOptions {
+        now_ms: NOW_MS,
+        ..RunOptions::default()
+    };
     match run(&plan, &sources, options) {
         Ok((result, _)) => {
             let mut out = Vec::new();
@@ -167,7 +184,11 @@ pub fn run_case_file(file: &Path, mode: Mode) -> (usize, Vec<String>) {
         }
     }
     if mode == Mode::Bless {
-        let header: String = text.lines().take_while(|l| l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+        let header: String = text
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
         std::fs::write(file, format!("{header}{blessed}")).expect("bless case file");
     }
     (cases.len(), failures)
