@@ -18,9 +18,15 @@
 //! `--- input inline` takes the lines up to the next `---` as the input. `--- error` instead of
 //! `--- output` expects the rendered query error (message, query line, caret).
 
-mod support;
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use support::{run_case_file, Mode};
+#[path = "support/cases.rs"]
+mod cases;
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
+use cases::{run_case_file, Mode};
 
 #[test]
 fn conformance_cases() {
@@ -31,7 +37,7 @@ fn conformance_cases() {
     };
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
     let mut files = Vec::new();
-    support::collect_case_files(&root, &mut files);
+    cases::collect_case_files(&root, &mut files);
     files.sort();
     assert!(!files.is_empty(), "no case files under {}", root.display());
     let mut failures = Vec::new();

@@ -3,7 +3,11 @@
 //! Q123–Q133 are rejected. Queries that compile run over all fixtures, and their row count and
 //! first rows are pinned too. `BLESS=1` rewrites expected.txt.
 
-mod support;
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -26,7 +30,7 @@ fn outcome(query: &str) -> String {
         Ok(plan) => plan,
         Err(e) => return format!("rejected: {}", e.message()),
     };
-    let dir = support::fixtures();
+    let dir = fixtures::fixtures();
     let mut paths: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path().display().to_string())
@@ -37,7 +41,7 @@ fn outcome(query: &str) -> String {
         &plan,
         &sources,
         RunOptions {
-            now_ms: support::NOW_MS,
+            now_ms: fixtures::NOW_MS,
             ..RunOptions::default()
         },
     )

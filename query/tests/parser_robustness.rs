@@ -2,6 +2,9 @@
 //! within the text, so the caret can always be drawn. Inputs are the corpus queries mutated at
 //! random (deleted, duplicated, swapped and inserted characters and tokens) and random token soup.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 /// A small deterministic generator (SplitMix64), so a failure reproduces from its seed.

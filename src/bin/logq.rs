@@ -60,7 +60,7 @@ const EXIT_QUERY: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure { code, message }) => {
             let _ = writeln!(io::stderr(), "{message}");
@@ -90,7 +90,7 @@ impl Failure {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
+fn run(cli: &Cli) -> Result<(), Failure> {
     let mut paths = cli.paths.clone();
     let query = match &cli.query_file {
         Some(file) => {
@@ -127,12 +127,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let plan = skywatch_query::compile(&query).map_err(|e| Failure::query(e.render(&query)))?;
 
     let (result, stats) = if cli.log_groups.is_empty() {
-        run_local(&cli, &plan, &paths, start_ms, end_ms, now_ms)?
+        run_local(cli, &plan, &paths, start_ms, end_ms, now_ms)?
     } else {
         if !paths.is_empty() {
             return Err(Failure::query("logq: give either paths or --log-group, not both"));
         }
-        run_remote(&cli, query, start_ms, end_ms, now_ms)?
+        run_remote(cli, query, start_ms, end_ms, now_ms)?
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

@@ -1,5 +1,8 @@
 //! The two binaries driven as a user drives them: arguments in, exit status and output out.
 //! One test binary, one module per binary.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod logq;
 mod skywatch;

@@ -1307,7 +1307,7 @@ mod tests {
             let mut line = String::new();
             write_json(&doc, &mut rng, &mut line);
             let mut chars: Vec<char> = line.chars().collect();
-            for _ in 0..1 + rng.below(3) {
+            for _ in 0..=rng.below(3) {
                 let at = rng.below(chars.len() + 1);
                 match rng.below(4) {
                     0 if at < chars.len() => {

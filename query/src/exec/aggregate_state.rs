@@ -146,21 +146,21 @@ impl AggState {
                 *mean += delta * n2 as f64 / total as f64;
                 *n = total;
             }
-            (AggState::Earliest(a), AggState::Earliest(Some((t, v)))) => {
-                if a.as_ref().is_none_or(|(at, _)| t < *at) {
-                    *a = Some((t, v));
-                }
+            (AggState::Earliest(a), AggState::Earliest(Some((t, v))))
+                if a.as_ref().is_none_or(|(at, _)| t < *at) =>
+            {
+                *a = Some((t, v));
             }
-            (AggState::Latest(a), AggState::Latest(Some((t, v)))) => {
-                if a.as_ref().is_none_or(|(at, _)| t >= *at) {
-                    *a = Some((t, v));
-                }
+            (AggState::Latest(a), AggState::Latest(Some((t, v))))
+                if a.as_ref().is_none_or(|(at, _)| t >= *at) =>
+            {
+                *a = Some((t, v));
             }
             (AggState::SortsFirst(a), AggState::SortsFirst(Some(b))) => {
-                keep_if(a, b, |new, old| natural_cmp(new, old).is_lt())
+                keep_if(a, b, |new, old| natural_cmp(new, old).is_lt());
             }
             (AggState::SortsLast(a), AggState::SortsLast(Some(b))) => {
-                keep_if(a, b, |new, old| natural_cmp(new, old).is_gt())
+                keep_if(a, b, |new, old| natural_cmp(new, old).is_gt());
             }
             _ => {}
         }

@@ -196,15 +196,12 @@ impl<'p> Extractor<'p> {
                 }
             }
         }
-        let timestamp = match own_timestamp {
-            Some(ms) => {
-                *last_timestamp = Some(ms);
-                Some(ms)
-            }
-            None => {
-                notes.no_timestamp = true;
-                *last_timestamp
-            }
+        let timestamp = if let Some(ms) = own_timestamp {
+            *last_timestamp = Some(ms);
+            Some(ms)
+        } else {
+            notes.no_timestamp = true;
+            *last_timestamp
         };
         row[self.input.timestamp] = timestamp.map(Value::Time);
         if let Some(slot) = self.input.message {

@@ -114,16 +114,19 @@ pub fn run(
             })?;
             let Some((bytes, consumed)) = next else { break };
             line_no += 1;
-            let text = match std::str::from_utf8(bytes) {
-                Ok(text) => std::borrow::Cow::Borrowed(text),
-                Err(_) => {
-                    stats.invalid_utf8 += 1;
-                    String::from_utf8_lossy(bytes)
-                }
+            let text = if let Ok(text) = std::str::from_utf8(bytes) {
+                std::borrow::Cow::Borrowed(text)
+            } else {
+                stats.invalid_utf8 += 1;
+                String::from_utf8_lossy(bytes)
             };
-            row.iter_mut().for_each(|slot| *slot = None);
+            row.fill(None);
             let notes = extractor.fill(&text, line_no, &context, &mut row, &mut last_timestamp);
-            if !in_range(&row[plan.input.timestamp], options.start_ms, options.end_ms) {
+            if !in_range(
+                row[plan.input.timestamp].as_ref(),
+                options.start_ms,
+                options.end_ms,
+            ) {
                 continue;
             }
             stats.records_scanned += 1;
@@ -156,7 +159,7 @@ pub fn run(
     Ok((ResultSet { columns, rows }, stats))
 }
 
-fn in_range(timestamp: &Option<crate::value::Value>, start: Option<i64>, end: Option<i64>) -> bool {
+fn in_range(timestamp: Option<&crate::value::Value>, start: Option<i64>, end: Option<i64>) -> bool {
     if start.is_none() && end.is_none() {
         return true;
     }

@@ -8,15 +8,17 @@ use std::cmp::Ordering;
 use crate::value::Value;
 
 /// Compares two values in ascending order.
-pub fn natural_cmp(a: &Value, b: &Value) -> Ordering {
-    match (number_of(a), number_of(b)) {
-        (Some(x), Some(y)) => x.total_cmp(&y).then_with(|| match (a.as_text(), b.as_text()) {
-            (Some(p), Some(q)) => p.cmp(&q),
-            _ => Ordering::Equal,
-        }),
+pub fn natural_cmp(left: &Value, right: &Value) -> Ordering {
+    match (number_of(left), number_of(right)) {
+        (Some(x), Some(y)) => x
+            .total_cmp(&y)
+            .then_with(|| match (left.as_text(), right.as_text()) {
+                (Some(p), Some(q)) => p.cmp(&q),
+                _ => Ordering::Equal,
+            }),
         (Some(_), None) => Ordering::Greater,
         (None, Some(_)) => Ordering::Less,
-        (None, None) => match (a.as_text(), b.as_text()) {
+        (None, None) => match (left.as_text(), right.as_text()) {
             (Some(x), Some(y)) => natural_str_cmp(&x, &y),
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
@@ -33,8 +35,8 @@ fn number_of(v: &Value) -> Option<f64> {
 }
 
 /// Compares optional values ascending, nulls last; `descending` reverses only the non-null order.
-pub fn cmp_nulls_last(a: Option<&Value>, b: Option<&Value>, descending: bool) -> Ordering {
-    match (a, b) {
+pub fn cmp_nulls_last(left: Option<&Value>, right: Option<&Value>, descending: bool) -> Ordering {
+    match (left, right) {
         (Some(x), Some(y)) => {
             let o = natural_cmp(x, y);
             if descending {
@@ -49,9 +51,9 @@ pub fn cmp_nulls_last(a: Option<&Value>, b: Option<&Value>, descending: bool) ->
     }
 }
 
-fn natural_str_cmp(a: &str, b: &str) -> Ordering {
-    let mut a_runs = Runs { rest: a };
-    let mut b_runs = Runs { rest: b };
+fn natural_str_cmp(left: &str, right: &str) -> Ordering {
+    let mut a_runs = Runs { rest: left };
+    let mut b_runs = Runs { rest: right };
     loop {
         match (a_runs.next(), b_runs.next()) {
             (None, None) => return Ordering::Equal,
@@ -128,7 +130,7 @@ mod tests {
 
     #[test]
     fn numbers_compare_numerically_after_text() {
-        let mut values = vec![
+        let mut values = [
             Value::Num(10.0),
             Value::str("9"),
             Value::str("b"),

@@ -246,14 +246,13 @@ impl<'p> Pipeline<'p> {
         let StageState::Stats(groups) = &mut self.states[i] else {
             return;
         };
-        let index = match groups.index.get(&key) {
-            Some(&index) => index,
-            None => {
-                let states = stats.aggregates.iter().map(|a| AggState::new(a.kind)).collect();
-                groups.groups.push((group_values, states));
-                groups.index.insert(key, groups.groups.len() - 1);
-                groups.groups.len() - 1
-            }
+        let index = if let Some(&index) = groups.index.get(&key) {
+            index
+        } else {
+            let states = stats.aggregates.iter().map(|a| AggState::new(a.kind)).collect();
+            groups.groups.push((group_values, states));
+            groups.index.insert(key, groups.groups.len() - 1);
+            groups.groups.len() - 1
         };
         for (state, arg) in groups.groups[index].1.iter_mut().zip(args) {
             state.add(arg, time);

@@ -36,16 +36,16 @@ impl Source {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let log = path
-            .parent()
-            .map(|p| {
+        let log = path.parent().map_or_else(
+            || ".".to_string(),
+            |p| {
                 if p.as_os_str().is_empty() {
                     ".".to_string()
                 } else {
                     p.display().to_string()
                 }
-            })
-            .unwrap_or_else(|| ".".to_string());
+            },
+        );
         Source {
             path: Some(path),
             log_stream,
@@ -54,7 +54,7 @@ impl Source {
     }
 
     /// The size in bytes, when it is a file.
-    pub fn len(&self) -> Option<u64> {
+    pub fn size_bytes(&self) -> Option<u64> {
         self.path
             .as_ref()
             .and_then(|p| std::fs::metadata(p).ok())

@@ -1,6 +1,7 @@
 //! The planner proper: one pass over the commands, tracking which names exist at each point.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 
 use crate::diagnostic::did_you_mean;
 use crate::functions::{parse_period, scalar, scalar_names};
@@ -40,7 +41,7 @@ pub fn plan_query(query: &Query, source: &str) -> Result<Plan, PlanError> {
         planner.check_order(query, i)?;
         planner.command(command, i + 1 == count)?;
     }
-    planner.finish()
+    Ok(planner.finish())
 }
 
 /// Ordering rules that involve commands logq does not run yet come first (so a query that breaks
@@ -705,14 +706,11 @@ impl<'a> Planner<'a> {
     fn bin(&mut self, args: &[Expr], span: Span) -> Result<CExpr, PlanError> {
         check_arity("bin", 1, Some(1), args.len(), span)?;
         let arg = &args[0];
-        let text = match &arg.kind {
-            ExprKind::Duration(text) | ExprKind::Str(text) => text,
-            _ => {
-                return Err(PlanError::new(
-                    "bin() takes a time period such as 5m or 1h",
-                    arg.span,
-                ))
-            }
+        let (ExprKind::Duration(text) | ExprKind::Str(text)) = &arg.kind else {
+            return Err(PlanError::new(
+                "bin() takes a time period such as 5m or 1h",
+                arg.span,
+            ));
         };
         let period = parse_period(text).ok_or_else(|| bad_period(text, arg.span))?;
         let Some(time) = self.visible_slot("@timestamp") else {
@@ -826,7 +824,7 @@ impl<'a> Planner<'a> {
         self.row_expr(arg)
     }
 
-    fn finish(mut self) -> Result<Plan, PlanError> {
+    fn finish(mut self) -> Plan {
         let aggregated = self.stats_count > 0;
         if !aggregated && !self.explicit_sort && self.dedup.is_none() {
             // Events come newest first unless the query sorts them.
@@ -844,12 +842,11 @@ impl<'a> Planner<'a> {
                 }),
             );
         }
-        let row_limit = match self.limit {
-            Some(n) => n,
-            None => {
-                self.stages.push(Stage::Limit(DEFAULT_LIMIT));
-                DEFAULT_LIMIT
-            }
+        let row_limit = if let Some(n) = self.limit {
+            n
+        } else {
+            self.stages.push(Stage::Limit(DEFAULT_LIMIT));
+            DEFAULT_LIMIT
         };
         // A sort followed directly by a limit only needs to keep that many rows.
         for i in 1..self.stages.len() {
@@ -873,14 +870,14 @@ impl<'a> Planner<'a> {
                 },
             ];
         }
-        Ok(Plan {
+        Plan {
             slot_names: self.slot_names,
             input: self.input,
             stages: self.stages,
             columns: self.columns,
             row_limit,
             aggregated,
-        })
+        }
     }
 }
 
@@ -956,7 +953,7 @@ fn unknown_function(name: &str, span: Span) -> PlanError {
         .chain(std::iter::once("bin"));
     let mut message = format!("unknown function '{name}'");
     if let Some(s) = did_you_mean(name, candidates) {
-        message.push_str(&format!("; did you mean '{s}'?"));
+        let _ = write!(message, "; did you mean '{s}'?");
     }
     PlanError::new(message, span)
 }
@@ -977,8 +974,7 @@ fn compile_regex(pattern: &str, span: Span) -> Result<regex::Regex, PlanError> {
 
 fn first_line(s: &str) -> String {
     s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or(s)
         .trim()
         .to_string()

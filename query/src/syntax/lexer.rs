@@ -48,12 +48,11 @@ impl Tok {
     /// How the token is named in "expected …, found …" messages.
     pub fn describe(&self) -> String {
         match self {
-            Tok::Ident(s) => format!("'{s}'"),
+            Tok::Ident(s) | Tok::Duration(s) => format!("'{s}'"),
             Tok::Quoted(s) => format!("`{s}`"),
             Tok::Str(s) => format!("string \"{s}\""),
             Tok::Regex(s) => format!("regex /{s}/"),
             Tok::Num(n) => format!("number {n}"),
-            Tok::Duration(s) => format!("'{s}'"),
             Tok::Eof => "the end of the query".to_string(),
             other => format!("'{}'", other.symbol()),
         }

@@ -2,6 +2,8 @@
 //! comparisons (`= != < <= > >= like not like =~ in not in`), `+ -`, `* / %`, unary `-`, `^`
 //! (right-associative), then calls, indexing and member access.
 
+use std::fmt::Write as _;
+
 use crate::diagnostic::did_you_mean;
 use crate::syntax::ast::{
     BinaryOp, Command, CommandKind, Expr, ExprKind, Name, Parse, ParsePattern, Projection, Query, SortKey,
@@ -192,7 +194,7 @@ impl Parser {
                         SUPPORTED_COMMANDS.join(", ")
                     );
                     if let Some(s) = did_you_mean(&word, SUPPORTED_COMMANDS.iter().copied()) {
-                        message.push_str(&format!("; did you mean '{s}'?"));
+                        let _ = write!(message, "; did you mean '{s}'?");
                     }
                     return Err(SyntaxError::new(message, word_tok.span));
                 }
@@ -366,7 +368,7 @@ impl Parser {
         let tok = self.advance();
         match tok.tok {
             #[allow(clippy::float_cmp)]
-            Tok::Num(n) if n.fract() == 0.0 && n >= 1.0 && n <= 1e15 => Ok(CommandKind::Limit(n as u64)),
+            Tok::Num(n) if n.fract() == 0.0 && (1.0..=1e15).contains(&n) => Ok(CommandKind::Limit(n as u64)),
             _ => Err(SyntaxError::new(
                 format!("limit takes a whole number of rows, found {}", tok.tok.describe()),
                 tok.span,

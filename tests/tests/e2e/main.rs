@@ -1,6 +1,9 @@
 //! Workspace end-to-end tests: one test binary (each extra binary links the AWS SDK again), one
 //! module per area.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod fault_proxy;
 mod logq_remote;
 mod logs_smoke;

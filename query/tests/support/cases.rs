@@ -1,34 +1,18 @@
-//! The conformance harness: case files, fixtures, running a case, blessing.
+//! The conformance harness: case files, running a case, blessing.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use skywatch_query::exec::{run, RunOptions};
 use skywatch_query::input::Source;
 use skywatch_query::output::{write, Format};
 
+use crate::fixtures::{fixtures, NOW_MS};
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Check,
     Bless,
-}
-
-/// "Now" for every case: 2024-03-02T00:00:00Z, a day after the fixtures start.
-pub const NOW_MS: i64 = 1_709_337_600_000;
-
-/// The fixture directory, generated once per test process.
-pub fn fixtures() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        // Under the target directory, not /tmp: the process never drops this static.
-        let dir = tempfile::Builder::new()
-            .prefix("logq-fixtures-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .expect("temp dir");
-        skywatch_loggen::write_fixtures(dir.path()).expect("write fixtures");
-        dir
-    })
-    .path()
 }
 
 pub fn collect_case_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -184,11 +168,13 @@ pub fn run_case_file(file: &Path, mode: Mode) -> (usize, Vec<String>) {
         }
     }
     if mode == Mode::Bless {
-        let header: String = text
-            .lines()
-            .take_while(|l| l.starts_with('#'))
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let header: String =
+            text.lines()
+                .take_while(|l| l.starts_with('#'))
+                .fold(String::new(), |mut acc, l| {
+                    let _ = writeln!(acc, "{l}");
+                    acc
+                });
         std::fs::write(file, format!("{header}{blessed}")).expect("bless case file");
     }
     (cases.len(), failures)
@@ -208,10 +194,14 @@ fn render_case(case: &Case, is_error: bool, actual: &str) -> String {
     let mut out = format!("=== {}\n", case.name);
     match &case.input {
         Input::Fixtures(names) if names.is_empty() => {}
-        Input::Fixtures(names) => out.push_str(&format!("--- input {}\n", names.join(" "))),
-        Input::Inline(text) => out.push_str(&format!("--- input inline\n{text}")),
+        Input::Fixtures(names) => {
+            let _ = writeln!(out, "--- input {}", names.join(" "));
+        }
+        Input::Inline(text) => {
+            let _ = write!(out, "--- input inline\n{text}");
+        }
     }
-    out.push_str(&format!("--- query\n{}\n", case.query));
+    let _ = writeln!(out, "--- query\n{}", case.query);
     out.push_str(if is_error { "--- error\n" } else { "--- output\n" });
     out.push_str(actual);
     out.push('\n');
