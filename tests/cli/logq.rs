@@ -302,24 +302,63 @@ fn cloudwatch_mode_runs_the_query_on_the_service_and_prints_its_rows() {
     let moto = skywatch_tests::moto::shared().unwrap_or_else(|e| panic!("{e}"));
     let group = skywatch_tests::names::unique_name("/it/logq-cli");
     let now_ms = chrono_now_ms();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
-        let client = skywatch_tests::logs::Client::new(&skywatch_tests::aws::sdk_config(&moto.endpoint_url()).await);
-        client.create_log_group().log_group_name(&group).send().await.unwrap();
-        client.create_log_stream().log_group_name(&group).log_stream_name("s").send().await.unwrap();
+        let client =
+            skywatch_tests::logs::Client::new(&skywatch_tests::aws::sdk_config(&moto.endpoint_url()).await);
+        client
+            .create_log_group()
+            .log_group_name(&group)
+            .send()
+            .await
+            .unwrap();
+        client
+            .create_log_stream()
+            .log_group_name(&group)
+            .log_stream_name("s")
+            .send()
+            .await
+            .unwrap();
         let events: Vec<InputLogEvent> = (0..3)
-            .map(|i| InputLogEvent::builder().timestamp(now_ms - 60_000 + i).message(format!("event {i}")).build().unwrap())
+            .map(|i| {
+                InputLogEvent::builder()
+                    .timestamp(now_ms - 60_000 + i)
+                    .message(format!("event {i}"))
+                    .build()
+                    .unwrap()
+            })
             .collect();
-        client.put_log_events().log_group_name(&group).log_stream_name("s").set_log_events(Some(events)).send().await.unwrap();
+        client
+            .put_log_events()
+            .log_group_name(&group)
+            .log_stream_name("s")
+            .set_log_events(Some(events))
+            .send()
+            .await
+            .unwrap();
     });
     let out = logq()
-        .args(["--log-group", &group, "--since", "10m", "--format", "ndjson", "--stats"])
+        .args([
+            "--log-group",
+            &group,
+            "--since",
+            "10m",
+            "--format",
+            "ndjson",
+            "--stats",
+        ])
         .arg("fields @message | sort @timestamp desc | limit 2")
         .envs(skywatch_tests::aws::env_vars(&moto.endpoint_url()))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "{\"@message\":\"event 2\"}\n{\"@message\":\"event 1\"}\n");
+    assert_eq!(
+        stdout(&out),
+        "{\"@message\":\"event 2\"}\n{\"@message\":\"event 1\"}\n"
+    );
     assert!(stderr(&out).starts_with("recordsScanned: "), "{}", stderr(&out));
 }
 
@@ -332,9 +371,16 @@ fn cloudwatch_mode_reports_a_missing_log_group_with_exit_1() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("ResourceNotFoundException"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ResourceNotFoundException"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 fn chrono_now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }

@@ -448,4 +448,370 @@ impl TimestampFormat {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::{leading_timestamp, parse_timestamp_value, TimestampFormat, TIMESTAMP_KEYS};
+    use crate::value::Value;
+
+    const MAR_1_2024: i64 = 1_709_251_200_000;
+
+    fn text(s: &str) -> Option<i64> {
+        parse_timestamp_value(&Value::str(s))
+    }
+
+    #[test]
+    fn iso_8601_with_zone_fraction_and_offsets() {
+        assert_eq!(text("2024-03-01T00:00:00Z"), Some(MAR_1_2024));
+        assert_eq!(text("2024-03-01T12:34:56.789Z"), Some(1_709_296_496_789));
+        assert_eq!(text("2024-03-01t12:34:56.789z"), Some(1_709_296_496_789));
+        assert_eq!(text("2024-03-01T12:34:56.789+02:00"), Some(1_709_289_296_789));
+        assert_eq!(text("2024-03-01T12:34:56.789+0200"), Some(1_709_289_296_789));
+        assert_eq!(text("2024-03-01T12:34:56.789+02"), Some(1_709_289_296_789));
+        assert_eq!(text("2024-03-01T12:34:56-05:30"), Some(1_709_316_296_000));
+        assert_eq!(text("2024-03-01T12:34:56,789Z"), Some(1_709_296_496_789));
+        assert_eq!(text("2024-03-01T12:34:56.5Z"), Some(1_709_296_496_500));
+        assert_eq!(text("2024-03-01T12:34:56.789999999Z"), Some(1_709_296_496_789));
+        assert_eq!(text(" 2024-03-01T00:00:00Z\n"), Some(MAR_1_2024));
+    }
+
+    #[test]
+    fn iso_8601_without_zone_is_utc_and_a_space_may_separate_date_and_time() {
+        assert_eq!(text("2024-03-01T12:34:56.789"), Some(1_709_296_496_789));
+        assert_eq!(text("2024-03-01 12:34:56.789"), Some(1_709_296_496_789));
+        assert_eq!(text("2024-03-01 12:34:56"), Some(1_709_296_496_000));
+    }
+
+    #[test]
+    fn dates_at_the_edges_of_the_calendar() {
+        assert_eq!(text("2024-02-29T23:59:59.999Z"), Some(MAR_1_2024 - 1));
+        assert_eq!(text("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(text("1969-12-31T23:59:59Z"), Some(-1000));
+        assert_eq!(text("0001-01-01T00:00:00Z"), Some(-62_135_596_800_000));
+        assert_eq!(text("9999-12-31T23:59:59.999Z"), Some(253_402_300_799_999));
+        // A leap second counts into the next minute.
+        assert_eq!(text("2016-12-31T23:59:60Z"), Some(1_483_228_800_000));
+    }
+
+    #[test]
+    fn impossible_or_partial_dates_are_not_timestamps() {
+        for s in [
+            "2024-03-01",
+            "2024-03-01T12:34Z",
+            "2024-13-01T00:00:00Z",
+            "2024-00-01T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-03-01T24:00:00Z",
+            "2024-03-01T12:60:00Z",
+            "2024-03-01T12:00:61Z",
+            "2024-03-01T12:00:00+25:00",
+            "2024-03-01T12:00:00Zjunk",
+            "2024-03-01X12:00:00Z",
+            "24-03-01T12:00:00Z",
+            "2024/03/01 12:00:00",
+            "",
+            "now",
+        ] {
+            assert_eq!(text(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn epoch_seconds_and_milliseconds_as_strings_and_numbers() {
+        assert_eq!(text("1709251200"), Some(MAR_1_2024));
+        assert_eq!(text("1709251200.123"), Some(MAR_1_2024 + 123));
+        assert_eq!(text("1709251200.1239"), Some(MAR_1_2024 + 123));
+        assert_eq!(text("1709251200123"), Some(MAR_1_2024 + 123));
+        assert_eq!(text("1709251200123.9"), Some(MAR_1_2024 + 123));
+        assert_eq!(
+            parse_timestamp_value(&Value::Num(1_709_251_200.0)),
+            Some(MAR_1_2024)
+        );
+        assert_eq!(
+            parse_timestamp_value(&Value::Num(1_709_251_200.123)),
+            Some(MAR_1_2024 + 123)
+        );
+        assert_eq!(
+            parse_timestamp_value(&Value::Num(1_709_251_200_123.0)),
+            Some(MAR_1_2024 + 123)
+        );
+        assert_eq!(parse_timestamp_value(&Value::Time(5)), Some(5));
+    }
+
+    #[test]
+    fn other_digit_counts_and_other_values_are_not_epoch_times() {
+        for s in [
+            "170925120",
+            "17092512001",
+            "170925120012",
+            "17092512001234",
+            "1709251200.",
+            "-1709251200",
+        ] {
+            assert_eq!(text(s), None, "{s}");
+        }
+        for v in [
+            Value::Num(42.0),
+            Value::Num(-1_709_251_200.0),
+            Value::Num(f64::NAN),
+            Value::Num(f64::INFINITY),
+            Value::Bool(true),
+            Value::List(std::sync::Arc::new(vec![])),
+        ] {
+            assert_eq!(parse_timestamp_value(&v), None, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn timestamp_keys_are_flattened_names_in_priority_order() {
+        assert_eq!(TIMESTAMP_KEYS, &["@@timestamp", "timestamp", "time", "ts"]);
+    }
+
+    #[test]
+    fn leading_iso_timestamps_in_text_lines() {
+        assert_eq!(
+            leading_timestamp("2024-03-01T00:00:01.234Z INFO started", 2024),
+            Some(MAR_1_2024 + 1234)
+        );
+        assert_eq!(
+            leading_timestamp("2024-03-01 00:00:01,234 INFO [main] python logging", 2024),
+            Some(MAR_1_2024 + 1234)
+        );
+        assert_eq!(
+            leading_timestamp(
+                " \t2024-03-01T00:00:01.234Z\t8f14e45f-ceea-467f-a8b3-1c2d3e4f5a6b\tINFO\tx",
+                2024
+            ),
+            Some(MAR_1_2024 + 1234)
+        );
+        assert_eq!(
+            leading_timestamp("2024-03-01T00:00:00+01:00: x", 2024),
+            Some(MAR_1_2024 - 3_600_000)
+        );
+        assert_eq!(leading_timestamp("2024-03-01T00:00:00", 2024), Some(MAR_1_2024));
+        assert_eq!(leading_timestamp("2024-03-01T00:00:00Zulu", 2024), None);
+        assert_eq!(leading_timestamp("2024-02-30T00:00:00Z x", 2024), None);
+    }
+
+    #[test]
+    fn leading_epoch_numbers_in_text_lines() {
+        assert_eq!(leading_timestamp("1709251200 message", 2024), Some(MAR_1_2024));
+        assert_eq!(
+            leading_timestamp("1709251200.5 message", 2024),
+            Some(MAR_1_2024 + 500)
+        );
+        assert_eq!(
+            leading_timestamp("1709251200123,worker=3", 2024),
+            Some(MAR_1_2024 + 123)
+        );
+        assert_eq!(leading_timestamp("1709251200123abc", 2024), None);
+        assert_eq!(leading_timestamp("12345 items", 2024), None);
+        assert_eq!(leading_timestamp("17092512001234 x", 2024), None);
+    }
+
+    #[test]
+    fn syslog_timestamps_use_the_year_hint() {
+        assert_eq!(
+            leading_timestamp("Oct 11 22:14:15 host sshd[42]: ok", 2024),
+            Some(1_728_684_855_000)
+        );
+        assert_eq!(
+            leading_timestamp("Oct  1 22:14:15 host x", 2024),
+            Some(1_727_820_855_000)
+        );
+        assert_eq!(
+            leading_timestamp("Oct 01 22:14:15 host x", 2024),
+            Some(1_727_820_855_000)
+        );
+        assert_eq!(leading_timestamp("Feb 29 00:00:00 host x", 2023), None);
+        assert_eq!(leading_timestamp("Oct 11 2024 host", 2024), None);
+        assert_eq!(leading_timestamp("Oct 11 22:14:15host", 2024), None);
+        assert_eq!(leading_timestamp("Foo 11 22:14:15 host", 2024), None);
+    }
+
+    #[test]
+    fn clf_timestamps_near_the_start_of_the_line() {
+        let nginx =
+            r#"203.0.113.42 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326 "-" "curl""#;
+        assert_eq!(leading_timestamp(nginx, 2024), Some(971_211_336_000));
+        assert_eq!(
+            leading_timestamp("host [not a time] [10/Oct/2000:20:55:36 +0000] x", 2024),
+            Some(971_211_336_000)
+        );
+        assert_eq!(
+            leading_timestamp("[10/Oct/2000:13:55:36.250 -0700]", 2024),
+            Some(971_211_336_250)
+        );
+        let far = format!("{} [10/Oct/2000:13:55:36 -0700]", "x".repeat(260));
+        assert_eq!(leading_timestamp(&far, 2024), None);
+        assert_eq!(
+            leading_timestamp("h - - [10/Oct/2000:13:55:36 -0700 x", 2024),
+            None
+        );
+        assert_eq!(
+            leading_timestamp("h - - [10/Foo/2000:13:55:36 -0700]", 2024),
+            None
+        );
+        assert_eq!(
+            leading_timestamp("h - - [31/Sep/2000:13:55:36 -0700]", 2024),
+            None
+        );
+    }
+
+    #[test]
+    fn lines_without_a_timestamp() {
+        for line in [
+            "",
+            "   ",
+            "START RequestId: x",
+            "{\"a\":1}",
+            "é2024-03-01T00:00:00Z",
+            "[",
+            "2024-",
+        ] {
+            assert_eq!(leading_timestamp(line, 2024), None, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn iso_text_round_trips_for_random_times_and_offsets() {
+        let mut state = 0x1234_5678_u64;
+        for _ in 0..20_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let ms = (state >> 11) as i64 % 253_402_300_800_000 - 62_135_596_800_000;
+            let offset_minutes = (state % (2 * 14 * 60 + 1)) as i32 - 14 * 60;
+            let zone = chrono::FixedOffset::east_opt(offset_minutes * 60).unwrap();
+            let t = DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap()
+                .with_timezone(&zone);
+            for form in [
+                "%Y-%m-%dT%H:%M:%S%.3f%:z",
+                "%Y-%m-%d %H:%M:%S%.3f%z",
+                "%Y-%m-%dT%H:%M:%S%.9f%:z",
+            ] {
+                let s = t.format(form).to_string();
+                assert_eq!(text(&s), Some(ms), "{s}");
+                assert_eq!(leading_timestamp(&format!("{s} message"), 2024), Some(ms), "{s}");
+            }
+            let utc = t.with_timezone(&Utc).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+            assert_eq!(text(&utc), Some(ms), "{utc}");
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics() {
+        const PIECES: &[&str] = &[
+            "2024",
+            "-",
+            "03",
+            "01",
+            "T",
+            " ",
+            ":",
+            "12",
+            "60",
+            ".",
+            ",",
+            "Z",
+            "+",
+            "99",
+            "[",
+            "]",
+            "/",
+            "Oct",
+            "1709251200",
+            "123",
+            "é",
+            "\t",
+            "9",
+        ];
+        let format = TimestampFormat::new("%d/%b/%Y:%H:%M:%S %z").unwrap();
+        let chrono_format = TimestampFormat::new("%Y-%m-%d %H:%M:%S").unwrap();
+        let mut state = 7u64;
+        for _ in 0..50_000 {
+            let mut s = String::new();
+            for _ in 0..(state % 12) {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                s.push_str(PIECES[(state >> 33) as usize % PIECES.len()]);
+            }
+            state = state.wrapping_add(1);
+            let _ = text(&s);
+            let _ = leading_timestamp(&s, 2024);
+            let _ = format.parse(&s);
+            let _ = chrono_format.parse(&s);
+        }
+    }
+
+    #[test]
+    fn clf_format_uses_the_fast_path_and_finds_the_bracket() {
+        let format = TimestampFormat::new("%d/%b/%Y:%H:%M:%S %z").unwrap();
+        assert_eq!(format.parse("10/Oct/2000:13:55:36 -0700"), Some(971_211_336_000));
+        assert_eq!(
+            format.parse(r#"203.0.113.42 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1""#),
+            Some(971_211_336_000)
+        );
+        assert_eq!(format.parse("no time here"), None);
+    }
+
+    #[test]
+    fn iso_formats_use_the_fast_path_but_keep_their_separator_and_zone() {
+        let format = TimestampFormat::new("%Y-%m-%dT%H:%M:%S%.fZ").unwrap();
+        assert_eq!(
+            format.parse("2024-03-01T12:34:56.789Z rest"),
+            Some(1_709_296_496_789)
+        );
+        assert_eq!(format.parse("2024-03-01T12:34:56Z"), Some(1_709_296_496_000));
+        assert_eq!(format.parse("2024-03-01 12:34:56.789Z"), None);
+        assert_eq!(format.parse("2024-03-01T12:34:56.789"), None);
+    }
+
+    #[test]
+    fn strftime_formats_with_and_without_zone() {
+        let utc = TimestampFormat::new("%Y/%m/%d %H:%M:%S").unwrap();
+        assert_eq!(utc.parse("2024/03/01 12:34:56 GET /"), Some(1_709_296_496_000));
+        assert_eq!(utc.parse("[2024/03/01 12:34:56] GET /"), Some(1_709_296_496_000));
+        assert_eq!(utc.parse("GET / 2024/03/01 12:34:56"), None);
+        let zoned = TimestampFormat::new("%d.%m.%Y %H:%M:%S %z").unwrap();
+        assert_eq!(
+            zoned.parse("01.03.2024 12:34:56 +0200 x"),
+            Some(1_709_289_296_000)
+        );
+        let epoch = TimestampFormat::new("%s").unwrap();
+        assert_eq!(epoch.parse("1709251200 x"), Some(MAR_1_2024));
+        assert_eq!(epoch.parse_value(&Value::Num(1_709_251_200.0)), Some(MAR_1_2024));
+        assert_eq!(epoch.parse_value(&Value::Time(7)), Some(7));
+    }
+
+    #[test]
+    fn strftime_formats_without_a_year_use_the_default_year() {
+        let syslog = TimestampFormat::new("%b %d %H:%M:%S")
+            .unwrap()
+            .with_default_year(2024);
+        assert_eq!(syslog.parse("Oct 11 22:14:15 host x"), Some(1_728_684_855_000));
+        let two_digit = TimestampFormat::new("%y%m%d %H:%M:%S")
+            .unwrap()
+            .with_default_year(1990);
+        assert_eq!(two_digit.parse("240301 00:00:00"), Some(MAR_1_2024));
+    }
+
+    #[test]
+    fn formats_that_cannot_describe_a_time_are_rejected() {
+        assert_eq!(
+            TimestampFormat::new("").unwrap_err(),
+            "the timestamp format is empty"
+        );
+        assert!(TimestampFormat::new("%Q")
+            .unwrap_err()
+            .starts_with("invalid timestamp format \"%Q\": "));
+        assert_eq!(
+            TimestampFormat::new("%H:%M").unwrap_err(),
+            "timestamp format \"%H:%M\" does not describe a date and time (it formats a sample as \"22:13\" and cannot read that back)"
+        );
+        assert!(TimestampFormat::new("%Y").is_err());
+    }
+}
