@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod event;
 pub mod exec;
 pub mod functions;
+mod fx_hash;
 pub mod input;
 pub mod output;
 pub mod plan;

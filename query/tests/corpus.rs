@@ -40,7 +40,7 @@ fn outcome(query: &str) -> String {
     let (result, _) = run(
         &plan,
         &sources,
-        RunOptions {
+        &RunOptions {
             now_ms: fixtures::NOW_MS,
             ..RunOptions::default()
         },

@@ -12,9 +12,10 @@
 //! no field, at most [`MAX_FIELDS_PER_EVENT`] leaves per event, nesting deeper than [`MAX_DEPTH`]
 //! is not JSON.
 
+use crate::fx_hash::{fx_hash, FxHasher};
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, OnceLock};
 
 use crate::value::Value;
@@ -731,44 +732,6 @@ fn unescape_into(raw: &str, out: &mut String) -> Option<()> {
     }
     out.push_str(raw.get(i..)?);
     Some(())
-}
-
-/// FxHash (rustc's hasher): a multiply and a rotate per word. Keys here are the query's own
-/// field names, so there is nothing to defend against.
-#[derive(Debug, Default, Clone, Copy)]
-struct FxHasher(u64);
-
-const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-fn fx_hash(bytes: &[u8]) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(bytes);
-    h.write_u8(0xff);
-    h.finish()
 }
 
 #[cfg(test)]

@@ -12,12 +12,54 @@ pub struct Scope<'a> {
     pub row: &'a [Option<Value>],
     pub aggregates: &'a [Option<Value>],
     pub functions: &'a FnContext,
+    /// The event's line, for the `@message` slot while it is not yet in the row: matching and
+    /// parsing read it in place, and only a use as a value copies it.
+    pub message: Option<(usize, &'a str)>,
+}
+
+impl Scope<'_> {
+    /// The text of `expr`, without copying when it is the in-place `@message` or a string.
+    pub fn text_of<'s>(&'s self, expr: &CExpr) -> Option<Text<'s>> {
+        if let (CExpr::Slot(slot), Some((message_slot, line))) = (expr, self.message) {
+            if *slot == message_slot && self.row.get(*slot).is_none_or(Option::is_none) {
+                return Some(Text::Line(line));
+            }
+        }
+        match eval(expr, self)? {
+            Value::Str(s) => Some(Text::Shared(s)),
+            other => other.as_text().map(|t| Text::Owned(t.into_owned())),
+        }
+    }
+}
+
+/// Text read from a row: borrowed from the line, shared with a value, or made for the occasion.
+pub enum Text<'s> {
+    Line(&'s str),
+    Shared(std::sync::Arc<str>),
+    Owned(String),
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Text::Line(s) => s,
+            Text::Shared(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
 }
 
 /// The value of `expr`, or `None` when it is null.
 pub fn eval(expr: &CExpr, scope: &Scope<'_>) -> Option<Value> {
     match expr {
-        CExpr::Slot(slot) => scope.row.get(*slot).cloned().flatten(),
+        CExpr::Slot(slot) => match scope.row.get(*slot) {
+            Some(Some(value)) => Some(value.clone()),
+            _ => match scope.message {
+                Some((message_slot, line)) if message_slot == *slot => Some(Value::str(line)),
+                _ => None,
+            },
+        },
         CExpr::Const(value) => value.clone(),
         CExpr::Aggregate(i) => scope.aggregates.get(*i).cloned().flatten(),
         CExpr::Path(base, keys) => {

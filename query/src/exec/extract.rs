@@ -57,13 +57,14 @@ const KNOWN_FORMAT_FIELDS: &[&str] = &[
 const AWS_TIMESTAMP_KEYS: &[&str] = &["eventTime", "requestTimeEpoch"];
 
 /// How `@timestamp` is found, from the command line.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct TimestampRule {
     pub field: Option<String>,
     pub format: Option<TimestampFormat>,
 }
 
 /// Per-input context of the extractor.
+#[derive(Clone, Copy)]
 pub struct SourceContext<'a> {
     pub log_stream: &'a str,
     pub log: &'a str,
@@ -81,6 +82,9 @@ pub struct Extractor<'p> {
     timestamp_keys: Vec<String>,
     known_formats: bool,
     rule: TimestampRule,
+    /// Whether JSON lines need scanning at all (some field or the timestamp is wanted).
+    reads_json: bool,
+    timestamp_needed: bool,
 }
 
 /// What extraction noticed about a line.
@@ -93,8 +97,18 @@ pub struct LineNotes {
 }
 
 impl<'p> Extractor<'p> {
-    pub fn new(input: &'p InputFields, rule: TimestampRule) -> Extractor<'p> {
+    /// `validate_json`: check JSON lines even when no field of theirs is needed, to count the
+    /// broken ones (for `--stats`; it costs a scan of every line).
+    /// `timestamp_needed`: whether `@timestamp` must be found (the plan reads it, or a time range
+    /// applies); if not, lines are not searched for one.
+    pub fn new(
+        input: &'p InputFields,
+        rule: TimestampRule,
+        validate_json: bool,
+        timestamp_needed: bool,
+    ) -> Extractor<'p> {
         let timestamp_keys: Vec<String> = match &rule.field {
+            _ if !timestamp_needed => Vec::new(),
             Some(field) => vec![field.clone()],
             None => TIMESTAMP_KEYS
                 .iter()
@@ -106,6 +120,7 @@ impl<'p> Extractor<'p> {
         let mut keys: HashSet<String> = slots.keys().cloned().collect();
         keys.extend(timestamp_keys.iter().cloned());
         let wanted = Wanted::only(&keys);
+        let reads_json = !keys.is_empty() || validate_json;
         let known_formats = slots.keys().any(|k| KNOWN_FORMAT_FIELDS.contains(&k.as_str()))
             || rule
                 .field
@@ -119,7 +134,35 @@ impl<'p> Extractor<'p> {
             timestamp_keys,
             known_formats,
             rule,
+            reads_json,
+            timestamp_needed,
         }
+    }
+
+    /// The timestamp `line` carries itself, if any.
+    pub fn timestamp_of(&mut self, line: &str, source: &SourceContext<'_>, year_hint: i32) -> Option<i64> {
+        let mut row: Row =
+            vec![None; self.input.timestamp + 1 + self.slots.values().copied().max().unwrap_or(0)];
+        for slot in [
+            self.input.log_stream,
+            self.input.log,
+            self.input.ingestion_time,
+            self.input.ptr,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if slot >= row.len() {
+                row.resize(slot + 1, None);
+            }
+        }
+        let context = SourceContext { year_hint, ..*source };
+        let mut last = None;
+        let notes = self.fill(line, 0, &context, &mut row, &mut last);
+        if notes.no_timestamp {
+            return None;
+        }
+        last
     }
 
     /// Fills `row` (all slots empty) from `line`; `last_timestamp` carries the previous event's
@@ -127,7 +170,7 @@ impl<'p> Extractor<'p> {
     pub fn fill(
         &mut self,
         line: &str,
-        line_no: u64,
+        line_offset: u64,
         source: &SourceContext<'_>,
         row: &mut Row,
         last_timestamp: &mut Option<i64>,
@@ -137,7 +180,8 @@ impl<'p> Extractor<'p> {
         let mut timestamp_rank = usize::MAX;
         let trimmed = line.trim_start();
         let mut is_json = false;
-        if trimmed.starts_with('{') {
+        let timestamp_needed = self.timestamp_needed;
+        if trimmed.starts_with('{') && self.reads_json {
             let (timestamp_keys, rule, slots) = (&self.timestamp_keys, &self.rule, &self.slots);
             is_json = self.json.flatten(line, &self.wanted, &mut |key, value| {
                 if let Some(rank) = timestamp_keys.iter().position(|k| k == key) {
@@ -157,9 +201,12 @@ impl<'p> Extractor<'p> {
                 }
             });
             notes.broken_json = !is_json;
+        } else if trimmed.starts_with('{') {
+            // Nothing of the JSON is needed: count it as JSON without reading it.
+            is_json = true;
         }
         if !is_json {
-            if own_timestamp.is_none() && self.rule.field.is_none() {
+            if timestamp_needed && own_timestamp.is_none() && self.rule.field.is_none() {
                 own_timestamp = match &self.rule.format {
                     Some(format) => format.parse(line),
                     None => leading_timestamp(line, source.year_hint),
@@ -167,7 +214,7 @@ impl<'p> Extractor<'p> {
             }
             // Known formats give fields, and a time for lines that do not start with one
             // (VPC flow logs: `start`; Route 53: `queryTimestamp`).
-            if self.known_formats || own_timestamp.is_none() {
+            if self.known_formats || (timestamp_needed && own_timestamp.is_none()) {
                 let field = self.rule.field.as_deref();
                 let slots = &self.slots;
                 let mut record_time: Option<i64> = None;
@@ -200,13 +247,10 @@ impl<'p> Extractor<'p> {
             *last_timestamp = Some(ms);
             Some(ms)
         } else {
-            notes.no_timestamp = true;
+            notes.no_timestamp = timestamp_needed;
             *last_timestamp
         };
         row[self.input.timestamp] = timestamp.map(Value::Time);
-        if let Some(slot) = self.input.message {
-            row[slot] = Some(Value::str(line));
-        }
         if let Some(slot) = self.input.log_stream {
             row[slot] = Some(Value::str(source.log_stream));
         }
@@ -217,7 +261,7 @@ impl<'p> Extractor<'p> {
             row[slot] = Some(Value::Time(source.ingestion_ms));
         }
         if let Some(slot) = self.input.ptr {
-            row[slot] = Some(Value::str(format!("{}:{line_no}", source.ptr_prefix)));
+            row[slot] = Some(Value::str(format!("{}:{line_offset}", source.ptr_prefix)));
         }
         notes
     }

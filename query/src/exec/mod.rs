@@ -1,22 +1,29 @@
 //! The third phase: run a [`Plan`] over inputs and return the result rows.
+//!
+//! A plain file larger than a few MiB is cut at line boundaries into pieces that worker threads
+//! take in turn; each worker runs the query up to its first holding stage (stats, sort) and the
+//! workers' states are merged. Compressed files and stdin stream through one worker. A literal
+//! pre-filter from the query's leading filters rejects most non-matching lines before parsing.
 
 pub mod aggregate_state;
 pub mod eval;
 pub mod extract;
 pub mod natural_order;
 pub mod pipeline;
+pub mod prefilter;
+mod work;
 
 use std::fmt;
-use std::time::UNIX_EPOCH;
-
-use chrono::Datelike;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::functions::FnContext;
-use crate::input::{self, InputError, LineReader, Source};
+use crate::input::{InputError, Source};
 use crate::output::ResultSet;
 use crate::plan::Plan;
-use extract::{Extractor, SourceContext, TimestampRule};
+use extract::TimestampRule;
 use pipeline::Pipeline;
+use prefilter::Prefilter;
+use work::{split_work, Worker};
 
 /// How to run a query, besides the query itself.
 #[derive(Debug, Default)]
@@ -28,12 +35,19 @@ pub struct RunOptions {
     pub end_ms: Option<i64>,
     /// "Now" for `now()` and the query window functions.
     pub now_ms: i64,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    /// Check JSON lines even when the query needs none of their fields, to count broken ones.
+    pub validate_json: bool,
+    /// Updated with the bytes read so far, for a progress display.
+    pub progress: Option<std::sync::Arc<AtomicU64>>,
 }
 
 /// What the run saw, as `--stats` prints it.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Statistics {
-    /// Events read within the time range.
+    /// Events read within the time range (lines the pre-filter rejected count too: their time
+    /// is not read).
     pub records_scanned: u64,
     /// Events that passed the filters (before dedup and limit).
     pub records_matched: u64,
@@ -45,6 +59,17 @@ pub struct Statistics {
     pub broken_json: u64,
     /// Events without a timestamp of their own (they took the previous event's).
     pub without_timestamp: u64,
+}
+
+impl Statistics {
+    fn add(&mut self, other: &Statistics) {
+        self.records_scanned += other.records_scanned;
+        self.records_matched += other.records_matched;
+        self.bytes_scanned += other.bytes_scanned;
+        self.invalid_utf8 += other.invalid_utf8;
+        self.broken_json += other.broken_json;
+        self.without_timestamp += other.without_timestamp;
+    }
 }
 
 /// A failure while running.
@@ -63,85 +88,72 @@ impl fmt::Display for ExecError {
 
 impl std::error::Error for ExecError {}
 
-/// Runs `plan` over `sources` in order.
+/// Runs `plan` over `sources`.
 pub fn run(
     plan: &Plan,
     sources: &[Source],
-    options: RunOptions,
+    options: &RunOptions,
 ) -> Result<(ResultSet, Statistics), ExecError> {
     let functions = FnContext {
         now_ms: options.now_ms,
         query_start_ms: options.start_ms.unwrap_or(0),
         query_end_ms: options.end_ms.unwrap_or(options.now_ms),
     };
-    let mut pipeline = Pipeline::new(plan, functions);
-    let mut extractor = Extractor::new(&plan.input, options.timestamp);
-    let mut stats = Statistics::default();
-    let mut row = pipeline.empty_row();
-    let year_hint = chrono::Utc::now().year();
-    for source in sources {
-        if pipeline.is_done() {
-            break;
-        }
-        let reader = input::open(source).map_err(ExecError::Input)?;
-        let ingestion_ms = source
-            .path
-            .as_ref()
-            .and_then(|p| std::fs::metadata(p).ok())
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(options.now_ms, |d| d.as_millis() as i64);
-        let ptr_prefix = source
-            .path
-            .as_ref()
-            .map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
-        let context = SourceContext {
-            log_stream: &source.log_stream,
-            log: &source.log,
-            ptr_prefix: &ptr_prefix,
-            ingestion_ms,
-            year_hint,
-        };
-        let mut lines = LineReader::new(reader);
-        let mut last_timestamp = None;
-        let mut line_no = 0u64;
-        loop {
-            let next = lines.next_line().map_err(|e| {
-                ExecError::Input(InputError {
-                    path: ptr_prefix.clone(),
-                    reason: e.to_string(),
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        n => n,
+    };
+    let prefilter = Prefilter::from_plan(plan);
+    let parallel = threads > 1 && Pipeline::parallelizable(plan);
+    let items = split_work(sources, if parallel { threads } else { 1 }).map_err(ExecError::Input)?;
+    let shared = work::Shared {
+        plan,
+        sources,
+        options,
+        functions,
+        prefilter: prefilter.as_ref(),
+    };
+
+    let (pipeline, stats) = if parallel && items.len() > 1 {
+        let next = AtomicUsize::new(0);
+        let results: Vec<Result<(pipeline::Partial, Statistics), ExecError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads.min(items.len()))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut worker = Worker::new(&shared);
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(item) = items.get(i) else { break };
+                            worker.process(i, item)?;
+                        }
+                        Ok(worker.into_partial())
+                    })
                 })
-            })?;
-            let Some((bytes, consumed)) = next else { break };
-            line_no += 1;
-            let text = if let Ok(text) = std::str::from_utf8(bytes) {
-                std::borrow::Cow::Borrowed(text)
-            } else {
-                stats.invalid_utf8 += 1;
-                String::from_utf8_lossy(bytes)
-            };
-            row.fill(None);
-            let notes = extractor.fill(&text, line_no, &context, &mut row, &mut last_timestamp);
-            if !in_range(
-                row[plan.input.timestamp].as_ref(),
-                options.start_ms,
-                options.end_ms,
-            ) {
-                continue;
-            }
-            stats.records_scanned += 1;
-            stats.bytes_scanned += consumed as u64;
-            stats.broken_json += u64::from(notes.broken_json);
-            stats.without_timestamp += u64::from(notes.no_timestamp);
-            pipeline.push(&mut row);
-            if row.len() != plan.slot_names.len() {
-                row = pipeline.empty_row();
-            }
-            if pipeline.is_done() {
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+        let mut partials = Vec::with_capacity(results.len());
+        let mut stats = Statistics::default();
+        for result in results {
+            let (partial, worker_stats) = result?;
+            stats.add(&worker_stats);
+            partials.push(partial);
+        }
+        (Pipeline::merge(plan, functions, partials), stats)
+    } else {
+        let mut worker = Worker::new(&shared);
+        for (i, item) in items.iter().enumerate() {
+            if worker.is_done() {
                 break;
             }
+            worker.process(i, item)?;
         }
-    }
+        worker.into_pipeline()
+    };
+    let mut stats = stats;
     stats.records_matched = pipeline.matched();
     let rows = pipeline.finish();
     let columns: Vec<String> = plan.columns.iter().map(|c| c.name.clone()).collect();
@@ -157,14 +169,4 @@ pub fn run(
         })
         .collect();
     Ok((ResultSet { columns, rows }, stats))
-}
-
-fn in_range(timestamp: Option<&crate::value::Value>, start: Option<i64>, end: Option<i64>) -> bool {
-    if start.is_none() && end.is_none() {
-        return true;
-    }
-    let Some(crate::value::Value::Time(ms)) = timestamp else {
-        return false;
-    };
-    start.is_none_or(|s| *ms >= s) && end.is_none_or(|e| *ms <= e)
 }

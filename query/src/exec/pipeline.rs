@@ -2,13 +2,18 @@
 //! limit pass rows on one at a time; stats and sort hold what they need (groups; the top rows
 //! when a limit follows) and pass their rows on at the end. Memory follows the result, not the
 //! input.
+//!
+//! For parallel runs, each worker runs a pipeline up to the first holding stage; the workers'
+//! states of that stage are merged ([`Pipeline::merge`]) and one pipeline finishes the query.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::exec::aggregate_state::AggState;
 use crate::exec::eval::{eval, truthy, Scope};
 use crate::exec::natural_order::cmp_nulls_last;
 use crate::functions::FnContext;
+use crate::fx_hash::FxHasher;
 use crate::plan::aggregate::StatsStage;
 use crate::plan::{Plan, Stage};
 use crate::value::Value;
@@ -16,41 +21,126 @@ use crate::value::Value;
 /// A row: one optional value per plan slot.
 pub type Row = Vec<Option<Value>>;
 
-/// A group or dedup key, hashable.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum KeyPart {
-    Null,
-    Text(Box<str>),
-    Num(u64),
-    Time(i64),
-}
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-fn key_part(value: Option<&Value>) -> KeyPart {
-    match value {
-        None => KeyPart::Null,
-        Some(Value::Num(n)) => KeyPart::Num(if *n == 0.0 { 0 } else { n.to_bits() }),
-        Some(Value::Time(ms)) => KeyPart::Time(*ms),
-        Some(Value::Str(s)) => KeyPart::Text(Box::from(s.as_ref())),
-        Some(other) => KeyPart::Text(other.to_string().into_boxed_str()),
+/// Hashes values the way [`same_key`] compares them.
+fn hash_values(values: &[Option<Value>]) -> u64 {
+    let mut h = FxHasher::default();
+    for value in values {
+        match value {
+            None => h.write_u8(0),
+            Some(Value::Str(s)) => {
+                h.write_u8(1);
+                h.write(s.as_bytes());
+                h.write_u8(0xff);
+            }
+            Some(Value::Num(n)) => {
+                h.write_u8(2);
+                h.write_u64(if *n == 0.0 { 0 } else { n.to_bits() });
+            }
+            Some(Value::Time(ms)) => {
+                h.write_u8(3);
+                h.write_u64(*ms as u64);
+            }
+            Some(Value::Bool(b)) => {
+                h.write_u8(4);
+                h.write_u8(u8::from(*b));
+            }
+            Some(other) => {
+                h.write_u8(5);
+                h.write(other.to_string().as_bytes());
+                h.write_u8(0xff);
+            }
+        }
     }
+    h.finish()
 }
 
+/// Whether two group or dedup keys are the same: same kind and same content.
+fn same_key(a: &[Option<Value>], b: &[Option<Value>]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (None, None) => true,
+            (Some(Value::Str(p)), Some(Value::Str(q))) => p == q,
+            #[allow(clippy::float_cmp)]
+            (Some(Value::Num(p)), Some(Value::Num(q))) => p == q,
+            (Some(Value::Time(p)), Some(Value::Time(q))) => p == q,
+            (Some(Value::Bool(p)), Some(Value::Bool(q))) => p == q,
+            (Some(p @ (Value::List(_) | Value::Map(_))), Some(q @ (Value::List(_) | Value::Map(_)))) => {
+                p.to_string() == q.to_string()
+            }
+            _ => false,
+        })
+}
+
+/// Groups of a stats stage: looked up by hash without building a key per row.
+#[derive(Default)]
 struct Groups {
-    index: HashMap<Vec<KeyPart>, usize>,
+    index: FxMap<u64, Vec<usize>>,
     /// Group values (as first seen) and aggregate states, in order of first appearance.
     groups: Vec<(Vec<Option<Value>>, Vec<AggState>)>,
 }
 
+impl Groups {
+    fn find_or_insert(&mut self, values: &[Option<Value>], stats: &StatsStage) -> usize {
+        let hash = hash_values(values);
+        let candidates = self.index.entry(hash).or_default();
+        for &i in candidates.iter() {
+            if same_key(&self.groups[i].0, values) {
+                return i;
+            }
+        }
+        let states = stats.aggregates.iter().map(|a| AggState::new(a.kind)).collect();
+        self.groups.push((values.to_vec(), states));
+        candidates.push(self.groups.len() - 1);
+        self.groups.len() - 1
+    }
+
+    fn merge(&mut self, other: Groups, stats: &StatsStage) {
+        for (values, states) in other.groups {
+            let i = self.find_or_insert(&values, stats);
+            for (mine, theirs) in self.groups[i].1.iter_mut().zip(states) {
+                mine.merge(theirs);
+            }
+        }
+    }
+}
+
+/// Rows held by a sort: sort keys, arrival order, row.
+type Held = (Vec<Option<Value>>, u64, Row);
+
+#[derive(Default)]
 struct Sorted {
-    rows: Vec<(Vec<Option<Value>>, u64, Row)>,
+    rows: Vec<Held>,
     next_seq: u64,
+}
+
+/// Dedup keys seen, by hash.
+#[derive(Default)]
+struct Seen {
+    index: FxMap<u64, Vec<usize>>,
+    keys: Vec<Vec<Option<Value>>>,
+}
+
+impl Seen {
+    /// Whether `key` is new (and remembers it).
+    fn insert(&mut self, key: Vec<Option<Value>>) -> bool {
+        let hash = hash_values(&key);
+        let candidates = self.index.entry(hash).or_default();
+        if candidates.iter().any(|&i| same_key(&self.keys[i], &key)) {
+            return false;
+        }
+        self.keys.push(key);
+        candidates.push(self.keys.len() - 1);
+        true
+    }
 }
 
 enum StageState {
     Stateless,
     Stats(Groups),
     Sort(Sorted),
-    Dedup(HashSet<Vec<KeyPart>>),
+    Dedup(Seen),
     Limit(u64),
 }
 
@@ -64,6 +154,14 @@ pub struct Pipeline<'p> {
     first_blocking: Option<usize>,
     matched: u64,
     done: bool,
+    /// Reused buffer for group values.
+    key_buf: Vec<Option<Value>>,
+}
+
+/// What a worker's pipeline holds at the end of its share of the input.
+pub struct Partial {
+    state: StageState,
+    matched: u64,
 }
 
 impl<'p> Pipeline<'p> {
@@ -72,31 +170,34 @@ impl<'p> Pipeline<'p> {
             .stages
             .iter()
             .map(|stage| match stage {
-                Stage::Stats(_) => StageState::Stats(Groups {
-                    index: HashMap::new(),
-                    groups: Vec::new(),
-                }),
-                Stage::Sort(_) => StageState::Sort(Sorted {
-                    rows: Vec::new(),
-                    next_seq: 0,
-                }),
-                Stage::Dedup(_) => StageState::Dedup(HashSet::new()),
+                Stage::Stats(_) => StageState::Stats(Groups::default()),
+                Stage::Sort(_) => StageState::Sort(Sorted::default()),
+                Stage::Dedup(_) => StageState::Dedup(Seen::default()),
                 Stage::Limit(_) => StageState::Limit(0),
                 _ => StageState::Stateless,
             })
             .collect();
-        let first_blocking = plan
-            .stages
-            .iter()
-            .position(|s| matches!(s, Stage::Stats(_) | Stage::Sort(_)));
         Pipeline {
             plan,
             functions,
             states,
             output: Vec::new(),
-            first_blocking,
+            first_blocking: first_blocking(plan),
             matched: 0,
             done: false,
+            key_buf: Vec::new(),
+        }
+    }
+
+    /// Whether workers can each run the stages before the first holding stage and merge: only
+    /// filters, computations and parse may come before it (a limit or dedup there needs the
+    /// whole input in order).
+    pub fn parallelizable(plan: &Plan) -> bool {
+        match first_blocking(plan) {
+            Some(b) => plan.stages[..b]
+                .iter()
+                .all(|s| matches!(s, Stage::Filter(_) | Stage::Compute(_) | Stage::Parse(_))),
+            None => false,
         }
     }
 
@@ -105,8 +206,18 @@ impl<'p> Pipeline<'p> {
         vec![None; self.plan.slot_names.len()]
     }
 
+    /// Sets where this pipeline's arrival numbers start, so rows from several workers keep the
+    /// input's order when they tie in a sort.
+    pub fn set_sequence_base(&mut self, base: u64) {
+        for state in &mut self.states {
+            if let StageState::Sort(sorted) = state {
+                sorted.next_seq = base;
+            }
+        }
+    }
+
     /// Whether no further input can change the result (a limit was reached with nothing
-    /// blocking before it).
+    /// holding before it).
     pub fn is_done(&self) -> bool {
         self.done
     }
@@ -116,20 +227,27 @@ impl<'p> Pipeline<'p> {
         self.matched
     }
 
-    /// Runs one input row through the stages. The row's slots may be changed.
-    pub fn push(&mut self, row: &mut Row) {
+    /// Runs one input event through the stages. `line` is the event's text, read in place for
+    /// `@message`. The row's slots may be changed or taken.
+    pub fn push(&mut self, row: &mut Row, line: &str) {
         if !self.done {
-            self.run_from(0, row, true);
+            self.run_from(0, row, Some(line));
         }
     }
 
-    fn run_from(&mut self, start: usize, row: &mut Row, from_input: bool) {
+    fn run_from(&mut self, start: usize, row: &mut Row, line: Option<&str>) {
         let plan = self.plan;
+        let from_input = line.is_some();
+        let message = match (plan.input.message, line) {
+            (Some(slot), Some(line)) => Some((slot, line)),
+            _ => None,
+        };
         for i in start..plan.stages.len() {
             let scope = Scope {
                 row,
                 aggregates: &[],
                 functions: &self.functions,
+                message,
             };
             match &plan.stages[i] {
                 Stage::Filter(cond) => {
@@ -146,8 +264,7 @@ impl<'p> Pipeline<'p> {
                 }
                 Stage::Parse(parse) => {
                     let captured: Option<Vec<(usize, Option<Value>)>> =
-                        eval(&parse.source, &scope).and_then(|v| {
-                            let text = v.as_text()?;
+                        scope.text_of(&parse.source).and_then(|text| {
                             let caps = parse.regex.captures(&text)?;
                             Some(
                                 parse
@@ -160,15 +277,15 @@ impl<'p> Pipeline<'p> {
                             )
                         });
                     // A line the pattern does not match flows on without the fields.
-                    for (group_slot, value) in captured.into_iter().flatten() {
-                        row[group_slot] = value;
+                    for (slot, value) in captured.into_iter().flatten() {
+                        row[slot] = value;
                     }
                 }
                 Stage::Stats(stats) => {
                     if from_input && self.first_blocking == Some(i) {
                         self.matched += 1;
                     }
-                    self.accumulate(i, stats, row);
+                    self.accumulate(i, stats, row, message);
                     return;
                 }
                 Stage::Sort(sort) => {
@@ -176,6 +293,12 @@ impl<'p> Pipeline<'p> {
                         self.matched += 1;
                     }
                     let keys: Vec<Option<Value>> = sort.keys.iter().map(|(e, _)| eval(e, &scope)).collect();
+                    // A held row outlives the line: copy the message in if it is needed.
+                    if let Some((slot, text)) = message {
+                        if row[slot].is_none() {
+                            row[slot] = Some(Value::str(text));
+                        }
+                    }
                     let StageState::Sort(sorted) = &mut self.states[i] else {
                         return;
                     };
@@ -183,7 +306,7 @@ impl<'p> Pipeline<'p> {
                     sorted.next_seq += 1;
                     sorted.rows.push((keys, seq, std::mem::take(row)));
                     if let Some(keep) = sort.keep {
-                        let keep = keep.max(1) as usize;
+                        let keep = usize::try_from(keep).unwrap_or(usize::MAX).max(1);
                         if sorted.rows.len() >= keep.saturating_mul(2).max(1024) {
                             truncate_sorted(&mut sorted.rows, &sort.keys, keep);
                         }
@@ -194,11 +317,10 @@ impl<'p> Pipeline<'p> {
                     let values: Vec<Option<Value>> = keys.iter().map(|e| eval(e, &scope)).collect();
                     // Rows with a null key are never duplicates.
                     if values.iter().all(Option::is_some) {
-                        let key: Vec<KeyPart> = values.iter().map(|v| key_part(v.as_ref())).collect();
                         let StageState::Dedup(seen) = &mut self.states[i] else {
                             return;
                         };
-                        if !seen.insert(key) {
+                        if !seen.insert(values) {
                             return;
                         }
                     }
@@ -220,43 +342,77 @@ impl<'p> Pipeline<'p> {
         if from_input && self.first_blocking.is_none() {
             self.matched += 1;
         }
+        if let Some((slot, text)) = message {
+            if row[slot].is_none() {
+                row[slot] = Some(Value::str(text));
+            }
+        }
         self.output.push(std::mem::take(row));
     }
 
-    fn accumulate(&mut self, i: usize, stats: &StatsStage, row: &Row) {
+    fn accumulate(&mut self, i: usize, stats: &StatsStage, row: &Row, message: Option<(usize, &str)>) {
         let scope = Scope {
             row,
             aggregates: &[],
             functions: &self.functions,
+            message,
         };
-        let group_values: Vec<Option<Value>> = stats.groups.iter().map(|(_, e)| eval(e, &scope)).collect();
-        let key: Vec<KeyPart> = group_values.iter().map(|v| key_part(v.as_ref())).collect();
-        let args: Vec<Option<Value>> = stats
-            .aggregates
-            .iter()
-            .map(|a| match &a.arg {
-                None => Some(Value::Bool(true)),
-                Some(e) => eval(e, &scope),
-            })
-            .collect();
+        let mut key = std::mem::take(&mut self.key_buf);
+        key.clear();
+        key.extend(stats.groups.iter().map(|(_, e)| eval(e, &scope)));
         let time = stats
             .timestamp
-            .and_then(|slot| row.get(slot).cloned().flatten())
-            .and_then(|v| crate::exec::eval::time_ms(&v));
+            .and_then(|slot| row.get(slot)?.as_ref())
+            .and_then(crate::exec::eval::time_ms);
         let StageState::Stats(groups) = &mut self.states[i] else {
             return;
         };
-        let index = if let Some(&index) = groups.index.get(&key) {
-            index
-        } else {
-            let states = stats.aggregates.iter().map(|a| AggState::new(a.kind)).collect();
-            groups.groups.push((group_values, states));
-            groups.index.insert(key, groups.groups.len() - 1);
-            groups.groups.len() - 1
-        };
-        for (state, arg) in groups.groups[index].1.iter_mut().zip(args) {
+        let index = groups.find_or_insert(&key, stats);
+        for (state, spec) in groups.groups[index].1.iter_mut().zip(&stats.aggregates) {
+            let arg = match &spec.arg {
+                None => Some(Value::Bool(true)),
+                Some(e) => eval(e, &scope),
+            };
             state.add(arg, time);
         }
+        self.key_buf = key;
+    }
+
+    /// This worker's state of the first holding stage, to merge with the others'.
+    pub fn into_partial(mut self) -> Partial {
+        let state = match self.first_blocking {
+            Some(b) => std::mem::replace(&mut self.states[b], StageState::Stateless),
+            None => StageState::Stateless,
+        };
+        Partial {
+            state,
+            matched: self.matched,
+        }
+    }
+
+    /// A pipeline holding the merged states of workers' partials, ready to [`finish`](Self::finish).
+    pub fn merge(plan: &'p Plan, functions: FnContext, partials: Vec<Partial>) -> Pipeline<'p> {
+        let mut pipeline = Pipeline::new(plan, functions);
+        let Some(b) = pipeline.first_blocking else {
+            return pipeline;
+        };
+        for partial in partials {
+            pipeline.matched += partial.matched;
+            match (&plan.stages[b], &mut pipeline.states[b], partial.state) {
+                (Stage::Stats(stats), StageState::Stats(mine), StageState::Stats(theirs)) => {
+                    mine.merge(theirs, stats);
+                }
+                (Stage::Sort(sort), StageState::Sort(mine), StageState::Sort(theirs)) => {
+                    mine.rows.extend(theirs.rows);
+                    if let Some(keep) = sort.keep {
+                        let keep = usize::try_from(keep).unwrap_or(usize::MAX).max(1);
+                        truncate_sorted(&mut mine.rows, &sort.keys, keep);
+                    }
+                }
+                _ => {}
+            }
+        }
+        pipeline
     }
 
     /// Flushes the holding stages in order and returns the result rows.
@@ -267,14 +423,16 @@ impl<'p> Pipeline<'p> {
             match (&plan.stages[i], state) {
                 (Stage::Stats(stats), StageState::Stats(groups)) => {
                     for mut row in self.stats_rows(stats, groups) {
-                        self.run_from(i + 1, &mut row, false);
+                        self.run_from(i + 1, &mut row, None);
                     }
                 }
                 (Stage::Sort(sort), StageState::Sort(mut sorted)) => {
-                    let keep = sort.keep.map_or(usize::MAX, |k| k as usize);
+                    let keep = sort
+                        .keep
+                        .map_or(usize::MAX, |k| usize::try_from(k).unwrap_or(usize::MAX));
                     truncate_sorted(&mut sorted.rows, &sort.keys, keep);
                     for (_, _, mut row) in sorted.rows {
-                        self.run_from(i + 1, &mut row, false);
+                        self.run_from(i + 1, &mut row, None);
                     }
                 }
                 (_, state) => self.states[i] = state,
@@ -312,6 +470,7 @@ impl<'p> Pipeline<'p> {
                     row: &row,
                     aggregates: &aggregates,
                     functions: &self.functions,
+                    message: None,
                 };
                 stats
                     .outputs
@@ -328,13 +487,15 @@ impl<'p> Pipeline<'p> {
     }
 }
 
+fn first_blocking(plan: &Plan) -> Option<usize> {
+    plan.stages
+        .iter()
+        .position(|s| matches!(s, Stage::Stats(_) | Stage::Sort(_)))
+}
+
 /// Sorts by the keys (then arrival order) and keeps the first `keep` rows.
-fn truncate_sorted(
-    rows: &mut Vec<(Vec<Option<Value>>, u64, Row)>,
-    keys: &[(crate::plan::CExpr, bool)],
-    keep: usize,
-) {
-    let cmp = |a: &(Vec<Option<Value>>, u64, Row), b: &(Vec<Option<Value>>, u64, Row)| {
+fn truncate_sorted(rows: &mut Vec<Held>, keys: &[(crate::plan::CExpr, bool)], keep: usize) {
+    let cmp = |a: &Held, b: &Held| {
         for (i, (_, descending)) in keys.iter().enumerate() {
             let o = cmp_nulls_last(a.0[i].as_ref(), b.0[i].as_ref(), *descending);
             if o.is_ne() {

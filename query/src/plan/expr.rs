@@ -48,3 +48,21 @@ pub enum Matcher {
     /// `like <expression>`: the expression's text as a substring.
     Dynamic(Box<CExpr>),
 }
+
+impl CExpr {
+    /// Whether evaluating this expression reads row slot `slot`.
+    pub fn reads_slot(&self, slot: crate::plan::Slot) -> bool {
+        match self {
+            CExpr::Slot(s) => *s == slot,
+            CExpr::Const(_) | CExpr::Aggregate(_) => false,
+            CExpr::Path(base, _) | CExpr::Neg(base) | CExpr::Not(base) => base.reads_slot(slot),
+            CExpr::Index(a, b) | CExpr::Binary(_, a, b) => a.reads_slot(slot) || b.reads_slot(slot),
+            CExpr::Like { expr, matcher, .. } => {
+                expr.reads_slot(slot) || matches!(matcher, Matcher::Dynamic(p) if p.reads_slot(slot))
+            }
+            CExpr::In { expr, list, .. } => expr.reads_slot(slot) || list.iter().any(|e| e.reads_slot(slot)),
+            CExpr::Call { args, .. } => args.iter().any(|e| e.reads_slot(slot)),
+            CExpr::Floor { time, .. } => time.reads_slot(slot),
+        }
+    }
+}

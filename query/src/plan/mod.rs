@@ -61,6 +61,8 @@ pub struct Plan {
 pub struct InputFields {
     /// Slot of `@timestamp`, always present.
     pub timestamp: Slot,
+    /// Whether any stage or column reads `@timestamp` (if not, the reader need not find it).
+    pub timestamp_needed: bool,
     pub message: Option<Slot>,
     pub log_stream: Option<Slot>,
     pub log: Option<Slot>,

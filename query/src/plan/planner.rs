@@ -870,6 +870,9 @@ impl<'a> Planner<'a> {
                 },
             ];
         }
+        let ts = self.input.timestamp;
+        self.input.timestamp_needed = self.columns.iter().any(|c| c.slot == ts)
+            || self.stages.iter().any(|stage| stage_reads_slot(stage, ts));
         Plan {
             slot_names: self.slot_names,
             input: self.input,
@@ -895,6 +898,25 @@ fn split_path(written: &str) -> Vec<String> {
     }
     segments.push(current);
     segments
+}
+
+fn stage_reads_slot(stage: &Stage, slot: Slot) -> bool {
+    match stage {
+        Stage::Filter(e) => e.reads_slot(slot),
+        Stage::Compute(items) => items.iter().any(|(_, e)| e.reads_slot(slot)),
+        Stage::Parse(parse) => parse.source.reads_slot(slot),
+        Stage::Stats(stats) => {
+            stats.groups.iter().any(|(_, e)| e.reads_slot(slot))
+                || stats.aggregates.iter().any(|a| {
+                    a.arg.as_ref().is_some_and(|e| e.reads_slot(slot))
+                        || matches!(a.kind, AggKind::Earliest | AggKind::Latest)
+                            && stats.timestamp == Some(slot)
+                })
+        }
+        Stage::Sort(sort) => sort.keys.iter().any(|(e, _)| e.reads_slot(slot)),
+        Stage::Dedup(keys) => keys.iter().any(|e| e.reads_slot(slot)),
+        Stage::Limit(_) => false,
+    }
 }
 
 fn contains_aggregate(expr: &CExpr) -> bool {

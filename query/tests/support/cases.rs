@@ -130,7 +130,7 @@ fn run_case(case: &Case) -> (bool, String) {
         now_ms: NOW_MS,
         ..RunOptions::default()
     };
-    match run(&plan, &sources, options) {
+    match run(&plan, &sources, &options) {
         Ok((result, _)) => {
             let mut out = Vec::new();
             write(&result, Format::Ndjson, &mut out).expect("write rows");

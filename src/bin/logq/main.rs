@@ -5,9 +5,12 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+
+mod progress;
 use skywatch_query::event::TimestampFormat;
 use skywatch_query::exec::extract::TimestampRule;
 use skywatch_query::exec::{RunOptions, Statistics};
+use skywatch_query::input::Source;
 use skywatch_query::output::{self, Format, ResultSet};
 use skywatch_query::remote::{self, RemoteQuery};
 
@@ -49,6 +52,9 @@ struct Cli {
     /// Print recordsScanned, recordsMatched and bytesScanned on stderr.
     #[arg(long)]
     stats: bool,
+    /// Worker threads for reading files (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    threads: usize,
     /// Run the query on CloudWatch Logs Insights over this log group (repeatable).
     #[arg(long = "log-group", value_name = "NAME")]
     log_groups: Vec<String>,
@@ -174,6 +180,8 @@ fn run_local(
             "logq: reading events from the terminal (stdin); give a path to read files"
         );
     }
+    let total_bytes: u64 = sources.iter().filter_map(Source::size_bytes).sum();
+    let progress = progress::Progress::start(total_bytes);
     let options = RunOptions {
         timestamp: TimestampRule {
             field: cli.timestamp_field.clone(),
@@ -182,8 +190,15 @@ fn run_local(
         start_ms,
         end_ms,
         now_ms,
+        threads: cli.threads,
+        validate_json: cli.stats,
+        progress: progress.as_ref().map(progress::Progress::counter),
     };
-    skywatch_query::exec::run(plan, &sources, options).map_err(|e| Failure::runtime(format!("logq: {e}")))
+    let result = skywatch_query::exec::run(plan, &sources, &options);
+    if let Some(progress) = progress {
+        progress.stop();
+    }
+    result.map_err(|e| Failure::runtime(format!("logq: {e}")))
 }
 
 fn run_remote(

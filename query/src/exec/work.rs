@@ -1,0 +1,393 @@
+//! Pieces of input and the workers that read them.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::time::UNIX_EPOCH;
+
+use chrono::Datelike;
+
+use crate::exec::extract::{Extractor, SourceContext};
+use crate::exec::pipeline::{Partial, Pipeline, Row};
+use crate::exec::prefilter::Prefilter;
+use crate::exec::{ExecError, RunOptions, Statistics};
+use crate::functions::FnContext;
+use crate::input::{self, InputError, LineReader, Source};
+use crate::plan::Plan;
+use crate::value::Value;
+
+/// A file is split into pieces of at least this size.
+const MIN_PIECE_BYTES: u64 = 8 << 20;
+/// Pieces per worker thread, so a worker that finishes early takes more.
+const PIECES_PER_THREAD: u64 = 4;
+/// How far before a piece to look for the timestamp its first lines may inherit.
+const LOOKBACK_BYTES: u64 = 64 << 10;
+/// Lines rejected by the pre-filter that are kept for the time the next line may inherit.
+const SKIPPED_KEPT: usize = 16;
+/// Progress is published every this many bytes.
+const PROGRESS_STEP_BYTES: u64 = 4 << 20;
+
+/// One piece of work: a whole source, or a byte range of a plain file.
+#[derive(Debug)]
+pub struct Item {
+    source: usize,
+    range: Option<(u64, u64)>,
+}
+
+/// Cuts the sources into pieces for `threads` workers.
+pub fn split_work(sources: &[Source], threads: usize) -> Result<Vec<Item>, InputError> {
+    let mut items = Vec::new();
+    for (index, source) in sources.iter().enumerate() {
+        let splittable_size = match &source.path {
+            Some(path) if threads > 1 => plain_file_size(path).map_err(|e| InputError {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?,
+            _ => None,
+        };
+        match splittable_size {
+            Some(size) if size >= 2 * MIN_PIECE_BYTES => {
+                let pieces = (size / MIN_PIECE_BYTES)
+                    .min(threads as u64 * PIECES_PER_THREAD)
+                    .max(1);
+                let step = size.div_ceil(pieces);
+                let mut start = 0;
+                while start < size {
+                    let end = (start + step).min(size);
+                    items.push(Item {
+                        source: index,
+                        range: Some((start, end)),
+                    });
+                    start = end;
+                }
+            }
+            _ => items.push(Item {
+                source: index,
+                range: None,
+            }),
+        }
+    }
+    Ok(items)
+}
+
+/// The size of a regular, uncompressed file, or `None` if it cannot be split.
+fn plain_file_size(path: &std::path::Path) -> io::Result<Option<u64>> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let mut magic = [0u8; 4];
+    let n = file.read_at(&mut magic, 0)?;
+    let compressed =
+        magic[..n].starts_with(&[0x1f, 0x8b]) || magic[..n].starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    Ok((!compressed).then_some(meta.len()))
+}
+
+/// What every worker shares.
+pub struct Shared<'a> {
+    pub plan: &'a Plan,
+    pub sources: &'a [Source],
+    pub options: &'a RunOptions,
+    pub functions: FnContext,
+    pub prefilter: Option<&'a Prefilter>,
+}
+
+impl Shared<'_> {
+    /// Whether events' times must be found: the query reads them or a time range applies.
+    pub fn timestamp_needed(&self) -> bool {
+        self.plan.input.timestamp_needed || self.options.start_ms.is_some() || self.options.end_ms.is_some()
+    }
+}
+
+/// One thread's reader, extractor and pipeline.
+pub struct Worker<'a> {
+    shared: &'a Shared<'a>,
+    extractor: Extractor<'a>,
+    pipeline: Pipeline<'a>,
+    row: Row,
+    stats: Statistics,
+    year_hint: i32,
+    /// The last lines the pre-filter rejected (a ring), kept in case the next examined line has
+    /// no time of its own and inherits theirs.
+    skipped: Vec<Vec<u8>>,
+    /// How many lines were rejected since the last examined line.
+    skipped_count: usize,
+    progress_pending: u64,
+}
+
+impl<'a> Worker<'a> {
+    pub fn new(shared: &'a Shared<'a>) -> Worker<'a> {
+        let options = shared.options;
+        let extractor = Extractor::new(
+            &shared.plan.input,
+            options.timestamp.clone(),
+            options.validate_json,
+            shared.timestamp_needed(),
+        );
+        let pipeline = Pipeline::new(shared.plan, shared.functions);
+        let row = pipeline.empty_row();
+        Worker {
+            shared,
+            extractor,
+            pipeline,
+            row,
+            stats: Statistics::default(),
+            year_hint: chrono::Utc::now().year(),
+            skipped: Vec::new(),
+            skipped_count: 0,
+            progress_pending: 0,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.pipeline.is_done()
+    }
+
+    pub fn into_partial(mut self) -> (Partial, Statistics) {
+        self.flush_progress();
+        (self.pipeline.into_partial(), self.stats)
+    }
+
+    pub fn into_pipeline(mut self) -> (Pipeline<'a>, Statistics) {
+        self.flush_progress();
+        (self.pipeline, self.stats)
+    }
+
+    /// Reads item number `index`.
+    pub fn process(&mut self, index: usize, item: &Item) -> Result<(), ExecError> {
+        let source = &self.shared.sources[item.source];
+        let name = source
+            .path
+            .as_ref()
+            .map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
+        let io_error = |e: io::Error| {
+            ExecError::Input(InputError {
+                path: name.clone(),
+                reason: e.to_string(),
+            })
+        };
+        // Rows of later pieces sort after earlier ones when their keys tie.
+        self.pipeline.set_sequence_base((index as u64) << 40);
+        let ingestion_ms = source
+            .path
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(self.shared.options.now_ms, |d| d.as_millis() as i64);
+        let context = SourceContext {
+            log_stream: &source.log_stream,
+            log: &source.log,
+            ptr_prefix: &name,
+            ingestion_ms,
+            year_hint: self.year_hint,
+        };
+        match item.range {
+            None => {
+                let reader = input::open(source).map_err(ExecError::Input)?;
+                self.read_lines(LineReader::new(reader), 0, u64::MAX, None, &context)
+                    .map_err(io_error)
+            }
+            Some((start, end)) => {
+                let path = source
+                    .path
+                    .as_ref()
+                    .ok_or_else(|| io_error(io::Error::other("no path")))?;
+                let file = File::open(path).map_err(io_error)?;
+                let first = first_line_start(&file, start).map_err(io_error)?;
+                if first >= end {
+                    return Ok(());
+                }
+                let inherited = if self.shared.timestamp_needed() && first > 0 {
+                    self.timestamp_before(&file, first, &context).map_err(io_error)?
+                } else {
+                    None
+                };
+                let reader = FileRange { file, pos: first };
+                self.read_lines(LineReader::new(reader), first, end, inherited, &context)
+                    .map_err(io_error)
+            }
+        }
+    }
+
+    /// Runs the lines that start at offsets in `[first, end)` through the query.
+    fn read_lines<R: Read>(
+        &mut self,
+        mut lines: LineReader<R>,
+        first: u64,
+        end: u64,
+        inherited: Option<i64>,
+        context: &SourceContext<'_>,
+    ) -> io::Result<()> {
+        let plan = self.shared.plan;
+        let options = self.shared.options;
+        let timestamp_needed = self.shared.timestamp_needed();
+        let mut offset = first;
+        let mut last_timestamp = inherited;
+        self.skipped_count = 0;
+        while offset < end {
+            let Some((bytes, consumed)) = lines.next_line()? else {
+                break;
+            };
+            let line_offset = offset;
+            offset += consumed as u64;
+            self.progress_pending += consumed as u64;
+            if self.progress_pending >= PROGRESS_STEP_BYTES {
+                self.flush_progress();
+            }
+            if let Some(prefilter) = self.shared.prefilter {
+                if !prefilter.may_match(bytes) {
+                    self.stats.records_scanned += 1;
+                    self.stats.bytes_scanned += consumed as u64;
+                    if timestamp_needed {
+                        self.remember_skipped(bytes);
+                    }
+                    continue;
+                }
+            }
+            let text = if let Ok(text) = std::str::from_utf8(bytes) {
+                std::borrow::Cow::Borrowed(text)
+            } else {
+                self.stats.invalid_utf8 += 1;
+                String::from_utf8_lossy(bytes)
+            };
+            if self.row.len() == plan.slot_names.len() {
+                self.row.fill(None);
+            } else {
+                self.row = self.pipeline.empty_row();
+            }
+            let notes = self
+                .extractor
+                .fill(&text, line_offset, context, &mut self.row, &mut last_timestamp);
+            if notes.no_timestamp && self.skipped_count > 0 {
+                // The lines just before this one were not parsed; the latest time among them is
+                // this line's to inherit.
+                if let Some(ms) = self.time_of_skipped(context) {
+                    last_timestamp = Some(ms);
+                    self.row[plan.input.timestamp] = Some(Value::Time(ms));
+                }
+            }
+            self.skipped_count = 0;
+            if !in_range(
+                self.row[plan.input.timestamp].as_ref(),
+                options.start_ms,
+                options.end_ms,
+            ) {
+                continue;
+            }
+            self.stats.records_scanned += 1;
+            self.stats.bytes_scanned += consumed as u64;
+            self.stats.broken_json += u64::from(notes.broken_json);
+            self.stats.without_timestamp += u64::from(notes.no_timestamp);
+            self.pipeline.push(&mut self.row, &text);
+            if self.pipeline.is_done() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn remember_skipped(&mut self, line: &[u8]) {
+        let slot = self.skipped_count % SKIPPED_KEPT;
+        if slot == self.skipped.len() {
+            self.skipped.push(Vec::new());
+        }
+        let kept = &mut self.skipped[slot];
+        kept.clear();
+        kept.extend_from_slice(line);
+        self.skipped_count += 1;
+    }
+
+    /// The time of the latest rejected line (of those kept) that has one.
+    fn time_of_skipped(&mut self, context: &SourceContext<'_>) -> Option<i64> {
+        let kept = self.skipped_count.min(SKIPPED_KEPT);
+        for back in 1..=kept {
+            let slot = (self.skipped_count - back) % SKIPPED_KEPT;
+            let text = String::from_utf8_lossy(&self.skipped[slot]).into_owned();
+            if let Some(ms) = self.extractor.timestamp_of(&text, context, self.year_hint) {
+                return Some(ms);
+            }
+        }
+        None
+    }
+
+    /// The timestamp of the last line before `first` that has one (within a bounded distance).
+    fn timestamp_before(
+        &mut self,
+        file: &File,
+        first: u64,
+        context: &SourceContext<'_>,
+    ) -> io::Result<Option<i64>> {
+        let from = first.saturating_sub(LOOKBACK_BYTES);
+        let mut window = vec![0u8; usize::try_from(first - from).unwrap_or(0)];
+        file.read_exact_at(&mut window, from)?;
+        // The window's first line may be cut, unless the window starts the file.
+        let body = if from == 0 {
+            &window[..]
+        } else {
+            match memchr::memchr(b'\n', &window) {
+                Some(i) => &window[i + 1..],
+                None => return Ok(None),
+            }
+        };
+        let body = body.strip_suffix(b"\n").unwrap_or(body);
+        for line in body.rsplit(|&b| b == b'\n') {
+            let text = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line));
+            if let Some(ms) = self.extractor.timestamp_of(&text, context, self.year_hint) {
+                return Ok(Some(ms));
+            }
+        }
+        Ok(None)
+    }
+
+    fn flush_progress(&mut self) {
+        if let Some(progress) = &self.shared.options.progress {
+            progress.fetch_add(self.progress_pending, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.progress_pending = 0;
+    }
+}
+
+/// The offset where the first line starting at or after `start` begins.
+fn first_line_start(file: &File, start: u64) -> io::Result<u64> {
+    if start == 0 {
+        return Ok(0);
+    }
+    let mut pos = start - 1;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = file.read_at(&mut buf, pos)?;
+        if n == 0 {
+            return Ok(pos);
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            return Ok(pos + i as u64 + 1);
+        }
+        pos += n as u64;
+    }
+}
+
+/// Reads a file from an offset on, without moving a shared cursor.
+struct FileRange {
+    file: File,
+    pos: u64,
+}
+
+impl Read for FileRange {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+fn in_range(timestamp: Option<&Value>, start: Option<i64>, end: Option<i64>) -> bool {
+    if start.is_none() && end.is_none() {
+        return true;
+    }
+    let Some(Value::Time(ms)) = timestamp else {
+        return false;
+    };
+    start.is_none_or(|s| *ms >= s) && end.is_none_or(|e| *ms <= e)
+}
