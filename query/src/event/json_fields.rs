@@ -36,6 +36,9 @@ pub const MAX_DEPTH: usize = 64;
 #[derive(Debug, Clone)]
 pub struct Wanted {
     only: Option<KeySet>,
+    /// Groups of keys: once every group has one key found, the rest of the line is not scanned
+    /// (see [`Wanted::stop_when_found`]).
+    enough: Vec<Vec<Box<str>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,7 +97,10 @@ impl Lookup {
 impl Wanted {
     /// Every field.
     pub fn all() -> Wanted {
-        Wanted { only: None }
+        Wanted {
+            only: None,
+            enough: Vec::new(),
+        }
     }
 
     /// Only these flattened field names (exact and case-sensitive, as emitted: `@@level`,
@@ -114,11 +120,27 @@ impl Wanted {
             all.push(Box::from(key));
         }
         Wanted {
+            enough: Vec::new(),
             only: Some(KeySet {
                 keys: Lookup::new(all),
                 prefixes: Lookup::new(prefixes),
             }),
         }
+    }
+
+    /// Stops scanning a line once, for every group, one of its keys has been found at the top
+    /// level or below (up to 64 groups). The rest of the line is then not validated: only its
+    /// closing `}` is checked, and a key repeated later keeps its first value. A query that needs
+    /// few early keys of long lines reads only their start.
+    #[must_use]
+    pub fn stop_when_found(mut self, groups: Vec<Vec<String>>) -> Wanted {
+        if groups.len() <= 64 && !groups.is_empty() && groups.iter().all(|g| !g.is_empty()) {
+            self.enough = groups
+                .into_iter()
+                .map(|g| g.into_iter().map(String::into_boxed_str).collect())
+                .collect();
+        }
+        self
     }
 
     /// Whether every field is wanted.
@@ -239,6 +261,8 @@ impl JsonFlattener {
             only: wanted.only.as_ref(),
             scratch,
             leaves: 0,
+            enough: &wanted.enough,
+            satisfied: 0,
         };
         let parsed = scan
             .object(start + 1, 1, true)
@@ -281,7 +305,7 @@ fn materialise(line: &str, raw: RawValue, text: &mut String) -> Option<Value> {
 }
 
 /// `true`/`false` are shared strings: a clone is a counter increment, not an allocation.
-fn bool_value(b: bool) -> Value {
+pub(super) fn bool_value(b: bool) -> Value {
     static TRUE: OnceLock<Arc<str>> = OnceLock::new();
     static FALSE: OnceLock<Arc<str>> = OnceLock::new();
     let (cell, text) = if b { (&TRUE, "true") } else { (&FALSE, "false") };
@@ -289,7 +313,7 @@ fn bool_value(b: bool) -> Value {
 }
 
 /// A JSON number (already validated) as a value.
-fn number_value(text: &str) -> Value {
+pub(super) fn number_value(text: &str) -> Value {
     let digits = text.strip_prefix('-').unwrap_or(text);
     // Up to 15 digits an integer is exact in an f64; skip the general parser.
     if digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -313,6 +337,9 @@ struct Scan<'a> {
     scratch: &'a mut Scratch,
     /// Non-null leaves seen so far, wanted or not.
     leaves: usize,
+    /// Key groups that end the scan once each has a key found (bit per group).
+    enough: &'a [Vec<Box<str>>],
+    satisfied: u64,
 }
 
 /// Where the flattened path of the value being scanned is.
@@ -370,6 +397,16 @@ impl Scan<'_> {
             i = self.value(skip_ws(b, i + 1), depth, path)?;
             if let Path::Buf = path {
                 self.scratch.path.truncate(base);
+            }
+            if depth == 1
+                && !self.enough.is_empty()
+                && self.satisfied.count_ones() as usize == self.enough.len()
+            {
+                // Everything asked for is here: accept the line if it closes like an object.
+                let end = b
+                    .iter()
+                    .rposition(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))?;
+                return (b[end] == b'}').then_some(end + 1);
             }
             i = skip_ws(b, i);
             match b.get(i) {
@@ -512,6 +549,11 @@ impl Scan<'_> {
             }
         }
         seen[word] |= mask;
+        for (group, keys_in_group) in self.enough.iter().enumerate() {
+            if keys_in_group.iter().any(|k| **k == *key) {
+                self.satisfied |= 1 << group;
+            }
+        }
         let key = key_ref.unwrap_or_else(|| {
             let start = keys.len();
             keys.push_str(key);
@@ -586,7 +628,7 @@ fn scan_number(b: &[u8], i: usize) -> Option<usize> {
 /// Validates a JSON string whose opening quote is just before `i`; returns the index of the
 /// closing quote and whether the string has escapes.
 #[inline]
-fn scan_string(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+pub(super) fn scan_string(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     let mut escaped = false;
     loop {
         i = find_special(b, i);
@@ -694,7 +736,7 @@ fn has_control_bytes(b: &[u8]) -> bool {
 }
 
 /// Appends the unescaped text of a string body; `None` on an invalid escape.
-fn unescape_into(raw: &str, out: &mut String) -> Option<()> {
+pub(super) fn unescape_into(raw: &str, out: &mut String) -> Option<()> {
     let b = raw.as_bytes();
     let mut i = 0;
     while let Some(offset) = memchr::memchr(b'\\', b.get(i..)?) {

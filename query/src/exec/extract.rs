@@ -8,10 +8,15 @@
 //! VPC flow log records use their `start` time and Route 53 records their `queryTimestamp`.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
+
+use crate::fx_hash::FxHasher;
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 use crate::event::{
-    lambda_fields, leading_timestamp, parse_timestamp_value, route53_fields, vpc_flow_fields, JsonFlattener,
-    TimestampFormat, Wanted, TIMESTAMP_KEYS,
+    lambda_fields, leading_timestamp, parse_timestamp_text, parse_timestamp_value, route53_fields,
+    vpc_flow_fields, JsonFlattener, KeyFinder, TimestampFormat, Wanted, TIMESTAMP_KEYS,
 };
 use crate::exec::pipeline::Row;
 use crate::plan::{InputFields, Slot};
@@ -78,13 +83,24 @@ pub struct Extractor<'p> {
     input: &'p InputFields,
     wanted: Wanted,
     json: JsonFlattener,
-    slots: HashMap<String, Slot>,
+    slots: FxMap<String, Slot>,
     timestamp_keys: Vec<String>,
     known_formats: bool,
     rule: TimestampRule,
     /// Whether JSON lines need scanning at all (some field or the timestamp is wanted).
     reads_json: bool,
     timestamp_needed: bool,
+    /// Key-directed reading: the fields (all must be found), then each timestamp key in rank
+    /// order. `None` when the fast path cannot serve this query (see [`KeyFinder`]).
+    fast: Option<(Option<KeyFinder>, Vec<KeyFinder>)>,
+    /// Reused buffer for unescaped values.
+    text: String,
+}
+
+/// The outcome of the key-directed path.
+enum Fast {
+    Read(Option<i64>),
+    Declined,
 }
 
 /// What extraction noticed about a line.
@@ -116,11 +132,37 @@ impl<'p> Extractor<'p> {
                 .map(|k| (*k).to_string())
                 .collect(),
         };
-        let slots: HashMap<String, Slot> = input.discovered.iter().cloned().collect();
+        let slots: FxMap<String, Slot> = input.discovered.iter().cloned().collect();
         let mut keys: HashSet<String> = slots.keys().cloned().collect();
         keys.extend(timestamp_keys.iter().cloned());
-        let wanted = Wanted::only(&keys);
+        // Stop reading a JSON line once every field the query reads and a timestamp are found.
+        let mut groups: Vec<Vec<String>> = slots.keys().map(|k| vec![k.clone()]).collect();
+        if !timestamp_keys.is_empty() {
+            groups.push(timestamp_keys.clone());
+        }
+        let wanted = if validate_json {
+            Wanted::only(&keys)
+        } else {
+            Wanted::only(&keys).stop_when_found(groups)
+        };
         let reads_json = !keys.is_empty() || validate_json;
+        let fast = if validate_json {
+            None
+        } else {
+            let fields = if slots.is_empty() {
+                Some(None)
+            } else {
+                KeyFinder::new(slots.keys().map(String::as_str)).map(Some)
+            };
+            let stamps: Option<Vec<KeyFinder>> = timestamp_keys
+                .iter()
+                .map(|k| KeyFinder::new([k.as_str()]))
+                .collect();
+            match (fields, stamps) {
+                (Some(fields), Some(stamps)) => Some((fields, stamps)),
+                _ => None,
+            }
+        };
         let known_formats = slots.keys().any(|k| KNOWN_FORMAT_FIELDS.contains(&k.as_str()))
             || rule
                 .field
@@ -136,7 +178,60 @@ impl<'p> Extractor<'p> {
             rule,
             reads_json,
             timestamp_needed,
+            fast,
+            text: String::new(),
         }
+    }
+
+    /// The key-directed path: [`Fast::Read`] with the line's own timestamp if it could read the
+    /// line (fields into `row`), [`Fast::Declined`] to fall back to the full scan.
+    fn read_fast(&mut self, line: &str, row: &mut Row) -> Fast {
+        match self.read_fast_inner(line, row) {
+            Some(timestamp) => Fast::Read(timestamp),
+            None => Fast::Declined,
+        }
+    }
+
+    #[allow(clippy::option_option)]
+    fn read_fast_inner(&mut self, line: &str, row: &mut Row) -> Option<Option<i64>> {
+        let (fields, stamps) = self.fast.as_ref()?;
+        let slots = &self.slots;
+        if let Some(fields) = fields {
+            let read = fields.read(line, &mut self.text, &mut |key, value| {
+                if let Some(&slot) = slots.get(key) {
+                    row[slot] = Some(value);
+                }
+            });
+            if !read {
+                return None;
+            }
+        }
+        if stamps.is_empty() {
+            return Some(None);
+        }
+        for finder in stamps {
+            if let Some(raw) = finder.read_raw(line) {
+                // Read in place, without building a value: the common case of a plain time.
+                let parsed = match &self.rule.format {
+                    Some(format) => format.parse(raw),
+                    None => parse_timestamp_text(raw).or_else(|| {
+                        crate::value::parse_number(raw).and_then(|n| parse_timestamp_value(&Value::Num(n)))
+                    }),
+                };
+                return parsed.map(Some);
+            }
+            let mut stamp = None;
+            if finder.read(line, &mut self.text, &mut |_, value| stamp = Some(value)) {
+                let parsed = match (&self.rule.format, stamp) {
+                    (Some(format), Some(value)) => value.as_text().and_then(|t| format.parse(&t)),
+                    (None, Some(value)) => parse_timestamp_value(&value),
+                    (_, None) => None,
+                };
+                // A key that is present but not a time: the full scan looks further.
+                return parsed.map(Some);
+            }
+        }
+        None
     }
 
     /// The timestamp `line` carries itself, if any.
@@ -182,6 +277,14 @@ impl<'p> Extractor<'p> {
         let mut is_json = false;
         let timestamp_needed = self.timestamp_needed;
         if trimmed.starts_with('{') && self.reads_json {
+            if let Fast::Read(timestamp) = self.read_fast(line, row) {
+                is_json = true;
+                own_timestamp = timestamp;
+            }
+        }
+        if is_json {
+            // Read by the key-directed path.
+        } else if trimmed.starts_with('{') && self.reads_json {
             let (timestamp_keys, rule, slots) = (&self.timestamp_keys, &self.rule, &self.slots);
             is_json = self.json.flatten(line, &self.wanted, &mut |key, value| {
                 if let Some(rank) = timestamp_keys.iter().position(|k| k == key) {

@@ -15,7 +15,7 @@ use crate::exec::natural_order::cmp_nulls_last;
 use crate::functions::FnContext;
 use crate::fx_hash::FxHasher;
 use crate::plan::aggregate::StatsStage;
-use crate::plan::{Plan, Stage};
+use crate::plan::{ParseMatcher, Plan, Stage};
 use crate::value::Value;
 
 /// A row: one optional value per plan slot.
@@ -156,6 +156,8 @@ pub struct Pipeline<'p> {
     done: bool,
     /// Reused buffer for group values.
     key_buf: Vec<Option<Value>>,
+    /// Reused buffer for parsed fields.
+    capture_buf: Vec<(usize, Option<Value>)>,
 }
 
 /// What a worker's pipeline holds at the end of its share of the input.
@@ -186,6 +188,7 @@ impl<'p> Pipeline<'p> {
             matched: 0,
             done: false,
             key_buf: Vec::new(),
+            capture_buf: Vec::new(),
         }
     }
 
@@ -263,23 +266,35 @@ impl<'p> Pipeline<'p> {
                     }
                 }
                 Stage::Parse(parse) => {
-                    let captured: Option<Vec<(usize, Option<Value>)>> =
-                        scope.text_of(&parse.source).and_then(|text| {
-                            let caps = parse.regex.captures(&text)?;
-                            Some(
-                                parse
-                                    .captures
-                                    .iter()
-                                    .map(|(group, slot)| {
+                    if parse.captures.is_empty() {
+                        continue;
+                    }
+                    let mut captured = std::mem::take(&mut self.capture_buf);
+                    captured.clear();
+                    if let Some(text) = scope.text_of(&parse.source) {
+                        match &parse.matcher {
+                            ParseMatcher::Glob(glob) => {
+                                let mut parts = Vec::with_capacity(glob.stars());
+                                if glob.captures(&text, &mut parts) {
+                                    captured.extend(parse.captures.iter().map(|(group, slot)| {
+                                        (*slot, parts.get(*group - 1).map(|p| Value::str(*p)))
+                                    }));
+                                }
+                            }
+                            ParseMatcher::Regex(regex) => {
+                                if let Some(caps) = regex.captures(&text) {
+                                    captured.extend(parse.captures.iter().map(|(group, slot)| {
                                         (*slot, caps.get(*group).map(|m| Value::str(m.as_str())))
-                                    })
-                                    .collect(),
-                            )
-                        });
+                                    }));
+                                }
+                            }
+                        }
+                    }
                     // A line the pattern does not match flows on without the fields.
-                    for (slot, value) in captured.into_iter().flatten() {
+                    for (slot, value) in captured.drain(..) {
                         row[slot] = value;
                     }
+                    self.capture_buf = captured;
                 }
                 Stage::Stats(stats) => {
                     if from_input && self.first_blocking == Some(i) {

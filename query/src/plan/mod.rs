@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod expr;
+pub mod glob;
 mod planner;
 
 use std::fmt;
@@ -83,7 +84,7 @@ pub enum Stage {
     Filter(CExpr),
     /// Compute values into slots (`fields … as`, `display` expressions).
     Compute(Vec<(Slot, CExpr)>),
-    Parse(ParseStage),
+    Parse(Box<ParseStage>),
     Stats(aggregate::StatsStage),
     Sort(SortStage),
     Dedup(Vec<CExpr>),
@@ -93,9 +94,16 @@ pub enum Stage {
 #[derive(Debug)]
 pub struct ParseStage {
     pub source: CExpr,
-    pub regex: regex::Regex,
-    /// Capture group index → slot.
+    pub matcher: ParseMatcher,
+    /// Capture number (1-based, as regex groups count) → slot, for the captures later stages
+    /// or the result read.
     pub captures: Vec<(usize, Slot)>,
+}
+
+#[derive(Debug)]
+pub enum ParseMatcher {
+    Glob(Box<glob::GlobPattern>),
+    Regex(regex::Regex),
 }
 
 #[derive(Debug)]

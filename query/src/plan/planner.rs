@@ -7,7 +7,8 @@ use crate::diagnostic::did_you_mean;
 use crate::functions::{parse_period, scalar, scalar_names};
 use crate::plan::aggregate::{aggregate, AggKind, AggSpec, StatsStage, NOT_YET_AGGREGATES};
 use crate::plan::expr::{CExpr, Matcher};
-use crate::plan::{Column, InputFields, ParseStage, Plan, PlanError, Slot, SortStage, Stage};
+use crate::plan::glob::GlobPattern;
+use crate::plan::{Column, InputFields, ParseMatcher, ParseStage, Plan, PlanError, Slot, SortStage, Stage};
 use crate::syntax::ast::{
     Command, CommandKind, Expr, ExprKind, Parse, ParsePattern, Projection, Query, UnaryOp,
 };
@@ -345,7 +346,7 @@ impl<'a> Planner<'a> {
 
     fn parse(&mut self, parse: &Parse) -> Result<(), PlanError> {
         let source = self.row_expr(&parse.source)?;
-        let (regex, names): (regex::Regex, Vec<(usize, String, Span)>) = match &parse.pattern {
+        let (matcher, names): (ParseMatcher, Vec<(usize, String, Span)>) = match &parse.pattern {
             ParsePattern::Glob {
                 pattern,
                 span,
@@ -361,9 +362,8 @@ impl<'a> Planner<'a> {
                         *span,
                     ));
                 }
-                let regex = glob_regex(pattern).map_err(|e| PlanError::new(e, *span))?;
                 (
-                    regex,
+                    ParseMatcher::Glob(Box::new(GlobPattern::new(pattern))),
                     aliases
                         .iter()
                         .enumerate()
@@ -384,7 +384,7 @@ impl<'a> Planner<'a> {
                         *span,
                     ));
                 }
-                (regex, names)
+                (ParseMatcher::Regex(regex), names)
             }
         };
         let mut captures = Vec::with_capacity(names.len());
@@ -393,11 +393,11 @@ impl<'a> Planner<'a> {
             self.add_column(&name, slot);
             captures.push((group, slot));
         }
-        self.stages.push(Stage::Parse(ParseStage {
+        self.stages.push(Stage::Parse(Box::new(ParseStage {
             source,
-            regex,
+            matcher,
             captures,
-        }));
+        })));
         Ok(())
     }
 
@@ -870,6 +870,17 @@ impl<'a> Planner<'a> {
                 },
             ];
         }
+        // A parse capture nothing reads later is not materialised.
+        for i in 0..self.stages.len() {
+            let (before, after) = self.stages.split_at_mut(i + 1);
+            if let Some(Stage::Parse(parse)) = before.last_mut() {
+                let columns = &self.columns;
+                parse.captures.retain(|(_, slot)| {
+                    columns.iter().any(|c| c.slot == *slot)
+                        || after.iter().any(|stage| stage_reads_slot(stage, *slot))
+                });
+            }
+        }
         let ts = self.input.timestamp;
         self.input.timestamp_needed = self.columns.iter().any(|c| c.slot == ts)
             || self.stages.iter().any(|stage| stage_reads_slot(stage, ts));
@@ -1000,17 +1011,4 @@ fn first_line(s: &str) -> String {
         .unwrap_or(s)
         .trim()
         .to_string()
-}
-
-/// A glob pattern as a regex: literal text matches itself, each `*` lazily, the last greedily.
-fn glob_regex(pattern: &str) -> Result<regex::Regex, String> {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let mut re = String::from("(?s)");
-    for (i, part) in parts.iter().enumerate() {
-        re.push_str(&regex::escape(part));
-        if i + 1 < parts.len() {
-            re.push_str(if i + 2 == parts.len() { "(.*)" } else { "(.*?)" });
-        }
-    }
-    regex::Regex::new(&re).map_err(|e| format!("invalid pattern: {e}"))
 }

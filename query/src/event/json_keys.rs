@@ -1,0 +1,229 @@
+//! Key-directed reading of JSON lines: find each wanted top-level key with a SIMD substring
+//! search and read its value in place, instead of scanning the whole line.
+//!
+//! It answers only when it can prove its answer is the full scan's: the line starts with `{`
+//! and ends with `}`, every wanted key is found as `"key":` (with no backslash before the quote,
+//! so the quote is a real delimiter and the string it opens is a key), and no `{` or `[` byte
+//! comes before it (so it is at the top level). Otherwise it declines and the caller runs the
+//! full scanner. Unlike the full scan, the rest of the line is not validated, and a key that
+//! occurs twice keeps its first value.
+
+use memchr::memmem::Finder;
+
+use super::json_fields::{bool_value, number_value, scan_string, unescape_into};
+use crate::value::Value;
+
+/// The keys to look for, prepared once per query.
+#[derive(Debug)]
+pub struct KeyFinder {
+    /// Field name as emitted, and a finder for `"<key as written>":`.
+    keys: Vec<(String, Finder<'static>)>,
+}
+
+impl KeyFinder {
+    /// A finder for fields `names` (flattened names as the query writes them), or `None` if some
+    /// name cannot be a plain top-level key (it has a dot, or a single leading `@`).
+    pub fn new<'n>(names: impl IntoIterator<Item = &'n str>) -> Option<KeyFinder> {
+        let mut keys = Vec::new();
+        for name in names {
+            // A logged `@key` is read as `@@key`; a single `@` name never comes from JSON.
+            let written = match name.strip_prefix("@@") {
+                Some(rest) => format!("@{rest}"),
+                None if name.starts_with('@') => return None,
+                None => name.to_string(),
+            };
+            if written.contains(['.', '"', '\\']) || written.is_empty() {
+                return None;
+            }
+            let needle = format!("\"{written}\":");
+            keys.push((name.to_string(), Finder::new(needle.as_bytes()).into_owned()));
+        }
+        Some(KeyFinder { keys })
+    }
+
+    /// Emits every wanted key's value and returns true, or returns false (having emitted
+    /// nothing) if the line is not one this fast path can answer for.
+    pub fn read(&self, line: &str, text: &mut String, emit: &mut dyn FnMut(&str, Value)) -> bool {
+        let mut found: [(usize, usize, u8); 16] = [(0, 0, 0); 16];
+        if self.keys.len() > found.len() || !self.locate(line, &mut found) {
+            return false;
+        }
+        for (k, (name, _)) in self.keys.iter().enumerate() {
+            let (start, end, kind) = found[k];
+            let value = match kind {
+                KIND_STR => {
+                    let Some(raw) = line.get(start + 1..end - 1) else {
+                        return false;
+                    };
+                    if raw.contains('\\') {
+                        text.clear();
+                        if unescape_into(raw, text).is_none() {
+                            return false;
+                        }
+                        Some(Value::str(text.as_str()))
+                    } else {
+                        Some(Value::str(raw))
+                    }
+                }
+                KIND_NUM => line.get(start..end).map(number_value),
+                KIND_TRUE => Some(bool_value(true)),
+                KIND_FALSE => Some(bool_value(false)),
+                // null, objects and arrays are not leaf fields.
+                _ => None,
+            };
+            if let Some(value) = value {
+                emit(name, value);
+            }
+        }
+        true
+    }
+
+    /// For a finder of one key: its value as written (string contents without quotes, or the
+    /// number's text) when it is a plain string or a number. `None` if the fast path declines
+    /// or the value is anything else.
+    pub fn read_raw<'l>(&self, line: &'l str) -> Option<&'l str> {
+        let mut found: [(usize, usize, u8); 16] = [(0, 0, 0); 16];
+        if self.keys.len() != 1 || !self.locate(line, &mut found) {
+            return None;
+        }
+        let (start, end, kind) = found[0];
+        match kind {
+            KIND_STR => line.get(start + 1..end - 1).filter(|raw| !raw.contains('\\')),
+            KIND_NUM => line.get(start..end),
+            _ => None,
+        }
+    }
+
+    /// Finds every key's value span and kind; false if the fast path cannot vouch for them.
+    fn locate(&self, line: &str, found: &mut [(usize, usize, u8); 16]) -> bool {
+        let bytes = line.as_bytes();
+        let (Some(first), Some(last)) = (
+            bytes.iter().position(|b| !b.is_ascii_whitespace()),
+            bytes.iter().rposition(|b| !b.is_ascii_whitespace()),
+        ) else {
+            return false;
+        };
+        if bytes[first] != b'{' || bytes[last] != b'}' || last <= first {
+            return false;
+        }
+        let body = &bytes[first + 1..last];
+        let mut furthest = first + 1;
+        for (k, (_, finder)) in self.keys.iter().enumerate() {
+            let Some(at) = finder.find(body).map(|i| first + 1 + i) else {
+                return false;
+            };
+            if bytes[at - 1] == b'\\' {
+                return false;
+            }
+            furthest = furthest.max(at);
+            let value_start = skip_ws(bytes, at + finder.needle().len());
+            let Some((end, kind)) = value_end(bytes, value_start) else {
+                return false;
+            };
+            found[k] = (value_start, end, kind);
+        }
+        // Keys before any `{` or `[` byte are at the top level.
+        memchr::memchr2(b'{', b'[', &bytes[first + 1..furthest]).is_none()
+    }
+}
+
+const KIND_STR: u8 = 1;
+const KIND_NUM: u8 = 2;
+const KIND_TRUE: u8 = 3;
+const KIND_FALSE: u8 = 4;
+const KIND_NONE: u8 = 5;
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the scalar value at `i`, and its kind; `None` for anything not a well-formed
+/// scalar (objects and arrays cannot occur before the first `{`/`[` past the opening brace).
+fn value_end(b: &[u8], i: usize) -> Option<(usize, u8)> {
+    match *b.get(i)? {
+        b'"' => {
+            let (close, _) = scan_string(b, i + 1)?;
+            Some((close + 1, KIND_STR))
+        }
+        b't' if b.get(i..i + 4)? == b"true" => Some((i + 4, KIND_TRUE)),
+        b'f' if b.get(i..i + 5)? == b"false" => Some((i + 5, KIND_FALSE)),
+        b'n' if b.get(i..i + 4)? == b"null" => Some((i + 4, KIND_NONE)),
+        b'-' | b'0'..=b'9' => {
+            let len = b[i..]
+                .iter()
+                .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                .unwrap_or(b.len() - i);
+            let text = std::str::from_utf8(&b[i..i + len]).ok()?;
+            // JSON's number grammar is stricter than f64's; check the parts that matter.
+            let digits = text.strip_prefix('-').unwrap_or(text);
+            if !digits.starts_with(|c: char| c.is_ascii_digit())
+                || (digits.len() > 1 && digits.starts_with('0') && digits.as_bytes()[1].is_ascii_digit())
+            {
+                return None;
+            }
+            text.parse::<f64>().ok()?;
+            Some((i + len, KIND_NUM))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyFinder;
+    use crate::event::json_fields::{flatten_json, Wanted};
+    use crate::value::Value;
+
+    fn fast(names: &[&str], line: &str) -> Option<Vec<(String, Value)>> {
+        let finder = KeyFinder::new(names.iter().copied())?;
+        let mut out = Vec::new();
+        let mut text = String::new();
+        finder
+            .read(line, &mut text, &mut |k, v| out.push((k.to_string(), v)))
+            .then_some(out)
+    }
+
+    fn full(names: &[&str], line: &str) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        flatten_json(line, &Wanted::only(names.iter().copied()), &mut |k, v| {
+            out.push((k.to_string(), v));
+        });
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[test]
+    fn reads_top_level_scalars_like_the_full_scan() {
+        let line = r#"{"timestamp":"2024-03-01T00:00:00Z","level":"ERROR","status":503,"ok":true,"msg":"a \"quoted\" {x}","http":{"status":1}}"#;
+        let names = ["level", "status", "ok", "msg", "timestamp"];
+        let mut got = fast(&names, line).unwrap();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got, full(&names, line));
+    }
+
+    #[test]
+    fn declines_what_it_cannot_prove() {
+        // A key only found after a nested object may itself be nested.
+        assert!(fast(&["status"], r#"{"http":{"status":1},"status":2}"#).is_none());
+        // A missing key: the full scan decides.
+        assert!(fast(&["level"], r#"{"lvl":"x"}"#).is_none());
+        // Not closed.
+        assert!(fast(&["level"], r#"{"level":"x""#).is_none());
+        // Dotted names may be nested fields.
+        assert!(KeyFinder::new(["http.status"]).is_none());
+        // A key text inside a string value is escaped, so never matches.
+        assert!(fast(&["b"], r#"{"a":"x \"b\": 1","c":2}"#).is_none());
+    }
+
+    #[test]
+    fn at_keys_are_read_with_one_more_at_and_null_is_absent() {
+        assert_eq!(
+            fast(&["@@level"], r#"{"@level":"WARN"}"#),
+            Some(vec![("@@level".to_string(), Value::str("WARN"))])
+        );
+        assert_eq!(fast(&["x"], r#"{"x":null}"#), Some(vec![]));
+    }
+}
