@@ -1,0 +1,244 @@
+"""Times logq and its peers on the benchmark queries, checks their answers agree, prints ratios.
+
+Run through benches/peers.sh (it builds logq and makes the data). Timing is whole-process wall
+time with the page cache warm (one untimed run first); peak RSS comes from wait4. MB/s is input
+bytes / median wall time.
+"""
+
+import csv
+import io
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.environ.get("BENCH_DIR", os.path.join(ROOT, "target", "bench-data"))
+APP = os.path.join(DATA, "app-1g.jsonl")
+ACCESS = os.path.join(DATA, "access.log")
+LOGQ = os.path.join(ROOT, "target", "release", "logq")
+RUNS = int(os.environ.get("RUNS", "5"))
+SLOW_RUNS = int(os.environ.get("SLOW_RUNS", "1"))
+
+QUERIES = {
+    "q1": ("stats count(*)", APP),
+    "q2": ('filter level = "ERROR" | stats count(*)', APP),
+    "q3": ('filter level = "ERROR" | stats count(*) as c by message | sort c desc | limit 5', APP),
+    "q4": ("stats avg(latencyMs), max(latencyMs), pct(latencyMs, 99) by service", APP),
+    "q5": ("stats count(*) by bin(5m)", APP),
+    "q6": ("stats count(*) by userId | sort count(*) desc | limit 10", APP),
+    "q7": ("fields @timestamp, path, status | filter path like /\\/api\\/orders\\/\\d+/ and status >= 500 "
+           "| sort @timestamp desc | limit 20", APP),
+    "q8": ("parse @message '* - - [*] \"* * *\" * *' as ip, ts, method, url, proto, status, bytes "
+           "| stats count(*) by status", ACCESS),
+}
+
+DUCK_SQL = {
+    "q1": "SELECT count(*) FROM {app}",
+    "q2": "SELECT count(*) FROM {app} WHERE level = 'ERROR'",
+    "q3": "SELECT message, count(*) AS c FROM {app} WHERE level = 'ERROR' GROUP BY message ORDER BY c DESC, message LIMIT 5",
+    "q4": "SELECT service, avg(latencyMs), max(latencyMs), quantile_disc(latencyMs, 0.99) FROM {app} GROUP BY service ORDER BY service",
+    "q5": "SELECT strftime(time_bucket(INTERVAL 5 MINUTE, timestamp::TIMESTAMP), '%Y-%m-%d %H:%M:%S.000') AS b, count(*) FROM {app} GROUP BY b ORDER BY b",
+    "q6": "SELECT userId, count(*) AS c FROM {app} GROUP BY userId ORDER BY c DESC LIMIT 10",
+    "q7": "SELECT strftime(timestamp::TIMESTAMP, '%Y-%m-%d %H:%M:%S.%g'), path, status FROM {app} "
+          "WHERE regexp_matches(path, '/api/orders/\\d+') AND status >= 500 ORDER BY timestamp DESC LIMIT 20",
+    "q8": "SELECT regexp_extract(line, '(.*?) - - \\[(.*?)\\] \"(.*?) (.*?) (.*?)\" (.*?) (.*)', 6) AS status, count(*) "
+          "FROM read_csv('{access}', delim='\\t', header=false, columns={{'line': 'VARCHAR'}}, quote='', escape='') "
+          "GROUP BY status ORDER BY status",
+}
+
+JQ = {
+    "q1": "jq -n 'reduce inputs as $l (0; .+1)' {app}",
+    "q2": "jq -n 'reduce (inputs | select(.level == \"ERROR\")) as $l (0; .+1)' {app}",
+    "q3": "jq -c 'select(.level == \"ERROR\") | .message' {app} | sort | uniq -c | sort -rn | head -5",
+    "q5": "jq -r '.timestamp[0:15]' {app} | awk '{{m=substr($0,15,1); b=(m<5)?0:5; print substr($0,1,14) b}}' | uniq -c | wc -l",
+    "q6": "jq -r '.userId // \"null\"' {app} | sort | uniq -c | sort -rn | head -10",
+    "q7": "jq -c 'select((.path // \"\" | test(\"/api/orders/[0-9]+\")) and (.status // 0) >= 500) | [.timestamp, .path, .status]' {app} | sort -r | head -20",
+}
+
+AGRIND = {
+    "q1": "agrind '* | json | count' -f {app}",
+    "q2": "agrind '* | json | where level == \"ERROR\" | count' -f {app}",
+    "q3": "agrind '* | json | where level == \"ERROR\" | count by message | sort by _count desc | head 5' -f {app}",
+    "q4": "agrind '* | json | avg(latencyMs), max(latencyMs), p99(latencyMs) by service' -f {app}",
+    "q6": "agrind '* | json | count by userId | sort by _count desc | head 10' -f {app}",
+    "q8": "agrind '* | parse \"* - - [*] \\\"* * *\\\" * *\" as ip, ts, method, url, proto, status, bytes | count by status' -f {access}",
+}
+
+FLOOR = {
+    "q2": [("rg -c ERROR", "rg -c ERROR {app}")],
+}
+LIMITS = [("cat > /dev/null", "cat {app} > /dev/null"), ("wc -l", "wc -l {app}"), ("rg -c ERROR", "rg -c ERROR {app}")]
+
+
+def run_once(cmd):
+    """Runs a shell command; returns (wall seconds, peak RSS MiB of the largest child, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(["bash", "-o", "pipefail", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd!r} failed ({proc.returncode}): {err.decode(errors='replace')[:500]}")
+    return wall, usage.ru_maxrss, out.decode(errors="replace")
+
+
+def measure(cmd, runs):
+    """Median wall time over `runs` warm runs and the peak RSS (one warm-up run first)."""
+    run_once(cmd)
+    walls, out = [], ""
+    for _ in range(runs):
+        wall, _, out = run_once(cmd)
+        walls.append(wall)
+    # Peak RSS per command: a fresh measurement process, so earlier children do not count.
+    rss = peak_rss(cmd)
+    return statistics.median(walls), rss, out
+
+
+def peak_rss(cmd):
+    probe = ("import resource,subprocess,sys;"
+             "subprocess.run(['bash','-o','pipefail','-c',sys.argv[1]],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL);"
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", probe, cmd], capture_output=True, text=True, check=True).stdout
+    return int(out.strip()) / 1024
+
+
+def duck_cmd(q):
+    sql = DUCK_SQL[q].format(app=f"read_json('{APP}', format='newline_delimited')", access=ACCESS)
+    script = ("import duckdb,csv,sys;"
+              "rows=duckdb.sql(sys.argv[1]).fetchall();"
+              "w=csv.writer(sys.stdout);[w.writerow(r) for r in rows]")
+    return f"{sys.executable} -c {shquote(script)} {shquote(sql)}"
+
+
+def shquote(s):
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def rows_of(text):
+    return [r for r in csv.reader(io.StringIO(text)) if r]
+
+
+def num(x):
+    try:
+        return float(x)
+    except ValueError:
+        return x
+
+
+def same_rows(a, b, tolerance=1e-9):
+    if len(a) != len(b):
+        return False
+    for ra, rb in zip(a, b):
+        if len(ra) != len(rb):
+            return False
+        for x, y in zip(ra, rb):
+            x, y = num(x), num(y)
+            if isinstance(x, float) and isinstance(y, float):
+                if abs(x - y) > tolerance * max(1.0, abs(x), abs(y)):
+                    return False
+            elif str(x) != str(y):
+                return False
+    return True
+
+
+def check(q, logq_out, tool, out):
+    """Whether `tool`'s answer agrees with logq's, with a note where the comparison is partial."""
+    mine = rows_of(logq_out)[1:]
+    if tool == "duckdb":
+        theirs = rows_of(out)
+        if q == "q6":
+            # Both rank the group of events without userId (null) first.
+            theirs = [["" if r[0] in ("", "None") else r[0], r[1]] for r in theirs]
+        if q == "q8":
+            # DuckDB groups unparsed lines under ''; logq leaves them without status.
+            theirs = sorted(theirs, key=lambda r: (r[0] == "", r[0]))
+        return "OK" if same_rows(mine, theirs, 1e-6) else "DIFF"
+    if tool == "jq":
+        if q in ("q1", "q2"):
+            return "OK" if mine[0][-1] == out.strip() else "DIFF"
+        if q == "q5":
+            return "OK" if str(len(mine)) == out.strip() else "DIFF"
+        if q in ("q3", "q6"):
+            theirs = [l.strip().split(" ", 1) for l in out.strip().splitlines()]
+            theirs = [[json.loads(t[1]) if t[1].startswith('"') else ("" if t[1] == "null" else t[1]), t[0]] for t in theirs]
+            return "OK" if same_rows(mine, theirs) else "DIFF"
+        if q == "q7":
+            theirs = [json.loads(l) for l in out.strip().splitlines()]
+            ok = [r[1:] for r in mine] == [[t[1], str(t[2])] for t in theirs]
+            return "OK" if ok else "DIFF"
+    if tool.startswith("rg"):
+        return "OK" if mine[0][-1] == out.strip() else "DIFF"
+    return "—"
+
+
+def main():
+    selected = os.environ.get("QUERIES", " ".join(QUERIES)).split()
+    tools = os.environ.get("TOOLS", "logq duckdb agrind jq floor").split()
+    have = {t: shutil.which(t) is not None for t in ("jq", "agrind", "rg")}
+    try:
+        import duckdb  # noqa: F401
+        have["duckdb"] = True
+    except ImportError:
+        have["duckdb"] = False
+    results = []  # (query, tool, wall, rss, mbps, answer)
+    for q in selected:
+        query, path = QUERIES[q]
+        size = os.path.getsize(path)
+        logq_cmd = f"{LOGQ} --format csv {shquote(query)} {path}"
+        wall, rss, logq_out = measure(logq_cmd, RUNS)
+        results.append((q, "logq", wall, rss, size / wall / 1e6, "ref"))
+        print(f"{q} logq {wall:.3f}s {rss:.0f}MiB", file=sys.stderr)
+        candidates = []
+        if "duckdb" in tools and have["duckdb"]:
+            candidates.append(("duckdb", duck_cmd(q), RUNS))
+        if "agrind" in tools and have["agrind"] and q in AGRIND:
+            candidates.append(("agrind", AGRIND[q].format(app=APP, access=ACCESS), SLOW_RUNS))
+        if "jq" in tools and have["jq"] and q in JQ:
+            candidates.append(("jq", JQ[q].format(app=APP), SLOW_RUNS))
+        if "floor" in tools and have["rg"]:
+            candidates += [(name, cmd.format(app=APP), RUNS) for name, cmd in FLOOR.get(q, [])]
+        for tool, cmd, runs in candidates:
+            try:
+                t_wall, t_rss, out = measure(cmd, runs)
+            except RuntimeError as e:
+                print(f"{q} {tool} failed: {e}", file=sys.stderr)
+                continue
+            results.append((q, tool, t_wall, t_rss, size / t_wall / 1e6, check(q, logq_out, tool, out)))
+            print(f"{q} {tool} {t_wall:.3f}s {t_rss:.0f}MiB", file=sys.stderr)
+    limits = []
+    if "floor" in tools:
+        for name, cmd in LIMITS:
+            if name.startswith("rg") and not have["rg"]:
+                continue
+            wall, _, _ = measure(cmd.format(app=APP), RUNS)
+            limits.append((name, wall, os.path.getsize(APP) / wall / 1e6))
+    report = render(results, limits)
+    print(report)
+    with open(os.path.join(DATA, "results.md"), "w") as f:
+        f.write(report)
+
+
+def render(results, limits):
+    lines = ["| query | tool | median wall s | MB/s | peak RSS MiB | logq speed-up | answer |",
+             "|---|---|---|---|---|---|---|"]
+    base = {q: wall for q, tool, wall, *_ in results if tool == "logq"}
+    for q, tool, wall, rss, mbps, answer in results:
+        ratio = "—" if tool == "logq" else f"{wall / base[q]:.1f}×"
+        lines.append(f"| {q} | {tool} | {wall:.2f} | {mbps:.0f} | {rss:.0f} | {ratio} | {answer} |")
+    if limits:
+        lines += ["", "| scan floor (1 GiB app log) | median wall s | MB/s |", "|---|---|---|"]
+        lines += [f"| `{name}` | {wall:.2f} | {mbps:.0f} |" for name, wall, mbps in limits]
+    duck = {q: wall for q, tool, wall, *_ in results if tool == "duckdb"}
+    if duck:
+        ratios = sorted(duck[q] / base[q] for q in duck)
+        lines += ["", f"logq vs DuckDB: median {statistics.median(ratios):.1f}×, worst {ratios[0]:.1f}×, best {ratios[-1]:.1f}×"]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
