@@ -3,6 +3,7 @@
 //! lines without loading whole files.
 
 mod lines;
+mod prefetch;
 
 use std::fmt;
 use std::fs::File;
@@ -10,6 +11,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 pub use lines::LineReader;
+pub use prefetch::Prefetch;
 
 /// One input: a file or stdin, with the names the query sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
