@@ -297,48 +297,22 @@ fn version_and_help() {
 /// environment, a log group with known events, rows printed in the chosen format.
 #[test]
 fn cloudwatch_mode_runs_the_query_on_the_service_and_prints_its_rows() {
-    use skywatch_tests::logs::types::InputLogEvent;
+    use skywatch_tests::log_groups::create_with_events;
 
     let moto = skywatch_tests::moto::shared().unwrap_or_else(|e| panic!("{e}"));
     let group = skywatch_tests::names::unique_name("/it/logq-cli");
-    let now_ms = chrono_now_ms();
+    let now_ms = skywatch_tests::log_groups::now_ms();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let client =
-            skywatch_tests::logs::Client::new(&skywatch_tests::aws::sdk_config(&moto.endpoint_url()).await);
-        client
-            .create_log_group()
-            .log_group_name(&group)
-            .send()
-            .await
-            .unwrap();
-        client
-            .create_log_stream()
-            .log_group_name(&group)
-            .log_stream_name("s")
-            .send()
-            .await
-            .unwrap();
-        let events: Vec<InputLogEvent> = (0..3)
-            .map(|i| {
-                InputLogEvent::builder()
-                    .timestamp(now_ms - 60_000 + i)
-                    .message(format!("event {i}"))
-                    .build()
-                    .unwrap()
-            })
+        let config = skywatch_tests::aws::sdk_config(&moto.endpoint_url()).await;
+        let client = skywatch_tests::logs::Client::new(&config);
+        let events: Vec<(i64, String)> = (0..3)
+            .map(|i| (now_ms - 60_000 + i, format!("event {i}")))
             .collect();
-        client
-            .put_log_events()
-            .log_group_name(&group)
-            .log_stream_name("s")
-            .set_log_events(Some(events))
-            .send()
-            .await
-            .unwrap();
+        create_with_events(&client, &group, "s", &events).await.unwrap();
     });
     let out = logq()
         .args([
@@ -376,11 +350,4 @@ fn cloudwatch_mode_reports_a_missing_log_group_with_exit_1() {
         "{}",
         stderr(&out)
     );
-}
-
-fn chrono_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }

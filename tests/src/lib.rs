@@ -8,11 +8,13 @@
 //!   test fails.
 //! - [`fault_proxy`]: a TCP proxy that refuses, hangs, delays or answers with HTTP errors on command.
 //! - [`aws`]: SDK configuration and environment pointed at an endpoint, with dummy credentials.
+//! - [`log_groups`]: log groups holding known events.
 //! - [`names`]: unique resource names, so tests can share one server.
 //! - [`poll`]: wait for a condition with a deadline instead of sleeping and hoping.
 
 pub mod aws;
 pub mod fault_proxy;
+pub mod log_groups;
 pub mod moto;
 pub mod names;
 pub mod poll;

@@ -159,6 +159,24 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
+/// The fields Lambda platform lines give.
+const LAMBDA_FIELDS: [&str; 9] = [
+    "@type",
+    "@requestId",
+    "@duration",
+    "@billedDuration",
+    "@memorySize",
+    "@maxMemoryUsed",
+    "@initDuration",
+    "@xrayTraceId",
+    "@xraySegmentId",
+];
+
+/// Whether `name` is a field that only the known text formats (Lambda, VPC flow, Route 53) give.
+pub fn is_known_format_field(name: &str) -> bool {
+    LAMBDA_FIELDS.contains(&name) || VPC_FIELDS.contains(&name) || ROUTE53_FIELDS.contains(&name)
+}
+
 const VPC_FIELDS: [&str; 14] = [
     "version",
     "accountId",

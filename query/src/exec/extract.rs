@@ -15,47 +15,12 @@ use crate::fx_hash::FxHasher;
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 use crate::event::{
-    lambda_fields, leading_timestamp, parse_timestamp_text, parse_timestamp_value, route53_fields,
-    vpc_flow_fields, JsonFlattener, KeyFinder, TimestampFormat, Wanted, TIMESTAMP_KEYS,
+    is_known_format_field, lambda_fields, leading_timestamp, parse_timestamp_text, parse_timestamp_value,
+    route53_fields, vpc_flow_fields, JsonFlattener, KeyFinder, TimestampFormat, Wanted, TIMESTAMP_KEYS,
 };
 use crate::exec::pipeline::Row;
 use crate::plan::{InputFields, Slot};
 use crate::value::Value;
-
-/// Field names that only the known text formats (Lambda, VPC flow, Route 53) produce.
-const KNOWN_FORMAT_FIELDS: &[&str] = &[
-    "@type",
-    "@requestId",
-    "@duration",
-    "@billedDuration",
-    "@memorySize",
-    "@maxMemoryUsed",
-    "@initDuration",
-    "@xrayTraceId",
-    "@xraySegmentId",
-    "version",
-    "accountId",
-    "interfaceId",
-    "srcAddr",
-    "dstAddr",
-    "srcPort",
-    "dstPort",
-    "protocol",
-    "packets",
-    "bytes",
-    "startTime",
-    "endTime",
-    "action",
-    "logStatus",
-    "queryTimestamp",
-    "hostZoneId",
-    "queryName",
-    "queryType",
-    "responseCode",
-    "edgeLocation",
-    "resolverIp",
-    "ednsClientSubnet",
-];
 
 /// Time keys of AWS's own JSON logs, tried after the generic ones: CloudTrail's `eventTime`,
 /// API Gateway access logs' `requestTimeEpoch`.
@@ -163,11 +128,8 @@ impl<'p> Extractor<'p> {
                 _ => None,
             }
         };
-        let known_formats = slots.keys().any(|k| KNOWN_FORMAT_FIELDS.contains(&k.as_str()))
-            || rule
-                .field
-                .as_deref()
-                .is_some_and(|f| KNOWN_FORMAT_FIELDS.contains(&f));
+        let known_formats = slots.keys().any(|k| is_known_format_field(k))
+            || rule.field.as_deref().is_some_and(is_known_format_field);
         Extractor {
             input,
             wanted,

@@ -20,36 +20,43 @@ pub struct Prefetch {
 impl Prefetch {
     pub fn new(mut inner: Box<dyn Read + Send>) -> io::Result<Prefetch> {
         let (tx, rx) = sync_channel(BLOCKS_IN_FLIGHT);
-        std::thread::Builder::new().name("prefetch".into()).spawn(move || loop {
-            let mut block = vec![0u8; BLOCK_BYTES];
-            let mut filled = 0;
-            // Fill the block (decoders often return small pieces).
-            let result = loop {
-                match inner.read(&mut block[filled..]) {
-                    Ok(0) => break Ok(()),
-                    Ok(n) => {
-                        filled += n;
-                        if filled == block.len() {
-                            break Ok(());
+        std::thread::Builder::new()
+            .name("prefetch".into())
+            .spawn(move || loop {
+                let mut block = vec![0u8; BLOCK_BYTES];
+                let mut filled = 0;
+                // Fill the block (decoders often return small pieces).
+                let result = loop {
+                    match inner.read(&mut block[filled..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => {
+                            filled += n;
+                            if filled == block.len() {
+                                break Ok(());
+                            }
                         }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => break Err(e),
+                };
+                block.truncate(filled);
+                let end = block.is_empty();
+                let message = match result {
+                    Ok(()) => Ok(block),
+                    Err(e) => Err(e),
+                };
+                let failed = message.is_err();
+                // The reader went away (the query finished early): stop reading.
+                if tx.send(message).is_err() || end || failed {
+                    return;
                 }
-            };
-            block.truncate(filled);
-            let end = block.is_empty();
-            let message = match result {
-                Ok(()) => Ok(block),
-                Err(e) => Err(e),
-            };
-            let failed = message.is_err();
-            // The reader went away (the query finished early): stop reading.
-            if tx.send(message).is_err() || end || failed {
-                return;
-            }
-        })?;
-        Ok(Prefetch { blocks: rx, current: Vec::new(), pos: 0, done: false })
+            })?;
+        Ok(Prefetch {
+            blocks: rx,
+            current: Vec::new(),
+            pos: 0,
+            done: false,
+        })
     }
 }
 

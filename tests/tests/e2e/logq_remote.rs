@@ -11,52 +11,26 @@ use skywatch_query::remote::{run_remote, RemoteError, RemoteQuery};
 use skywatch_query::value::Value;
 use skywatch_tests::aws::sdk_config;
 use skywatch_tests::fault_proxy::{Fault, FaultProxy};
-use skywatch_tests::logs::types::InputLogEvent;
+use skywatch_tests::log_groups::{create_with_events, now_ms};
 use skywatch_tests::logs::Client;
 use skywatch_tests::moto;
 use skywatch_tests::names::unique_name;
 
 const NEWEST_TWO: &str = "fields @timestamp, @message | sort @timestamp desc | limit 2";
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 /// A new log group holding five events a second apart, ending a minute ago; returns the group and
 /// the events' (timestamp ms, message), oldest first.
 async fn group_with_five_events(
     client: &Client,
     test: &str,
-) -> Result<(String, Vec<(i64, String)>), Box<dyn std::error::Error>> {
+) -> Result<(String, Vec<(i64, String)>), Box<dyn std::error::Error + Send + Sync>> {
     let group = unique_name(&format!("/it/logq-remote-{test}"));
-    let stream = "web-1";
-    client.create_log_group().log_group_name(&group).send().await?;
-    client
-        .create_log_stream()
-        .log_group_name(&group)
-        .log_stream_name(stream)
-        .send()
-        .await?;
     let first_ms = now_ms() - 65_000;
     // Odd milliseconds, so a timestamp truncated to seconds would show.
     let events: Vec<(i64, String)> = (0..5)
         .map(|i| (first_ms + i * 1_000 + 7 * i, format!("GET /item/{i} 200")))
         .collect();
-    let input = events
-        .iter()
-        .map(|(t, m)| InputLogEvent::builder().timestamp(*t).message(m).build())
-        .collect::<Result<Vec<_>, _>>()?;
-    let put = client
-        .put_log_events()
-        .log_group_name(&group)
-        .log_stream_name(stream)
-        .set_log_events(Some(input))
-        .send()
-        .await?;
-    assert!(put.rejected_log_events_info().is_none());
+    create_with_events(client, &group, "web-1", &events).await?;
     Ok((group, events))
 }
 
