@@ -1,7 +1,12 @@
 //! Running state of each aggregate function, per group. States merge, so partial aggregates built
 //! on several threads combine into one answer.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
+
+use crate::fx_hash::FxHasher;
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 use crate::exec::natural_order::natural_cmp;
 use crate::plan::aggregate::AggKind;
@@ -22,8 +27,10 @@ pub enum AggState {
     /// min and max prefer numbers: text values count only when no value is a number.
     Min(Extreme),
     Max(Extreme),
+    /// Exact percentile from a count per distinct value: memory follows the number of distinct
+    /// values (small for latencies in whole milliseconds), not the number of events.
     Pct {
-        values: Vec<f64>,
+        counts: FxMap<u64, u64>,
         p: f64,
     },
     /// Welford's running mean and sum of squared deviations.
@@ -48,7 +55,7 @@ impl AggState {
             AggKind::Min => AggState::Min(Extreme::default()),
             AggKind::Max => AggState::Max(Extreme::default()),
             AggKind::Pct(p) => AggState::Pct {
-                values: Vec::new(),
+                counts: FxMap::default(),
                 p,
             },
             AggKind::Stddev => AggState::Stddev {
@@ -84,9 +91,11 @@ impl AggState {
             }
             AggState::Min(best) => best.add(value, std::cmp::Ordering::Less),
             AggState::Max(best) => best.add(value, std::cmp::Ordering::Greater),
-            AggState::Pct { values, .. } => {
+            AggState::Pct { counts, .. } => {
                 if let Some(x) = value.as_number() {
-                    values.push(x);
+                    // -0.0 and 0.0 are one value.
+                    let x = if x == 0.0 { 0.0 } else { x };
+                    *counts.entry(x.to_bits()).or_insert(0) += 1;
                 }
             }
             AggState::Stddev { n, mean, m2 } => {
@@ -128,7 +137,11 @@ impl AggState {
             }
             (AggState::Min(a), AggState::Min(b)) => a.merge(b, std::cmp::Ordering::Less),
             (AggState::Max(a), AggState::Max(b)) => a.merge(b, std::cmp::Ordering::Greater),
-            (AggState::Pct { values, .. }, AggState::Pct { values: more, .. }) => values.extend(more),
+            (AggState::Pct { counts, .. }, AggState::Pct { counts: more, .. }) => {
+                for (value, n) in more {
+                    *counts.entry(value).or_insert(0) += n;
+                }
+            }
             (
                 AggState::Stddev { n, mean, m2 },
                 AggState::Stddev {
@@ -175,15 +188,26 @@ impl AggState {
             AggState::Mean { sum, n } => (n > 0).then_some(()).and_then(|()| Value::num(sum / n as f64)),
             AggState::Min(e) | AggState::Max(e) => e.number.map(|(_, v)| v).or(e.text),
             AggState::SortsFirst(v) | AggState::SortsLast(v) => v,
-            AggState::Pct { mut values, p } => {
-                if values.is_empty() {
+            AggState::Pct { counts, p } => {
+                let total: u64 = counts.values().sum();
+                if total == 0 {
                     return None;
                 }
+                let mut values: Vec<(f64, u64)> = counts
+                    .into_iter()
+                    .map(|(bits, n)| (f64::from_bits(bits), n))
+                    .collect();
+                values.sort_by(|a, b| a.0.total_cmp(&b.0));
                 // Nearest rank: the smallest value with at least p% of values at or below it.
-                values.sort_by(f64::total_cmp);
-                let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
-                let index = rank.clamp(1, values.len()) - 1;
-                values.get(index).copied().and_then(Value::num)
+                let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+                let mut seen = 0;
+                for (value, n) in &values {
+                    seen += n;
+                    if seen >= rank {
+                        return Value::num(*value);
+                    }
+                }
+                values.last().and_then(|(v, _)| Value::num(*v))
             }
             AggState::Stddev { n, m2, .. } => (n > 0)
                 .then_some(())
