@@ -54,18 +54,18 @@ DUCK_SQL = {
 JQ = {
     "q1": "jq -n 'reduce inputs as $l (0; .+1)' {app}",
     "q2": "jq -n 'reduce (inputs | select(.level == \"ERROR\")) as $l (0; .+1)' {app}",
-    "q3": "jq -c 'select(.level == \"ERROR\") | .message' {app} | sort | uniq -c | sort -rn | head -5",
+    "q3": "jq -c 'select(.level == \"ERROR\") | .message' {app} | sort | uniq -c | sort -rn | awk 'NR<=5'",
     "q5": "jq -r '.timestamp[0:15]' {app} | awk '{{m=substr($0,15,1); b=(m<5)?0:5; print substr($0,1,14) b}}' | uniq -c | wc -l",
-    "q6": "jq -r '.userId // \"null\"' {app} | sort | uniq -c | sort -rn | head -10",
-    "q7": "jq -c 'select((.path // \"\" | test(\"/api/orders/[0-9]+\")) and (.status // 0) >= 500) | [.timestamp, .path, .status]' {app} | sort -r | head -20",
+    "q6": "jq -r '.userId // \"null\"' {app} | sort | uniq -c | sort -rn | awk 'NR<=10'",
+    "q7": "jq -c 'select((.path // \"\" | test(\"/api/orders/[0-9]+\")) and (.status // 0) >= 500) | [.timestamp, .path, .status]' {app} | sort -r | awk 'NR<=20'",
 }
 
 AGRIND = {
     "q1": "agrind '* | json | count' -f {app}",
     "q2": "agrind '* | json | where level == \"ERROR\" | count' -f {app}",
-    "q3": "agrind '* | json | where level == \"ERROR\" | count by message | sort by _count desc | head 5' -f {app}",
+    "q3": "agrind '* | json | where level == \"ERROR\" | count by message | sort by _count desc | limit 5' -f {app}",
     "q4": "agrind '* | json | avg(latencyMs), max(latencyMs), p99(latencyMs) by service' -f {app}",
-    "q6": "agrind '* | json | count by userId | sort by _count desc | head 10' -f {app}",
+    "q6": "agrind '* | json | count by userId | sort by _count desc | limit 10' -f {app}",
     "q8": "agrind '* | parse \"* - - [*] \\\"* * *\\\" * *\" as ip, ts, method, url, proto, status, bytes | count by status' -f {access}",
 }
 
@@ -110,7 +110,8 @@ def peak_rss(cmd):
 def duck_cmd(q):
     sql = DUCK_SQL[q].format(app=f"read_json('{APP}', format='newline_delimited')", access=ACCESS)
     script = ("import duckdb,csv,sys;"
-              "rows=duckdb.sql(sys.argv[1]).fetchall();"
+              "con=duckdb.connect();con.execute('SET enable_progress_bar=false');"
+              "rows=con.sql(sys.argv[1]).fetchall();"
               "w=csv.writer(sys.stdout);[w.writerow(r) for r in rows]")
     return f"{sys.executable} -c {shquote(script)} {shquote(sql)}"
 

@@ -32,8 +32,13 @@ impl Hasher for FxHasher {
         self.add(i);
     }
 
+    /// The state, mixed so the low bits depend on every input bit: hash tables index buckets by
+    /// the low bits, and the bits of whole numbers stored as f64 have all-zero low bits.
     fn finish(&self) -> u64 {
-        self.0
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 }
 
@@ -43,4 +48,23 @@ pub fn fx_hash(bytes: &[u8]) -> u64 {
     h.write(bytes);
     h.write_u8(0xff);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FxHasher;
+    use std::collections::HashSet;
+    use std::hash::Hasher;
+
+    #[test]
+    fn whole_numbers_as_f64_bits_spread_over_the_low_bits() {
+        let buckets: HashSet<u64> = (0..1000u32)
+            .map(|n| {
+                let mut h = FxHasher::default();
+                h.write_u64(f64::from(n).to_bits());
+                h.finish() & 1023
+            })
+            .collect();
+        assert!(buckets.len() > 500, "{} buckets used", buckets.len());
+    }
 }

@@ -41,9 +41,15 @@ impl KeyFinder {
         Some(KeyFinder { keys })
     }
 
+    /// The field names, in key order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|(name, _)| name.as_str())
+    }
+
     /// Emits every wanted key's value and returns true, or returns false (having emitted
     /// nothing) if the line is not one this fast path can answer for.
-    pub fn read(&self, line: &str, text: &mut String, emit: &mut dyn FnMut(&str, Value)) -> bool {
+    /// `emit` gets each key's number (its place in [`KeyFinder::names`]), name and value.
+    pub fn read(&self, line: &str, text: &mut String, emit: &mut dyn FnMut(usize, &str, Value)) -> bool {
         let mut found: [(usize, usize, u8); 16] = [(0, 0, 0); 16];
         if self.keys.len() > found.len() || !self.locate(line, &mut found) {
             return false;
@@ -72,7 +78,7 @@ impl KeyFinder {
                 _ => None,
             };
             if let Some(value) = value {
-                emit(name, value);
+                emit(k, name, value);
             }
         }
         true
@@ -182,7 +188,7 @@ mod tests {
         let mut out = Vec::new();
         let mut text = String::new();
         finder
-            .read(line, &mut text, &mut |k, v| out.push((k.to_string(), v)))
+            .read(line, &mut text, &mut |_, k, v| out.push((k.to_string(), v)))
             .then_some(out)
     }
 

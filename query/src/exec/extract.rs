@@ -60,6 +60,8 @@ pub struct Extractor<'p> {
     fast: Option<(Option<KeyFinder>, Vec<KeyFinder>)>,
     /// Reused buffer for unescaped values.
     text: String,
+    /// The slot of each key of the fast path's field finder, in its key order.
+    fast_slots: Vec<Slot>,
 }
 
 /// The outcome of the key-directed path.
@@ -130,6 +132,10 @@ impl<'p> Extractor<'p> {
         };
         let known_formats = slots.keys().any(|k| is_known_format_field(k))
             || rule.field.as_deref().is_some_and(is_known_format_field);
+        let fast_slots = match &fast {
+            Some((Some(fields), _)) => fields.names().filter_map(|n| slots.get(n).copied()).collect(),
+            _ => Vec::new(),
+        };
         Extractor {
             input,
             wanted,
@@ -140,6 +146,7 @@ impl<'p> Extractor<'p> {
             rule,
             reads_json,
             timestamp_needed,
+            fast_slots,
             fast,
             text: String::new(),
         }
@@ -157,10 +164,10 @@ impl<'p> Extractor<'p> {
     #[allow(clippy::option_option)]
     fn read_fast_inner(&mut self, line: &str, row: &mut Row) -> Option<Option<i64>> {
         let (fields, stamps) = self.fast.as_ref()?;
-        let slots = &self.slots;
         if let Some(fields) = fields {
-            let read = fields.read(line, &mut self.text, &mut |key, value| {
-                if let Some(&slot) = slots.get(key) {
+            let fast_slots = &self.fast_slots;
+            let read = fields.read(line, &mut self.text, &mut |k, _, value| {
+                if let Some(&slot) = fast_slots.get(k) {
                     row[slot] = Some(value);
                 }
             });
@@ -183,7 +190,7 @@ impl<'p> Extractor<'p> {
                 return parsed.map(Some);
             }
             let mut stamp = None;
-            if finder.read(line, &mut self.text, &mut |_, value| stamp = Some(value)) {
+            if finder.read(line, &mut self.text, &mut |_, _, value| stamp = Some(value)) {
                 let parsed = match (&self.rule.format, stamp) {
                     (Some(format), Some(value)) => value.as_text().and_then(|t| format.parse(&t)),
                     (None, Some(value)) => parse_timestamp_value(&value),
