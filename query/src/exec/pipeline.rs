@@ -162,7 +162,7 @@ pub struct Pipeline<'p> {
     done: bool,
     /// Reused buffer for group values.
     key_buf: Vec<Option<Value>>,
-    /// Reused buffer for parsed fields.
+    /// Reused buffer for computed and parsed fields.
     capture_buf: Vec<(usize, Option<Value>)>,
 }
 
@@ -265,11 +265,14 @@ impl<'p> Pipeline<'p> {
                     }
                 }
                 Stage::Compute(items) => {
-                    let values: Vec<(usize, Option<Value>)> =
-                        items.iter().map(|(slot, e)| (*slot, eval(e, &scope))).collect();
-                    for (slot, value) in values {
+                    // Evaluate all before writing any: an item may read a slot another writes.
+                    let mut values = std::mem::take(&mut self.capture_buf);
+                    values.clear();
+                    values.extend(items.iter().map(|(slot, e)| (*slot, eval(e, &scope))));
+                    for (slot, value) in values.drain(..) {
                         row[slot] = value;
                     }
+                    self.capture_buf = values;
                 }
                 Stage::Parse(parse) => {
                     if parse.captures.is_empty() {

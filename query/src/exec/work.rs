@@ -79,8 +79,7 @@ fn plain_file_size(path: &std::path::Path) -> io::Result<Option<u64>> {
     }
     let mut magic = [0u8; 4];
     let n = file.read_at(&mut magic, 0)?;
-    let compressed =
-        magic[..n].starts_with(&[0x1f, 0x8b]) || magic[..n].starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    let compressed = input::is_compressed(&magic[..n]);
     Ok((!compressed).then_some(meta.len()))
 }
 

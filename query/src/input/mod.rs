@@ -159,15 +159,21 @@ pub fn open(source: &Source) -> Result<Box<dyn Read + Send>, InputError> {
     })
 }
 
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+
+/// Whether data starting with `head` is gzip or zstd compressed.
+pub fn is_compressed(head: &[u8]) -> bool {
+    head.starts_with(GZIP_MAGIC) || head.starts_with(ZSTD_MAGIC)
+}
+
 /// Wraps `raw` in a decoder if it starts with gzip or zstd magic bytes.
 pub fn decompressed(raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
-    const GZIP: &[u8] = &[0x1f, 0x8b];
-    const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
     let mut reader = BufReader::with_capacity(1 << 16, raw);
     // One read is enough to see the magic bytes of a file; a pipe that delivers fewer than four
     // bytes first is read as plain text.
     let head = reader.fill_buf()?;
-    let (is_gzip, is_zstd) = (head.starts_with(GZIP), head.starts_with(ZSTD));
+    let (is_gzip, is_zstd) = (head.starts_with(GZIP_MAGIC), head.starts_with(ZSTD_MAGIC));
     if is_gzip {
         Ok(Box::new(flate2::bufread::MultiGzDecoder::new(reader)))
     } else if is_zstd {
