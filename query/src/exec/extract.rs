@@ -190,17 +190,22 @@ impl<'p> Extractor<'p> {
                 return parsed.map(Some);
             }
             let mut stamp = None;
-            if finder.read(line, &mut self.text, &mut |_, _, value| stamp = Some(value)) {
-                let parsed = match (&self.rule.format, stamp) {
-                    (Some(format), Some(value)) => value.as_text().and_then(|t| format.parse(&t)),
-                    (None, Some(value)) => parse_timestamp_value(&value),
-                    (_, None) => None,
-                };
-                // A key that is present but not a time: the full scan looks further.
-                return parsed.map(Some);
+            if !finder.read(line, &mut self.text, &mut |_, _, value| {
+                stamp = Some(value);
+            }) {
+                return None;
             }
+            // An absent or null key: the next one in rank order.
+            let Some(value) = stamp else { continue };
+            let parsed = match &self.rule.format {
+                Some(format) => value.as_text().and_then(|t| format.parse(&t)),
+                None => parse_timestamp_value(&value),
+            };
+            // A key that is present but not a time: the full scan looks further.
+            return parsed.map(Some);
         }
-        None
+        // No timestamp key at all.
+        Some(None)
     }
 
     /// The timestamp `line` carries itself, if any.

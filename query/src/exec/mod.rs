@@ -8,6 +8,7 @@
 pub mod aggregate_state;
 pub mod eval;
 pub mod extract;
+pub mod groups;
 pub mod natural_order;
 pub mod pipeline;
 pub mod prefilter;

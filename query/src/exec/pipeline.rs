@@ -7,10 +7,11 @@
 //! states of that stage are merged ([`Pipeline::merge`]) and one pipeline finishes the query.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 use crate::exec::aggregate_state::AggState;
 use crate::exec::eval::{eval, truthy, Scope};
+use crate::exec::groups::{hash_values, same_key, Groups};
 use crate::exec::natural_order::cmp_nulls_last;
 use crate::functions::FnContext;
 use crate::fx_hash::FxHasher;
@@ -22,95 +23,6 @@ use crate::value::Value;
 pub type Row = Vec<Option<Value>>;
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-
-/// Hashes values the way [`same_key`] compares them.
-fn hash_values(values: &[Option<Value>]) -> u64 {
-    let mut h = FxHasher::default();
-    for value in values {
-        match value {
-            None => h.write_u8(0),
-            Some(Value::Str(s)) => {
-                h.write_u8(1);
-                h.write(s.as_bytes());
-                h.write_u8(0xff);
-            }
-            Some(Value::Num(n)) => {
-                h.write_u8(2);
-                h.write_u64(if *n == 0.0 { 0 } else { n.to_bits() });
-            }
-            Some(Value::Time(ms)) => {
-                h.write_u8(3);
-                h.write_u64(*ms as u64);
-            }
-            Some(Value::Bool(b)) => {
-                h.write_u8(4);
-                h.write_u8(u8::from(*b));
-            }
-            Some(other) => {
-                h.write_u8(5);
-                h.write(other.to_string().as_bytes());
-                h.write_u8(0xff);
-            }
-        }
-    }
-    h.finish()
-}
-
-/// Whether two group or dedup keys are the same: same kind and same content.
-fn same_key(a: &[Option<Value>], b: &[Option<Value>]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| match (x, y) {
-            (None, None) => true,
-            (Some(Value::Str(p)), Some(Value::Str(q))) => p == q,
-            #[allow(clippy::float_cmp)]
-            (Some(Value::Num(p)), Some(Value::Num(q))) => p == q,
-            (Some(Value::Time(p)), Some(Value::Time(q))) => p == q,
-            (Some(Value::Bool(p)), Some(Value::Bool(q))) => p == q,
-            (Some(p @ (Value::List(_) | Value::Map(_))), Some(q @ (Value::List(_) | Value::Map(_)))) => {
-                p.to_string() == q.to_string()
-            }
-            _ => false,
-        })
-}
-
-/// Groups of a stats stage: looked up by hash without building a key per row; the table holds
-/// group numbers, so a probe touches one cache line before it compares a key.
-#[derive(Default)]
-struct Groups {
-    index: hashbrown::HashTable<u32>,
-    /// Each group's hash, values (as first seen) and aggregate states, in order of first appearance.
-    groups: Vec<(u64, Vec<Option<Value>>, Vec<AggState>)>,
-}
-
-impl Groups {
-    fn find_or_insert(&mut self, values: &[Option<Value>], stats: &StatsStage) -> usize {
-        let hash = hash_values(values);
-        let groups = &self.groups;
-        if let Some(&i) = self.index.find(hash, |&i| {
-            let (h, v, _) = &groups[i as usize];
-            *h == hash && same_key(v, values)
-        }) {
-            return i as usize;
-        }
-        let states = stats.aggregates.iter().map(|a| AggState::new(a.kind)).collect();
-        let i = self.groups.len();
-        self.groups.push((hash, values.to_vec(), states));
-        let groups = &self.groups;
-        // More than 2^32 groups cannot be held in memory anyway.
-        self.index
-            .insert_unique(hash, i as u32, |&j| groups[j as usize].0);
-        i
-    }
-
-    fn merge(&mut self, other: Groups, stats: &StatsStage) {
-        for (_, values, states) in other.groups {
-            let i = self.find_or_insert(&values, stats);
-            for (mine, theirs) in self.groups[i].2.iter_mut().zip(states) {
-                mine.merge(theirs);
-            }
-        }
-    }
-}
 
 /// Rows held by a sort: sort keys, arrival order, row.
 type Held = (Vec<Option<Value>>, u64, Row);
@@ -392,7 +304,7 @@ impl<'p> Pipeline<'p> {
             return;
         };
         let index = groups.find_or_insert(&key, stats);
-        for (state, spec) in groups.groups[index].2.iter_mut().zip(&stats.aggregates) {
+        for (state, spec) in groups.states_mut(index).iter_mut().zip(&stats.aggregates) {
             let arg = match &spec.arg {
                 None => Some(Value::Bool(true)),
                 Some(e) => eval(e, &scope),
@@ -466,8 +378,7 @@ impl<'p> Pipeline<'p> {
     }
 
     fn stats_rows(&self, stats: &StatsStage, groups: Groups) -> Vec<Row> {
-        let mut groups: Vec<(Vec<Option<Value>>, Vec<AggState>)> =
-            groups.groups.into_iter().map(|(_, v, s)| (v, s)).collect();
+        let mut groups = groups.into_groups();
         if groups.is_empty() && stats.groups.is_empty() {
             // `stats count(*)` over nothing is one row of zeros, not no rows.
             groups.push((

@@ -245,7 +245,8 @@ impl<'a> Worker<'a> {
                     continue;
                 }
             }
-            let text = if let Ok(text) = std::str::from_utf8(bytes) {
+            // SIMD validation: a scan of every byte of every examined line.
+            let text = if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
                 std::borrow::Cow::Borrowed(text)
             } else {
                 self.stats.invalid_utf8 += 1;

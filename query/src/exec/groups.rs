@@ -1,0 +1,209 @@
+//! Keys of groups (stats) and of seen rows (dedup): hashing and comparing lists of values, and
+//! the table of a stats stage's groups.
+
+use std::hash::Hasher;
+use std::sync::Arc;
+
+use crate::exec::aggregate_state::AggState;
+use crate::fx_hash::FxHasher;
+use crate::plan::aggregate::StatsStage;
+use crate::value::Value;
+
+/// Hashes values the way [`same_key`] compares them.
+pub fn hash_values(values: &[Option<Value>]) -> u64 {
+    let mut h = FxHasher::default();
+    for value in values {
+        match value {
+            None => h.write_u8(0),
+            Some(Value::Str(s)) => {
+                h.write_u8(1);
+                h.write(s.as_bytes());
+                h.write_u8(0xff);
+            }
+            Some(Value::Num(n)) => {
+                h.write_u8(2);
+                h.write_u64(if *n == 0.0 { 0 } else { n.to_bits() });
+            }
+            Some(Value::Time(ms)) => {
+                h.write_u8(3);
+                h.write_u64(*ms as u64);
+            }
+            Some(Value::Bool(b)) => {
+                h.write_u8(4);
+                h.write_u8(u8::from(*b));
+            }
+            Some(other) => {
+                h.write_u8(5);
+                h.write(other.to_string().as_bytes());
+                h.write_u8(0xff);
+            }
+        }
+    }
+    h.finish()
+}
+
+/// Whether two group or dedup keys are the same: same kind and same content.
+pub fn same_key(a: &[Option<Value>], b: &[Option<Value>]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (None, None) => true,
+            // Interned strings are often the very same allocation: no need to read them.
+            (Some(Value::Str(p)), Some(Value::Str(q))) => Arc::ptr_eq(p, q) || p == q,
+            #[allow(clippy::float_cmp)]
+            (Some(Value::Num(p)), Some(Value::Num(q))) => p == q,
+            (Some(Value::Time(p)), Some(Value::Time(q))) => p == q,
+            (Some(Value::Bool(p)), Some(Value::Bool(q))) => p == q,
+            (Some(p @ (Value::List(_) | Value::Map(_))), Some(q @ (Value::List(_) | Value::Map(_)))) => {
+                p.to_string() == q.to_string()
+            }
+            _ => false,
+        })
+}
+
+/// Longest one-string key kept inline in a group's entry.
+const INLINE_KEY_BYTES: usize = 22;
+
+/// What a probe reads first: the group's hash and, for a short one-string key, its text, in
+/// one 32-byte entry; other keys are compared through `keys`.
+#[derive(Clone, Copy)]
+struct Entry {
+    hash: u64,
+    /// Length of the inline text, or [`Entry::NOT_INLINE`].
+    len: u8,
+    text: [u8; INLINE_KEY_BYTES],
+}
+
+impl Entry {
+    const NOT_INLINE: u8 = u8::MAX;
+
+    fn new(hash: u64, values: &[Option<Value>]) -> Entry {
+        let mut entry = Entry {
+            hash,
+            len: Entry::NOT_INLINE,
+            text: [0; INLINE_KEY_BYTES],
+        };
+        if let Some(text) = short_text(values) {
+            entry.len = text.len() as u8;
+            entry.text[..text.len()].copy_from_slice(text);
+        }
+        entry
+    }
+}
+
+/// The text of a one-string key short enough to keep inline.
+fn short_text(values: &[Option<Value>]) -> Option<&[u8]> {
+    match values {
+        [Some(Value::Str(text))] if text.len() <= INLINE_KEY_BYTES => Some(text.as_bytes()),
+        _ => None,
+    }
+}
+
+/// The groups of a stats stage, looked up by hash without building a key per row. The table
+/// holds group numbers; entries, keys and aggregate states live in flat arrays (a group's key is
+/// `width` values at `number × width`), and short one-string keys are compared in the entry,
+/// so a probe reads few cache lines.
+#[derive(Default)]
+pub struct Groups {
+    index: hashbrown::HashTable<u32>,
+    entries: Vec<Entry>,
+    /// Values per key; set by the first group.
+    width: usize,
+    keys: Vec<Option<Value>>,
+    /// Aggregate states per group.
+    per_group: usize,
+    states: Vec<AggState>,
+}
+
+impl Groups {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The number of the group with key `values`, created (with fresh states) if new.
+    pub fn find_or_insert(&mut self, values: &[Option<Value>], stats: &StatsStage) -> usize {
+        let hash = hash_values(values);
+        let (entries, keys, width) = (&self.entries, &self.keys, self.width);
+        let found = match short_text(values) {
+            Some(text) => self.index.find(hash, |&i| {
+                let entry = &entries[i as usize];
+                entry.hash == hash && entry.text.get(..usize::from(entry.len)) == Some(text)
+            }),
+            None => self.index.find(hash, |&i| {
+                let at = i as usize * width;
+                entries[i as usize].hash == hash
+                    && keys.get(at..at + width).is_some_and(|key| same_key(key, values))
+            }),
+        };
+        if let Some(&i) = found {
+            return i as usize;
+        }
+        if self.entries.is_empty() {
+            self.width = values.len();
+            self.per_group = stats.aggregates.len();
+        }
+        let i = self.entries.len();
+        self.entries.push(Entry::new(hash, values));
+        self.keys.extend_from_slice(values);
+        self.states
+            .extend(stats.aggregates.iter().map(|a| AggState::new(a.kind)));
+        let entries = &self.entries;
+        // More than 2^32 groups cannot be held in memory anyway.
+        self.index
+            .insert_unique(hash, i as u32, |&j| entries[j as usize].hash);
+        i
+    }
+
+    /// The aggregate states of group `i`.
+    pub fn states_mut(&mut self, i: usize) -> &mut [AggState] {
+        let at = i * self.per_group;
+        &mut self.states[at..at + self.per_group]
+    }
+
+    /// Folds another worker's groups into these.
+    pub fn merge(&mut self, other: Groups, stats: &StatsStage) {
+        for (values, states) in other.into_groups() {
+            let i = self.find_or_insert(&values, stats);
+            for (mine, theirs) in self.states_mut(i).iter_mut().zip(states) {
+                mine.merge(theirs);
+            }
+        }
+    }
+
+    /// Each group's key values and states, in order of first appearance.
+    pub fn into_groups(self) -> Vec<(Vec<Option<Value>>, Vec<AggState>)> {
+        let count = self.entries.len();
+        let mut keys = self.keys.into_iter();
+        let mut states = self.states.into_iter();
+        (0..count)
+            .map(|_| {
+                (
+                    keys.by_ref().take(self.width).collect(),
+                    states.by_ref().take(self.per_group).collect(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{hash_values, same_key};
+    use crate::value::Value;
+
+    #[test]
+    fn equal_keys_hash_alike_and_kinds_differ() {
+        let a = [Some(Value::str("x")), Some(Value::Num(0.0)), None];
+        let b = [Some(Value::str("x")), Some(Value::Num(-0.0)), None];
+        assert!(same_key(&a, &b));
+        assert_eq!(hash_values(&a), hash_values(&b));
+        assert!(!same_key(&[Some(Value::str("1"))], &[Some(Value::Num(1.0))]));
+        assert!(!same_key(
+            &[Some(Value::str("ab")), Some(Value::str("c"))],
+            &[Some(Value::str("a")), Some(Value::str("bc"))]
+        ));
+    }
+}
