@@ -184,7 +184,10 @@ fn value_end(b: &[u8], i: usize) -> Option<(usize, u8)> {
             {
                 return None;
             }
-            text.parse::<f64>().ok()?;
+            // Plain integers are well-formed as they stand; others must parse.
+            if !digits.bytes().all(|c| c.is_ascii_digit()) {
+                text.parse::<f64>().ok()?;
+            }
             Some((i + len, KIND_NUM))
         }
         _ => None,

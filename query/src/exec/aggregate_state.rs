@@ -72,7 +72,7 @@ impl AggState {
 
     /// Adds one row's argument value (`None`: the argument is null; for `count(*)` the caller
     /// passes `Some`). `time` is the row's `@timestamp`, for earliest/latest.
-    pub fn add(&mut self, value: Option<Value>, time: Option<i64>) {
+    pub fn add(&mut self, value: Option<&Value>, time: Option<i64>) {
         let Some(value) = value else { return };
         match self {
             AggState::Count(n) => *n += 1,
@@ -109,14 +109,14 @@ impl AggState {
             AggState::Earliest(best) => {
                 if let Some(t) = time {
                     if best.as_ref().is_none_or(|(bt, _)| t < *bt) {
-                        *best = Some((t, value));
+                        *best = Some((t, value.clone()));
                     }
                 }
             }
             AggState::Latest(best) => {
                 if let Some(t) = time {
                     if best.as_ref().is_none_or(|(bt, _)| t >= *bt) {
-                        *best = Some((t, value));
+                        *best = Some((t, value.clone()));
                     }
                 }
             }
@@ -170,10 +170,10 @@ impl AggState {
                 *a = Some((t, v));
             }
             (AggState::SortsFirst(a), AggState::SortsFirst(Some(b))) => {
-                keep_if(a, b, |new, old| natural_cmp(new, old).is_lt());
+                keep_if(a, &b, |new, old| natural_cmp(new, old).is_lt());
             }
             (AggState::SortsLast(a), AggState::SortsLast(Some(b))) => {
-                keep_if(a, b, |new, old| natural_cmp(new, old).is_gt());
+                keep_if(a, &b, |new, old| natural_cmp(new, old).is_gt());
             }
             _ => {}
         }
@@ -217,10 +217,10 @@ impl AggState {
     }
 }
 
-fn keep_if(best: &mut Option<Value>, value: Value, better: impl Fn(&Value, &Value) -> bool) {
+fn keep_if(best: &mut Option<Value>, value: &Value, better: impl Fn(&Value, &Value) -> bool) {
     match best {
-        Some(old) if !better(&value, old) => {}
-        _ => *best = Some(value),
+        Some(old) if !better(value, old) => {}
+        _ => *best = Some(value.clone()),
     }
 }
 
@@ -233,7 +233,7 @@ pub struct Extreme {
 }
 
 impl Extreme {
-    fn add(&mut self, value: Value, want: std::cmp::Ordering) {
+    fn add(&mut self, value: &Value, want: std::cmp::Ordering) {
         match value.as_number() {
             Some(x) => {
                 if self
@@ -241,7 +241,7 @@ impl Extreme {
                     .as_ref()
                     .is_none_or(|(best, _)| x.total_cmp(best) == want)
                 {
-                    self.number = Some((x, value));
+                    self.number = Some((x, value.clone()));
                 }
             }
             None => keep_if(&mut self.text, value, |new, old| natural_cmp(new, old) == want),
@@ -250,10 +250,10 @@ impl Extreme {
 
     fn merge(&mut self, other: Extreme, want: std::cmp::Ordering) {
         if let Some((_, v)) = other.number {
-            self.add(v, want);
+            self.add(&v, want);
         }
         if let Some(v) = other.text {
-            self.add(v, want);
+            self.add(&v, want);
         }
     }
 }
@@ -267,7 +267,7 @@ mod tests {
     fn run(kind: AggKind, values: &[f64]) -> Option<Value> {
         let mut state = AggState::new(kind);
         for v in values {
-            state.add(Some(Value::Num(*v)), None);
+            state.add(Some(&Value::Num(*v)), None);
         }
         state.finish()
     }
@@ -294,10 +294,10 @@ mod tests {
         assert!((sd - 11.180_339_887_498_949).abs() < 1e-12);
         let mut a = AggState::new(AggKind::Stddev);
         let mut b = AggState::new(AggKind::Stddev);
-        a.add(Some(Value::Num(10.0)), None);
-        a.add(Some(Value::Num(20.0)), None);
-        b.add(Some(Value::Num(30.0)), None);
-        b.add(Some(Value::Num(40.0)), None);
+        a.add(Some(&Value::Num(10.0)), None);
+        a.add(Some(&Value::Num(20.0)), None);
+        b.add(Some(&Value::Num(30.0)), None);
+        b.add(Some(&Value::Num(40.0)), None);
         a.merge(b);
         let Some(Value::Num(merged)) = a.finish() else {
             panic!()
@@ -308,9 +308,9 @@ mod tests {
     #[test]
     fn sum_and_avg_skip_non_numbers_and_are_null_when_empty() {
         let mut s = AggState::new(AggKind::Avg);
-        s.add(Some(Value::str("x")), None);
-        s.add(Some(Value::str("4")), None);
-        s.add(Some(Value::Num(2.0)), None);
+        s.add(Some(&Value::str("x")), None);
+        s.add(Some(&Value::str("4")), None);
+        s.add(Some(&Value::Num(2.0)), None);
         assert_eq!(s.finish(), Some(Value::Num(3.0)));
         assert_eq!(run(AggKind::Sum, &[]), None);
         assert_eq!(run(AggKind::Count, &[]), Some(Value::Num(0.0)));
@@ -321,8 +321,8 @@ mod tests {
         let mut e = AggState::new(AggKind::Earliest);
         let mut l = AggState::new(AggKind::Latest);
         for (t, v) in [(20, "b"), (10, "a"), (30, "c")] {
-            e.add(Some(Value::str(v)), Some(t));
-            l.add(Some(Value::str(v)), Some(t));
+            e.add(Some(&Value::str(v)), Some(t));
+            l.add(Some(&Value::str(v)), Some(t));
         }
         assert_eq!(e.finish(), Some(Value::str("a")));
         assert_eq!(l.finish(), Some(Value::str("c")));

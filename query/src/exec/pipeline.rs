@@ -16,7 +16,7 @@ use crate::exec::natural_order::cmp_nulls_last;
 use crate::functions::FnContext;
 use crate::fx_hash::FxHasher;
 use crate::plan::aggregate::StatsStage;
-use crate::plan::{ParseMatcher, Plan, Stage};
+use crate::plan::{CExpr, ParseMatcher, Plan, Stage};
 use crate::value::Value;
 
 /// A row: one optional value per plan slot.
@@ -31,6 +31,9 @@ type Held = (Vec<Option<Value>>, u64, Row);
 struct Sorted {
     rows: Vec<Held>,
     next_seq: u64,
+    /// Slots compared (ascending, natural order) between the sort keys and the arrival order:
+    /// a stats stage's group slots when it hands its groups over unsorted.
+    tiebreak: Vec<usize>,
 }
 
 /// Dedup keys seen, by hash.
@@ -244,7 +247,7 @@ impl<'p> Pipeline<'p> {
                     if let Some(keep) = sort.keep {
                         let keep = usize::try_from(keep).unwrap_or(usize::MAX).max(1);
                         if sorted.rows.len() >= keep.saturating_mul(2).max(1024) {
-                            truncate_sorted(&mut sorted.rows, &sort.keys, keep);
+                            truncate_sorted(&mut sorted.rows, &sort.keys, &sorted.tiebreak, keep);
                         }
                     }
                     return;
@@ -304,10 +307,19 @@ impl<'p> Pipeline<'p> {
             return;
         };
         let index = groups.find_or_insert(&key, stats);
+        const PRESENT: Value = Value::Bool(true);
         for (state, spec) in groups.states_mut(index).iter_mut().zip(&stats.aggregates) {
+            // A field argument is read in place; other expressions are evaluated.
+            let computed;
             let arg = match &spec.arg {
-                None => Some(Value::Bool(true)),
-                Some(e) => eval(e, &scope),
+                None => Some(&PRESENT),
+                Some(CExpr::Slot(slot)) if message.is_none_or(|(m, _)| m != *slot) => {
+                    row.get(*slot).and_then(Option::as_ref)
+                }
+                Some(e) => {
+                    computed = eval(e, &scope);
+                    computed.as_ref()
+                }
             };
             state.add(arg, time);
         }
@@ -342,7 +354,7 @@ impl<'p> Pipeline<'p> {
                     mine.rows.extend(theirs.rows);
                     if let Some(keep) = sort.keep {
                         let keep = usize::try_from(keep).unwrap_or(usize::MAX).max(1);
-                        truncate_sorted(&mut mine.rows, &sort.keys, keep);
+                        truncate_sorted(&mut mine.rows, &sort.keys, &mine.tiebreak, keep);
                     }
                 }
                 _ => {}
@@ -358,7 +370,16 @@ impl<'p> Pipeline<'p> {
             let state = std::mem::replace(&mut self.states[i], StageState::Stateless);
             match (&plan.stages[i], state) {
                 (Stage::Stats(stats), StageState::Stats(groups)) => {
-                    for mut row in self.stats_rows(stats, groups) {
+                    // A top-k sort next needs no ordered groups: it breaks its ties by the group
+                    // values instead, which orders its few rows as sorted groups would.
+                    let tiebreak = self.top_k_tiebreak(i, stats);
+                    let sort_groups = tiebreak.is_none();
+                    if let (Some(slots), Some(StageState::Sort(sorted))) =
+                        (tiebreak, self.states.get_mut(i + 1))
+                    {
+                        sorted.tiebreak = slots;
+                    }
+                    for mut row in self.stats_rows(stats, groups, sort_groups) {
                         self.run_from(i + 1, &mut row, None);
                     }
                 }
@@ -366,7 +387,7 @@ impl<'p> Pipeline<'p> {
                     let keep = sort
                         .keep
                         .map_or(usize::MAX, |k| usize::try_from(k).unwrap_or(usize::MAX));
-                    truncate_sorted(&mut sorted.rows, &sort.keys, keep);
+                    truncate_sorted(&mut sorted.rows, &sort.keys, &sorted.tiebreak, keep);
                     for (_, _, mut row) in sorted.rows {
                         self.run_from(i + 1, &mut row, None);
                     }
@@ -377,7 +398,19 @@ impl<'p> Pipeline<'p> {
         self.output
     }
 
-    fn stats_rows(&self, stats: &StatsStage, groups: Groups) -> Vec<Row> {
+    /// The group slots a top-k sort right after stats stage `i` can break ties by, when the
+    /// stats outputs leave them as they are.
+    fn top_k_tiebreak(&self, i: usize, stats: &StatsStage) -> Option<Vec<usize>> {
+        match self.plan.stages.get(i + 1) {
+            Some(Stage::Sort(sort)) if sort.keep.is_some() => {}
+            _ => return None,
+        }
+        let slots: Vec<usize> = stats.groups.iter().map(|(slot, _)| *slot).collect();
+        let overwritten = stats.outputs.iter().any(|(slot, _)| slots.contains(slot));
+        (!overwritten).then_some(slots)
+    }
+
+    fn stats_rows(&self, stats: &StatsStage, groups: Groups, sort_groups: bool) -> Vec<Row> {
         let mut groups = groups.into_groups();
         if groups.is_empty() && stats.groups.is_empty() {
             // `stats count(*)` over nothing is one row of zeros, not no rows.
@@ -387,13 +420,15 @@ impl<'p> Pipeline<'p> {
             ));
         }
         // Groups come out in ascending order of their values (time order for bin()).
-        groups.sort_by(|(a, _), (b, _)| {
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| cmp_nulls_last(x.as_ref(), y.as_ref(), false))
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+        if sort_groups {
+            groups.sort_by(|(a, _), (b, _)| {
+                a.iter()
+                    .zip(b)
+                    .map(|(x, y)| cmp_nulls_last(x.as_ref(), y.as_ref(), false))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+        }
         let mut rows = Vec::with_capacity(groups.len());
         for (values, states) in groups {
             let aggregates: Vec<Option<Value>> = states.into_iter().map(AggState::finish).collect();
@@ -429,11 +464,22 @@ fn first_blocking(plan: &Plan) -> Option<usize> {
         .position(|s| matches!(s, Stage::Stats(_) | Stage::Sort(_)))
 }
 
-/// Sorts by the keys (then arrival order) and keeps the first `keep` rows.
-fn truncate_sorted(rows: &mut Vec<Held>, keys: &[(crate::plan::CExpr, bool)], keep: usize) {
+/// Sorts by the keys (then the tiebreak slots, then arrival order) and keeps the first `keep`
+/// rows.
+fn truncate_sorted(rows: &mut Vec<Held>, keys: &[(CExpr, bool)], tiebreak: &[usize], keep: usize) {
     let cmp = |a: &Held, b: &Held| {
         for (i, (_, descending)) in keys.iter().enumerate() {
             let o = cmp_nulls_last(a.0[i].as_ref(), b.0[i].as_ref(), *descending);
+            if o.is_ne() {
+                return o;
+            }
+        }
+        for &slot in tiebreak {
+            let o = cmp_nulls_last(
+                a.2.get(slot).and_then(Option::as_ref),
+                b.2.get(slot).and_then(Option::as_ref),
+                false,
+            );
             if o.is_ne() {
                 return o;
             }
