@@ -21,6 +21,8 @@ pub struct KeyFinder {
     keys: Vec<(String, Finder<'static>)>,
     /// A finder for each key's `"<key as written>"` alone, to prove a key absent.
     quoted: Vec<Finder<'static>>,
+    /// A finder for `\u`, the escape that could spell a key's letters.
+    unicode_escape: Finder<'static>,
 }
 
 impl KeyFinder {
@@ -44,7 +46,11 @@ impl KeyFinder {
             keys.push((name.to_string(), Finder::new(needle.as_bytes()).into_owned()));
             quoted.push(Finder::new(&needle.as_bytes()[..needle.len() - 1]).into_owned());
         }
-        Some(KeyFinder { keys, quoted })
+        Some(KeyFinder {
+            keys,
+            quoted,
+            unicode_escape: Finder::new(b"\\u").into_owned(),
+        })
     }
 
     /// The field names, in key order.
@@ -124,7 +130,7 @@ impl KeyFinder {
         for (k, (_, finder)) in self.keys.iter().enumerate() {
             let Some(at) = finder.find(body).map(|i| first + 1 + i) else {
                 let absent = self.quoted[k].find(body).is_none()
-                    && !*unicode_escapes.get_or_insert_with(|| memchr::memmem::find(body, b"\\u").is_some());
+                    && !*unicode_escapes.get_or_insert_with(|| self.unicode_escape.find(body).is_some());
                 if !absent {
                     return false;
                 }

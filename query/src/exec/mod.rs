@@ -2,12 +2,14 @@
 //!
 //! A plain file larger than a few MiB is cut at line boundaries into pieces that worker threads
 //! take in turn; each worker runs the query up to its first holding stage (stats, sort) and the
-//! workers' states are merged. Compressed files and stdin stream through one worker. A literal
+//! workers' states are merged. Compressed files and stdin are read and cut into chunks of whole lines
+//! on a thread of their own, and the workers take the chunks as they come. A literal
 //! pre-filter from the query's leading filters rejects most non-matching lines before parsing.
 
 pub mod aggregate_state;
 pub mod eval;
 pub mod extract;
+mod feed;
 pub mod groups;
 pub mod natural_order;
 pub mod pipeline;
@@ -15,7 +17,7 @@ pub mod prefilter;
 mod work;
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use crate::functions::FnContext;
 use crate::input::{InputError, Source};
@@ -115,44 +117,27 @@ pub fn run(
         prefilter: prefilter.as_ref(),
     };
 
-    let (pipeline, stats) = if parallel && items.len() > 1 {
-        let next = AtomicUsize::new(0);
-        let results: Vec<Result<(pipeline::Partial, Statistics), ExecError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads.min(items.len()))
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut worker = Worker::new(&shared);
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(item) = items.get(i) else { break };
-                            worker.process(i, item)?;
-                        }
-                        Ok(worker.into_partial())
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                .collect()
-        });
-        let mut partials = Vec::with_capacity(results.len());
+    let workers = feed::run_workers(
+        &items,
+        sources,
+        if parallel { threads } else { 1 },
+        shared.timestamp_needed(),
+        &|| Worker::new(&shared),
+    )?;
+    let (pipeline, stats) = if parallel {
+        let mut partials = Vec::with_capacity(workers.len());
         let mut stats = Statistics::default();
-        for result in results {
-            let (partial, worker_stats) = result?;
+        for worker in workers {
+            let (partial, worker_stats) = worker.into_partial();
             stats.add(&worker_stats);
             partials.push(partial);
         }
         (Pipeline::merge(plan, functions, partials), stats)
     } else {
-        let mut worker = Worker::new(&shared);
-        for (i, item) in items.iter().enumerate() {
-            if worker.is_done() {
-                break;
-            }
-            worker.process(i, item)?;
+        match workers.into_iter().next() {
+            Some(worker) => worker.into_pipeline(),
+            None => (Pipeline::new(plan, functions), Statistics::default()),
         }
-        worker.into_pipeline()
     };
     let mut stats = stats;
     stats.records_matched = pipeline.matched();

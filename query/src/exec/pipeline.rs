@@ -24,6 +24,9 @@ pub type Row = Vec<Option<Value>>;
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// The argument `count(*)` counts for every row.
+const PRESENT_FOR_COUNT: Value = Value::Bool(true);
+
 /// Rows held by a sort: sort keys, arrival order, row.
 type Held = (Vec<Option<Value>>, u64, Row);
 
@@ -307,12 +310,11 @@ impl<'p> Pipeline<'p> {
             return;
         };
         let index = groups.find_or_insert(&key, stats);
-        const PRESENT: Value = Value::Bool(true);
         for (state, spec) in groups.states_mut(index).iter_mut().zip(&stats.aggregates) {
             // A field argument is read in place; other expressions are evaluated.
             let computed;
             let arg = match &spec.arg {
-                None => Some(&PRESENT),
+                None => Some(&PRESENT_FOR_COUNT),
                 Some(CExpr::Slot(slot)) if message.is_none_or(|(m, _)| m != *slot) => {
                     row.get(*slot).and_then(Option::as_ref)
                 }

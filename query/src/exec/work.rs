@@ -12,7 +12,7 @@ use crate::exec::pipeline::{Partial, Pipeline, Row};
 use crate::exec::prefilter::Prefilter;
 use crate::exec::{ExecError, RunOptions, Statistics};
 use crate::functions::FnContext;
-use crate::input::{self, InputError, LineReader, Source};
+use crate::input::{self, Chunk, InputError, LineReader, Source};
 use crate::plan::Plan;
 use crate::value::Value;
 
@@ -20,8 +20,8 @@ use crate::value::Value;
 const MIN_PIECE_BYTES: u64 = 8 << 20;
 /// Pieces per worker thread, so a worker that finishes early takes more.
 const PIECES_PER_THREAD: u64 = 4;
-/// How far before a piece to look for the timestamp its first lines may inherit.
-const LOOKBACK_BYTES: u64 = 64 << 10;
+/// How far before a piece or chunk to look for the timestamp its first lines may inherit.
+pub const LOOKBACK_BYTES: u64 = 64 << 10;
 /// Lines rejected by the pre-filter that are kept for the time the next line may inherit.
 const SKIPPED_KEPT: usize = 16;
 /// Progress is published every this many bytes.
@@ -30,8 +30,16 @@ const PROGRESS_STEP_BYTES: u64 = 4 << 20;
 /// One piece of work: a whole source, or a byte range of a plain file.
 #[derive(Debug)]
 pub struct Item {
-    source: usize,
-    range: Option<(u64, u64)>,
+    pub source: usize,
+    pub range: Option<(u64, u64)>,
+}
+
+impl Item {
+    /// Whether the item is a stream (stdin, a compressed file, a file too small to split) that
+    /// one reader must read from start to end.
+    pub fn is_whole_source(&self) -> bool {
+        self.range.is_none()
+    }
 }
 
 /// Cuts the sources into pieces for `threads` workers.
@@ -113,6 +121,9 @@ pub struct Worker<'a> {
     /// How many lines were rejected since the last examined line.
     skipped_count: usize,
     progress_pending: u64,
+    /// Where the last chunk this worker read ended (source, stream offset) and the time its
+    /// lines left for the next: a chunk that continues it inherits exactly that.
+    stream_end: Option<(usize, u64, Option<i64>)>,
 }
 
 impl<'a> Worker<'a> {
@@ -136,6 +147,7 @@ impl<'a> Worker<'a> {
             skipped: Vec::new(),
             skipped_count: 0,
             progress_pending: 0,
+            stream_end: None,
         }
     }
 
@@ -153,13 +165,72 @@ impl<'a> Worker<'a> {
         (self.pipeline, self.stats)
     }
 
-    /// Reads item number `index`.
-    pub fn process(&mut self, index: usize, item: &Item) -> Result<(), ExecError> {
-        let source = &self.shared.sources[item.source];
+    /// Reads chunk number `index` of source `source` (a stream cut by the reading thread).
+    pub fn process_chunk(&mut self, index: usize, source: usize, chunk: &Chunk) -> Result<(), ExecError> {
+        let (name, ingestion_ms) = self.source_facts(source);
+        let io_error = |e: io::Error| {
+            ExecError::Input(InputError {
+                path: name.clone(),
+                reason: e.to_string(),
+            })
+        };
+        self.pipeline.set_sequence_base((index as u64) << 40);
+        let context = SourceContext {
+            log_stream: &self.shared.sources[source].log_stream,
+            log: &self.shared.sources[source].log,
+            ptr_prefix: &name,
+            ingestion_ms,
+            year_hint: self.year_hint,
+        };
+        let continues = match self.stream_end {
+            Some((s, end, last)) if s == source && end == chunk.offset => Some(last),
+            _ => None,
+        };
+        let inherited = match continues {
+            Some(last) => last,
+            None if self.shared.timestamp_needed() => {
+                self.skipped_count = 0;
+                self.timestamp_in_window(&chunk.before, &context)
+            }
+            None => None,
+        };
+        let end = chunk.offset + chunk.bytes.len() as u64;
+        let reader = LineReader::with_capacity(&chunk.bytes[..], 64 << 10);
+        let last = self
+            .read_lines(
+                reader,
+                chunk.offset,
+                u64::MAX,
+                inherited,
+                &context,
+                continues.is_some(),
+            )
+            .map_err(io_error)?;
+        self.stream_end = Some((source, end, last));
+        Ok(())
+    }
+
+    /// The name reads and errors use for source `source`, and its `@ingestionTime`.
+    fn source_facts(&self, source: usize) -> (String, i64) {
+        let source = &self.shared.sources[source];
         let name = source
             .path
             .as_ref()
             .map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
+        let ingestion_ms = source
+            .path
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(self.shared.options.now_ms, |d| d.as_millis() as i64);
+        (name, ingestion_ms)
+    }
+
+    /// Reads item number `index`.
+    pub fn process(&mut self, index: usize, item: &Item) -> Result<(), ExecError> {
+        let source = &self.shared.sources[item.source];
+        let (name, ingestion_ms) = self.source_facts(item.source);
         let io_error = |e: io::Error| {
             ExecError::Input(InputError {
                 path: name.clone(),
@@ -168,13 +239,6 @@ impl<'a> Worker<'a> {
         };
         // Rows of later pieces sort after earlier ones when their keys tie.
         self.pipeline.set_sequence_base((index as u64) << 40);
-        let ingestion_ms = source
-            .path
-            .as_ref()
-            .and_then(|p| std::fs::metadata(p).ok())
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(self.shared.options.now_ms, |d| d.as_millis() as i64);
         let context = SourceContext {
             log_stream: &source.log_stream,
             log: &source.log,
@@ -185,7 +249,8 @@ impl<'a> Worker<'a> {
         match item.range {
             None => {
                 let reader = input::open(source).map_err(ExecError::Input)?;
-                self.read_lines(LineReader::new(reader), 0, u64::MAX, None, &context)
+                self.read_lines(LineReader::new(reader), 0, u64::MAX, None, &context, false)
+                    .map(|_| ())
                     .map_err(io_error)
             }
             Some((start, end)) => {
@@ -204,13 +269,16 @@ impl<'a> Worker<'a> {
                     None
                 };
                 let reader = FileRange { file, pos: first };
-                self.read_lines(LineReader::new(reader), first, end, inherited, &context)
+                self.read_lines(LineReader::new(reader), first, end, inherited, &context, false)
+                    .map(|_| ())
                     .map_err(io_error)
             }
         }
     }
 
-    /// Runs the lines that start at offsets in `[first, end)` through the query.
+    /// Runs the lines that start at offsets in `[first, end)` through the query, and returns
+    /// the time the next line would inherit. `continues`: the lines go on from the last ones
+    /// this worker read (so lines the pre-filter skipped just before still count for times).
     fn read_lines<R: Read>(
         &mut self,
         mut lines: LineReader<R>,
@@ -218,13 +286,16 @@ impl<'a> Worker<'a> {
         end: u64,
         inherited: Option<i64>,
         context: &SourceContext<'_>,
-    ) -> io::Result<()> {
+        continues: bool,
+    ) -> io::Result<Option<i64>> {
         let plan = self.shared.plan;
         let options = self.shared.options;
         let timestamp_needed = self.shared.timestamp_needed();
         let mut offset = first;
         let mut last_timestamp = inherited;
-        self.skipped_count = 0;
+        if !continues {
+            self.skipped_count = 0;
+        }
         while offset < end {
             let Some((bytes, consumed)) = lines.next_line()? else {
                 break;
@@ -285,7 +356,7 @@ impl<'a> Worker<'a> {
                 break;
             }
         }
-        Ok(())
+        Ok(last_timestamp)
     }
 
     fn remember_skipped(&mut self, line: &[u8]) {
@@ -331,14 +402,19 @@ impl<'a> Worker<'a> {
                 None => return Ok(None),
             }
         };
-        let body = body.strip_suffix(b"\n").unwrap_or(body);
+        Ok(self.timestamp_in_window(body, context))
+    }
+
+    /// The timestamp of the last of the whole lines `window` that has one.
+    fn timestamp_in_window(&mut self, window: &[u8], context: &SourceContext<'_>) -> Option<i64> {
+        let body = window.strip_suffix(b"\n").unwrap_or(window);
         for line in body.rsplit(|&b| b == b'\n') {
             let text = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line));
             if let Some(ms) = self.extractor.timestamp_of(&text, context, self.year_hint) {
-                return Ok(Some(ms));
+                return Some(ms);
             }
         }
-        Ok(None)
+        None
     }
 
     fn flush_progress(&mut self) {

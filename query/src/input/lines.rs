@@ -16,9 +16,14 @@ pub struct LineReader<R> {
 
 impl<R: Read> LineReader<R> {
     pub fn new(reader: R) -> LineReader<R> {
+        LineReader::with_capacity(reader, INITIAL_BUFFER_BYTES)
+    }
+
+    /// A reader whose buffer starts at `bytes` (it still grows for longer lines).
+    pub fn with_capacity(reader: R, bytes: usize) -> LineReader<R> {
         LineReader {
             reader,
-            buf: vec![0; INITIAL_BUFFER_BYTES],
+            buf: vec![0; bytes.max(1)],
             start: 0,
             end: 0,
             eof: false,

@@ -2,16 +2,16 @@
 //! zstd decompressed transparently (recognised by their magic bytes, not their names), split into
 //! lines without loading whole files.
 
+mod chunks;
 mod lines;
-mod prefetch;
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+pub use chunks::{Chunk, Chunker};
 pub use lines::LineReader;
-pub use prefetch::Prefetch;
 
 /// One input: a file or stdin, with the names the query sees.
 #[derive(Debug, Clone, PartialEq, Eq)]

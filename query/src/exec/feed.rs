@@ -1,0 +1,142 @@
+//! Handing work to the workers: pieces of plain files as they are, streams (stdin, compressed
+//! files, small files) read and cut into chunks of whole lines on a thread of their own, so a
+//! stream is decoded on one core while the query runs on the others.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Mutex;
+
+use crate::exec::work::{Item, Worker, LOOKBACK_BYTES};
+use crate::exec::ExecError;
+use crate::input::{self, Chunk, Chunker, InputError, Source};
+
+/// Units waiting per worker: bounds the memory held in chunks.
+const QUEUED_PER_WORKER: usize = 2;
+
+enum Unit<'i> {
+    Piece(&'i Item),
+    Chunk(usize, Chunk),
+}
+
+/// Runs `workers` workers over `items` and returns them, in no particular order, once the
+/// input is read (or a worker's query needs no more of it).
+pub fn run_workers<'a>(
+    items: &[Item],
+    sources: &[Source],
+    workers: usize,
+    timestamp_needed: bool,
+    new_worker: &(dyn Fn() -> Worker<'a> + Sync),
+) -> Result<Vec<Worker<'a>>, ExecError> {
+    let workers = workers.max(1);
+    let (tx, rx) = sync_channel::<(usize, Unit<'_>)>(workers * QUEUED_PER_WORKER);
+    let queue = Mutex::new(Some(rx));
+    let live = AtomicUsize::new(workers);
+    let stop = AtomicBool::new(false);
+    let lookback = if timestamp_needed {
+        usize::try_from(LOOKBACK_BYTES).unwrap_or(0)
+    } else {
+        0
+    };
+    std::thread::scope(|scope| {
+        // The feeder owns the sender: when it is done, the queue ends for the workers.
+        let stop_flag = &stop;
+        let feeder = scope.spawn(move || feed(items, sources, lookback, &tx, stop_flag));
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut worker = new_worker();
+                    let result = work(&mut worker, &queue, &stop);
+                    if result.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    // The last worker out closes the queue, so the feeder stops reading.
+                    if live.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        if let Ok(mut queue) = queue.lock() {
+                            *queue = None;
+                        }
+                    }
+                    result.map(|()| worker)
+                })
+            })
+            .collect();
+        let workers: Result<Vec<Worker<'a>>, ExecError> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect();
+        let fed = feeder
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // A worker's error first: the feeder may have stopped because of it.
+        let workers = workers?;
+        fed?;
+        Ok(workers)
+    })
+}
+
+/// One worker's loop: take units until the queue closes, the query is done or a stop.
+fn work(
+    worker: &mut Worker<'_>,
+    queue: &Mutex<Option<Receiver<(usize, Unit<'_>)>>>,
+    stop: &AtomicBool,
+) -> Result<(), ExecError> {
+    loop {
+        if stop.load(Ordering::Relaxed) || worker.is_done() {
+            return Ok(());
+        }
+        let next = match queue.lock() {
+            Ok(queue) => queue.as_ref().and_then(|rx| rx.recv().ok()),
+            Err(_) => None,
+        };
+        match next {
+            None => return Ok(()),
+            Some((index, Unit::Piece(item))) => worker.process(index, item)?,
+            Some((index, Unit::Chunk(source, chunk))) => worker.process_chunk(index, source, &chunk)?,
+        }
+    }
+}
+
+/// Sends every unit in input order, numbered; stops early when the workers are gone.
+fn feed<'i>(
+    items: &'i [Item],
+    sources: &[Source],
+    lookback: usize,
+    tx: &SyncSender<(usize, Unit<'i>)>,
+    stop: &AtomicBool,
+) -> Result<(), ExecError> {
+    let mut index = 0;
+    for item in items {
+        if !item.is_whole_source() {
+            if tx.send((index, Unit::Piece(item))).is_err() {
+                return Ok(());
+            }
+            index += 1;
+            continue;
+        }
+        let source = &sources[item.source];
+        let reader = input::open(source).map_err(ExecError::Input)?;
+        let mut chunker = Chunker::new(reader, lookback);
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let chunk = match chunker.next_chunk() {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(ExecError::Input(InputError {
+                        path: source
+                            .path
+                            .as_ref()
+                            .map_or_else(|| "stdin".to_string(), |p| p.display().to_string()),
+                        reason: e.to_string(),
+                    }))
+                }
+            };
+            if tx.send((index, Unit::Chunk(item.source, chunk))).is_err() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+    Ok(())
+}

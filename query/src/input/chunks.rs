@@ -1,0 +1,141 @@
+//! Cutting a stream (stdin, a gzip or zstd file) into chunks of whole lines, so that one thread
+//! reads and decodes while workers run the query over the chunks.
+
+use std::io::{self, Read};
+
+/// A chunk holds at least this many bytes unless the stream ends first.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// Whole lines of a stream, with where they start in it.
+#[derive(Debug)]
+pub struct Chunk {
+    /// Offset of the first byte in the (decompressed) stream.
+    pub offset: u64,
+    pub bytes: Vec<u8>,
+    /// Up to `lookback` bytes of whole lines just before this chunk (empty for the first), for
+    /// the timestamp that its first lines may inherit.
+    pub before: Vec<u8>,
+}
+
+pub struct Chunker<R> {
+    reader: R,
+    /// Bytes read after the last complete line handed out.
+    carry: Vec<u8>,
+    offset: u64,
+    lookback: usize,
+    /// The tail of the last chunk handed out.
+    before: Vec<u8>,
+    eof: bool,
+}
+
+impl<R: Read> Chunker<R> {
+    /// `lookback`: how many bytes before each chunk to keep with it (0 for none).
+    pub fn new(reader: R, lookback: usize) -> Chunker<R> {
+        Chunker {
+            reader,
+            carry: Vec::new(),
+            offset: 0,
+            lookback,
+            before: Vec::new(),
+            eof: false,
+        }
+    }
+
+    /// The next chunk: whole lines (the last line of the stream may lack its newline), or
+    /// `None` at the end.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        let mut buf = std::mem::take(&mut self.carry);
+        let mut searched = 0;
+        let cut = loop {
+            if buf.len() >= CHUNK_BYTES || self.eof {
+                if let Some(i) = memchr::memrchr(b'\n', &buf[searched..]) {
+                    break searched + i + 1;
+                }
+                if self.eof {
+                    break buf.len();
+                }
+                // One line longer than a chunk: read on until it ends.
+                searched = buf.len();
+            }
+            // Up to a chunk's worth (at least a block more); `read_to_end` grows the buffer as
+            // data comes, so a small input costs a small buffer.
+            let want = CHUNK_BYTES.saturating_sub(buf.len()).max(64 << 10) as u64;
+            let n = (&mut self.reader).take(want).read_to_end(&mut buf)?;
+            self.eof = (n as u64) < want;
+        };
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        self.carry = buf.split_off(cut);
+        let before = std::mem::take(&mut self.before);
+        if self.lookback > 0 {
+            let from = buf.len().saturating_sub(self.lookback);
+            // Whole lines only: drop the cut one at the front.
+            let from = match from {
+                0 => 0,
+                _ => memchr::memchr(b'\n', &buf[from..]).map_or(buf.len(), |i| from + i + 1),
+            };
+            self.before = buf[from..].to_vec();
+        }
+        let chunk = Chunk {
+            offset: self.offset,
+            bytes: buf,
+            before,
+        };
+        self.offset += chunk.bytes.len() as u64;
+        Ok(Some(chunk))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Chunker, CHUNK_BYTES};
+    use std::io::Read;
+
+    fn lines(count: usize, long_every: usize) -> Vec<u8> {
+        let mut data = Vec::new();
+        for i in 0..count {
+            let filler = if i % long_every == 7 {
+                CHUNK_BYTES + 10
+            } else {
+                i % 300
+            };
+            data.extend_from_slice(format!("{i} {}\n", "x".repeat(filler)).as_bytes());
+        }
+        data.extend_from_slice(b"last line without newline");
+        data
+    }
+
+    #[test]
+    fn chunks_are_whole_lines_and_cover_every_byte_in_order() {
+        let data = lines(60_000, 25_000);
+        let mut chunker = Chunker::new(&data[..], 1000);
+        let mut joined = Vec::new();
+        let mut previous_tail: Vec<u8> = Vec::new();
+        while let Some(chunk) = chunker.next_chunk().unwrap() {
+            assert_eq!(chunk.offset, joined.len() as u64);
+            assert!(
+                joined.is_empty() || joined.ends_with(b"\n"),
+                "a chunk starts mid-line"
+            );
+            assert!(chunk.before.len() <= 1000);
+            assert!(previous_tail.ends_with(&chunk.before));
+            assert!(chunk.before.is_empty() || chunk.before.ends_with(b"\n"));
+            previous_tail.clone_from(&chunk.bytes);
+            joined.extend_from_slice(&chunk.bytes);
+        }
+        assert_eq!(joined, data);
+    }
+
+    #[test]
+    fn read_errors_are_passed_on() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk on fire"))
+            }
+        }
+        let err = Chunker::new(Failing, 0).next_chunk().unwrap_err();
+        assert_eq!(err.to_string(), "disk on fire");
+    }
+}

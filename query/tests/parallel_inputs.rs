@@ -1,0 +1,76 @@
+//! Inputs big enough to be cut up (file pieces, stream chunks) give the answer one reader gives:
+//! plain and gzip, one thread and two, with untimed lines that inherit across every cut.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+
+use skywatch_query::exec::{run, RunOptions};
+use skywatch_query::input::resolve;
+use skywatch_query::output::{write, Format};
+
+/// About 17 MB (a plain file of it is cut into pieces, a stream into chunks): JSON events with times, each followed by untimed text lines (stack frames).
+fn input() -> Vec<u8> {
+    let mut data = Vec::new();
+    let mut i: u64 = 0;
+    while data.len() < 17 << 20 {
+        let seconds = i / 3;
+        writeln!(
+            data,
+            r#"{{"timestamp":"2024-03-01T{:02}:{:02}:{:02}Z","level":"{}","n":{i}}}"#,
+            (seconds / 3600) % 24,
+            (seconds / 60) % 60,
+            seconds % 60,
+            if i % 7 == 0 { "ERROR" } else { "INFO" },
+        )
+        .unwrap();
+        for frame in 0..(i % 5) {
+            writeln!(data, "    at frame {frame} of event {i} continued").unwrap();
+        }
+        i += 1;
+    }
+    data
+}
+
+fn answer(query: &str, path: &std::path::Path, threads: usize) -> String {
+    let plan = skywatch_query::compile(query).unwrap();
+    let sources = resolve(&[path.display().to_string()]).unwrap();
+    let options = RunOptions {
+        threads,
+        now_ms: 1_709_337_600_000,
+        ..RunOptions::default()
+    };
+    let (result, _) = run(&plan, &sources, &options).unwrap();
+    let mut out = Vec::new();
+    write(&result, Format::Ndjson, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn pieces_and_chunks_answer_as_one_reader_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = input();
+    let plain = dir.path().join("app.log");
+    std::fs::write(&plain, &data).unwrap();
+    let gzip = dir.path().join("app.log.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(&data).unwrap();
+    std::fs::write(&gzip, encoder.finish().unwrap()).unwrap();
+
+    for query in [
+        "stats count(*) by bin(10m)",
+        r#"filter @message like "continued" | stats count(*) as c by bin(1h) | sort c desc | limit 3"#,
+        "fields n | filter n > 100 | limit 3",
+    ] {
+        let expected = answer(query, &plain, 1);
+        assert!(expected.lines().count() >= 3, "{query}: {expected}");
+        for (path, threads) in [(&plain, 2), (&gzip, 1), (&gzip, 2)] {
+            assert_eq!(
+                answer(query, path, threads),
+                expected,
+                "{query} over {} with {threads} threads",
+                path.display()
+            );
+        }
+    }
+}
