@@ -21,7 +21,7 @@ fn input() -> Vec<u8> {
             (seconds / 3600) % 24,
             (seconds / 60) % 60,
             seconds % 60,
-            if i % 7 == 0 { "ERROR" } else { "INFO" },
+            if i.is_multiple_of(7) { "ERROR" } else { "INFO" },
         )
         .unwrap();
         for frame in 0..(i % 5) {
