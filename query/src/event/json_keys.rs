@@ -21,8 +21,6 @@ pub struct KeyFinder {
     keys: Vec<(String, Finder<'static>)>,
     /// A finder for each key's `"<key as written>"` alone, to prove a key absent.
     quoted: Vec<Finder<'static>>,
-    /// A finder for `\u`, the escape that could spell a key's letters.
-    unicode_escape: Finder<'static>,
 }
 
 impl KeyFinder {
@@ -46,11 +44,7 @@ impl KeyFinder {
             keys.push((name.to_string(), Finder::new(needle.as_bytes()).into_owned()));
             quoted.push(Finder::new(&needle.as_bytes()[..needle.len() - 1]).into_owned());
         }
-        Some(KeyFinder {
-            keys,
-            quoted,
-            unicode_escape: Finder::new(b"\\u").into_owned(),
-        })
+        Some(KeyFinder { keys, quoted })
     }
 
     /// The field names, in key order.
@@ -128,14 +122,23 @@ impl KeyFinder {
         let mut furthest = first + 1;
         let mut unicode_escapes: Option<bool> = None;
         for (k, (_, finder)) in self.keys.iter().enumerate() {
-            let Some(at) = finder.find(body).map(|i| first + 1 + i) else {
-                let absent = self.quoted[k].find(body).is_none()
-                    && !*unicode_escapes.get_or_insert_with(|| self.unicode_escape.find(body).is_some());
-                if !absent {
-                    return false;
+            // `"key"` first: one scan finds the usual `"key":`, and its absence proves more.
+            let quoted = &self.quoted[k];
+            let at = match quoted.find(body) {
+                None => {
+                    let escapes = *unicode_escapes.get_or_insert_with(|| has_unicode_escape(body));
+                    if escapes {
+                        return false;
+                    }
+                    found[k] = (0, 0, KIND_ABSENT);
+                    continue;
                 }
-                found[k] = (0, 0, KIND_ABSENT);
-                continue;
+                Some(i) if body.get(i + quoted.needle().len()) == Some(&b':') => first + 1 + i,
+                // The name as a value, or spaced from its colon: look for the key itself.
+                Some(_) => match finder.find(body) {
+                    Some(i) => first + 1 + i,
+                    None => return false,
+                },
             };
             if bytes[at - 1] == b'\\' {
                 return false;
@@ -150,6 +153,11 @@ impl KeyFinder {
         // Keys before any `{` or `[` byte are at the top level.
         memchr::memchr2(b'{', b'[', &bytes[first + 1..furthest]).is_none()
     }
+}
+
+/// Whether `body` has a `\u` escape (which could spell a key's letters).
+fn has_unicode_escape(body: &[u8]) -> bool {
+    memchr::memchr_iter(b'\\', body).any(|i| body.get(i + 1) == Some(&b'u'))
 }
 
 const KIND_STR: u8 = 1;

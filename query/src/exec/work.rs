@@ -35,8 +35,8 @@ pub struct Item {
 }
 
 impl Item {
-    /// Whether the item is a stream (stdin, a compressed file, a file too small to split) that
-    /// one reader must read from start to end.
+    /// Whether the item is a stream (stdin, a compressed file, a pipe) that one reader must
+    /// read from start to end.
     pub fn is_whole_source(&self) -> bool {
         self.range.is_none()
     }
@@ -46,15 +46,17 @@ impl Item {
 pub fn split_work(sources: &[Source], threads: usize) -> Result<Vec<Item>, InputError> {
     let mut items = Vec::new();
     for (index, source) in sources.iter().enumerate() {
+        // Plain files are read in place by byte range (one range when small or single-threaded);
+        // streams are left whole, for the chunking reader.
         let splittable_size = match &source.path {
-            Some(path) if threads > 1 => plain_file_size(path).map_err(|e| InputError {
+            Some(path) => plain_file_size(path).map_err(|e| InputError {
                 path: path.display().to_string(),
                 reason: e.to_string(),
             })?,
             _ => None,
         };
         match splittable_size {
-            Some(size) if size >= 2 * MIN_PIECE_BYTES => {
+            Some(size) if size >= 2 * MIN_PIECE_BYTES && threads > 1 => {
                 let pieces = (size / MIN_PIECE_BYTES)
                     .min(threads as u64 * PIECES_PER_THREAD)
                     .max(1);
@@ -69,7 +71,11 @@ pub fn split_work(sources: &[Source], threads: usize) -> Result<Vec<Item>, Input
                     start = end;
                 }
             }
-            _ => items.push(Item {
+            Some(size) => items.push(Item {
+                source: index,
+                range: Some((0, size)),
+            }),
+            None => items.push(Item {
                 source: index,
                 range: None,
             }),
