@@ -61,7 +61,21 @@ impl std::error::Error for MeminfoError {}
 
 /// `meminfo` as bytes per key (`kB` values × 1024; unitless values such as `HugePages_Total` as
 /// they are).
-pub fn parse_meminfo(text: &str) -> Result<HashMap<String, u64>, MeminfoError> {
+#[derive(Debug, Clone, Default)]
+pub struct Meminfo(HashMap<String, u64>);
+
+impl Meminfo {
+    pub fn get(&self, key: &str) -> Option<u64> {
+        self.0.get(key).copied()
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+}
+
+/// Parses `/proc/meminfo`.
+pub fn parse_meminfo(text: &str) -> Result<Meminfo, MeminfoError> {
     let mut fields = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -81,23 +95,23 @@ pub fn parse_meminfo(text: &str) -> Result<HashMap<String, u64>, MeminfoError> {
         };
         fields.insert(key.trim().to_string(), value);
     }
-    Ok(fields)
+    Ok(Meminfo(fields))
 }
 
 /// The memory measurements from parsed meminfo; `zoneinfo` is `/proc/zoneinfo`, used only when
 /// the kernel has no `MemAvailable`.
-pub fn memory(fields: &HashMap<String, u64>, zoneinfo: Option<&str>) -> Result<Memory, MeminfoError> {
-    let get = |key: &'static str| fields.get(key).copied().ok_or(MeminfoError::Missing(key));
-    let optional = |key: &str| fields.get(key).copied().unwrap_or(0);
+pub fn memory(fields: &Meminfo, zoneinfo: Option<&str>) -> Result<Memory, MeminfoError> {
+    let get = |key: &'static str| fields.get(key).ok_or(MeminfoError::Missing(key));
+    let optional = |key: &str| fields.get(key).unwrap_or(0);
     let total = get("MemTotal")?;
     let free = get("MemFree")?;
     let buffered = optional("Buffers");
     let cached = optional("Cached").saturating_add(optional("SReclaimable"));
     let can_estimate = ["Active(file)", "Inactive(file)", "SReclaimable"]
         .iter()
-        .all(|k| fields.contains_key(*k));
+        .all(|k| fields.contains_key(k));
     let available = match fields.get("MemAvailable") {
-        Some(&available) => available,
+        Some(available) => available,
         None => match zoneinfo.filter(|_| can_estimate) {
             // No readable watermarks count as 0, as gopsutil reads them.
             Some(zoneinfo) => {
@@ -126,9 +140,9 @@ pub fn memory(fields: &HashMap<String, u64>, zoneinfo: Option<&str>) -> Result<M
 }
 
 /// The swap measurements from parsed meminfo.
-pub fn swap(fields: &HashMap<String, u64>) -> Swap {
-    let total = fields.get("SwapTotal").copied().unwrap_or(0);
-    let free = fields.get("SwapFree").copied().unwrap_or(0).min(total);
+pub fn swap(fields: &Meminfo) -> Swap {
+    let total = fields.get("SwapTotal").unwrap_or(0);
+    let free = fields.get("SwapFree").unwrap_or(0).min(total);
     let used = total - free;
     Swap {
         total,
@@ -163,8 +177,8 @@ fn low_watermark_pages(zoneinfo: &str) -> u64 {
 /// The kernel's own MemAvailable estimate (mm/page_alloc.c, 3.14), as gopsutil v3 computes it
 /// for older kernels: free memory above the low watermarks, plus the page cache and reclaimable
 /// slab that can be dropped without going below them.
-fn estimate_available(fields: &HashMap<String, u64>, low: u64) -> u64 {
-    let get = |key: &str| fields.get(key).copied().unwrap_or(0);
+fn estimate_available(fields: &Meminfo, low: u64) -> u64 {
+    let get = |key: &str| fields.get(key).unwrap_or(0);
     let free = get("MemFree");
     let page_cache = get("Active(file)").saturating_add(get("Inactive(file)"));
     let reclaimable = get("SReclaimable");
