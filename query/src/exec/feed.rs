@@ -124,10 +124,7 @@ fn feed<'i>(
                 Ok(None) => break,
                 Err(e) => {
                     return Err(ExecError::Input(InputError {
-                        path: source
-                            .path
-                            .as_ref()
-                            .map_or_else(|| "stdin".to_string(), |p| p.display().to_string()),
+                        path: source.name(),
                         reason: e.to_string(),
                     }))
                 }

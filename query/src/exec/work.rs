@@ -219,10 +219,7 @@ impl<'a> Worker<'a> {
     /// The name reads and errors use for source `source`, and its `@ingestionTime`.
     fn source_facts(&self, source: usize) -> (String, i64) {
         let source = &self.shared.sources[source];
-        let name = source
-            .path
-            .as_ref()
-            .map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
+        let name = source.name();
         let ingestion_ms = source
             .path
             .as_ref()

@@ -25,6 +25,15 @@ pub struct Source {
 }
 
 impl Source {
+    /// The name errors and `@ptr` use: the path, or "stdin".
+    pub fn name(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or_else(|| "stdin".to_string(), |p| p.display().to_string())
+    }
+}
+
+impl Source {
     pub fn stdin() -> Source {
         Source {
             path: None,
@@ -142,10 +151,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
 
 /// Opens `source` for reading its (decompressed) bytes.
 pub fn open(source: &Source) -> Result<Box<dyn Read + Send>, InputError> {
-    let name = source
-        .path
-        .as_ref()
-        .map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
+    let name = source.name();
     let raw: Box<dyn Read + Send> = match &source.path {
         None => Box::new(io::stdin()),
         Some(path) => Box::new(File::open(path).map_err(|e| InputError {
