@@ -74,3 +74,39 @@ fn pieces_and_chunks_answer_as_one_reader_does() {
         }
     }
 }
+
+/// `count(*)` counts rows in batches of probes; `count(field)` counts one row at a time. Over
+/// thousands of groups (many batches, new groups in every batch, the last batch partial)
+/// both give the same counts.
+#[test]
+fn batched_counts_match_counting_one_row_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.log");
+    let mut data = Vec::new();
+    for i in 0u64..60_000 {
+        // A heavy head and a long tail of users, every line carrying one.
+        let user = if i % 3 == 0 { i % 7 } else { (i * 7919) % 5_003 };
+        writeln!(data, r#"{{"user":"u{user}","n":{i}}}"#).unwrap();
+    }
+    std::fs::write(&path, &data).unwrap();
+    for threads in [1, 2] {
+        let batched = answer(
+            "stats count(*) as c by user | sort c desc, user | limit 50",
+            &path,
+            threads,
+        );
+        let single = answer(
+            "stats count(user) as c by user | sort c desc, user | limit 50",
+            &path,
+            threads,
+        );
+        assert_eq!(batched, single, "{threads} threads");
+        assert!(batched.starts_with(r#"{"user":"u0","c":"#), "{batched}");
+        let total = answer(
+            "stats count(*) as groups by user | stats count(*) as n, sum(groups) as rows",
+            &path,
+            threads,
+        );
+        assert_eq!(total.trim(), r#"{"n":5003,"rows":60000}"#, "{threads} threads");
+    }
+}

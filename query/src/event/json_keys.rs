@@ -14,6 +14,17 @@ use memchr::memmem::Finder;
 use super::json_fields::{bool_value, number_value, scan_string, unescape_into};
 use crate::value::Value;
 
+/// A key's value as [`KeyFinder::read_raw`] finds it.
+#[derive(Debug, PartialEq)]
+pub enum RawValue<'l> {
+    /// The key is not in the line.
+    Absent,
+    /// A string without escapes (its contents) or a number (its text).
+    Plain(&'l str),
+    /// Anything else (null, a boolean, an escaped string...): read it with [`KeyFinder::read`].
+    Other,
+}
+
 /// The keys to look for, prepared once per query.
 #[derive(Debug)]
 pub struct KeyFinder {
@@ -90,20 +101,21 @@ impl KeyFinder {
         true
     }
 
-    /// For a finder of one key: its value as written (string contents without quotes, or the
-    /// number's text) when it is a plain string or a number. `None` if the fast path declines
-    /// or the value is anything else.
-    pub fn read_raw<'l>(&self, line: &'l str) -> Option<&'l str> {
+    /// For a finder of one key: what the line holds under it, read in place. `None` if the
+    /// fast path declines.
+    pub fn read_raw<'l>(&self, line: &'l str) -> Option<RawValue<'l>> {
         let mut found: [(usize, usize, u8); 16] = [(0, 0, 0); 16];
         if self.keys.len() != 1 || !self.locate(line, &mut found) {
             return None;
         }
         let (start, end, kind) = found[0];
-        match kind {
+        let plain = match kind {
+            KIND_ABSENT => return Some(RawValue::Absent),
             KIND_STR => line.get(start + 1..end - 1).filter(|raw| !raw.contains('\\')),
             KIND_NUM => line.get(start..end),
             _ => None,
-        }
+        };
+        Some(plain.map_or(RawValue::Other, RawValue::Plain))
     }
 
     /// Finds every key's value span and kind; false if the fast path cannot vouch for them.

@@ -39,7 +39,7 @@ mod known_formats;
 mod timestamp;
 
 pub use json_fields::{flatten_json, JsonFlattener, Wanted, MAX_DEPTH, MAX_FIELDS_PER_EVENT};
-pub use json_keys::KeyFinder;
+pub use json_keys::{KeyFinder, RawValue};
 pub use known_formats::{is_known_format_field, lambda_fields, route53_fields, vpc_flow_fields};
 pub use timestamp::{
     leading_timestamp, parse_timestamp_text, parse_timestamp_value, TimestampFormat, TIMESTAMP_KEYS,

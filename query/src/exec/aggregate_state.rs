@@ -12,10 +12,12 @@ use crate::exec::natural_order::natural_cmp;
 use crate::plan::aggregate::AggKind;
 use crate::value::Value;
 
+/// One aggregate's state. Rarely used, large states are boxed so a group's states stay small
+/// (a probe of a high-cardinality group table touches them for every row).
 #[derive(Debug, Clone)]
 pub enum AggState {
     Count(u64),
-    Distinct(HashSet<String>),
+    Distinct(Box<HashSet<String>>),
     Sum {
         sum: f64,
         n: u64,
@@ -25,22 +27,12 @@ pub enum AggState {
         n: u64,
     },
     /// min and max prefer numbers: text values count only when no value is a number.
-    Min(Extreme),
-    Max(Extreme),
-    /// Exact percentile from a count per distinct value: memory follows the number of distinct
-    /// values (small for latencies in whole milliseconds), not the number of events.
-    Pct {
-        counts: FxMap<u64, u64>,
-        p: f64,
-    },
-    /// Welford's running mean and sum of squared deviations.
-    Stddev {
-        n: u64,
-        mean: f64,
-        m2: f64,
-    },
-    Earliest(Option<(i64, Value)>),
-    Latest(Option<(i64, Value)>),
+    Min(Box<Extreme>),
+    Max(Box<Extreme>),
+    Pct(Box<Percentile>),
+    Stddev(Box<Welford>),
+    Earliest(Option<Box<(i64, Value)>>),
+    Latest(Option<Box<(i64, Value)>>),
     SortsFirst(Option<Value>),
     SortsLast(Option<Value>),
 }
@@ -49,20 +41,13 @@ impl AggState {
     pub fn new(kind: AggKind) -> AggState {
         match kind {
             AggKind::Count => AggState::Count(0),
-            AggKind::CountDistinct => AggState::Distinct(HashSet::new()),
+            AggKind::CountDistinct => AggState::Distinct(Box::default()),
             AggKind::Sum => AggState::Sum { sum: 0.0, n: 0 },
             AggKind::Avg => AggState::Mean { sum: 0.0, n: 0 },
-            AggKind::Min => AggState::Min(Extreme::default()),
-            AggKind::Max => AggState::Max(Extreme::default()),
-            AggKind::Pct(p) => AggState::Pct {
-                counts: FxMap::default(),
-                p,
-            },
-            AggKind::Stddev => AggState::Stddev {
-                n: 0,
-                mean: 0.0,
-                m2: 0.0,
-            },
+            AggKind::Min => AggState::Min(Box::default()),
+            AggKind::Max => AggState::Max(Box::default()),
+            AggKind::Pct(p) => AggState::Pct(Box::new(Percentile::new(p))),
+            AggKind::Stddev => AggState::Stddev(Box::default()),
             AggKind::Earliest => AggState::Earliest(None),
             AggKind::Latest => AggState::Latest(None),
             AggKind::SortsFirst => AggState::SortsFirst(None),
@@ -91,32 +76,27 @@ impl AggState {
             }
             AggState::Min(best) => best.add(value, std::cmp::Ordering::Less),
             AggState::Max(best) => best.add(value, std::cmp::Ordering::Greater),
-            AggState::Pct { counts, .. } => {
+            AggState::Pct(pct) => {
                 if let Some(x) = value.as_number() {
-                    // -0.0 and 0.0 are one value.
-                    let x = if x == 0.0 { 0.0 } else { x };
-                    *counts.entry(x.to_bits()).or_insert(0) += 1;
+                    pct.add(x, 1);
                 }
             }
-            AggState::Stddev { n, mean, m2 } => {
+            AggState::Stddev(w) => {
                 if let Some(x) = value.as_number() {
-                    *n += 1;
-                    let delta = x - *mean;
-                    *mean += delta / *n as f64;
-                    *m2 += delta * (x - *mean);
+                    w.add(x);
                 }
             }
             AggState::Earliest(best) => {
                 if let Some(t) = time {
-                    if best.as_ref().is_none_or(|(bt, _)| t < *bt) {
-                        *best = Some((t, value.clone()));
+                    if best.as_ref().is_none_or(|b| t < b.0) {
+                        *best = Some(Box::new((t, value.clone())));
                     }
                 }
             }
             AggState::Latest(best) => {
                 if let Some(t) = time {
-                    if best.as_ref().is_none_or(|(bt, _)| t >= *bt) {
-                        *best = Some((t, value.clone()));
+                    if best.as_ref().is_none_or(|b| t >= b.0) {
+                        *best = Some(Box::new((t, value.clone())));
                     }
                 }
             }
@@ -129,45 +109,21 @@ impl AggState {
     pub fn merge(&mut self, other: AggState) {
         match (self, other) {
             (AggState::Count(a), AggState::Count(b)) => *a += b,
-            (AggState::Distinct(a), AggState::Distinct(b)) => a.extend(b),
+            (AggState::Distinct(a), AggState::Distinct(b)) => a.extend(*b),
             (AggState::Sum { sum, n }, AggState::Sum { sum: s2, n: n2 })
             | (AggState::Mean { sum, n }, AggState::Mean { sum: s2, n: n2 }) => {
                 *sum += s2;
                 *n += n2;
             }
-            (AggState::Min(a), AggState::Min(b)) => a.merge(b, std::cmp::Ordering::Less),
-            (AggState::Max(a), AggState::Max(b)) => a.merge(b, std::cmp::Ordering::Greater),
-            (AggState::Pct { counts, .. }, AggState::Pct { counts: more, .. }) => {
-                for (value, n) in more {
-                    *counts.entry(value).or_insert(0) += n;
-                }
+            (AggState::Min(a), AggState::Min(b)) => a.merge(*b, std::cmp::Ordering::Less),
+            (AggState::Max(a), AggState::Max(b)) => a.merge(*b, std::cmp::Ordering::Greater),
+            (AggState::Pct(a), AggState::Pct(b)) => a.merge(*b),
+            (AggState::Stddev(a), AggState::Stddev(b)) => a.merge(&b),
+            (AggState::Earliest(a), AggState::Earliest(Some(b))) if a.as_ref().is_none_or(|x| b.0 < x.0) => {
+                *a = Some(b);
             }
-            (
-                AggState::Stddev { n, mean, m2 },
-                AggState::Stddev {
-                    n: n2,
-                    mean: mean2,
-                    m2: m22,
-                },
-            ) => {
-                if n2 == 0 {
-                    return;
-                }
-                let total = *n + n2;
-                let delta = mean2 - *mean;
-                *m2 += m22 + delta * delta * (*n as f64) * (n2 as f64) / total as f64;
-                *mean += delta * n2 as f64 / total as f64;
-                *n = total;
-            }
-            (AggState::Earliest(a), AggState::Earliest(Some((t, v))))
-                if a.as_ref().is_none_or(|(at, _)| t < *at) =>
-            {
-                *a = Some((t, v));
-            }
-            (AggState::Latest(a), AggState::Latest(Some((t, v))))
-                if a.as_ref().is_none_or(|(at, _)| t >= *at) =>
-            {
-                *a = Some((t, v));
+            (AggState::Latest(a), AggState::Latest(Some(b))) if a.as_ref().is_none_or(|x| b.0 >= x.0) => {
+                *a = Some(b);
             }
             (AggState::SortsFirst(a), AggState::SortsFirst(Some(b))) => {
                 keep_if(a, &b, |new, old| natural_cmp(new, old).is_lt());
@@ -186,34 +142,133 @@ impl AggState {
             AggState::Distinct(set) => Some(Value::Num(set.len() as f64)),
             AggState::Sum { sum, n } => (n > 0).then_some(()).and_then(|()| Value::num(sum)),
             AggState::Mean { sum, n } => (n > 0).then_some(()).and_then(|()| Value::num(sum / n as f64)),
-            AggState::Min(e) | AggState::Max(e) => e.number.map(|(_, v)| v).or(e.text),
-            AggState::SortsFirst(v) | AggState::SortsLast(v) => v,
-            AggState::Pct { counts, p } => {
-                let total: u64 = counts.values().sum();
-                if total == 0 {
-                    return None;
-                }
-                let mut values: Vec<(f64, u64)> = counts
-                    .into_iter()
-                    .map(|(bits, n)| (f64::from_bits(bits), n))
-                    .collect();
-                values.sort_by(|a, b| a.0.total_cmp(&b.0));
-                // Nearest rank: the smallest value with at least p% of values at or below it.
-                let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
-                let mut seen = 0;
-                for (value, n) in &values {
-                    seen += n;
-                    if seen >= rank {
-                        return Value::num(*value);
-                    }
-                }
-                values.last().and_then(|(v, _)| Value::num(*v))
+            AggState::Min(e) | AggState::Max(e) => {
+                let Extreme { number, text } = *e;
+                number.map(|(_, v)| v).or(text)
             }
-            AggState::Stddev { n, m2, .. } => (n > 0)
+            AggState::SortsFirst(v) | AggState::SortsLast(v) => v,
+            AggState::Pct(pct) => pct.finish(),
+            AggState::Stddev(w) => (w.n > 0)
                 .then_some(())
-                .and_then(|()| Value::num((m2 / n as f64).sqrt())),
-            AggState::Earliest(v) | AggState::Latest(v) => v.map(|(_, v)| v),
+                .and_then(|()| Value::num((w.m2 / w.n as f64).sqrt())),
+            AggState::Earliest(v) | AggState::Latest(v) => v.map(|b| b.1),
         }
+    }
+}
+
+/// Exact percentile from a count per distinct value: memory follows the number of distinct
+/// values, not the number of events. Small whole numbers (latencies in milliseconds, status
+/// codes) are counted in a dense array indexed by the value, others in a map.
+#[derive(Debug, Clone)]
+pub struct Percentile {
+    p: f64,
+    /// `dense[v]`: how many times the whole number `v` was added.
+    dense: Vec<u64>,
+    /// Counts of other values, by their bits.
+    sparse: FxMap<u64, u64>,
+    added: u64,
+}
+
+impl Percentile {
+    /// The dense array never grows past this many entries (512 KiB)...
+    const DENSE_MAX: usize = 1 << 16;
+    /// ...nor past this many entries per value added, so many small groups stay small.
+    const DENSE_PER_VALUE: u64 = 8;
+
+    fn new(p: f64) -> Percentile {
+        Percentile {
+            p,
+            dense: Vec::new(),
+            sparse: FxMap::default(),
+            added: 0,
+        }
+    }
+
+    fn add(&mut self, x: f64, n: u64) {
+        self.added += n;
+        if x >= 0.0 && x.fract() == 0.0 && x < Percentile::DENSE_MAX as f64 {
+            let at = x as usize;
+            if let Some(count) = self.dense.get_mut(at) {
+                *count += n;
+                return;
+            }
+            let room = self.added.saturating_mul(Percentile::DENSE_PER_VALUE).max(64);
+            if (at as u64) < room {
+                self.dense.resize(at + 1, 0);
+                self.dense[at] += n;
+                return;
+            }
+        }
+        // -0.0 and 0.0 are one value.
+        let x = if x == 0.0 { 0.0 } else { x };
+        *self.sparse.entry(x.to_bits()).or_insert(0) += n;
+    }
+
+    fn merge(&mut self, other: Percentile) {
+        for (v, n) in other.dense.into_iter().enumerate() {
+            if n > 0 {
+                self.add(v as f64, n);
+            }
+        }
+        for (bits, n) in other.sparse {
+            self.add(f64::from_bits(bits), n);
+        }
+    }
+
+    fn finish(self) -> Option<Value> {
+        let mut values: Vec<(f64, u64)> = self
+            .dense
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(v, n)| (v as f64, *n))
+            .collect();
+        // A whole number may be in both places (counted in the map before the array reached
+        // it); equal values sort next to each other, which is all the walk below needs.
+        values.extend(self.sparse.into_iter().map(|(bits, n)| (f64::from_bits(bits), n)));
+        values.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total: u64 = values.iter().map(|(_, n)| n).sum();
+        if total == 0 {
+            return None;
+        }
+        // Nearest rank: the smallest value with at least p% of values at or below it.
+        let rank = ((self.p / 100.0) * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (value, n) in &values {
+            seen += n;
+            if seen >= rank {
+                return Value::num(*value);
+            }
+        }
+        values.last().and_then(|(v, _)| Value::num(*v))
+    }
+}
+
+/// Welford's running mean and sum of squared deviations.
+#[derive(Debug, Clone, Default)]
+pub struct Welford {
+    n: u64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Welford {
+    fn add(&mut self, x: f64) {
+        self.n += 1;
+        let delta = x - self.mean;
+        self.mean += delta / self.n as f64;
+        self.m2 += delta * (x - self.mean);
+    }
+
+    fn merge(&mut self, other: &Welford) {
+        if other.n == 0 {
+            return;
+        }
+        let total = self.n + other.n;
+        let delta = other.mean - self.mean;
+        self.m2 += other.m2 + delta * delta * (self.n as f64) * (other.n as f64) / total as f64;
+        self.mean += delta * other.n as f64 / total as f64;
+        self.n = total;
     }
 }
 
@@ -326,5 +381,65 @@ mod tests {
         }
         assert_eq!(e.finish(), Some(Value::str("a")));
         assert_eq!(l.finish(), Some(Value::str("c")));
+    }
+}
+
+#[cfg(test)]
+mod percentile_tests {
+    use super::{AggState, Percentile};
+    use crate::plan::aggregate::AggKind;
+    use crate::value::Value;
+
+    /// The percentile the plain definition gives: sort everything, take the nearest rank.
+    fn reference(p: f64, values: &[f64]) -> Option<Value> {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+        sorted
+            .get(rank.min(sorted.len()).checked_sub(1)?)
+            .and_then(|v| Value::num(*v))
+    }
+
+    #[test]
+    fn dense_and_sparse_counts_agree_with_sorting() {
+        // Whole numbers small and large, negatives, fractions, -0.0: in both the array and the
+        // map, and a value first counted in the map before the array grows over it.
+        let mut values = vec![5000.0, 5000.0, -0.0, 0.0, 3.5, -7.0, 70_000.0, 1.0];
+        values.extend((0..300).map(|i| f64::from(i % 97)));
+        values.push(5000.0);
+        for p in [0.0, 1.0, 50.0, 90.0, 99.0, 99.9, 100.0] {
+            let mut whole = Percentile::new(p);
+            let mut left = Percentile::new(p);
+            let mut right = Percentile::new(p);
+            for (i, v) in values.iter().enumerate() {
+                whole.add(*v, 1);
+                if i % 3 == 0 {
+                    left.add(*v, 1);
+                } else {
+                    right.add(*v, 1);
+                }
+            }
+            left.merge(right);
+            let expected = reference(p, &values);
+            assert_eq!(whole.finish(), expected, "p{p}");
+            assert_eq!(left.finish(), expected, "merged p{p}");
+        }
+    }
+
+    #[test]
+    fn many_small_groups_keep_small_arrays() {
+        let mut pct = Percentile::new(50.0);
+        pct.add(60_000.0, 1);
+        assert!(
+            pct.dense.is_empty(),
+            "one value does not allocate 60,000 counters"
+        );
+        assert_eq!(pct.finish(), Some(Value::Num(60_000.0)));
+    }
+
+    #[test]
+    fn a_groups_states_stay_small() {
+        assert!(std::mem::size_of::<AggState>() <= 32);
+        assert!(AggState::new(AggKind::Pct(50.0)).finish().is_none());
     }
 }

@@ -16,7 +16,8 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 use crate::event::{
     is_known_format_field, lambda_fields, leading_timestamp, parse_timestamp_text, parse_timestamp_value,
-    route53_fields, vpc_flow_fields, JsonFlattener, KeyFinder, TimestampFormat, Wanted, TIMESTAMP_KEYS,
+    route53_fields, vpc_flow_fields, JsonFlattener, KeyFinder, RawValue, TimestampFormat, Wanted,
+    TIMESTAMP_KEYS,
 };
 use crate::exec::pipeline::Row;
 use crate::plan::{InputFields, Slot};
@@ -179,15 +180,22 @@ impl<'p> Extractor<'p> {
             return Some(None);
         }
         for finder in stamps {
-            if let Some(raw) = finder.read_raw(line) {
+            match finder.read_raw(line) {
+                None => return None,
+                // An absent key: the next one in rank order.
+                Some(RawValue::Absent) => continue,
+                Some(RawValue::Other) => {}
                 // Read in place, without building a value: the common case of a plain time.
-                let parsed = match &self.rule.format {
-                    Some(format) => format.parse(raw),
-                    None => parse_timestamp_text(raw).or_else(|| {
-                        crate::value::parse_number(raw).and_then(|n| parse_timestamp_value(&Value::Num(n)))
-                    }),
-                };
-                return parsed.map(Some);
+                Some(RawValue::Plain(raw)) => {
+                    let parsed = match &self.rule.format {
+                        Some(format) => format.parse(raw),
+                        None => parse_timestamp_text(raw).or_else(|| {
+                            crate::value::parse_number(raw)
+                                .and_then(|n| parse_timestamp_value(&Value::Num(n)))
+                        }),
+                    };
+                    return parsed.map(Some);
+                }
             }
             let mut stamp = None;
             if !finder.read(line, &mut self.text, &mut |_, _, value| {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::exec::aggregate_state::AggState;
 use crate::fx_hash::FxHasher;
-use crate::plan::aggregate::StatsStage;
+use crate::plan::aggregate::{AggKind, StatsStage};
 use crate::value::Value;
 
 /// Hashes values the way [`same_key`] compares them.
@@ -98,11 +98,17 @@ fn short_text(values: &[Option<Value>]) -> Option<&[u8]> {
     }
 }
 
+/// Rows counted per batch by [`Groups::count_later`].
+const COUNT_BATCH: usize = 64;
+
 /// The groups of a stats stage, looked up by hash without building a key per row. The table
 /// holds group numbers; entries, keys and aggregate states live in flat arrays (a group's key is
 /// `width` values at `number × width`), and short one-string keys are compared in the entry,
 /// so a probe reads few cache lines.
-#[derive(Default)]
+///
+/// With many groups, a probe waits on memory. A stage that only counts rows hands its keys
+/// over in batches ([`Groups::count_later`]): the batch's probes do not depend on each other,
+/// so the processor overlaps their cache misses.
 pub struct Groups {
     index: hashbrown::HashTable<u32>,
     entries: Vec<Entry>,
@@ -112,9 +118,74 @@ pub struct Groups {
     /// Aggregate states per group.
     per_group: usize,
     states: Vec<AggState>,
+    /// A new group's states.
+    fresh: Vec<AggState>,
+    /// Keys of rows waiting to be counted (`width` values each) and their hashes.
+    pending_keys: Vec<Option<Value>>,
+    pending_hashes: Vec<u64>,
+    /// The pending rows' group numbers, found before any is counted.
+    pending_found: Vec<usize>,
 }
 
 impl Groups {
+    pub fn new(stats: &StatsStage) -> Groups {
+        Groups {
+            index: hashbrown::HashTable::new(),
+            entries: Vec::new(),
+            width: stats.groups.len(),
+            keys: Vec::new(),
+            per_group: stats.aggregates.len(),
+            states: Vec::new(),
+            fresh: stats.aggregates.iter().map(|a| AggState::new(a.kind)).collect(),
+            pending_keys: Vec::new(),
+            pending_hashes: Vec::new(),
+            pending_found: Vec::new(),
+        }
+    }
+
+    /// Whether every aggregate of `stats` counts rows and nothing else (`count(*)`), so rows
+    /// can be counted in batches.
+    pub fn counts_only(stats: &StatsStage) -> bool {
+        stats
+            .aggregates
+            .iter()
+            .all(|a| a.kind == AggKind::Count && a.arg.is_none())
+    }
+
+    /// Counts a row with key `values` in every aggregate, now or with the next batch. Only for
+    /// stages that [count only](Groups::counts_only).
+    pub fn count_later(&mut self, values: &[Option<Value>]) {
+        self.pending_hashes.push(hash_values(values));
+        self.pending_keys.extend_from_slice(values);
+        if self.pending_hashes.len() >= COUNT_BATCH {
+            self.count_pending();
+        }
+    }
+
+    /// Counts the rows waiting in the batch.
+    pub fn count_pending(&mut self) {
+        let hashes = std::mem::take(&mut self.pending_hashes);
+        let keys = std::mem::take(&mut self.pending_keys);
+        let mut found = std::mem::take(&mut self.pending_found);
+        found.clear();
+        // First every probe, then every count: the probes overlap.
+        let width = self.width;
+        for (n, &hash) in hashes.iter().enumerate() {
+            let key = &keys[n * width..(n + 1) * width];
+            found.push(self.find_or_insert_hashed(hash, key));
+        }
+        for &i in &found {
+            for state in self.states_mut(i) {
+                state.add(Some(&Value::Bool(true)), None);
+            }
+        }
+        self.pending_hashes = hashes;
+        self.pending_hashes.clear();
+        self.pending_keys = keys;
+        self.pending_keys.clear();
+        self.pending_found = found;
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -124,8 +195,12 @@ impl Groups {
     }
 
     /// The number of the group with key `values`, created (with fresh states) if new.
-    pub fn find_or_insert(&mut self, values: &[Option<Value>], stats: &StatsStage) -> usize {
-        let hash = hash_values(values);
+    pub fn find_or_insert(&mut self, values: &[Option<Value>]) -> usize {
+        self.find_or_insert_hashed(hash_values(values), values)
+    }
+
+    /// [`Groups::find_or_insert`] with the key's hash already computed.
+    fn find_or_insert_hashed(&mut self, hash: u64, values: &[Option<Value>]) -> usize {
         let (entries, keys, width) = (&self.entries, &self.keys, self.width);
         let found = match short_text(values) {
             Some(text) => self.index.find(hash, |&i| {
@@ -141,15 +216,10 @@ impl Groups {
         if let Some(&i) = found {
             return i as usize;
         }
-        if self.entries.is_empty() {
-            self.width = values.len();
-            self.per_group = stats.aggregates.len();
-        }
         let i = self.entries.len();
         self.entries.push(Entry::new(hash, values));
         self.keys.extend_from_slice(values);
-        self.states
-            .extend(stats.aggregates.iter().map(|a| AggState::new(a.kind)));
+        self.states.extend_from_slice(&self.fresh);
         let entries = &self.entries;
         // More than 2^32 groups cannot be held in memory anyway.
         self.index
@@ -164,9 +234,9 @@ impl Groups {
     }
 
     /// Folds another worker's groups into these.
-    pub fn merge(&mut self, other: Groups, stats: &StatsStage) {
+    pub fn merge(&mut self, other: Groups) {
         for (values, states) in other.into_groups() {
-            let i = self.find_or_insert(&values, stats);
+            let i = self.find_or_insert(&values);
             for (mine, theirs) in self.states_mut(i).iter_mut().zip(states) {
                 mine.merge(theirs);
             }
@@ -174,7 +244,8 @@ impl Groups {
     }
 
     /// Each group's key values and states, in order of first appearance.
-    pub fn into_groups(self) -> Vec<(Vec<Option<Value>>, Vec<AggState>)> {
+    pub fn into_groups(mut self) -> Vec<(Vec<Option<Value>>, Vec<AggState>)> {
+        self.count_pending();
         let count = self.entries.len();
         let mut keys = self.keys.into_iter();
         let mut states = self.states.into_iter();

@@ -80,6 +80,8 @@ pub struct Pipeline<'p> {
     done: bool,
     /// Reused buffer for group values.
     key_buf: Vec<Option<Value>>,
+    /// Per stage: a stats stage that only counts rows (they are counted in batches).
+    count_only: Vec<bool>,
     /// Reused buffer for computed and parsed fields.
     capture_buf: Vec<(usize, Option<Value>)>,
 }
@@ -96,7 +98,7 @@ impl<'p> Pipeline<'p> {
             .stages
             .iter()
             .map(|stage| match stage {
-                Stage::Stats(_) => StageState::Stats(Groups::default()),
+                Stage::Stats(stats) => StageState::Stats(Groups::new(stats)),
                 Stage::Sort(_) => StageState::Sort(Sorted::default()),
                 Stage::Dedup(_) => StageState::Dedup(Seen::default()),
                 Stage::Limit(_) => StageState::Limit(0),
@@ -112,6 +114,11 @@ impl<'p> Pipeline<'p> {
             matched: 0,
             done: false,
             key_buf: Vec::new(),
+            count_only: plan
+                .stages
+                .iter()
+                .map(|s| matches!(s, Stage::Stats(stats) if Groups::counts_only(stats)))
+                .collect(),
             capture_buf: Vec::new(),
         }
     }
@@ -309,7 +316,12 @@ impl<'p> Pipeline<'p> {
         let StageState::Stats(groups) = &mut self.states[i] else {
             return;
         };
-        let index = groups.find_or_insert(&key, stats);
+        if self.count_only[i] {
+            groups.count_later(&key);
+            self.key_buf = key;
+            return;
+        }
+        let index = groups.find_or_insert(&key);
         for (state, spec) in groups.states_mut(index).iter_mut().zip(&stats.aggregates) {
             // A field argument is read in place; other expressions are evaluated.
             let computed;
@@ -349,8 +361,8 @@ impl<'p> Pipeline<'p> {
         for partial in partials {
             pipeline.matched += partial.matched;
             match (&plan.stages[b], &mut pipeline.states[b], partial.state) {
-                (Stage::Stats(stats), StageState::Stats(mine), StageState::Stats(theirs)) => {
-                    mine.merge(theirs, stats);
+                (Stage::Stats(_), StageState::Stats(mine), StageState::Stats(theirs)) => {
+                    mine.merge(theirs);
                 }
                 (Stage::Sort(sort), StageState::Sort(mine), StageState::Sort(theirs)) => {
                     mine.rows.extend(theirs.rows);
