@@ -41,7 +41,11 @@ pub struct StatError {
 
 impl fmt::Display for StatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "stat line {} is not a cpu line of counters: {:?}", self.line, self.text)
+        write!(
+            f,
+            "stat line {} is not a cpu line of counters: {:?}",
+            self.line, self.text
+        )
     }
 }
 
@@ -59,7 +63,10 @@ pub fn parse_stat(text: &str) -> Result<Vec<(String, CpuTimes)>, StatError> {
             line: n + 1,
             text: line.to_string(),
         };
-        let counters: Vec<u64> = words.map(str::parse).collect::<Result<_, _>>().map_err(|_| bad())?;
+        let counters: Vec<u64> = words
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?;
         // Kernels before 2.6.11 have no steal, before 2.6.24 no guest, before 2.6.33 no
         // guest_nice; the first four are always there.
         if counters.len() < 4 {
@@ -138,7 +145,10 @@ impl CpuTimes {
             ("usage_idle", idle),
             ("usage_iowait", pct(self.iowait, earlier.iowait)),
             ("usage_irq", pct(self.irq, earlier.irq)),
-            ("usage_nice", pct(self.nice.saturating_sub(guest_nice), earlier.nice)),
+            (
+                "usage_nice",
+                pct(self.nice.saturating_sub(guest_nice), earlier.nice),
+            ),
             ("usage_softirq", pct(self.softirq, earlier.softirq)),
             ("usage_steal", pct(self.steal, earlier.steal)),
             ("usage_system", pct(self.system, earlier.system)),

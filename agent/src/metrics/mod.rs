@@ -1,7 +1,12 @@
 //! Host metrics: what is measured and how, one source per module. Each source reads procfs
 //! under a root directory (`/proc` on a host, a fixture directory in tests).
 
+pub mod counters;
+pub mod cpu;
+pub mod disk;
+pub mod diskstats;
 pub mod meminfo;
+pub mod netdev;
 
 use std::path::Path;
 
