@@ -6,7 +6,9 @@
 //! sinks acknowledge only what the backend accepted, and checkpoints advance over acknowledged data
 //! only, so a crash duplicates at most what was in flight and never loses a line.
 //!
-//! Built so far: the memory and swap source ([`metrics::read_memory`]). Not built yet: the rest
-//! of the metrics pipeline and the log pipeline (see the open issues).
+//! Built so far: the configuration ([`config`]: our TOML and the CloudWatch agent's JSON) and the
+//! host metrics sources ([`metrics`]: memory, swap, cpu, disk, diskio, net). Not built yet: the
+//! publishing pipeline (dimensions, sinks, the daemon) and the log pipeline (see the open issues).
 
+pub mod config;
 pub mod metrics;

@@ -1,0 +1,198 @@
+//! The agent's configuration: our own TOML (docs/config-reference.md) or the Amazon CloudWatch
+//! Agent's JSON, recognised by content, read into one model. Reading never stops at the first
+//! problem: every error and warning comes back at once, each with its key path.
+
+mod read;
+pub mod schema;
+mod toml_out;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use schema::Plugin;
+pub use toml_out::to_toml;
+
+/// The default global collection interval, seconds.
+pub const DEFAULT_INTERVAL_S: u64 = 60;
+/// The default longest time a metric waits before it is sent, seconds.
+pub const DEFAULT_FORCE_FLUSH_S: u64 = 60;
+/// The default namespace.
+pub const DEFAULT_NAMESPACE: &str = "CWAgent";
+
+/// Which file format a config was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// skywatch's own TOML.
+    Toml,
+    /// The CloudWatch agent's JSON.
+    CloudWatchJson,
+}
+
+/// Where metrics go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsOutput {
+    /// CloudWatch when AWS credentials and a region are configured, else the local store.
+    #[default]
+    Auto,
+    CloudWatch,
+    Local,
+}
+
+impl MetricsOutput {
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricsOutput::Auto => "auto",
+            MetricsOutput::CloudWatch => "cloudwatch",
+            MetricsOutput::Local => "local",
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AgentConfig {
+    /// Global collection interval, seconds.
+    pub interval_s: u64,
+    pub region: Option<String>,
+    /// Leave out the `host` dimension.
+    pub omit_hostname: bool,
+    /// The user the daemon should run as (the systemd unit sets it; the agent checks it).
+    pub run_as_user: Option<String>,
+    pub state_dir: Option<PathBuf>,
+    pub output: MetricsOutput,
+    /// Address of the health listener; none: off.
+    pub health_listen: Option<String>,
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// The `metrics` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    pub namespace: String,
+    /// Global dimensions (`${aws:…}` values are resolved from the instance metadata).
+    pub append_dimensions: BTreeMap<String, String>,
+    /// Roll-ups: each datum is also sent with each listed subset of its dimensions.
+    pub aggregation_dimensions: Vec<Vec<String>>,
+    pub force_flush_interval_s: u64,
+    pub endpoint_override: Option<String>,
+    pub plugins: Vec<PluginConfig>,
+}
+
+/// One plugin block of `metrics_collected`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginConfig {
+    pub plugin: Plugin,
+    pub measurements: Vec<Measurement>,
+    /// Overrides the global interval, seconds.
+    pub interval_s: Option<u64>,
+    /// cpus, mount points, devices or interfaces; `*` for all; empty: the plugin's default.
+    pub resources: Vec<String>,
+    pub append_dimensions: BTreeMap<String, String>,
+    /// Metric names sent only in their roll-ups.
+    pub drop_original_metrics: Vec<String>,
+    /// cpu: also the `cpu-total` line (default true).
+    pub totalcpu: bool,
+    /// disk: file system types to leave out.
+    pub ignore_file_system_types: Vec<String>,
+    /// disk: leave out the `device` dimension.
+    pub drop_device: bool,
+}
+
+/// One `measurement` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// The field, without the plugin prefix (`used_percent`).
+    pub field: String,
+    pub rename: Option<String>,
+    pub unit: Option<String>,
+}
+
+impl Measurement {
+    /// The CloudWatch metric name: the rename, else `<plugin>_<field>`.
+    pub fn metric_name(&self, plugin: Plugin) -> String {
+        self.rename
+            .clone()
+            .unwrap_or_else(|| format!("{}_{}", plugin.name(), self.field))
+    }
+}
+
+/// A problem at a key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// `metrics.metrics_collected.mem.measurement[2]`; empty for the whole file.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// What reading a config found: the model (when there were no errors), and every problem.
+#[derive(Debug)]
+pub struct Loaded {
+    pub format: Format,
+    pub config: Option<AgentConfig>,
+    pub errors: Vec<Problem>,
+    /// Keys accepted but without effect in skywatch.
+    pub warnings: Vec<Problem>,
+}
+
+/// Reads a config from text, recognising the format by content: a JSON object is the
+/// CloudWatch agent's, anything else is our TOML.
+pub fn parse(text: &str) -> Loaded {
+    let format = if text.trim_start().starts_with('{') {
+        Format::CloudWatchJson
+    } else {
+        Format::Toml
+    };
+    let tree = match format {
+        Format::CloudWatchJson => serde_json::from_str::<serde_json::Value>(text).map_err(|e| Problem {
+            path: String::new(),
+            message: format!("not valid JSON: {e}"),
+        }),
+        Format::Toml => toml::from_str::<toml::Table>(text)
+            .map_err(|e| Problem {
+                path: String::new(),
+                message: format!("not valid TOML: {}", e.to_string().trim_end()),
+            })
+            .and_then(|table| {
+                serde_json::to_value(table).map_err(|e| Problem {
+                    path: String::new(),
+                    message: format!("not valid TOML: {e}"),
+                })
+            }),
+    };
+    match tree {
+        Ok(tree) => read::read(&tree, format),
+        Err(problem) => Loaded {
+            format,
+            config: None,
+            errors: vec![problem],
+            warnings: Vec::new(),
+        },
+    }
+}
+
+/// Reads a config file.
+pub fn load(path: &Path) -> Loaded {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text),
+        Err(e) => Loaded {
+            format: Format::Toml,
+            config: None,
+            errors: vec![Problem {
+                path: String::new(),
+                message: format!("cannot read {}: {e}", path.display()),
+            }],
+            warnings: Vec::new(),
+        },
+    }
+}

@@ -1,0 +1,185 @@
+//! The metrics the CloudWatch agent schema allows per plugin on Linux, and their default units
+//! (the agent's `registered_metrics.go` and `default_unit.go`).
+
+/// A host metrics plugin skywatch collects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Plugin {
+    Mem,
+    Swap,
+    Cpu,
+    Disk,
+    Diskio,
+    Net,
+}
+
+impl Plugin {
+    pub const ALL: [Plugin; 6] = [
+        Plugin::Mem,
+        Plugin::Swap,
+        Plugin::Cpu,
+        Plugin::Disk,
+        Plugin::Diskio,
+        Plugin::Net,
+    ];
+
+    /// The plugin's name in configs and the prefix of its metric names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Plugin::Mem => "mem",
+            Plugin::Swap => "swap",
+            Plugin::Cpu => "cpu",
+            Plugin::Disk => "disk",
+            Plugin::Diskio => "diskio",
+            Plugin::Net => "net",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Plugin> {
+        Plugin::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The fields a `measurement` list may name (without the plugin prefix).
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Plugin::Mem => &[
+                "active",
+                "available",
+                "available_percent",
+                "buffered",
+                "cached",
+                "free",
+                "inactive",
+                "shared",
+                "total",
+                "used",
+                "used_percent",
+            ],
+            Plugin::Swap => &["free", "used", "used_percent"],
+            Plugin::Cpu => &[
+                "time_active",
+                "time_guest",
+                "time_guest_nice",
+                "time_idle",
+                "time_iowait",
+                "time_irq",
+                "time_nice",
+                "time_softirq",
+                "time_steal",
+                "time_system",
+                "time_user",
+                "usage_active",
+                "usage_guest",
+                "usage_guest_nice",
+                "usage_idle",
+                "usage_iowait",
+                "usage_irq",
+                "usage_nice",
+                "usage_softirq",
+                "usage_steal",
+                "usage_system",
+                "usage_user",
+            ],
+            Plugin::Disk => &[
+                "free",
+                "total",
+                "used",
+                "used_percent",
+                "inodes_free",
+                "inodes_total",
+                "inodes_used",
+            ],
+            Plugin::Diskio => &[
+                "reads",
+                "writes",
+                "read_bytes",
+                "write_bytes",
+                "read_time",
+                "write_time",
+                "io_time",
+                "iops_in_progress",
+            ],
+            Plugin::Net => &[
+                "bytes_sent",
+                "bytes_recv",
+                "drop_in",
+                "drop_out",
+                "err_in",
+                "err_out",
+                "packets_sent",
+                "packets_recv",
+            ],
+        }
+    }
+
+    /// The unit CloudWatch gets for `field` unless the config names one.
+    pub fn default_unit(self, field: &str) -> &'static str {
+        match (self, field) {
+            (_, f) if f.ends_with("_percent") || f.starts_with("usage_") => "Percent",
+            (Plugin::Cpu, _) => "None",
+            (Plugin::Disk, f) if f.starts_with("inodes_") => "Count",
+            (Plugin::Mem | Plugin::Swap | Plugin::Disk, _) => "Bytes",
+            (Plugin::Diskio | Plugin::Net, f) if f.ends_with("_bytes") || f.starts_with("bytes_") => "Bytes",
+            (Plugin::Diskio, f) if f.ends_with("_time") => "Milliseconds",
+            (Plugin::Diskio | Plugin::Net, _) => "Count",
+        }
+    }
+
+    /// Whether the plugin takes `resources` (which cpus, mounts, devices, interfaces).
+    pub fn has_resources(self) -> bool {
+        matches!(self, Plugin::Cpu | Plugin::Disk | Plugin::Diskio | Plugin::Net)
+    }
+}
+
+/// Plugins of the CloudWatch agent schema that skywatch does not collect yet.
+pub const UNSUPPORTED_PLUGINS: &[&str] = &[
+    "netstat",
+    "processes",
+    "procstat",
+    "statsd",
+    "collectd",
+    "ethtool",
+    "nvidia_gpu",
+    "efa",
+    "jmx",
+    "otlp",
+    "prometheus",
+];
+
+/// CloudWatch's standard units (`StandardUnit`).
+pub const UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
+/// The `${aws:…}` values global `append_dimensions` may take, by dimension name.
+pub const EC2_DIMENSIONS: &[(&str, &str)] = &[
+    ("InstanceId", "${aws:InstanceId}"),
+    ("ImageId", "${aws:ImageId}"),
+    ("InstanceType", "${aws:InstanceType}"),
+    ("AutoScalingGroupName", "${aws:AutoScalingGroupName}"),
+];

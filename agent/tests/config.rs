@@ -1,0 +1,284 @@
+//! Config reading: the CloudWatch agent's JSON and our TOML into one model, every problem at
+//! once with its key path, and conversion that reads back to the same model.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use skywatch_agent::config::{parse, to_toml, Format, Loaded, MetricsOutput, Plugin};
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/configs/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// The problems as `path: message` lines.
+fn errors(loaded: &Loaded) -> Vec<String> {
+    loaded.errors.iter().map(ToString::to_string).collect()
+}
+
+fn has_error(loaded: &Loaded, path: &str, words: &str) {
+    assert!(
+        loaded
+            .errors
+            .iter()
+            .any(|e| e.path == path && e.message.contains(words)),
+        "no error at {path} saying {words:?}; errors: {:#?}",
+        errors(loaded)
+    );
+}
+
+#[test]
+fn the_cloudwatch_agent_example_reads_into_the_model() {
+    let loaded = parse(&fixture("cloudwatch-full.json"));
+    assert_eq!(loaded.format, Format::CloudWatchJson);
+    assert!(loaded.errors.is_empty(), "{:#?}", errors(&loaded));
+    let warned: Vec<&str> = loaded.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(warned, ["agent.logfile", "agent.debug"]);
+    let config = loaded.config.unwrap();
+    assert_eq!(config.interval_s, 60);
+    assert_eq!(config.region.as_deref(), Some("us-east-1"));
+    assert_eq!(config.run_as_user.as_deref(), Some("cwagent"));
+    assert_eq!(config.output, MetricsOutput::Auto);
+    let metrics = config.metrics.unwrap();
+    assert_eq!(metrics.namespace, "CWAgent");
+    assert_eq!(metrics.append_dimensions.len(), 4);
+    assert_eq!(
+        metrics.aggregation_dimensions,
+        vec![
+            vec!["AutoScalingGroupName".to_string()],
+            vec!["InstanceId".into(), "InstanceType".into()],
+            vec![]
+        ]
+    );
+    let plugins: Vec<Plugin> = metrics.plugins.iter().map(|p| p.plugin).collect();
+    assert_eq!(
+        plugins,
+        [
+            Plugin::Mem,
+            Plugin::Swap,
+            Plugin::Cpu,
+            Plugin::Disk,
+            Plugin::Diskio,
+            Plugin::Net
+        ]
+    );
+    let mem = &metrics.plugins[0];
+    assert_eq!(mem.interval_s, Some(10));
+    assert_eq!(
+        mem.measurements[0].field, "used_percent",
+        "the plugin prefix is optional"
+    );
+    assert_eq!(mem.measurements[0].metric_name(Plugin::Mem), "mem_used_percent");
+    let cpu = &metrics.plugins[2];
+    assert_eq!(cpu.measurements[0].metric_name(Plugin::Cpu), "CPU_USAGE_IDLE");
+    assert_eq!(cpu.measurements[0].unit.as_deref(), Some("Percent"));
+    assert_eq!(cpu.resources, ["*"]);
+    let disk = &metrics.plugins[3];
+    assert!(disk.drop_device);
+    assert_eq!(disk.ignore_file_system_types, ["sysfs", "devtmpfs", "tmpfs"]);
+    let net = &metrics.plugins[5];
+    assert_eq!(
+        net.append_dimensions,
+        BTreeMap::from([("team".to_string(), "web".to_string())])
+    );
+}
+
+#[test]
+fn conversion_to_toml_reads_back_to_the_same_model() {
+    let from_json = parse(&fixture("cloudwatch-full.json")).config.unwrap();
+    let text = to_toml(&from_json);
+    let back = parse(&text);
+    assert_eq!(back.format, Format::Toml);
+    assert!(
+        back.errors.is_empty() && back.warnings.is_empty(),
+        "{:#?}\n{text}",
+        errors(&back)
+    );
+    assert_eq!(back.config.unwrap(), from_json, "{text}");
+    assert!(text.contains("[metrics.mem]"), "{text}");
+}
+
+#[test]
+fn our_toml_has_outputs_health_and_state_dir() {
+    let loaded = parse(
+        r#"
+[agent]
+metrics_collection_interval = 10
+state_dir = "/var/lib/skywatch"
+
+[outputs]
+metrics = "local"
+
+[health]
+listen = "127.0.0.1:9468"
+
+[metrics.mem]
+measurement = ["used_percent"]
+
+[metrics.swap]
+measurement = ["swap_used_percent"]
+"#,
+    );
+    assert!(loaded.errors.is_empty(), "{:#?}", errors(&loaded));
+    let config = loaded.config.unwrap();
+    assert_eq!(config.interval_s, 10);
+    assert_eq!(config.output, MetricsOutput::Local);
+    assert_eq!(config.health_listen.as_deref(), Some("127.0.0.1:9468"));
+    assert_eq!(config.state_dir.unwrap().to_str(), Some("/var/lib/skywatch"));
+    assert_eq!(config.metrics.unwrap().plugins.len(), 2);
+}
+
+#[test]
+fn every_json_problem_is_reported_at_once_with_its_path() {
+    let loaded = parse(
+        r#"{
+  "agent": { "metrics_collection_interval": 0, "omit_hostname": "yes", "credentials": {"role_arn": "x"}, "colour": 1 },
+  "metrics": {
+    "namespace": "AWS/EC2",
+    "append_dimensions": { "InstanceId": "${aws:InstanceId}", "Team": "web" },
+    "aggregation_dimensions": [["InstanceId"], "InstanceType"],
+    "force_flush_interval": 200000,
+    "metrics_collected": {
+      "mem": { "measurement": ["mem_used_percent", "mem_usd", {"name": "free", "unit": "Furlongs"}, {"rename": "x"}, "used_percent"] },
+      "swap": { "measurements": ["swap_free"] },
+      "cpu": { "measurement": [], "totalcpu": "yes" },
+      "disk": { "measurement": "used_percent", "drop_device": 1 },
+      "statsd": { "service_address": ":8125" },
+      "gpu": {}
+    }
+  },
+  "logs": { "logs_collected": {} },
+  "tracing": true
+}"#,
+    );
+    assert!(loaded.config.is_none());
+    has_error(&loaded, "agent.metrics_collection_interval", "from 1 to 172800");
+    has_error(&loaded, "agent.omit_hostname", "expected true or false");
+    has_error(&loaded, "agent.credentials", "not supported by skywatch yet");
+    has_error(&loaded, "agent.colour", "unknown key");
+    has_error(&loaded, "metrics.namespace", "reserved");
+    has_error(
+        &loaded,
+        "metrics.aggregation_dimensions[1]",
+        "expected a list of strings",
+    );
+    has_error(&loaded, "metrics.force_flush_interval", "from 1 to 172800");
+    has_error(
+        &loaded,
+        "metrics.metrics_collected.mem.measurement[1]",
+        "mem has no metric \"mem_usd\"",
+    );
+    has_error(
+        &loaded,
+        "metrics.metrics_collected.mem.measurement[2].unit",
+        "unknown unit \"Furlongs\"",
+    );
+    has_error(
+        &loaded,
+        "metrics.metrics_collected.mem.measurement[3].name",
+        "required",
+    );
+    has_error(
+        &loaded,
+        "metrics.metrics_collected.mem.measurement[4]",
+        "listed twice",
+    );
+    has_error(
+        &loaded,
+        "metrics.metrics_collected.swap.measurements",
+        "unknown key",
+    );
+    has_error(&loaded, "metrics.metrics_collected.swap.measurement", "required");
+    has_error(&loaded, "metrics.metrics_collected.cpu.measurement", "empty list");
+    has_error(
+        &loaded,
+        "metrics.metrics_collected.cpu.totalcpu",
+        "expected true or false",
+    );
+    has_error(
+        &loaded,
+        "metrics.metrics_collected.disk.measurement",
+        "expected a list",
+    );
+    has_error(
+        &loaded,
+        "metrics.metrics_collected.disk.drop_device",
+        "expected true or false",
+    );
+    has_error(
+        &loaded,
+        "metrics.metrics_collected.statsd",
+        "not supported by skywatch yet",
+    );
+    has_error(&loaded, "metrics.metrics_collected.gpu", "unknown plugin");
+    has_error(&loaded, "logs", "not supported by skywatch yet");
+    has_error(&loaded, "tracing", "unknown key");
+    assert_eq!(loaded.errors.len(), 21, "{:#?}", errors(&loaded));
+    let warned: Vec<&str> = loaded.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(warned, ["metrics.append_dimensions.Team"]);
+}
+
+#[test]
+fn every_toml_problem_is_reported_with_its_path() {
+    let loaded = parse(
+        r#"
+[agent]
+logfile = "/tmp/x"
+[outputs]
+metrics = "s3"
+[health]
+listen = "localhost"
+[metrics]
+endpoint = "x"
+[metrics.statsd]
+service_address = ":8125"
+[metrics.mem]
+measurement = [1]
+[metrics.net]
+measurement = ["bytes_sent"]
+resources = "eth0"
+[metrics.mem.extra]
+"#,
+    );
+    has_error(&loaded, "agent.logfile", "unknown key");
+    has_error(
+        &loaded,
+        "outputs.metrics",
+        "\"auto\", \"cloudwatch\" or \"local\"",
+    );
+    has_error(&loaded, "health.listen", "127.0.0.1:9468");
+    has_error(&loaded, "metrics.endpoint", "unknown key");
+    has_error(&loaded, "metrics.statsd", "not supported by skywatch yet");
+    has_error(
+        &loaded,
+        "metrics.mem.measurement[0]",
+        "expected a metric name or a table",
+    );
+    has_error(&loaded, "metrics.mem.extra", "unknown key");
+    has_error(&loaded, "metrics.net.resources", "expected a list of strings");
+    assert_eq!(loaded.errors.len(), 8, "{:#?}", errors(&loaded));
+}
+
+#[test]
+fn unreadable_text_says_where() {
+    let json = parse("{ \"agent\": { \"region\": } }");
+    assert_eq!(json.format, Format::CloudWatchJson);
+    assert!(
+        errors(&json)[0].contains("not valid JSON") && errors(&json)[0].contains("line 1"),
+        "{:?}",
+        errors(&json)
+    );
+    let toml = parse("[agent]\nregion = \n");
+    assert_eq!(toml.format, Format::Toml);
+    assert!(
+        errors(&toml)[0].contains("not valid TOML") && errors(&toml)[0].contains("line 2"),
+        "{:?}",
+        errors(&toml)
+    );
+    let not_object = parse("[1, 2]");
+    assert_eq!(
+        not_object.format,
+        Format::Toml,
+        "only an object is recognised as JSON"
+    );
+}
