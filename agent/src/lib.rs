@@ -11,4 +11,5 @@
 //! publishing pipeline (dimensions, sinks, the daemon) and the log pipeline (see the open issues).
 
 pub mod config;
+pub mod limits;
 pub mod metrics;

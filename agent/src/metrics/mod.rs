@@ -1,8 +1,10 @@
 //! Host metrics: what is measured and how, one source per module. Each source reads procfs
 //! under a root directory (`/proc` on a host, a fixture directory in tests).
 
+pub mod collect;
 pub mod counters;
 pub mod cpu;
+pub mod datum;
 pub mod disk;
 pub mod diskstats;
 pub mod meminfo;

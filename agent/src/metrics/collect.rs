@@ -1,0 +1,254 @@
+//! Reads one plugin's source and turns it into samples: a field, a value and the plugin's own
+//! tags (`cpu`, `path`/`device`/`fstype`, `name`, `interface`). Keeps what the rates need
+//! between readings (cpu ticks, counters).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::counters::Deltas;
+use super::cpu::{parse_stat, CpuTimes};
+use super::disk::{parse_mounts, statvfs};
+use super::diskstats::parse_diskstats;
+use super::netdev::parse_net_dev;
+use super::{read_memory, ScrapeError};
+use crate::config::{Plugin, PluginConfig};
+
+/// One measured value of a plugin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub field: &'static str,
+    pub value: f64,
+    /// The plugin's dimensions for this value (`cpu=cpu0`), in a fixed order.
+    pub tags: Vec<(String, String)>,
+}
+
+/// The readings of every plugin, with the state between them.
+#[derive(Debug)]
+pub struct Collector {
+    proc_root: PathBuf,
+    cpu_last: HashMap<String, CpuTimes>,
+    net: Deltas,
+    diskio: Deltas,
+}
+
+impl Collector {
+    /// Reads procfs under `proc_root` (`/proc` on a host).
+    pub fn new(proc_root: impl Into<PathBuf>) -> Collector {
+        Collector {
+            proc_root: proc_root.into(),
+            cpu_last: HashMap::new(),
+            net: Deltas::default(),
+            diskio: Deltas::default(),
+        }
+    }
+
+    /// The samples of one plugin now. Rates (cpu usage, net and diskio) need an earlier
+    /// reading: the first call yields none of them.
+    pub fn collect(&mut self, plugin: &PluginConfig) -> Result<Vec<Sample>, ScrapeError> {
+        match plugin.plugin {
+            Plugin::Mem => {
+                let (m, _) = read_memory(&self.proc_root)?;
+                Ok(untagged(&[
+                    ("active", m.active as f64),
+                    ("available", m.available as f64),
+                    ("available_percent", m.available_percent),
+                    ("buffered", m.buffered as f64),
+                    ("cached", m.cached as f64),
+                    ("free", m.free as f64),
+                    ("inactive", m.inactive as f64),
+                    ("shared", m.shared as f64),
+                    ("total", m.total as f64),
+                    ("used", m.used as f64),
+                    ("used_percent", m.used_percent),
+                ]))
+            }
+            Plugin::Swap => {
+                let (_, s) = read_memory(&self.proc_root)?;
+                Ok(untagged(&[
+                    ("free", s.free as f64),
+                    ("used", s.used as f64),
+                    ("used_percent", s.used_percent),
+                ]))
+            }
+            Plugin::Cpu => self.cpu(plugin),
+            Plugin::Disk => self.disk(plugin),
+            Plugin::Diskio => self.diskio(plugin),
+            Plugin::Net => self.net(plugin),
+        }
+    }
+
+    fn read(&self, name: &str) -> Result<String, ScrapeError> {
+        let path = self.proc_root.join(name);
+        std::fs::read_to_string(&path).map_err(|e| scrape_error(&path, e))
+    }
+
+    fn cpu(&mut self, plugin: &PluginConfig) -> Result<Vec<Sample>, ScrapeError> {
+        let path = self.proc_root.join("stat");
+        let text = self.read("stat")?;
+        let cpus = parse_stat(&text).map_err(|e| scrape_error(&path, e))?;
+        // Cores only when asked for (`*` or by name); the total unless `totalcpu = false`.
+        let per_core = plugin.resources.iter().any(|r| r == "*");
+        let mut samples = Vec::new();
+        for (label, times) in cpus {
+            let is_total = label == "cpu-total";
+            let wanted = if is_total {
+                plugin.totalcpu
+            } else {
+                per_core || plugin.resources.contains(&label)
+            };
+            if !wanted {
+                continue;
+            }
+            let tags = vec![("cpu".to_string(), label.clone())];
+            let mut fields = times.seconds();
+            if let Some(usage) = self.cpu_last.get(&label).and_then(|last| times.usage_since(last)) {
+                fields.extend(usage);
+            }
+            samples.extend(fields.into_iter().map(|(field, value)| Sample {
+                field,
+                value,
+                tags: tags.clone(),
+            }));
+            self.cpu_last.insert(label, times);
+        }
+        Ok(samples)
+    }
+
+    fn disk(&mut self, plugin: &PluginConfig) -> Result<Vec<Sample>, ScrapeError> {
+        let text = self.read("mounts")?;
+        let mut mounts = parse_mounts(&text);
+        // A path mounted over keeps only its last (visible) mount.
+        let mut seen = std::collections::HashSet::new();
+        mounts.reverse();
+        mounts.retain(|m| seen.insert(m.path.clone()));
+        mounts.reverse();
+        let all = wants_all(&plugin.resources);
+        let mut samples = Vec::new();
+        for mount in mounts {
+            if plugin.ignore_file_system_types.contains(&mount.fstype) {
+                continue;
+            }
+            if !all && !plugin.resources.contains(&mount.path) {
+                continue;
+            }
+            // A mount that cannot be measured (gone, no permission) is left out, not fatal.
+            let Ok(usage) = statvfs(Path::new(&mount.path)) else {
+                continue;
+            };
+            let mut tags = vec![("path".to_string(), mount.path.clone())];
+            if !plugin.drop_device {
+                let device = mount.device.strip_prefix("/dev/").unwrap_or(&mount.device);
+                tags.push(("device".to_string(), device.to_string()));
+            }
+            tags.push(("fstype".to_string(), mount.fstype.clone()));
+            let fields = [
+                ("free", usage.free as f64),
+                ("total", usage.total as f64),
+                ("used", usage.used as f64),
+                ("used_percent", usage.used_percent),
+                ("inodes_free", usage.inodes_free as f64),
+                ("inodes_total", usage.inodes_total as f64),
+                ("inodes_used", usage.inodes_used as f64),
+            ];
+            samples.extend(fields.into_iter().map(|(field, value)| Sample {
+                field,
+                value,
+                tags: tags.clone(),
+            }));
+        }
+        Ok(samples)
+    }
+
+    fn diskio(&mut self, plugin: &PluginConfig) -> Result<Vec<Sample>, ScrapeError> {
+        let path = self.proc_root.join("diskstats");
+        let text = self.read("diskstats")?;
+        let devices = parse_diskstats(&text).map_err(|e| scrape_error(&path, e))?;
+        let all = wants_all(&plugin.resources);
+        let present: Vec<&str> = devices.iter().map(|(name, _, _)| name.as_str()).collect();
+        self.diskio.retain(&present);
+        let mut samples = Vec::new();
+        for (name, counters, in_progress) in &devices {
+            if !all && !plugin.resources.contains(name) {
+                continue;
+            }
+            let tags = vec![("name".to_string(), name.clone())];
+            let first = self
+                .diskio
+                .delta(name, "iops_in_progress", *in_progress)
+                .is_none();
+            if !first {
+                // A gauge, sent as it is, but (as the counters) from the second reading on.
+                samples.push(Sample {
+                    field: "iops_in_progress",
+                    value: *in_progress as f64,
+                    tags: tags.clone(),
+                });
+            }
+            for (field, value) in counters {
+                if let Some(delta) = self.diskio.delta(name, field, *value) {
+                    samples.push(Sample {
+                        field,
+                        value: delta as f64,
+                        tags: tags.clone(),
+                    });
+                }
+            }
+        }
+        Ok(samples)
+    }
+
+    fn net(&mut self, plugin: &PluginConfig) -> Result<Vec<Sample>, ScrapeError> {
+        let path = self.proc_root.join("net/dev");
+        let text = self.read("net/dev")?;
+        let interfaces = parse_net_dev(&text).map_err(|e| scrape_error(&path, e))?;
+        let present: Vec<&str> = interfaces.iter().map(|(name, _)| name.as_str()).collect();
+        self.net.retain(&present);
+        let all = wants_all(&plugin.resources);
+        let mut samples = Vec::new();
+        for (name, counters) in &interfaces {
+            // Loopback only when named.
+            let wanted = if all {
+                name != "lo"
+            } else {
+                plugin.resources.contains(name)
+            };
+            if !wanted {
+                continue;
+            }
+            let tags = vec![("interface".to_string(), name.clone())];
+            for (field, value) in counters {
+                if let Some(delta) = self.net.delta(name, field, *value) {
+                    samples.push(Sample {
+                        field,
+                        value: delta as f64,
+                        tags: tags.clone(),
+                    });
+                }
+            }
+        }
+        Ok(samples)
+    }
+}
+
+/// No resources, or `*`: everything.
+fn wants_all(resources: &[String]) -> bool {
+    resources.is_empty() || resources.iter().any(|r| r == "*")
+}
+
+fn untagged(fields: &[(&'static str, f64)]) -> Vec<Sample> {
+    fields
+        .iter()
+        .map(|(field, value)| Sample {
+            field,
+            value: *value,
+            tags: Vec::new(),
+        })
+        .collect()
+}
+
+fn scrape_error(path: &Path, reason: impl std::fmt::Display) -> ScrapeError {
+    ScrapeError {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
