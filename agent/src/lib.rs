@@ -10,6 +10,9 @@
 //! host metrics sources ([`metrics`]: memory, swap, cpu, disk, diskio, net). Not built yet: the
 //! publishing pipeline (dimensions, sinks, the daemon) and the log pipeline (see the open issues).
 
+pub mod aws;
 pub mod config;
+pub mod instance;
 pub mod limits;
 pub mod metrics;
+pub mod sinks;
