@@ -9,6 +9,7 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::ProvideCredentials as _;
 
 /// How long one API attempt may take before it counts as a network failure.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,7 +57,6 @@ pub async fn can_reach_aws(config: &SdkConfig) -> Result<(), String> {
     let Some(provider) = config.credentials_provider() else {
         return Err("no AWS credentials provider".into());
     };
-    use aws_credential_types::provider::ProvideCredentials as _;
     match tokio::time::timeout(Duration::from_secs(3), provider.provide_credentials()).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(format!("no AWS credentials: {e}")),

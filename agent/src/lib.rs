@@ -12,7 +12,12 @@
 
 pub mod aws;
 pub mod config;
+pub mod daemon;
+pub mod health;
 pub mod instance;
 pub mod limits;
 pub mod metrics;
 pub mod sinks;
+pub mod state_dir;
+pub mod systemd;
+pub mod telemetry;

@@ -18,8 +18,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the agent daemon: host metrics and log files to CloudWatch or the local store.
-    Agent,
+    /// Run the agent daemon: host metrics (and, soon, log files) to CloudWatch or the local store.
+    Agent(AgentArgs),
+    /// Print the metrics the agent keeps in the local store.
+    Metrics(MetricsArgs),
     /// Run the trace collector: an X-Ray daemon drop-in that also accepts OTLP.
     Collector,
     /// Render or push CloudWatch dashboards defined as code.
@@ -36,7 +38,8 @@ enum Command {
 impl Command {
     fn name(&self) -> &'static str {
         match self {
-            Command::Agent => "agent",
+            Command::Agent(_) => "agent",
+            Command::Metrics(_) => "metrics",
             Command::Collector => "collector",
             Command::Dashboard => "dashboard",
             Command::Alarms => "alarms",
@@ -61,6 +64,36 @@ enum ConfigCommand {
     },
 }
 
+#[derive(Debug, clap::Args)]
+struct AgentArgs {
+    /// The config: our TOML or the CloudWatch agent's JSON.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Collect once (rates over one second), publish, exit: for cron, tests, debugging.
+    #[arg(long)]
+    once: bool,
+    /// Where the agent keeps its state (default: /var/lib/skywatch as root, else
+    /// $XDG_DATA_HOME/skywatch).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct MetricsArgs {
+    /// How far back: 90s, 15m, 1h, 2d.
+    #[arg(long, default_value = "1h")]
+    since: String,
+    /// Only metrics of this name.
+    #[arg(long)]
+    name: Option<String>,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// The agent's state directory (as given to `skywatch agent`).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
 /// Exit code for a config with errors.
 const EXIT_BAD_CONFIG: u8 = 2;
 
@@ -69,6 +102,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Config(ConfigCommand::Check { file }) => config_check(&file),
         Command::Config(ConfigCommand::Convert { file }) => config_convert(&file),
+        Command::Agent(args) => agent(args),
+        Command::Metrics(args) => metrics(&args),
         other => {
             eprintln!("skywatch {}: not implemented yet", other.name());
             ExitCode::from(1)
@@ -115,5 +150,160 @@ fn config_convert(file: &std::path::Path) -> ExitCode {
         println!("# dropped {w}");
     }
     print!("{}", config::to_toml(model));
+    ExitCode::SUCCESS
+}
+
+fn agent(args: AgentArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("skywatch agent: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let options = skywatch_agent::daemon::Options {
+        config_path: args.config,
+        once: args.once,
+        state_dir: args.state_dir,
+        // Tests point the agent at procfs fixtures.
+        proc_root: std::env::var_os("SKYWATCH_PROC_ROOT")
+            .map_or_else(|| PathBuf::from("/proc"), PathBuf::from),
+    };
+    match runtime.block_on(skywatch_agent::daemon::run(options)) {
+        Ok(outcome)
+            if args.once && (outcome.dropped > 0 || outcome.sent + outcome.stored < outcome.collected) =>
+        {
+            eprintln!(
+                "skywatch agent: {} of {} datums were not delivered",
+                outcome.collected - (outcome.sent + outcome.stored).min(outcome.collected),
+                outcome.collected
+            );
+            ExitCode::from(1)
+        }
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e @ skywatch_agent::daemon::AgentError::Config(_)) => {
+            eprintln!("skywatch agent: {e}");
+            ExitCode::from(EXIT_BAD_CONFIG)
+        }
+        Err(e) => {
+            eprintln!("skywatch agent: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `90s`, `15m`, `1h`, `2d` as milliseconds.
+fn parse_since(text: &str) -> Option<i64> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().ok()?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms)
+}
+
+fn metrics(args: &MetricsArgs) -> ExitCode {
+    use skywatch_agent::sinks::local_store::{read_since, rfc3339_ms};
+    let Some(window_ms) = parse_since(&args.since) else {
+        eprintln!(
+            "skywatch metrics: --since {:?} is not a duration such as 90s, 15m, 1h or 2d",
+            args.since
+        );
+        return ExitCode::from(EXIT_BAD_CONFIG);
+    };
+    let state_dir = skywatch_agent::state_dir::resolve(args.state_dir.clone(), None);
+    let dir = skywatch_agent::state_dir::metrics_store(&state_dir);
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let result = match read_since(&dir, now_ms - window_ms) {
+        Ok(result) => result,
+        Err(e) => {
+            eprintln!("skywatch metrics: cannot read {}: {e}", dir.display());
+            return ExitCode::from(1);
+        }
+    };
+    if result.malformed_lines > 0 {
+        eprintln!(
+            "skywatch metrics: skipped {} unreadable line(s) in {}",
+            result.malformed_lines,
+            dir.display()
+        );
+    }
+    let rows: Vec<_> = result
+        .datums
+        .iter()
+        .filter(|s| args.name.as_ref().is_none_or(|n| *n == s.datum.name))
+        .collect();
+    if args.json {
+        for s in rows {
+            let dims: serde_json::Map<String, serde_json::Value> = s
+                .datum
+                .dimensions
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "timestamp": rfc3339_ms(s.datum.timestamp_ms),
+                    "namespace": s.namespace,
+                    "name": s.datum.name,
+                    "value": s.datum.value,
+                    "unit": s.datum.unit,
+                    "dimensions": dims,
+                })
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    if rows.is_empty() {
+        eprintln!(
+            "skywatch metrics: nothing in {} for the last {}",
+            dir.display(),
+            args.since
+        );
+        return ExitCode::SUCCESS;
+    }
+    let table: Vec<[String; 5]> = rows
+        .iter()
+        .map(|s| {
+            let dims: Vec<String> = s
+                .datum
+                .dimensions
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            [
+                rfc3339_ms(s.datum.timestamp_ms),
+                s.datum.name.clone(),
+                format!("{}", s.datum.value),
+                s.datum.unit.clone(),
+                dims.join(","),
+            ]
+        })
+        .collect();
+    let header = ["timestamp", "name", "value", "unit", "dimensions"];
+    let mut widths = header.map(str::len);
+    for row in &table {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let print_row = |cells: [&str; 5]| {
+        let line: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    };
+    print_row(header);
+    for row in &table {
+        print_row([&row[0], &row[1], &row[2], &row[3], &row[4]]);
+    }
     ExitCode::SUCCESS
 }

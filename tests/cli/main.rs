@@ -4,5 +4,6 @@
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent;
 mod logq;
 mod skywatch;

@@ -1,7 +1,7 @@
 //! PutMetricData: one request per call, errors sorted into "retry" (throttling, 5xx, network,
 //! timeouts) and "rejected" (the service refused the data itself: retrying cannot help).
 
-use aws_sdk_cloudwatch::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudwatch::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_cloudwatch::Client;
@@ -100,7 +100,7 @@ fn metric_datum(d: &OutDatum) -> MetricDatum {
     }
 }
 
-fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
+fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
     error: &SdkError<E, aws_sdk_cloudwatch::config::http::HttpResponse>,
 ) -> SendError {
     let retry = |kind: &str, message: String| SendError::Retry {
@@ -109,8 +109,8 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
     };
     match error {
         SdkError::TimeoutError(_) => retry("timeout", "the request timed out".into()),
-        SdkError::DispatchFailure(e) => retry("network", format!("{e:?}")),
-        SdkError::ResponseError(e) => retry("bad_response", format!("{e:?}")),
+        SdkError::DispatchFailure(_) => retry("network", DisplayErrorContext(error).to_string()),
+        SdkError::ResponseError(_) => retry("bad_response", DisplayErrorContext(error).to_string()),
         SdkError::ServiceError(context) => {
             let status = context.raw().status().as_u16();
             let code = context.err().code().unwrap_or("").to_string();
@@ -137,6 +137,6 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
         }
         // Building the request failed (no credentials, no region...): the next attempt may
         // succeed once the environment is fixed, so the data waits.
-        other => retry("request", format!("{other:?}")),
+        _ => retry("request", DisplayErrorContext(error).to_string()),
     }
 }

@@ -1,0 +1,426 @@
+//! `skywatch agent` as systemd and users run it: against CloudWatch (moto, through the real SDK,
+//! and through the fault proxy), to the local store with no AWS at all, with signals and the
+//! health listener. procfs comes from a fixture (`SKYWATCH_PROC_ROOT`), so the values CloudWatch
+//! receives are known exactly.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use skywatch_tests::aws::{env_vars, sdk_config};
+use skywatch_tests::cloudwatch::types::{Datapoint, Dimension, Statistic};
+use skywatch_tests::cloudwatch::Client;
+use skywatch_tests::fault_proxy::{Fault, FaultProxy};
+use skywatch_tests::moto;
+use skywatch_tests::names::unique_name;
+use skywatch_tests::poll::{poll_until, poll_until_async};
+
+/// The fixture's meminfo: a modern kernel with swap.
+const PROC_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/agent/tests/procfs/modern-with-swap");
+/// mem_used_percent and swap_used_percent of that fixture (worked out in agent/tests/memory.rs).
+const MEM_USED_PERCENT: f64 = 100.0 * 465_648.0 / 2_002_012.0;
+const SWAP_USED_PERCENT: f64 = 100.0 * 10_496.0 / 1_048_572.0;
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// A running agent whose stderr goes to a file the test can read while it runs.
+struct Agent {
+    child: Child,
+    stderr: PathBuf,
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Agent {
+    fn start(config: &str, env: &[(&str, String)], extra_args: &[&str]) -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("skywatch.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let stderr = dir.path().join("stderr.log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_skywatch"));
+        command
+            .args(["agent", "--config", config_path.to_str().unwrap()])
+            .args(["--state-dir", dir.path().join("state").to_str().unwrap()])
+            .args(extra_args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("SKYWATCH_PROC_ROOT", PROC_FIXTURE)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Agent {
+            child: command.spawn().unwrap(),
+            stderr,
+            config: config_path,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn wait_for_log(&self, words: &str, timeout: Duration) {
+        poll_until(
+            &format!("{words:?} in the agent's log"),
+            timeout,
+            Duration::from_millis(50),
+            || self.log().contains(words).then_some(()),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n--- agent log ---\n{}", self.log()));
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// SIGTERM, then the exit status within `timeout`.
+    fn stop(mut self, timeout: Duration) -> (std::process::ExitStatus, String) {
+        self.signal("TERM");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit {timeout:?} after SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A config sending mem and swap every second, flushed every second, tagged `test=<tag>`.
+fn cloudwatch_config(tag: &str, output: &str) -> String {
+    format!(
+        r#"
+[agent]
+metrics_collection_interval = 1
+[outputs]
+metrics = "{output}"
+[metrics]
+force_flush_interval = 1
+[metrics.mem]
+measurement = ["used_percent"]
+append_dimensions = {{ test = "{tag}" }}
+[metrics.swap]
+measurement = ["used_percent"]
+append_dimensions = {{ test = "{tag}" }}
+"#
+    )
+}
+
+/// (sample count, average, unit) of a metric with dimensions host and test over the last hour.
+async fn statistics(client: &Client, name: &str, tag: &str) -> Option<(f64, f64, String)> {
+    let now = std::time::SystemTime::now();
+    let out = client
+        .get_metric_statistics()
+        .namespace("CWAgent")
+        .metric_name(name)
+        .dimensions(Dimension::builder().name("host").value(hostname()).build())
+        .dimensions(Dimension::builder().name("test").value(tag).build())
+        .start_time((now - Duration::from_secs(3600)).into())
+        .end_time((now + Duration::from_secs(600)).into())
+        .period(3600)
+        .statistics(Statistic::SampleCount)
+        .statistics(Statistic::Average)
+        .send()
+        .await
+        .unwrap();
+    let points = out.datapoints();
+    let count: f64 = points.iter().filter_map(Datapoint::sample_count).sum();
+    let sum: f64 = points
+        .iter()
+        .filter_map(|p| Some(p.sample_count()? * p.average()?))
+        .sum();
+    let unit = points.first()?.unit()?.as_str().to_string();
+    (count > 0.0).then(|| (count, sum / count, unit))
+}
+
+#[tokio::test]
+async fn two_intervals_reach_cloudwatch_with_the_agents_names_dimensions_units_and_values() {
+    let moto = moto::shared().unwrap_or_else(|e| panic!("{e}"));
+    let client = Client::new(&sdk_config(&moto.endpoint_url()).await);
+    let tag = unique_name("two-intervals");
+    let agent = Agent::start(
+        &cloudwatch_config(&tag, "cloudwatch"),
+        &env_vars(&moto.endpoint_url()),
+        &[],
+    );
+    let mem = poll_until_async(
+        "two mem_used_percent datums in CloudWatch",
+        Duration::from_secs(30),
+        Duration::from_millis(300),
+        || {
+            let (client, tag) = (client.clone(), tag.clone());
+            async move {
+                statistics(&client, "mem_used_percent", &tag)
+                    .await
+                    .filter(|(n, _, _)| *n >= 2.0)
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    let swap = statistics(&client, "swap_used_percent", &tag).await.unwrap();
+    let (status, log) = agent.stop(Duration::from_secs(10));
+    assert!(status.success(), "{log}");
+    assert!((mem.1 - MEM_USED_PERCENT).abs() < 1e-9, "{mem:?}");
+    assert_eq!(mem.2, "Percent");
+    assert!((swap.1 - SWAP_USED_PERCENT).abs() < 1e-9, "{swap:?}");
+    assert_eq!(swap.2, "Percent");
+    assert!(
+        log.contains("sending to CloudWatch, namespace CWAgent in us-east-1"),
+        "{log}"
+    );
+    assert!(log.contains(" 0 dropped"), "{log}");
+}
+
+/// The totals of the agent's last log line: (collected, sent, dropped).
+fn totals(log: &str) -> (u64, u64, u64) {
+    let line = log
+        .lines()
+        .find(|l| l.contains("stopped:"))
+        .unwrap_or_else(|| panic!("{log}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (numbers[0], numbers[1], numbers[3])
+}
+
+#[tokio::test]
+async fn throttling_errors_and_refused_connections_lose_nothing_within_the_queue() {
+    let moto = moto::shared().unwrap_or_else(|e| panic!("{e}"));
+    let proxy = FaultProxy::start(moto.addr()).unwrap();
+    let client = Client::new(&sdk_config(&moto.endpoint_url()).await);
+    let tag = unique_name("faults");
+    let agent = Agent::start(
+        &cloudwatch_config(&tag, "cloudwatch"),
+        &env_vars(&proxy.endpoint_url()),
+        &[],
+    );
+    agent.wait_for_log("collecting mem, swap", Duration::from_secs(10));
+    for fault in [
+        Fault::Throttle,
+        Fault::HttpStatus(503),
+        Fault::Refuse,
+        Fault::HttpStatus(500),
+    ] {
+        proxy.set(fault);
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    proxy.recover();
+    // Let the retries drain, then stop.
+    poll_until_async(
+        "datums sent after the outage",
+        Duration::from_secs(40),
+        Duration::from_millis(300),
+        || {
+            let (client, tag) = (client.clone(), tag.clone());
+            async move {
+                statistics(&client, "swap_used_percent", &tag)
+                    .await
+                    .filter(|(n, _, _)| *n >= 6.0)
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    let (status, log) = agent.stop(Duration::from_secs(25));
+    assert!(status.success(), "{log}");
+    let (collected, sent, dropped) = totals(&log);
+    assert_eq!((sent, dropped), (collected, 0), "{log}");
+    let mem = statistics(&client, "mem_used_percent", &tag).await.unwrap();
+    let swap = statistics(&client, "swap_used_percent", &tag).await.unwrap();
+    assert_eq!(
+        (mem.0 + swap.0) as u64,
+        collected,
+        "every collected datum is in CloudWatch once: {log}"
+    );
+    assert!(log.contains("PutMetricData failed, retrying"), "{log}");
+    assert!(log.contains("went through after"), "{log}");
+}
+
+#[test]
+fn with_no_aws_metrics_go_to_the_local_store_and_skywatch_metrics_shows_them() {
+    let tag = unique_name("local");
+    let agent = Agent::start(&cloudwatch_config(&tag, "auto"), &[], &["--once"]);
+    let mut agent = agent;
+    let status = agent.child.wait().unwrap();
+    let log = agent.log();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("metrics go to the local store"), "{log}");
+    let state = agent.config.parent().unwrap().join("state");
+    let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
+        .args([
+            "metrics",
+            "--json",
+            "--name",
+            "mem_used_percent",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["unit"], "Percent");
+    assert_eq!(lines[0]["namespace"], "CWAgent");
+    assert_eq!(lines[0]["dimensions"]["test"], tag.as_str());
+    assert!((lines[0]["value"].as_f64().unwrap() - MEM_USED_PERCENT).abs() < 1e-9);
+    // The store is NDJSON with a timestamp field: logq reads it as it is.
+    let store_files: Vec<PathBuf> = std::fs::read_dir(state.join("metrics"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let logq = Command::new(env!("CARGO_BIN_EXE_logq"))
+        .args([
+            "--format",
+            "csv",
+            "filter name = \"swap_used_percent\" | stats count(*) as n, avg(value) as v",
+        ])
+        .args(&store_files)
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&logq.stdout);
+    assert!(csv.starts_with("n,v\n1,"), "{csv}");
+    let table = Command::new(env!("CARGO_BIN_EXE_skywatch"))
+        .args(["metrics", "--state-dir", state.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.starts_with("timestamp"), "{table}");
+    assert!(table.contains("swap_used_percent"), "{table}");
+}
+
+#[test]
+fn off_ec2_the_agent_starts_within_two_seconds_with_the_host_dimension() {
+    // An instance metadata endpoint that accepts connections and never answers: the worst case.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let config = cloudwatch_config("off-ec2", "local")
+        + "\n[metrics.append_dimensions]\nInstanceId = \"${aws:InstanceId}\"\n";
+    let started = Instant::now();
+    let agent = Agent::start(&config, &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint)], &[]);
+    agent.wait_for_log("collecting mem, swap", Duration::from_secs(5));
+    let took = started.elapsed();
+    let (status, log) = agent.stop(Duration::from_secs(10));
+    assert!(took < Duration::from_secs(2), "started in {took:?}: {log}");
+    assert!(status.success(), "{log}");
+    assert!(log.contains("not using instance metadata"), "{log}");
+    assert!(log.contains("sending the host dimension instead"), "{log}");
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn health_listener_reloads_and_bad_configs_on_sighup() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let config = format!(
+        "{}\n[health]\nlisten = \"{addr}\"\n",
+        cloudwatch_config("health", "local")
+    );
+    let agent = Agent::start(&config, &[], &[]);
+    agent.wait_for_log("health on", Duration::from_secs(5));
+    let health = http_get(&addr, "/healthz");
+    assert!(
+        health.starts_with("HTTP/1.1 200 OK") && health.ends_with("ok\n"),
+        "{health}"
+    );
+    poll_until(
+        "datums stored",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let metrics = http_get(&addr, "/metrics");
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix("skywatch_agent_datums_stored_total "))
+                .and_then(|n| n.parse::<u64>().ok())
+                .filter(|n| *n >= 2)
+        },
+    )
+    .unwrap();
+    assert!(http_get(&addr, "/nope").starts_with("HTTP/1.1 404"));
+    assert!(http_get(&addr, "/metrics").contains("# TYPE skywatch_agent_datums_dropped_total counter"));
+
+    // A broken config is refused and the agent goes on.
+    std::fs::write(&agent.config, "[metrics.mem]\nmeasurement = [\"mem_usd\"]\n").unwrap();
+    agent.signal("HUP");
+    agent.wait_for_log("keeping the running config", Duration::from_secs(5));
+    assert!(
+        agent.log().contains("mem has no metric \"mem_usd\""),
+        "{}",
+        agent.log()
+    );
+    assert!(http_get(&addr, "/healthz").starts_with("HTTP/1.1 200 OK"));
+    // A good one is taken.
+    std::fs::write(
+        &agent.config,
+        config.replace(
+            "[metrics.swap]",
+            "[metrics.cpu]\nmeasurement = [\"usage_idle\"]\n[metrics.swap]",
+        ),
+    )
+    .unwrap();
+    agent.signal("HUP");
+    agent.wait_for_log("reloaded", Duration::from_secs(5));
+    let (status, log) = agent.stop(Duration::from_secs(10));
+    assert!(status.success(), "{log}");
+}
+
+#[test]
+fn a_config_with_errors_stops_the_agent_with_exit_2_and_every_key_path() {
+    let agent = Agent::start(
+        "[metrics.mem]\nmeasurement = [\"mem_usd\"]\ncolour = 1\n",
+        &[],
+        &[],
+    );
+    let mut agent = agent;
+    let status = agent.child.wait().unwrap();
+    let log = agent.log();
+    assert_eq!(status.code(), Some(2), "{log}");
+    assert!(
+        log.contains("metrics.mem.measurement[0]: mem has no metric \"mem_usd\""),
+        "{log}"
+    );
+    assert!(log.contains("metrics.mem.colour: unknown key"), "{log}");
+}
