@@ -1,7 +1,8 @@
 //! Facts about the EC2 instance the agent runs on, from the instance metadata service (IMDSv2
-//! through the SDK's client): the identity document for `${aws:InstanceId}`, `${aws:ImageId}`,
-//! `${aws:InstanceType}` and the region, and the instance's `aws:autoscaling:groupName` tag for
-//! `${aws:AutoScalingGroupName}` when instance metadata tags are enabled.
+//! through the SDK's client): `meta-data/instance-id`, `ami-id`, `instance-type` and
+//! `placement/region` for `${aws:InstanceId}`, `${aws:ImageId}`, `${aws:InstanceType}` and the
+//! region, and the instance's `aws:autoscaling:groupName` tag for `${aws:AutoScalingGroupName}`
+//! when instance metadata tags are enabled.
 //!
 //! Off EC2 the lookup fails within about a second and the agent goes on with the `host`
 //! dimension, saying why. (The CloudWatch agent reads the Auto Scaling group through EC2
@@ -17,7 +18,6 @@ pub struct InstanceFacts {
     pub instance_type: String,
     pub region: String,
     pub private_ip: String,
-    pub account_id: String,
     pub auto_scaling_group: Option<String>,
 }
 
@@ -50,41 +50,32 @@ pub async fn discover() -> Result<InstanceFacts, String> {
 
 async fn read_facts() -> Result<InstanceFacts, String> {
     let client = crate::aws::imds_client();
-    let document = client
-        .get("/latest/dynamic/instance-identity/document")
+    let get = |path: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .get(format!("/latest/meta-data/{path}"))
+                .await
+                .map(|v| v.as_ref().trim().to_string())
+        }
+    };
+    let instance_id = get("instance-id")
         .await
         .map_err(|e| format!("instance metadata unavailable (not on EC2?): {e}"))?;
-    let mut facts = parse_identity_document(document.as_ref())?;
-    facts.auto_scaling_group = client
-        .get("/latest/meta-data/tags/instance/aws:autoscaling:groupName")
-        .await
-        .ok()
-        .map(|name| name.as_ref().trim().to_string())
-        .filter(|name| !name.is_empty());
-    Ok(facts)
-}
-
-/// The fields of an instance identity document.
-pub fn parse_identity_document(text: &str) -> Result<InstanceFacts, String> {
-    let doc: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("the instance identity document is not JSON: {e}"))?;
-    let field = |name: &str| {
-        doc.get(name)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let facts = InstanceFacts {
-        instance_id: field("instanceId"),
-        image_id: field("imageId"),
-        instance_type: field("instanceType"),
-        region: field("region"),
-        private_ip: field("privateIp"),
-        account_id: field("accountId"),
-        auto_scaling_group: None,
-    };
-    if facts.instance_id.is_empty() {
-        return Err("the instance identity document has no instanceId".into());
+    if instance_id.is_empty() {
+        return Err("the instance metadata has an empty instance-id".into());
     }
-    Ok(facts)
+    let read = |r: Result<String, _>, what: &str| r.map_err(|e| format!("instance metadata {what}: {e}"));
+    Ok(InstanceFacts {
+        instance_id,
+        image_id: read(get("ami-id").await, "ami-id")?,
+        instance_type: read(get("instance-type").await, "instance-type")?,
+        region: read(get("placement/region").await, "placement/region")?,
+        private_ip: get("local-ipv4").await.unwrap_or_default(),
+        // Only when instance metadata tags are enabled for the instance.
+        auto_scaling_group: get("tags/instance/aws:autoscaling:groupName")
+            .await
+            .ok()
+            .filter(|name| !name.is_empty() && !name.contains('<')),
+    })
 }

@@ -12,6 +12,7 @@ use skywatch_tests::aws::{env_vars, sdk_config};
 use skywatch_tests::cloudwatch::types::{Datapoint, Dimension, Statistic};
 use skywatch_tests::cloudwatch::Client;
 use skywatch_tests::fault_proxy::{Fault, FaultProxy};
+use skywatch_tests::imds::FakeImds;
 use skywatch_tests::moto;
 use skywatch_tests::names::unique_name;
 use skywatch_tests::poll::{poll_until, poll_until_async};
@@ -423,4 +424,100 @@ fn a_config_with_errors_stops_the_agent_with_exit_2_and_every_key_path() {
         "{log}"
     );
     assert!(log.contains("metrics.mem.colour: unknown key"), "{log}");
+}
+
+/// (sample count) of a metric with exactly `dimensions` over the last hour.
+async fn sample_count(client: &Client, name: &str, dimensions: &[(&str, &str)]) -> f64 {
+    let now = std::time::SystemTime::now();
+    let mut request = client
+        .get_metric_statistics()
+        .namespace("CWAgent")
+        .metric_name(name)
+        .start_time((now - Duration::from_secs(3600)).into())
+        .end_time((now + Duration::from_secs(600)).into())
+        .period(3600)
+        .statistics(Statistic::SampleCount);
+    for (k, v) in dimensions {
+        request = request.dimensions(Dimension::builder().name(*k).value(*v).build());
+    }
+    let out = request.send().await.unwrap();
+    out.datapoints().iter().filter_map(Datapoint::sample_count).sum()
+}
+
+#[tokio::test]
+async fn on_ec2_the_instance_dimensions_replace_host_and_roll_up() {
+    let moto = moto::shared().unwrap_or_else(|e| panic!("{e}"));
+    let client = Client::new(&sdk_config(&moto.endpoint_url()).await);
+    let tag = unique_name("ec2");
+    let config = cloudwatch_config(&tag, "cloudwatch")
+        + r#"
+[metrics.append_dimensions]
+InstanceId = "${aws:InstanceId}"
+ImageId = "${aws:ImageId}"
+InstanceType = "${aws:InstanceType}"
+"#;
+    let config = config.replace(
+        "force_flush_interval = 1",
+        "force_flush_interval = 1\naggregation_dimensions = [[\"InstanceId\", \"test\"]]",
+    );
+    let imds = FakeImds::start(&[
+        ("instance-id", "i-0123456789abcdef0"),
+        ("ami-id", "ami-0abcdef1234567890"),
+        ("instance-type", "t3.micro"),
+        ("placement/region", "us-east-1"),
+        ("local-ipv4", "10.0.0.7"),
+    ])
+    .unwrap();
+    let mut env: Vec<(&str, String)> = env_vars(&moto.endpoint_url())
+        .into_iter()
+        .filter(|(k, _)| *k != "AWS_EC2_METADATA_DISABLED")
+        .collect();
+    env.push(("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.endpoint_url()));
+    let agent = Agent::start(&config, &env, &[]);
+    let full = [
+        ("ImageId", "ami-0abcdef1234567890"),
+        ("InstanceId", "i-0123456789abcdef0"),
+        ("InstanceType", "t3.micro"),
+        ("test", tag.as_str()),
+    ];
+    poll_until_async(
+        "mem_used_percent with the instance's dimensions",
+        Duration::from_secs(30),
+        Duration::from_millis(300),
+        || {
+            let client = client.clone();
+            async move { (sample_count(&client, "mem_used_percent", &full).await >= 1.0).then_some(()) }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    let rolled = [("InstanceId", "i-0123456789abcdef0"), ("test", tag.as_str())];
+    poll_until_async(
+        "the [InstanceId, test] roll-up",
+        Duration::from_secs(10),
+        Duration::from_millis(300),
+        || {
+            let client = client.clone();
+            async move { (sample_count(&client, "swap_used_percent", &rolled).await >= 1.0).then_some(()) }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    let with_host = [("host", hostname()), ("test", tag.clone())];
+    let with_host: Vec<(&str, &str)> = with_host.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert!(
+        sample_count(&client, "mem_used_percent", &with_host).await < 0.5,
+        "no host dimension on EC2"
+    );
+    let (status, log) = agent.stop(Duration::from_secs(10));
+    assert!(status.success(), "{log}");
+    assert!(
+        log.contains("on EC2 instance i-0123456789abcdef0 (us-east-1)"),
+        "{log}"
+    );
+    assert_eq!(
+        imds.unauthorized.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "IMDSv2: every read carried the token"
+    );
 }

@@ -21,7 +21,15 @@ fn help_lists_every_subcommand() {
     let out = skywatch().arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for sub in ["agent", "collector", "dashboard", "alarms", "config", "up"] {
+    for sub in [
+        "agent",
+        "metrics",
+        "collector",
+        "dashboard",
+        "alarms",
+        "config",
+        "up",
+    ] {
         assert!(
             help.lines().any(|l| l.trim_start().starts_with(sub)),
             "{sub} missing from:\n{help}"
@@ -119,5 +127,64 @@ fn config_convert_prints_toml_that_checks_clean() {
         check.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+const UNIT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/skywatch-agent.service");
+
+#[test]
+fn the_packaged_config_checks_clean_and_the_unit_is_hardened() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/agent.toml");
+    let out = skywatch().args(["config", "check", config]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unit = std::fs::read_to_string(UNIT).unwrap();
+    for directive in [
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=2",
+        "User=skywatch",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/skywatch",
+        "PrivateTmp=yes",
+        "CapabilityBoundingSet=\n",
+    ] {
+        assert!(unit.contains(directive), "{directive} missing");
+    }
+}
+
+/// `systemd-analyze verify` where the machine has it (with the binary path pointed at the one
+/// just built, which verify checks exists).
+#[test]
+fn the_unit_passes_systemd_analyze_verify() {
+    let Ok(probe) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("systemd-analyze is not installed: unit not verified");
+        return;
+    };
+    assert!(probe.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let unit = dir.path().join("skywatch-agent.service");
+    let text = std::fs::read_to_string(UNIT)
+        .unwrap()
+        .replace("/usr/bin/skywatch", env!("CARGO_BIN_EXE_skywatch"));
+    std::fs::write(&unit, text).unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

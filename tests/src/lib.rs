@@ -7,6 +7,7 @@
 //! - [`moto`]: start `moto_server`, wait for it with a deadline, stop it on drop, show its log when a
 //!   test fails.
 //! - [`fault_proxy`]: a TCP proxy that refuses, hangs, delays or answers with HTTP errors on command.
+//! - [`imds`]: a stand-in for the EC2 instance metadata service (IMDSv2).
 //! - [`aws`]: SDK configuration and environment pointed at an endpoint, with dummy credentials.
 //! - [`log_groups`]: log groups holding known events.
 //! - [`names`]: unique resource names, so tests can share one server.
@@ -14,6 +15,7 @@
 
 pub mod aws;
 pub mod fault_proxy;
+pub mod imds;
 pub mod log_groups;
 pub mod moto;
 pub mod names;
