@@ -65,7 +65,7 @@ fn mangled_input_gives_values_or_errors_never_a_panic() {
         let _ = parse_mounts(&text);
         let loaded = parse(&text);
         assert!(
-            loaded.config.is_some() != !loaded.errors.is_empty(),
+            loaded.config.is_some() == loaded.errors.is_empty(),
             "a config or errors, not both or neither: {text}"
         );
         assert!(loaded.errors.iter().all(|e| !e.message.is_empty()));
