@@ -80,92 +80,115 @@ impl Telemetry {
     /// The counters in the Prometheus text format.
     pub fn prometheus(&self) -> String {
         let mut out = String::new();
-        let gauge = |out: &mut String, name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
-        };
-        gauge(
-            &mut out,
-            "skywatch_agent_datums_collected_total",
-            "counter",
-            "Datums collected.",
-            self.datums_collected.load(Ordering::Relaxed),
-        );
-        gauge(
-            &mut out,
-            "skywatch_agent_datums_sent_total",
-            "counter",
-            "Datums CloudWatch accepted.",
-            self.datums_sent.load(Ordering::Relaxed),
-        );
-        gauge(
-            &mut out,
-            "skywatch_agent_datums_stored_total",
-            "counter",
-            "Datums written to the local store.",
-            self.datums_stored.load(Ordering::Relaxed),
-        );
-        gauge(
-            &mut out,
-            "skywatch_agent_requests_sent_total",
-            "counter",
-            "PutMetricData requests accepted.",
-            self.requests_sent.load(Ordering::Relaxed),
-        );
-        gauge(
-            &mut out,
-            "skywatch_agent_queue_depth",
-            "gauge",
-            "Datums waiting to be sent.",
-            self.queue_depth.load(Ordering::Relaxed),
-        );
-        let labelled = |out: &mut String, name: &str, help: &str, label: &str, rows: Vec<(String, u64)>| {
+        let plain = [
+            (
+                "skywatch_agent_datums_collected_total",
+                "counter",
+                "Datums collected.",
+                &self.datums_collected,
+            ),
+            (
+                "skywatch_agent_datums_sent_total",
+                "counter",
+                "Datums CloudWatch accepted.",
+                &self.datums_sent,
+            ),
+            (
+                "skywatch_agent_datums_stored_total",
+                "counter",
+                "Datums written to the local store.",
+                &self.datums_stored,
+            ),
+            (
+                "skywatch_agent_requests_sent_total",
+                "counter",
+                "PutMetricData requests accepted.",
+                &self.requests_sent,
+            ),
+            (
+                "skywatch_agent_queue_depth",
+                "gauge",
+                "Datums waiting to be sent.",
+                &self.queue_depth,
+            ),
+        ];
+        for (name, kind, help, value) in plain {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
+        }
+        let dropped = snapshot(&self.dropped, |r| r.name().to_string());
+        let labelled = [
+            (
+                "skywatch_agent_datums_dropped_total",
+                "Datums dropped, by reason.",
+                "reason",
+                dropped,
+            ),
+            (
+                "skywatch_agent_api_errors_total",
+                "Failed API calls, by error kind.",
+                "kind",
+                snapshot(&self.api_errors, Clone::clone),
+            ),
+            (
+                "skywatch_agent_scrape_errors_total",
+                "Failed readings, by plugin.",
+                "plugin",
+                snapshot(&self.scrape_errors, Clone::clone),
+            ),
+        ];
+        for (name, help, label, rows) in labelled {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for (key, n) in rows {
                 let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {n}", escape_label(&key));
             }
-        };
-        let dropped = self
-            .dropped
-            .lock()
-            .map(|m| m.iter().map(|(r, n)| (r.name().to_string(), *n)).collect())
-            .unwrap_or_default();
-        labelled(
-            &mut out,
-            "skywatch_agent_datums_dropped_total",
-            "Datums dropped, by reason.",
-            "reason",
-            dropped,
-        );
-        let errors = self
-            .api_errors
-            .lock()
-            .map(|m| m.iter().map(|(k, n)| (k.clone(), *n)).collect())
-            .unwrap_or_default();
-        labelled(
-            &mut out,
-            "skywatch_agent_api_errors_total",
-            "Failed API calls, by error kind.",
-            "kind",
-            errors,
-        );
-        let scrapes = self
-            .scrape_errors
-            .lock()
-            .map(|m| m.iter().map(|(k, n)| (k.clone(), *n)).collect())
-            .unwrap_or_default();
-        labelled(
-            &mut out,
-            "skywatch_agent_scrape_errors_total",
-            "Failed readings, by plugin.",
-            "plugin",
-            scrapes,
-        );
+        }
         out
     }
+}
+
+/// The rows of a labelled counter, with their labels as text.
+fn snapshot<K>(map: &Mutex<BTreeMap<K, u64>>, label: impl Fn(&K) -> String) -> Vec<(String, u64)> {
+    map.lock()
+        .map(|m| m.iter().map(|(k, n)| (label(k), *n)).collect())
+        .unwrap_or_default()
 }
 
 fn escape_label(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DropReason, Telemetry};
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn prometheus_text_has_every_counter_with_its_labels() {
+        let t = Telemetry::default();
+        t.datums_collected.store(7, Ordering::Relaxed);
+        t.dropped(DropReason::QueueFull, 2);
+        t.dropped(DropReason::Rejected, 0);
+        t.api_error("Throttling");
+        t.api_error("Throttling");
+        t.scrape_error("disk \"x\"");
+        let text = t.prometheus();
+        for line in [
+            "# TYPE skywatch_agent_datums_collected_total counter",
+            "skywatch_agent_datums_collected_total 7",
+            "skywatch_agent_queue_depth 0",
+            "skywatch_agent_datums_dropped_total{reason=\"queue_full\"} 2",
+            "skywatch_agent_api_errors_total{kind=\"Throttling\"} 2",
+            "skywatch_agent_scrape_errors_total{plugin=\"disk \\\"x\\\"\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+        assert!(!text.contains("rejected"), "no row for a zero count");
+        assert_eq!(t.dropped_total(), 2);
+    }
 }

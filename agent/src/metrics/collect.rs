@@ -48,27 +48,35 @@ impl Collector {
         match plugin.plugin {
             Plugin::Mem => {
                 let (m, _) = read_memory(&self.proc_root)?;
-                Ok(untagged(&[
-                    ("active", m.active as f64),
-                    ("available", m.available as f64),
-                    ("available_percent", m.available_percent),
-                    ("buffered", m.buffered as f64),
-                    ("cached", m.cached as f64),
-                    ("free", m.free as f64),
-                    ("inactive", m.inactive as f64),
-                    ("shared", m.shared as f64),
-                    ("total", m.total as f64),
-                    ("used", m.used as f64),
-                    ("used_percent", m.used_percent),
-                ]))
+                Ok(tagged(
+                    &[],
+                    [
+                        ("active", m.active as f64),
+                        ("available", m.available as f64),
+                        ("available_percent", m.available_percent),
+                        ("buffered", m.buffered as f64),
+                        ("cached", m.cached as f64),
+                        ("free", m.free as f64),
+                        ("inactive", m.inactive as f64),
+                        ("shared", m.shared as f64),
+                        ("total", m.total as f64),
+                        ("used", m.used as f64),
+                        ("used_percent", m.used_percent),
+                    ],
+                )
+                .collect())
             }
             Plugin::Swap => {
                 let (_, s) = read_memory(&self.proc_root)?;
-                Ok(untagged(&[
-                    ("free", s.free as f64),
-                    ("used", s.used as f64),
-                    ("used_percent", s.used_percent),
-                ]))
+                Ok(tagged(
+                    &[],
+                    [
+                        ("free", s.free as f64),
+                        ("used", s.used as f64),
+                        ("used_percent", s.used_percent),
+                    ],
+                )
+                .collect())
             }
             Plugin::Cpu => self.cpu(plugin),
             Plugin::Disk => self.disk(plugin),
@@ -104,11 +112,7 @@ impl Collector {
             if let Some(usage) = self.cpu_last.get(&label).and_then(|last| times.usage_since(last)) {
                 fields.extend(usage);
             }
-            samples.extend(fields.into_iter().map(|(field, value)| Sample {
-                field,
-                value,
-                tags: tags.clone(),
-            }));
+            samples.extend(tagged(&tags, fields));
             self.cpu_last.insert(label, times);
         }
         Ok(samples)
@@ -150,11 +154,7 @@ impl Collector {
                 ("inodes_total", usage.inodes_total as f64),
                 ("inodes_used", usage.inodes_used as f64),
             ];
-            samples.extend(fields.into_iter().map(|(field, value)| Sample {
-                field,
-                value,
-                tags: tags.clone(),
-            }));
+            samples.extend(tagged(&tags, fields));
         }
         Ok(samples)
     }
@@ -178,21 +178,9 @@ impl Collector {
                 .is_none();
             if !first {
                 // A gauge, sent as it is, but (as the counters) from the second reading on.
-                samples.push(Sample {
-                    field: "iops_in_progress",
-                    value: *in_progress as f64,
-                    tags: tags.clone(),
-                });
+                samples.extend(tagged(&tags, [("iops_in_progress", *in_progress as f64)]));
             }
-            for (field, value) in counters {
-                if let Some(delta) = self.diskio.delta(name, field, *value) {
-                    samples.push(Sample {
-                        field,
-                        value: delta as f64,
-                        tags: tags.clone(),
-                    });
-                }
-            }
+            samples.extend(tagged(&tags, self.diskio.deltas(name, counters)));
         }
         Ok(samples)
     }
@@ -216,15 +204,7 @@ impl Collector {
                 continue;
             }
             let tags = vec![("interface".to_string(), name.clone())];
-            for (field, value) in counters {
-                if let Some(delta) = self.net.delta(name, field, *value) {
-                    samples.push(Sample {
-                        field,
-                        value: delta as f64,
-                        tags: tags.clone(),
-                    });
-                }
-            }
+            samples.extend(tagged(&tags, self.net.deltas(name, counters)));
         }
         Ok(samples)
     }
@@ -235,15 +215,16 @@ fn wants_all(resources: &[String]) -> bool {
     resources.is_empty() || resources.iter().any(|r| r == "*")
 }
 
-fn untagged(fields: &[(&'static str, f64)]) -> Vec<Sample> {
-    fields
-        .iter()
-        .map(|(field, value)| Sample {
-            field,
-            value: *value,
-            tags: Vec::new(),
-        })
-        .collect()
+/// Samples of `fields`, each with `tags`.
+fn tagged<'t>(
+    tags: &'t [(String, String)],
+    fields: impl IntoIterator<Item = (&'static str, f64)> + 't,
+) -> impl Iterator<Item = Sample> + 't {
+    fields.into_iter().map(move |(field, value)| Sample {
+        field,
+        value,
+        tags: tags.to_vec(),
+    })
 }
 
 fn scrape_error(path: &Path, reason: impl std::fmt::Display) -> ScrapeError {

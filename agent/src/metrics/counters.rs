@@ -26,6 +26,14 @@ impl Deltas {
         }
     }
 
+    /// The changes of `counters` of `resource` that have one (see [`Deltas::delta`]).
+    pub fn deltas(&mut self, resource: &str, counters: &[(&'static str, u64)]) -> Vec<(&'static str, f64)> {
+        counters
+            .iter()
+            .filter_map(|(field, value)| Some((*field, self.delta(resource, field, *value)? as f64)))
+            .collect()
+    }
+
     /// Forgets counters of resources not in `present` (a removed interface or device).
     pub fn retain(&mut self, present: &[&str]) {
         self.last

@@ -11,7 +11,7 @@
 //! The first reading yields no usage, and neither does an interval in which the counters did
 //! not move or went backwards (a CPU taken offline and back).
 
-use std::fmt;
+use super::LineError;
 
 /// Clock ticks per second of `stat` counters (`USER_HZ`, 100 on every Linux architecture the
 /// agent runs on).
@@ -32,36 +32,19 @@ pub struct CpuTimes {
     pub guest_nice: u64,
 }
 
-/// A `stat` line that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatError {
-    pub line: usize,
-    pub text: String,
-}
-
-impl fmt::Display for StatError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "stat line {} is not a cpu line of counters: {:?}",
-            self.line, self.text
-        )
-    }
-}
-
-impl std::error::Error for StatError {}
-
 /// The CPU lines of `stat`: (`cpu-total` or `cpuN`, ticks), the total first when present.
-pub fn parse_stat(text: &str) -> Result<Vec<(String, CpuTimes)>, StatError> {
+pub fn parse_stat(text: &str) -> Result<Vec<(String, CpuTimes)>, LineError> {
     let mut cpus = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let mut words = line.split_ascii_whitespace();
         let Some(name) = words.next().filter(|w| w.starts_with("cpu")) else {
             continue;
         };
-        let bad = || StatError {
+        let bad = || LineError {
+            file: "stat",
             line: n + 1,
             text: line.to_string(),
+            expected: "a cpu line of counters",
         };
         let counters: Vec<u64> = words
             .map(str::parse)

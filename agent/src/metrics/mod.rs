@@ -30,6 +30,30 @@ impl std::fmt::Display for ScrapeError {
 
 impl std::error::Error for ScrapeError {}
 
+/// A line of a procfs file that is not in the shape the kernel writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// The file, relative to the proc root (`stat`, `net/dev`).
+    pub file: &'static str,
+    /// 1-based.
+    pub line: usize,
+    pub text: String,
+    /// The shape the line should have.
+    pub expected: &'static str,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} line {} is not {}: {:?}",
+            self.file, self.line, self.expected, self.text
+        )
+    }
+}
+
+impl std::error::Error for LineError {}
+
 /// Memory and swap from `<proc_root>/meminfo` (and `zoneinfo` on kernels without MemAvailable).
 pub fn read_memory(proc_root: &Path) -> Result<(Memory, Swap), ScrapeError> {
     let path = proc_root.join("meminfo");
@@ -46,4 +70,23 @@ pub fn read_memory(proc_root: &Path) -> Result<(Memory, Swap), ScrapeError> {
     };
     let memory = meminfo::memory(&fields, zoneinfo.as_deref()).map_err(|e| failed(e.to_string()))?;
     Ok((memory, meminfo::swap(&fields)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineError;
+
+    #[test]
+    fn a_bad_line_names_the_file_the_line_and_the_shape() {
+        let e = LineError {
+            file: "net/dev",
+            line: 4,
+            text: "eth0 1 2".into(),
+            expected: "`interface: counters`",
+        };
+        assert_eq!(
+            e.to_string(),
+            "net/dev line 4 is not `interface: counters`: \"eth0 1 2\""
+        );
+    }
 }

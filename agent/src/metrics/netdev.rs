@@ -1,40 +1,23 @@
 //! Network interface counters from procfs `net/dev`, in the CloudWatch agent's field names.
 
-use std::fmt;
+use super::LineError;
 
 /// The cumulative counters of one interface, as (field, value) in the schema's names.
 pub type InterfaceCounters = (String, Vec<(&'static str, u64)>);
 
-/// A `net/dev` line that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetDevError {
-    pub line: usize,
-    pub text: String,
-}
-
-impl fmt::Display for NetDevError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "net/dev line {} is not `interface: counters`: {:?}",
-            self.line, self.text
-        )
-    }
-}
-
-impl std::error::Error for NetDevError {}
-
 /// Every interface's counters. The two header lines are skipped; each other line is
 /// `name: rx bytes packets errs drop fifo frame compressed multicast tx bytes packets errs drop …`.
-pub fn parse_net_dev(text: &str) -> Result<Vec<InterfaceCounters>, NetDevError> {
+pub fn parse_net_dev(text: &str) -> Result<Vec<InterfaceCounters>, LineError> {
     let mut interfaces = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if n < 2 || line.trim().is_empty() {
             continue;
         }
-        let bad = || NetDevError {
+        let bad = || LineError {
+            file: "net/dev",
             line: n + 1,
             text: line.to_string(),
+            expected: "`interface: counters`",
         };
         let (name, counters) = line.split_once(':').ok_or_else(bad)?;
         let counters: Vec<u64> = counters

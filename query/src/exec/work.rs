@@ -174,20 +174,9 @@ impl<'a> Worker<'a> {
     /// Reads chunk number `index` of source `source` (a stream cut by the reading thread).
     pub fn process_chunk(&mut self, index: usize, source: usize, chunk: &Chunk) -> Result<(), ExecError> {
         let (name, ingestion_ms) = self.source_facts(source);
-        let io_error = |e: io::Error| {
-            ExecError::Input(InputError {
-                path: name.clone(),
-                reason: e.to_string(),
-            })
-        };
+        let io_error = input_error(&name);
         self.pipeline.set_sequence_base((index as u64) << 40);
-        let context = SourceContext {
-            log_stream: &self.shared.sources[source].log_stream,
-            log: &self.shared.sources[source].log,
-            ptr_prefix: &name,
-            ingestion_ms,
-            year_hint: self.year_hint,
-        };
+        let context = self.source_context(source, &name, ingestion_ms);
         let continues = match self.stream_end {
             Some((s, end, last)) if s == source && end == chunk.offset => Some(last),
             _ => None,
@@ -230,25 +219,30 @@ impl<'a> Worker<'a> {
         (name, ingestion_ms)
     }
 
-    /// Reads item number `index`.
-    pub fn process(&mut self, index: usize, item: &Item) -> Result<(), ExecError> {
-        let source = &self.shared.sources[item.source];
-        let (name, ingestion_ms) = self.source_facts(item.source);
-        let io_error = |e: io::Error| {
-            ExecError::Input(InputError {
-                path: name.clone(),
-                reason: e.to_string(),
-            })
-        };
-        // Rows of later pieces sort after earlier ones when their keys tie.
-        self.pipeline.set_sequence_base((index as u64) << 40);
-        let context = SourceContext {
+    /// What extraction needs to know of source `source`.
+    fn source_context<'n>(&self, source: usize, name: &'n str, ingestion_ms: i64) -> SourceContext<'n>
+    where
+        'a: 'n,
+    {
+        let source = &self.shared.sources[source];
+        SourceContext {
             log_stream: &source.log_stream,
             log: &source.log,
-            ptr_prefix: &name,
+            ptr_prefix: name,
             ingestion_ms,
             year_hint: self.year_hint,
-        };
+        }
+    }
+
+    /// Reads item number `index`.
+    pub fn process(&mut self, index: usize, item: &Item) -> Result<(), ExecError> {
+        let shared = self.shared;
+        let source = &shared.sources[item.source];
+        let (name, ingestion_ms) = self.source_facts(item.source);
+        let io_error = input_error(&name);
+        // Rows of later pieces sort after earlier ones when their keys tie.
+        self.pipeline.set_sequence_base((index as u64) << 40);
+        let context = self.source_context(item.source, &name, ingestion_ms);
         match item.range {
             None => {
                 let reader = input::open(source).map_err(ExecError::Input)?;
@@ -425,6 +419,16 @@ impl<'a> Worker<'a> {
             progress.fetch_add(self.progress_pending, std::sync::atomic::Ordering::Relaxed);
         }
         self.progress_pending = 0;
+    }
+}
+
+/// Turns a read error of the source named `name` into the run's error.
+fn input_error(name: &str) -> impl Fn(io::Error) -> ExecError + Copy + '_ {
+    move |e| {
+        ExecError::Input(InputError {
+            path: name.to_string(),
+            reason: e.to_string(),
+        })
     }
 }
 
