@@ -268,7 +268,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         telemetry: Arc::clone(&telemetry),
     };
     log(format_args!(
-        "collecting {} every {} s (started in {} ms)",
+        "collecting {} every {} s from {} (started in {} ms)",
         metrics
             .plugins
             .iter()
@@ -276,6 +276,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
             .collect::<Vec<_>>()
             .join(", "),
         config.interval_s,
+        collection.collector.source(),
         started.elapsed().as_millis()
     ));
 

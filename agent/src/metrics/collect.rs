@@ -10,6 +10,7 @@ use super::cpu::{parse_stat, CpuTimes};
 use super::disk::{parse_mounts, statvfs};
 use super::diskstats::parse_diskstats;
 use super::netdev::parse_net_dev;
+use super::portable::Portable;
 use super::{read_memory, ScrapeError};
 use crate::config::{Plugin, PluginConfig};
 
@@ -26,6 +27,8 @@ pub struct Sample {
 #[derive(Debug)]
 pub struct Collector {
     proc_root: PathBuf,
+    /// Set when there is no procfs: readings come through sysinfo instead.
+    portable: Option<Portable>,
     cpu_last: HashMap<String, CpuTimes>,
     net: Deltas,
     diskio: Deltas,
@@ -34,8 +37,11 @@ pub struct Collector {
 impl Collector {
     /// Reads procfs under `proc_root` (`/proc` on a host).
     pub fn new(proc_root: impl Into<PathBuf>) -> Collector {
+        let proc_root = proc_root.into();
+        let portable = (!proc_root.join("meminfo").exists()).then(Portable::default);
         Collector {
-            proc_root: proc_root.into(),
+            proc_root,
+            portable,
             cpu_last: HashMap::new(),
             net: Deltas::default(),
             diskio: Deltas::default(),
@@ -45,6 +51,9 @@ impl Collector {
     /// The samples of one plugin now. Rates (cpu usage, net and diskio) need an earlier
     /// reading: the first call yields none of them.
     pub fn collect(&mut self, plugin: &PluginConfig) -> Result<Vec<Sample>, ScrapeError> {
+        if let Some(portable) = &mut self.portable {
+            return portable.collect(plugin);
+        }
         match plugin.plugin {
             Plugin::Mem => {
                 let (m, _) = read_memory(&self.proc_root)?;
@@ -82,6 +91,14 @@ impl Collector {
             Plugin::Disk => self.disk(plugin),
             Plugin::Diskio => self.diskio(plugin),
             Plugin::Net => self.net(plugin),
+        }
+    }
+
+    /// Where readings come from, for the agent's log.
+    pub fn source(&self) -> String {
+        match self.portable {
+            Some(_) => format!("sysinfo (no procfs at {})", self.proc_root.display()),
+            None => format!("procfs at {}", self.proc_root.display()),
         }
     }
 
@@ -211,12 +228,12 @@ impl Collector {
 }
 
 /// No resources, or `*`: everything.
-fn wants_all(resources: &[String]) -> bool {
+pub(super) fn wants_all(resources: &[String]) -> bool {
     resources.is_empty() || resources.iter().any(|r| r == "*")
 }
 
 /// Samples of `fields`, each with `tags`.
-fn tagged<'t>(
+pub(super) fn tagged<'t>(
     tags: &'t [(String, String)],
     fields: impl IntoIterator<Item = (&'static str, f64)> + 't,
 ) -> impl Iterator<Item = Sample> + 't {

@@ -9,6 +9,7 @@ pub mod disk;
 pub mod diskstats;
 pub mod meminfo;
 pub mod netdev;
+pub mod portable;
 
 use std::path::Path;
 
