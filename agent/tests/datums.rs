@@ -178,6 +178,8 @@ measurement = ["bytes_sent", "bytes_recv"]
 #[test]
 fn a_missing_source_is_a_scrape_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
+    // A procfs (it has meminfo) that lacks the file the plugin reads.
+    std::fs::write(dir.path().join("meminfo"), "MemTotal: 1 kB\nMemFree: 1 kB\n").unwrap();
     let config = plugins("[metrics.cpu]\nmeasurement = [\"usage_idle\"]\n");
     let err = Collector::new(dir.path()).collect(&config[0]).unwrap_err();
     assert!(err.path.ends_with("stat"), "{err}");
