@@ -177,6 +177,21 @@ async fn choose_output(
     Ok(Output::CloudWatch(sink))
 }
 
+/// Resolves `${aws:…}` values in the plugins' own `append_dimensions` (as the CloudWatch agent
+/// does since its PR #1892); dimensions without a value are left out and logged.
+fn resolve_plugin_dimensions(metrics: &mut MetricsConfig, facts: Option<&InstanceFacts>) {
+    for plugin in &mut metrics.plugins {
+        let (resolved, missing) = instance::resolve_placeholders(&plugin.append_dimensions, facts);
+        for name in missing {
+            log(format_args!(
+                "{}: dimension {name} has no value here; left out",
+                plugin.plugin.name()
+            ));
+        }
+        plugin.append_dimensions = resolved;
+    }
+}
+
 /// A plugin and when it runs next.
 struct Scheduled {
     plugin: PluginConfig,
@@ -233,7 +248,7 @@ struct Flush {
 /// Runs the agent until SIGTERM/SIGINT (or, with `once`, one collection).
 pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     let config = load_config(&options.config_path)?;
-    let Some(metrics) = config.metrics.clone() else {
+    let Some(mut metrics) = config.metrics.clone() else {
         return Err(AgentError::Startup(
             "the config has no [metrics] section: nothing to collect".into(),
         ));
@@ -252,6 +267,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
             None
         }
     };
+    resolve_plugin_dimensions(&mut metrics, facts.as_ref());
     let state_dir = state_dir::resolve(options.state_dir.clone(), config.state_dir.clone());
     let output = choose_output(&config, &metrics, facts.as_ref(), &state_dir).await?;
     let telemetry = Arc::new(Telemetry::default());
@@ -445,10 +461,11 @@ fn reload(
             return None;
         }
     };
-    let Some(metrics) = config.metrics.clone() else {
+    let Some(mut metrics) = config.metrics.clone() else {
         log("reload refused: the new config has no [metrics] section");
         return None;
     };
+    resolve_plugin_dimensions(&mut metrics, facts);
     let running_metrics = running.metrics.as_ref();
     if config.output != running.output
         || config.region != running.region

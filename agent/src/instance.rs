@@ -79,3 +79,62 @@ async fn read_facts() -> Result<InstanceFacts, String> {
             .filter(|name| !name.is_empty() && !name.contains('<')),
     })
 }
+
+/// `dimensions` with `${aws:…}` values replaced by this instance's facts. A placeholder without
+/// a value (off EC2, or no Auto Scaling group) leaves its dimension out; the names of those are
+/// returned too, for the log.
+pub fn resolve_placeholders(
+    dimensions: &std::collections::BTreeMap<String, String>,
+    facts: Option<&InstanceFacts>,
+) -> (std::collections::BTreeMap<String, String>, Vec<String>) {
+    let mut resolved = std::collections::BTreeMap::new();
+    let mut missing = Vec::new();
+    for (name, value) in dimensions {
+        if !value.starts_with("${aws:") {
+            resolved.insert(name.clone(), value.clone());
+            continue;
+        }
+        match facts.and_then(|f| f.placeholder(value)).filter(|v| !v.is_empty()) {
+            Some(v) => {
+                resolved.insert(name.clone(), v);
+            }
+            None => missing.push(name.clone()),
+        }
+    }
+    (resolved, missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{resolve_placeholders, InstanceFacts};
+
+    #[test]
+    fn placeholders_take_the_instances_values_or_leave_the_dimension_out() {
+        let facts = InstanceFacts {
+            instance_id: "i-1".into(),
+            image_id: "ami-1".into(),
+            instance_type: "t3.micro".into(),
+            region: "eu-west-1".into(),
+            ..InstanceFacts::default()
+        };
+        let dims = BTreeMap::from([
+            ("Instance".to_string(), "${aws:InstanceId}".to_string()),
+            ("Group".to_string(), "${aws:AutoScalingGroupName}".to_string()),
+            ("team".to_string(), "web".to_string()),
+        ]);
+        let (resolved, missing) = resolve_placeholders(&dims, Some(&facts));
+        assert_eq!(
+            resolved,
+            BTreeMap::from([
+                ("Instance".to_string(), "i-1".to_string()),
+                ("team".to_string(), "web".to_string())
+            ])
+        );
+        assert_eq!(missing, ["Group"]);
+        let (off_ec2, missing) = resolve_placeholders(&dims, None);
+        assert_eq!(off_ec2.len(), 1);
+        assert_eq!(missing, ["Group", "Instance"]);
+    }
+}
