@@ -282,3 +282,10 @@ fn unreadable_text_says_where() {
         "only an object is recognised as JSON"
     );
 }
+
+#[test]
+fn an_empty_health_table_listens_on_loopback() {
+    let config = parse("[health]\n").config.unwrap();
+    assert_eq!(config.health_listen.as_deref(), Some("127.0.0.1:9468"));
+    assert_eq!(parse("").config.unwrap().health_listen, None);
+}

@@ -17,6 +17,8 @@ pub use toml_out::to_toml;
 pub const DEFAULT_INTERVAL_S: u64 = 60;
 /// The default longest time a metric waits before it is sent, seconds.
 pub const DEFAULT_FORCE_FLUSH_S: u64 = 60;
+/// Where an empty `[health]` table listens: loopback only.
+pub const DEFAULT_HEALTH_LISTEN: &str = "127.0.0.1:9468";
 /// The default namespace.
 pub const DEFAULT_NAMESPACE: &str = "CWAgent";
 

@@ -263,7 +263,10 @@ impl Reader {
             return;
         };
         self.check_keys(health, "health", &["listen"], &[], &[]);
+        // An empty [health] turns the listener on at the default loopback address.
+        config.health_listen = Some(super::DEFAULT_HEALTH_LISTEN.to_string());
         if let Some(v) = health.get("listen") {
+            config.health_listen = None;
             if let Some(text) = self.string(v, "health.listen") {
                 if text.parse::<std::net::SocketAddr>().is_ok() {
                     config.health_listen = Some(text);
