@@ -9,11 +9,138 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+/// Texts up to this long are kept inside the value.
+const INLINE_TEXT_BYTES: usize = 22;
+
+/// A string value's text. Short texts (most field values: levels, ids, methods, status codes)
+/// are kept inline, so making, copying and dropping one touches no allocator and no shared
+/// counter; longer texts are shared.
+#[derive(Clone)]
+pub enum ValueText {
+    Inline { len: u8, bytes: [u8; INLINE_TEXT_BYTES] },
+    Shared(Arc<str>),
+}
+
+impl ValueText {
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            ValueText::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            ValueText::Shared(s) => s.as_bytes(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Always valid: the bytes are a whole `&str` copied in.
+            ValueText::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            ValueText::Shared(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for ValueText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for ValueText {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for ValueText {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for ValueText {
+    fn eq(&self, other: &ValueText) -> bool {
+        match (self, other) {
+            (ValueText::Shared(a), ValueText::Shared(b)) if Arc::ptr_eq(a, b) => true,
+            _ => self.as_bytes() == other.as_bytes(),
+        }
+    }
+}
+
+impl Eq for ValueText {}
+
+impl fmt::Debug for ValueText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for ValueText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for ValueText {
+    fn from(s: &str) -> ValueText {
+        if s.len() <= INLINE_TEXT_BYTES {
+            let mut bytes = [0; INLINE_TEXT_BYTES];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            ValueText::Inline {
+                len: s.len() as u8,
+                bytes,
+            }
+        } else {
+            ValueText::Shared(Arc::from(s))
+        }
+    }
+}
+
+impl From<&String> for ValueText {
+    fn from(s: &String) -> ValueText {
+        ValueText::from(s.as_str())
+    }
+}
+
+impl From<String> for ValueText {
+    fn from(s: String) -> ValueText {
+        if s.len() <= INLINE_TEXT_BYTES {
+            ValueText::from(s.as_str())
+        } else {
+            ValueText::Shared(Arc::from(s))
+        }
+    }
+}
+
+impl From<Cow<'_, str>> for ValueText {
+    fn from(s: Cow<'_, str>) -> ValueText {
+        match s {
+            Cow::Borrowed(s) => ValueText::from(s),
+            Cow::Owned(s) => ValueText::from(s),
+        }
+    }
+}
+
+impl From<Arc<str>> for ValueText {
+    fn from(s: Arc<str>) -> ValueText {
+        if s.len() <= INLINE_TEXT_BYTES {
+            ValueText::from(&*s)
+        } else {
+            ValueText::Shared(s)
+        }
+    }
+}
+
+impl From<Box<str>> for ValueText {
+    fn from(s: Box<str>) -> ValueText {
+        ValueText::from(String::from(s))
+    }
+}
+
 /// One field value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// Text, as read from the event or computed.
-    Str(Arc<str>),
+    Str(ValueText),
     /// A number (JSON numbers, arithmetic results, numeric functions).
     Num(f64),
     /// A boolean; shown as `1` or `0`, as the service shows boolean results.
@@ -28,7 +155,7 @@ pub enum Value {
 
 impl Value {
     /// A string value.
-    pub fn str(s: impl Into<Arc<str>>) -> Value {
+    pub fn str(s: impl Into<ValueText>) -> Value {
         Value::Str(s.into())
     }
 
@@ -91,7 +218,7 @@ impl Value {
     pub fn from_json(json: &serde_json::Value) -> Option<Value> {
         Some(match json {
             serde_json::Value::Null => return None,
-            serde_json::Value::Bool(b) => Value::Str(Arc::from(if *b { "true" } else { "false" })),
+            serde_json::Value::Bool(b) => Value::str(if *b { "true" } else { "false" }),
             serde_json::Value::Number(n) => Value::Num(n.as_f64()?),
             serde_json::Value::String(s) => Value::str(s.as_str()),
             serde_json::Value::Array(items) => {
@@ -203,5 +330,33 @@ mod tests {
     fn booleans_show_as_one_and_zero() {
         assert_eq!(Value::Bool(true).to_string(), "1");
         assert_eq!(Value::Bool(false).as_number(), Some(0.0));
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::{Value, ValueText};
+
+    #[test]
+    fn short_texts_are_inline_long_ones_shared_and_both_compare_by_content() {
+        let short = ValueText::from("user-12345");
+        assert!(matches!(short, ValueText::Inline { .. }));
+        let long = ValueText::from("a message longer than twenty-two bytes");
+        assert!(matches!(long, ValueText::Shared(_)));
+        assert_eq!(&*short, "user-12345");
+        assert_eq!(ValueText::from(String::from("user-12345")), short);
+        assert_eq!(ValueText::from(std::sync::Arc::<str>::from("user-12345")), short);
+        assert_eq!(long.clone(), long);
+        assert_eq!(
+            ValueText::from("é".repeat(11).as_str()).as_str(),
+            "é".repeat(11),
+            "22 bytes of two-byte chars"
+        );
+        assert_eq!(ValueText::from(""), ValueText::from(String::new()));
+        assert!(
+            std::mem::size_of::<Value>() <= 32,
+            "{}",
+            std::mem::size_of::<Value>()
+        );
     }
 }

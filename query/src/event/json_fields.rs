@@ -16,7 +16,6 @@ use crate::fx_hash::{fx_hash, FxHasher};
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
-use std::sync::{Arc, OnceLock};
 
 use crate::value::Value;
 
@@ -304,12 +303,9 @@ fn materialise(line: &str, raw: RawValue, text: &mut String) -> Option<Value> {
     }
 }
 
-/// `true`/`false` are shared strings: a clone is a counter increment, not an allocation.
+/// `true`/`false` as strings (short: kept inline, no allocation).
 pub(super) fn bool_value(b: bool) -> Value {
-    static TRUE: OnceLock<Arc<str>> = OnceLock::new();
-    static FALSE: OnceLock<Arc<str>> = OnceLock::new();
-    let (cell, text) = if b { (&TRUE, "true") } else { (&FALSE, "false") };
-    Value::Str(Arc::clone(cell.get_or_init(|| Arc::from(text))))
+    Value::str(if b { "true" } else { "false" })
 }
 
 /// A JSON number (already validated) as a value.

@@ -35,7 +35,7 @@ impl Scope<'_> {
 /// Text read from a row: borrowed from the line, shared with a value, or made for the occasion.
 pub enum Text<'s> {
     Line(&'s str),
-    Shared(std::sync::Arc<str>),
+    Shared(crate::value::ValueText),
     Owned(String),
 }
 

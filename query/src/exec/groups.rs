@@ -2,7 +2,6 @@
 //! the table of a stats stage's groups.
 
 use std::hash::Hasher;
-use std::sync::Arc;
 
 use crate::exec::aggregate_state::AggState;
 use crate::fx_hash::FxHasher;
@@ -48,7 +47,7 @@ pub fn same_key(a: &[Option<Value>], b: &[Option<Value>]) -> bool {
         && a.iter().zip(b).all(|(x, y)| match (x, y) {
             (None, None) => true,
             // Interned strings are often the very same allocation: no need to read them.
-            (Some(Value::Str(p)), Some(Value::Str(q))) => Arc::ptr_eq(p, q) || p == q,
+            (Some(Value::Str(p)), Some(Value::Str(q))) => p == q,
             #[allow(clippy::float_cmp)]
             (Some(Value::Num(p)), Some(Value::Num(q))) => p == q,
             (Some(Value::Time(p)), Some(Value::Time(q))) => p == q,
@@ -61,13 +60,16 @@ pub fn same_key(a: &[Option<Value>], b: &[Option<Value>]) -> bool {
 }
 
 /// Longest one-string key kept inline in a group's entry.
-const INLINE_KEY_BYTES: usize = 22;
+const INLINE_KEY_BYTES: usize = 15;
 
 /// What a probe reads first: the group's hash and, for a short one-string key, its text, in
-/// one 32-byte entry; other keys are compared through `keys`.
+/// one 32-byte entry; other keys are compared through `keys`. Rows counted in batches are
+/// counted here too, in the cache line the probe just read.
 #[derive(Clone, Copy)]
 struct Entry {
     hash: u64,
+    /// Rows counted by [`Groups::count_later`], not yet in the group's states.
+    count: u64,
     /// Length of the inline text, or [`Entry::NOT_INLINE`].
     len: u8,
     text: [u8; INLINE_KEY_BYTES],
@@ -79,6 +81,7 @@ impl Entry {
     fn new(hash: u64, values: &[Option<Value>]) -> Entry {
         let mut entry = Entry {
             hash,
+            count: 0,
             len: Entry::NOT_INLINE,
             text: [0; INLINE_KEY_BYTES],
         };
@@ -154,9 +157,10 @@ impl Groups {
 
     /// Counts a row with key `values` in every aggregate, now or with the next batch. Only for
     /// stages that [count only](Groups::counts_only).
-    pub fn count_later(&mut self, values: &[Option<Value>]) {
+    /// The key's values are moved out of `values`, which is left empty.
+    pub fn count_later(&mut self, values: &mut Vec<Option<Value>>) {
         self.pending_hashes.push(hash_values(values));
-        self.pending_keys.extend_from_slice(values);
+        self.pending_keys.append(values);
         if self.pending_hashes.len() >= COUNT_BATCH {
             self.count_pending();
         }
@@ -175,9 +179,7 @@ impl Groups {
             found.push(self.find_or_insert_hashed(hash, key));
         }
         for &i in &found {
-            for state in self.states_mut(i) {
-                state.add(Some(&Value::Bool(true)), None);
-            }
+            self.entries[i].count += 1;
         }
         self.pending_hashes = hashes;
         self.pending_hashes.clear();
@@ -246,6 +248,15 @@ impl Groups {
     /// Each group's key values and states, in order of first appearance.
     pub fn into_groups(mut self) -> Vec<(Vec<Option<Value>>, Vec<AggState>)> {
         self.count_pending();
+        // Fold the counts kept in the entries into the states.
+        for i in 0..self.entries.len() {
+            let counted = self.entries[i].count;
+            if counted > 0 {
+                for state in self.states_mut(i) {
+                    state.merge(AggState::Count(counted));
+                }
+            }
+        }
         let count = self.entries.len();
         let mut keys = self.keys.into_iter();
         let mut states = self.states.into_iter();

@@ -317,7 +317,7 @@ impl<'p> Pipeline<'p> {
             return;
         };
         if self.count_only[i] {
-            groups.count_later(&key);
+            groups.count_later(&mut key);
             self.key_buf = key;
             return;
         }

@@ -13,7 +13,6 @@
 //! or meant to saturate (`to_count`), and say so where they occur.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use crate::value::Value;
 
@@ -110,7 +109,7 @@ fn boolean(b: bool) -> Option<Value> {
 
 /// A string result.
 #[allow(clippy::unnecessary_wraps)] // As `boolean`.
-fn string(s: impl Into<Arc<str>>) -> Option<Value> {
+fn string(s: impl Into<crate::value::ValueText>) -> Option<Value> {
     Some(Value::Str(s.into()))
 }
 
