@@ -254,6 +254,14 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         ));
     };
     let started = Instant::now();
+    if let Some(user) = config.run_as_user.as_deref().filter(|u| *u != "root") {
+        if rustix::process::geteuid().is_root() {
+            // skywatch does not switch users itself: the service manager starts it as one.
+            log(format_args!(
+                "running as root although run_as_user = {user:?}: start it as that user (the systemd unit's User=)"
+            ));
+        }
+    }
     let facts = match instance::discover().await {
         Ok(facts) => {
             log(format_args!(
