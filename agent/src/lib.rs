@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod health;
 pub mod instance;
 pub mod limits;
+pub mod logs;
 pub mod metrics;
 pub mod sinks;
 pub mod state_dir;

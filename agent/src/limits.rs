@@ -29,3 +29,31 @@ pub const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
 
 /// Metric name length. `MetricDatum.MetricName`: "Minimum length of 1. Maximum length of 255."
 pub const MAX_METRIC_NAME_CHARS: usize = 255;
+
+/// Bytes of one PutLogEvents batch. PutLogEvents API reference: "The maximum batch size is
+/// 1,048,576 bytes. This size is calculated as the sum of all event messages in UTF-8, plus 26
+/// bytes for each log event."
+pub const MAX_LOG_BATCH_BYTES: usize = 1_048_576;
+
+/// What each event adds to a batch besides its message (same passage).
+pub const LOG_EVENT_OVERHEAD_BYTES: usize = 26;
+
+/// Events in one PutLogEvents batch. API reference: "The maximum number of log events in a
+/// batch is 10,000."
+pub const MAX_LOG_EVENTS_PER_BATCH: usize = 10_000;
+
+/// Bytes of one event's message, so that an event always fits a batch with its overhead. API
+/// reference: "Each log event can be no larger than 1 MB." (It was 256 KB before 2025.)
+pub const MAX_LOG_EVENT_BYTES: usize = MAX_LOG_BATCH_BYTES - LOG_EVENT_OVERHEAD_BYTES;
+
+/// Longest time span of one batch. API reference: "A batch of log events in a single request
+/// cannot span more than 24 hours. Otherwise, the operation fails."
+pub const MAX_LOG_BATCH_SPAN_MS: i64 = 24 * 3_600_000;
+
+/// How old an event may be. API reference: "None of the log events in the batch can be more
+/// than 14 days in the past."
+pub const MAX_LOG_EVENT_AGE_MS: i64 = 14 * 24 * 3_600_000;
+
+/// How far ahead an event may be. API reference: "None of the log events in the batch can be
+/// more than 2 hours in the future."
+pub const MAX_LOG_EVENT_AHEAD_MS: i64 = 2 * 3_600_000;

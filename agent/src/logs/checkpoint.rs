@@ -1,0 +1,247 @@
+//! Where reading resumes: one versioned checkpoint file per agent, written atomically — the new
+//! content goes to a temporary file, is synced, renamed over the old one, and the directory is
+//! synced — so a crash at any moment leaves either the old or the new checkpoints, never a mix.
+//! A torn temporary file from a crash is ignored and removed.
+//!
+//! Files are identified by fingerprint (a checksum of their first bytes), with device and inode
+//! kept as the fallback for files too short to fingerprint yet.
+//!
+//! Format (`checkpoints.json`):
+//!
+//! ```text
+//! {"version":1,"files":[{"fingerprint":"9f2c…","dev":64769,"inode":1234,
+//!   "path":"/var/log/app.log","offset":81920,"updated_ms":1764291723004}]}
+//! ```
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The format this agent writes and reads.
+pub const CHECKPOINT_VERSION: u64 = 1;
+const FILE_NAME: &str = "checkpoints.json";
+const TEMP_NAME: &str = "checkpoints.json.tmp";
+
+/// The position reached in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Checksum of the file's first bytes (hex), or empty while the file is too short.
+    pub fingerprint: String,
+    pub dev: u64,
+    pub inode: u64,
+    /// The path it was last seen at (for people; identity is the fingerprint).
+    pub path: String,
+    /// Bytes read and acknowledged.
+    pub offset: u64,
+    pub updated_ms: i64,
+}
+
+/// Why checkpoints could not be read.
+#[derive(Debug)]
+pub enum CheckpointError {
+    Io {
+        path: PathBuf,
+        error: io::Error,
+    },
+    /// The file is not a checkpoint file this agent can read.
+    Malformed {
+        path: PathBuf,
+        reason: String,
+    },
+    /// Written by a newer agent: not overwritten, so a downgrade loses nothing.
+    NewerVersion {
+        path: PathBuf,
+        version: u64,
+    },
+}
+
+impl std::fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckpointError::Io { path, error } => write!(f, "{}: {error}", path.display()),
+            CheckpointError::Malformed { path, reason } => {
+                write!(f, "{} is not a checkpoint file: {reason}", path.display())
+            }
+            CheckpointError::NewerVersion { path, version } => write!(
+                f,
+                "{} has checkpoint version {version}; this agent reads version {CHECKPOINT_VERSION} (upgrade the agent)",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CheckpointError {}
+
+/// The checkpoint file of a state directory.
+#[derive(Debug, Clone)]
+pub struct CheckpointStore {
+    dir: PathBuf,
+}
+
+impl CheckpointStore {
+    pub fn new(dir: &Path) -> CheckpointStore {
+        CheckpointStore {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(FILE_NAME)
+    }
+
+    /// The saved checkpoints (none when there is no file yet). A leftover temporary file is
+    /// a write that never completed: it is removed, and the last complete file counts.
+    pub fn load(&self) -> Result<Vec<Checkpoint>, CheckpointError> {
+        let temp = self.dir.join(TEMP_NAME);
+        if temp.exists() {
+            let _ = fs::remove_file(&temp);
+        }
+        let path = self.path();
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(CheckpointError::Io { path, error }),
+        };
+        let malformed = |reason: String| CheckpointError::Malformed {
+            path: path.clone(),
+            reason,
+        };
+        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+        let version = doc
+            .get("version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| malformed("no version".into()))?;
+        if version > CHECKPOINT_VERSION {
+            return Err(CheckpointError::NewerVersion { path, version });
+        }
+        let files = doc
+            .get("files")
+            .and_then(serde_json::Value::as_array)
+            .ok_or_else(|| malformed("no files list".into()))?;
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| read_entry(f).ok_or_else(|| malformed(format!("files[{i}] is incomplete"))))
+            .collect()
+    }
+
+    /// Replaces the saved checkpoints with `checkpoints`, atomically.
+    pub fn save(&self, checkpoints: &[Checkpoint]) -> Result<(), CheckpointError> {
+        let io_error = |path: PathBuf| move |error| CheckpointError::Io { path, error };
+        fs::create_dir_all(&self.dir).map_err(io_error(self.dir.clone()))?;
+        let files: Vec<serde_json::Value> = checkpoints
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "fingerprint": c.fingerprint,
+                    "dev": c.dev,
+                    "inode": c.inode,
+                    "path": c.path,
+                    "offset": c.offset,
+                    "updated_ms": c.updated_ms,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({ "version": CHECKPOINT_VERSION, "files": files });
+        let temp = self.dir.join(TEMP_NAME);
+        let mut file = File::create(&temp).map_err(io_error(temp.clone()))?;
+        file.write_all(doc.to_string().as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io_error(temp.clone()))?;
+        drop(file);
+        fs::rename(&temp, self.path()).map_err(io_error(self.path()))?;
+        // The rename itself is durable once the directory is synced.
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_error(self.dir.clone()))
+    }
+}
+
+/// One entry of the `files` list, if it has every field.
+fn read_entry(f: &serde_json::Value) -> Option<Checkpoint> {
+    let text = |k: &str| f.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+    let number = |k: &str| f.get(k).and_then(serde_json::Value::as_u64);
+    Some(Checkpoint {
+        fingerprint: text("fingerprint")?,
+        dev: number("dev")?,
+        inode: number("inode")?,
+        path: text("path")?,
+        offset: number("offset")?,
+        updated_ms: f.get("updated_ms").and_then(serde_json::Value::as_i64)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Checkpoint, CheckpointError, CheckpointStore};
+
+    fn checkpoint(path: &str, offset: u64) -> Checkpoint {
+        Checkpoint {
+            fingerprint: "9f2c".into(),
+            dev: 64769,
+            inode: 1234,
+            path: path.into(),
+            offset,
+            updated_ms: 1_764_291_723_004,
+        }
+    }
+
+    #[test]
+    fn saved_checkpoints_load_back_and_no_file_means_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(&dir.path().join("state"));
+        assert!(store.load().unwrap().is_empty());
+        let saved = vec![
+            checkpoint("/var/log/a.log", 10),
+            checkpoint("/var/log/\"b\".log", 20),
+        ];
+        store.save(&saved).unwrap();
+        assert_eq!(store.load().unwrap(), saved);
+        store.save(&saved[..1]).unwrap();
+        assert_eq!(store.load().unwrap(), saved[..1]);
+    }
+
+    #[test]
+    fn a_torn_temporary_file_is_ignored_and_the_last_complete_save_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path());
+        store.save(&[checkpoint("/var/log/a.log", 10)]).unwrap();
+        // A crash in the middle of the next save: half a temporary file, never renamed.
+        std::fs::write(
+            dir.path().join("checkpoints.json.tmp"),
+            br#"{"version":1,"files":[{"finger"#,
+        )
+        .unwrap();
+        assert_eq!(store.load().unwrap(), [checkpoint("/var/log/a.log", 10)]);
+        assert!(
+            !dir.path().join("checkpoints.json.tmp").exists(),
+            "the torn file is removed"
+        );
+    }
+
+    #[test]
+    fn a_newer_version_is_refused_not_overwritten_and_garbage_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path());
+        std::fs::write(store.path(), r#"{"version":2,"files":[]}"#).unwrap();
+        let err = store.load().unwrap_err();
+        assert!(
+            matches!(err, CheckpointError::NewerVersion { version: 2, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("upgrade the agent"), "{err}");
+        std::fs::write(store.path(), "not json").unwrap();
+        assert!(store
+            .load()
+            .unwrap_err()
+            .to_string()
+            .contains("is not a checkpoint file"));
+        std::fs::write(store.path(), r#"{"version":1,"files":[{"path":"x"}]}"#).unwrap();
+        assert!(store
+            .load()
+            .unwrap_err()
+            .to_string()
+            .contains("files[0] is incomplete"));
+    }
+}

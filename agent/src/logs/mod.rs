@@ -1,0 +1,27 @@
+//! Log shipping: the pieces that decide what a PutLogEvents request holds, what the service's
+//! answer means for each event, and where reading resumes after a restart.
+//!
+//! Delivery is acknowledgement-driven: every event carries the position in its file just past
+//! it; a checkpoint advances only over events the backend accepted (or rejected for good, with
+//! the reason counted).
+
+pub mod batch;
+pub mod checkpoint;
+pub mod rejection;
+
+/// Where an event came from, so its acceptance can advance that file's checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AckToken {
+    /// The file, as the checkpoint store numbers it.
+    pub file: u64,
+    /// The offset just past the event's last byte.
+    pub end_offset: u64,
+}
+
+/// One log event on its way to a log stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEvent {
+    pub timestamp_ms: i64,
+    pub message: String,
+    pub token: AckToken,
+}
