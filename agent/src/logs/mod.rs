@@ -7,6 +7,8 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod fingerprint;
+pub mod reader;
 pub mod rejection;
 
 /// Where an event came from, so its acceptance can advance that file's checkpoint.
