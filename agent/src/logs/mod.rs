@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod fingerprint;
 pub mod reader;
 pub mod rejection;
+pub mod timestamp_format;
 
 /// Where an event came from, so its acceptance can advance that file's checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
