@@ -7,7 +7,9 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod filters;
 pub mod fingerprint;
+pub mod multiline;
 pub mod reader;
 pub mod rejection;
 pub mod timestamp_format;

@@ -199,16 +199,14 @@ impl TimestampFormat {
                     .map(|t| t.timestamp_millis()),
             }
         };
-        match year {
-            Some(year) => to_ms(naive_at(year)?),
-            None => {
-                let this_year = to_ms(naive_at(now.year())?)?;
-                if this_year > now_ms + 30 * 86_400_000 {
-                    to_ms(naive_at(now.year() - 1)?)
-                } else {
-                    Some(this_year)
-                }
-            }
+        if let Some(year) = year {
+            return to_ms(naive_at(year)?);
+        }
+        let this_year = to_ms(naive_at(now.year())?)?;
+        if this_year > now_ms + 30 * 86_400_000 {
+            to_ms(naive_at(now.year() - 1)?)
+        } else {
+            Some(this_year)
         }
     }
 }

@@ -1,0 +1,135 @@
+//! Joining lines into events, as the CloudWatch agent does (multi-line is always on): a line
+//! that matches the start pattern (default `^[\S]`: not indented) begins an event, other lines
+//! join the event before them. An event is complete when the next one starts, when it has been
+//! idle for the flush timeout (5 s by default), or when it reaches the size limit.
+
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+
+use super::reader::Line;
+
+/// The CloudWatch agent's default start pattern.
+pub const DEFAULT_START_PATTERN: &str = r"^[\S]";
+/// How long an event waits for more lines.
+pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A complete event: its lines joined with `\n`, and the offset just past its last line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assembled {
+    pub text: String,
+    pub end_offset: u64,
+}
+
+/// Assembles one file's lines.
+#[derive(Debug)]
+pub struct Multiline {
+    start: Regex,
+    timeout: Duration,
+    max_bytes: usize,
+    current: Option<(Assembled, Instant)>,
+}
+
+impl Multiline {
+    pub fn new(start: Regex, timeout: Duration, max_bytes: usize) -> Multiline {
+        Multiline {
+            start,
+            timeout,
+            max_bytes,
+            current: None,
+        }
+    }
+
+    /// Takes one line; returns the event it completed, if any.
+    pub fn push(&mut self, line: Line, now: Instant) -> Option<Assembled> {
+        // A piece of an overlong line continues whatever it is part of.
+        let starts = self.start.is_match(&line.text);
+        match &mut self.current {
+            Some((event, touched)) if !starts && event.text.len() + 1 + line.text.len() <= self.max_bytes => {
+                event.text.push('\n');
+                event.text.push_str(&line.text);
+                event.end_offset = line.end_offset;
+                *touched = now;
+                None
+            }
+            _ => {
+                let done = self.current.take().map(|(event, _)| event);
+                self.current = Some((
+                    Assembled {
+                        text: line.text,
+                        end_offset: line.end_offset,
+                    },
+                    now,
+                ));
+                done
+            }
+        }
+    }
+
+    /// The waiting event, if it has been idle past the timeout (or `force`).
+    pub fn flush(&mut self, now: Instant, force: bool) -> Option<Assembled> {
+        match &self.current {
+            Some((_, touched)) if force || now.duration_since(*touched) >= self.timeout => {
+                self.current.take().map(|(event, _)| event)
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Multiline, DEFAULT_START_PATTERN};
+    use crate::logs::reader::Line;
+    use regex::Regex;
+    use std::time::{Duration, Instant};
+
+    fn line(text: &str, end_offset: u64) -> Line {
+        Line {
+            text: text.into(),
+            end_offset,
+            piece: false,
+        }
+    }
+
+    #[test]
+    fn indented_lines_join_the_event_before_them() {
+        let mut m = Multiline::new(
+            Regex::new(DEFAULT_START_PATTERN).unwrap(),
+            Duration::from_secs(5),
+            1 << 20,
+        );
+        let t = Instant::now();
+        assert_eq!(m.push(line("Exception in main", 18), t), None);
+        assert_eq!(m.push(line("    at a.b(C.java:1)", 39), t), None);
+        let done = m.push(line("next event", 50), t).unwrap();
+        assert_eq!(done.text, "Exception in main\n    at a.b(C.java:1)");
+        assert_eq!(done.end_offset, 39);
+        assert_eq!(
+            m.flush(t + Duration::from_secs(4), false),
+            None,
+            "not idle long enough"
+        );
+        let last = m.flush(t + Duration::from_secs(5), false).unwrap();
+        assert_eq!((last.text.as_str(), last.end_offset), ("next event", 50));
+        assert_eq!(m.flush(t, true), None);
+    }
+
+    #[test]
+    fn a_timestamp_start_pattern_and_the_size_limit() {
+        let mut m = Multiline::new(
+            Regex::new(r"^\d{4}-\d{2}-\d{2}").unwrap(),
+            Duration::from_secs(5),
+            20,
+        );
+        let t = Instant::now();
+        assert_eq!(m.push(line("2026-11-28 start", 17), t), None);
+        // Joining would pass 20 bytes: the event is complete and the line starts another.
+        let done = m.push(line("continued", 27), t).unwrap();
+        assert_eq!(done.text, "2026-11-28 start");
+        assert_eq!(m.flush(t, true).unwrap().text, "continued");
+        // A file starting with continuation lines: they form an event of their own.
+        assert_eq!(m.push(line("  orphan", 9), t), None);
+        assert_eq!(m.flush(t, true).unwrap().text, "  orphan");
+    }
+}
