@@ -21,8 +21,9 @@ use crate::limits::MAX_DATUMS_PER_PUT;
 use crate::metrics::collect::Collector;
 use crate::metrics::datum::{datums, Datum, DimensionRules};
 use crate::sinks::buffer::{MetricBuffer, OutDatum};
-use crate::sinks::cloudwatch::{CloudWatchSink, SendError};
+use crate::sinks::cloudwatch::CloudWatchSink;
 use crate::sinks::local_store::{LocalStore, Retention};
+use crate::sinks::SendError;
 use crate::telemetry::{DropReason, Telemetry};
 use crate::{aws, health, state_dir, systemd};
 

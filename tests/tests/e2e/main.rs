@@ -4,6 +4,7 @@
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent_logs_sink;
 mod fault_proxy;
 mod logq_remote;
 mod logs_smoke;
