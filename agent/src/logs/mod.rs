@@ -5,6 +5,7 @@
 //! it; a checkpoint advances only over events the backend accepted (or rejected for good, with
 //! the reason counted).
 
+pub mod acks;
 pub mod batch;
 pub mod checkpoint;
 pub mod filters;
