@@ -18,6 +18,7 @@ pub mod instance;
 pub mod limits;
 pub mod logs;
 pub mod metrics;
+pub mod request_split;
 pub mod sinks;
 pub mod state_dir;
 pub mod systemd;

@@ -10,6 +10,7 @@ use crate::limits::{
     LOG_EVENT_OVERHEAD_BYTES, MAX_LOG_BATCH_BYTES, MAX_LOG_BATCH_SPAN_MS, MAX_LOG_EVENTS_PER_BATCH,
     MAX_LOG_EVENT_AGE_MS, MAX_LOG_EVENT_AHEAD_MS, MAX_LOG_EVENT_BYTES,
 };
+use crate::request_split::{split_requests, RequestLimits};
 
 /// What happens to a message longer than an event may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -116,26 +117,13 @@ pub fn event_bytes(e: &LogEvent) -> usize {
 /// sorted by time (stably), each within the byte, count and 24-hour limits, in time order.
 pub fn batches(mut events: Vec<LogEvent>) -> Vec<Vec<LogEvent>> {
     events.sort_by_key(|e| e.timestamp_ms);
-    let mut out: Vec<Vec<LogEvent>> = Vec::new();
-    let mut current: Vec<LogEvent> = Vec::new();
-    let mut bytes = 0;
-    for e in events {
-        let size = event_bytes(&e);
-        let first_ms = current.first().map_or(e.timestamp_ms, |f| f.timestamp_ms);
-        let full = current.len() >= MAX_LOG_EVENTS_PER_BATCH
-            || bytes + size > MAX_LOG_BATCH_BYTES
-            || e.timestamp_ms - first_ms > MAX_LOG_BATCH_SPAN_MS;
-        if full && !current.is_empty() {
-            out.push(std::mem::take(&mut current));
-            bytes = 0;
-        }
-        bytes += size;
-        current.push(e);
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
+    let limits = RequestLimits {
+        max_items: MAX_LOG_EVENTS_PER_BATCH,
+        max_bytes: MAX_LOG_BATCH_BYTES,
+    };
+    split_requests(events, limits, event_bytes, |first, e| {
+        e.timestamp_ms - first.timestamp_ms > MAX_LOG_BATCH_SPAN_MS
+    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use crate::limits::{MAX_DATUMS_PER_PUT, MAX_PUT_BYTES, MAX_VALUES_PER_DATUM, MAX_VALUE_MAGNITUDE};
 use crate::metrics::datum::Datum;
+use crate::request_split::RequestLimits;
 
 /// What identifies one aggregated datum.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -178,22 +179,11 @@ impl MetricBuffer {
 
 /// Cuts datums into requests of at most [`MAX_DATUMS_PER_PUT`] datums and [`MAX_PUT_BYTES`].
 pub fn split_requests(datums: Vec<OutDatum>) -> Vec<Vec<OutDatum>> {
-    let mut requests = Vec::new();
-    let mut current: Vec<OutDatum> = Vec::new();
-    let mut bytes = 0;
-    for datum in datums {
-        let size = datum.estimated_bytes();
-        if !current.is_empty() && (current.len() >= MAX_DATUMS_PER_PUT || bytes + size > MAX_PUT_BYTES) {
-            requests.push(std::mem::take(&mut current));
-            bytes = 0;
-        }
-        bytes += size;
-        current.push(datum);
-    }
-    if !current.is_empty() {
-        requests.push(current);
-    }
-    requests
+    let limits = RequestLimits {
+        max_items: MAX_DATUMS_PER_PUT,
+        max_bytes: MAX_PUT_BYTES,
+    };
+    crate::request_split::split_requests(datums, limits, OutDatum::estimated_bytes, |_, _| false)
 }
 
 #[cfg(test)]
