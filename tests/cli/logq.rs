@@ -351,3 +351,122 @@ fn cloudwatch_mode_reports_a_missing_log_group_with_exit_1() {
         stderr(&out)
     );
 }
+
+/// 2026-11-28T01:00:00Z.
+const STORE_T0: i64 = 1_795_827_600_000;
+
+/// An agent state directory whose store holds /ec2/app (two streams, two chunks of i-1 an hour
+/// apart) and /ec2/other.
+fn agent_store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = skywatch_logstore::LocalLogStore::open(&dir.path().join("logs")).unwrap();
+    let json = r#"{"level":"ERROR","timestamp":"1999-01-01T00:00:00Z","msg":"disk full"}"#;
+    store
+        .append(
+            "/ec2/app",
+            "i-1",
+            &[
+                (STORE_T0, "INFO started"),
+                (STORE_T0 + 1_000, "ERROR boom\n    at a.b(C.java:1)"),
+                (STORE_T0 + 2_000, json),
+            ],
+        )
+        .unwrap();
+    store
+        .append("/ec2/app", "i-1", &[(STORE_T0 + 3_600_000, "INFO an hour later")])
+        .unwrap();
+    store
+        .append("/ec2/app", "i-2", &[(STORE_T0 + 500, "ERROR other host")])
+        .unwrap();
+    store
+        .append("/ec2/other", "i-1", &[(STORE_T0, "ERROR not this group")])
+        .unwrap();
+    dir
+}
+
+fn store_query(dir: &std::path::Path, extra: &[&str], query: &str) -> Output {
+    logq()
+        .args([
+            "--store",
+            dir.to_str().unwrap(),
+            "--log-group",
+            "/ec2/app",
+            "--format",
+            "csv",
+        ])
+        .args(extra)
+        .arg(query)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_agents_store_is_read_with_each_events_own_time_stream_and_whole_message() {
+    let dir = agent_store();
+    let out = store_query(
+        dir.path(),
+        &[],
+        "fields @timestamp, @logStream, @log, @message | sort @timestamp asc | limit 3",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        csv,
+        "@timestamp,@logStream,@log,@message\n\
+         2026-11-28 01:00:00.000,i-1,/ec2/app,INFO started\n\
+         2026-11-28 01:00:00.500,i-2,/ec2/app,ERROR other host\n\
+         2026-11-28 01:00:01.000,i-1,/ec2/app,\"ERROR boom\n    at a.b(C.java:1)\"\n"
+    );
+    // JSON messages have their fields; their own "timestamp" does not replace the event's time.
+    let out = store_query(
+        dir.path(),
+        &[],
+        "filter level = \"ERROR\" | fields @timestamp, msg",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "@timestamp,msg\n2026-11-28 01:00:02.000,disk full\n"
+    );
+    let out = store_query(
+        dir.path(),
+        &[],
+        "stats count(*) as n by @logStream | sort @logStream",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "@logStream,n\ni-1,4\ni-2,1\n"
+    );
+}
+
+#[test]
+fn a_time_range_skips_the_stores_other_chunks_unopened_and_a_missing_group_says_so() {
+    let dir = agent_store();
+    let out = store_query(
+        dir.path(),
+        &["--start", "2026-11-28T01:30:00Z", "--stats"],
+        "stats count(*) as n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n1\n");
+    let stats = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stats.contains("recordsScanned: 1"),
+        "only the later chunk is read: {stats}"
+    );
+    let missing = logq()
+        .args([
+            "--store",
+            dir.path().to_str().unwrap(),
+            "--log-group",
+            "/nope",
+            "stats count(*)",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no such log group"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}

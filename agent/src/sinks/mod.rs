@@ -4,7 +4,6 @@
 pub mod buffer;
 pub mod cloudwatch;
 pub mod cloudwatch_logs;
-pub mod local_logs;
 pub mod local_store;
 
 use aws_smithy_runtime_api::client::result::SdkError;

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use crate::exec::work::{Item, Worker, LOOKBACK_BYTES};
 use crate::exec::ExecError;
-use crate::input::{self, Chunk, Chunker, InputError, Source};
+use crate::input::{self, Chunk, Chunker, InputError, Source, SourceKind};
 
 /// Units waiting per worker: bounds the memory held in chunks.
 const QUEUED_PER_WORKER: usize = 2;
@@ -105,7 +105,9 @@ fn feed<'i>(
 ) -> Result<(), ExecError> {
     let mut index = 0;
     for item in items {
-        if !item.is_whole_source() {
+        // Pieces of plain files, and the agent's stored chunks (small, whole events), go to a
+        // worker as they are.
+        if !item.is_whole_source() || sources[item.source].kind == SourceKind::StoredEvents {
             if tx.send((index, Unit::Piece(item))).is_err() {
                 return Ok(());
             }

@@ -12,7 +12,7 @@ use crate::exec::pipeline::{Partial, Pipeline, Row};
 use crate::exec::prefilter::Prefilter;
 use crate::exec::{ExecError, RunOptions, Statistics};
 use crate::functions::FnContext;
-use crate::input::{self, Chunk, InputError, LineReader, Source};
+use crate::input::{self, Chunk, InputError, LineReader, Source, SourceKind};
 use crate::plan::Plan;
 use crate::value::Value;
 
@@ -236,6 +236,9 @@ impl<'a> Worker<'a> {
 
     /// Reads item number `index`.
     pub fn process(&mut self, index: usize, item: &Item) -> Result<(), ExecError> {
+        if self.shared.sources[item.source].kind == SourceKind::StoredEvents {
+            return self.process_stored(index, item.source);
+        }
         let shared = self.shared;
         let source = &shared.sources[item.source];
         let (name, ingestion_ms) = self.source_facts(item.source);
@@ -271,6 +274,55 @@ impl<'a> Worker<'a> {
                     .map_err(io_error)
             }
         }
+    }
+
+    /// Runs the events of a chunk of the agent's store through the query: each event has its
+    /// own time (`@timestamp`), and its message (which may span lines) is `@message`.
+    fn process_stored(&mut self, index: usize, source: usize) -> Result<(), ExecError> {
+        let plan = self.shared.plan;
+        let options = self.shared.options;
+        let (name, ingestion_ms) = self.source_facts(source);
+        self.pipeline.set_sequence_base((index as u64) << 40);
+        let context = self.source_context(source, &name, ingestion_ms);
+        let (events, malformed) =
+            input::read_stored(&self.shared.sources[source]).map_err(ExecError::Input)?;
+        self.stats.broken_json += malformed;
+        for (offset, (timestamp_ms, message)) in events.iter().enumerate() {
+            let bytes = message.len() as u64 + 1;
+            self.progress_pending += bytes;
+            self.stats.records_scanned += 1;
+            self.stats.bytes_scanned += bytes;
+            if self
+                .shared
+                .prefilter
+                .is_some_and(|p| !p.may_match(message.as_bytes()))
+            {
+                continue;
+            }
+            if self.row.len() == plan.slot_names.len() {
+                self.row.fill(None);
+            } else {
+                self.row = self.pipeline.empty_row();
+            }
+            let mut last = Some(*timestamp_ms);
+            self.extractor
+                .fill(message, offset as u64, &context, &mut self.row, &mut last);
+            // The event's own time, whatever its text holds.
+            self.row[plan.input.timestamp] = Some(Value::Time(*timestamp_ms));
+            if !in_range(
+                self.row[plan.input.timestamp].as_ref(),
+                options.start_ms,
+                options.end_ms,
+            ) {
+                continue;
+            }
+            self.pipeline.push(&mut self.row, message);
+            if self.pipeline.is_done() {
+                break;
+            }
+        }
+        self.flush_progress();
+        Ok(())
     }
 
     /// Runs the lines that start at offsets in `[first, end)` through the query, and returns

@@ -18,10 +18,22 @@ pub use lines::LineReader;
 pub struct Source {
     /// `None` for stdin.
     pub path: Option<PathBuf>,
-    /// `@logStream`: the file name, or "stdin".
+    /// `@logStream`: the file name, or "stdin" (or the stream, in the agent's store).
     pub log_stream: String,
-    /// `@log`: the file's directory, or "stdin".
+    /// `@log`: the file's directory, or "stdin" (or the log group, in the agent's store).
     pub log: String,
+    pub kind: SourceKind,
+}
+
+/// What a source holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SourceKind {
+    /// Lines of text, each an event (time found in it).
+    #[default]
+    Lines,
+    /// A chunk of the agent's local log store: events with their own times, messages that may
+    /// span lines.
+    StoredEvents,
 }
 
 impl Source {
@@ -39,6 +51,7 @@ impl Source {
             path: None,
             log_stream: "stdin".to_string(),
             log: "stdin".to_string(),
+            kind: SourceKind::Lines,
         }
     }
 
@@ -61,6 +74,7 @@ impl Source {
             path: Some(path),
             log_stream,
             log,
+            kind: SourceKind::Lines,
         }
     }
 
@@ -134,6 +148,55 @@ pub fn resolve(paths: &[String]) -> Result<Vec<Source>, InputError> {
         }
     }
     Ok(sources)
+}
+
+/// The chunks of log group `group` in the agent's local store at `store` that may hold events
+/// between `start_ms` and `end_ms` (chunks outside are skipped by name, unopened). A group with
+/// nothing stored is an error that says so.
+pub fn resolve_store(
+    store: &Path,
+    group: &str,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+) -> Result<Vec<Source>, InputError> {
+    let failed = |reason: String| InputError {
+        path: format!("{} (log group {group})", store.display()),
+        reason,
+    };
+    if !store.join(skywatch_logstore::encode_name(group)).is_dir() {
+        return Err(failed("the store has no such log group".into()));
+    }
+    let chunks = skywatch_logstore::chunks_in_range(
+        store,
+        group,
+        start_ms.unwrap_or(i64::MIN),
+        end_ms.unwrap_or(i64::MAX),
+    )
+    .map_err(|e| failed(e.to_string()))?;
+    Ok(chunks
+        .into_iter()
+        .map(|(stream, path)| Source {
+            path: Some(path),
+            log_stream: stream,
+            log: group.to_string(),
+            kind: SourceKind::StoredEvents,
+        })
+        .collect())
+}
+
+/// The events of a stored chunk — (epoch ms, message) — and how many of its lines were not
+/// events.
+pub fn read_stored(source: &Source) -> Result<(Vec<(i64, String)>, u64), InputError> {
+    let path = source.path.as_deref().unwrap_or(Path::new(""));
+    let (events, malformed) =
+        skywatch_logstore::read_chunk(&source.log_stream, path).map_err(|e| InputError {
+            path: source.name(),
+            reason: e.to_string(),
+        })?;
+    Ok((
+        events.into_iter().map(|e| (e.timestamp_ms, e.message)).collect(),
+        malformed,
+    ))
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {

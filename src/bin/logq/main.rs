@@ -20,6 +20,7 @@ use skywatch_query::remote::{self, RemoteQuery};
 ///   logq 'filter level = "ERROR" | stats count(*) by bin(5m)' /var/log/app/*.log
 ///   zcat old.log.gz | logq 'fields @timestamp, @message | limit 20'
 ///   logq --log-group /aws/lambda/api --since 2h 'stats avg(@duration) by bin(5m)'
+///   logq --store /var/lib/skywatch --log-group /ec2/app 'filter @message like /ERROR/'
 #[derive(Debug, Parser)]
 #[command(name = "logq", version, about, long_about = None, verbatim_doc_comment)]
 struct Cli {
@@ -55,9 +56,14 @@ struct Cli {
     /// Worker threads for reading files (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     threads: usize,
-    /// Run the query on CloudWatch Logs Insights over this log group (repeatable).
+    /// Run the query on CloudWatch Logs Insights over this log group (repeatable), or, with
+    /// --store, over the group in the agent's local store.
     #[arg(long = "log-group", value_name = "NAME")]
     log_groups: Vec<String>,
+    /// Read --log-group from the skywatch agent's local store in DIR (the agent's state
+    /// directory, or its logs/ directory) instead of CloudWatch.
+    #[arg(long, value_name = "DIR", requires = "log_groups")]
+    store: Option<std::path::PathBuf>,
 }
 
 /// Exit statuses: 0 ok, 1 input/output or AWS failure, 2 the query or the arguments are wrong.
@@ -133,7 +139,24 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     let plan = skywatch_query::compile(&query).map_err(|e| Failure::query(e.render(&query)))?;
 
     let (result, stats) = if cli.log_groups.is_empty() {
-        run_local(cli, &plan, &paths, start_ms, end_ms, now_ms)?
+        let sources =
+            skywatch_query::input::resolve(&paths).map_err(|e| Failure::runtime(format!("logq: {e}")))?;
+        run_local(cli, &plan, &sources, start_ms, end_ms, now_ms)?
+    } else if let Some(store) = &cli.store {
+        if !paths.is_empty() {
+            return Err(Failure::query("logq: give either paths or --store, not both"));
+        }
+        // The agent's state directory holds the store in logs/.
+        let logs = store.join("logs");
+        let dir = if logs.is_dir() { logs } else { store.clone() };
+        let mut sources = Vec::new();
+        for group in &cli.log_groups {
+            sources.extend(
+                skywatch_query::input::resolve_store(&dir, group, start_ms, end_ms)
+                    .map_err(|e| Failure::runtime(format!("logq: {e}")))?,
+            );
+        }
+        run_local(cli, &plan, &sources, start_ms, end_ms, now_ms)?
     } else {
         if !paths.is_empty() {
             return Err(Failure::query("logq: give either paths or --log-group, not both"));
@@ -161,7 +184,7 @@ fn time_arg(flag: &str, value: &str, now_ms: i64) -> Result<i64, Failure> {
 fn run_local(
     cli: &Cli,
     plan: &skywatch_query::plan::Plan,
-    paths: &[String],
+    sources: &[Source],
     start_ms: Option<i64>,
     end_ms: Option<i64>,
     now_ms: i64,
@@ -172,8 +195,6 @@ fn run_local(
         .map(TimestampFormat::new)
         .transpose()
         .map_err(|e| Failure::query(format!("logq: --timestamp-format: {e}")))?;
-    let sources =
-        skywatch_query::input::resolve(paths).map_err(|e| Failure::runtime(format!("logq: {e}")))?;
     if sources.iter().any(|s| s.path.is_none()) && io::stdin().is_terminal() {
         let _ = writeln!(
             io::stderr(),
@@ -194,7 +215,7 @@ fn run_local(
         validate_json: cli.stats,
         progress: progress.as_ref().map(progress::Progress::counter),
     };
-    let result = skywatch_query::exec::run(plan, &sources, &options);
+    let result = skywatch_query::exec::run(plan, sources, &options);
     if let Some(progress) = progress {
         progress.stop();
     }

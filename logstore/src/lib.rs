@@ -1,4 +1,5 @@
-//! The local log store: where log events go with no AWS, and what logq reads.
+//! The local log store: where the agent's log events go with no AWS, and what logq reads. One
+//! crate owns the format, so writer and reader cannot drift apart.
 //!
 //! Layout (docs/local-store.md): `<state dir>/logs/<group>/<stream>/` (names percent-encoded),
 //! one zstd-compressed chunk per accepted batch, named `<first ms>-<last ms>-<sequence>.ndjson.zst`
@@ -13,8 +14,6 @@ use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, Read, Write as _};
 use std::path::{Path, PathBuf};
-
-use crate::logs::LogEvent;
 
 /// One event read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,9 +91,10 @@ impl LocalLogStore {
         })
     }
 
-    /// Writes one batch (sorted by time) of `group`/`stream` as a chunk, durably.
-    pub fn append(&self, group: &str, stream: &str, events: &[LogEvent]) -> io::Result<()> {
-        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+    /// Writes one batch of `group`/`stream` — (epoch ms, message) in time order — as a chunk,
+    /// durably.
+    pub fn append(&self, group: &str, stream: &str, events: &[(i64, &str)]) -> io::Result<()> {
+        let (Some(&(first_ms, _)), Some(&(last_ms, _))) = (events.first(), events.last()) else {
             return Ok(());
         };
         let dir = self.dir.join(encode_name(group)).join(encode_name(stream));
@@ -112,13 +112,10 @@ impl LocalLogStore {
                 sequence = sequence.max(seq + 1);
             }
         }
-        let name = format!(
-            "{}-{}-{sequence:08}.ndjson.zst",
-            first.timestamp_ms, last.timestamp_ms
-        );
+        let name = format!("{first_ms}-{last_ms}-{sequence:08}.ndjson.zst");
         let mut body = Vec::new();
-        for e in events {
-            let line = serde_json::json!({ "timestamp": e.timestamp_ms, "message": e.message });
+        for (timestamp, message) in events {
+            let line = serde_json::json!({ "timestamp": timestamp, "message": message });
             body.extend_from_slice(line.to_string().as_bytes());
             body.push(b'\n');
         }
@@ -206,19 +203,16 @@ pub fn read_chunk(stream: &str, path: &Path) -> io::Result<(Vec<StoredEvent>, u6
 #[cfg(test)]
 mod tests {
     use super::{chunks_in_range, decode_name, encode_name, read_chunk, LocalLogStore};
-    use crate::logs::{AckToken, LogEvent};
 
-    fn events(at: &[i64], text: &str) -> Vec<LogEvent> {
+    /// Events at `at`, with messages that need escaping.
+    fn events(at: &[i64], text: &str) -> Vec<(i64, String)> {
         at.iter()
-            .map(|t| LogEvent {
-                timestamp_ms: *t,
-                message: format!("{text} at {t} \"quoted\"\nsecond line"),
-                token: AckToken {
-                    file: 1,
-                    end_offset: 1,
-                },
-            })
+            .map(|t| (*t, format!("{text} at {t} \"quoted\"\nsecond line")))
             .collect()
+    }
+
+    fn borrowed(events: &[(i64, String)]) -> Vec<(i64, &str)> {
+        events.iter().map(|(t, m)| (*t, m.as_str())).collect()
     }
 
     #[test]
@@ -235,13 +229,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalLogStore::open(dir.path()).unwrap();
         store
-            .append("/ec2/app", "i-1", &events(&[1_000, 2_000], "a"))
+            .append("/ec2/app", "i-1", &borrowed(&events(&[1_000, 2_000], "a")))
             .unwrap();
         store
-            .append("/ec2/app", "i-1", &events(&[5_000, 6_000], "b"))
+            .append("/ec2/app", "i-1", &borrowed(&events(&[5_000, 6_000], "b")))
             .unwrap();
-        store.append("/ec2/app", "i-2", &events(&[1_500], "c")).unwrap();
-        store.append("/ec2/other", "i-1", &events(&[1_000], "d")).unwrap();
+        store
+            .append("/ec2/app", "i-2", &borrowed(&events(&[1_500], "c")))
+            .unwrap();
+        store
+            .append("/ec2/other", "i-1", &borrowed(&events(&[1_000], "d")))
+            .unwrap();
         let all = chunks_in_range(dir.path(), "/ec2/app", i64::MIN, i64::MAX).unwrap();
         assert_eq!(all.len(), 3);
         let early = chunks_in_range(dir.path(), "/ec2/app", 0, 2_500).unwrap();
@@ -259,7 +257,7 @@ mod tests {
     fn a_torn_temporary_chunk_is_ignored_and_removed() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalLogStore::open(dir.path()).unwrap();
-        store.append("g", "s", &events(&[1_000], "a")).unwrap();
+        store.append("g", "s", &borrowed(&events(&[1_000], "a"))).unwrap();
         let stream_dir = dir.path().join("g").join("s");
         std::fs::write(stream_dir.join("1-2-00000009.ndjson.zst.tmp"), b"\x28\xb5").unwrap();
         assert_eq!(chunks_in_range(dir.path(), "g", 0, 10_000).unwrap().len(), 1);
