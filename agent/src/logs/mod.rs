@@ -13,6 +13,7 @@ pub mod fingerprint;
 pub mod multiline;
 pub mod reader;
 pub mod rejection;
+pub mod tailer;
 pub mod timestamp_format;
 
 /// Where an event came from, so its acceptance can advance that file's checkpoint.

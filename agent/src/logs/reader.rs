@@ -61,6 +61,11 @@ impl FileReader {
         self.invalid_utf8_lines
     }
 
+    /// The open file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     /// The file's current length (to notice truncation: shorter than [`FileReader::position`]).
     pub fn file_len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
