@@ -44,22 +44,28 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     hash
 }
 
-/// The identity of an open file (its first bytes are read with `read_at`, the cursor is not
-/// moved).
-pub fn identify(file: &File) -> io::Result<FileId> {
+/// The first `len` bytes of `file` (fewer if it is shorter), read without moving its cursor.
+pub fn read_head(file: &File, len: usize) -> io::Result<Vec<u8>> {
     use std::os::unix::fs::FileExt;
-    let meta = file.metadata()?;
-    let mut head = [0u8; FINGERPRINT_BYTES];
+    let mut head = vec![0u8; len];
     let mut filled = 0;
-    while filled < head.len() {
+    while filled < len {
         let n = file.read_at(&mut head[filled..], filled as u64)?;
         if n == 0 {
             break;
         }
         filled += n;
     }
+    head.truncate(filled);
+    Ok(head)
+}
+
+/// The identity of an open file.
+pub fn identify(file: &File) -> io::Result<FileId> {
+    let meta = file.metadata()?;
+    let head = read_head(file, FINGERPRINT_BYTES)?;
     Ok(FileId {
-        fingerprint: (filled == FINGERPRINT_BYTES).then(|| format!("{:016x}", fnv1a(&head))),
+        fingerprint: (head.len() == FINGERPRINT_BYTES).then(|| format!("{:016x}", fnv1a(&head))),
         dev: meta.dev(),
         inode: meta.ino(),
     })

@@ -22,7 +22,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::checkpoint::Checkpoint;
-use super::fingerprint::{fnv1a, identify, identify_path, FileId, FINGERPRINT_BYTES};
+use super::fingerprint::{fnv1a, identify, identify_path, read_head, FileId, FINGERPRINT_BYTES};
 use super::reader::{FileReader, Line};
 
 /// Lines read from one followed file.
@@ -328,22 +328,6 @@ impl Tailer {
         out.extend(self.saved.iter().cloned());
         out
     }
-}
-
-/// The first `len` bytes of `file` (fewer if it is shorter).
-fn read_head(file: &File, len: usize) -> io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    let mut head = vec![0u8; len];
-    let mut filled = 0;
-    while filled < len {
-        let n = file.read_at(&mut head[filled..], filled as u64)?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    head.truncate(filled);
-    Ok(head)
 }
 
 fn same_inode(a: &FileId, b: &FileId) -> bool {
