@@ -8,6 +8,7 @@
 pub mod acks;
 pub mod batch;
 pub mod checkpoint;
+pub mod events;
 pub mod filters;
 pub mod fingerprint;
 pub mod multiline;
