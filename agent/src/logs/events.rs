@@ -89,18 +89,21 @@ impl EventBuilder {
             file: self.file,
             end_offset: event.end_offset,
         };
-        let timestamp_ms = match &self.rules.timestamp {
+        let parsed = self
+            .rules
+            .timestamp
+            .as_ref()
+            .map(|format| format.parse(&event.text, now_ms));
+        let timestamp_ms = match parsed {
             None => now_ms,
-            Some(format) => match format.parse(&event.text, now_ms) {
-                Some(ms) => {
-                    self.last_timestamp = Some(ms);
-                    ms
-                }
-                None => {
-                    self.counts.without_timestamp += 1;
-                    self.last_timestamp.unwrap_or(now_ms)
-                }
-            },
+            Some(Some(ms)) => {
+                self.last_timestamp = Some(ms);
+                ms
+            }
+            Some(None) => {
+                self.counts.without_timestamp += 1;
+                self.last_timestamp.unwrap_or(now_ms)
+            }
         };
         if !passes(&self.rules.filters, &event.text) {
             self.counts.filtered += 1;
