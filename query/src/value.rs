@@ -29,6 +29,15 @@ impl ValueText {
         }
     }
 
+    /// Length in bytes (without reading the text through `str`, which checks it).
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.as_bytes().is_empty()
+    }
+
     pub fn as_str(&self) -> &str {
         match self {
             // Always valid: the bytes are a whole `&str` copied in.
