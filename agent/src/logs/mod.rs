@@ -14,6 +14,7 @@ pub mod fingerprint;
 pub mod multiline;
 pub mod reader;
 pub mod rejection;
+pub mod spool;
 pub mod tailer;
 pub mod timestamp_format;
 
