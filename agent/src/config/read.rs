@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+mod logs;
+
 use super::schema::{Plugin, EC2_DIMENSIONS, UNITS, UNSUPPORTED_PLUGINS};
 use super::{
     AgentConfig, Format, Loaded, Measurement, MetricsConfig, MetricsOutput, PluginConfig, Problem,
@@ -176,10 +178,13 @@ impl Reader {
             return config;
         };
         let (known, unsupported): (&[&str], &[&str]) = match self.format {
-            Format::CloudWatchJson => (&["agent", "metrics"], &["logs", "traces"]),
-            Format::Toml => (&["agent", "outputs", "health", "metrics"], &["logs"]),
+            Format::CloudWatchJson => (&["agent", "metrics", "logs"], &["traces"]),
+            Format::Toml => (&["agent", "outputs", "health", "metrics", "logs"], &[]),
         };
         self.check_keys(root, "", known, &[], unsupported);
+        if let Some(logs) = root.get("logs") {
+            self.logs(logs);
+        }
         if let Some(agent) = root.get("agent") {
             self.agent(agent, &mut config);
         }
