@@ -55,7 +55,8 @@ JQ = {
     "q1": "jq -n 'reduce inputs as $l (0; .+1)' {app}",
     "q2": "jq -n 'reduce (inputs | select(.level == \"ERROR\")) as $l (0; .+1)' {app}",
     "q3": "jq -c 'select(.level == \"ERROR\") | .message' {app} | sort | uniq -c | sort -rn | awk 'NR<=5'",
-    "q5": "jq -r '.timestamp[0:15]' {app} | awk '{{m=substr($0,15,1); b=(m<5)?0:5; print substr($0,1,14) b}}' | sort -u | wc -l",
+    # 5-minute buckets from "YYYY-MM-DDTHH:MM": the minute's ones digit decides 0 or 5.
+    "q5": "jq -r '.timestamp[0:16]' {app} | awk '{{o=substr($0,16,1); b=(o<5)?0:5; print substr($0,1,15) b}}' | sort -u | wc -l",
     "q6": "jq -r '.userId // \"null\"' {app} | sort | uniq -c | sort -rn | awk 'NR<=10'",
     "q7": "jq -c 'select((.path // \"\" | test(\"/api/orders/[0-9]+\")) and (.status // 0) >= 500) | [.timestamp, .path, .status]' {app} | sort -r | awk 'NR<=20'",
 }
