@@ -281,7 +281,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     let output = choose_output(&config, &metrics, facts.as_ref(), &state_dir).await?;
     let telemetry = Arc::new(Telemetry::default());
     if let Some(addr) = &config.health_listen {
-        let listener = health::bind(addr)
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| AgentError::Startup(format!("cannot listen on {addr}: {e}")))?;
         log(format_args!("health on http://{addr}/healthz and /metrics"));

@@ -12,11 +12,7 @@ use crate::telemetry::Telemetry;
 /// The largest request head read.
 const MAX_HEAD_BYTES: usize = 8 << 10;
 
-/// Binds `addr` (default config: loopback) and serves until the task is dropped.
-pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
-}
-
+/// Serves the listener (bound by the caller; loopback by default) until the task is dropped.
 pub async fn serve(listener: TcpListener, telemetry: Arc<Telemetry>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {

@@ -363,6 +363,16 @@ mod tests {
     use super::{FileEvent, Tailer};
     use std::io::Write;
 
+    /// The texts of the lines `t` reads now.
+    fn read_texts(t: &mut Tailer, events: &mut Vec<FileEvent>) -> Vec<String> {
+        t.read(usize::MAX, events)
+            .unwrap()
+            .into_iter()
+            .flat_map(|f| f.lines)
+            .map(|l| l.text)
+            .collect()
+    }
+
     #[test]
     fn a_short_file_truncated_and_refilled_between_reads_is_read_from_its_start() {
         let dir = tempfile::tempdir().unwrap();
@@ -371,13 +381,7 @@ mod tests {
         let mut t = Tailer::new(&format!("{}/app.log*", dir.path().display()), 1 << 20, Vec::new());
         let mut events = Vec::new();
         t.discover(&mut events).unwrap();
-        let first: Vec<String> = t
-            .read(usize::MAX, &mut events)
-            .unwrap()
-            .into_iter()
-            .flat_map(|f| f.lines)
-            .map(|l| l.text)
-            .collect();
+        let first: Vec<String> = read_texts(&mut t, &mut events);
         assert_eq!(first, ["line 1", "line 2"]);
         std::fs::OpenOptions::new()
             .write(true)
@@ -391,13 +395,7 @@ mod tests {
         }
         events.clear();
         t.discover(&mut events).unwrap();
-        let second: Vec<String> = t
-            .read(usize::MAX, &mut events)
-            .unwrap()
-            .into_iter()
-            .flat_map(|f| f.lines)
-            .map(|l| l.text)
-            .collect();
+        let second: Vec<String> = read_texts(&mut t, &mut events);
         assert_eq!(
             second.first().map(String::as_str),
             Some("line 3"),

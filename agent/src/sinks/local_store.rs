@@ -98,7 +98,7 @@ impl LocalStore {
     /// Deletes hour files beyond the retention (older than the age limit as of `now_ms`, then the
     /// oldest while over the size limit). Returns how many were deleted.
     pub fn prune(&self, now_ms: i64) -> io::Result<usize> {
-        let mut files = hour_files(&self.dir)?;
+        let files = hour_files(&self.dir)?;
         let oldest_kept = hour_file_name(now_ms - i64::from(self.retention.max_age_hours) * 3_600_000);
         let mut deleted = 0;
         let mut total: u64 = files.iter().map(|(_, size)| size).sum();
@@ -110,7 +110,6 @@ impl LocalStore {
                 deleted += 1;
             }
         }
-        files.clear();
         Ok(deleted)
     }
 }
