@@ -15,7 +15,7 @@ use skywatch_backoff::Backoff;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::config::{self, AgentConfig, MetricsConfig, MetricsOutput, Plugin, PluginConfig, Problem};
+use crate::config::{self, AgentConfig, Destination, MetricsConfig, Plugin, PluginConfig, Problem};
 use crate::instance::{self, InstanceFacts};
 use crate::limits::MAX_DATUMS_PER_PUT;
 use crate::metrics::collect::Collector;
@@ -156,11 +156,11 @@ async fn choose_output(
             .map(Output::Local)
             .map_err(|e| AgentError::Startup(format!("cannot open the local store {}: {e}", dir.display())))
     };
-    if config.output == MetricsOutput::Local {
+    if config.output == Destination::Local {
         return local();
     }
     let sdk = aws::sdk_config(config.region.clone(), facts.map(|f| f.region.clone())).await;
-    if config.output == MetricsOutput::Auto {
+    if config.output == Destination::Auto {
         if let Err(why) = aws::can_reach_aws(&sdk).await {
             log(format_args!(
                 "{why}: metrics go to the local store in {} (`skywatch metrics` shows them)",

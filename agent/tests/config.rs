@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use skywatch_agent::config::{parse, to_toml, Format, Loaded, MetricsOutput, Plugin};
+use skywatch_agent::config::{
+    parse, to_toml, Destination, FilterKind, Format, Loaded, LongLinesMode, Plugin,
+};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/configs/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -38,7 +40,7 @@ fn the_cloudwatch_agent_example_reads_into_the_model() {
     assert_eq!(config.interval_s, 60);
     assert_eq!(config.region.as_deref(), Some("us-east-1"));
     assert_eq!(config.run_as_user.as_deref(), Some("cwagent"));
-    assert_eq!(config.output, MetricsOutput::Auto);
+    assert_eq!(config.output, Destination::Auto);
     let metrics = config.metrics.unwrap();
     assert_eq!(metrics.namespace, "CWAgent");
     assert_eq!(metrics.append_dimensions.len(), 4);
@@ -122,7 +124,7 @@ measurement = ["swap_used_percent"]
     assert!(loaded.errors.is_empty(), "{:#?}", errors(&loaded));
     let config = loaded.config.unwrap();
     assert_eq!(config.interval_s, 10);
-    assert_eq!(config.output, MetricsOutput::Local);
+    assert_eq!(config.output, Destination::Local);
     assert_eq!(config.health_listen.as_deref(), Some("127.0.0.1:9468"));
     assert_eq!(config.state_dir.unwrap().to_str(), Some("/var/lib/skywatch"));
     assert_eq!(config.metrics.unwrap().plugins.len(), 2);
@@ -211,9 +213,8 @@ fn every_json_problem_is_reported_at_once_with_its_path() {
         "not supported by skywatch yet",
     );
     has_error(&loaded, "metrics.metrics_collected.gpu", "unknown plugin");
-    has_error(&loaded, "logs", "not wired into the agent yet");
     has_error(&loaded, "tracing", "unknown key");
-    assert_eq!(loaded.errors.len(), 21, "{:#?}", errors(&loaded));
+    assert_eq!(loaded.errors.len(), 20, "{:#?}", errors(&loaded));
     let warned: Vec<&str> = loaded.warnings.iter().map(|w| w.path.as_str()).collect();
     assert_eq!(warned, ["metrics.append_dimensions.Team"]);
 }
@@ -291,7 +292,7 @@ fn an_empty_health_table_listens_on_loopback() {
 }
 
 #[test]
-fn the_logs_section_is_checked_key_by_key_though_not_shipped_yet() {
+fn the_logs_section_is_read_key_by_key() {
     let good = parse(
         r#"{
   "logs": {
@@ -308,7 +309,35 @@ fn the_logs_section_is_checked_key_by_key_though_not_shipped_yet() {
   }
 }"#,
     );
-    assert_eq!(errors(&good), ["logs: log shipping is not wired into the agent yet (its pieces are being built); remove the section to run the metrics"]);
+    assert_eq!(errors(&good), Vec::<String>::new());
+    let logs = good.config.unwrap().logs.unwrap();
+    assert_eq!(logs.force_flush_interval_s, 5);
+    assert_eq!(logs.files.len(), 2);
+    let app = &logs.files[0];
+    assert_eq!(app.file_path, "/var/log/app/app.log*");
+    assert_eq!(app.log_group_name, "/ec2/app");
+    assert_eq!(app.log_stream_name, "{instance_id}/app");
+    assert_eq!(app.timestamp_format.as_deref(), Some("%Y-%m-%d %H:%M:%S.%f"));
+    assert!(app.timezone_utc);
+    assert_eq!(
+        app.multi_line_start_pattern.as_deref(),
+        Some("{timestamp_format}")
+    );
+    assert_eq!(app.retention_in_days, Some(30));
+    assert_eq!(
+        app.filters,
+        [
+            (FilterKind::Exclude, "healthcheck".to_string()),
+            (FilterKind::Include, "(ERROR|WARN)".to_string())
+        ]
+    );
+    let nginx = &logs.files[1];
+    assert_eq!(
+        nginx.log_stream_name, "{instance_id}",
+        "the section's stream name"
+    );
+    assert!(nginx.publish_multi_logs);
+    assert_eq!(nginx.blacklist.as_deref(), Some("error\\.log"));
     let bad = parse(
         r#"{
   "logs": {
@@ -365,5 +394,90 @@ fn the_logs_section_is_checked_key_by_key_though_not_shipped_yet() {
         has_error(&bad, path, words);
     }
     let toml = parse("[[logs.files]]\nfile_path = \"/var/log/app.log\"\nlog_group_name = \"/ec2/app\"\nretention_in_days = 7\n");
-    assert_eq!(errors(&toml).len(), 1, "{:?}", errors(&toml));
+    assert_eq!(errors(&toml), Vec::<String>::new());
+}
+
+#[test]
+fn our_logs_additions_are_read_and_survive_convert() {
+    let loaded = parse(
+        r#"
+[outputs]
+logs = "local"
+
+[logs]
+force_flush_interval = 2
+redact = ["aws_access_key", "email"]
+
+[[logs.files]]
+file_path = "/var/log/app/app.log.2024-01-01"
+long_lines = "truncate"
+emf = true
+redact = ["card_number"]
+redact_patterns = { order_token = "tok_[0-9a-f]{8}" }
+
+[[logs.files]]
+file_path = "/srv/**.log"
+log_group_name = "srv"
+redact = ["no_such_rule"]
+"#,
+    );
+    assert_eq!(
+        errors(&loaded),
+        ["logs.files[1].redact[0]: no built-in redaction rule \"no_such_rule\" (there are aws_access_key, aws_secret_key, bearer_token, email, card_number)"]
+    );
+    let loaded = parse(
+        r#"
+[outputs]
+logs = "local"
+
+[logs]
+force_flush_interval = 2
+redact = ["aws_access_key", "email"]
+
+[[logs.files]]
+file_path = "/var/log/app/app.log.2024-01-01"
+long_lines = "truncate"
+emf = true
+redact = ["card_number"]
+redact_patterns = { order_token = "tok_[0-9a-f]{8}" }
+filters = [{ type = "include", expression = "ERROR" }]
+"#,
+    );
+    assert_eq!(errors(&loaded), Vec::<String>::new());
+    let config = loaded.config.unwrap();
+    assert_eq!(config.logs_output, Destination::Local);
+    let logs = config.logs.clone().unwrap();
+    assert_eq!(logs.force_flush_interval_s, 2);
+    let file = &logs.files[0];
+    assert_eq!(
+        file.log_group_name, "/var/log/app/app.log",
+        "the path up to its last dot"
+    );
+    assert_eq!(file.log_stream_name, "{instance_id}");
+    assert_eq!(file.long_lines, LongLinesMode::Truncate);
+    assert!(file.emf);
+    assert_eq!(file.redact, ["aws_access_key", "email", "card_number"]);
+    assert_eq!(
+        file.redact_patterns,
+        BTreeMap::from([("order_token".to_string(), "tok_[0-9a-f]{8}".to_string())])
+    );
+    let text = to_toml(&config);
+    let again = parse(&text);
+    assert_eq!(errors(&again), Vec::<String>::new(), "{text}");
+    assert_eq!(again.config.unwrap(), config, "{text}");
+}
+
+#[test]
+fn a_cloudwatch_agent_logs_section_converts_to_toml_with_the_same_meaning() {
+    let loaded = parse(
+        r#"{"logs": {"logs_collected": {"files": {"collect_list": [
+            {"file_path": "/var/log/messages", "log_group_name": "messages", "retention_in_days": 7,
+             "timestamp_format": "%b %d %H:%M:%S", "multi_line_start_pattern": "{timestamp_format}",
+             "filters": [{"type": "exclude", "expression": "DEBUG"}]}]}}}}"#,
+    );
+    assert_eq!(errors(&loaded), Vec::<String>::new());
+    let config = loaded.config.unwrap();
+    let text = to_toml(&config);
+    assert!(text.contains("[[logs.files]]"), "{text}");
+    assert_eq!(parse(&text).config.unwrap(), config, "{text}");
 }

@@ -33,7 +33,7 @@ pub enum Format {
 
 /// Where metrics go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MetricsOutput {
+pub enum Destination {
     /// CloudWatch when AWS credentials and a region are configured, else the local store.
     #[default]
     Auto,
@@ -41,12 +41,12 @@ pub enum MetricsOutput {
     Local,
 }
 
-impl MetricsOutput {
+impl Destination {
     pub fn name(self) -> &'static str {
         match self {
-            MetricsOutput::Auto => "auto",
-            MetricsOutput::CloudWatch => "cloudwatch",
-            MetricsOutput::Local => "local",
+            Destination::Auto => "auto",
+            Destination::CloudWatch => "cloudwatch",
+            Destination::Local => "local",
         }
     }
 }
@@ -62,10 +62,75 @@ pub struct AgentConfig {
     /// The user the daemon should run as (the systemd unit sets it; the agent checks it).
     pub run_as_user: Option<String>,
     pub state_dir: Option<PathBuf>,
-    pub output: MetricsOutput,
+    /// Where metrics go.
+    pub output: Destination,
+    /// Where log events go.
+    pub logs_output: Destination,
     /// Address of the health listener; none: off.
     pub health_listen: Option<String>,
     pub metrics: Option<MetricsConfig>,
+    pub logs: Option<LogsConfig>,
+}
+
+/// The default longest time a log event waits before its batch is sent, seconds.
+pub const DEFAULT_LOGS_FLUSH_S: u64 = 5;
+/// The CloudWatch agent's default log stream name.
+pub const DEFAULT_LOG_STREAM: &str = "{instance_id}";
+
+/// The `logs` section.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogsConfig {
+    pub files: Vec<LogFileConfig>,
+    /// The longest a partial batch waits, seconds.
+    pub force_flush_interval_s: u64,
+    pub endpoint_override: Option<String>,
+}
+
+/// Whether a filter keeps or drops the events its expression matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterKind {
+    Include,
+    Exclude,
+}
+
+/// What happens to a message longer than a log event may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LongLinesMode {
+    #[default]
+    Split,
+    Truncate,
+}
+
+/// One collected file (a `collect_list` entry or a `[[logs.files]]` table).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogFileConfig {
+    /// The path or glob as written (the CloudWatch agent's `**` included).
+    pub file_path: String,
+    /// With `{placeholders}` still in it; the default is the path up to its last dot.
+    pub log_group_name: String,
+    /// With `{placeholders}` still in it.
+    pub log_stream_name: String,
+    pub timestamp_format: Option<String>,
+    /// `timestamp_format` is in UTC (else local time).
+    pub timezone_utc: bool,
+    /// A regex, or `{timestamp_format}`; none: the CloudWatch agent's default.
+    pub multi_line_start_pattern: Option<String>,
+    pub encoding: Option<String>,
+    pub filters: Vec<(FilterKind, String)>,
+    /// PutRetentionPolicy for the group (none or -1: left as it is).
+    pub retention_in_days: Option<i64>,
+    pub auto_removal: bool,
+    pub publish_multi_logs: bool,
+    pub trim_timestamp: bool,
+    pub blacklist: Option<String>,
+    pub log_group_class: Option<String>,
+    /// Built-in redaction rules, by name (the section's and the file's).
+    pub redact: Vec<String>,
+    /// User redaction rules: name → regex.
+    pub redact_patterns: BTreeMap<String, String>,
+    pub long_lines: LongLinesMode,
+    /// Lines in CloudWatch embedded metric format also become metrics.
+    pub emf: bool,
 }
 
 /// The `metrics` section.

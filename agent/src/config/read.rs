@@ -9,7 +9,7 @@ mod logs;
 
 use super::schema::{Plugin, EC2_DIMENSIONS, UNITS, UNSUPPORTED_PLUGINS};
 use super::{
-    AgentConfig, Format, Loaded, Measurement, MetricsConfig, MetricsOutput, PluginConfig, Problem,
+    AgentConfig, Destination, Format, Loaded, Measurement, MetricsConfig, PluginConfig, Problem,
     DEFAULT_FORCE_FLUSH_S, DEFAULT_INTERVAL_S, DEFAULT_NAMESPACE,
 };
 
@@ -183,7 +183,7 @@ impl Reader {
         };
         self.check_keys(root, "", known, &[], unsupported);
         if let Some(logs) = root.get("logs") {
-            self.logs(logs);
+            config.logs = self.logs(logs);
         }
         if let Some(agent) = root.get("agent") {
             self.agent(agent, &mut config);
@@ -246,20 +246,26 @@ impl Reader {
         let Some(outputs) = self.object(value, "outputs") else {
             return;
         };
-        self.check_keys(outputs, "outputs", &["metrics"], &[], &[]);
-        if let Some(v) = outputs.get("metrics") {
-            config.output = match v.as_str() {
-                Some("auto") => MetricsOutput::Auto,
-                Some("cloudwatch") => MetricsOutput::CloudWatch,
-                Some("local") => MetricsOutput::Local,
+        self.check_keys(outputs, "outputs", &["metrics", "logs"], &[], &[]);
+        for (key, v) in outputs {
+            let at = join("outputs", key);
+            let destination = match v.as_str() {
+                Some("auto") => Destination::Auto,
+                Some("cloudwatch") => Destination::CloudWatch,
+                Some("local") => Destination::Local,
                 _ => {
                     self.error(
-                        "outputs.metrics",
+                        &at,
                         format!("expected \"auto\", \"cloudwatch\" or \"local\", found {v}"),
                     );
-                    MetricsOutput::Auto
+                    Destination::Auto
                 }
             };
+            match key.as_str() {
+                "metrics" => config.output = destination,
+                "logs" => config.logs_output = destination,
+                _ => {}
+            }
         }
     }
 

@@ -3,7 +3,10 @@
 
 use toml::{Table, Value};
 
-use super::{AgentConfig, MetricsOutput, DEFAULT_FORCE_FLUSH_S, DEFAULT_INTERVAL_S, DEFAULT_NAMESPACE};
+use super::{
+    AgentConfig, Destination, FilterKind, LogFileConfig, LogsConfig, LongLinesMode, DEFAULT_FORCE_FLUSH_S,
+    DEFAULT_INTERVAL_S, DEFAULT_LOGS_FLUSH_S, DEFAULT_NAMESPACE,
+};
 
 fn strings(items: &[String]) -> Value {
     Value::Array(items.iter().map(|s| Value::String(s.clone())).collect())
@@ -43,9 +46,14 @@ pub fn to_toml(config: &AgentConfig) -> String {
     if !agent.is_empty() {
         root.insert("agent".into(), Value::Table(agent));
     }
-    if config.output != MetricsOutput::Auto {
-        let mut outputs = Table::new();
+    let mut outputs = Table::new();
+    if config.output != Destination::Auto {
         outputs.insert("metrics".into(), Value::String(config.output.name().into()));
+    }
+    if config.logs_output != Destination::Auto {
+        outputs.insert("logs".into(), Value::String(config.logs_output.name().into()));
+    }
+    if !outputs.is_empty() {
         root.insert("outputs".into(), Value::Table(outputs));
     }
     if let Some(listen) = &config.health_listen {
@@ -122,5 +130,90 @@ pub fn to_toml(config: &AgentConfig) -> String {
         }
         root.insert("metrics".into(), Value::Table(metrics));
     }
+    if let Some(logs) = &config.logs {
+        root.insert("logs".into(), Value::Table(logs_table(logs)));
+    }
     toml::to_string(&root).unwrap_or_default()
+}
+
+fn logs_table(logs: &LogsConfig) -> Table {
+    let mut table = Table::new();
+    if logs.force_flush_interval_s != DEFAULT_LOGS_FLUSH_S {
+        table.insert(
+            "force_flush_interval".into(),
+            seconds(logs.force_flush_interval_s),
+        );
+    }
+    if let Some(endpoint) = &logs.endpoint_override {
+        table.insert("endpoint_override".into(), Value::String(endpoint.clone()));
+    }
+    let files = logs.files.iter().map(|f| Value::Table(file_table(f))).collect();
+    table.insert("files".into(), Value::Array(files));
+    table
+}
+
+fn file_table(f: &LogFileConfig) -> Table {
+    let mut t = Table::new();
+    let text = |s: &str| Value::String(s.to_string());
+    t.insert("file_path".into(), text(&f.file_path));
+    t.insert("log_group_name".into(), text(&f.log_group_name));
+    t.insert("log_stream_name".into(), text(&f.log_stream_name));
+    if let Some(format) = &f.timestamp_format {
+        t.insert("timestamp_format".into(), text(format));
+    }
+    if f.timezone_utc {
+        t.insert("timezone".into(), text("UTC"));
+    }
+    if let Some(pattern) = &f.multi_line_start_pattern {
+        t.insert("multi_line_start_pattern".into(), text(pattern));
+    }
+    if let Some(encoding) = &f.encoding {
+        t.insert("encoding".into(), text(encoding));
+    }
+    if !f.filters.is_empty() {
+        let filters = f
+            .filters
+            .iter()
+            .map(|(kind, expression)| {
+                let mut filter = Table::new();
+                let kind = match kind {
+                    FilterKind::Include => "include",
+                    FilterKind::Exclude => "exclude",
+                };
+                filter.insert("type".into(), text(kind));
+                filter.insert("expression".into(), text(expression));
+                Value::Table(filter)
+            })
+            .collect();
+        t.insert("filters".into(), Value::Array(filters));
+    }
+    if let Some(days) = f.retention_in_days {
+        t.insert("retention_in_days".into(), Value::Integer(days));
+    }
+    for (key, on) in [
+        ("auto_removal", f.auto_removal),
+        ("publish_multi_logs", f.publish_multi_logs),
+        ("trim_timestamp", f.trim_timestamp),
+        ("emf", f.emf),
+    ] {
+        if on {
+            t.insert(key.into(), Value::Boolean(true));
+        }
+    }
+    if let Some(blacklist) = &f.blacklist {
+        t.insert("blacklist".into(), text(blacklist));
+    }
+    if let Some(class) = &f.log_group_class {
+        t.insert("log_group_class".into(), text(class));
+    }
+    if !f.redact.is_empty() {
+        t.insert("redact".into(), strings(&f.redact));
+    }
+    if !f.redact_patterns.is_empty() {
+        t.insert("redact_patterns".into(), string_table(&f.redact_patterns));
+    }
+    if f.long_lines == LongLinesMode::Truncate {
+        t.insert("long_lines".into(), text("truncate"));
+    }
+    t
 }

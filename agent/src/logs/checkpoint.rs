@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! {"version":1,"files":[{"fingerprint":"9f2c…","dev":64769,"inode":1234,
-//!   "path":"/var/log/app.log","offset":81920,"updated_ms":1764291723004}]}
+//!   "path":"/var/log/app.log","source":"/var/log/*.log","offset":81920,"updated_ms":1764291723004}]}
 //! ```
 
 use std::fs::{self, File};
@@ -31,6 +31,8 @@ pub struct Checkpoint {
     pub inode: u64,
     /// The path it was last seen at (for people; identity is the fingerprint).
     pub path: String,
+    /// The glob that followed it (each collected-file entry resumes its own files).
+    pub source: String,
     /// Bytes read and acknowledged.
     pub offset: u64,
     pub updated_ms: i64,
@@ -138,6 +140,7 @@ impl CheckpointStore {
                     "dev": c.dev,
                     "inode": c.inode,
                     "path": c.path,
+                    "source": c.source,
                     "offset": c.offset,
                     "updated_ms": c.updated_ms,
                 })
@@ -167,6 +170,7 @@ fn read_entry(f: &serde_json::Value) -> Option<Checkpoint> {
         dev: number("dev")?,
         inode: number("inode")?,
         path: text("path")?,
+        source: text("source").unwrap_or_default(),
         offset: number("offset")?,
         updated_ms: f.get("updated_ms").and_then(serde_json::Value::as_i64)?,
     })
@@ -182,6 +186,7 @@ mod tests {
             dev: 64769,
             inode: 1234,
             path: path.into(),
+            source: "/var/log/*.log".into(),
             offset,
             updated_ms: 1_764_291_723_004,
         }

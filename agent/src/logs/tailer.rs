@@ -37,20 +37,15 @@ pub struct FileLines {
 /// Something worth logging (and counting) that happened to a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileEvent {
-    Opened {
-        path: PathBuf,
-        offset: u64,
-    },
+    /// Followed from `offset` as file number `file`.
+    Opened { file: u64, path: PathBuf, offset: u64 },
     /// The file became shorter than what was read (truncation or copytruncate).
-    Truncated {
-        path: PathBuf,
-    },
+    Truncated { path: PathBuf },
     /// Read to its end after it was renamed away or deleted; no longer followed.
-    Finished {
-        path: PathBuf,
-    },
+    Finished { path: PathBuf },
     /// A checkpointed file found under another name after a restart.
     FoundRotated {
+        file: u64,
         from: PathBuf,
         to: PathBuf,
         offset: u64,
@@ -80,7 +75,13 @@ pub struct Tailer {
     saved: Vec<Checkpoint>,
     /// Files truncated by copytruncate, to follow anew from their start.
     truncated_originals: Vec<(File, FileId, PathBuf)>,
+    /// Files read to their end and no longer followed, whose checkpoints stay until the caller
+    /// releases them (their last events may still be in flight).
+    retired: HashMap<u64, (FileId, PathBuf)>,
 }
+
+/// How long a checkpoint whose file is nowhere to be found is kept.
+const UNMATCHED_CHECKPOINT_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 
 impl Tailer {
     /// Follows `pattern`; `saved` are the checkpoints from the last run.
@@ -92,7 +93,20 @@ impl Tailer {
             next_number: 1,
             saved,
             truncated_originals: Vec::new(),
+            retired: HashMap::new(),
         }
+    }
+
+    /// Numbers this tailer's files from `first` on (several tailers feed one acknowledgement
+    /// tracker, so their numbers must not meet).
+    pub fn numbered_from(mut self, first: u64) -> Tailer {
+        self.next_number = first;
+        self
+    }
+
+    /// The glob followed.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
     }
 
     /// The followed files: number, identity and path.
@@ -131,8 +145,12 @@ impl Tailer {
                 continue;
             }
             let offset = self.take_saved(&id).unwrap_or(0);
-            self.follow(file, id, path.clone(), offset);
-            events.push(FileEvent::Opened { path, offset });
+            let number = self.follow(file, id, path.clone(), offset);
+            events.push(FileEvent::Opened {
+                file: number,
+                path,
+                offset,
+            });
         }
         self.find_rotated_while_stopped(events);
         Ok(())
@@ -180,8 +198,9 @@ impl Tailer {
                 Some((path, file, id)) => {
                     let size = file.metadata().map_or(0, |m| m.len());
                     if checkpoint.offset < size {
-                        self.follow(file, id, path.clone(), checkpoint.offset);
+                        let number = self.follow(file, id, path.clone(), checkpoint.offset);
                         events.push(FileEvent::FoundRotated {
+                            file: number,
                             from: last,
                             to: path,
                             offset: checkpoint.offset,
@@ -206,11 +225,12 @@ impl Tailer {
                 if self.files.values().any(|f| same_inode(&f.id, &id)) {
                     continue;
                 }
+                let number = self.follow(file, id, path.clone(), 0);
                 events.push(FileEvent::Opened {
-                    path: path.clone(),
+                    file: number,
+                    path,
                     offset: 0,
                 });
-                self.follow(file, id, path, 0);
             }
             out.extend(self.read_files(Some(first_new), budget, events)?);
         }
@@ -247,24 +267,20 @@ impl Tailer {
                         .filter(|(_, file, id)| {
                             !same_inode(id, &f.id) && file.metadata().is_ok_and(|m| m.len() >= position)
                         });
-                if let Some((copy_path, copy_file, copy_id)) = copy {
-                    let original = f.reader.file().try_clone()?;
-                    let original_id = identify(&original)?;
-                    self.truncated_originals
-                        .push((original, original_id, f.path.clone()));
-                    f.id = copy_id;
-                    f.path = copy_path;
-                    f.reader = FileReader::new(copy_file, position, self.max_line_bytes);
-                } else {
-                    let file = f.reader.file().try_clone()?;
-                    f.id = identify(&file)?;
-                    f.reader = FileReader::new(file, 0, self.max_line_bytes);
-                }
-                // The copy's start was the original's; a reopened file starts over.
-                if f.reader.position() == 0 {
-                    f.head.clear();
-                }
+                let original = f.reader.file().try_clone()?;
+                let original_id = identify(&original)?;
+                self.truncated_originals
+                    .push((original, original_id, f.path.clone()));
                 events.push(FileEvent::Truncated { path: f.path.clone() });
+                let Some((copy_path, copy_file, copy_id)) = copy else {
+                    // Plain truncation: the file is followed anew under a new number (its
+                    // offsets start over); this number only waits for its acknowledgements.
+                    finished.push(number);
+                    continue;
+                };
+                f.id = copy_id;
+                f.path = copy_path;
+                f.reader = FileReader::new(copy_file, position, self.max_line_bytes);
             }
             let mut lines = Vec::new();
             let read = f.reader.read_lines(&mut lines, budget)?;
@@ -295,7 +311,8 @@ impl Tailer {
         }
         for number in finished {
             if let Some(f) = self.files.remove(&number) {
-                events.push(FileEvent::Finished { path: f.path });
+                events.push(FileEvent::Finished { path: f.path.clone() });
+                self.retired.insert(number, (f.id, f.path));
             }
         }
         Ok(out)
@@ -308,24 +325,42 @@ impl Tailer {
             .and_then(|f| f.reader.take_unterminated())
     }
 
-    /// Checkpoints for the followed files at the given acknowledged offsets.
+    /// Files finished (read to their end after a rename or deletion) whose checkpoints are
+    /// still kept.
+    pub fn retired(&self) -> impl Iterator<Item = u64> + '_ {
+        self.retired.keys().copied()
+    }
+
+    /// Drops a finished file's checkpoint (everything read from it was acknowledged).
+    pub fn release(&mut self, file: u64) {
+        self.retired.remove(&file);
+    }
+
+    /// Checkpoints for the followed (and retired) files at the given acknowledged offsets.
     pub fn checkpoints(&self, acknowledged: impl Fn(u64) -> Option<u64>, now_ms: i64) -> Vec<Checkpoint> {
-        let mut out: Vec<Checkpoint> = self
-            .files
-            .iter()
-            .filter_map(|(number, f)| {
+        let followed = self.files.iter().map(|(n, f)| (*n, &f.id, &f.path));
+        let retired = self.retired.iter().map(|(n, (id, path))| (*n, id, path));
+        let mut out: Vec<Checkpoint> = followed
+            .chain(retired)
+            .filter_map(|(number, id, path)| {
                 Some(Checkpoint {
-                    fingerprint: f.id.fingerprint.clone().unwrap_or_default(),
-                    dev: f.id.dev,
-                    inode: f.id.inode,
-                    path: f.path.display().to_string(),
-                    offset: acknowledged(*number)?,
+                    fingerprint: id.fingerprint.clone().unwrap_or_default(),
+                    dev: id.dev,
+                    inode: id.inode,
+                    path: path.display().to_string(),
+                    source: self.pattern.clone(),
+                    offset: acknowledged(number)?,
                     updated_ms: now_ms,
                 })
             })
             .collect();
-        // Checkpoints of files not found this run are kept for the next.
-        out.extend(self.saved.iter().cloned());
+        // Checkpoints of files not found this run are kept for the next (for a while).
+        out.extend(
+            self.saved
+                .iter()
+                .filter(|c| now_ms - c.updated_ms < UNMATCHED_CHECKPOINT_TTL_MS)
+                .cloned(),
+        );
         out
     }
 }

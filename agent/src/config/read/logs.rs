@@ -1,12 +1,18 @@
 //! The `logs` section: the CloudWatch agent's `logs.logs_collected.files.collect_list` and our
-//! TOML's `[[logs.files]]`, with the same keys, checked key by key. The daemon does not ship
-//! logs yet, so a config with a `logs` section is refused at the section (with every problem
-//! inside it reported too, so the section is ready when shipping lands).
+//! TOML's `[[logs.files]]`, with the same keys, checked key by key and read into
+//! [`LogsConfig`]. Our additions, accepted in both formats: `redact` (built-in rule names) and
+//! `redact_patterns` (name → regex) on the section and on each file, `long_lines` ("split" or
+//! "truncate") and `emf` on each file.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
 use super::{join, kind, Reader};
-use crate::config::Format;
+use crate::config::{
+    FilterKind, Format, LogFileConfig, LogsConfig, LongLinesMode, DEFAULT_LOGS_FLUSH_S, DEFAULT_LOG_STREAM,
+};
+use crate::logs::filters::{builtin, BUILTIN_RULES};
 use crate::logs::timestamp_format::{TimestampFormat, Zone};
 
 /// Values `retention_in_days` may take (PutRetentionPolicy), -1 meaning "leave as it is".
@@ -31,44 +37,78 @@ const FILE_KEYS: &[&str] = &[
     "blacklist",
     "trim_timestamp",
     "log_group_class",
+    "redact",
+    "redact_patterns",
+    "long_lines",
+    "emf",
 ];
 
+/// Section-wide settings every file inherits.
+struct SectionDefaults {
+    log_stream_name: String,
+    redact: Vec<String>,
+    redact_patterns: BTreeMap<String, String>,
+}
+
 impl Reader {
-    /// Checks the `logs` section; always an error for now (shipping is not wired in yet).
-    pub(super) fn logs(&mut self, value: &Value) {
-        self.error(
-            "logs",
-            "log shipping is not wired into the agent yet (its pieces are being built); remove the section to run the metrics",
-        );
-        let Some(map) = self.object(value, "logs") else {
-            return;
-        };
+    /// Reads the `logs` section.
+    pub(super) fn logs(&mut self, value: &Value) -> Option<LogsConfig> {
+        let map = self.object(value, "logs")?;
         let ignored = [
             ("service.name", "entity metadata is not sent"),
             ("deployment.environment", "entity metadata is not sent"),
             ("concurrency", "skywatch sends each stream's batches in order"),
         ];
-        match self.format {
+        let section_keys = [
+            "log_stream_name",
+            "force_flush_interval",
+            "endpoint_override",
+            "redact",
+            "redact_patterns",
+        ];
+        let mut logs = LogsConfig {
+            force_flush_interval_s: DEFAULT_LOGS_FLUSH_S,
+            ..LogsConfig::default()
+        };
+        let mut defaults = SectionDefaults {
+            log_stream_name: DEFAULT_LOG_STREAM.to_string(),
+            redact: Vec::new(),
+            redact_patterns: BTreeMap::new(),
+        };
+        for (key, v) in map {
+            let at = join("logs", key);
+            match key.as_str() {
+                "log_stream_name" => {
+                    if let Some(name) = self.string(v, &at) {
+                        self.stream_name(&name, &at);
+                        defaults.log_stream_name = name;
+                    }
+                }
+                "force_flush_interval" => {
+                    logs.force_flush_interval_s = self.interval(v, &at).unwrap_or(DEFAULT_LOGS_FLUSH_S);
+                }
+                "endpoint_override" => logs.endpoint_override = self.string(v, &at),
+                "redact" => defaults.redact = self.redact(v, &at),
+                "redact_patterns" => defaults.redact_patterns = self.redact_patterns(v, &at),
+                _ => {}
+            }
+        }
+        let list = match self.format {
             Format::CloudWatchJson => {
+                let mut known = vec!["logs_collected"];
+                known.extend(section_keys);
                 self.check_keys(
                     map,
                     "logs",
-                    &[
-                        "logs_collected",
-                        "log_stream_name",
-                        "force_flush_interval",
-                        "endpoint_override",
-                    ],
+                    &known,
                     &ignored,
                     &["metrics_collected", "credentials"],
                 );
                 let Some(collected) = map.get("logs_collected") else {
                     self.error("logs.logs_collected", "required: the files to collect");
-                    return;
+                    return None;
                 };
-                let Some(collected) = self.object(collected, "logs.logs_collected") else {
-                    return;
-                };
+                let collected = self.object(collected, "logs.logs_collected")?;
                 self.check_keys(
                     collected,
                     "logs.logs_collected",
@@ -76,66 +116,48 @@ impl Reader {
                     &[],
                     &["windows_events", "journald", "application_signals"],
                 );
-                if let Some(files) = collected.get("files") {
-                    if let Some(files) = self.object(files, "logs.logs_collected.files") {
-                        self.check_keys(files, "logs.logs_collected.files", &["collect_list"], &[], &[]);
-                        if let Some(list) = files.get("collect_list") {
-                            self.collect_list(list, "logs.logs_collected.files.collect_list");
-                        }
-                    }
-                }
+                let files = collected.get("files")?;
+                let files = self.object(files, "logs.logs_collected.files")?;
+                self.check_keys(files, "logs.logs_collected.files", &["collect_list"], &[], &[]);
+                files
+                    .get("collect_list")
+                    .map(|list| (list, "logs.logs_collected.files.collect_list"))
             }
             Format::Toml => {
-                self.check_keys(
-                    map,
-                    "logs",
-                    &[
-                        "files",
-                        "log_stream_name",
-                        "force_flush_interval",
-                        "endpoint_override",
-                    ],
-                    &[],
-                    &[],
-                );
-                if let Some(list) = map.get("files") {
-                    self.collect_list(list, "logs.files");
-                }
+                let mut known = vec!["files"];
+                known.extend(section_keys);
+                self.check_keys(map, "logs", &known, &[], &[]);
+                map.get("files").map(|list| (list, "logs.files"))
             }
+        };
+        if let Some((list, path)) = list {
+            logs.files = self.collect_list(list, path, &defaults);
         }
-        for (key, v) in map {
-            let at = join("logs", key);
-            match key.as_str() {
-                "log_stream_name" => {
-                    if let Some(name) = self.string(v, &at) {
-                        self.stream_name(&name, &at);
-                    }
-                }
-                "force_flush_interval" => {
-                    let _ = self.interval(v, &at);
-                }
-                "endpoint_override" => {
-                    let _ = self.string(v, &at);
-                }
-                _ => {}
-            }
-        }
+        Some(logs)
     }
 
-    fn collect_list(&mut self, value: &Value, path: &str) {
+    fn collect_list(&mut self, value: &Value, path: &str, defaults: &SectionDefaults) -> Vec<LogFileConfig> {
         let Some(items) = value.as_array() else {
             self.error(path, format!("expected a list of files, found {}", kind(value)));
-            return;
+            return Vec::new();
         };
-        for (i, item) in items.iter().enumerate() {
-            let at = format!("{path}[{i}]");
-            if let Some(entry) = self.object(item, &at) {
-                self.collected_file(entry, &at);
-            }
-        }
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let at = format!("{path}[{i}]");
+                let entry = self.object(item, &at)?;
+                self.collected_file(entry, &at, defaults)
+            })
+            .collect()
     }
 
-    fn collected_file(&mut self, entry: &Map<String, Value>, path: &str) {
+    fn collected_file(
+        &mut self,
+        entry: &Map<String, Value>,
+        path: &str,
+        defaults: &SectionDefaults,
+    ) -> Option<LogFileConfig> {
         self.check_keys(
             entry,
             path,
@@ -146,13 +168,18 @@ impl Reader {
             ],
             &["backpressure_mode"],
         );
+        let mut file = LogFileConfig {
+            log_stream_name: defaults.log_stream_name.clone(),
+            redact: defaults.redact.clone(),
+            redact_patterns: defaults.redact_patterns.clone(),
+            ..LogFileConfig::default()
+        };
         if !entry.contains_key("file_path") {
             self.error(
                 &join(path, "file_path"),
                 "required: the file (or glob) to collect",
             );
         }
-        let mut format = None;
         let mut zone = Zone::Local;
         if let Some(v) = entry.get("timezone") {
             let at = join(path, "timezone");
@@ -162,6 +189,8 @@ impl Reader {
                 _ => self.error(&at, format!("expected \"UTC\" or \"Local\", found {v}")),
             }
         }
+        file.timezone_utc = zone == Zone::Utc;
+        let mut group_given = false;
         for (key, v) in entry {
             let at = join(path, key);
             match key.as_str() {
@@ -172,6 +201,7 @@ impl Reader {
                         } else if let Err(e) = glob::Pattern::new(&normalize_glob(&p)) {
                             self.error(&at, format!("not a valid glob: {e}"));
                         }
+                        file.file_path = p;
                     }
                 }
                 "log_group_name" => {
@@ -188,19 +218,22 @@ impl Reader {
                                 "a log group name is 1 to 512 characters of A-Z a-z 0-9 . _ - / # (and {placeholders})",
                             );
                         }
+                        file.log_group_name = name;
+                        group_given = true;
                     }
                 }
                 "log_stream_name" => {
                     if let Some(name) = self.string(v, &at) {
                         self.stream_name(&name, &at);
+                        file.log_stream_name = name;
                     }
                 }
                 "timestamp_format" => {
                     if let Some(text) = self.string(v, &at) {
-                        match TimestampFormat::new(&text, zone) {
-                            Ok(f) => format = Some(f),
-                            Err(e) => self.error(&at, e.to_string()),
+                        if let Err(e) = TimestampFormat::new(&text, zone) {
+                            self.error(&at, e.to_string());
                         }
+                        file.timestamp_format = Some(text);
                     }
                 }
                 "encoding" => {
@@ -213,30 +246,48 @@ impl Reader {
                                 ),
                             );
                         }
+                        file.encoding = Some(enc);
                     }
                 }
-                "filters" => self.filters(v, &at),
+                "filters" => file.filters = self.filters(v, &at),
                 "retention_in_days" => match v.as_i64() {
-                    Some(days) if RETENTION_DAYS.contains(&days) => {}
+                    Some(days) if RETENTION_DAYS.contains(&days) => file.retention_in_days = Some(days),
                     _ => self.error(&at, format!("expected one of {RETENTION_DAYS:?}, found {v}")),
                 },
-                "auto_removal" | "publish_multi_logs" | "trim_timestamp" => {
-                    let _ = self.boolean(v, &at);
-                }
+                "auto_removal" => file.auto_removal = self.boolean(v, &at).unwrap_or(false),
+                "publish_multi_logs" => file.publish_multi_logs = self.boolean(v, &at).unwrap_or(false),
+                "trim_timestamp" => file.trim_timestamp = self.boolean(v, &at).unwrap_or(false),
+                "emf" => file.emf = self.boolean(v, &at).unwrap_or(false),
                 "blacklist" => {
                     if let Some(re) = self.string(v, &at) {
                         if let Err(e) = regex::Regex::new(&re) {
                             self.error(&at, format!("not a valid regular expression: {e}"));
                         }
+                        file.blacklist = Some(re);
                     }
                 }
                 "log_group_class" => match v.as_str() {
-                    Some("STANDARD" | "INFREQUENT_ACCESS") => {}
+                    Some(class @ ("STANDARD" | "INFREQUENT_ACCESS")) => {
+                        file.log_group_class = Some(class.to_string());
+                    }
                     _ => self.error(
                         &at,
                         format!("expected \"STANDARD\" or \"INFREQUENT_ACCESS\", found {v}"),
                     ),
                 },
+                "long_lines" => match v.as_str() {
+                    Some("split") => file.long_lines = LongLinesMode::Split,
+                    Some("truncate") => file.long_lines = LongLinesMode::Truncate,
+                    _ => self.error(&at, format!("expected \"split\" or \"truncate\", found {v}")),
+                },
+                "redact" => {
+                    for name in self.redact(v, &at) {
+                        if !file.redact.contains(&name) {
+                            file.redact.push(name);
+                        }
+                    }
+                }
+                "redact_patterns" => file.redact_patterns.extend(self.redact_patterns(v, &at)),
                 _ => {}
             }
         }
@@ -244,14 +295,53 @@ impl Reader {
             let at = join(path, "multi_line_start_pattern");
             if let Some(pattern) = self.string(v, &at) {
                 if pattern == "{timestamp_format}" {
-                    if format.is_none() && !entry.contains_key("timestamp_format") {
+                    if !entry.contains_key("timestamp_format") {
                         self.error(&at, "{timestamp_format} needs a timestamp_format");
                     }
                 } else if let Err(e) = regex::Regex::new(&pattern) {
                     self.error(&at, format!("not a valid regular expression: {e}"));
                 }
+                file.multi_line_start_pattern = Some(pattern);
             }
         }
+        if file.auto_removal && file.publish_multi_logs {
+            self.error(
+                &join(path, "auto_removal"),
+                "auto_removal cannot be combined with publish_multi_logs (as in the CloudWatch agent)",
+            );
+        }
+        if !group_given {
+            file.log_group_name = default_group_name(&file.file_path);
+        }
+        (!file.file_path.is_empty()).then_some(file)
+    }
+
+    /// Built-in redaction rule names.
+    fn redact(&mut self, value: &Value, path: &str) -> Vec<String> {
+        let names = self.strings(value, path);
+        for (i, name) in names.iter().enumerate() {
+            if builtin(name).is_none() {
+                self.error(
+                    &format!("{path}[{i}]"),
+                    format!(
+                        "no built-in redaction rule {name:?} (there are {})",
+                        BUILTIN_RULES.join(", ")
+                    ),
+                );
+            }
+        }
+        names
+    }
+
+    /// User redaction rules: name → regex.
+    fn redact_patterns(&mut self, value: &Value, path: &str) -> BTreeMap<String, String> {
+        let rules = self.string_map(value, path);
+        for (name, pattern) in &rules {
+            if let Err(e) = regex::Regex::new(pattern) {
+                self.error(&join(path, name), format!("not a valid regular expression: {e}"));
+            }
+        }
+        rules
     }
 
     fn stream_name(&mut self, name: &str, path: &str) {
@@ -263,21 +353,26 @@ impl Reader {
         }
     }
 
-    fn filters(&mut self, value: &Value, path: &str) {
+    fn filters(&mut self, value: &Value, path: &str) -> Vec<(FilterKind, String)> {
         let Some(items) = value.as_array() else {
             self.error(path, format!("expected a list of filters, found {}", kind(value)));
-            return;
+            return Vec::new();
         };
+        let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let at = format!("{path}[{i}]");
             let Some(filter) = self.object(item, &at) else {
                 continue;
             };
             self.check_keys(filter, &at, &["type", "expression"], &[], &[]);
-            match filter.get("type").and_then(Value::as_str) {
-                Some("include" | "exclude") => {}
-                _ => self.error(&join(&at, "type"), "required: \"include\" or \"exclude\""),
-            }
+            let filter_kind = match filter.get("type").and_then(Value::as_str) {
+                Some("include") => Some(FilterKind::Include),
+                Some("exclude") => Some(FilterKind::Exclude),
+                _ => {
+                    self.error(&join(&at, "type"), "required: \"include\" or \"exclude\"");
+                    None
+                }
+            };
             match filter.get("expression").and_then(Value::as_str) {
                 Some(re) => {
                     if let Err(e) = regex::Regex::new(re) {
@@ -286,10 +381,39 @@ impl Reader {
                             format!("not a valid regular expression: {e}"),
                         );
                     }
+                    if let Some(k) = filter_kind {
+                        out.push((k, re.to_string()));
+                    }
                 }
                 None => self.error(&join(&at, "expression"), "required: a regular expression"),
             }
         }
+        out
+    }
+}
+
+/// The CloudWatch agent's default group: the file path up to its last dot
+/// (`/var/log/app.log.2017-07-11-14` → `/var/log/app.log`), without glob characters.
+pub(crate) fn default_group_name(file_path: &str) -> String {
+    let base = match file_path.rfind('.') {
+        Some(dot) if dot > file_path.rfind('/').map_or(0, |s| s + 1) => &file_path[..dot],
+        _ => file_path,
+    };
+    let name: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-/#".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(512)
+        .collect();
+    if name.is_empty() {
+        "skywatch".to_string()
+    } else {
+        name
     }
 }
 
