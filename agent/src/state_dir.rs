@@ -1,4 +1,4 @@
-//! Where the agent keeps its state (the local store; later, log checkpoints and the spool):
+//! Where the agent keeps its state (the local stores, log checkpoints and the spool):
 //! `--state-dir`, else the config's `agent.state_dir`, else `/var/lib/skywatch` for root and
 //! `$XDG_DATA_HOME/skywatch` (default `~/.local/share/skywatch`) for anyone else.
 
@@ -22,4 +22,9 @@ pub fn resolve(flag: Option<PathBuf>, configured: Option<PathBuf>) -> PathBuf {
 /// The local metrics store inside a state directory.
 pub fn metrics_store(state_dir: &std::path::Path) -> PathBuf {
     state_dir.join("metrics")
+}
+
+/// The local log store inside a state directory (`logq --store` reads it).
+pub fn logs_store(state_dir: &std::path::Path) -> PathBuf {
+    state_dir.join("logs")
 }

@@ -43,6 +43,14 @@ pub struct Telemetry {
     dropped: Mutex<BTreeMap<DropReason, u64>>,
     api_errors: Mutex<BTreeMap<String, u64>>,
     scrape_errors: Mutex<BTreeMap<String, u64>>,
+    /// Log events by what became of them (`read`, `sent`, `stored`, `filtered`, `too_old`…).
+    log_events: Mutex<BTreeMap<&'static str, u64>>,
+    /// Bytes of log lines read.
+    pub log_bytes_read: AtomicU64,
+    /// Batches waiting to be sent (memory and spool).
+    pub log_batches_queued: AtomicU64,
+    /// Bytes in the on-disk spool.
+    pub log_spool_bytes: AtomicU64,
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, n: u64) {
@@ -67,6 +75,27 @@ impl Telemetry {
 
     pub fn api_error(&self, kind: &str) {
         bump(&self.api_errors, kind.to_string(), 1);
+    }
+
+    /// Counts `n` log events that came to `outcome`.
+    pub fn log_events(&self, outcome: &'static str, n: u64) {
+        if n > 0 {
+            bump(&self.log_events, outcome, n);
+        }
+    }
+
+    /// Sets the running total of log events with `outcome` (kept by a counter elsewhere).
+    pub fn set_log_events(&self, outcome: &'static str, total: u64) {
+        if let Ok(mut map) = self.log_events.lock() {
+            map.insert(outcome, total);
+        }
+    }
+
+    /// Log events that came to `outcome` so far.
+    pub fn log_event_count(&self, outcome: &str) -> u64 {
+        self.log_events
+            .lock()
+            .map_or(0, |m| m.get(outcome).copied().unwrap_or(0))
     }
 
     pub fn scrape_error(&self, plugin: &str) {
@@ -111,6 +140,24 @@ impl Telemetry {
                 "Datums waiting to be sent.",
                 &self.queue_depth,
             ),
+            (
+                "skywatch_agent_log_bytes_read_total",
+                "counter",
+                "Bytes of log lines read.",
+                &self.log_bytes_read,
+            ),
+            (
+                "skywatch_agent_log_batches_queued",
+                "gauge",
+                "Log batches waiting to be sent (memory and spool).",
+                &self.log_batches_queued,
+            ),
+            (
+                "skywatch_agent_log_spool_bytes",
+                "gauge",
+                "Bytes in the on-disk spool.",
+                &self.log_spool_bytes,
+            ),
         ];
         for (name, kind, help, value) in plain {
             let _ = writeln!(
@@ -138,6 +185,12 @@ impl Telemetry {
                 "Failed readings, by plugin.",
                 "plugin",
                 snapshot(&self.scrape_errors, Clone::clone),
+            ),
+            (
+                "skywatch_agent_log_events_total",
+                "Log events, by what became of them.",
+                "outcome",
+                snapshot(&self.log_events, |k| (*k).to_string()),
             ),
         ];
         for (name, help, label, rows) in labelled {

@@ -212,6 +212,11 @@ pub struct Loaded {
     pub warnings: Vec<Problem>,
 }
 
+/// The glob a `file_path` stands for (the CloudWatch agent's `**.log` is any depth).
+pub fn glob_pattern(file_path: &str) -> String {
+    read::normalize_glob(file_path)
+}
+
 /// Reads a config from text, recognising the format by content: a JSON object is the
 /// CloudWatch agent's, anything else is our TOML.
 pub fn parse(text: &str) -> Loaded {

@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 
 mod logs;
 
+pub(super) use logs::normalize_glob;
+
 use super::schema::{Plugin, EC2_DIMENSIONS, UNITS, UNSUPPORTED_PLUGINS};
 use super::{
     AgentConfig, Destination, Format, Loaded, Measurement, MetricsConfig, PluginConfig, Problem,

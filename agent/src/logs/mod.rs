@@ -8,15 +8,20 @@
 pub mod acks;
 pub mod batch;
 pub mod checkpoint;
+pub mod delivery;
 pub mod events;
 pub mod filters;
 pub mod fingerprint;
 pub mod multiline;
+pub mod outbox;
 pub mod reader;
 pub mod rejection;
+pub mod shipper;
+pub mod source;
 pub mod spool;
 pub mod tailer;
 pub mod timestamp_format;
+pub mod wake;
 
 /// Where an event came from, so its acceptance can advance that file's checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -318,6 +318,16 @@ impl Tailer {
         Ok(out)
     }
 
+    /// Where reading `file` stands (none once it is no longer followed).
+    pub fn position(&self, file: u64) -> Option<u64> {
+        self.files.get(&file).map(|f| f.reader.position())
+    }
+
+    /// Lines with invalid UTF-8 read from the files followed now.
+    pub fn invalid_utf8_lines(&self) -> u64 {
+        self.files.values().map(|f| f.reader.invalid_utf8_lines()).sum()
+    }
+
     /// The unterminated last line of `file`, given up waiting for its newline.
     pub fn take_unterminated(&mut self, file: u64) -> Option<Line> {
         self.files

@@ -21,9 +21,13 @@ pub struct CloudWatchLogsSink {
 }
 
 impl CloudWatchLogsSink {
-    pub fn new(config: &aws_config::SdkConfig) -> CloudWatchLogsSink {
+    pub fn new(config: &aws_config::SdkConfig, endpoint_override: Option<&str>) -> CloudWatchLogsSink {
+        let mut builder = aws_sdk_cloudwatchlogs::config::Builder::from(config);
+        if let Some(url) = endpoint_override {
+            builder = builder.endpoint_url(url);
+        }
         CloudWatchLogsSink {
-            client: Client::new(config),
+            client: Client::from_conf(builder.build()),
             retention_set: HashSet::new(),
         }
     }

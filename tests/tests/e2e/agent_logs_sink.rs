@@ -30,7 +30,7 @@ fn events(at: &[i64]) -> Vec<LogEvent> {
 async fn a_missing_group_and_stream_are_created_and_events_arrive_in_order() {
     let moto = moto::shared().unwrap_or_else(|e| panic!("{e}"));
     let config = sdk_config(&moto.endpoint_url()).await;
-    let sink = CloudWatchLogsSink::new(&config);
+    let sink = CloudWatchLogsSink::new(&config, None);
     let group = unique_name("/it/agent-logs-sink");
     let now = now_ms();
     let rejected = sink
@@ -57,7 +57,7 @@ async fn a_missing_group_and_stream_are_created_and_events_arrive_in_order() {
 async fn events_outside_the_window_come_back_as_rejected_by_index() {
     let moto = moto::shared().unwrap_or_else(|e| panic!("{e}"));
     let config = sdk_config(&moto.endpoint_url()).await;
-    let sink = CloudWatchLogsSink::new(&config);
+    let sink = CloudWatchLogsSink::new(&config, None);
     let group = unique_name("/it/agent-logs-rejected");
     let now = now_ms();
     let day = 86_400_000;
@@ -74,7 +74,7 @@ async fn events_outside_the_window_come_back_as_rejected_by_index() {
 async fn retention_is_set_once_and_throttling_is_a_retry() {
     let moto = moto::shared().unwrap_or_else(|e| panic!("{e}"));
     let config = sdk_config(&moto.endpoint_url()).await;
-    let mut sink = CloudWatchLogsSink::new(&config);
+    let mut sink = CloudWatchLogsSink::new(&config, None);
     let group = unique_name("/it/agent-logs-retention");
     sink.ensure_retention(&group, 30).await.unwrap();
     sink.ensure_retention(&group, 30).await.unwrap();
@@ -89,7 +89,7 @@ async fn retention_is_set_once_and_throttling_is_a_retry() {
 
     let proxy = FaultProxy::start(moto.addr()).unwrap();
     let through_proxy = sdk_config(&proxy.endpoint_url()).await;
-    let sink = CloudWatchLogsSink::new(&through_proxy);
+    let sink = CloudWatchLogsSink::new(&through_proxy, None);
     proxy.set(Fault::Throttle);
     let err = sink.put(&group, "s", &events(&[now_ms()])).await.unwrap_err();
     assert!(

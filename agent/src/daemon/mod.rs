@@ -6,6 +6,8 @@
 //! exit; SIGHUP reloads the config (a config with errors is refused and the running one kept).
 //! Under systemd it reports READY/RELOADING/STOPPING and pings the watchdog.
 
+mod logs;
+
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -142,6 +144,8 @@ fn dimension_rules(
 enum Output {
     CloudWatch(CloudWatchSink),
     Local(LocalStore),
+    /// No metrics are collected (a config with logs only).
+    Nowhere,
 }
 
 async fn choose_output(
@@ -150,6 +154,9 @@ async fn choose_output(
     facts: Option<&InstanceFacts>,
     state_dir: &std::path::Path,
 ) -> Result<Output, AgentError> {
+    if metrics.plugins.is_empty() {
+        return Ok(Output::Nowhere);
+    }
     let local = || {
         let dir = state_dir::metrics_store(state_dir);
         LocalStore::open(&dir, Retention::default())
@@ -249,11 +256,12 @@ struct Flush {
 /// Runs the agent until SIGTERM/SIGINT (or, with `once`, one collection).
 pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     let config = load_config(&options.config_path)?;
-    let Some(mut metrics) = config.metrics.clone() else {
+    if config.metrics.is_none() && config.logs.as_ref().is_none_or(|l| l.files.is_empty()) {
         return Err(AgentError::Startup(
-            "the config has no [metrics] section: nothing to collect".into(),
+            "the config has no metrics and no log files: nothing to do".into(),
         ));
-    };
+    }
+    let mut metrics = config.metrics.clone().unwrap_or_else(no_metrics);
     let started = Instant::now();
     if let Some(user) = config.run_as_user.as_deref().filter(|u| *u != "root") {
         if rustix::process::geteuid().is_root() {
@@ -287,23 +295,40 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         log(format_args!("health on http://{addr}/healthz and /metrics"));
         tokio::spawn(health::serve(listener, Arc::clone(&telemetry)));
     }
+    let logs = match &config.logs {
+        Some(logs_config) if !logs_config.files.is_empty() => Some(
+            logs::start(logs::LogsStart {
+                config: &config,
+                logs: logs_config,
+                facts: facts.as_ref(),
+                state_dir: &state_dir,
+                telemetry: Arc::clone(&telemetry),
+                once: options.once,
+                stop_timeout: STOP_FLUSH_TIMEOUT,
+            })
+            .await?,
+        ),
+        _ => None,
+    };
     let mut collection = Collection {
         collector: Collector::new(options.proc_root.clone()),
         rules: dimension_rules(&config, &metrics, facts.as_ref()),
         telemetry: Arc::clone(&telemetry),
     };
-    log(format_args!(
-        "collecting {} every {} s from {} (started in {} ms)",
-        metrics
-            .plugins
-            .iter()
-            .map(|p| p.plugin.name())
-            .collect::<Vec<_>>()
-            .join(", "),
-        config.interval_s,
-        collection.collector.source(),
-        started.elapsed().as_millis()
-    ));
+    if !metrics.plugins.is_empty() {
+        log(format_args!(
+            "collecting {} every {} s from {} (started in {} ms)",
+            metrics
+                .plugins
+                .iter()
+                .map(|p| p.plugin.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            config.interval_s,
+            collection.collector.source(),
+            started.elapsed().as_millis()
+        ));
+    }
 
     let buffer = Arc::new(Mutex::new(MetricBuffer::new(BUFFER_CAPACITY)));
     let (deadline_tx, deadline_rx) = watch::channel::<Option<Instant>>(None);
@@ -325,6 +350,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
             }
             (Some(store), None)
         }
+        Output::Nowhere => (None, None),
     };
     // The namespace is fixed for the run (a reload does not change it).
     let namespace = metrics.namespace.clone();
@@ -368,7 +394,12 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
             }
         }
         let _ = deadline_tx.send(Some(Instant::now() + ONCE_FLUSH_TIMEOUT));
-        finish(flush_tx, sender, &buffer, &telemetry).await;
+        let logs_done = async {
+            if let Some(logs) = logs {
+                logs.drain(ONCE_FLUSH_TIMEOUT).await;
+            }
+        };
+        tokio::join!(finish(flush_tx, sender, &buffer, &telemetry), logs_done);
         return Ok(outcome(&telemetry));
     }
 
@@ -447,7 +478,12 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     systemd::notify("STOPPING=1");
     log("stopping: sending what is buffered");
     let _ = deadline_tx.send(Some(Instant::now() + STOP_FLUSH_TIMEOUT));
-    finish(flush_tx, sender, &buffer, &telemetry).await;
+    let logs_done = async {
+        if let Some(logs) = logs {
+            logs.stop(STOP_FLUSH_TIMEOUT).await;
+        }
+    };
+    tokio::join!(finish(flush_tx, sender, &buffer, &telemetry), logs_done);
     let result = outcome(&telemetry);
     log(format_args!(
         "stopped: {} datums collected, {} sent, {} stored, {} dropped",
@@ -512,6 +548,18 @@ async fn finish(
             .map(OutDatum::sample_count)
             .sum();
         telemetry.dropped(DropReason::Shutdown, left);
+    }
+}
+
+/// The configuration of an agent that collects no metrics.
+fn no_metrics() -> MetricsConfig {
+    MetricsConfig {
+        namespace: config::DEFAULT_NAMESPACE.to_string(),
+        append_dimensions: std::collections::BTreeMap::new(),
+        aggregation_dimensions: Vec::new(),
+        force_flush_interval_s: config::DEFAULT_FORCE_FLUSH_S,
+        endpoint_override: None,
+        plugins: Vec::new(),
     }
 }
 

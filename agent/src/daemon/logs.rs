@@ -1,0 +1,228 @@
+//! Starting and stopping log shipping: the sources of the `logs` section (names resolved, each
+//! given its checkpoints), the target (CloudWatch Logs, or the local store when there is no
+//! AWS), the reader thread and the sending task.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use skywatch_logstore::LocalLogStore;
+use tokio::sync::{watch, Notify};
+
+use super::{hostname, log, AgentError};
+use crate::config::{glob_pattern, AgentConfig, Destination, LogsConfig};
+use crate::instance::{resolve_log_name, InstanceFacts};
+use crate::logs::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
+use crate::logs::delivery::{self, LogTarget, Shared};
+use crate::logs::outbox::Outbox;
+use crate::logs::shipper::{Links, Shipper};
+use crate::logs::source::Source;
+use crate::logs::spool::Spool;
+use crate::sinks::cloudwatch_logs::CloudWatchLogsSink;
+use crate::telemetry::Telemetry;
+use crate::{aws, state_dir};
+
+/// Batches held in memory before they go to the spool.
+const OUTBOX_MEMORY_BYTES: usize = 8 << 20;
+/// The most the spool holds on disk before reading stops.
+const SPOOL_BYTES: u64 = 256 << 20;
+/// Each source numbers its files from `(index + 1) << SOURCE_NUMBER_SHIFT`.
+const SOURCE_NUMBER_SHIFT: u32 = 40;
+
+/// Log shipping at work.
+pub struct LogsRunning {
+    stop: Arc<AtomicBool>,
+    deadline: watch::Sender<Option<Instant>>,
+    reader: std::thread::JoinHandle<()>,
+    /// EMF lines from files with `emf` on, for the metrics side.
+    pub emf: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<String>>>,
+}
+
+/// Options that shape the run.
+pub struct LogsStart<'a> {
+    pub config: &'a AgentConfig,
+    pub logs: &'a LogsConfig,
+    pub facts: Option<&'a InstanceFacts>,
+    pub state_dir: &'a Path,
+    pub telemetry: Arc<Telemetry>,
+    /// Read what the files have, deliver it and stop (`--once`).
+    pub once: bool,
+    pub stop_timeout: Duration,
+}
+
+/// Starts log shipping.
+pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
+    let LogsStart {
+        config,
+        logs,
+        facts,
+        state_dir,
+        telemetry,
+        once,
+        stop_timeout,
+    } = options;
+    let startup = |what: String| AgentError::Startup(what);
+    std::fs::create_dir_all(state_dir).map_err(|e| {
+        startup(format!(
+            "cannot create the state directory {}: {e}",
+            state_dir.display()
+        ))
+    })?;
+    let store = CheckpointStore::new(state_dir);
+    let saved = match store.load() {
+        Ok(saved) => saved,
+        Err(e @ (CheckpointError::NewerVersion { .. } | CheckpointError::Io { .. })) => {
+            return Err(startup(format!("cannot use the checkpoints: {e}")));
+        }
+        Err(e @ CheckpointError::Malformed { .. }) => {
+            // Kept for a look; reading starts over (duplicates, never a loss).
+            let aside = store.path().with_extension("json.unreadable");
+            let _ = std::fs::rename(store.path(), &aside);
+            log(format_args!(
+                "{e}; moved to {}: files are read from the beginning",
+                aside.display()
+            ));
+            Vec::new()
+        }
+    };
+    let mut by_source: HashMap<String, Vec<Checkpoint>> = HashMap::new();
+    for c in saved {
+        by_source.entry(c.source.clone()).or_default().push(c);
+    }
+    let host = hostname();
+    let mut sources = Vec::new();
+    let mut retention = Vec::new();
+    let mut any_emf = false;
+    for (i, file) in logs.files.iter().enumerate() {
+        let group = resolve_log_name(&file.log_group_name, facts, &host);
+        let stream = resolve_log_name(&file.log_stream_name, facts, &host);
+        let saved = by_source
+            .remove(&glob_pattern(&file.file_path))
+            .unwrap_or_default();
+        let first = (i as u64 + 1) << SOURCE_NUMBER_SHIFT;
+        let source = Source::new(file, group.clone(), stream.clone(), first, saved)
+            .map_err(|e| startup(e.to_string()))?;
+        if let Some(days) = source.retention_in_days {
+            retention.push((group.clone(), days));
+        }
+        any_emf |= source.emf;
+        log(format_args!("shipping {} to {group}/{stream}", file.file_path));
+        sources.push(source);
+    }
+    let target = choose_target(config, logs, facts, state_dir, retention).await?;
+    let spool = Spool::open(&state_dir.join("spool"), SPOOL_BYTES)
+        .map_err(|e| startup(format!("cannot open the spool in {}: {e}", state_dir.display())))?;
+    let outbox = Arc::new(Mutex::new(Outbox::new(OUTBOX_MEMORY_BYTES, spool)));
+    let queued = Arc::new(Notify::new());
+    let closed = Arc::new(AtomicBool::new(false));
+    let sender_done = Arc::new(AtomicBool::new(false));
+    let (acks_tx, acks_rx) = mpsc::channel();
+    let (deadline_tx, deadline_rx) = watch::channel(None);
+    let shared = Shared {
+        outbox: Arc::clone(&outbox),
+        queued: Arc::clone(&queued),
+        closed: Arc::clone(&closed),
+        acks: acks_tx,
+        telemetry: Arc::clone(&telemetry),
+        deadline: deadline_rx,
+    };
+    let done = Arc::clone(&sender_done);
+    let wake_reader = Arc::clone(&queued);
+    tokio::spawn(async move {
+        delivery::run(target, shared).await;
+        done.store(true, Ordering::Release);
+        wake_reader.notify_one();
+    });
+    let (emf_tx, emf_rx) = if any_emf {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    let shipper = Shipper::new(
+        sources,
+        store,
+        Duration::from_secs(logs.force_flush_interval_s.max(1)),
+        telemetry,
+        Links {
+            outbox,
+            queued,
+            closed,
+            sender_done,
+            acks: acks_rx,
+        },
+        emf_tx,
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader_stop = Arc::clone(&stop);
+    let reader = std::thread::Builder::new()
+        .name("skywatch-logs".into())
+        .spawn(move || shipper.run(&reader_stop, once, stop_timeout))
+        .map_err(|e| startup(format!("cannot start the log reader: {e}")))?;
+    Ok(LogsRunning {
+        stop,
+        deadline: deadline_tx,
+        reader,
+        emf: emf_rx,
+    })
+}
+
+impl LogsRunning {
+    /// `--once`: lets the reader read everything there is, deliver it (within `timeout` of
+    /// now) and stop by itself.
+    pub async fn drain(self, timeout: Duration) {
+        let _ = self.deadline.send(Some(Instant::now() + timeout));
+        let reader = self.reader;
+        let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+    }
+
+    /// Stops reading, delivers what was read within `timeout`, saves the checkpoints.
+    pub async fn stop(self, timeout: Duration) {
+        let _ = self.deadline.send(Some(Instant::now() + timeout));
+        self.stop.store(true, Ordering::Release);
+        let reader = self.reader;
+        let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+    }
+}
+
+async fn choose_target(
+    config: &AgentConfig,
+    logs: &LogsConfig,
+    facts: Option<&InstanceFacts>,
+    state_dir: &Path,
+    retention: Vec<(String, i32)>,
+) -> Result<LogTarget, AgentError> {
+    let local = || {
+        let dir = state_dir::logs_store(state_dir);
+        LocalLogStore::open(&dir).map(LogTarget::Local).map_err(|e| {
+            AgentError::Startup(format!("cannot open the local log store {}: {e}", dir.display()))
+        })
+    };
+    if config.logs_output == Destination::Local {
+        log(format_args!(
+            "log events go to the local store in {} (`logq --store {} --log-group NAME` reads them)",
+            state_dir::logs_store(state_dir).display(),
+            state_dir::logs_store(state_dir).display()
+        ));
+        return local();
+    }
+    let sdk = aws::sdk_config(config.region.clone(), facts.map(|f| f.region.clone())).await;
+    if config.logs_output == Destination::Auto {
+        if let Err(why) = aws::can_reach_aws(&sdk).await {
+            log(format_args!(
+                "{why}: log events go to the local store in {} (`logq --store {} --log-group NAME` reads them)",
+                state_dir::logs_store(state_dir).display(),
+                state_dir::logs_store(state_dir).display()
+            ));
+            return local();
+        }
+    }
+    let sink = CloudWatchLogsSink::new(&sdk, logs.endpoint_override.as_deref());
+    log(format_args!(
+        "sending log events to CloudWatch Logs in {}",
+        sdk.region().map_or("(no region)", |r| r.as_ref())
+    ));
+    Ok(LogTarget::CloudWatch { sink, retention })
+}

@@ -1,0 +1,235 @@
+//! The sending side of log shipping: takes batches from the [`Outbox`] oldest first and delivers
+//! each to CloudWatch Logs or the local store, retrying throttling, server and network errors
+//! with backoff and jitter for as long as it takes (until the stop deadline, when a stopping
+//! agent leaves the rest to be read again at the next start). Every event of a delivered batch
+//! is acknowledged back to the reader — accepted, or refused for good with the reason counted
+//! and logged.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use skywatch_backoff::Backoff;
+use skywatch_logstore::LocalLogStore;
+use tokio::sync::{watch, Notify};
+
+use super::outbox::{Batch, Outbox};
+use super::AckToken;
+use crate::sinks::cloudwatch_logs::CloudWatchLogsSink;
+use crate::sinks::SendError;
+use crate::telemetry::Telemetry;
+
+const RETRY_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+
+/// Error kinds that a change outside the agent can cure (permissions, credentials): the batch
+/// waits and is retried rather than given up.
+const CURABLE_KINDS: &[&str] = &[
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+];
+
+/// Where log events go.
+pub enum LogTarget {
+    CloudWatch {
+        sink: CloudWatchLogsSink,
+        /// Groups and their retention (days) to set once.
+        retention: Vec<(String, i32)>,
+    },
+    Local(LocalLogStore),
+}
+
+/// What the sender shares with the reader.
+#[derive(Clone)]
+pub struct Shared {
+    pub outbox: Arc<Mutex<Outbox>>,
+    /// Wakes the sender when a batch is queued (or the reader is done).
+    pub queued: Arc<Notify>,
+    /// The reader has queued its last batch.
+    pub closed: Arc<AtomicBool>,
+    pub acks: mpsc::Sender<Vec<AckToken>>,
+    pub telemetry: Arc<Telemetry>,
+    /// When set: give up what is not delivered by then.
+    pub deadline: watch::Receiver<Option<Instant>>,
+}
+
+fn log(message: impl std::fmt::Display) {
+    eprintln!("skywatch agent: {message}");
+}
+
+/// Sends until the reader is done and the outbox is empty (or the stop deadline passes).
+pub async fn run(mut target: LogTarget, shared: Shared) {
+    let mut retention_done: HashSet<String> = HashSet::new();
+    let mut deadline = shared.deadline.clone();
+    deadline.borrow_and_update();
+    loop {
+        let next = match shared.outbox.lock() {
+            Ok(mut outbox) => {
+                let next = outbox.pop();
+                shared
+                    .telemetry
+                    .log_batches_queued
+                    .store(outbox.len() as u64, Ordering::Relaxed);
+                shared
+                    .telemetry
+                    .log_spool_bytes
+                    .store(outbox.spooled_bytes(), Ordering::Relaxed);
+                next
+            }
+            Err(_) => return,
+        };
+        let batch = match next {
+            Ok(Some(batch)) => batch,
+            Ok(None) => {
+                if shared.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                tokio::select! {
+                    () = shared.queued.notified() => {}
+                    // Wake at a stop too, to see whether the reader is done.
+                    _ = deadline.changed() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
+            Err(e) => {
+                // A spool segment that cannot be read: its events are not acknowledged, so
+                // they are read from their files again at the next start.
+                log(format_args!("cannot read a spooled batch: {e}"));
+                continue;
+            }
+        };
+        if let LogTarget::CloudWatch { sink, retention } = &mut target {
+            set_retention(sink, retention, &batch.group, &mut retention_done).await;
+        }
+        if !deliver(&target, &batch, &shared).await {
+            // Stop deadline: what is left is read again from the files at the next start.
+            return;
+        }
+    }
+}
+
+async fn set_retention(
+    sink: &mut CloudWatchLogsSink,
+    retention: &[(String, i32)],
+    group: &str,
+    done: &mut HashSet<String>,
+) {
+    if done.contains(group) {
+        return;
+    }
+    let Some((_, days)) = retention.iter().find(|(g, _)| g == group) else {
+        done.insert(group.to_string());
+        return;
+    };
+    match sink.ensure_retention(group, *days).await {
+        Ok(()) => {
+            done.insert(group.to_string());
+            log(format_args!("log group {group}: retention set to {days} days"));
+        }
+        // Tried again with the group's next batch.
+        Err(e) => log(format_args!("log group {group}: cannot set the retention: {e}")),
+    }
+}
+
+/// Delivers one batch, retrying as long as needed; false if the stop deadline came first.
+async fn deliver(target: &LogTarget, batch: &Batch, shared: &Shared) -> bool {
+    let mut attempt: u32 = 0;
+    let n = batch.events.len() as u64;
+    let mut deadline = shared.deadline.clone();
+    deadline.borrow_and_update();
+    loop {
+        let result = match target {
+            LogTarget::CloudWatch { sink, .. } => sink.put(&batch.group, &batch.stream, &batch.events).await,
+            LogTarget::Local(store) => {
+                let events: Vec<(i64, &str)> = batch
+                    .events
+                    .iter()
+                    .map(|e| (e.timestamp_ms, e.message.as_str()))
+                    .collect();
+                store
+                    .append(&batch.group, &batch.stream, &events)
+                    .map(|()| Default::default())
+                    .map_err(|e| SendError::Retry {
+                        kind: "store_error".into(),
+                        message: e.to_string(),
+                    })
+            }
+        };
+        let error = match result {
+            Ok(info) => {
+                let outcome = info.outcome(batch.events.len());
+                let t = &shared.telemetry;
+                match target {
+                    LogTarget::CloudWatch { .. } => t.log_events("sent", outcome.accepted as u64),
+                    LogTarget::Local(_) => t.log_events("stored", outcome.accepted as u64),
+                }
+                for (reason, count) in [
+                    ("too_old", outcome.too_old),
+                    ("expired", outcome.expired),
+                    ("too_new", outcome.too_new),
+                ] {
+                    if count > 0 {
+                        t.log_events(reason, count as u64);
+                        log(format_args!(
+                            "{}/{}: CloudWatch Logs refused {count} event(s) as {reason}",
+                            batch.group, batch.stream
+                        ));
+                    }
+                }
+                if attempt > 0 {
+                    log(format_args!(
+                        "{}/{}: delivered after {attempt} retries",
+                        batch.group, batch.stream
+                    ));
+                }
+                acknowledge(batch, shared);
+                return true;
+            }
+            Err(SendError::Rejected { kind, message }) if !CURABLE_KINDS.contains(&kind.as_str()) => {
+                shared.telemetry.api_error(&kind);
+                shared.telemetry.log_events("rejected", n);
+                log(format_args!(
+                    "{}/{}: PutLogEvents refused {n} event(s) for good ({kind}): {message}",
+                    batch.group, batch.stream
+                ));
+                acknowledge(batch, shared);
+                return true;
+            }
+            Err(e) => e,
+        };
+        shared.telemetry.api_error(error.kind());
+        if attempt == 0 || attempt.is_power_of_two() {
+            log(format_args!(
+                "{}/{}: delivery failed, retrying: {error}",
+                batch.group, batch.stream
+            ));
+        }
+        let delay = RETRY_BACKOFF.delay(attempt);
+        attempt = attempt.saturating_add(1);
+        let stop_at = *deadline.borrow_and_update();
+        if stop_at.is_some_and(|stop_at| Instant::now() + delay > stop_at) {
+            log(format_args!(
+                "stop timeout: {n} event(s) of {}/{} not delivered; they are read again at the next start",
+                batch.group, batch.stream
+            ));
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = deadline.changed() => {}
+        }
+    }
+}
+
+fn acknowledge(batch: &Batch, shared: &Shared) {
+    let tokens = batch.events.iter().map(|e| e.token).collect();
+    let _ = shared.acks.send(tokens);
+}

@@ -1,0 +1,147 @@
+//! Batches between the reader and the sender: first in memory (up to a bound), then, when the
+//! backend falls behind, in the on-disk [`Spool`]; first in, first out across both. When both
+//! are full a batch is handed back and the reader stops reading until room is made
+//! (backpressure) — nothing is dropped.
+
+use std::collections::VecDeque;
+use std::io;
+
+use super::spool::Spool;
+use super::LogEvent;
+
+/// One PutLogEvents request's worth, for one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub group: String,
+    pub stream: String,
+    /// Sorted by time, within every batch limit.
+    pub events: Vec<LogEvent>,
+}
+
+impl Batch {
+    fn bytes(&self) -> usize {
+        self.events.iter().map(|e| e.message.len() + 32).sum()
+    }
+}
+
+/// The queue of batches waiting to be sent.
+#[derive(Debug)]
+pub struct Outbox {
+    memory: VecDeque<Batch>,
+    memory_bytes: usize,
+    max_memory_bytes: usize,
+    spool: Spool,
+}
+
+impl Outbox {
+    pub fn new(max_memory_bytes: usize, spool: Spool) -> Outbox {
+        Outbox {
+            memory: VecDeque::new(),
+            memory_bytes: 0,
+            max_memory_bytes,
+            spool,
+        }
+    }
+
+    /// Queues `batch`, or hands it back when memory and spool are full. A spool that cannot
+    /// be written counts as full (the error is returned alongside, to log).
+    pub fn push(&mut self, batch: Batch) -> Result<(), (Batch, Option<io::Error>)> {
+        let bytes = batch.bytes();
+        // While anything is spooled, newer batches queue behind it there.
+        if self.spool.is_empty()
+            && (self.memory.is_empty() || self.memory_bytes + bytes <= self.max_memory_bytes)
+        {
+            self.memory_bytes += bytes;
+            self.memory.push_back(batch);
+            return Ok(());
+        }
+        match self.spool.push(&batch.group, &batch.stream, &batch.events) {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_full)) => Err((batch, None)),
+            Err(e) => Err((batch, Some(e))),
+        }
+    }
+
+    /// The oldest batch, taken out of the queue.
+    pub fn pop(&mut self) -> io::Result<Option<Batch>> {
+        if let Some(batch) = self.memory.pop_front() {
+            self.memory_bytes -= batch.bytes();
+            return Ok(Some(batch));
+        }
+        let Some(spooled) = self.spool.front()? else {
+            return Ok(None);
+        };
+        self.spool.pop()?;
+        Ok(Some(Batch {
+            group: spooled.group,
+            stream: spooled.stream,
+            events: spooled.events,
+        }))
+    }
+
+    /// Batches waiting (in memory and spooled).
+    pub fn len(&self) -> usize {
+        self.memory.len() + self.spool.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes on disk in the spool.
+    pub fn spooled_bytes(&self) -> u64 {
+        self.spool.bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Batch, Outbox};
+    use crate::logs::spool::Spool;
+    use crate::logs::{AckToken, LogEvent};
+
+    fn batch(n: u64) -> Batch {
+        Batch {
+            group: "g".into(),
+            stream: "s".into(),
+            events: vec![LogEvent {
+                timestamp_ms: n as i64,
+                message: format!("event {n} {}", "x".repeat(200)),
+                token: AckToken {
+                    file: 1,
+                    end_offset: n + 1,
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn batches_overflow_to_the_spool_keep_their_order_and_come_back_when_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(&dir.path().join("spool"), 300).unwrap();
+        // Room for two batches in memory.
+        let mut outbox = Outbox::new(2 * 250, spool);
+        let mut pushed = 0;
+        let refused = loop {
+            match outbox.push(batch(pushed)) {
+                Ok(()) => pushed += 1,
+                Err((b, error)) => break (b, error),
+            }
+            assert!(pushed < 50, "never full");
+        };
+        assert!(refused.1.is_none());
+        assert_eq!(refused.0, batch(pushed), "the refused batch comes back whole");
+        assert!(pushed >= 3, "memory and then the spool took batches ({pushed})");
+        assert!(outbox.spooled_bytes() > 0);
+        // Taking one makes room again; order is first in, first out.
+        assert_eq!(outbox.pop().unwrap(), Some(batch(0)));
+        assert!(outbox.push(refused.0).is_ok() || outbox.spooled_bytes() > 0);
+        let mut next = 1;
+        while let Some(b) = outbox.pop().unwrap() {
+            assert_eq!(b, batch(next));
+            next += 1;
+        }
+        assert!(next >= pushed);
+        assert!(outbox.is_empty());
+    }
+}

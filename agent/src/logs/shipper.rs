@@ -1,0 +1,357 @@
+//! The reading side of log shipping, on a thread of its own: follows every collected file,
+//! turns lines into events, gathers each stream's events into batches (sent when full or when
+//! the oldest has waited `force_flush_interval`), queues them in the [`Outbox`], applies the
+//! sender's acknowledgements and saves checkpoints. When the outbox is full it stops reading
+//! (backpressure). On stop it reads no more, queues what it has, waits for the sender (up to
+//! the stop timeout) and saves the final checkpoints.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
+
+use super::acks::Acks;
+use super::batch::{batches, event_bytes, within_window, OutOfWindow};
+use super::checkpoint::CheckpointStore;
+use super::outbox::{Batch, Outbox};
+use super::source::{Round, Source};
+use super::tailer::FileEvent;
+use super::wake::{base_dir, Wake};
+use super::{AckToken, LogEvent};
+use crate::limits::{MAX_LOG_BATCH_BYTES, MAX_LOG_EVENTS_PER_BATCH};
+use crate::telemetry::Telemetry;
+
+/// Bytes read from one file per round, so one busy file cannot starve the others.
+const READ_BUDGET: usize = 4 << 20;
+/// How often globs are matched again when nothing wakes the reader.
+const DISCOVER_EVERY: Duration = Duration::from_secs(1);
+/// The longest sleep between rounds (the polling fallback).
+const IDLE_WAIT: Duration = Duration::from_millis(250);
+/// How often checkpoints are saved while acknowledgements arrive.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+fn log(message: impl std::fmt::Display) {
+    eprintln!("skywatch agent: {message}");
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// One stream's events waiting to make a batch.
+#[derive(Debug, Default)]
+struct Pending {
+    events: Vec<LogEvent>,
+    bytes: usize,
+    since: Option<Instant>,
+}
+
+/// What the reader shares with the sender.
+pub struct Links {
+    pub outbox: Arc<Mutex<Outbox>>,
+    pub queued: Arc<Notify>,
+    /// Set by the reader once its last batch is queued.
+    pub closed: Arc<AtomicBool>,
+    /// Set (by the caller) once the sender has finished.
+    pub sender_done: Arc<AtomicBool>,
+    pub acks: mpsc::Receiver<Vec<AckToken>>,
+}
+
+/// The log reader.
+pub struct Shipper {
+    sources: Vec<Source>,
+    checkpoints: CheckpointStore,
+    force_flush: Duration,
+    telemetry: Arc<Telemetry>,
+    links: Links,
+    acks: Acks,
+    pending: HashMap<(String, String), Pending>,
+    /// Batches the outbox refused (full): reading waits until they are in.
+    held: VecDeque<Batch>,
+    /// Acknowledged since the last save.
+    unsaved: bool,
+    /// Events in EMF, for the metrics side (files with `emf` on).
+    emf: Option<tokio::sync::mpsc::UnboundedSender<Vec<String>>>,
+}
+
+impl Shipper {
+    pub fn new(
+        sources: Vec<Source>,
+        checkpoints: CheckpointStore,
+        force_flush: Duration,
+        telemetry: Arc<Telemetry>,
+        links: Links,
+        emf: Option<tokio::sync::mpsc::UnboundedSender<Vec<String>>>,
+    ) -> Shipper {
+        Shipper {
+            sources,
+            checkpoints,
+            force_flush,
+            telemetry,
+            links,
+            acks: Acks::default(),
+            pending: HashMap::new(),
+            held: VecDeque::new(),
+            unsaved: false,
+            emf,
+        }
+    }
+
+    /// Runs until `stop` is set (or, with `until_idle`, until a round finds nothing new) and
+    /// everything is wound down; `stop_timeout` bounds the wait for the sender after the stop.
+    pub fn run(mut self, stop: &AtomicBool, until_idle: bool, stop_timeout: Duration) {
+        let mut wake = Wake::new();
+        let mut next_discovery = Instant::now();
+        let mut next_save = Instant::now() + SAVE_EVERY;
+        // The sender ends early only at the stop deadline: nothing more can be delivered.
+        while !stop.load(Ordering::Acquire) && !self.links.sender_done.load(Ordering::Acquire) {
+            let now = Instant::now();
+            self.apply_acks();
+            let mut round = Round::default();
+            if now >= next_discovery {
+                for source in &mut self.sources {
+                    wake.watch(&base_dir(source.pattern()));
+                    if let Err(e) = source.discover(&mut self.acks, &mut round) {
+                        log(format_args!("{}: {e}", source.pattern()));
+                    }
+                }
+                next_discovery = now + DISCOVER_EVERY;
+            }
+            let mut busy = false;
+            if self.offer_held() {
+                busy = self.read_round(now, &mut round);
+            }
+            self.report(&round.file_events);
+            self.cut_batches(now, false);
+            if self.unsaved && now >= next_save {
+                self.save();
+                next_save = now + SAVE_EVERY;
+            }
+            if !busy && until_idle && self.held.is_empty() {
+                break;
+            }
+            if !busy {
+                // Woken by a change: look for new files at once too.
+                if wake.wait(IDLE_WAIT) {
+                    next_discovery = Instant::now();
+                }
+            }
+        }
+        self.wind_down(stop_timeout);
+    }
+
+    /// Reads every source once; true if anything was read.
+    fn read_round(&mut self, now: Instant, round: &mut Round) -> bool {
+        let now_ms = now_ms();
+        for i in 0..self.sources.len() {
+            let before = round.events.len();
+            let source = &mut self.sources[i];
+            if let Err(e) = source.read(READ_BUDGET, &mut self.acks, now, now_ms, round) {
+                log(format_args!("{}: {e}", source.pattern()));
+            }
+            let events: Vec<LogEvent> = round.events.drain(before..).collect();
+            let (group, stream, emf) = (source.group.clone(), source.stream.clone(), source.emf);
+            if emf {
+                self.forward_emf(&events);
+            }
+            self.add(group, stream, events, now);
+        }
+        self.telemetry
+            .log_bytes_read
+            .fetch_add(round.bytes, Ordering::Relaxed);
+        let counts = self.sources.iter().map(Source::counts).fold((0, 0, 0), |acc, c| {
+            (acc.0 + c.events, acc.1 + c.filtered, acc.2 + c.without_timestamp)
+        });
+        self.telemetry.set_log_events("read", counts.0);
+        self.telemetry.set_log_events("filtered", counts.1);
+        self.telemetry.set_log_events("without_timestamp", counts.2);
+        round.bytes > 0
+    }
+
+    fn forward_emf(&self, events: &[LogEvent]) {
+        let Some(tx) = &self.emf else { return };
+        let lines: Vec<String> = events
+            .iter()
+            .filter(|e| e.message.contains("\"_aws\""))
+            .map(|e| e.message.clone())
+            .collect();
+        if !lines.is_empty() {
+            let _ = tx.send(lines);
+        }
+    }
+
+    fn add(&mut self, group: String, stream: String, events: Vec<LogEvent>, now: Instant) {
+        if events.is_empty() {
+            return;
+        }
+        let pending = self.pending.entry((group, stream)).or_default();
+        pending.since.get_or_insert(now);
+        pending.bytes += events.iter().map(event_bytes).sum::<usize>();
+        pending.events.extend(events);
+    }
+
+    /// Queues the batches that are due: full ones, ones waited on long enough, or all (`all`).
+    fn cut_batches(&mut self, now: Instant, all: bool) {
+        let now_ms = now_ms();
+        let mut ready = Vec::new();
+        for ((group, stream), pending) in &mut self.pending {
+            if pending.events.is_empty() {
+                continue;
+            }
+            let full =
+                pending.bytes >= MAX_LOG_BATCH_BYTES || pending.events.len() >= MAX_LOG_EVENTS_PER_BATCH;
+            let waited = pending
+                .since
+                .is_some_and(|s| now.duration_since(s) >= self.force_flush);
+            if !(all || full || waited) {
+                continue;
+            }
+            let (ok, outside) = within_window(std::mem::take(&mut pending.events), now_ms);
+            pending.bytes = 0;
+            pending.since = None;
+            for (event, why) in outside {
+                let reason = match why {
+                    OutOfWindow::TooOld => "outside_window_old",
+                    OutOfWindow::TooNew => "outside_window_new",
+                };
+                self.telemetry.log_events(reason, 1);
+                self.acks.acknowledge(event.token);
+                self.unsaved = true;
+            }
+            let mut cut = batches(ok);
+            // Only full batches go early; the rest keeps waiting for more events.
+            if !(all || waited) {
+                if let Some(last) = cut.pop() {
+                    pending.bytes = last.iter().map(event_bytes).sum();
+                    pending.since = Some(now);
+                    pending.events = last;
+                }
+            }
+            for events in cut {
+                ready.push(Batch {
+                    group: group.clone(),
+                    stream: stream.clone(),
+                    events,
+                });
+            }
+        }
+        self.held.extend(ready);
+        self.offer_held();
+    }
+
+    /// Moves held batches into the outbox; true when none is left held.
+    fn offer_held(&mut self) -> bool {
+        if self.held.is_empty() {
+            return true;
+        }
+        let Ok(mut outbox) = self.links.outbox.lock() else {
+            return false;
+        };
+        while let Some(batch) = self.held.pop_front() {
+            match outbox.push(batch) {
+                Ok(()) => self.links.queued.notify_one(),
+                Err((batch, error)) => {
+                    if let Some(e) = error {
+                        log(format_args!("the spool cannot be written ({e}): reading waits"));
+                    }
+                    self.held.push_front(batch);
+                    break;
+                }
+            }
+        }
+        self.telemetry
+            .log_batches_queued
+            .store(outbox.len() as u64, Ordering::Relaxed);
+        self.telemetry
+            .log_spool_bytes
+            .store(outbox.spooled_bytes(), Ordering::Relaxed);
+        self.held.is_empty()
+    }
+
+    fn apply_acks(&mut self) {
+        while let Ok(tokens) = self.links.acks.try_recv() {
+            for token in tokens {
+                self.acks.acknowledge(token);
+            }
+            self.unsaved = true;
+        }
+    }
+
+    fn save(&mut self) {
+        let now_ms = now_ms();
+        let mut all = Vec::new();
+        for source in &mut self.sources {
+            all.extend(source.checkpoints(&mut self.acks, now_ms));
+        }
+        match self.checkpoints.save(&all) {
+            Ok(()) => self.unsaved = false,
+            Err(e) => log(format_args!("cannot save checkpoints: {e}")),
+        }
+    }
+
+    fn report(&self, events: &[FileEvent]) {
+        for e in events {
+            match e {
+                FileEvent::Opened { path, offset, .. } => {
+                    log(format_args!("following {} from byte {offset}", path.display()));
+                }
+                FileEvent::Truncated { path } => {
+                    log(format_args!(
+                        "{} was truncated: reading it from the start",
+                        path.display()
+                    ));
+                }
+                FileEvent::Finished { path } => {
+                    log(format_args!(
+                        "{} read to its end (rotated or deleted)",
+                        path.display()
+                    ));
+                }
+                FileEvent::FoundRotated { from, to, offset, .. } => log(format_args!(
+                    "{} was rotated to {} while stopped: reading the rest from byte {offset}",
+                    from.display(),
+                    to.display()
+                )),
+            }
+        }
+    }
+
+    /// Stopping: queue everything read, let the sender deliver until the timeout, save.
+    fn wind_down(mut self, stop_timeout: Duration) {
+        let now = Instant::now();
+        let now_ms = now_ms();
+        for i in 0..self.sources.len() {
+            let events = self.sources[i].flush_all(&mut self.acks, now, now_ms);
+            let (group, stream) = (self.sources[i].group.clone(), self.sources[i].stream.clone());
+            self.add(group, stream, events, now);
+        }
+        self.cut_batches(now, true);
+        let deadline = now + stop_timeout;
+        // Held batches go in as the sender makes room.
+        while !self.held.is_empty() && Instant::now() < deadline {
+            if let Ok(tokens) = self.links.acks.recv_timeout(Duration::from_millis(20)) {
+                for token in tokens {
+                    self.acks.acknowledge(token);
+                }
+            }
+            self.offer_held();
+        }
+        self.links.closed.store(true, Ordering::Release);
+        self.links.queued.notify_one();
+        while !self.links.sender_done.load(Ordering::Acquire)
+            && Instant::now() < deadline + Duration::from_secs(1)
+        {
+            if let Ok(tokens) = self.links.acks.recv_timeout(Duration::from_millis(50)) {
+                for token in tokens {
+                    self.acks.acknowledge(token);
+                }
+            }
+        }
+        self.apply_acks();
+        self.save();
+    }
+}
