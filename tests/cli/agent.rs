@@ -3,10 +3,11 @@
 //! health listener. procfs comes from a fixture (`SKYWATCH_PROC_ROOT`), so the values CloudWatch
 //! receives are known exactly.
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use crate::running_agent::{http_get, Agent};
 
 use skywatch_tests::aws::{env_vars, sdk_config};
 use skywatch_tests::cloudwatch::types::{Datapoint, Dimension, Statistic};
@@ -17,8 +18,6 @@ use skywatch_tests::moto;
 use skywatch_tests::names::unique_name;
 use skywatch_tests::poll::{poll_until, poll_until_async};
 
-/// The fixture's meminfo: a modern kernel with swap.
-const PROC_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/agent/tests/procfs/modern-with-swap");
 /// mem_used_percent and swap_used_percent of that fixture (worked out in agent/tests/memory.rs).
 const MEM_USED_PERCENT: f64 = 100.0 * 465_648.0 / 2_002_012.0;
 const SWAP_USED_PERCENT: f64 = 100.0 * 10_496.0 / 1_048_572.0;
@@ -28,89 +27,6 @@ fn hostname() -> String {
         .unwrap()
         .trim()
         .to_string()
-}
-
-/// A running agent whose stderr goes to a file the test can read while it runs.
-struct Agent {
-    child: Child,
-    stderr: PathBuf,
-    _dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-impl Agent {
-    fn start(config: &str, env: &[(&str, String)], extra_args: &[&str]) -> Agent {
-        let dir = tempfile::tempdir().unwrap();
-        let config_path = dir.path().join("skywatch.toml");
-        std::fs::write(&config_path, config).unwrap();
-        let stderr = dir.path().join("stderr.log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_skywatch"));
-        command
-            .args(["agent", "--config", config_path.to_str().unwrap()])
-            .args(["--state-dir", dir.path().join("state").to_str().unwrap()])
-            .args(extra_args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", dir.path())
-            .env("SKYWATCH_PROC_ROOT", PROC_FIXTURE)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        Agent {
-            child: command.spawn().unwrap(),
-            stderr,
-            config: config_path,
-            _dir: dir,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    fn wait_for_log(&self, words: &str, timeout: Duration) {
-        poll_until(
-            &format!("{words:?} in the agent's log"),
-            timeout,
-            Duration::from_millis(50),
-            || self.log().contains(words).then_some(()),
-        )
-        .unwrap_or_else(|e| panic!("{e}\n--- agent log ---\n{}", self.log()));
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// SIGTERM, then the exit status within `timeout`.
-    fn stop(mut self, timeout: Duration) -> (std::process::ExitStatus, String) {
-        self.signal("TERM");
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status, self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no exit {timeout:?} after SIGTERM:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A config sending mem and swap every second, flushed every second, tagged `test=<tag>`.
@@ -268,13 +184,11 @@ async fn throttling_errors_and_refused_connections_lose_nothing_within_the_queue
 #[test]
 fn with_no_aws_metrics_go_to_the_local_store_and_skywatch_metrics_shows_them() {
     let tag = unique_name("local");
-    let agent = Agent::start(&cloudwatch_config(&tag, "auto"), &[], &["--once"]);
-    let mut agent = agent;
-    let status = agent.child.wait().unwrap();
-    let log = agent.log();
+    let mut agent = Agent::start(&cloudwatch_config(&tag, "auto"), &[], &["--once"]);
+    let (status, log) = agent.wait(Duration::from_secs(60));
     assert!(status.success(), "{log}");
     assert!(log.contains("metrics go to the local store"), "{log}");
-    let state = agent.config.parent().unwrap().join("state");
+    let state = agent.state_dir();
     let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
         .args([
             "metrics",
@@ -337,14 +251,6 @@ fn off_ec2_the_agent_starts_within_two_seconds_with_the_host_dimension() {
     assert!(status.success(), "{log}");
     assert!(log.contains("not using instance metadata"), "{log}");
     assert!(log.contains("sending the host dimension instead"), "{log}");
-}
-
-fn http_get(addr: &str, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 #[test]
@@ -410,14 +316,12 @@ fn health_listener_reloads_and_bad_configs_on_sighup() {
 
 #[test]
 fn a_config_with_errors_stops_the_agent_with_exit_2_and_every_key_path() {
-    let agent = Agent::start(
+    let mut agent = Agent::start(
         "[metrics.mem]\nmeasurement = [\"mem_usd\"]\ncolour = 1\n",
         &[],
         &[],
     );
-    let mut agent = agent;
-    let status = agent.child.wait().unwrap();
-    let log = agent.log();
+    let (status, log) = agent.wait(Duration::from_secs(60));
     assert_eq!(status.code(), Some(2), "{log}");
     assert!(
         log.contains("metrics.mem.measurement[0]: mem has no metric \"mem_usd\""),

@@ -5,5 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agent;
+mod agent_logs;
 mod logq;
+mod running_agent;
 mod skywatch;

@@ -42,3 +42,46 @@ pub async fn create_with_events(
     }
     Ok(())
 }
+
+/// Every message of `group`/`stream`, oldest first, through GetLogEvents pages; empty when the
+/// stream does not exist yet.
+pub async fn all_messages(
+    client: &Client,
+    group: &str,
+    stream: &str,
+) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+    let mut messages = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .get_log_events()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .start_from_head(true)
+            .set_next_token(token.clone())
+            .send()
+            .await;
+        let page = match page {
+            Ok(page) => page,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let before = messages.len();
+        messages.extend(
+            page.events()
+                .iter()
+                .filter_map(|e| e.message().map(str::to_string)),
+        );
+        let next = page.next_forward_token().map(str::to_string);
+        // The last page gives back the token it was asked with (or nothing new).
+        if messages.len() == before || next.is_none() || next == token {
+            return Ok(messages);
+        }
+        token = next;
+    }
+}

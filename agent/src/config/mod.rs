@@ -84,7 +84,16 @@ pub struct LogsConfig {
     /// The longest a partial batch waits, seconds.
     pub force_flush_interval_s: u64,
     pub endpoint_override: Option<String>,
+    /// Batches held in memory before they go to the spool, bytes.
+    pub buffer_bytes: u64,
+    /// The most the on-disk spool holds before reading stops, bytes.
+    pub spool_bytes: u64,
 }
+
+/// The default memory for waiting log batches.
+pub const DEFAULT_LOGS_BUFFER_BYTES: u64 = 8 << 20;
+/// The default bound of the on-disk spool.
+pub const DEFAULT_LOGS_SPOOL_BYTES: u64 = 256 << 20;
 
 /// Whether a filter keeps or drops the events its expression matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

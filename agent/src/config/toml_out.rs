@@ -5,7 +5,8 @@ use toml::{Table, Value};
 
 use super::{
     AgentConfig, Destination, FilterKind, LogFileConfig, LogsConfig, LongLinesMode, DEFAULT_FORCE_FLUSH_S,
-    DEFAULT_INTERVAL_S, DEFAULT_LOGS_FLUSH_S, DEFAULT_NAMESPACE,
+    DEFAULT_INTERVAL_S, DEFAULT_LOGS_BUFFER_BYTES, DEFAULT_LOGS_FLUSH_S, DEFAULT_LOGS_SPOOL_BYTES,
+    DEFAULT_NAMESPACE,
 };
 
 fn strings(items: &[String]) -> Value {
@@ -18,6 +19,10 @@ fn string_table(map: &std::collections::BTreeMap<String, String>) -> Value {
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect(),
     )
+}
+
+fn bytes(n: u64) -> Value {
+    Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 fn seconds(n: u64) -> Value {
@@ -146,6 +151,12 @@ fn logs_table(logs: &LogsConfig) -> Table {
     }
     if let Some(endpoint) = &logs.endpoint_override {
         table.insert("endpoint_override".into(), Value::String(endpoint.clone()));
+    }
+    if logs.buffer_bytes != DEFAULT_LOGS_BUFFER_BYTES {
+        table.insert("buffer_bytes".into(), bytes(logs.buffer_bytes));
+    }
+    if logs.spool_bytes != DEFAULT_LOGS_SPOOL_BYTES {
+        table.insert("spool_bytes".into(), bytes(logs.spool_bytes));
     }
     let files = logs.files.iter().map(|f| Value::Table(file_table(f))).collect();
     table.insert("files".into(), Value::Array(files));

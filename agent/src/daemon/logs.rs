@@ -24,10 +24,6 @@ use crate::sinks::cloudwatch_logs::CloudWatchLogsSink;
 use crate::telemetry::Telemetry;
 use crate::{aws, state_dir};
 
-/// Batches held in memory before they go to the spool.
-const OUTBOX_MEMORY_BYTES: usize = 8 << 20;
-/// The most the spool holds on disk before reading stops.
-const SPOOL_BYTES: u64 = 256 << 20;
 /// Each source numbers its files from `(index + 1) << SOURCE_NUMBER_SHIFT`.
 const SOURCE_NUMBER_SHIFT: u32 = 40;
 
@@ -112,9 +108,12 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         sources.push(source);
     }
     let target = choose_target(config, logs, facts, state_dir, retention).await?;
-    let spool = Spool::open(&state_dir.join("spool"), SPOOL_BYTES)
+    let spool = Spool::open(&state_dir.join("spool"), logs.spool_bytes)
         .map_err(|e| startup(format!("cannot open the spool in {}: {e}", state_dir.display())))?;
-    let outbox = Arc::new(Mutex::new(Outbox::new(OUTBOX_MEMORY_BYTES, spool)));
+    let outbox = Arc::new(Mutex::new(Outbox::new(
+        usize::try_from(logs.buffer_bytes).unwrap_or(usize::MAX),
+        spool,
+    )));
     let queued = Arc::new(Notify::new());
     let closed = Arc::new(AtomicBool::new(false));
     let sender_done = Arc::new(AtomicBool::new(false));

@@ -105,7 +105,8 @@ impl EventBuilder {
                 self.last_timestamp.unwrap_or(now_ms)
             }
         };
-        if !passes(&self.rules.filters, &event.text) {
+        // An empty event (a blank line) is nothing to send: PutLogEvents refuses empty messages.
+        if event.text.is_empty() || !passes(&self.rules.filters, &event.text) {
             self.counts.filtered += 1;
             return vec![Built::Skip(token)];
         }

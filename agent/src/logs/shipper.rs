@@ -29,8 +29,9 @@ const READ_BUDGET: usize = 4 << 20;
 const DISCOVER_EVERY: Duration = Duration::from_secs(1);
 /// The longest sleep between rounds (the polling fallback).
 const IDLE_WAIT: Duration = Duration::from_millis(250);
-/// How often checkpoints are saved while acknowledgements arrive.
-const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// How often checkpoints are saved while acknowledgements arrive (a crash re-sends at most
+/// what was acknowledged since).
+const SAVE_EVERY: Duration = Duration::from_millis(200);
 
 fn log(message: impl std::fmt::Display) {
     eprintln!("skywatch agent: {message}");

@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 
 use super::{join, kind, Reader};
 use crate::config::{
-    FilterKind, Format, LogFileConfig, LogsConfig, LongLinesMode, DEFAULT_LOGS_FLUSH_S, DEFAULT_LOG_STREAM,
+    FilterKind, Format, LogFileConfig, LogsConfig, LongLinesMode, DEFAULT_LOGS_BUFFER_BYTES,
+    DEFAULT_LOGS_FLUSH_S, DEFAULT_LOGS_SPOOL_BYTES, DEFAULT_LOG_STREAM,
 };
 use crate::logs::filters::{builtin, BUILTIN_RULES};
 use crate::logs::timestamp_format::{TimestampFormat, Zone};
@@ -65,9 +66,13 @@ impl Reader {
             "endpoint_override",
             "redact",
             "redact_patterns",
+            "buffer_bytes",
+            "spool_bytes",
         ];
         let mut logs = LogsConfig {
             force_flush_interval_s: DEFAULT_LOGS_FLUSH_S,
+            buffer_bytes: DEFAULT_LOGS_BUFFER_BYTES,
+            spool_bytes: DEFAULT_LOGS_SPOOL_BYTES,
             ..LogsConfig::default()
         };
         let mut defaults = SectionDefaults {
@@ -88,6 +93,8 @@ impl Reader {
                     logs.force_flush_interval_s = self.interval(v, &at).unwrap_or(DEFAULT_LOGS_FLUSH_S);
                 }
                 "endpoint_override" => logs.endpoint_override = self.string(v, &at),
+                "buffer_bytes" => logs.buffer_bytes = self.byte_size(v, &at, DEFAULT_LOGS_BUFFER_BYTES),
+                "spool_bytes" => logs.spool_bytes = self.byte_size(v, &at, DEFAULT_LOGS_SPOOL_BYTES),
                 "redact" => defaults.redact = self.redact(v, &at),
                 "redact_patterns" => defaults.redact_patterns = self.redact_patterns(v, &at),
                 _ => {}
@@ -314,6 +321,20 @@ impl Reader {
             file.log_group_name = default_group_name(&file.file_path);
         }
         (!file.file_path.is_empty()).then_some(file)
+    }
+
+    /// A size in bytes, at least 64 KiB (smaller would only make every batch wait).
+    fn byte_size(&mut self, value: &Value, path: &str, default: u64) -> u64 {
+        match value.as_u64() {
+            Some(n) if n >= 64 << 10 => n,
+            _ => {
+                self.error(
+                    path,
+                    format!("expected a number of bytes, at least 65536, found {value}"),
+                );
+                default
+            }
+        }
     }
 
     /// Built-in redaction rule names.
