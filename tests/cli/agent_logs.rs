@@ -448,3 +448,87 @@ fn retention_and_the_stream_placeholders_reach_cloudwatch_logs() {
         assert_eq!(messages, ["hello"], "{log}");
     });
 }
+
+/// An EMF document with three latency values for `service`, at `timestamp_ms`.
+fn emf_line(service: &str, timestamp_ms: i64) -> String {
+    format!(
+        r#"{{"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":[{{"Namespace":"SkywatchEmfTest","Dimensions":[["Service"]],"Metrics":[{{"Name":"Latency","Unit":"Milliseconds"}}]}}]}},"Service":"{service}","Latency":[12,15,30]}}"#
+    )
+}
+
+#[test]
+fn emf_lines_become_metrics_in_their_own_namespace() {
+    let moto = moto::shared().unwrap_or_else(|e| panic!("{e}"));
+    let work = tempfile::tempdir().unwrap();
+    let logs_dir = work.path().join("logs");
+    std::fs::create_dir_all(&logs_dir).unwrap();
+    let service = unique_name("svc");
+    let now = skywatch_tests::log_groups::now_ms();
+    std::fs::write(
+        logs_dir.join("app.log"),
+        format!(
+            "{}\nplain text line\n{{\"_aws\":{{\"CloudWatchMetrics\":\"broken\"}}}}\n",
+            emf_line(&service, now)
+        ),
+    )
+    .unwrap();
+    // Logs stay local (CloudWatch Logs would extract the metrics itself); metrics go to CloudWatch.
+    let config = format!(
+        r#"
+[outputs]
+logs = "local"
+metrics = "cloudwatch"
+[[logs.files]]
+file_path = "{}/app.log"
+log_group_name = "emf"
+emf = true
+"#,
+        logs_dir.display()
+    );
+    let mut agent = Agent::start_in(work.path(), &config, &env_vars(&moto.endpoint_url()), &["--once"]);
+    let (status, log) = agent.wait(Duration::from_secs(60));
+    assert!(status.success(), "{log}");
+    assert!(log.contains("not a valid EMF document"), "{log}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (count, sum, unit) = runtime.block_on(async {
+        let client = skywatch_tests::cloudwatch::Client::new(&sdk_config(&moto.endpoint_url()).await);
+        let t = std::time::SystemTime::now();
+        let out = client
+            .get_metric_statistics()
+            .namespace("SkywatchEmfTest")
+            .metric_name("Latency")
+            .dimensions(
+                skywatch_tests::cloudwatch::types::Dimension::builder()
+                    .name("Service")
+                    .value(&service)
+                    .build(),
+            )
+            .start_time((t - Duration::from_secs(3600)).into())
+            .end_time((t + Duration::from_secs(600)).into())
+            .period(3600)
+            .statistics(skywatch_tests::cloudwatch::types::Statistic::SampleCount)
+            .statistics(skywatch_tests::cloudwatch::types::Statistic::Sum)
+            .send()
+            .await
+            .unwrap();
+        let p = out
+            .datapoints()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| panic!("no datapoints\n{log}"));
+        (
+            p.sample_count().unwrap(),
+            p.sum().unwrap(),
+            p.unit().unwrap().as_str().to_string(),
+        )
+    });
+    assert_eq!((count, sum, unit.as_str()), (3.0, 57.0, "Milliseconds"));
+    // The lines themselves, the invalid document included, are in the local store.
+    let out = Command::new(env!("CARGO_BIN_EXE_logq"))
+        .args(["--format", "csv", "stats count(*) as n"])
+        .args(["--store", work.path().join("state/logs").to_str().unwrap()])
+        .args(["--log-group", "emf"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n3\n");
+}

@@ -15,7 +15,8 @@ pub struct Agent {
     child: Child,
     stderr: PathBuf,
     dir: PathBuf,
-    _temp: Option<tempfile::TempDir>,
+    /// The directory the agent owns, removed when it is dropped (none: the caller's).
+    owned_dir: Option<tempfile::TempDir>,
     pub config: PathBuf,
 }
 
@@ -24,7 +25,7 @@ impl Agent {
     pub fn start(config: &str, env: &[(&str, String)], extra_args: &[&str]) -> Agent {
         let temp = tempfile::tempdir().unwrap();
         let mut agent = Agent::start_in(temp.path(), config, env, extra_args);
-        agent._temp = Some(temp);
+        agent.owned_dir = Some(temp);
         agent
     }
 
@@ -57,7 +58,7 @@ impl Agent {
             child: command.spawn().unwrap(),
             stderr,
             dir: dir.to_path_buf(),
-            _temp: None,
+            owned_dir: None,
             config: config_path,
         }
     }

@@ -65,7 +65,7 @@ pub async fn all_messages(
             Ok(page) => page,
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                    .is_some_and(aws_sdk_cloudwatchlogs::operation::get_log_events::GetLogEventsError::is_resource_not_found_exception) =>
             {
                 return Ok(Vec::new());
             }

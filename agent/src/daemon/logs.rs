@@ -32,8 +32,8 @@ pub struct LogsRunning {
     stop: Arc<AtomicBool>,
     deadline: watch::Sender<Option<Instant>>,
     reader: std::thread::JoinHandle<()>,
-    /// EMF lines from files with `emf` on, for the metrics side.
-    pub emf: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<String>>>,
+    /// EMF documents (time, message) from files with `emf` on, for the metrics side.
+    pub emf: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<(i64, String)>>>,
 }
 
 /// Options that shape the run.
@@ -108,6 +108,7 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         sources.push(source);
     }
     let target = choose_target(config, logs, facts, state_dir, retention).await?;
+    let to_cloudwatch = matches!(target, LogTarget::CloudWatch { .. });
     let spool = Spool::open(&state_dir.join("spool"), logs.spool_bytes)
         .map_err(|e| startup(format!("cannot open the spool in {}: {e}", state_dir.display())))?;
     let outbox = Arc::new(Mutex::new(Outbox::new(
@@ -134,7 +135,10 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         done.store(true, Ordering::Release);
         wake_reader.notify_one();
     });
-    let (emf_tx, emf_rx) = if any_emf {
+    if any_emf && to_cloudwatch {
+        log("EMF lines go to CloudWatch Logs, which extracts their metrics: the agent does not send them twice");
+    }
+    let (emf_tx, emf_rx) = if any_emf && !to_cloudwatch {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         (Some(tx), Some(rx))
     } else {

@@ -22,6 +22,7 @@ use crate::instance::{self, InstanceFacts};
 use crate::limits::MAX_DATUMS_PER_PUT;
 use crate::metrics::collect::Collector;
 use crate::metrics::datum::{datums, Datum, DimensionRules};
+use crate::metrics::emf;
 use crate::sinks::buffer::{MetricBuffer, OutDatum};
 use crate::sinks::cloudwatch::CloudWatchSink;
 use crate::sinks::local_store::{LocalStore, Retention};
@@ -153,8 +154,9 @@ async fn choose_output(
     metrics: &MetricsConfig,
     facts: Option<&InstanceFacts>,
     state_dir: &std::path::Path,
+    emf_wanted: bool,
 ) -> Result<Output, AgentError> {
-    if metrics.plugins.is_empty() {
+    if metrics.plugins.is_empty() && !emf_wanted {
         return Ok(Output::Nowhere);
     }
     let local = || {
@@ -286,7 +288,11 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     };
     resolve_plugin_dimensions(&mut metrics, facts.as_ref());
     let state_dir = state_dir::resolve(options.state_dir.clone(), config.state_dir.clone());
-    let output = choose_output(&config, &metrics, facts.as_ref(), &state_dir).await?;
+    let emf_wanted = config
+        .logs
+        .as_ref()
+        .is_some_and(|l| l.files.iter().any(|f| f.emf));
+    let output = choose_output(&config, &metrics, facts.as_ref(), &state_dir, emf_wanted).await?;
     let telemetry = Arc::new(Telemetry::default());
     if let Some(addr) = &config.health_listen {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -330,7 +336,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         ));
     }
 
-    let buffer = Arc::new(Mutex::new(MetricBuffer::new(BUFFER_CAPACITY)));
+    let buffer = Arc::new(Mutex::new(MetricBuffer::new(BUFFER_CAPACITY, &metrics.namespace)));
     let (deadline_tx, deadline_rx) = watch::channel::<Option<Instant>>(None);
     let (flush_tx, flush_rx) = mpsc::channel::<Flush>(4);
     let (store, sender) = match output {
@@ -354,8 +360,8 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     };
     // The namespace is fixed for the run (a reload does not change it).
     let namespace = metrics.namespace.clone();
-    let deliver = |datums: Vec<Datum>, telemetry: &Telemetry| match &store {
-        Some(store) => match store.append(&namespace, &datums) {
+    let deliver = |namespace: &str, datums: Vec<Datum>, telemetry: &Telemetry| match &store {
+        Some(store) => match store.append(namespace, &datums) {
             Ok(()) => {
                 telemetry
                     .datums_stored
@@ -369,7 +375,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         None => {
             if let Ok(mut b) = buffer.lock() {
                 for d in datums {
-                    b.push(d);
+                    b.push_in(namespace, d);
                 }
                 telemetry.queue_depth.store(b.len() as u64, Ordering::Relaxed);
                 telemetry.set_dropped(DropReason::QueueFull, b.dropped());
@@ -382,7 +388,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         let mut plugins = schedule(&config, &metrics, Instant::now());
         for p in &plugins {
             let out = collection.collect(p, config.interval_s);
-            deliver(out, &telemetry);
+            deliver(&namespace, out, &telemetry);
         }
         // Rates need a second reading.
         plugins.retain(|p| matches!(p.plugin.plugin, Plugin::Cpu | Plugin::Diskio | Plugin::Net));
@@ -390,16 +396,23 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
             tokio::time::sleep(ONCE_RATE_GAP).await;
             for p in &plugins {
                 let out = collection.collect(p, config.interval_s);
-                deliver(out, &telemetry);
+                deliver(&namespace, out, &telemetry);
+            }
+        }
+        // Logs first: their EMF documents become metrics before the metrics are flushed.
+        if let Some(mut logs) = logs {
+            let mut emf = logs.emf.take();
+            logs.drain(ONCE_FLUSH_TIMEOUT).await;
+            if let Some(rx) = &mut emf {
+                while let Ok(docs) = rx.try_recv() {
+                    for (namespace, datums) in emf_datums(docs, &telemetry) {
+                        deliver(&namespace, datums, &telemetry);
+                    }
+                }
             }
         }
         let _ = deadline_tx.send(Some(Instant::now() + ONCE_FLUSH_TIMEOUT));
-        let logs_done = async {
-            if let Some(logs) = logs {
-                logs.drain(ONCE_FLUSH_TIMEOUT).await;
-            }
-        };
-        tokio::join!(finish(flush_tx, sender, &buffer, &telemetry), logs_done);
+        finish(flush_tx, sender, &buffer, &telemetry).await;
         return Ok(outcome(&telemetry));
     }
 
@@ -412,6 +425,8 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     let mut next_flush = Instant::now() + flush_every;
     let watchdog = systemd::watchdog_interval();
     let mut next_ping = watchdog.map(|w| Instant::now() + w);
+    let mut logs = logs;
+    let mut emf = logs.as_mut().and_then(|l| l.emf.take());
     systemd::notify("READY=1");
     loop {
         let mut wake = plugins
@@ -425,6 +440,12 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         }
         tokio::select! {
             () = tokio::time::sleep_until(wake.into()) => {}
+            Some(docs) = next_emf(&mut emf) => {
+                for (namespace, datums) in emf_datums(docs, &telemetry) {
+                    deliver(&namespace, datums, &telemetry);
+                }
+                continue;
+            }
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
             _ = sighup.recv() => {
@@ -454,7 +475,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         for p in &mut plugins {
             if p.next <= now {
                 let out = collection.collect(p, config.interval_s);
-                deliver(out, &telemetry);
+                deliver(&namespace, out, &telemetry);
                 p.next += p.interval;
                 if p.next <= now {
                     // Fell behind (a suspended machine): skip the missed runs.
@@ -506,10 +527,10 @@ fn reload(
             return None;
         }
     };
-    let Some(mut metrics) = config.metrics.clone() else {
-        log("reload refused: the new config has no [metrics] section");
-        return None;
-    };
+    let mut metrics = config.metrics.clone().unwrap_or_else(no_metrics);
+    if config.logs != running.logs || config.logs_output != running.logs_output {
+        log("log file changes take effect at the next start");
+    }
     resolve_plugin_dimensions(&mut metrics, facts);
     let running_metrics = running.metrics.as_ref();
     if config.output != running.output
@@ -549,6 +570,46 @@ async fn finish(
             .sum();
         telemetry.dropped(DropReason::Shutdown, left);
     }
+}
+
+/// The next EMF documents from the log reader (never, without one).
+async fn next_emf(
+    rx: &mut Option<tokio::sync::mpsc::UnboundedReceiver<Vec<(i64, String)>>>,
+) -> Option<Vec<(i64, String)>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// EMF documents (event time, message) as datums by namespace; invalid documents are counted
+/// and the first of each power of two logged.
+fn emf_datums(docs: Vec<(i64, String)>, telemetry: &Telemetry) -> Vec<(String, Vec<Datum>)> {
+    let mut by_namespace: Vec<(String, Vec<Datum>)> = Vec::new();
+    for (event_ms, message) in docs {
+        match emf::parse(&message, event_ms) {
+            Ok(datums) => {
+                telemetry.log_events("emf_documents", 1);
+                telemetry
+                    .datums_collected
+                    .fetch_add(datums.len() as u64, Ordering::Relaxed);
+                for d in datums {
+                    match by_namespace.iter_mut().find(|(ns, _)| *ns == d.namespace) {
+                        Some((_, list)) => list.push(d.datum),
+                        None => by_namespace.push((d.namespace, vec![d.datum])),
+                    }
+                }
+            }
+            Err(e) => {
+                telemetry.log_events("emf_invalid", 1);
+                let n = telemetry.log_event_count("emf_invalid");
+                if n.is_power_of_two() {
+                    log(format_args!("not a valid EMF document ({e}); {n} so far"));
+                }
+            }
+        }
+    }
+    by_namespace
 }
 
 /// The configuration of an agent that collects no metrics.

@@ -15,6 +15,7 @@ use skywatch_logstore::LocalLogStore;
 use tokio::sync::{watch, Notify};
 
 use super::outbox::{Batch, Outbox};
+use super::rejection::RejectedInfo;
 use super::AckToken;
 use crate::sinks::cloudwatch_logs::CloudWatchLogsSink;
 use crate::sinks::SendError;
@@ -156,7 +157,7 @@ async fn deliver(target: &LogTarget, batch: &Batch, shared: &Shared) -> bool {
                     .collect();
                 store
                     .append(&batch.group, &batch.stream, &events)
-                    .map(|()| Default::default())
+                    .map(|()| RejectedInfo::default())
                     .map_err(|e| SendError::Retry {
                         kind: "store_error".into(),
                         message: e.to_string(),

@@ -21,6 +21,7 @@ use super::tailer::FileEvent;
 use super::wake::{base_dir, Wake};
 use super::{AckToken, LogEvent};
 use crate::limits::{MAX_LOG_BATCH_BYTES, MAX_LOG_EVENTS_PER_BATCH};
+use crate::metrics::emf::looks_like_emf;
 use crate::telemetry::Telemetry;
 
 /// Bytes read from one file per round, so one busy file cannot starve the others.
@@ -75,8 +76,8 @@ pub struct Shipper {
     held: VecDeque<Batch>,
     /// Acknowledged since the last save.
     unsaved: bool,
-    /// Events in EMF, for the metrics side (files with `emf` on).
-    emf: Option<tokio::sync::mpsc::UnboundedSender<Vec<String>>>,
+    /// EMF documents (time, message), for the metrics side (files with `emf` on).
+    emf: Option<tokio::sync::mpsc::UnboundedSender<Vec<(i64, String)>>>,
 }
 
 impl Shipper {
@@ -86,7 +87,7 @@ impl Shipper {
         force_flush: Duration,
         telemetry: Arc<Telemetry>,
         links: Links,
-        emf: Option<tokio::sync::mpsc::UnboundedSender<Vec<String>>>,
+        emf: Option<tokio::sync::mpsc::UnboundedSender<Vec<(i64, String)>>>,
     ) -> Shipper {
         Shipper {
             sources,
@@ -126,7 +127,7 @@ impl Shipper {
             if self.offer_held() {
                 busy = self.read_round(now, &mut round);
             }
-            self.report(&round.file_events);
+            Shipper::report(&round.file_events);
             self.cut_batches(now, false);
             if self.unsaved && now >= next_save {
                 self.save();
@@ -155,11 +156,7 @@ impl Shipper {
                 log(format_args!("{}: {e}", source.pattern()));
             }
             let events: Vec<LogEvent> = round.events.drain(before..).collect();
-            let (group, stream, emf) = (source.group.clone(), source.stream.clone(), source.emf);
-            if emf {
-                self.forward_emf(&events);
-            }
-            self.add(group, stream, events, now);
+            self.take_events(i, events, now);
         }
         self.telemetry
             .log_bytes_read
@@ -173,12 +170,22 @@ impl Shipper {
         round.bytes > 0
     }
 
+    /// Events source `i` produced: EMF documents to the metrics side, all to their stream.
+    fn take_events(&mut self, i: usize, events: Vec<LogEvent>, now: Instant) {
+        let source = &self.sources[i];
+        let (group, stream) = (source.group.clone(), source.stream.clone());
+        if source.emf {
+            self.forward_emf(&events);
+        }
+        self.add(group, stream, events, now);
+    }
+
     fn forward_emf(&self, events: &[LogEvent]) {
         let Some(tx) = &self.emf else { return };
-        let lines: Vec<String> = events
+        let lines: Vec<(i64, String)> = events
             .iter()
-            .filter(|e| e.message.contains("\"_aws\""))
-            .map(|e| e.message.clone())
+            .filter(|e| looks_like_emf(&e.message))
+            .map(|e| (e.timestamp_ms, e.message.clone()))
             .collect();
         if !lines.is_empty() {
             let _ = tx.send(lines);
@@ -294,7 +301,7 @@ impl Shipper {
         }
     }
 
-    fn report(&self, events: &[FileEvent]) {
+    fn report(events: &[FileEvent]) {
         for e in events {
             match e {
                 FileEvent::Opened { path, offset, .. } => {
@@ -327,8 +334,7 @@ impl Shipper {
         let now_ms = now_ms();
         for i in 0..self.sources.len() {
             let events = self.sources[i].flush_all(&mut self.acks, now, now_ms);
-            let (group, stream) = (self.sources[i].group.clone(), self.sources[i].stream.clone());
-            self.add(group, stream, events, now);
+            self.take_events(i, events, now);
         }
         self.cut_batches(now, true);
         let deadline = now + stop_timeout;

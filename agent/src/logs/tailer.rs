@@ -99,6 +99,7 @@ impl Tailer {
 
     /// Numbers this tailer's files from `first` on (several tailers feed one acknowledgement
     /// tracker, so their numbers must not meet).
+    #[must_use]
     pub fn numbered_from(mut self, first: u64) -> Tailer {
         self.next_number = first;
         self

@@ -7,6 +7,7 @@ pub mod cpu;
 pub mod datum;
 pub mod disk;
 pub mod diskstats;
+pub mod emf;
 pub mod meminfo;
 pub mod netdev;
 pub mod portable;

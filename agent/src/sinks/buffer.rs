@@ -17,6 +17,7 @@ use crate::request_split::RequestLimits;
 /// What identifies one aggregated datum.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct SeriesKey {
+    namespace: String,
     name: String,
     unit: String,
     dimensions: Vec<(String, String)>,
@@ -37,6 +38,7 @@ struct Pending {
 /// One datum as sent: a value, or several with their counts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutDatum {
+    pub namespace: String,
     pub name: String,
     pub unit: String,
     pub dimensions: Vec<(String, String)>,
@@ -66,6 +68,8 @@ impl OutDatum {
 /// Datums waiting to be sent, at most `capacity` collected datums.
 #[derive(Debug)]
 pub struct MetricBuffer {
+    /// Where datums go unless pushed with a namespace of their own.
+    namespace: String,
     pending: HashMap<SeriesKey, Pending>,
     capacity: usize,
     len: usize,
@@ -75,8 +79,9 @@ pub struct MetricBuffer {
 }
 
 impl MetricBuffer {
-    pub fn new(capacity: usize) -> MetricBuffer {
+    pub fn new(capacity: usize, namespace: &str) -> MetricBuffer {
         MetricBuffer {
+            namespace: namespace.to_string(),
             pending: HashMap::new(),
             capacity: capacity.max(1),
             len: 0,
@@ -105,13 +110,21 @@ impl MetricBuffer {
         self.rejected_values
     }
 
+    /// Adds a datum for the buffer's namespace.
     pub fn push(&mut self, datum: Datum) {
+        let namespace = self.namespace.clone();
+        self.push_in(&namespace, datum);
+    }
+
+    /// Adds a datum for `namespace`.
+    pub fn push_in(&mut self, namespace: &str, datum: Datum) {
         if !datum.value.is_finite() || datum.value.abs() > MAX_VALUE_MAGNITUDE {
             self.rejected_values += 1;
             return;
         }
         let period_ms = i64::from(datum.storage_resolution.max(1)) * 1000;
         let key = SeriesKey {
+            namespace: namespace.to_string(),
             name: datum.name,
             unit: datum.unit,
             dimensions: datum.dimensions,
@@ -155,7 +168,8 @@ impl MetricBuffer {
         }
     }
 
-    /// Everything waiting, as requests within PutMetricData's limits, oldest first.
+    /// Everything waiting, as requests within PutMetricData's limits (one namespace each),
+    /// oldest first.
     pub fn take_requests(&mut self) -> Vec<Vec<OutDatum>> {
         let mut series: Vec<(SeriesKey, Pending)> = self.pending.drain().collect();
         self.len = 0;
@@ -164,6 +178,7 @@ impl MetricBuffer {
         for (key, pending) in series {
             for values in pending.values.chunks(MAX_VALUES_PER_DATUM) {
                 datums.push(OutDatum {
+                    namespace: key.namespace.clone(),
                     name: key.name.clone(),
                     unit: key.unit.clone(),
                     dimensions: key.dimensions.clone(),
@@ -173,7 +188,18 @@ impl MetricBuffer {
                 });
             }
         }
-        split_requests(datums)
+        // One request per namespace, namespaces in order of their oldest series.
+        let mut by_namespace: Vec<(String, Vec<OutDatum>)> = Vec::new();
+        for d in datums {
+            match by_namespace.iter_mut().find(|(ns, _)| *ns == d.namespace) {
+                Some((_, list)) => list.push(d),
+                None => by_namespace.push((d.namespace.clone(), vec![d])),
+            }
+        }
+        by_namespace
+            .into_iter()
+            .flat_map(|(_, datums)| split_requests(datums))
+            .collect()
     }
 }
 
@@ -205,7 +231,7 @@ mod tests {
 
     #[test]
     fn one_series_in_one_minute_becomes_values_and_counts() {
-        let mut b = MetricBuffer::new(100);
+        let mut b = MetricBuffer::new(100, "CWAgent");
         b.push(datum("disk_used_percent", "", 10.0, 60_000));
         b.push(datum("disk_used_percent", "", 10.0, 70_000));
         b.push(datum("disk_used_percent", "", 30.0, 119_999));
@@ -222,7 +248,7 @@ mod tests {
 
     #[test]
     fn when_full_the_oldest_series_goes_and_is_counted() {
-        let mut b = MetricBuffer::new(3);
+        let mut b = MetricBuffer::new(3, "CWAgent");
         b.push(datum("a", "x", 1.0, 0));
         b.push(datum("a", "x", 2.0, 1_000));
         b.push(datum("b", "x", 1.0, 0));
@@ -234,7 +260,7 @@ mod tests {
 
     #[test]
     fn values_cloudwatch_rejects_are_counted_not_sent() {
-        let mut b = MetricBuffer::new(10);
+        let mut b = MetricBuffer::new(10, "CWAgent");
         b.push(datum("a", "x", f64::NAN, 0));
         b.push(datum("a", "x", f64::INFINITY, 0));
         b.push(datum("a", "x", 1e200, 0));
@@ -243,7 +269,7 @@ mod tests {
 
     #[test]
     fn requests_keep_to_the_datum_and_value_limits() {
-        let mut b = MetricBuffer::new(10_000);
+        let mut b = MetricBuffer::new(10_000, "CWAgent");
         for i in 0..2_500 {
             b.push(datum("a", &format!("d{i}"), 1.0, 0));
         }
@@ -264,5 +290,30 @@ mod tests {
         );
         let samples: u64 = requests.iter().flatten().map(super::OutDatum::sample_count).sum();
         assert_eq!(samples, 2_900);
+    }
+
+    #[test]
+    fn each_request_holds_one_namespace() {
+        let mut b = MetricBuffer::new(100, "CWAgent");
+        b.push(datum("a", "x", 1.0, 0));
+        b.push_in("MyApp", datum("latency", "x", 12.0, 0));
+        b.push_in("MyApp", datum("latency", "x", 15.0, 0));
+        b.push(datum("b", "x", 1.0, 0));
+        let requests = b.take_requests();
+        let shape: Vec<(String, Vec<String>)> = requests
+            .iter()
+            .map(|r| (r[0].namespace.clone(), r.iter().map(|d| d.name.clone()).collect()))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("CWAgent".to_string(), vec!["a".to_string(), "b".to_string()]),
+                ("MyApp".to_string(), vec!["latency".to_string()])
+            ]
+        );
+        assert!(requests
+            .iter()
+            .all(|r| r.iter().all(|d| d.namespace == r[0].namespace)));
+        assert_eq!(requests[1][0].values, [(12.0, 1.0), (15.0, 1.0)]);
     }
 }

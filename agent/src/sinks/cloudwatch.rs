@@ -35,13 +35,16 @@ impl CloudWatchSink {
         &self.namespace
     }
 
-    /// Sends one request's datums.
+    /// Sends one request's datums (all of one namespace: the first datum's, else the sink's).
     pub async fn put(&self, datums: &[OutDatum]) -> Result<(), SendError> {
         let data: Vec<MetricDatum> = datums.iter().map(metric_datum).collect();
+        let namespace = datums
+            .first()
+            .map_or(self.namespace.as_str(), |d| d.namespace.as_str());
         match self
             .client
             .put_metric_data()
-            .namespace(&self.namespace)
+            .namespace(namespace)
             .set_metric_data(Some(data))
             .send()
             .await
