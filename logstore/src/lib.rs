@@ -9,11 +9,20 @@
 //! A chunk is written to a temporary name, synced, renamed, and the directory synced: once
 //! `append` returns the batch is durable — that is the acknowledgement the file checkpoints wait
 //! for. A crash leaves at most a temporary file, which readers ignore and the next start removes.
+//!
+//! [`LocalLogStore::prune`] keeps the store bounded: chunks whose newest event is older than the
+//! age limit go, then the oldest chunks until the store fits its byte limit.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, Read, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// zstd level for chunks: level 1 compresses about twice as fast as the default 3, for a few
+/// per cent more bytes.
+const COMPRESSION_LEVEL: i32 = 1;
 
 /// One event read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +36,8 @@ pub struct StoredEvent {
 #[derive(Debug)]
 pub struct LocalLogStore {
     dir: PathBuf,
+    /// The next chunk sequence per stream directory, once looked up.
+    next_sequence: Mutex<HashMap<PathBuf, u64>>,
 }
 
 /// `name` safe as one path component: bytes other than `A-Za-z0-9._-` become `%XX`.
@@ -88,6 +99,7 @@ impl LocalLogStore {
         }
         Ok(LocalLogStore {
             dir: dir.to_path_buf(),
+            next_sequence: Mutex::new(HashMap::new()),
         })
     }
 
@@ -99,27 +111,17 @@ impl LocalLogStore {
         };
         let dir = self.dir.join(encode_name(group)).join(encode_name(stream));
         fs::create_dir_all(&dir)?;
-        // One more than the highest sequence there (chunks deleted by retention never free a name).
-        let mut sequence = 0u64;
-        for entry in fs::read_dir(&dir)? {
-            let name = entry?.file_name();
-            let seq = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".ndjson.zst"))
-                .and_then(|stem| stem.rsplit('-').next())
-                .and_then(|s| s.parse::<u64>().ok());
-            if let Some(seq) = seq {
-                sequence = sequence.max(seq + 1);
-            }
-        }
+        let sequence = self.take_sequence(&dir)?;
         let name = format!("{first_ms}-{last_ms}-{sequence:08}.ndjson.zst");
-        let mut body = Vec::new();
+        let mut body = Vec::with_capacity(events.iter().map(|(_, m)| m.len() + 40).sum());
         for (timestamp, message) in events {
-            let line = serde_json::json!({ "timestamp": timestamp, "message": message });
-            body.extend_from_slice(line.to_string().as_bytes());
-            body.push(b'\n');
+            body.extend_from_slice(b"{\"timestamp\":");
+            body.extend_from_slice(timestamp.to_string().as_bytes());
+            body.extend_from_slice(b",\"message\":");
+            serde_json::to_writer(&mut body, message)?;
+            body.extend_from_slice(b"}\n");
         }
-        let compressed = zstd::bulk::compress(&body, 3)?;
+        let compressed = zstd::bulk::compress(&body, COMPRESSION_LEVEL)?;
         let temp = dir.join(format!("{name}.tmp"));
         let mut file = File::create(&temp)?;
         file.write_all(&compressed)?;
@@ -128,6 +130,80 @@ impl LocalLogStore {
         fs::rename(&temp, dir.join(&name))?;
         File::open(&dir)?.sync_all()
     }
+
+    /// The next sequence for chunks in `dir`: one more than the highest there when first asked
+    /// (chunks deleted by pruning never free a name), then counted up.
+    fn take_sequence(&self, dir: &Path) -> io::Result<u64> {
+        let mut known = self
+            .next_sequence
+            .lock()
+            .map_err(|_| io::Error::other("the sequence table is poisoned"))?;
+        let next = if let Some(n) = known.get(dir) {
+            *n
+        } else {
+            let mut next = 0u64;
+            for entry in fs::read_dir(dir)? {
+                if let Some((_, _, seq)) = entry?.file_name().to_str().and_then(parse_chunk_name) {
+                    next = next.max(seq + 1);
+                }
+            }
+            next
+        };
+        known.insert(dir.to_path_buf(), next + 1);
+        Ok(next)
+    }
+
+    /// Removes chunks whose newest event is older than `max_age_ms` before `now_ms`, then the
+    /// oldest chunks (by newest event) until the store holds at most `max_bytes`. Returns the
+    /// chunks removed.
+    pub fn prune(&self, max_bytes: u64, max_age_ms: i64, now_ms: i64) -> io::Result<usize> {
+        let mut chunks = Vec::new();
+        for group in fs::read_dir(&self.dir)? {
+            let group = group?.path();
+            if !group.is_dir() {
+                continue;
+            }
+            for stream in fs::read_dir(&group)? {
+                let stream = stream?.path();
+                if !stream.is_dir() {
+                    continue;
+                }
+                for chunk in fs::read_dir(&stream)? {
+                    let chunk = chunk?;
+                    let Some((_, last, _)) = chunk.file_name().to_str().and_then(parse_chunk_name) else {
+                        continue;
+                    };
+                    chunks.push((last, chunk.metadata()?.len(), chunk.path()));
+                }
+            }
+        }
+        chunks.sort();
+        let mut total: u64 = chunks.iter().map(|(_, len, _)| len).sum();
+        let mut removed = 0;
+        for (last, len, path) in chunks {
+            if last >= now_ms.saturating_sub(max_age_ms) && total <= max_bytes {
+                break;
+            }
+            fs::remove_file(&path)?;
+            total -= len;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+}
+
+/// `<first ms>-<last ms>-<sequence>.ndjson.zst` → its three numbers.
+fn parse_chunk_name(name: &str) -> Option<(i64, i64, u64)> {
+    let stem = name.strip_suffix(".ndjson.zst")?;
+    let (rest, sequence) = stem.rsplit_once('-')?;
+    let sequence = sequence.parse().ok()?;
+    // The first time may be negative (before 1970), so split it off the front.
+    let split = rest[1..].find('-')? + 1;
+    Some((
+        rest[..split].parse().ok()?,
+        rest[split + 1..].parse().ok()?,
+        sequence,
+    ))
 }
 
 /// The chunks of `group` (every stream) that may hold events in `[start_ms, end_ms]`, by name.
@@ -154,14 +230,7 @@ pub fn chunks_in_range(
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
-            let Some(stem) = name.strip_suffix(".ndjson.zst") else {
-                continue;
-            };
-            let mut parts = stem.splitn(3, '-');
-            let (Some(Ok(first)), Some(Ok(last))) = (
-                parts.next().map(str::parse::<i64>),
-                parts.next().map(str::parse::<i64>),
-            ) else {
+            let Some((first, last, _)) = parse_chunk_name(name) else {
                 continue;
             };
             if last >= start_ms && first <= end_ms {
@@ -202,7 +271,44 @@ pub fn read_chunk(stream: &str, path: &Path) -> io::Result<(Vec<StoredEvent>, u6
 
 #[cfg(test)]
 mod tests {
-    use super::{chunks_in_range, decode_name, encode_name, read_chunk, LocalLogStore};
+    use super::{chunks_in_range, decode_name, encode_name, parse_chunk_name, read_chunk, LocalLogStore};
+
+    #[test]
+    fn chunk_names_parse_negative_times_too() {
+        assert_eq!(
+            parse_chunk_name("1000-2000-00000003.ndjson.zst"),
+            Some((1000, 2000, 3))
+        );
+        assert_eq!(parse_chunk_name("-5-7-00000000.ndjson.zst"), Some((-5, 7, 0)));
+        assert_eq!(parse_chunk_name("1000-2000-00000003.ndjson.zst.tmp"), None);
+        assert_eq!(parse_chunk_name("notes.txt"), None);
+    }
+
+    #[test]
+    fn pruning_removes_old_chunks_then_the_oldest_until_the_store_fits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalLogStore::open(dir.path()).unwrap();
+        for (stream, at) in [("a", 1_000), ("b", 2_000), ("a", 3_000), ("b", 4_000)] {
+            store.append("g", stream, &borrowed(&events(&[at], "x"))).unwrap();
+        }
+        let count = || {
+            chunks_in_range(dir.path(), "g", i64::MIN, i64::MAX)
+                .unwrap()
+                .len()
+        };
+        // Older than 2.5 s before "now" = 5 s: the chunks ending at 1 s and 2 s.
+        assert_eq!(store.prune(u64::MAX, 2_500, 5_000).unwrap(), 2);
+        assert_eq!(count(), 2);
+        // A byte limit below one chunk leaves nothing; sequences go on after pruning.
+        assert_eq!(store.prune(1, i64::MAX, 5_000).unwrap(), 2);
+        assert_eq!(count(), 0);
+        store.append("g", "a", &borrowed(&events(&[6_000], "y"))).unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("g").join("a"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["6000-6000-00000002.ndjson.zst"]);
+    }
 
     /// Events at `at`, with messages that need escaping.
     fn events(at: &[i64], text: &str) -> Vec<(i64, String)> {

@@ -532,3 +532,23 @@ emf = true
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n3\n");
 }
+
+#[test]
+fn once_reads_a_file_larger_than_its_buffer_to_the_end() {
+    // moto takes a batch more slowly than the agent reads one, so the 64 KiB buffer fills and
+    // reading waits, again and again — and `--once` must go on reading after every wait.
+    let moto = moto::shared().unwrap_or_else(|e| panic!("{e}"));
+    let work = tempfile::tempdir().unwrap();
+    let logs_dir = work.path().join("logs");
+    std::fs::create_dir_all(&logs_dir).unwrap();
+    let group = unique_name("/it/agent-logs-once");
+    let mut writer = Writer::new(&logs_dir);
+    writer.write(60_000);
+    let config = logs_config(&logs_dir, &group, "buffer_bytes = 65536");
+    let mut agent = Agent::start_in(work.path(), &config, &env_vars(&moto.endpoint_url()), &["--once"]);
+    let (status, log) = agent.wait(Duration::from_secs(120));
+    assert!(status.success(), "{log}");
+    let messages = Stream::new(&moto.endpoint_url(), &group).messages();
+    let (counts, _) = tally(&messages);
+    assert_eq!((messages.len(), counts.len()), (60_000, 60_000), "{log}");
+}

@@ -20,6 +20,7 @@ use crate::logs::outbox::Outbox;
 use crate::logs::shipper::{Links, Shipper};
 use crate::logs::source::Source;
 use crate::logs::spool::Spool;
+use crate::logs::wake::Wake;
 use crate::sinks::cloudwatch_logs::CloudWatchLogsSink;
 use crate::telemetry::Telemetry;
 use crate::{aws, state_dir};
@@ -118,6 +119,8 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
     let queued = Arc::new(Notify::new());
     let closed = Arc::new(AtomicBool::new(false));
     let sender_done = Arc::new(AtomicBool::new(false));
+    let stalled = Arc::new(AtomicBool::new(false));
+    let wake = Wake::new();
     let (acks_tx, acks_rx) = mpsc::channel();
     let (deadline_tx, deadline_rx) = watch::channel(None);
     let shared = Shared {
@@ -125,6 +128,8 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         queued: Arc::clone(&queued),
         closed: Arc::clone(&closed),
         acks: acks_tx,
+        nudge: wake.nudge(),
+        stalled: Arc::clone(&stalled),
         telemetry: Arc::clone(&telemetry),
         deadline: deadline_rx,
     };
@@ -154,8 +159,10 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
             queued,
             closed,
             sender_done,
+            stalled,
             acks: acks_rx,
         },
+        wake,
         emf_tx,
     );
     let stop = Arc::new(AtomicBool::new(false));
@@ -173,10 +180,9 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
 }
 
 impl LogsRunning {
-    /// `--once`: lets the reader read everything there is, deliver it (within `timeout` of
-    /// now) and stop by itself.
-    pub async fn drain(self, timeout: Duration) {
-        let _ = self.deadline.send(Some(Instant::now() + timeout));
+    /// `--once`: lets the reader read everything there is and stop by itself, once what it
+    /// read is delivered (or the stop timeout after the last read has passed).
+    pub async fn drain(self) {
         let reader = self.reader;
         let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     }

@@ -310,7 +310,11 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
                 state_dir: &state_dir,
                 telemetry: Arc::clone(&telemetry),
                 once: options.once,
-                stop_timeout: STOP_FLUSH_TIMEOUT,
+                stop_timeout: if options.once {
+                    ONCE_FLUSH_TIMEOUT
+                } else {
+                    STOP_FLUSH_TIMEOUT
+                },
             })
             .await?,
         ),
@@ -402,7 +406,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         // Logs first: their EMF documents become metrics before the metrics are flushed.
         if let Some(mut logs) = logs {
             let mut emf = logs.emf.take();
-            logs.drain(ONCE_FLUSH_TIMEOUT).await;
+            logs.drain().await;
             if let Some(rx) = &mut emf {
                 while let Ok(docs) = rx.try_recv() {
                     for (namespace, datums) in emf_datums(docs, &telemetry) {

@@ -5,7 +5,7 @@
 //! backend has not taken, so a crash re-reads (duplicates) at most what was in flight and never
 //! skips a line.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
 
 use super::AckToken;
 
@@ -17,8 +17,9 @@ pub struct Acks {
 
 #[derive(Debug, Default)]
 struct FileAcks {
-    /// End offsets of registered events, and whether each is acknowledged.
-    pending: BTreeMap<u64, bool>,
+    /// End offsets of registered events in increasing order (as they are read), and whether
+    /// each is acknowledged.
+    pending: VecDeque<(u64, bool)>,
     /// How far the checkpoint may go.
     done: u64,
 }
@@ -30,12 +31,17 @@ impl Acks {
         if token.end_offset == 0 {
             return;
         }
-        self.files
-            .entry(token.file)
-            .or_default()
-            .pending
-            .entry(token.end_offset)
-            .or_insert(false);
+        let pending = &mut self.files.entry(token.file).or_default().pending;
+        match pending.back() {
+            None => pending.push_back((token.end_offset, false)),
+            Some(&(last, _)) if token.end_offset > last => pending.push_back((token.end_offset, false)),
+            // Out of order (not how files are read, but kept right if it happens).
+            Some(_) => {
+                if let Err(i) = pending.binary_search_by_key(&token.end_offset, |(end, _)| *end) {
+                    pending.insert(i, (token.end_offset, false));
+                }
+            }
+        }
     }
 
     /// Starts a file's account at `offset` (where reading resumed).
@@ -49,15 +55,15 @@ impl Acks {
         let Some(acks) = self.files.get_mut(&token.file) else {
             return;
         };
-        if let Some(acked) = acks.pending.get_mut(&token.end_offset) {
-            *acked = true;
+        if let Ok(i) = acks
+            .pending
+            .binary_search_by_key(&token.end_offset, |(end, _)| *end)
+        {
+            acks.pending[i].1 = true;
         }
-        while let Some(entry) = acks.pending.first_entry() {
-            if !*entry.get() {
-                break;
-            }
-            acks.done = acks.done.max(*entry.key());
-            entry.remove();
+        while let Some(&(end, true)) = acks.pending.front() {
+            acks.done = acks.done.max(end);
+            acks.pending.pop_front();
         }
     }
 

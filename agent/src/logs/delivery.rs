@@ -16,12 +16,21 @@ use tokio::sync::{watch, Notify};
 
 use super::outbox::{Batch, Outbox};
 use super::rejection::RejectedInfo;
+use super::wake::Nudge;
 use super::AckToken;
 use crate::sinks::cloudwatch_logs::CloudWatchLogsSink;
 use crate::sinks::SendError;
 use crate::telemetry::Telemetry;
 
 const RETRY_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+
+/// The local log store's bounds: events older than this go (CloudWatch Logs refuses events
+/// older than 14 days too)...
+pub const STORE_MAX_AGE: Duration = Duration::from_secs(14 * 24 * 3600);
+/// ...and then the oldest chunks while the store is larger than this.
+pub const STORE_MAX_BYTES: u64 = 1 << 30;
+/// How often the local log store is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Error kinds that a change outside the agent can cure (permissions, credentials): the batch
 /// waits and is retried rather than given up.
@@ -56,6 +65,10 @@ pub struct Shared {
     /// The reader has queued its last batch.
     pub closed: Arc<AtomicBool>,
     pub acks: mpsc::Sender<Vec<AckToken>>,
+    /// Wakes the reader (room in the outbox, acknowledgements to apply).
+    pub nudge: Nudge,
+    /// Set while deliveries fail: the reader may then spill batches to the spool.
+    pub stalled: Arc<AtomicBool>,
     pub telemetry: Arc<Telemetry>,
     /// When set: give up what is not delivered by then.
     pub deadline: watch::Receiver<Option<Instant>>,
@@ -68,6 +81,7 @@ fn log(message: impl std::fmt::Display) {
 /// Sends until the reader is done and the outbox is empty (or the stop deadline passes).
 pub async fn run(mut target: LogTarget, shared: Shared) {
     let mut retention_done: HashSet<String> = HashSet::new();
+    let mut next_prune = Instant::now();
     let mut deadline = shared.deadline.clone();
     deadline.borrow_and_update();
     loop {
@@ -87,7 +101,10 @@ pub async fn run(mut target: LogTarget, shared: Shared) {
             Err(_) => return,
         };
         let batch = match next {
-            Ok(Some(batch)) => batch,
+            Ok(Some(batch)) => {
+                shared.nudge.nudge();
+                batch
+            }
             Ok(None) => {
                 if shared.closed.load(Ordering::Acquire) {
                     return;
@@ -107,13 +124,33 @@ pub async fn run(mut target: LogTarget, shared: Shared) {
                 continue;
             }
         };
-        if let LogTarget::CloudWatch { sink, retention } = &mut target {
-            set_retention(sink, retention, &batch.group, &mut retention_done).await;
+        match &mut target {
+            LogTarget::CloudWatch { sink, retention } => {
+                set_retention(sink, retention, &batch.group, &mut retention_done).await;
+            }
+            LogTarget::Local(store) => {
+                if Instant::now() >= next_prune {
+                    prune(store);
+                    next_prune = Instant::now() + PRUNE_EVERY;
+                }
+            }
         }
         if !deliver(&target, &batch, &shared).await {
             // Stop deadline: what is left is read again from the files at the next start.
             return;
         }
+    }
+}
+
+fn prune(store: &LocalLogStore) {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let max_age_ms = i64::try_from(STORE_MAX_AGE.as_millis()).unwrap_or(i64::MAX);
+    match store.prune(STORE_MAX_BYTES, max_age_ms, now_ms) {
+        Ok(0) => {}
+        Ok(n) => log(format_args!("local log store: {n} old chunk(s) removed")),
+        Err(e) => log(format_args!("cannot prune the local log store: {e}")),
     }
 }
 
@@ -207,6 +244,7 @@ async fn deliver(target: &LogTarget, batch: &Batch, shared: &Shared) -> bool {
             Err(e) => e,
         };
         shared.telemetry.api_error(error.kind());
+        shared.stalled.store(true, Ordering::Release);
         if attempt == 0 || attempt.is_power_of_two() {
             log(format_args!(
                 "{}/{}: delivery failed, retrying: {error}",
@@ -231,6 +269,8 @@ async fn deliver(target: &LogTarget, batch: &Batch, shared: &Shared) -> bool {
 }
 
 fn acknowledge(batch: &Batch, shared: &Shared) {
+    shared.stalled.store(false, Ordering::Release);
     let tokens = batch.events.iter().map(|e| e.token).collect();
     let _ = shared.acks.send(tokens);
+    shared.nudge.nudge();
 }

@@ -42,8 +42,13 @@ impl Multiline {
 
     /// Takes one line; returns the event it completed, if any.
     pub fn push(&mut self, line: Line, now: Instant) -> Option<Assembled> {
-        // A piece of an overlong line continues whatever it is part of.
-        let starts = self.start.is_match(&line.text);
+        let starts = if self.start.as_str() == DEFAULT_START_PATTERN {
+            // The default pattern without the regex engine: a first character that is not
+            // white space (`\S` is Unicode's White_Space, as `char::is_whitespace`).
+            line.text.chars().next().is_some_and(|c| !c.is_whitespace())
+        } else {
+            self.start.is_match(&line.text)
+        };
         match &mut self.current {
             Some((event, touched)) if !starts && event.text.len() + 1 + line.text.len() <= self.max_bytes => {
                 event.text.push('\n');
@@ -131,5 +136,27 @@ mod tests {
         // A file starting with continuation lines: they form an event of their own.
         assert_eq!(m.push(line("  orphan", 9), t), None);
         assert_eq!(m.flush(t, true).unwrap().text, "  orphan");
+    }
+
+    #[test]
+    fn the_default_patterns_shortcut_agrees_with_the_regex() {
+        let regex = Regex::new(DEFAULT_START_PATTERN).unwrap();
+        for text in [
+            "",
+            "a",
+            " a",
+            "\ta",
+            "\u{2003}x",
+            "\u{a0}x",
+            "é",
+            "{\"a\":1}",
+            "\r",
+        ] {
+            let mut m = Multiline::new(regex.clone(), Duration::from_secs(5), 1 << 20);
+            let t = Instant::now();
+            m.push(line("first", 5), t);
+            let started = m.push(line(text, 9), t).is_some();
+            assert_eq!(started, regex.is_match(text), "{text:?}");
+        }
     }
 }

@@ -1,6 +1,7 @@
-//! Batches between the reader and the sender: first in memory (up to a bound), then, when the
-//! backend falls behind, in the on-disk [`Spool`]; first in, first out across both. When both
-//! are full a batch is handed back and the reader stops reading until room is made
+//! Batches between the reader and the sender: first in memory (up to a bound), then, while the
+//! backend is failing (an outage), in the on-disk [`Spool`]; first in, first out across both.
+//! When the memory is full and the backend is merely slower than the reader, or when the spool
+//! is full too, a batch is handed back and the reader stops reading until room is made
 //! (backpressure) — nothing is dropped.
 
 use std::collections::VecDeque;
@@ -43,9 +44,10 @@ impl Outbox {
         }
     }
 
-    /// Queues `batch`, or hands it back when memory and spool are full. A spool that cannot
-    /// be written counts as full (the error is returned alongside, to log).
-    pub fn push(&mut self, batch: Batch) -> Result<(), (Batch, Option<io::Error>)> {
+    /// Queues `batch`, or hands it back when it does not fit: memory full and `spill` off (the
+    /// backend is keeping up, only slower), or memory and spool full. A spool that cannot be
+    /// written counts as full (the error is returned alongside, to log).
+    pub fn push(&mut self, batch: Batch, spill: bool) -> Result<(), (Batch, Option<io::Error>)> {
         let bytes = batch.bytes();
         // While anything is spooled, newer batches queue behind it there.
         if self.spool.is_empty()
@@ -54,6 +56,9 @@ impl Outbox {
             self.memory_bytes += bytes;
             self.memory.push_back(batch);
             return Ok(());
+        }
+        if !spill && self.spool.is_empty() {
+            return Err((batch, None));
         }
         match self.spool.push(&batch.group, &batch.stream, &batch.events) {
             Ok(Ok(_)) => Ok(()),
@@ -121,9 +126,15 @@ mod tests {
         let spool = Spool::open(&dir.path().join("spool"), 300).unwrap();
         // Room for two batches in memory.
         let mut outbox = Outbox::new(2 * 250, spool);
-        let mut pushed = 0;
+        // Memory full and the backend healthy: the batch comes back (the reader waits).
+        assert!(outbox.push(batch(0), false).is_ok());
+        assert!(outbox.push(batch(1), false).is_ok());
+        assert_eq!(outbox.push(batch(2), false).unwrap_err().0, batch(2));
+        assert_eq!(outbox.spooled_bytes(), 0);
+        let mut pushed = 2;
+        // An outage: the spool takes what memory cannot, until it is full.
         let refused = loop {
-            match outbox.push(batch(pushed)) {
+            match outbox.push(batch(pushed), true) {
                 Ok(()) => pushed += 1,
                 Err((b, error)) => break (b, error),
             }
@@ -135,7 +146,7 @@ mod tests {
         assert!(outbox.spooled_bytes() > 0);
         // Taking one makes room again; order is first in, first out.
         assert_eq!(outbox.pop().unwrap(), Some(batch(0)));
-        assert!(outbox.push(refused.0).is_ok() || outbox.spooled_bytes() > 0);
+        assert!(outbox.push(refused.0, true).is_ok() || outbox.spooled_bytes() > 0);
         let mut next = 1;
         while let Some(b) = outbox.pop().unwrap() {
             assert_eq!(b, batch(next));

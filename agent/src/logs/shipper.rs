@@ -60,6 +60,8 @@ pub struct Links {
     pub closed: Arc<AtomicBool>,
     /// Set (by the caller) once the sender has finished.
     pub sender_done: Arc<AtomicBool>,
+    /// Set while deliveries fail: batches may spill to the spool.
+    pub stalled: Arc<AtomicBool>,
     pub acks: mpsc::Receiver<Vec<AckToken>>,
 }
 
@@ -70,6 +72,7 @@ pub struct Shipper {
     force_flush: Duration,
     telemetry: Arc<Telemetry>,
     links: Links,
+    wake: Wake,
     acks: Acks,
     pending: HashMap<(String, String), Pending>,
     /// Batches the outbox refused (full): reading waits until they are in.
@@ -87,6 +90,7 @@ impl Shipper {
         force_flush: Duration,
         telemetry: Arc<Telemetry>,
         links: Links,
+        wake: Wake,
         emf: Option<tokio::sync::mpsc::UnboundedSender<Vec<(i64, String)>>>,
     ) -> Shipper {
         Shipper {
@@ -95,6 +99,7 @@ impl Shipper {
             force_flush,
             telemetry,
             links,
+            wake,
             acks: Acks::default(),
             pending: HashMap::new(),
             held: VecDeque::new(),
@@ -106,7 +111,6 @@ impl Shipper {
     /// Runs until `stop` is set (or, with `until_idle`, until a round finds nothing new) and
     /// everything is wound down; `stop_timeout` bounds the wait for the sender after the stop.
     pub fn run(mut self, stop: &AtomicBool, until_idle: bool, stop_timeout: Duration) {
-        let mut wake = Wake::new();
         let mut next_discovery = Instant::now();
         let mut next_save = Instant::now() + SAVE_EVERY;
         // The sender ends early only at the stop deadline: nothing more can be delivered.
@@ -116,29 +120,29 @@ impl Shipper {
             let mut round = Round::default();
             if now >= next_discovery {
                 for source in &mut self.sources {
-                    wake.watch(&base_dir(source.pattern()));
+                    self.wake.watch(&base_dir(source.pattern()));
                     if let Err(e) = source.discover(&mut self.acks, &mut round) {
                         log(format_args!("{}: {e}", source.pattern()));
                     }
                 }
                 next_discovery = now + DISCOVER_EVERY;
             }
-            let mut busy = false;
-            if self.offer_held() {
-                busy = self.read_round(now, &mut round);
-            }
+            // Reading waits while the outbox refuses batches (backpressure).
+            let read = self.offer_held();
+            let busy = read && self.read_round(now, &mut round);
             Shipper::report(&round.file_events);
             self.cut_batches(now, false);
             if self.unsaved && now >= next_save {
                 self.save();
                 next_save = now + SAVE_EVERY;
             }
-            if !busy && until_idle && self.held.is_empty() {
+            // Idle: a read found nothing new (not merely skipped for backpressure).
+            if read && !busy && until_idle && self.held.is_empty() {
                 break;
             }
             if !busy {
                 // Woken by a change: look for new files at once too.
-                if wake.wait(IDLE_WAIT) {
+                if self.wake.wait(IDLE_WAIT) {
                     next_discovery = Instant::now();
                 }
             }
@@ -259,8 +263,9 @@ impl Shipper {
         let Ok(mut outbox) = self.links.outbox.lock() else {
             return false;
         };
+        let spill = self.links.stalled.load(Ordering::Acquire);
         while let Some(batch) = self.held.pop_front() {
-            match outbox.push(batch) {
+            match outbox.push(batch, spill) {
                 Ok(()) => self.links.queued.notify_one(),
                 Err((batch, error)) => {
                     if let Some(e) = error {

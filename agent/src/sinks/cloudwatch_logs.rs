@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
-use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_cloudwatchlogs::Client;
+use aws_smithy_types::body::SdkBody;
 
 use super::{classify, SendError};
 use crate::logs::rejection::RejectedInfo;
@@ -55,22 +55,23 @@ impl CloudWatchLogsSink {
         stream: &str,
         events: &[LogEvent],
     ) -> Result<RejectedInfo, SendError> {
-        let input: Vec<InputLogEvent> = events
-            .iter()
-            .filter_map(|e| {
-                InputLogEvent::builder()
-                    .timestamp(e.timestamp_ms)
-                    .message(&e.message)
-                    .build()
-                    .ok()
-            })
-            .collect();
+        // The body is written here rather than by the SDK: its JSON string escaping goes byte
+        // by byte and took a third of the agent's CPU on JSON log lines. The request is the
+        // same PutLogEvents document; it replaces the (empty) serialized one before signing.
+        let body = put_log_events_body(group, stream, events);
         let out = self
             .client
             .put_log_events()
             .log_group_name(group)
             .log_stream_name(stream)
-            .set_log_events(Some(input))
+            .set_log_events(Some(Vec::new()))
+            .customize()
+            .mutate_request(move |request| {
+                request
+                    .headers_mut()
+                    .insert("content-length", body.len().to_string());
+                *request.body_mut() = SdkBody::from(body.clone());
+            })
             .send()
             .await
             .map_err(|e| classify(&e))?;
@@ -138,5 +139,68 @@ impl CloudWatchLogsSink {
         }
         self.retention_set.insert(group.to_string());
         Ok(())
+    }
+}
+
+/// The PutLogEvents request document for `events` (sorted, within the limits).
+fn put_log_events_body(group: &str, stream: &str, events: &[LogEvent]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(events.iter().map(|e| e.message.len() + 48).sum::<usize>() + 256);
+    body.extend_from_slice(b"{\"logGroupName\":");
+    write_json_string(&mut body, group);
+    body.extend_from_slice(b",\"logStreamName\":");
+    write_json_string(&mut body, stream);
+    body.extend_from_slice(b",\"logEvents\":[");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(b"{\"timestamp\":");
+        body.extend_from_slice(e.timestamp_ms.to_string().as_bytes());
+        body.extend_from_slice(b",\"message\":");
+        write_json_string(&mut body, &e.message);
+        body.push(b'}');
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::put_log_events_body;
+    use crate::logs::{AckToken, LogEvent};
+
+    #[test]
+    fn the_request_body_is_the_put_log_events_document() {
+        let events = [
+            LogEvent {
+                timestamp_ms: 1_795_867_200_000,
+                message: "{\"level\":\"ERROR\",\"msg\":\"tab\\there\"}\nsecond line \u{e9} \u{1}".into(),
+                token: AckToken {
+                    file: 1,
+                    end_offset: 10,
+                },
+            },
+            LogEvent {
+                timestamp_ms: 1_795_867_200_001,
+                message: "plain".into(),
+                token: AckToken {
+                    file: 1,
+                    end_offset: 20,
+                },
+            },
+        ];
+        let body = put_log_events_body("/ec2/app", "i-1 \"x\"", &events);
+        let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(doc["logGroupName"], "/ec2/app");
+        assert_eq!(doc["logStreamName"], "i-1 \"x\"");
+        assert_eq!(doc["logEvents"][0]["timestamp"], 1_795_867_200_000_i64);
+        assert_eq!(doc["logEvents"][0]["message"], events[0].message.as_str());
+        assert_eq!(doc["logEvents"][1]["message"], "plain");
+        assert_eq!(doc["logEvents"].as_array().unwrap().len(), 2);
     }
 }
