@@ -81,11 +81,25 @@ async fn read_facts() -> Result<InstanceFacts, String> {
 }
 
 /// A log group or stream name with the CloudWatch agent's placeholders replaced:
-/// `{instance_id}` (the hostname off EC2), `{hostname}`, `{local_hostname}` and `{ip_address}`
-/// (the instance's private address, else this host's first non-loopback IPv4 address, else
-/// `UNKNOWN-IP`). Characters a name may not hold (`:` and `*`) become `_`.
-pub fn resolve_log_name(template: &str, facts: Option<&InstanceFacts>, hostname: &str) -> String {
+/// `{instance_id}` (the hostname off EC2), `{hostname}`, `{local_hostname}`, `{aws_region}`
+/// (`UNKNOWN-REGION` without one) and `{ip_address}` (the instance's private address, else this
+/// host's first non-loopback IPv4 address, else `UNKNOWN-IP`). Characters a name may not hold
+/// (`:` and `*`) become `_`.
+pub fn resolve_log_name(
+    template: &str,
+    facts: Option<&InstanceFacts>,
+    hostname: &str,
+    region: Option<&str>,
+) -> String {
     let mut name = template.to_string();
+    if name.contains("{aws_region}") {
+        let region = facts
+            .map(|f| f.region.as_str())
+            .or(region)
+            .filter(|r| !r.is_empty())
+            .unwrap_or("UNKNOWN-REGION");
+        name = name.replace("{aws_region}", region);
+    }
     if name.contains("{instance_id}") {
         let id = facts.map_or(hostname, |f| f.instance_id.as_str());
         name = name.replace("{instance_id}", id);
@@ -166,11 +180,24 @@ mod tests {
             ..InstanceFacts::default()
         };
         assert_eq!(
-            resolve_log_name("{instance_id}/{hostname}/{ip_address}", Some(&facts), "web-1"),
+            resolve_log_name(
+                "{instance_id}/{hostname}/{ip_address}",
+                Some(&facts),
+                "web-1",
+                None
+            ),
             "i-0abc/web-1/10.1.2.3"
         );
-        assert_eq!(resolve_log_name("{instance_id}", None, "web-1"), "web-1");
-        assert_eq!(resolve_log_name("a:b*c", None, "h"), "a_b_c");
+        assert_eq!(resolve_log_name("{instance_id}", None, "web-1", None), "web-1");
+        assert_eq!(resolve_log_name("a:b*c", None, "h", None), "a_b_c");
+        assert_eq!(
+            resolve_log_name("{aws_region}", None, "h", Some("eu-west-1")),
+            "eu-west-1"
+        );
+        assert_eq!(
+            resolve_log_name("{aws_region}", None, "h", None),
+            "UNKNOWN-REGION"
+        );
     }
 
     #[test]

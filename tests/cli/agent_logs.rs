@@ -552,3 +552,100 @@ fn once_reads_a_file_larger_than_its_buffer_to_the_end() {
     let (counts, _) = tally(&messages);
     assert_eq!((messages.len(), counts.len()), (60_000, 60_000), "{log}");
 }
+
+/// `logq QUERY` over log group `group` of the local store under `work`, as CSV.
+fn logq_store(work: &Path, group: &str, query: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_logq"))
+        .args(["--format", "csv", query])
+        .args(["--store", work.join("state/logs").to_str().unwrap()])
+        .args(["--log-group", group])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn publish_multi_logs_gives_each_file_its_stream_and_blacklisted_names_are_left_out() {
+    let work = tempfile::tempdir().unwrap();
+    let logs_dir = work.path().join("logs");
+    std::fs::create_dir_all(&logs_dir).unwrap();
+    std::fs::write(logs_dir.join("a.log"), "a 1\na 2\n").unwrap();
+    std::fs::write(logs_dir.join("b.log"), "b 1\n").unwrap();
+    std::fs::write(logs_dir.join("debug.log"), "noise\n").unwrap();
+    let config = format!(
+        r#"{{"logs": {{"logs_collected": {{"files": {{"collect_list": [
+            {{"file_path": "{}/*.log", "log_group_name": "multi", "log_stream_name": "web",
+              "publish_multi_logs": true, "blacklist": "^debug"}}]}}}}}}}}"#,
+        logs_dir.display()
+    );
+    let mut agent = Agent::start_in(
+        work.path(),
+        &config,
+        &[("AWS_EC2_METADATA_DISABLED", "true".to_string())],
+        &["--once"],
+    );
+    let (status, log) = agent.wait(Duration::from_secs(60));
+    assert!(status.success(), "{log}");
+    let sanitized = |name: &str| {
+        logs_dir
+            .join(name)
+            .display()
+            .to_string()
+            .replace(|c: char| !(c.is_ascii_alphanumeric() || ".-_#".contains(c)), "_")
+    };
+    let csv = logq_store(
+        work.path(),
+        "multi",
+        "stats count(*) as n by @logStream | sort @logStream asc",
+    );
+    assert_eq!(
+        csv,
+        format!(
+            "@logStream,n\nweb_{},2\nweb_{},1\n",
+            sanitized("a.log"),
+            sanitized("b.log")
+        ),
+        "{log}"
+    );
+}
+
+#[test]
+fn auto_removal_deletes_a_dated_file_once_a_newer_one_took_over_and_all_of_it_is_stored() {
+    let work = tempfile::tempdir().unwrap();
+    let logs_dir = work.path().join("logs");
+    std::fs::create_dir_all(&logs_dir).unwrap();
+    let first = logs_dir.join("batch.log.2026-11-27");
+    std::fs::write(&first, "day 1 line 1\nday 1 line 2\n").unwrap();
+    let config = format!(
+        "[outputs]\nlogs = \"local\"\n[logs]\nforce_flush_interval = 1\n[[logs.files]]\nfile_path = \"{}/batch.log.*\"\nlog_group_name = \"batch\"\nauto_removal = true\n",
+        logs_dir.display()
+    );
+    let agent = Agent::start_in(work.path(), &config, &[], &[]);
+    agent.wait_for_log("following", Duration::from_secs(20));
+    // The older file is kept while it is the newest.
+    let second = logs_dir.join("batch.log.2026-11-28");
+    std::fs::write(&second, "day 2 line 1\n").unwrap();
+    // Newer by its modification time, whatever the clock's resolution.
+    std::fs::File::options()
+        .write(true)
+        .open(&first)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+    poll_until(
+        "the older file to be deleted",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || (!first.exists()).then_some(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    assert!(second.exists(), "the newest file stays");
+    let (status, log) = agent.stop(Duration::from_secs(30));
+    assert!(status.success(), "{log}");
+    assert!(log.contains("auto_removal: deleted"), "{log}");
+    assert_eq!(
+        logq_store(work.path(), "batch", "fields @message | sort @message asc"),
+        "@message\nday 1 line 1\nday 1 line 2\nday 2 line 1\n"
+    );
+}

@@ -91,10 +91,12 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
     let host = hostname();
     let mut sources = Vec::new();
     let mut retention = Vec::new();
+    let mut classes = Vec::new();
     let mut any_emf = false;
     for (i, file) in logs.files.iter().enumerate() {
-        let group = resolve_log_name(&file.log_group_name, facts, &host);
-        let stream = resolve_log_name(&file.log_stream_name, facts, &host);
+        let region = config.region.as_deref();
+        let group = resolve_log_name(&file.log_group_name, facts, &host, region);
+        let stream = resolve_log_name(&file.log_stream_name, facts, &host, region);
         let saved = by_source
             .remove(&glob_pattern(&file.file_path))
             .unwrap_or_default();
@@ -104,11 +106,14 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         if let Some(days) = source.retention_in_days {
             retention.push((group.clone(), days));
         }
+        if let Some(class) = &file.log_group_class {
+            classes.push((group.clone(), class.clone()));
+        }
         any_emf |= source.emf;
         log(format_args!("shipping {} to {group}/{stream}", file.file_path));
         sources.push(source);
     }
-    let target = choose_target(config, logs, facts, state_dir, retention).await?;
+    let target = choose_target(config, logs, facts, state_dir, retention, classes).await?;
     let to_cloudwatch = matches!(target, LogTarget::CloudWatch { .. });
     let spool = Spool::open(&state_dir.join("spool"), logs.spool_bytes)
         .map_err(|e| startup(format!("cannot open the spool in {}: {e}", state_dir.display())))?;
@@ -202,6 +207,7 @@ async fn choose_target(
     facts: Option<&InstanceFacts>,
     state_dir: &Path,
     retention: Vec<(String, i32)>,
+    classes: Vec<(String, String)>,
 ) -> Result<LogTarget, AgentError> {
     let local = || {
         let dir = state_dir::logs_store(state_dir);
@@ -228,7 +234,10 @@ async fn choose_target(
             return local();
         }
     }
-    let sink = CloudWatchLogsSink::new(&sdk, logs.endpoint_override.as_deref());
+    let mut sink = CloudWatchLogsSink::new(&sdk, logs.endpoint_override.as_deref());
+    for (group, class) in &classes {
+        sink.set_group_class(group, class);
+    }
     log(format_args!(
         "sending log events to CloudWatch Logs in {}",
         sdk.region().map_or("(no region)", |r| r.as_ref())

@@ -41,6 +41,8 @@ pub struct EventCounts {
 #[derive(Debug, Clone)]
 pub struct EventRules {
     pub timestamp: Option<TimestampFormat>,
+    /// Remove the matched timestamp (and the white space after it) from the message.
+    pub trim_timestamp: bool,
     pub filters: Vec<Filter>,
     pub redactions: Vec<Redaction>,
     pub long_lines: LongLines,
@@ -89,15 +91,20 @@ impl EventBuilder {
             file: self.file,
             end_offset: event.end_offset,
         };
+        let mut text = event.text;
         let parsed = self
             .rules
             .timestamp
             .as_ref()
-            .map(|format| format.parse(&event.text, now_ms));
+            .map(|format| format.parse_span(&text, now_ms));
         let timestamp_ms = match parsed {
             None => now_ms,
-            Some(Some(ms)) => {
+            Some(Some((ms, span))) => {
                 self.last_timestamp = Some(ms);
+                if self.rules.trim_timestamp {
+                    let rest = text[span.end..].trim_start();
+                    text = format!("{}{rest}", &text[..span.start]);
+                }
                 ms
             }
             Some(None) => {
@@ -105,6 +112,7 @@ impl EventBuilder {
                 self.last_timestamp.unwrap_or(now_ms)
             }
         };
+        let event = Assembled { text, ..event };
         // An empty event (a blank line) is nothing to send: PutLogEvents refuses empty messages.
         if event.text.is_empty() || !passes(&self.rules.filters, &event.text) {
             self.counts.filtered += 1;
@@ -161,6 +169,7 @@ mod tests {
             9,
             EventRules {
                 timestamp: Some(TimestampFormat::new("%Y-%m-%d %H:%M:%S", Zone::Utc).unwrap()),
+                trim_timestamp: false,
                 filters,
                 redactions: vec![builtin("email").unwrap()],
                 long_lines: LongLines::Split,
@@ -232,5 +241,18 @@ mod tests {
         );
         assert_eq!(b.counts.filtered, 1);
         assert_eq!(sent(&b.flush(t, 0, true)).len(), 1);
+    }
+
+    #[test]
+    fn trim_timestamp_takes_the_time_out_of_the_message() {
+        let mut b = builder(Vec::new());
+        b.rules.trim_timestamp = true;
+        let t = Instant::now();
+        b.push(line("2026-11-28 01:02:03   ERROR disk full", 37), t, 0);
+        let built = b.flush(t, 0, true);
+        assert_eq!(sent(&built), [(1_795_827_723_000, "ERROR disk full", 37)]);
+        // No timestamp in the line: nothing is trimmed.
+        b.push(line("[worker] no time here", 59), t, 0);
+        assert_eq!(sent(&b.flush(t, 0, true))[0].1, "[worker] no time here");
     }
 }

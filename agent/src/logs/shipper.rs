@@ -79,6 +79,8 @@ pub struct Shipper {
     held: VecDeque<Batch>,
     /// Acknowledged since the last save.
     unsaved: bool,
+    /// The first discovery is done (and its starting points saved).
+    discovered: bool,
     /// EMF documents (time, message), for the metrics side (files with `emf` on).
     emf: Option<tokio::sync::mpsc::UnboundedSender<Vec<(i64, String)>>>,
 }
@@ -104,6 +106,7 @@ impl Shipper {
             pending: HashMap::new(),
             held: VecDeque::new(),
             unsaved: false,
+            discovered: false,
             emf,
         }
     }
@@ -117,6 +120,14 @@ impl Shipper {
         while !stop.load(Ordering::Acquire) && !self.links.sender_done.load(Ordering::Acquire) {
             let now = Instant::now();
             self.apply_acks();
+            for source in &mut self.sources {
+                for path in source.remove_superseded(&self.acks) {
+                    log(format_args!(
+                        "auto_removal: deleted {} (a newer file took over)",
+                        path.display()
+                    ));
+                }
+            }
             let mut round = Round::default();
             if now >= next_discovery {
                 for source in &mut self.sources {
@@ -126,6 +137,13 @@ impl Shipper {
                     }
                 }
                 next_discovery = now + DISCOVER_EVERY;
+                if !self.discovered {
+                    // Where reading starts is itself worth keeping: a restart before the first
+                    // acknowledgement must not take a first start's decisions again (the
+                    // CloudWatch agent's "newest file only" on a first start).
+                    self.discovered = true;
+                    self.save();
+                }
             }
             // Reading waits while the outbox refuses batches (backpressure).
             let read = self.offer_held();
@@ -177,11 +195,22 @@ impl Shipper {
     /// Events source `i` produced: EMF documents to the metrics side, all to their stream.
     fn take_events(&mut self, i: usize, events: Vec<LogEvent>, now: Instant) {
         let source = &self.sources[i];
-        let (group, stream) = (source.group.clone(), source.stream.clone());
         if source.emf {
             self.forward_emf(&events);
         }
-        self.add(group, stream, events, now);
+        let group = source.group.clone();
+        // Usually one stream; with publish_multi_logs one per file.
+        let mut by_stream: Vec<(String, Vec<LogEvent>)> = Vec::new();
+        for event in events {
+            let stream = source.stream_of(event.token.file);
+            match by_stream.iter_mut().find(|(s, _)| s == stream) {
+                Some((_, list)) => list.push(event),
+                None => by_stream.push((stream.to_string(), vec![event])),
+            }
+        }
+        for (stream, events) in by_stream {
+            self.add(group.clone(), stream, events, now);
+        }
     }
 
     fn forward_emf(&self, events: &[LogEvent]) {

@@ -45,7 +45,12 @@ pub struct Source {
     /// Counts of builders already dropped (their files finished).
     finished_counts: EventCounts,
     pub group: String,
+    /// The stream (the stream name of every file's own stream, with `publish_multi_logs`).
     pub stream: String,
+    /// With `publish_multi_logs`: each file's own stream, by file number.
+    file_streams: Option<HashMap<u64, String>>,
+    /// Delete files a newer file has superseded, once everything read from them is delivered.
+    auto_removal: bool,
     pub retention_in_days: Option<i32>,
     pub emf: bool,
 }
@@ -104,11 +109,12 @@ impl Source {
                 FilterKind::Exclude => Filter::Exclude(re),
             });
         }
-        if let Some(blacklist) = &config.blacklist {
-            filters.push(Filter::Exclude(
-                Regex::new(blacklist).map_err(|e| bad("blacklist", &e))?,
-            ));
-        }
+        let skip_names = config
+            .blacklist
+            .as_deref()
+            .map(Regex::new)
+            .transpose()
+            .map_err(|e| bad("blacklist", &e))?;
         let mut redactions = Vec::new();
         for name in &config.redact {
             redactions.push(
@@ -122,12 +128,16 @@ impl Source {
             LongLinesMode::Split => LongLines::Split,
             LongLinesMode::Truncate => LongLines::Truncate,
         };
-        let tailer = Tailer::new(&glob_pattern(&config.file_path), MAX_LOG_EVENT_BYTES, saved)
+        let mut tailer = Tailer::new(&glob_pattern(&config.file_path), MAX_LOG_EVENT_BYTES, saved)
             .numbered_from(first_number);
+        if let Some(names) = skip_names {
+            tailer = tailer.skipping(names);
+        }
         Ok(Source {
             tailer,
             rules: EventRules {
                 timestamp,
+                trim_timestamp: config.trim_timestamp,
                 filters,
                 redactions,
                 long_lines,
@@ -138,6 +148,8 @@ impl Source {
             finished_counts: EventCounts::default(),
             group,
             stream,
+            file_streams: config.publish_multi_logs.then(HashMap::new),
+            auto_removal: config.auto_removal,
             retention_in_days: config
                 .retention_in_days
                 .filter(|d| *d > 0)
@@ -167,7 +179,7 @@ impl Source {
     pub fn discover(&mut self, acks: &mut Acks, round: &mut Round) -> io::Result<()> {
         let before = round.file_events.len();
         self.tailer.discover(&mut round.file_events)?;
-        start_accounts(&round.file_events[before..], acks);
+        self.opened(&round.file_events[before..], acks);
         Ok(())
     }
 
@@ -183,7 +195,7 @@ impl Source {
     ) -> io::Result<()> {
         let before = round.file_events.len();
         let files = self.tailer.read(budget, &mut round.file_events)?;
-        start_accounts(&round.file_events[before..], acks);
+        self.opened(&round.file_events[before..], acks);
         for f in files {
             let builder = self.builder(f.file);
             let mut built = Vec::new();
@@ -256,6 +268,66 @@ impl Source {
         out
     }
 
+    /// Opened files start their acknowledgement account where reading starts (and, with
+    /// `publish_multi_logs`, get their stream: `<stream>_<path with / and characters a name may
+    /// not hold as _>`, as the CloudWatch agent names them).
+    fn opened(&mut self, events: &[FileEvent], acks: &mut Acks) {
+        for e in events {
+            let (FileEvent::Opened { file, offset, path }
+            | FileEvent::FoundRotated {
+                file,
+                offset,
+                to: path,
+                ..
+            }) = e
+            else {
+                continue;
+            };
+            acks.start(*file, *offset);
+            if let Some(streams) = &mut self.file_streams {
+                let sanitized: String = path
+                    .display()
+                    .to_string()
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || ".-_#".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                streams.insert(*file, format!("{}_{sanitized}", self.stream));
+            }
+        }
+    }
+
+    /// The stream events of `file` go to.
+    pub fn stream_of(&self, file: u64) -> &str {
+        self.file_streams
+            .as_ref()
+            .and_then(|s| s.get(&file))
+            .map_or(self.stream.as_str(), String::as_str)
+    }
+
+    /// With `auto_removal`: deletes files a newer file superseded once all read from them is
+    /// acknowledged; returns the paths deleted.
+    pub fn remove_superseded(&mut self, acks: &Acks) -> Vec<std::path::PathBuf> {
+        if !self.auto_removal {
+            return Vec::new();
+        }
+        let mut removed = Vec::new();
+        for (file, path, position) in self.tailer.superseded() {
+            let delivered = acks.outstanding(file) == 0 && acks.checkpoint(file) == Some(position);
+            // (An event still waiting for its last line is not acknowledged, so the checkpoint
+            // is short of the position while one waits.)
+            if delivered && std::fs::remove_file(&path).is_ok() {
+                removed.push(path);
+            }
+        }
+        removed
+    }
+
     /// What the event rules did so far.
     pub fn counts(&self) -> EventCounts {
         let mut total = self.finished_counts;
@@ -277,18 +349,6 @@ fn add_counts(total: &mut EventCounts, more: &EventCounts) {
     total.without_timestamp += more.without_timestamp;
     total.redactions += more.redactions;
     total.cut += more.cut;
-}
-
-/// Opened files start their acknowledgement account where reading starts.
-fn start_accounts(events: &[FileEvent], acks: &mut Acks) {
-    for e in events {
-        match e {
-            FileEvent::Opened { file, offset, .. } | FileEvent::FoundRotated { file, offset, .. } => {
-                acks.start(*file, *offset);
-            }
-            _ => {}
-        }
-    }
 }
 
 /// Registers built events; filtered ones are acknowledged at once, the rest go to `out`.

@@ -78,7 +78,12 @@ pub struct Tailer {
     /// Files read to their end and no longer followed, whose checkpoints stay until the caller
     /// releases them (their last events may still be in flight).
     retired: HashMap<u64, (FileId, PathBuf)>,
+    /// Files whose base name matches are not followed (`blacklist`).
+    skip_names: Option<regex::Regex>,
 }
+
+/// Compressed files a glob may match (rotated logs): never followed, as the CloudWatch agent.
+const COMPRESSED_SUFFIXES: &[&str] = &[".gz", ".zst", ".zip", ".bz2", ".xz", ".tar", ".rar"];
 
 /// How long a checkpoint whose file is nowhere to be found is kept.
 const UNMATCHED_CHECKPOINT_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -94,7 +99,15 @@ impl Tailer {
             saved,
             truncated_originals: Vec::new(),
             retired: HashMap::new(),
+            skip_names: None,
         }
+    }
+
+    /// Leaves out files whose base name matches `names`.
+    #[must_use]
+    pub fn skipping(mut self, names: regex::Regex) -> Tailer {
+        self.skip_names = Some(names);
+        self
     }
 
     /// Numbers this tailer's files from `first` on (several tailers feed one acknowledgement
@@ -120,7 +133,7 @@ impl Tailer {
         let mut paths: Vec<PathBuf> = glob::glob(&self.pattern)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?
             .filter_map(Result::ok)
-            .filter(|p| p.is_file())
+            .filter(|p| p.is_file() && !self.skipped(p))
             .collect();
         paths.sort();
         for f in self.files.values_mut() {
@@ -145,6 +158,7 @@ impl Tailer {
             if id.fingerprint.is_some() && self.files.values().any(|f| f.id.fingerprint == id.fingerprint) {
                 continue;
             }
+            // No checkpoint: from the start (the CloudWatch agent's behaviour).
             let offset = self.take_saved(&id).unwrap_or(0);
             let number = self.follow(file, id, path.clone(), offset);
             events.push(FileEvent::Opened {
@@ -155,6 +169,34 @@ impl Tailer {
         }
         self.find_rotated_while_stopped(events);
         Ok(())
+    }
+
+    fn skipped(&self, path: &Path) -> bool {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            return false;
+        };
+        COMPRESSED_SUFFIXES.iter().any(|s| name.ends_with(s))
+            || self.skip_names.as_ref().is_some_and(|re| re.is_match(name))
+    }
+
+    /// Followed files read to their end whose last change is older than the newest followed
+    /// file's (what `auto_removal` deletes once everything read from them is acknowledged),
+    /// with the position read to.
+    pub fn superseded(&self) -> Vec<(u64, PathBuf, u64)> {
+        let modified = |f: &Followed| f.reader.file().metadata().and_then(|m| m.modified()).ok();
+        let Some(newest) = self.files.values().filter_map(modified).max() else {
+            return Vec::new();
+        };
+        self.files
+            .iter()
+            .filter(|(_, f)| {
+                f.matched
+                    && f.reader.pending_bytes() == 0
+                    && f.reader.file_len().is_ok_and(|len| len == f.reader.position())
+                    && modified(f).is_some_and(|m| m < newest)
+            })
+            .map(|(n, f)| (*n, f.path.clone(), f.reader.position()))
+            .collect()
     }
 
     fn follow(&mut self, file: File, id: FileId, path: PathBuf, offset: u64) -> u64 {
@@ -451,5 +493,47 @@ mod tests {
             events.iter().any(|e| matches!(e, FileEvent::Truncated { .. })),
             "{events:?}"
         );
+    }
+
+    /// Sets `path`'s modification time `secs_ago` seconds into the past.
+    fn age(path: &std::path::Path, secs_ago: u64) {
+        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(secs_ago);
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    }
+
+    #[test]
+    fn compressed_and_blacklisted_files_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(name);
+        std::fs::write(p("app.log.1"), "old 1\n").unwrap();
+        std::fs::write(p("app.log"), "new 1\n").unwrap();
+        std::fs::write(p("app.log.2.gz"), b"\x1f\x8b\x08garbage\n").unwrap();
+        std::fs::write(p("app.log.debug"), "debug 1\n").unwrap();
+        let mut t = Tailer::new(&format!("{}/app.log*", dir.path().display()), 1 << 20, Vec::new())
+            .skipping(regex::Regex::new(r"\.debug$").unwrap());
+        let mut events = Vec::new();
+        t.discover(&mut events).unwrap();
+        assert_eq!(read_texts(&mut t, &mut events), ["new 1", "old 1"], "{events:?}");
+    }
+
+    #[test]
+    fn files_read_to_their_end_and_older_than_the_newest_are_superseded() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(name);
+        std::fs::write(p("a.log"), "a 1\n").unwrap();
+        std::fs::write(p("b.log"), "b 1\n").unwrap();
+        age(&p("a.log"), 60);
+        let mut t = Tailer::new(&format!("{}/*.log", dir.path().display()), 1 << 20, Vec::new());
+        let mut events = Vec::new();
+        t.discover(&mut events).unwrap();
+        assert_eq!(read_texts(&mut t, &mut events), ["a 1", "b 1"]);
+        let superseded: Vec<std::path::PathBuf> =
+            t.superseded().into_iter().map(|(_, path, _)| path).collect();
+        assert_eq!(superseded, [p("a.log")], "read to its end and older than b.log");
     }
 }

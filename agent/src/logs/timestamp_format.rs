@@ -144,7 +144,13 @@ impl TimestampFormat {
     /// The time (epoch ms) of the first match in `message`, as of `now_ms` for formats without a
     /// year; `None` when nothing matches or the match is not a real time.
     pub fn parse(&self, message: &str, now_ms: i64) -> Option<i64> {
+        self.parse_span(message, now_ms).map(|(ms, _)| ms)
+    }
+
+    /// The time of the first match, and where the match is in `message`.
+    pub fn parse_span(&self, message: &str, now_ms: i64) -> Option<(i64, std::ops::Range<usize>)> {
         let caps = self.regex.captures(message)?;
+        let span = caps.get(0)?.range();
         let now = Utc.timestamp_millis_opt(now_ms).single()?;
         let (mut year, mut month, mut day) = (None, None, None);
         let (mut hour, mut minute, mut second, mut nanos) = (0u32, 0u32, 0u32, 0u32);
@@ -200,14 +206,15 @@ impl TimestampFormat {
             }
         };
         if let Some(year) = year {
-            return to_ms(naive_at(year)?);
+            return Some((to_ms(naive_at(year)?)?, span));
         }
         let this_year = to_ms(naive_at(now.year())?)?;
-        if this_year > now_ms + 30 * 86_400_000 {
-            to_ms(naive_at(now.year() - 1)?)
+        let ms = if this_year > now_ms + 30 * 86_400_000 {
+            to_ms(naive_at(now.year() - 1)?)?
         } else {
-            Some(this_year)
-        }
+            this_year
+        };
+        Some((ms, span))
     }
 }
 

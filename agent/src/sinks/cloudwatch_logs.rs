@@ -3,9 +3,10 @@
 //! to count by reason, and errors are sorted into retry and rejected like every other call.
 //! Retention is set once per group per run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
+use aws_sdk_cloudwatchlogs::types::LogGroupClass;
 use aws_sdk_cloudwatchlogs::Client;
 use aws_smithy_types::body::SdkBody;
 
@@ -18,6 +19,8 @@ use crate::logs::LogEvent;
 pub struct CloudWatchLogsSink {
     client: Client,
     retention_set: HashSet<String>,
+    /// `log_group_class` of groups the agent creates.
+    group_classes: HashMap<String, String>,
 }
 
 impl CloudWatchLogsSink {
@@ -29,6 +32,32 @@ impl CloudWatchLogsSink {
         CloudWatchLogsSink {
             client: Client::from_conf(builder.build()),
             retention_set: HashSet::new(),
+            group_classes: HashMap::new(),
+        }
+    }
+
+    /// Creates `group` with `class` (`STANDARD` or `INFREQUENT_ACCESS`) if the agent has to
+    /// create it.
+    pub fn set_group_class(&mut self, group: &str, class: &str) {
+        self.group_classes.insert(group.to_string(), class.to_string());
+    }
+
+    async fn create_group(&self, group: &str) -> Result<(), SendError> {
+        let class = self
+            .group_classes
+            .get(group)
+            .map(|c| LogGroupClass::from(c.as_str()));
+        match self
+            .client
+            .create_log_group()
+            .log_group_name(group)
+            .set_log_group_class(class)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
+            Err(e) => Err(classify(&e)),
         }
     }
 
@@ -101,11 +130,7 @@ impl CloudWatchLogsSink {
             Err(e) if e.code() != Some("ResourceNotFoundException") => return Err(classify(&e)),
             Err(_) => {}
         }
-        match self.client.create_log_group().log_group_name(group).send().await {
-            Ok(_) => {}
-            Err(e) if exists(e.code()) => {}
-            Err(e) => return Err(classify(&e)),
-        }
+        self.create_group(group).await?;
         match create_stream().await {
             Ok(_) => Ok(()),
             Err(e) if exists(e.code()) => Ok(()),
@@ -128,11 +153,7 @@ impl CloudWatchLogsSink {
         match put().await {
             Ok(_) => {}
             Err(e) if e.code() == Some("ResourceNotFoundException") => {
-                match self.client.create_log_group().log_group_name(group).send().await {
-                    Ok(_) => {}
-                    Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {}
-                    Err(e) => return Err(classify(&e)),
-                }
+                self.create_group(group).await?;
                 put().await.map_err(|e| classify(&e))?;
             }
             Err(e) => return Err(classify(&e)),
