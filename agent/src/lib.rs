@@ -6,9 +6,10 @@
 //! sinks acknowledge only what the backend accepted, and checkpoints advance over acknowledged data
 //! only, so a crash duplicates at most what was in flight and never loses a line.
 //!
-//! Built so far: the configuration ([`config`]: our TOML and the CloudWatch agent's JSON) and the
-//! host metrics sources ([`metrics`]: memory, swap, cpu, disk, diskio, net). Not built yet: the
-//! publishing pipeline (dimensions, sinks, the daemon) and the log pipeline (see the open issues).
+//! Parts: the configuration ([`config`]: our TOML and the CloudWatch agent's JSON), the host
+//! metrics sources and EMF ([`metrics`]), the log pipeline ([`logs`]: tailer → events → batches →
+//! outbox/spool → delivery, acknowledgements back to checkpoints), the sinks ([`sinks`]:
+//! PutMetricData, PutLogEvents, the local stores) and the daemon that runs them ([`daemon`]).
 
 pub mod aws;
 pub mod config;

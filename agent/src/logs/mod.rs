@@ -1,5 +1,9 @@
-//! Log shipping: the pieces that decide what a PutLogEvents request holds, what the service's
-//! answer means for each event, and where reading resumes after a restart.
+//! Log shipping. The reader thread ([`shipper`]) follows each collected file's glob
+//! ([`source`], [`tailer`]), turns lines into events ([`events`]: multi-line, time, filters,
+//! redaction), gathers them into batches per stream ([`batch`]) and queues them ([`outbox`],
+//! spilling to the [`spool`] during an outage); the sender ([`delivery`]) delivers them to
+//! CloudWatch Logs or the local store and acknowledges each event back; [`acks`] turns
+//! acknowledgements into [`checkpoint`]s.
 //!
 //! Delivery is acknowledgement-driven: every event carries the position in its file just past
 //! it; a checkpoint advances only over events the backend accepted (or rejected for good, with

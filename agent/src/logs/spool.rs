@@ -109,7 +109,7 @@ impl Spool {
         Ok(Ok(id))
     }
 
-    /// The oldest batch, read back (it stays until [`Spool::remove`]).
+    /// The oldest batch, read back (it stays until [`Spool::pop`]).
     pub fn front(&self) -> io::Result<Option<Spooled>> {
         let Some(&(id, _)) = self.segments.front() else {
             return Ok(None);
