@@ -16,6 +16,7 @@ pub mod config;
 pub mod daemon;
 pub mod health;
 pub mod instance;
+pub mod journal;
 pub mod limits;
 pub mod logs;
 pub mod metrics;

@@ -79,22 +79,9 @@ impl LocalLogStore {
     /// The store under `dir` (`<state dir>/logs`); leftover temporary chunks are removed.
     pub fn open(dir: &Path) -> io::Result<LocalLogStore> {
         fs::create_dir_all(dir)?;
-        for group in fs::read_dir(dir)? {
-            let group = group?.path();
-            if !group.is_dir() {
-                continue;
-            }
-            for stream in fs::read_dir(&group)? {
-                let stream = stream?.path();
-                if !stream.is_dir() {
-                    continue;
-                }
-                for chunk in fs::read_dir(&stream)? {
-                    let chunk = chunk?.path();
-                    if chunk.extension().is_some_and(|e| e == "tmp") {
-                        fs::remove_file(&chunk)?;
-                    }
-                }
+        for chunk in files_in_streams(dir)? {
+            if chunk.extension().is_some_and(|e| e == "tmp") {
+                fs::remove_file(&chunk)?;
             }
         }
         Ok(LocalLogStore {
@@ -158,24 +145,15 @@ impl LocalLogStore {
     /// chunks removed.
     pub fn prune(&self, max_bytes: u64, max_age_ms: i64, now_ms: i64) -> io::Result<usize> {
         let mut chunks = Vec::new();
-        for group in fs::read_dir(&self.dir)? {
-            let group = group?.path();
-            if !group.is_dir() {
+        for path in files_in_streams(&self.dir)? {
+            let Some((_, last, _)) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(parse_chunk_name)
+            else {
                 continue;
-            }
-            for stream in fs::read_dir(&group)? {
-                let stream = stream?.path();
-                if !stream.is_dir() {
-                    continue;
-                }
-                for chunk in fs::read_dir(&stream)? {
-                    let chunk = chunk?;
-                    let Some((_, last, _)) = chunk.file_name().to_str().and_then(parse_chunk_name) else {
-                        continue;
-                    };
-                    chunks.push((last, chunk.metadata()?.len(), chunk.path()));
-                }
-            }
+            };
+            chunks.push((last, fs::metadata(&path)?.len(), path));
         }
         chunks.sort();
         let mut total: u64 = chunks.iter().map(|(_, len, _)| len).sum();
@@ -190,6 +168,27 @@ impl LocalLogStore {
         }
         Ok(removed)
     }
+}
+
+/// Every file in every stream directory of the store under `dir` (`<group>/<stream>/*`).
+fn files_in_streams(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for group in fs::read_dir(dir)? {
+        let group = group?.path();
+        if !group.is_dir() {
+            continue;
+        }
+        for stream in fs::read_dir(&group)? {
+            let stream = stream?.path();
+            if !stream.is_dir() {
+                continue;
+            }
+            for file in fs::read_dir(&stream)? {
+                files.push(file?.path());
+            }
+        }
+    }
+    Ok(files)
 }
 
 /// `<first ms>-<last ms>-<sequence>.ndjson.zst` → its three numbers.

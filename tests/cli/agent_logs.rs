@@ -384,16 +384,8 @@ filters = [{{ type = "exclude", expression = "healthcheck" }}]
     assert!(status.success(), "{log}");
     assert!(log.contains("log events go to the local store"), "{log}");
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    let logq = |query: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_logq"))
-            .args(["--format", "csv", query])
-            .args(["--store", work.path().join("state/logs").to_str().unwrap()])
-            .args(["--log-group", &format!("/app/{}", host.trim())])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let group = format!("/app/{}", host.trim());
+    let logq = |query: &str| logq_store(work.path(), &group, query);
     assert_eq!(logq("stats count(*) as n"), "n\n2\n");
     let csv = logq("fields @timestamp, @message | sort @timestamp asc");
     assert!(
@@ -524,13 +516,7 @@ emf = true
     });
     assert_eq!((count, sum, unit.as_str()), (3.0, 57.0, "Milliseconds"));
     // The lines themselves, the invalid document included, are in the local store.
-    let out = Command::new(env!("CARGO_BIN_EXE_logq"))
-        .args(["--format", "csv", "stats count(*) as n"])
-        .args(["--store", work.path().join("state/logs").to_str().unwrap()])
-        .args(["--log-group", "emf"])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n3\n");
+    assert_eq!(logq_store(work.path(), "emf", "stats count(*) as n"), "n\n3\n");
 }
 
 #[test]

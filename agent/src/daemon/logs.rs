@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use skywatch_logstore::LocalLogStore;
 use tokio::sync::{watch, Notify};
 
-use super::{hostname, log, AgentError};
+use super::{hostname, AgentError};
 use crate::config::{glob_pattern, AgentConfig, Destination, LogsConfig};
 use crate::instance::{resolve_log_name, InstanceFacts};
+use crate::journal::log;
 use crate::logs::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::logs::delivery::{self, LogTarget, Shared};
 use crate::logs::outbox::Outbox;

@@ -11,7 +11,7 @@ mod logs;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use skywatch_backoff::Backoff;
 use tokio::signal::unix::{signal, SignalKind};
@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::{self, AgentConfig, Destination, MetricsConfig, Plugin, PluginConfig, Problem};
 use crate::instance::{self, InstanceFacts};
+use crate::journal::{log, now_ms};
 use crate::limits::MAX_DATUMS_PER_PUT;
 use crate::metrics::collect::Collector;
 use crate::metrics::datum::{datums, Datum, DimensionRules};
@@ -83,16 +84,6 @@ pub struct Outcome {
     pub sent: u64,
     pub stored: u64,
     pub dropped: u64,
-}
-
-fn log(message: impl std::fmt::Display) {
-    eprintln!("skywatch agent: {message}");
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Reads the config file; errors refuse it, warnings are logged.

@@ -18,6 +18,7 @@ use super::outbox::{Batch, Outbox};
 use super::rejection::RejectedInfo;
 use super::wake::Nudge;
 use super::AckToken;
+use crate::journal::{log, now_ms};
 use crate::sinks::cloudwatch_logs::CloudWatchLogsSink;
 use crate::sinks::SendError;
 use crate::telemetry::Telemetry;
@@ -72,10 +73,6 @@ pub struct Shared {
     pub telemetry: Arc<Telemetry>,
     /// When set: give up what is not delivered by then.
     pub deadline: watch::Receiver<Option<Instant>>,
-}
-
-fn log(message: impl std::fmt::Display) {
-    eprintln!("skywatch agent: {message}");
 }
 
 /// Sends until the reader is done and the outbox is empty (or the stop deadline passes).
@@ -143,11 +140,8 @@ pub async fn run(mut target: LogTarget, shared: Shared) {
 }
 
 fn prune(store: &LocalLogStore) {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let max_age_ms = i64::try_from(STORE_MAX_AGE.as_millis()).unwrap_or(i64::MAX);
-    match store.prune(STORE_MAX_BYTES, max_age_ms, now_ms) {
+    match store.prune(STORE_MAX_BYTES, max_age_ms, now_ms()) {
         Ok(0) => {}
         Ok(n) => log(format_args!("local log store: {n} old chunk(s) removed")),
         Err(e) => log(format_args!("cannot prune the local log store: {e}")),

@@ -157,11 +157,7 @@ mod tests {
     use std::time::Instant;
 
     fn line(text: &str, end_offset: u64) -> Line {
-        Line {
-            text: text.into(),
-            end_offset,
-            piece: false,
-        }
+        Line::whole(text, end_offset)
     }
 
     fn builder(filters: Vec<Filter>) -> EventBuilder {

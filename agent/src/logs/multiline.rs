@@ -90,11 +90,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn line(text: &str, end_offset: u64) -> Line {
-        Line {
-            text: text.into(),
-            end_offset,
-            piece: false,
-        }
+        Line::whole(text, end_offset)
     }
 
     #[test]

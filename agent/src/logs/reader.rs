@@ -22,6 +22,18 @@ pub struct Line {
     pub piece: bool,
 }
 
+impl Line {
+    /// A whole line ending at `end_offset` (for tests of what comes after the reader).
+    #[cfg(test)]
+    pub(crate) fn whole(text: &str, end_offset: u64) -> Line {
+        Line {
+            text: text.into(),
+            end_offset,
+            piece: false,
+        }
+    }
+}
+
 /// A file being read.
 #[derive(Debug)]
 pub struct FileReader {

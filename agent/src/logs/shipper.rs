@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -20,6 +20,7 @@ use super::source::{Round, Source};
 use super::tailer::FileEvent;
 use super::wake::{base_dir, Wake};
 use super::{AckToken, LogEvent};
+use crate::journal::{log, now_ms};
 use crate::limits::{MAX_LOG_BATCH_BYTES, MAX_LOG_EVENTS_PER_BATCH};
 use crate::metrics::emf::looks_like_emf;
 use crate::telemetry::Telemetry;
@@ -33,16 +34,6 @@ const IDLE_WAIT: Duration = Duration::from_millis(250);
 /// How often checkpoints are saved while acknowledgements arrive (a crash re-sends at most
 /// what was acknowledged since).
 const SAVE_EVERY: Duration = Duration::from_millis(200);
-
-fn log(message: impl std::fmt::Display) {
-    eprintln!("skywatch agent: {message}");
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// One stream's events waiting to make a batch.
 #[derive(Debug, Default)]
@@ -314,13 +305,26 @@ impl Shipper {
         self.held.is_empty()
     }
 
+    /// Applies the acknowledgements that arrived.
     fn apply_acks(&mut self) {
         while let Ok(tokens) = self.links.acks.try_recv() {
-            for token in tokens {
-                self.acks.acknowledge(token);
-            }
-            self.unsaved = true;
+            self.acknowledge(tokens);
         }
+    }
+
+    /// Waits up to `timeout` for acknowledgements, then applies all that arrived.
+    fn wait_for_acks(&mut self, timeout: Duration) {
+        if let Ok(tokens) = self.links.acks.recv_timeout(timeout) {
+            self.acknowledge(tokens);
+        }
+        self.apply_acks();
+    }
+
+    fn acknowledge(&mut self, tokens: Vec<AckToken>) {
+        for token in tokens {
+            self.acks.acknowledge(token);
+        }
+        self.unsaved = true;
     }
 
     fn save(&mut self) {
@@ -374,11 +378,7 @@ impl Shipper {
         let deadline = now + stop_timeout;
         // Held batches go in as the sender makes room.
         while !self.held.is_empty() && Instant::now() < deadline {
-            if let Ok(tokens) = self.links.acks.recv_timeout(Duration::from_millis(20)) {
-                for token in tokens {
-                    self.acks.acknowledge(token);
-                }
-            }
+            self.wait_for_acks(Duration::from_millis(20));
             self.offer_held();
         }
         self.links.closed.store(true, Ordering::Release);
@@ -386,11 +386,7 @@ impl Shipper {
         while !self.links.sender_done.load(Ordering::Acquire)
             && Instant::now() < deadline + Duration::from_secs(1)
         {
-            if let Ok(tokens) = self.links.acks.recv_timeout(Duration::from_millis(50)) {
-                for token in tokens {
-                    self.acks.acknowledge(token);
-                }
-            }
+            self.wait_for_acks(Duration::from_millis(50));
         }
         self.apply_acks();
         self.save();
