@@ -414,11 +414,17 @@ emf = true
 redact = ["card_number"]
 redact_patterns = { order_token = "tok_[0-9a-f]{8}" }
 filters = [{ type = "include", expression = "ERROR" }]
+encoding = "windows-1252"
 "#;
-    let bad = format!("{good}\n[[logs.files]]\nfile_path = \"/srv/**.log\"\nredact = [\"no_such_rule\"]\n");
+    let bad = format!(
+        "{good}\n[[logs.files]]\nfile_path = \"/srv/**.log\"\nredact = [\"no_such_rule\"]\nencoding = \"klingon\"\n"
+    );
     assert_eq!(
         errors(&parse(&bad)),
-        ["logs.files[1].redact[0]: no built-in redaction rule \"no_such_rule\" (there are aws_access_key, aws_secret_key, bearer_token, email, card_number)"]
+        [
+            "logs.files[1].encoding: unknown encoding \"klingon\" (WHATWG labels: utf-8, windows-1252, shift_jis, gbk, …)",
+            "logs.files[1].redact[0]: no built-in redaction rule \"no_such_rule\" (there are aws_access_key, aws_secret_key, bearer_token, email, card_number)"
+        ]
     );
     let loaded = parse(good);
     assert_eq!(errors(&loaded), Vec::<String>::new());

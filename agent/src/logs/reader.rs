@@ -44,6 +44,9 @@ pub struct FileReader {
     pending: Vec<u8>,
     max_line_bytes: usize,
     invalid_utf8_lines: u64,
+    /// The file's encoding when it is not UTF-8 (an ASCII-compatible one: lines still end at
+    /// the byte `\n`).
+    encoding: Option<&'static encoding_rs::Encoding>,
 }
 
 impl FileReader {
@@ -55,7 +58,15 @@ impl FileReader {
             pending: Vec::new(),
             max_line_bytes: max_line_bytes.max(1),
             invalid_utf8_lines: 0,
+            encoding: None,
         }
+    }
+
+    /// Decodes lines from `encoding` (ASCII-compatible; UTF-8 is the default).
+    #[must_use]
+    pub fn decoding(mut self, encoding: Option<&'static encoding_rs::Encoding>) -> FileReader {
+        self.encoding = encoding.filter(|e| *e != encoding_rs::UTF_8);
+        self
     }
 
     /// The offset of the first byte not yet returned in a line.
@@ -68,7 +79,7 @@ impl FileReader {
         self.pending.len()
     }
 
-    /// Lines with invalid UTF-8 so far.
+    /// Lines with invalid UTF-8 (or bytes invalid in the file's encoding) so far.
     pub fn invalid_utf8_lines(&self) -> u64 {
         self.invalid_utf8_lines
     }
@@ -140,6 +151,18 @@ impl FileReader {
     }
 
     fn push(&mut self, out: &mut Vec<Line>, bytes: Vec<u8>, end_offset: u64, piece: bool) {
+        if let Some(encoding) = self.encoding {
+            let (text, malformed) = encoding.decode_without_bom_handling(&bytes);
+            if malformed {
+                self.invalid_utf8_lines += 1;
+            }
+            out.push(Line {
+                text: text.into_owned(),
+                end_offset,
+                piece,
+            });
+            return;
+        }
         let text = match String::from_utf8(bytes) {
             Ok(text) => text,
             Err(e) => {
@@ -171,6 +194,26 @@ impl FileReader {
 mod tests {
     use super::{FileReader, Line};
     use std::io::Write;
+
+    #[test]
+    fn lines_in_another_encoding_are_decoded() {
+        let mut f = tempfile::tempfile().unwrap();
+        // "café" and "Größe" in windows-1252, then a Shift_JIS line ("日本").
+        f.write_all(b"caf\xe9\nGr\xf6\xdfe\n").unwrap();
+        let mut r = FileReader::new(f.try_clone().unwrap(), 0, 1 << 20)
+            .decoding(encoding_rs::Encoding::for_label(b"windows-1252"));
+        let mut out = Vec::new();
+        r.read_lines(&mut out, usize::MAX).unwrap();
+        assert_eq!(texts(&out), [("café", 5, false), ("Größe", 11, false)]);
+        assert_eq!(r.invalid_utf8_lines(), 0);
+        let mut sjis = tempfile::tempfile().unwrap();
+        sjis.write_all(b"\x93\xfa\x96\x7b\n").unwrap();
+        let mut r =
+            FileReader::new(sjis, 0, 1 << 20).decoding(encoding_rs::Encoding::for_label(b"shift_jis"));
+        let mut out = Vec::new();
+        r.read_lines(&mut out, usize::MAX).unwrap();
+        assert_eq!(out[0].text, "日本");
+    }
 
     fn texts(lines: &[Line]) -> Vec<(&str, u64, bool)> {
         lines

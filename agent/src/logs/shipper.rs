@@ -180,6 +180,8 @@ impl Shipper {
         self.telemetry.set_log_events("read", counts.0);
         self.telemetry.set_log_events("filtered", counts.1);
         self.telemetry.set_log_events("without_timestamp", counts.2);
+        let invalid = self.sources.iter().map(Source::invalid_utf8_lines).sum();
+        self.telemetry.set_log_events("invalid_encoding", invalid);
         round.bytes > 0
     }
 

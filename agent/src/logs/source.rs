@@ -133,6 +133,17 @@ impl Source {
         if let Some(names) = skip_names {
             tailer = tailer.skipping(names);
         }
+        if let Some(label) = &config.encoding {
+            let encoding = encoding_rs::Encoding::for_label(label.as_bytes())
+                .filter(|e| e.is_ascii_compatible())
+                .ok_or_else(|| {
+                    SourceError(format!(
+                        "{}: encoding {label:?} is not supported",
+                        config.file_path
+                    ))
+                })?;
+            tailer = tailer.decoding(Some(encoding));
+        }
         Ok(Source {
             tailer,
             rules: EventRules {

@@ -80,6 +80,10 @@ pub struct Tailer {
     retired: HashMap<u64, (FileId, PathBuf)>,
     /// Files whose base name matches are not followed (`blacklist`).
     skip_names: Option<regex::Regex>,
+    /// The files' encoding (none: UTF-8).
+    encoding: Option<&'static encoding_rs::Encoding>,
+    /// Invalid lines counted in files no longer followed.
+    finished_invalid_lines: u64,
 }
 
 /// Compressed files a glob may match (rotated logs): never followed, as the CloudWatch agent.
@@ -100,7 +104,20 @@ impl Tailer {
             truncated_originals: Vec::new(),
             retired: HashMap::new(),
             skip_names: None,
+            encoding: None,
+            finished_invalid_lines: 0,
         }
+    }
+
+    /// Decodes the files from `encoding` (ASCII-compatible; none: UTF-8).
+    #[must_use]
+    pub fn decoding(mut self, encoding: Option<&'static encoding_rs::Encoding>) -> Tailer {
+        self.encoding = encoding;
+        self
+    }
+
+    fn reader(&self, file: File, offset: u64) -> FileReader {
+        FileReader::new(file, offset, self.max_line_bytes).decoding(self.encoding)
     }
 
     /// Leaves out files whose base name matches `names`.
@@ -207,7 +224,7 @@ impl Tailer {
             Followed {
                 id,
                 path,
-                reader: FileReader::new(file, offset, self.max_line_bytes),
+                reader: self.reader(file, offset),
                 matched: true,
                 head: Vec::new(),
             },
@@ -323,7 +340,8 @@ impl Tailer {
                 };
                 f.id = copy_id;
                 f.path = copy_path;
-                f.reader = FileReader::new(copy_file, position, self.max_line_bytes);
+                self.finished_invalid_lines += f.reader.invalid_utf8_lines();
+                f.reader = FileReader::new(copy_file, position, self.max_line_bytes).decoding(self.encoding);
             }
             let mut lines = Vec::new();
             let read = f.reader.read_lines(&mut lines, budget)?;
@@ -354,6 +372,7 @@ impl Tailer {
         }
         for number in finished {
             if let Some(f) = self.files.remove(&number) {
+                self.finished_invalid_lines += f.reader.invalid_utf8_lines();
                 events.push(FileEvent::Finished { path: f.path.clone() });
                 self.retired.insert(number, (f.id, f.path));
             }
@@ -366,9 +385,14 @@ impl Tailer {
         self.files.get(&file).map(|f| f.reader.position())
     }
 
-    /// Lines with invalid UTF-8 read from the files followed now.
+    /// Lines with invalid UTF-8 (or bytes invalid in the encoding) read so far.
     pub fn invalid_utf8_lines(&self) -> u64 {
-        self.files.values().map(|f| f.reader.invalid_utf8_lines()).sum()
+        self.finished_invalid_lines
+            + self
+                .files
+                .values()
+                .map(|f| f.reader.invalid_utf8_lines())
+                .sum::<u64>()
     }
 
     /// The unterminated last line of `file`, given up waiting for its newline.

@@ -244,16 +244,16 @@ impl Reader {
                     }
                 }
                 "encoding" => {
-                    if let Some(enc) = self.string(v, &at) {
-                        if !matches!(enc.to_ascii_lowercase().as_str(), "utf-8" | "utf8" | "ascii") {
-                            self.error(
+                    if let Some(label) = self.string(v, &at) {
+                        match encoding_rs::Encoding::for_label(label.as_bytes()) {
+                            None => self.error(&at, format!("unknown encoding {label:?} (WHATWG labels: utf-8, windows-1252, shift_jis, gbk, …)")),
+                            Some(e) if !e.is_ascii_compatible() => self.error(
                                 &at,
-                                format!(
-                                    "encoding {enc:?} is not supported by skywatch yet (utf-8 and ascii are)"
-                                ),
-                            );
+                                format!("encoding {label:?} ({}) is not supported by skywatch yet (ASCII-compatible ones are)", e.name()),
+                            ),
+                            Some(_) => {}
                         }
-                        file.encoding = Some(enc);
+                        file.encoding = Some(label);
                     }
                 }
                 "filters" => file.filters = self.filters(v, &at),
