@@ -59,38 +59,38 @@ pub fn same_key(a: &[Option<Value>], b: &[Option<Value>]) -> bool {
         })
 }
 
-/// Longest one-string key kept inline in a group's entry.
+/// Longest one-string key kept inline in a slot.
 const INLINE_KEY_BYTES: usize = 15;
 
-/// What a probe reads first: the group's hash and, for a short one-string key, its text, in
-/// one 32-byte entry; other keys are compared through `keys`. Rows counted in batches are
-/// counted here too, in the cache line the probe just read.
+/// One slot of the groups' open-addressing table: the group's hash tag and number and, for a
+/// short one-string key, its text — a probe usually reads this one half cache line and nothing
+/// else. Rows counted in batches are counted here too.
 #[derive(Clone, Copy)]
-struct Entry {
-    hash: u64,
+#[repr(C)]
+struct Slot {
+    /// The high half of the group's hash.
+    tag: u32,
+    /// The group's number, or [`Slot::EMPTY`].
+    group: u32,
     /// Rows counted by [`Groups::count_later`], not yet in the group's states.
     count: u64,
-    /// Length of the inline text, or [`Entry::NOT_INLINE`].
+    /// Length of the inline text, or [`Slot::NOT_INLINE`].
     len: u8,
     text: [u8; INLINE_KEY_BYTES],
 }
 
-impl Entry {
-    const NOT_INLINE: u8 = u8::MAX;
+const _: () = assert!(std::mem::size_of::<Slot>() == 32);
 
-    fn new(hash: u64, values: &[Option<Value>]) -> Entry {
-        let mut entry = Entry {
-            hash,
-            count: 0,
-            len: Entry::NOT_INLINE,
-            text: [0; INLINE_KEY_BYTES],
-        };
-        if let Some(text) = short_text(values) {
-            entry.len = text.len() as u8;
-            entry.text[..text.len()].copy_from_slice(text);
-        }
-        entry
-    }
+impl Slot {
+    const EMPTY: u32 = u32::MAX;
+    const NOT_INLINE: u8 = u8::MAX;
+    const VACANT: Slot = Slot {
+        tag: 0,
+        group: Slot::EMPTY,
+        count: 0,
+        len: Slot::NOT_INLINE,
+        text: [0; INLINE_KEY_BYTES],
+    };
 }
 
 /// The text of a one-string key short enough to keep inline.
@@ -101,20 +101,28 @@ fn short_text(values: &[Option<Value>]) -> Option<&[u8]> {
     }
 }
 
+fn tag_of(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
 /// Rows counted per batch by [`Groups::count_later`].
 const COUNT_BATCH: usize = 64;
+/// Slots of a new table (a power of two).
+const FIRST_SLOTS: usize = 16;
 
-/// The groups of a stats stage, looked up by hash without building a key per row. The table
-/// holds group numbers; entries, keys and aggregate states live in flat arrays (a group's key is
-/// `width` values at `number × width`), and short one-string keys are compared in the entry,
-/// so a probe reads few cache lines.
+/// The groups of a stats stage, looked up by hash without building a key per row. An
+/// open-addressing table (linear probing, at most half full) holds 32-byte slots; keys and
+/// aggregate states live in flat arrays by group number (a group's key is `width` values at
+/// `number × width`), and short one-string keys are compared in the slot, so a probe reads one
+/// cache line where a table of indexes would read three.
 ///
 /// With many groups, a probe waits on memory. A stage that only counts rows hands its keys
 /// over in batches ([`Groups::count_later`]): the batch's probes do not depend on each other,
 /// so the processor overlaps their cache misses.
 pub struct Groups {
-    index: hashbrown::HashTable<u32>,
-    entries: Vec<Entry>,
+    slots: Vec<Slot>,
+    /// Each group's full hash, by number (to place it again when the table grows).
+    hashes: Vec<u64>,
     /// Values per key; set by the first group.
     width: usize,
     keys: Vec<Option<Value>>,
@@ -126,15 +134,15 @@ pub struct Groups {
     /// Keys of rows waiting to be counted (`width` values each) and their hashes.
     pending_keys: Vec<Option<Value>>,
     pending_hashes: Vec<u64>,
-    /// The pending rows' group numbers, found before any is counted.
+    /// The pending rows' slots, found before any is counted.
     pending_found: Vec<usize>,
 }
 
 impl Groups {
     pub fn new(stats: &StatsStage) -> Groups {
         Groups {
-            index: hashbrown::HashTable::new(),
-            entries: Vec::new(),
+            slots: vec![Slot::VACANT; FIRST_SLOTS],
+            hashes: Vec::new(),
             width: stats.groups.len(),
             keys: Vec::new(),
             per_group: stats.aggregates.len(),
@@ -172,14 +180,16 @@ impl Groups {
         let keys = std::mem::take(&mut self.pending_keys);
         let mut found = std::mem::take(&mut self.pending_found);
         found.clear();
+        // Room for every new group of the batch first, so no slot moves while it is counted.
+        self.reserve(hashes.len());
         // First every probe, then every count: the probes overlap.
         let width = self.width;
         for (n, &hash) in hashes.iter().enumerate() {
             let key = &keys[n * width..(n + 1) * width];
-            found.push(self.find_or_insert_hashed(hash, key));
+            found.push(self.slot_of(hash, key));
         }
-        for &i in &found {
-            self.entries[i].count += 1;
+        for &slot in &found {
+            self.slots[slot].count += 1;
         }
         self.pending_hashes = hashes;
         self.pending_hashes.clear();
@@ -189,44 +199,84 @@ impl Groups {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.hashes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.hashes.is_empty()
     }
 
     /// The number of the group with key `values`, created (with fresh states) if new.
     pub fn find_or_insert(&mut self, values: &[Option<Value>]) -> usize {
-        self.find_or_insert_hashed(hash_values(values), values)
+        self.reserve(1);
+        let slot = self.slot_of(hash_values(values), values);
+        self.slots[slot].group as usize
     }
 
-    /// [`Groups::find_or_insert`] with the key's hash already computed.
-    fn find_or_insert_hashed(&mut self, hash: u64, values: &[Option<Value>]) -> usize {
-        let (entries, keys, width) = (&self.entries, &self.keys, self.width);
-        let found = match short_text(values) {
-            Some(text) => self.index.find(hash, |&i| {
-                let entry = &entries[i as usize];
-                entry.hash == hash && entry.text.get(..usize::from(entry.len)) == Some(text)
-            }),
-            None => self.index.find(hash, |&i| {
-                let at = i as usize * width;
-                entries[i as usize].hash == hash
-                    && keys.get(at..at + width).is_some_and(|key| same_key(key, values))
-            }),
-        };
-        if let Some(&i) = found {
-            return i as usize;
+    /// The slot of the group with key `values` (hashing to `hash`), the group created if new.
+    /// The table must have room for one more group.
+    fn slot_of(&mut self, hash: u64, values: &[Option<Value>]) -> usize {
+        let mask = self.slots.len() - 1;
+        let tag = tag_of(hash);
+        let short = short_text(values);
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = &self.slots[i];
+            if slot.group == Slot::EMPTY {
+                break;
+            }
+            if slot.tag == tag {
+                let same = match short {
+                    Some(text) => slot.text.get(..usize::from(slot.len)) == Some(text),
+                    None => {
+                        let at = slot.group as usize * self.width;
+                        slot.len == Slot::NOT_INLINE
+                            && self
+                                .keys
+                                .get(at..at + self.width)
+                                .is_some_and(|key| same_key(key, values))
+                    }
+                };
+                if same {
+                    return i;
+                }
+            }
+            i = (i + 1) & mask;
         }
-        let i = self.entries.len();
-        self.entries.push(Entry::new(hash, values));
+        // More than 2^32 groups cannot be held in memory anyway.
+        let group = self.hashes.len() as u32;
+        let mut slot = Slot {
+            tag,
+            group,
+            ..Slot::VACANT
+        };
+        if let Some(text) = short {
+            slot.len = text.len() as u8;
+            slot.text[..text.len()].copy_from_slice(text);
+        }
+        self.slots[i] = slot;
+        self.hashes.push(hash);
         self.keys.extend_from_slice(values);
         self.states.extend_from_slice(&self.fresh);
-        let entries = &self.entries;
-        // More than 2^32 groups cannot be held in memory anyway.
-        self.index
-            .insert_unique(hash, i as u32, |&j| entries[j as usize].hash);
         i
+    }
+
+    /// Grows the table until `additional` more groups keep it at most half full.
+    fn reserve(&mut self, additional: usize) {
+        let needed = (self.hashes.len() + additional) * 2;
+        if needed <= self.slots.len() {
+            return;
+        }
+        let capacity = needed.next_power_of_two();
+        let mask = capacity - 1;
+        let old = std::mem::replace(&mut self.slots, vec![Slot::VACANT; capacity]);
+        for slot in old.into_iter().filter(|s| s.group != Slot::EMPTY) {
+            let mut i = self.hashes[slot.group as usize] as usize & mask;
+            while self.slots[i].group != Slot::EMPTY {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+        }
     }
 
     /// The aggregate states of group `i`.
@@ -248,16 +298,19 @@ impl Groups {
     /// Each group's key values and states, in order of first appearance.
     pub fn into_groups(mut self) -> Vec<(Vec<Option<Value>>, Vec<AggState>)> {
         self.count_pending();
-        // Fold the counts kept in the entries into the states.
-        for i in 0..self.entries.len() {
-            let counted = self.entries[i].count;
-            if counted > 0 {
-                for state in self.states_mut(i) {
-                    state.merge(AggState::Count(counted));
-                }
+        // Fold the counts kept in the slots into the states.
+        let counted: Vec<(usize, u64)> = self
+            .slots
+            .iter()
+            .filter(|s| s.group != Slot::EMPTY && s.count > 0)
+            .map(|s| (s.group as usize, s.count))
+            .collect();
+        for (group, count) in counted {
+            for state in self.states_mut(group) {
+                state.merge(AggState::Count(count));
             }
         }
-        let count = self.entries.len();
+        let count = self.hashes.len();
         let mut keys = self.keys.into_iter();
         let mut states = self.states.into_iter();
         (0..count)
