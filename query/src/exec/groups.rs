@@ -226,16 +226,15 @@ impl Groups {
                 break;
             }
             if slot.tag == tag {
-                let same = match short {
-                    Some(text) => slot.text.get(..usize::from(slot.len)) == Some(text),
-                    None => {
-                        let at = slot.group as usize * self.width;
-                        slot.len == Slot::NOT_INLINE
-                            && self
-                                .keys
-                                .get(at..at + self.width)
-                                .is_some_and(|key| same_key(key, values))
-                    }
+                let same = if let Some(text) = short {
+                    slot.text.get(..usize::from(slot.len)) == Some(text)
+                } else {
+                    let at = slot.group as usize * self.width;
+                    slot.len == Slot::NOT_INLINE
+                        && self
+                            .keys
+                            .get(at..at + self.width)
+                            .is_some_and(|key| same_key(key, values))
                 };
                 if same {
                     return i;
