@@ -212,9 +212,11 @@ async fn choose_target(
 ) -> Result<LogTarget, AgentError> {
     let local = || {
         let dir = state_dir::logs_store(state_dir);
-        LocalLogStore::open(&dir).map(LogTarget::Local).map_err(|e| {
-            AgentError::Startup(format!("cannot open the local log store {}: {e}", dir.display()))
-        })
+        LocalLogStore::open(&dir)
+            .map(|s| LogTarget::Local(Arc::new(s)))
+            .map_err(|e| {
+                AgentError::Startup(format!("cannot open the local log store {}: {e}", dir.display()))
+            })
     };
     if config.logs_output == Destination::Local {
         log(format_args!(

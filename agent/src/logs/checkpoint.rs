@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! {"version":1,"files":[{"fingerprint":"9f2c…","dev":64769,"inode":1234,
-//!   "path":"/var/log/app.log","source":"/var/log/*.log","offset":81920,"updated_ms":1764291723004}]}
+//!   "path":"/var/log/app.log","source":"/var/log/*.log","offset":81920,"tail":"5e0c…","updated_ms":1764291723004}]}
 //! ```
 
 use std::fs::{self, File};
@@ -35,6 +35,9 @@ pub struct Checkpoint {
     pub source: String,
     /// Bytes read and acknowledged.
     pub offset: u64,
+    /// Checksum (hex) of the up to 256 bytes before `offset`: the file is only resumed at
+    /// `offset` if it still holds them. Empty: not known (older checkpoints).
+    pub tail: String,
     pub updated_ms: i64,
 }
 
@@ -142,6 +145,7 @@ impl CheckpointStore {
                     "path": c.path,
                     "source": c.source,
                     "offset": c.offset,
+                    "tail": c.tail,
                     "updated_ms": c.updated_ms,
                 })
             })
@@ -172,6 +176,7 @@ fn read_entry(f: &serde_json::Value) -> Option<Checkpoint> {
         path: text("path")?,
         source: text("source").unwrap_or_default(),
         offset: number("offset")?,
+        tail: text("tail").unwrap_or_default(),
         updated_ms: f.get("updated_ms").and_then(serde_json::Value::as_i64)?,
     })
 }
@@ -188,6 +193,7 @@ mod tests {
             path: path.into(),
             source: "/var/log/*.log".into(),
             offset,
+            tail: "00ff".into(),
             updated_ms: 1_764_291_723_004,
         }
     }

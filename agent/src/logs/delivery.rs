@@ -33,19 +33,10 @@ pub const STORE_MAX_BYTES: u64 = 1 << 30;
 /// How often the local log store is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
-/// Error kinds that a change outside the agent can cure (permissions, credentials): the batch
-/// waits and is retried rather than given up.
-const CURABLE_KINDS: &[&str] = &[
-    "AccessDeniedException",
-    "AccessDenied",
-    "UnrecognizedClientException",
-    "ExpiredTokenException",
-    "InvalidClientTokenId",
-    "InvalidSignatureException",
-    "SignatureDoesNotMatch",
-    "IncompleteSignature",
-    "MissingAuthenticationToken",
-];
+/// Error kinds that say the batch itself can never be taken: its events are counted as
+/// rejected and acknowledged. Every other error — throttling, server errors, permissions,
+/// credentials, a group being created concurrently — is retried until it goes away.
+const FINAL_KINDS: &[&str] = &["InvalidParameterException", "DataAlreadyAcceptedException"];
 
 /// Where log events go.
 pub enum LogTarget {
@@ -54,7 +45,7 @@ pub enum LogTarget {
         /// Groups and their retention (days) to set once.
         retention: Vec<(String, i32)>,
     },
-    Local(LocalLogStore),
+    Local(Arc<LocalLogStore>),
 }
 
 /// What the sender shares with the reader.
@@ -82,6 +73,9 @@ pub async fn run(mut target: LogTarget, shared: Shared) {
     let mut deadline = shared.deadline.clone();
     deadline.borrow_and_update();
     loop {
+        // Read before looking at the queue: a batch queued after an empty look is then seen
+        // at the next look.
+        let closed = shared.closed.load(Ordering::Acquire);
         let next = match shared.outbox.lock() {
             Ok(mut outbox) => {
                 let next = outbox.pop();
@@ -103,7 +97,7 @@ pub async fn run(mut target: LogTarget, shared: Shared) {
                 batch
             }
             Ok(None) => {
-                if shared.closed.load(Ordering::Acquire) {
+                if closed {
                     return;
                 }
                 tokio::select! {
@@ -115,9 +109,11 @@ pub async fn run(mut target: LogTarget, shared: Shared) {
                 continue;
             }
             Err(e) => {
-                // A spool segment that cannot be read: its events are not acknowledged, so
-                // they are read from their files again at the next start.
-                log(format_args!("cannot read a spooled batch: {e}"));
+                log(format_args!(
+                    "a spooled batch cannot be read back ({e}): its files are read again from their checkpoints at the next start"
+                ));
+                shared.telemetry.api_error("spool_unreadable");
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
@@ -181,13 +177,21 @@ async fn deliver(target: &LogTarget, batch: &Batch, shared: &Shared) -> bool {
         let result = match target {
             LogTarget::CloudWatch { sink, .. } => sink.put(&batch.group, &batch.stream, &batch.events).await,
             LogTarget::Local(store) => {
-                let events: Vec<(i64, &str)> = batch
+                // Compressing and syncing a chunk blocks: off the runtime's thread.
+                let store = Arc::clone(store);
+                let (group, stream) = (batch.group.clone(), batch.stream.clone());
+                let events: Vec<(i64, String)> = batch
                     .events
                     .iter()
-                    .map(|e| (e.timestamp_ms, e.message.as_str()))
+                    .map(|e| (e.timestamp_ms, e.message.clone()))
                     .collect();
-                store
-                    .append(&batch.group, &batch.stream, &events)
+                let written = tokio::task::spawn_blocking(move || {
+                    let borrowed: Vec<(i64, &str)> = events.iter().map(|(t, m)| (*t, m.as_str())).collect();
+                    store.append(&group, &stream, &borrowed)
+                })
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+                written
                     .map(|()| RejectedInfo::default())
                     .map_err(|e| SendError::Retry {
                         kind: "store_error".into(),
@@ -225,7 +229,7 @@ async fn deliver(target: &LogTarget, batch: &Batch, shared: &Shared) -> bool {
                 acknowledge(batch, shared);
                 return true;
             }
-            Err(SendError::Rejected { kind, message }) if !CURABLE_KINDS.contains(&kind.as_str()) => {
+            Err(SendError::Rejected { kind, message }) if FINAL_KINDS.contains(&kind.as_str()) => {
                 shared.telemetry.api_error(&kind);
                 shared.telemetry.log_events("rejected", n);
                 log(format_args!(

@@ -24,12 +24,13 @@ pub struct FileId {
 }
 
 impl FileId {
-    /// Whether `other` is the same file: same fingerprint when both have one, else same device
+    /// Whether `other` can be the file this identity was taken from: the same fingerprint when
+    /// this one has one (a file now too short for it is another file), else the same device
     /// and inode.
     pub fn same_file(&self, other: &FileId) -> bool {
-        match (&self.fingerprint, &other.fingerprint) {
-            (Some(a), Some(b)) => a == b,
-            _ => self.dev == other.dev && self.inode == other.inode,
+        match &self.fingerprint {
+            Some(a) => other.fingerprint.as_ref() == Some(a),
+            None => self.dev == other.dev && self.inode == other.inode,
         }
     }
 }
@@ -58,6 +59,24 @@ pub fn read_head(file: &File, len: usize) -> io::Result<Vec<u8>> {
     }
     head.truncate(filled);
     Ok(head)
+}
+
+/// A checksum of the (up to) [`FINGERPRINT_BYTES`] bytes of `file` just before `offset`, which
+/// says whether a file still holds what was read from it up to there; `None` when the file is
+/// shorter than `offset`.
+pub fn mark_at(file: &File, offset: u64) -> io::Result<Option<u64>> {
+    use std::os::unix::fs::FileExt;
+    let len = offset.min(FINGERPRINT_BYTES as u64) as usize;
+    let mut bytes = vec![0u8; len];
+    let mut filled = 0;
+    while filled < len {
+        let n = file.read_at(&mut bytes[filled..], offset - len as u64 + filled as u64)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        filled += n;
+    }
+    Ok(Some(fnv1a(&bytes)))
 }
 
 /// The identity of an open file.
@@ -99,8 +118,12 @@ mod tests {
         let first = identify_path(&a).unwrap();
         assert!(first.fingerprint.is_some());
         assert!(
-            first.same_file(&short),
+            short.same_file(&first),
             "a file that grew is still followed by its inode"
+        );
+        assert!(
+            !first.same_file(&short),
+            "a file now too short for the fingerprint it had is another file"
         );
         let rotated = dir.path().join("app.log.1");
         std::fs::rename(&a, &rotated).unwrap();

@@ -67,16 +67,21 @@ impl Outbox {
         }
     }
 
-    /// The oldest batch, taken out of the queue.
+    /// The oldest batch, taken out of the queue. A spooled batch that cannot be read back is
+    /// taken out too (the error says so): its events stay unacknowledged, so their files are
+    /// read again from their checkpoints at the next start.
     pub fn pop(&mut self) -> io::Result<Option<Batch>> {
         if let Some(batch) = self.memory.pop_front() {
             self.memory_bytes -= batch.bytes();
             return Ok(Some(batch));
         }
-        let Some(spooled) = self.spool.front()? else {
+        let front = self.spool.front();
+        if !self.spool.is_empty() {
+            self.spool.pop();
+        }
+        let Some(spooled) = front? else {
             return Ok(None);
         };
-        self.spool.pop()?;
         Ok(Some(Batch {
             group: spooled.group,
             stream: spooled.stream,
@@ -154,5 +159,28 @@ mod tests {
         }
         assert!(next >= pushed);
         assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn a_spooled_batch_that_cannot_be_read_is_taken_out_with_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool_dir = dir.path().join("spool");
+        let spool = Spool::open(&spool_dir, 1 << 20).unwrap();
+        let mut outbox = Outbox::new(250, spool);
+        outbox.push(batch(0), true).unwrap();
+        outbox.push(batch(1), true).unwrap();
+        outbox.push(batch(2), true).unwrap();
+        // The first spooled segment (batch 1) goes missing.
+        let mut segments: Vec<_> = std::fs::read_dir(&spool_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        segments.sort();
+        std::fs::remove_file(&segments[0]).unwrap();
+        assert_eq!(outbox.pop().unwrap(), Some(batch(0)));
+        assert!(outbox.pop().is_err(), "the lost segment is an error, once");
+        assert_eq!(outbox.pop().unwrap(), Some(batch(2)));
+        assert_eq!(outbox.pop().unwrap(), None);
+        assert_eq!(outbox.spooled_bytes(), 0);
     }
 }

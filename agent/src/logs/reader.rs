@@ -74,6 +74,11 @@ impl FileReader {
         self.read_offset - self.pending.len() as u64
     }
 
+    /// The offset of the first byte not read from the file yet.
+    pub fn read_offset(&self) -> u64 {
+        self.read_offset
+    }
+
     /// Bytes waiting for their newline.
     pub fn pending_bytes(&self) -> usize {
         self.pending.len()
@@ -89,19 +94,29 @@ impl FileReader {
         &self.file
     }
 
+    /// The open file, the reader done with.
+    pub fn into_file(self) -> File {
+        self.file
+    }
+
     /// The file's current length (to notice truncation: shorter than [`FileReader::position`]).
     pub fn file_len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }
 
     /// Reads what the file has now (up to `budget` bytes) and appends its complete lines to
-    /// `out`. Returns the bytes read; 0 means nothing new.
+    /// `out`. Returns the bytes read; 0 means nothing new. An error after some bytes were read
+    /// ends the read early without losing them (it comes back at the next call).
     pub fn read_lines(&mut self, out: &mut Vec<Line>, budget: usize) -> io::Result<usize> {
         let mut total = 0;
         let mut chunk = vec![0u8; READ_CHUNK_BYTES.min(budget.max(1))];
         while total < budget {
             let want = chunk.len().min(budget - total);
-            let n = self.file.read_at(&mut chunk[..want], self.read_offset)?;
+            let n = match self.file.read_at(&mut chunk[..want], self.read_offset) {
+                Ok(n) => n,
+                Err(_) if total > 0 => break,
+                Err(e) => return Err(e),
+            };
             if n == 0 {
                 break;
             }

@@ -17,7 +17,7 @@ use super::batch::{batches, event_bytes, within_window, OutOfWindow};
 use super::checkpoint::CheckpointStore;
 use super::outbox::{Batch, Outbox};
 use super::source::{Round, Source};
-use super::tailer::FileEvent;
+use super::tailer::{FileEvent, MAX_FAILURES};
 use super::wake::{base_dir, Wake};
 use super::{AckToken, LogEvent};
 use crate::journal::{log, now_ms};
@@ -107,10 +107,15 @@ impl Shipper {
     pub fn run(mut self, stop: &AtomicBool, until_idle: bool, stop_timeout: Duration) {
         let mut next_discovery = Instant::now();
         let mut next_save = Instant::now() + SAVE_EVERY;
+        // Reading or acknowledgements: with `until_idle`, a run without either for the stop
+        // timeout ends (a backend that stays down).
+        let mut last_progress = Instant::now();
         // The sender ends early only at the stop deadline: nothing more can be delivered.
         while !stop.load(Ordering::Acquire) && !self.links.sender_done.load(Ordering::Acquire) {
             let now = Instant::now();
-            self.apply_acks();
+            if self.apply_acks() {
+                last_progress = now;
+            }
             for source in &mut self.sources {
                 for path in source.remove_superseded(&self.acks) {
                     log(format_args!(
@@ -145,8 +150,15 @@ impl Shipper {
                 self.save();
                 next_save = now + SAVE_EVERY;
             }
+            if busy {
+                last_progress = now;
+            }
             // Idle: a read found nothing new (not merely skipped for backpressure).
-            if read && !busy && until_idle && self.held.is_empty() {
+            if until_idle && read && !busy && self.held.is_empty() {
+                break;
+            }
+            if until_idle && now.duration_since(last_progress) >= stop_timeout {
+                log("no progress: the backend takes nothing; stopping with what was delivered");
                 break;
             }
             if !busy {
@@ -273,6 +285,8 @@ impl Shipper {
                 });
             }
         }
+        // Streams with nothing waiting are forgotten (file names come and go).
+        self.pending.retain(|_, p| !p.events.is_empty());
         self.held.extend(ready);
         self.offer_held();
     }
@@ -307,11 +321,14 @@ impl Shipper {
         self.held.is_empty()
     }
 
-    /// Applies the acknowledgements that arrived.
-    fn apply_acks(&mut self) {
+    /// Applies the acknowledgements that arrived; true if there were any.
+    fn apply_acks(&mut self) -> bool {
+        let mut any = false;
         while let Ok(tokens) = self.links.acks.try_recv() {
             self.acknowledge(tokens);
+            any = true;
         }
+        any
     }
 
     /// Waits up to `timeout` for acknowledgements, then applies all that arrived.
@@ -364,6 +381,13 @@ impl Shipper {
                     from.display(),
                     to.display()
                 )),
+                FileEvent::Unreadable { path, error } => {
+                    log(format_args!("cannot read {}: {error} (trying again)", path.display()));
+                }
+                FileEvent::GaveUp { path } => log(format_args!(
+                    "{}: unreadable for {MAX_FAILURES} rounds in a row, no longer followed (its checkpoint is kept)",
+                    path.display()
+                )),
             }
         }
     }
@@ -390,7 +414,7 @@ impl Shipper {
         {
             self.wait_for_acks(Duration::from_millis(50));
         }
-        self.apply_acks();
+        let _ = self.apply_acks();
         self.save();
     }
 }

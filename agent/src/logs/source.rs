@@ -20,6 +20,10 @@ use super::timestamp_format::{TimestampFormat, Zone};
 use crate::config::{glob_pattern, FilterKind, LogFileConfig, LongLinesMode};
 use crate::limits::MAX_LOG_EVENT_BYTES;
 
+/// How long a file renamed away or deleted is still read after it went quiet (a writer may
+/// finish its last lines into it before it reopens the new file).
+pub const ROTATE_WAIT: Duration = Duration::from_secs(5);
+
 /// How long an unterminated last line waits for its newline before it is sent as it is.
 pub const UNTERMINATED_WAIT: Duration = Duration::from_secs(5);
 
@@ -129,7 +133,8 @@ impl Source {
             LongLinesMode::Truncate => LongLines::Truncate,
         };
         let mut tailer = Tailer::new(&glob_pattern(&config.file_path), MAX_LOG_EVENT_BYTES, saved)
-            .numbered_from(first_number);
+            .numbered_from(first_number)
+            .rotate_wait(ROTATE_WAIT);
         if let Some(names) = skip_names {
             tailer = tailer.skipping(names);
         }
@@ -275,6 +280,9 @@ impl Source {
         for file in released {
             self.tailer.release(file);
             acks.forget(file);
+            if let Some(streams) = &mut self.file_streams {
+                streams.remove(&file);
+            }
         }
         out
     }
@@ -331,8 +339,8 @@ impl Source {
         for (file, path, position) in self.tailer.superseded() {
             let delivered = acks.outstanding(file) == 0 && acks.checkpoint(file) == Some(position);
             // (An event still waiting for its last line is not acknowledged, so the checkpoint
-            // is short of the position while one waits.)
-            if delivered && std::fs::remove_file(&path).is_ok() {
+            // is short of the position while one waits.) The path must still name the file.
+            if delivered && self.tailer.remove_file(file, position) {
                 removed.push(path);
             }
         }
