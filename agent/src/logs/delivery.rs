@@ -128,7 +128,7 @@ pub async fn run(mut target: LogTarget, shared: Shared) {
                 }
             }
         }
-        if !deliver(&target, &batch, &shared).await {
+        if !deliver(&target, batch, &shared).await {
             // Stop deadline: what is left is read again from the files at the next start.
             return;
         }
@@ -168,7 +168,7 @@ async fn set_retention(
 }
 
 /// Delivers one batch, retrying as long as needed; false if the stop deadline came first.
-async fn deliver(target: &LogTarget, batch: &Batch, shared: &Shared) -> bool {
+async fn deliver(target: &LogTarget, mut batch: Batch, shared: &Shared) -> bool {
     let mut attempt: u32 = 0;
     let n = batch.events.len() as u64;
     let mut deadline = shared.deadline.clone();
@@ -177,20 +177,27 @@ async fn deliver(target: &LogTarget, batch: &Batch, shared: &Shared) -> bool {
         let result = match target {
             LogTarget::CloudWatch { sink, .. } => sink.put(&batch.group, &batch.stream, &batch.events).await,
             LogTarget::Local(store) => {
-                // Compressing and syncing a chunk blocks: off the runtime's thread.
+                // Compressing and syncing a chunk blocks: off the runtime's thread (the batch
+                // goes along and comes back).
                 let store = Arc::clone(store);
-                let (group, stream) = (batch.group.clone(), batch.stream.clone());
-                let events: Vec<(i64, String)> = batch
-                    .events
-                    .iter()
-                    .map(|e| (e.timestamp_ms, e.message.clone()))
-                    .collect();
-                let written = tokio::task::spawn_blocking(move || {
-                    let borrowed: Vec<(i64, &str)> = events.iter().map(|(t, m)| (*t, m.as_str())).collect();
-                    store.append(&group, &stream, &borrowed)
+                let taken = std::mem::take(&mut batch);
+                let joined = tokio::task::spawn_blocking(move || {
+                    let events: Vec<(i64, &str)> = taken
+                        .events
+                        .iter()
+                        .map(|e| (e.timestamp_ms, e.message.as_str()))
+                        .collect();
+                    let written = store.append(&taken.group, &taken.stream, &events);
+                    (taken, written)
                 })
-                .await
-                .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+                .await;
+                let Ok((taken, written)) = joined else {
+                    // The write panicked: the batch is gone unacknowledged, so its files are
+                    // read again from their checkpoints at the next start.
+                    log("writing a batch to the local store failed unexpectedly");
+                    return true;
+                };
+                batch = taken;
                 written
                     .map(|()| RejectedInfo::default())
                     .map_err(|e| SendError::Retry {
@@ -226,7 +233,7 @@ async fn deliver(target: &LogTarget, batch: &Batch, shared: &Shared) -> bool {
                         batch.group, batch.stream
                     ));
                 }
-                acknowledge(batch, shared);
+                acknowledge(&batch, shared);
                 return true;
             }
             Err(SendError::Rejected { kind, message }) if FINAL_KINDS.contains(&kind.as_str()) => {
@@ -236,7 +243,7 @@ async fn deliver(target: &LogTarget, batch: &Batch, shared: &Shared) -> bool {
                     "{}/{}: PutLogEvents refused {n} event(s) for good ({kind}): {message}",
                     batch.group, batch.stream
                 ));
-                acknowledge(batch, shared);
+                acknowledge(&batch, shared);
                 return true;
             }
             Err(e) => e,

@@ -11,7 +11,7 @@ use super::spool::Spool;
 use super::LogEvent;
 
 /// One PutLogEvents request's worth, for one stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Batch {
     pub group: String,
     pub stream: String,
