@@ -202,17 +202,18 @@ fn value_end(b: &[u8], i: usize) -> Option<(usize, u8)> {
                 .iter()
                 .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
                 .unwrap_or(b.len() - i);
-            let text = std::str::from_utf8(&b[i..i + len]).ok()?;
+            // Only the ASCII bytes above: no UTF-8 to check until a float must parse.
+            let text = &b[i..i + len];
             // JSON's number grammar is stricter than f64's; check the parts that matter.
-            let digits = text.strip_prefix('-').unwrap_or(text);
-            if !digits.starts_with(|c: char| c.is_ascii_digit())
-                || (digits.len() > 1 && digits.starts_with('0') && digits.as_bytes()[1].is_ascii_digit())
+            let digits = text.strip_prefix(b"-").unwrap_or(text);
+            if !digits.first().is_some_and(u8::is_ascii_digit)
+                || (digits.len() > 1 && digits[0] == b'0' && digits[1].is_ascii_digit())
             {
                 return None;
             }
             // Plain integers are well-formed as they stand; others must parse.
-            if !digits.bytes().all(|c| c.is_ascii_digit()) {
-                text.parse::<f64>().ok()?;
+            if !digits.iter().all(u8::is_ascii_digit) {
+                std::str::from_utf8(text).ok()?.parse::<f64>().ok()?;
             }
             Some((i + len, KIND_NUM))
         }
