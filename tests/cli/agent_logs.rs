@@ -338,9 +338,7 @@ fn sigterm_delivers_what_was_read_and_a_restart_sends_nothing_twice() {
         .file
         .write_all(b"\nline 000501 after the restart\n")
         .unwrap();
-    let mut agent = Agent::start_in(work.path(), &config, &env, &["--once"]);
-    let (status, log) = agent.wait(Duration::from_secs(60));
-    assert!(status.success(), "{log}");
+    run_once(work.path(), &config, &env);
     let messages = stream.messages();
     assert_eq!(messages.len(), 502, "{messages:?}");
     assert_eq!(
@@ -373,14 +371,11 @@ filters = [{{ type = "exclude", expression = "healthcheck" }}]
         logs_dir.display()
     );
     // No credentials, no region: the local store.
-    let mut agent = Agent::start_in(
+    let log = run_once(
         work.path(),
         &config,
         &[("AWS_EC2_METADATA_DISABLED", "true".to_string())],
-        &["--once"],
     );
-    let (status, log) = agent.wait(Duration::from_secs(60));
-    assert!(status.success(), "{log}");
     assert!(log.contains("log events go to the local store"), "{log}");
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let group = format!("/app/{}", host.trim());
@@ -417,9 +412,7 @@ fn retention_and_the_stream_placeholders_reach_cloudwatch_logs() {
               "retention_in_days": 7}}]}}}}}}}}"#,
         logs_dir.display()
     );
-    let mut agent = Agent::start_in(work.path(), &config, &env, &["--once"]);
-    let (status, log) = agent.wait(Duration::from_secs(60));
-    assert!(status.success(), "{log}");
+    let log = run_once(work.path(), &config, &env);
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let host = host.trim();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -476,9 +469,7 @@ emf = true
 "#,
         logs_dir.display()
     );
-    let mut agent = Agent::start_in(work.path(), &config, &env_vars(&moto.endpoint_url()), &["--once"]);
-    let (status, log) = agent.wait(Duration::from_secs(60));
-    assert!(status.success(), "{log}");
+    let log = run_once(work.path(), &config, &env_vars(&moto.endpoint_url()));
     assert!(log.contains("not a valid EMF document"), "{log}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (count, sum, unit) = runtime.block_on(async {
@@ -530,12 +521,18 @@ fn once_reads_a_file_larger_than_its_buffer_to_the_end() {
     let mut writer = Writer::new(&logs_dir);
     writer.write(60_000);
     let config = logs_config(&logs_dir, &group, "buffer_bytes = 65536");
-    let mut agent = Agent::start_in(work.path(), &config, &env_vars(&moto.endpoint_url()), &["--once"]);
-    let (status, log) = agent.wait(Duration::from_secs(120));
-    assert!(status.success(), "{log}");
+    let log = run_once(work.path(), &config, &env_vars(&moto.endpoint_url()));
     let messages = Stream::new(&moto.endpoint_url(), &group).messages();
     let (counts, _) = tally(&messages);
     assert_eq!((messages.len(), counts.len()), (60_000, 60_000), "{log}");
+}
+
+/// `skywatch agent --once` with `config` in `work`: its log, once it exited successfully.
+fn run_once(work: &Path, config: &str, env: &[(&str, String)]) -> String {
+    let mut agent = Agent::start_in(work, config, env, &["--once"]);
+    let (status, log) = agent.wait(Duration::from_secs(120));
+    assert!(status.success(), "{log}");
+    log
 }
 
 /// `logq QUERY` over log group `group` of the local store under `work`, as CSV.
@@ -564,14 +561,11 @@ fn publish_multi_logs_gives_each_file_its_stream_and_blacklisted_names_are_left_
               "publish_multi_logs": true, "blacklist": "^debug"}}]}}}}}}}}"#,
         logs_dir.display()
     );
-    let mut agent = Agent::start_in(
+    let log = run_once(
         work.path(),
         &config,
         &[("AWS_EC2_METADATA_DISABLED", "true".to_string())],
-        &["--once"],
     );
-    let (status, log) = agent.wait(Duration::from_secs(60));
-    assert!(status.success(), "{log}");
     let sanitized = |name: &str| {
         logs_dir
             .join(name)
