@@ -7,6 +7,7 @@
 //! pre-filter from the query's leading filters rejects most non-matching lines before parsing.
 
 pub mod aggregate_state;
+mod direct_stats;
 pub mod eval;
 pub mod extract;
 mod feed;

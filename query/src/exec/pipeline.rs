@@ -169,6 +169,19 @@ impl<'p> Pipeline<'p> {
         }
     }
 
+    /// For an event read straight into the first stage (a stats stage): counts it as matched
+    /// and returns that stage's groups, or `None` if the first stage is not stats.
+    pub fn direct_groups(&mut self) -> Option<&mut Groups> {
+        if self.first_blocking != Some(0) {
+            return None;
+        }
+        let StageState::Stats(groups) = self.states.first_mut()? else {
+            return None;
+        };
+        self.matched += 1;
+        Some(groups)
+    }
+
     fn run_from(&mut self, start: usize, row: &mut Row, line: Option<&str>) {
         let plan = self.plan;
         let from_input = line.is_some();

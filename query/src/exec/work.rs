@@ -7,6 +7,7 @@ use std::time::UNIX_EPOCH;
 
 use chrono::Datelike;
 
+use crate::exec::direct_stats::DirectStats;
 use crate::exec::extract::{Extractor, SourceContext};
 use crate::exec::pipeline::{Partial, Pipeline, Row};
 use crate::exec::prefilter::Prefilter;
@@ -117,6 +118,8 @@ impl Shared<'_> {
 pub struct Worker<'a> {
     shared: &'a Shared<'a>,
     extractor: Extractor<'a>,
+    /// Lines read straight into the first stats stage, when the query allows.
+    direct: Option<DirectStats>,
     pipeline: Pipeline<'a>,
     row: Row,
     stats: Statistics,
@@ -143,9 +146,15 @@ impl<'a> Worker<'a> {
         );
         let pipeline = Pipeline::new(shared.plan, shared.functions);
         let row = pipeline.empty_row();
+        let direct = if options.validate_json {
+            None
+        } else {
+            DirectStats::for_plan(shared.plan, shared.timestamp_needed(), &options.timestamp)
+        };
         Worker {
             shared,
             extractor,
+            direct,
             pipeline,
             row,
             stats: Statistics::default(),
@@ -372,6 +381,14 @@ impl<'a> Worker<'a> {
                 self.stats.invalid_utf8 += 1;
                 String::from_utf8_lossy(bytes)
             };
+            if let Some(direct) = &mut self.direct {
+                if direct.add(&text, &mut self.pipeline) {
+                    self.skipped_count = 0;
+                    self.stats.records_scanned += 1;
+                    self.stats.bytes_scanned += consumed as u64;
+                    continue;
+                }
+            }
             if self.row.len() == plan.slot_names.len() {
                 self.row.fill(None);
             } else {
