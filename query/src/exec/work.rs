@@ -13,14 +13,14 @@ use crate::exec::pipeline::{Partial, Pipeline, Row};
 use crate::exec::prefilter::Prefilter;
 use crate::exec::{ExecError, RunOptions, Statistics};
 use crate::functions::FnContext;
-use crate::input::{self, Chunk, InputError, LineReader, Source, SourceKind};
+use crate::input::{self, Chunk, InputError, LineReader, NextLine, SliceLines, Source, SourceKind};
 use crate::plan::Plan;
 use crate::value::Value;
 
 /// A file is split into pieces of at least this size.
 const MIN_PIECE_BYTES: u64 = 8 << 20;
 /// Pieces per worker thread, so a worker that finishes early takes more.
-const PIECES_PER_THREAD: u64 = 4;
+const PIECES_PER_THREAD: u64 = 16;
 /// How far before a piece or chunk to look for the timestamp its first lines may inherit.
 pub const LOOKBACK_BYTES: u64 = 64 << 10;
 /// Lines rejected by the pre-filter that are kept for the time the next line may inherit.
@@ -120,6 +120,8 @@ pub struct Worker<'a> {
     extractor: Extractor<'a>,
     /// Lines read straight into the first stats stage, when the query allows.
     direct: Option<DirectStats>,
+    /// The line reader's buffer, kept from piece to piece.
+    line_buffer: Vec<u8>,
     pipeline: Pipeline<'a>,
     row: Row,
     stats: Statistics,
@@ -155,6 +157,7 @@ impl<'a> Worker<'a> {
             shared,
             extractor,
             direct,
+            line_buffer: Vec::new(),
             pipeline,
             row,
             stats: Statistics::default(),
@@ -199,10 +202,9 @@ impl<'a> Worker<'a> {
             None => None,
         };
         let end = chunk.offset + chunk.bytes.len() as u64;
-        let reader = LineReader::with_capacity(&chunk.bytes[..], 64 << 10);
         let last = self
             .read_lines(
-                reader,
+                &mut SliceLines::new(&chunk.bytes),
                 chunk.offset,
                 u64::MAX,
                 inherited,
@@ -258,9 +260,10 @@ impl<'a> Worker<'a> {
         match item.range {
             None => {
                 let reader = input::open(source).map_err(ExecError::Input)?;
-                self.read_lines(LineReader::new(reader), 0, u64::MAX, None, &context, false)
-                    .map(|_| ())
-                    .map_err(io_error)
+                let mut lines = LineReader::with_buffer(reader, std::mem::take(&mut self.line_buffer));
+                let read = self.read_lines(&mut lines, 0, u64::MAX, None, &context, false);
+                self.line_buffer = lines.into_buffer();
+                read.map(|_| ()).map_err(io_error)
             }
             Some((start, end)) => {
                 let path = source
@@ -278,9 +281,10 @@ impl<'a> Worker<'a> {
                     None
                 };
                 let reader = FileRange { file, pos: first };
-                self.read_lines(LineReader::new(reader), first, end, inherited, &context, false)
-                    .map(|_| ())
-                    .map_err(io_error)
+                let mut lines = LineReader::with_buffer(reader, std::mem::take(&mut self.line_buffer));
+                let read = self.read_lines(&mut lines, first, end, inherited, &context, false);
+                self.line_buffer = lines.into_buffer();
+                read.map(|_| ()).map_err(io_error)
             }
         }
     }
@@ -337,9 +341,9 @@ impl<'a> Worker<'a> {
     /// Runs the lines that start at offsets in `[first, end)` through the query, and returns
     /// the time the next line would inherit. `continues`: the lines go on from the last ones
     /// this worker read (so lines the pre-filter skipped just before still count for times).
-    fn read_lines<R: Read>(
+    fn read_lines(
         &mut self,
-        mut lines: LineReader<R>,
+        lines: &mut impl NextLine,
         first: u64,
         end: u64,
         inherited: Option<i64>,

@@ -21,13 +21,28 @@ impl<R: Read> LineReader<R> {
 
     /// A reader whose buffer starts at `bytes` (it still grows for longer lines).
     pub fn with_capacity(reader: R, bytes: usize) -> LineReader<R> {
+        LineReader::with_buffer(reader, vec![0; bytes.max(1)])
+    }
+
+    /// A reader that reads into `buf` (another reader's, from [`LineReader::into_buffer`]):
+    /// its memory is reused, not allocated and faulted in again.
+    pub fn with_buffer(reader: R, mut buf: Vec<u8>) -> LineReader<R> {
+        // A buffer grown for one huge line is not kept for the lines after it.
+        if buf.len() < INITIAL_BUFFER_BYTES || buf.len() > 8 * INITIAL_BUFFER_BYTES {
+            buf = vec![0; INITIAL_BUFFER_BYTES];
+        }
         LineReader {
             reader,
-            buf: vec![0; bytes.max(1)],
+            buf,
             start: 0,
             end: 0,
             eof: false,
         }
+    }
+
+    /// The buffer, for the next reader.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
     }
 
     /// The next line without its `\n` (and without a `\r` before it), or `None` at the end. The
@@ -83,13 +98,51 @@ impl<R: Read> LineReader<R> {
     }
 }
 
+/// Something that hands out lines: a reader over a stream, or bytes in memory.
+pub trait NextLine {
+    /// The next line without its `\n` (and a `\r` before it), and the bytes it took (newline
+    /// included); `None` at the end. The last line counts even without a final newline.
+    fn next_line(&mut self) -> io::Result<Option<(&[u8], usize)>>;
+}
+
+impl<R: Read> NextLine for LineReader<R> {
+    fn next_line(&mut self) -> io::Result<Option<(&[u8], usize)>> {
+        LineReader::next_line(self)
+    }
+}
+
+/// The lines of bytes already in memory (a chunk of a stream), read in place.
+pub struct SliceLines<'b> {
+    rest: &'b [u8],
+}
+
+impl<'b> SliceLines<'b> {
+    pub fn new(bytes: &'b [u8]) -> SliceLines<'b> {
+        SliceLines { rest: bytes }
+    }
+}
+
+impl NextLine for SliceLines<'_> {
+    fn next_line(&mut self) -> io::Result<Option<(&[u8], usize)>> {
+        if self.rest.is_empty() {
+            return Ok(None);
+        }
+        let (line, consumed) = match memchr::memchr(b'\n', self.rest) {
+            Some(i) => (&self.rest[..i], i + 1),
+            None => (self.rest, self.rest.len()),
+        };
+        self.rest = &self.rest[consumed..];
+        Ok(Some((trim_cr(line), consumed)))
+    }
+}
+
 fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::LineReader;
+    use super::{LineReader, NextLine, SliceLines};
 
     fn lines(input: &[u8]) -> Vec<Vec<u8>> {
         let mut reader = LineReader::new(input);
@@ -97,6 +150,13 @@ mod tests {
         while let Some((line, _)) = reader.next_line().unwrap() {
             out.push(line.to_vec());
         }
+        // Read in place, the same lines.
+        let mut in_place = SliceLines::new(input);
+        let mut again = Vec::new();
+        while let Some((line, _)) = in_place.next_line().unwrap() {
+            again.push(line.to_vec());
+        }
+        assert_eq!(again, out);
         out
     }
 
