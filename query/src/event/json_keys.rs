@@ -66,29 +66,38 @@ impl KeyFinder {
     /// Emits every wanted key's value and returns true, or returns false (having emitted
     /// nothing) if the line is not one this fast path can answer for.
     /// `emit` gets each key's number (its place in [`KeyFinder::names`]), name and value.
-    pub fn read(&self, line: &str, text: &mut String, emit: &mut dyn FnMut(usize, &str, Value)) -> bool {
+    /// A value that is not valid UTF-8 declines too (the caller reads the line as text).
+    pub fn read(&self, line: &[u8], text: &mut String, emit: &mut dyn FnMut(usize, &str, Value)) -> bool {
         let mut found: [(usize, usize, u8); 16] = [(0, 0, 0); 16];
         if self.keys.len() > found.len() || !self.locate(line, &mut found) {
             return false;
         }
+        // Every value's text is checked before any is emitted (a string's contents, a
+        // number's digits).
+        let mut texts: [&str; 16] = [""; 16];
+        for (k, &(start, end, kind)) in found[..self.keys.len()].iter().enumerate() {
+            let range = match kind {
+                KIND_STR => start + 1..end - 1,
+                KIND_NUM => start..end,
+                _ => continue,
+            };
+            match line.get(range).map(std::str::from_utf8) {
+                Some(Ok(t)) => texts[k] = t,
+                _ => return false,
+            }
+        }
         for (k, (name, _)) in self.keys.iter().enumerate() {
-            let (start, end, kind) = found[k];
-            let value = match kind {
-                KIND_STR => {
-                    let Some(raw) = line.get(start + 1..end - 1) else {
+            let raw = texts[k];
+            let value = match found[k].2 {
+                KIND_STR if raw.contains('\\') => {
+                    text.clear();
+                    if unescape_into(raw, text).is_none() {
                         return false;
-                    };
-                    if raw.contains('\\') {
-                        text.clear();
-                        if unescape_into(raw, text).is_none() {
-                            return false;
-                        }
-                        Some(Value::str(text.as_str()))
-                    } else {
-                        Some(Value::str(raw))
                     }
+                    Some(Value::str(text.as_str()))
                 }
-                KIND_NUM => line.get(start..end).map(number_value),
+                KIND_STR => Some(Value::str(raw)),
+                KIND_NUM => Some(number_value(raw)),
                 KIND_TRUE => Some(bool_value(true)),
                 KIND_FALSE => Some(bool_value(false)),
                 // null, objects and arrays are not leaf fields; absent keys have no value.
@@ -103,24 +112,24 @@ impl KeyFinder {
 
     /// For a finder of one key: what the line holds under it, read in place. `None` if the
     /// fast path declines.
-    pub fn read_raw<'l>(&self, line: &'l str) -> Option<RawValue<'l>> {
+    pub fn read_raw<'l>(&self, line: &'l [u8]) -> Option<RawValue<'l>> {
         let mut found: [(usize, usize, u8); 16] = [(0, 0, 0); 16];
         if self.keys.len() != 1 || !self.locate(line, &mut found) {
             return None;
         }
         let (start, end, kind) = found[0];
+        let text = |range: std::ops::Range<usize>| line.get(range).and_then(|t| std::str::from_utf8(t).ok());
         let plain = match kind {
             KIND_ABSENT => return Some(RawValue::Absent),
-            KIND_STR => line.get(start + 1..end - 1).filter(|raw| !raw.contains('\\')),
-            KIND_NUM => line.get(start..end),
+            KIND_STR => text(start + 1..end - 1).filter(|raw| !raw.contains('\\')),
+            KIND_NUM => text(start..end),
             _ => None,
         };
         Some(plain.map_or(RawValue::Other, RawValue::Plain))
     }
 
     /// Finds every key's value span and kind; false if the fast path cannot vouch for them.
-    fn locate(&self, line: &str, found: &mut [(usize, usize, u8); 16]) -> bool {
-        let bytes = line.as_bytes();
+    fn locate(&self, bytes: &[u8], found: &mut [(usize, usize, u8); 16]) -> bool {
         let (Some(first), Some(last)) = (
             bytes.iter().position(|b| !b.is_ascii_whitespace()),
             bytes.iter().rposition(|b| !b.is_ascii_whitespace()),
@@ -232,7 +241,9 @@ mod tests {
         let mut out = Vec::new();
         let mut text = String::new();
         finder
-            .read(line, &mut text, &mut |_, k, v| out.push((k.to_string(), v)))
+            .read(line.as_bytes(), &mut text, &mut |_, k, v| {
+                out.push((k.to_string(), v))
+            })
             .then_some(out)
     }
 

@@ -89,7 +89,7 @@ impl DirectStats {
 
     /// Adds `line` to the pipeline's first stage and returns true, or returns false (having
     /// changed nothing) if the line must take the row path.
-    pub fn add(&mut self, line: &str, pipeline: &mut Pipeline<'_>) -> bool {
+    pub fn add(&mut self, line: &[u8], pipeline: &mut Pipeline<'_>) -> bool {
         self.values.fill(None);
         let values = &mut self.values;
         if !self.finder.read(line, &mut self.text, &mut |k, _, value| {

@@ -167,7 +167,7 @@ impl<'p> Extractor<'p> {
         let (fields, stamps) = self.fast.as_ref()?;
         if let Some(fields) = fields {
             let fast_slots = &self.fast_slots;
-            let read = fields.read(line, &mut self.text, &mut |k, _, value| {
+            let read = fields.read(line.as_bytes(), &mut self.text, &mut |k, _, value| {
                 if let Some(&slot) = fast_slots.get(k) {
                     row[slot] = Some(value);
                 }
@@ -180,7 +180,7 @@ impl<'p> Extractor<'p> {
             return Some(None);
         }
         for finder in stamps {
-            match finder.read_raw(line) {
+            match finder.read_raw(line.as_bytes()) {
                 None => return None,
                 // An absent key: the next one in rank order.
                 Some(RawValue::Absent) => continue,
@@ -198,7 +198,7 @@ impl<'p> Extractor<'p> {
                 }
             }
             let mut stamp = None;
-            if !finder.read(line, &mut self.text, &mut |_, _, value| {
+            if !finder.read(line.as_bytes(), &mut self.text, &mut |_, _, value| {
                 stamp = Some(value);
             }) {
                 return None;

@@ -13,7 +13,7 @@ use crate::exec::pipeline::{Partial, Pipeline, Row};
 use crate::exec::prefilter::Prefilter;
 use crate::exec::{ExecError, RunOptions, Statistics};
 use crate::functions::FnContext;
-use crate::input::{self, Chunk, InputError, LineReader, NextLine, SliceLines, Source, SourceKind};
+use crate::input::{self, Chunk, InputError, Line, LineReader, NextLine, SliceLines, Source, SourceKind};
 use crate::plan::Plan;
 use crate::value::Value;
 
@@ -202,9 +202,10 @@ impl<'a> Worker<'a> {
             None => None,
         };
         let end = chunk.offset + chunk.bytes.len() as u64;
+        let mut lines = self.slice_lines(&chunk.bytes);
         let last = self
             .read_lines(
-                &mut SliceLines::new(&chunk.bytes),
+                &mut lines,
                 chunk.offset,
                 u64::MAX,
                 inherited,
@@ -214,6 +215,28 @@ impl<'a> Worker<'a> {
             .map_err(io_error)?;
         self.stream_end = Some((source, end, last));
         Ok(())
+    }
+
+    /// A line reader over `reader` with this worker's buffer, checking UTF-8 by blocks when
+    /// the direct path will read the lines.
+    fn line_reader<R: Read>(&mut self, reader: R) -> LineReader<R> {
+        let lines = LineReader::with_buffer(reader, std::mem::take(&mut self.line_buffer));
+        if self.direct.is_some() {
+            lines.checking_utf8()
+        } else {
+            lines
+        }
+    }
+
+    /// The lines of a chunk in memory, checked for UTF-8 at once when the direct path will
+    /// read them.
+    fn slice_lines<'b>(&self, bytes: &'b [u8]) -> SliceLines<'b> {
+        let lines = SliceLines::new(bytes);
+        if self.direct.is_some() {
+            lines.checking_utf8()
+        } else {
+            lines
+        }
     }
 
     /// The name reads and errors use for source `source`, and its `@ingestionTime`.
@@ -260,7 +283,7 @@ impl<'a> Worker<'a> {
         match item.range {
             None => {
                 let reader = input::open(source).map_err(ExecError::Input)?;
-                let mut lines = LineReader::with_buffer(reader, std::mem::take(&mut self.line_buffer));
+                let mut lines = self.line_reader(reader);
                 let read = self.read_lines(&mut lines, 0, u64::MAX, None, &context, false);
                 self.line_buffer = lines.into_buffer();
                 read.map(|_| ()).map_err(io_error)
@@ -281,7 +304,7 @@ impl<'a> Worker<'a> {
                     None
                 };
                 let reader = FileRange { file, pos: first };
-                let mut lines = LineReader::with_buffer(reader, std::mem::take(&mut self.line_buffer));
+                let mut lines = self.line_reader(reader);
                 let read = self.read_lines(&mut lines, first, end, inherited, &context, false);
                 self.line_buffer = lines.into_buffer();
                 read.map(|_| ()).map_err(io_error)
@@ -359,7 +382,12 @@ impl<'a> Worker<'a> {
             self.skipped_count = 0;
         }
         while offset < end {
-            let Some((bytes, consumed)) = lines.next_line()? else {
+            let Some(Line {
+                bytes,
+                consumed,
+                known_utf8,
+            }) = lines.next_line()?
+            else {
                 break;
             };
             let line_offset = offset;
@@ -378,6 +406,16 @@ impl<'a> Worker<'a> {
                     continue;
                 }
             }
+            if let Some(direct) = &mut self.direct {
+                // The direct path reads bytes: a line's text is needed only to know it valid.
+                let valid = known_utf8 || simdutf8::basic::from_utf8(bytes).is_ok();
+                if valid && direct.add(bytes, &mut self.pipeline) {
+                    self.skipped_count = 0;
+                    self.stats.records_scanned += 1;
+                    self.stats.bytes_scanned += consumed as u64;
+                    continue;
+                }
+            }
             // SIMD validation: a scan of every byte of every examined line.
             let text = if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
                 std::borrow::Cow::Borrowed(text)
@@ -385,14 +423,6 @@ impl<'a> Worker<'a> {
                 self.stats.invalid_utf8 += 1;
                 String::from_utf8_lossy(bytes)
             };
-            if let Some(direct) = &mut self.direct {
-                if direct.add(&text, &mut self.pipeline) {
-                    self.skipped_count = 0;
-                    self.stats.records_scanned += 1;
-                    self.stats.bytes_scanned += consumed as u64;
-                    continue;
-                }
-            }
             if self.row.len() == plan.slot_names.len() {
                 self.row.fill(None);
             } else {

@@ -6,12 +6,34 @@ use std::io::{self, Read};
 /// The buffer size a reader starts with; it doubles for lines longer than it.
 const INITIAL_BUFFER_BYTES: usize = 1 << 20;
 
+/// One line as a [`NextLine`] hands it out.
+#[derive(Debug, Clone, Copy)]
+pub struct Line<'b> {
+    /// The line without its `\n` (and a `\r` before it).
+    pub bytes: &'b [u8],
+    /// The bytes it took, newline included.
+    pub consumed: usize,
+    /// Whether the line is known to be valid UTF-8 (checked with the lines around it); false
+    /// when not known either way.
+    pub known_utf8: bool,
+}
+
+/// Something that hands out lines: a reader over a stream, or bytes in memory.
+pub trait NextLine {
+    /// The next line, or `None` at the end. The last line counts even without a final newline.
+    fn next_line(&mut self) -> io::Result<Option<Line<'_>>>;
+}
+
 pub struct LineReader<R> {
     reader: R,
     buf: Vec<u8>,
     start: usize,
     end: usize,
     eof: bool,
+    /// Whether to check whole blocks of lines for UTF-8 as they are read.
+    check_utf8: bool,
+    /// The bytes before this offset in `buf` are whole lines known to be valid UTF-8.
+    valid_end: usize,
 }
 
 impl<R: Read> LineReader<R> {
@@ -28,7 +50,7 @@ impl<R: Read> LineReader<R> {
     /// its memory is reused, not allocated and faulted in again.
     pub fn with_buffer(reader: R, mut buf: Vec<u8>) -> LineReader<R> {
         // A buffer grown for one huge line is not kept for the lines after it.
-        if buf.len() < INITIAL_BUFFER_BYTES || buf.len() > 8 * INITIAL_BUFFER_BYTES {
+        if buf.is_empty() || buf.len() > 8 * INITIAL_BUFFER_BYTES {
             buf = vec![0; INITIAL_BUFFER_BYTES];
         }
         LineReader {
@@ -37,7 +59,17 @@ impl<R: Read> LineReader<R> {
             start: 0,
             end: 0,
             eof: false,
+            check_utf8: false,
+            valid_end: 0,
         }
+    }
+
+    /// Checks the lines for UTF-8 a buffer at a time (one SIMD pass over a megabyte costs less
+    /// than a pass per line), so [`Line::known_utf8`] is set for valid lines.
+    #[must_use]
+    pub fn checking_utf8(mut self) -> LineReader<R> {
+        self.check_utf8 = true;
+        self
     }
 
     /// The buffer, for the next reader.
@@ -45,36 +77,11 @@ impl<R: Read> LineReader<R> {
         self.buf
     }
 
-    /// The next line without its `\n` (and without a `\r` before it), or `None` at the end. The
-    /// last line counts even without a final newline. The second value is the bytes consumed,
-    /// newline included.
-    pub fn next_line(&mut self) -> io::Result<Option<(&[u8], usize)>> {
-        loop {
-            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
-                let line_start = self.start;
-                let line_end = self.start + i;
-                self.start = line_end + 1;
-                return Ok(Some((trim_cr(&self.buf[line_start..line_end]), i + 1)));
-            }
-            if self.eof {
-                if self.start == self.end {
-                    return Ok(None);
-                }
-                let (line_start, line_end) = (self.start, self.end);
-                self.start = self.end;
-                return Ok(Some((
-                    trim_cr(&self.buf[line_start..line_end]),
-                    line_end - line_start,
-                )));
-            }
-            self.refill()?;
-        }
-    }
-
     fn refill(&mut self) -> io::Result<()> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
+            self.valid_end = self.valid_end.saturating_sub(self.start);
             self.start = 0;
         }
         if self.end == self.buf.len() {
@@ -89,6 +96,7 @@ impl<R: Read> LineReader<R> {
                 }
                 Ok(n) => {
                     self.end += n;
+                    self.check_new_lines();
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -96,43 +104,92 @@ impl<R: Read> LineReader<R> {
             }
         }
     }
-}
 
-/// Something that hands out lines: a reader over a stream, or bytes in memory.
-pub trait NextLine {
-    /// The next line without its `\n` (and a `\r` before it), and the bytes it took (newline
-    /// included); `None` at the end. The last line counts even without a final newline.
-    fn next_line(&mut self) -> io::Result<Option<(&[u8], usize)>>;
+    /// Checks the whole lines not yet handed out, in one pass.
+    fn check_new_lines(&mut self) {
+        if !self.check_utf8 {
+            return;
+        }
+        let from = self.valid_end.max(self.start);
+        let Some(last) = memchr::memrchr(b'\n', &self.buf[from..self.end]) else {
+            return;
+        };
+        let complete = from + last + 1;
+        // Valid text cut after a `\n` (ASCII) leaves valid lines on both sides.
+        if simdutf8::basic::from_utf8(&self.buf[from..complete]).is_ok() {
+            self.valid_end = complete;
+        }
+    }
 }
 
 impl<R: Read> NextLine for LineReader<R> {
-    fn next_line(&mut self) -> io::Result<Option<(&[u8], usize)>> {
-        LineReader::next_line(self)
+    fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
+                let line_start = self.start;
+                let line_end = self.start + i;
+                self.start = line_end + 1;
+                return Ok(Some(Line {
+                    bytes: trim_cr(&self.buf[line_start..line_end]),
+                    consumed: i + 1,
+                    known_utf8: self.start <= self.valid_end,
+                }));
+            }
+            if self.eof {
+                if self.start == self.end {
+                    return Ok(None);
+                }
+                let (line_start, line_end) = (self.start, self.end);
+                self.start = self.end;
+                return Ok(Some(Line {
+                    bytes: trim_cr(&self.buf[line_start..line_end]),
+                    consumed: line_end - line_start,
+                    known_utf8: false,
+                }));
+            }
+            self.refill()?;
+        }
     }
 }
 
 /// The lines of bytes already in memory (a chunk of a stream), read in place.
 pub struct SliceLines<'b> {
     rest: &'b [u8],
+    /// Whether all of `rest` is valid UTF-8 (checked when asked for).
+    known_utf8: bool,
 }
 
 impl<'b> SliceLines<'b> {
     pub fn new(bytes: &'b [u8]) -> SliceLines<'b> {
-        SliceLines { rest: bytes }
+        SliceLines {
+            rest: bytes,
+            known_utf8: false,
+        }
+    }
+
+    /// Checks all the lines for UTF-8 in one pass, as [`LineReader::checking_utf8`] does.
+    #[must_use]
+    pub fn checking_utf8(mut self) -> SliceLines<'b> {
+        self.known_utf8 = simdutf8::basic::from_utf8(self.rest).is_ok();
+        self
     }
 }
 
 impl NextLine for SliceLines<'_> {
-    fn next_line(&mut self) -> io::Result<Option<(&[u8], usize)>> {
+    fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
         if self.rest.is_empty() {
             return Ok(None);
         }
-        let (line, consumed) = match memchr::memchr(b'\n', self.rest) {
+        let (bytes, consumed) = match memchr::memchr(b'\n', self.rest) {
             Some(i) => (&self.rest[..i], i + 1),
             None => (self.rest, self.rest.len()),
         };
         self.rest = &self.rest[consumed..];
-        Ok(Some((trim_cr(line), consumed)))
+        Ok(Some(Line {
+            bytes: trim_cr(bytes),
+            consumed,
+            known_utf8: self.known_utf8,
+        }))
     }
 }
 
@@ -144,20 +201,61 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 mod tests {
     use super::{LineReader, NextLine, SliceLines};
 
-    fn lines(input: &[u8]) -> Vec<Vec<u8>> {
-        let mut reader = LineReader::new(input);
+    /// Every line, and whether it was known to be UTF-8, from a reader (checking or not) and
+    /// in place: all agree on the lines.
+    fn lines_known(input: &[u8]) -> Vec<(Vec<u8>, bool)> {
+        let mut reader = LineReader::with_capacity(input, 16).checking_utf8();
         let mut out = Vec::new();
-        while let Some((line, _)) = reader.next_line().unwrap() {
-            out.push(line.to_vec());
+        while let Some(line) = reader.next_line().unwrap() {
+            out.push((line.bytes.to_vec(), line.known_utf8));
         }
-        // Read in place, the same lines.
-        let mut in_place = SliceLines::new(input);
+        let mut unchecked = LineReader::new(input);
         let mut again = Vec::new();
-        while let Some((line, _)) = in_place.next_line().unwrap() {
-            again.push(line.to_vec());
+        while let Some(line) = unchecked.next_line().unwrap() {
+            assert!(!line.known_utf8);
+            again.push(line.bytes.to_vec());
         }
-        assert_eq!(again, out);
+        let mut in_place = SliceLines::new(input);
+        let mut in_place_lines = Vec::new();
+        while let Some(line) = in_place.next_line().unwrap() {
+            in_place_lines.push(line.bytes.to_vec());
+        }
+        let plain: Vec<Vec<u8>> = out.iter().map(|(l, _)| l.clone()).collect();
+        assert_eq!(again, plain);
+        assert_eq!(in_place_lines, plain);
         out
+    }
+
+    fn lines(input: &[u8]) -> Vec<Vec<u8>> {
+        lines_known(input).into_iter().map(|(l, _)| l).collect()
+    }
+
+    #[test]
+    fn lines_of_checked_blocks_are_known_utf8_and_no_invalid_line_is() {
+        let mut input = Vec::new();
+        for i in 0..200 {
+            match i % 37 {
+                5 => input.extend_from_slice(b"bad \xff byte"),
+                9 => input.extend_from_slice("caf\u{e9} \u{1f600} ok".as_bytes()),
+                _ => input.extend_from_slice(format!("line {i}").as_bytes()),
+            }
+            input.push(b'\n');
+        }
+        input.extend_from_slice(b"last, unterminated");
+        let lines = lines_known(&input);
+        assert_eq!(lines.len(), 201);
+        for (line, known) in &lines {
+            if *known {
+                assert!(std::str::from_utf8(line).is_ok());
+            }
+        }
+        // Most valid lines are vouched for by their block.
+        let known = lines.iter().filter(|(_, k)| *k).count();
+        assert!(known > 100, "{known}");
+        let mut chunk = SliceLines::new(b"a\nb\n").checking_utf8();
+        assert!(chunk.next_line().unwrap().unwrap().known_utf8);
+        let mut bad = SliceLines::new(b"a\n\xff\n").checking_utf8();
+        assert!(!bad.next_line().unwrap().unwrap().known_utf8);
     }
 
     #[test]

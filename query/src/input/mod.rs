@@ -11,7 +11,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 pub use chunks::{Chunk, Chunker};
-pub use lines::{LineReader, NextLine, SliceLines};
+pub use lines::{Line, LineReader, NextLine, SliceLines};
 
 /// One input: a file or stdin, with the names the query sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
