@@ -68,6 +68,21 @@ impl KeyFinder {
     /// `emit` gets each key's number (its place in [`KeyFinder::names`]), name and value.
     /// A value that is not valid UTF-8 declines too (the caller reads the line as text).
     pub fn read(&self, line: &[u8], text: &mut String, emit: &mut dyn FnMut(usize, &str, Value)) -> bool {
+        self.read_each(line, text, |k, value| {
+            if let Some(value) = value {
+                emit(k, &self.keys[k].0, value);
+            }
+        })
+    }
+
+    /// Like [`KeyFinder::read`], but `each` gets every key's number and value, `None` for an
+    /// absent key (or one whose value is not a leaf: null, an object, an array).
+    pub fn read_each(
+        &self,
+        line: &[u8],
+        text: &mut String,
+        mut each: impl FnMut(usize, Option<Value>),
+    ) -> bool {
         let mut found: [(usize, usize, u8); 16] = [(0, 0, 0); 16];
         if self.keys.len() > found.len() || !self.locate(line, &mut found) {
             return false;
@@ -86,7 +101,7 @@ impl KeyFinder {
                 _ => return false,
             }
         }
-        for (k, (name, _)) in self.keys.iter().enumerate() {
+        for k in 0..self.keys.len() {
             let raw = texts[k];
             let value = match found[k].2 {
                 KIND_STR if raw.contains('\\') => {
@@ -103,9 +118,7 @@ impl KeyFinder {
                 // null, objects and arrays are not leaf fields; absent keys have no value.
                 _ => None,
             };
-            if let Some(value) = value {
-                emit(k, name, value);
-            }
+            each(k, value);
         }
         true
     }

@@ -19,8 +19,10 @@ const PRESENT_FOR_COUNT: Value = Value::Bool(true);
 
 pub struct DirectStats {
     finder: KeyFinder,
-    /// For each `by` term, the finder key that is its value.
+    /// For each `by` term, the finder key that is its value...
     group_keys: Vec<usize>,
+    /// ...and whether nothing else reads that key (so its value can be moved, not copied).
+    group_takes: Vec<bool>,
     /// For each aggregate, the finder key of its argument (`None`: `count(*)`).
     arg_keys: Vec<Option<usize>>,
     /// Whether every aggregate is `count(*)` (rows are then counted in batches).
@@ -76,10 +78,19 @@ impl DirectStats {
             })
             .collect::<Option<Vec<Option<usize>>>>()?;
         let finder = KeyFinder::new(names.iter().copied())?;
+        let group_takes = group_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let other_groups = group_keys.iter().enumerate().any(|(j, g)| j != i && g == k);
+                !other_groups && !arg_keys.contains(&Some(*k))
+            })
+            .collect();
         Some(DirectStats {
             values: vec![None; names.len()],
             finder,
             group_keys,
+            group_takes,
             counts_only: Groups::counts_only(stats),
             arg_keys,
             key: Vec::new(),
@@ -90,19 +101,25 @@ impl DirectStats {
     /// Adds `line` to the pipeline's first stage and returns true, or returns false (having
     /// changed nothing) if the line must take the row path.
     pub fn add(&mut self, line: &[u8], pipeline: &mut Pipeline<'_>) -> bool {
-        self.values.fill(None);
         let values = &mut self.values;
-        if !self.finder.read(line, &mut self.text, &mut |k, _, value| {
-            values[k] = Some(value);
-        }) {
+        if !self
+            .finder
+            .read_each(line, &mut self.text, |k, value| values[k] = value)
+        {
             return false;
         }
         let Some(groups) = pipeline.direct_groups() else {
             return false;
         };
         self.key.clear();
-        self.key
-            .extend(self.group_keys.iter().map(|&k| self.values[k].clone()));
+        for (&k, &take) in self.group_keys.iter().zip(&self.group_takes) {
+            let value = if take {
+                self.values[k].take()
+            } else {
+                self.values[k].clone()
+            };
+            self.key.push(value);
+        }
         if self.counts_only {
             groups.count_later(&mut self.key);
             return true;

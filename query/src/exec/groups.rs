@@ -225,6 +225,11 @@ impl Groups {
         let mask = self.slots.len() - 1;
         let tag = tag_of(hash);
         let short = short_text(values);
+        // Inline texts are zero-padded: a short key compares as one fixed-size array.
+        let mut padded = [0u8; INLINE_KEY_BYTES];
+        if let Some(text) = short {
+            padded[..text.len()].copy_from_slice(text);
+        }
         let mut i = hash as usize & mask;
         loop {
             let slot = &self.slots[i];
@@ -233,7 +238,7 @@ impl Groups {
             }
             if slot.tag == tag {
                 let same = if let Some(text) = short {
-                    slot.text.get(..usize::from(slot.len)) == Some(text)
+                    usize::from(slot.len) == text.len() && slot.text == padded
                 } else {
                     let at = slot.group as usize * self.width;
                     slot.len == Slot::NOT_INLINE
@@ -257,7 +262,7 @@ impl Groups {
         };
         if let Some(text) = short {
             slot.len = text.len() as u8;
-            slot.text[..text.len()].copy_from_slice(text);
+            slot.text = padded;
         }
         self.slots[i] = slot;
         self.hashes.push(hash);
@@ -291,41 +296,50 @@ impl Groups {
     }
 
     /// Folds another worker's groups into these.
-    pub fn merge(&mut self, other: Groups) {
-        for (values, states) in other.into_groups() {
-            let i = self.find_or_insert(&values);
-            for (mine, theirs) in self.states_mut(i).iter_mut().zip(states) {
-                mine.merge(theirs);
+    /// Each group is placed by the hash the other worker computed; keys are copied, states
+    /// moved.
+    pub fn merge(&mut self, mut other: Groups) {
+        other.count_pending();
+        let counts = other.counts_by_group();
+        let width = self.width;
+        let per_group = self.per_group;
+        let mut states = other.states.into_iter();
+        for (group, &hash) in other.hashes.iter().enumerate() {
+            let key = &other.keys[group * width..(group + 1) * width];
+            // Room for one more at a time: most keys are usually in both tables.
+            self.reserve(1);
+            let slot = self.slot_of(hash, key);
+            self.slots[slot].count += counts[group];
+            let at = self.slots[slot].group as usize * per_group;
+            for mine in &mut self.states[at..at + per_group] {
+                if let Some(theirs) = states.next() {
+                    mine.merge(theirs);
+                }
             }
         }
     }
 
-    /// Each group's key values and states, in order of first appearance.
-    pub fn into_groups(mut self) -> Vec<(Vec<Option<Value>>, Vec<AggState>)> {
+    /// The rows counted in each group's slot (by [`Groups::count_later`]), by group number.
+    fn counts_by_group(&self) -> Vec<u64> {
+        let mut counts = vec![0; self.hashes.len()];
+        for slot in self.slots.iter().filter(|s| s.group != Slot::EMPTY) {
+            counts[slot.group as usize] = slot.count;
+        }
+        counts
+    }
+
+    /// Every group's key values (`width` per group) and states (one per aggregate), in order
+    /// of first appearance, in two flat lists.
+    pub fn into_flat(mut self) -> (Vec<Option<Value>>, Vec<AggState>) {
         self.count_pending();
-        // Fold the counts kept in the slots into the states.
-        let counted: Vec<(usize, u64)> = self
-            .slots
-            .iter()
-            .filter(|s| s.group != Slot::EMPTY && s.count > 0)
-            .map(|s| (s.group as usize, s.count))
-            .collect();
-        for (group, count) in counted {
-            for state in self.states_mut(group) {
-                state.merge(AggState::Count(count));
+        for (group, count) in self.counts_by_group().into_iter().enumerate() {
+            if count > 0 {
+                for state in self.states_mut(group) {
+                    state.merge(AggState::Count(count));
+                }
             }
         }
-        let count = self.hashes.len();
-        let mut keys = self.keys.into_iter();
-        let mut states = self.states.into_iter();
-        (0..count)
-            .map(|_| {
-                (
-                    keys.by_ref().take(self.width).collect(),
-                    states.by_ref().take(self.per_group).collect(),
-                )
-            })
-            .collect()
+        (self.keys, self.states)
     }
 }
 

@@ -37,6 +37,34 @@ struct Sorted {
     /// Slots compared (ascending, natural order) between the sort keys and the arrival order:
     /// a stats stage's group slots when it hands its groups over unsorted.
     tiebreak: Vec<usize>,
+    /// For a sort with a limit, once that many rows are held: the sort keys of the last row
+    /// kept. A row whose keys sort after them cannot make the cut and is not held.
+    floor: Option<Vec<Option<Value>>>,
+}
+
+impl Sorted {
+    /// Whether a row with sort keys `keys` sorts strictly after the floor.
+    fn below_floor(&self, keys: &[Option<Value>], order: &[(CExpr, bool)]) -> bool {
+        let Some(floor) = &self.floor else {
+            return false;
+        };
+        for (i, (_, descending)) in order.iter().enumerate() {
+            match cmp_nulls_last(keys[i].as_ref(), floor[i].as_ref(), *descending) {
+                std::cmp::Ordering::Equal => {}
+                o => return o.is_gt(),
+            }
+        }
+        // Equal keys: the tiebreak decides, later.
+        false
+    }
+
+    /// Keeps the first `keep` rows and notes the floor.
+    fn truncate(&mut self, order: &[(CExpr, bool)], keep: usize) {
+        truncate_sorted(&mut self.rows, order, &self.tiebreak, keep);
+        if self.rows.len() >= keep {
+            self.floor = self.rows.last().map(|held| held.0.clone());
+        }
+    }
 }
 
 /// Dedup keys seen, by hash.
@@ -255,22 +283,25 @@ impl<'p> Pipeline<'p> {
                         self.matched += 1;
                     }
                     let keys: Vec<Option<Value>> = sort.keys.iter().map(|(e, _)| eval(e, &scope)).collect();
+                    let StageState::Sort(sorted) = &mut self.states[i] else {
+                        return;
+                    };
+                    let seq = sorted.next_seq;
+                    sorted.next_seq += 1;
+                    if sorted.below_floor(&keys, &sort.keys) {
+                        return;
+                    }
                     // A held row outlives the line: copy the message in if it is needed.
                     if let Some((slot, text)) = message {
                         if row[slot].is_none() {
                             row[slot] = Some(Value::str(text));
                         }
                     }
-                    let StageState::Sort(sorted) = &mut self.states[i] else {
-                        return;
-                    };
-                    let seq = sorted.next_seq;
-                    sorted.next_seq += 1;
                     sorted.rows.push((keys, seq, std::mem::take(row)));
                     if let Some(keep) = sort.keep {
                         let keep = usize::try_from(keep).unwrap_or(usize::MAX).max(1);
                         if sorted.rows.len() >= keep.saturating_mul(2).max(1024) {
-                            truncate_sorted(&mut sorted.rows, &sort.keys, &sorted.tiebreak, keep);
+                            sorted.truncate(&sort.keys, keep);
                         }
                     }
                     return;
@@ -374,7 +405,11 @@ impl<'p> Pipeline<'p> {
         for partial in partials {
             pipeline.matched += partial.matched;
             match (&plan.stages[b], &mut pipeline.states[b], partial.state) {
-                (Stage::Stats(_), StageState::Stats(mine), StageState::Stats(theirs)) => {
+                (Stage::Stats(_), StageState::Stats(mine), StageState::Stats(mut theirs)) => {
+                    // The smaller table goes into the bigger one.
+                    if theirs.len() > mine.len() {
+                        std::mem::swap(mine, &mut theirs);
+                    }
                     mine.merge(theirs);
                 }
                 (Stage::Sort(sort), StageState::Sort(mine), StageState::Sort(theirs)) => {
@@ -438,45 +473,59 @@ impl<'p> Pipeline<'p> {
     }
 
     fn stats_rows(&self, stats: &StatsStage, groups: Groups, sort_groups: bool) -> Vec<Row> {
-        let mut groups = groups.into_groups();
-        if groups.is_empty() && stats.groups.is_empty() {
+        let width = stats.groups.len();
+        let per_group = stats.aggregates.len();
+        let (mut keys, states) = groups.into_flat();
+        let mut count = if per_group > 0 {
+            states.len() / per_group
+        } else {
+            0
+        };
+        let mut finished: Vec<Option<Value>> = states.into_iter().map(AggState::finish).collect();
+        if count == 0 && stats.groups.is_empty() {
             // `stats count(*)` over nothing is one row of zeros, not no rows.
-            groups.push((
-                Vec::new(),
-                stats.aggregates.iter().map(|a| AggState::new(a.kind)).collect(),
-            ));
+            finished = stats
+                .aggregates
+                .iter()
+                .map(|a| AggState::new(a.kind).finish())
+                .collect();
+            count = 1;
         }
+        let mut order: Vec<usize> = (0..count).collect();
         // Groups come out in ascending order of their values (time order for bin()).
-        if sort_groups {
-            groups.sort_by(|(a, _), (b, _)| {
-                a.iter()
-                    .zip(b)
+        if sort_groups && width > 0 {
+            order.sort_by(|&a, &b| {
+                let (x, y) = (
+                    &keys[a * width..(a + 1) * width],
+                    &keys[b * width..(b + 1) * width],
+                );
+                x.iter()
+                    .zip(y)
                     .map(|(x, y)| cmp_nulls_last(x.as_ref(), y.as_ref(), false))
                     .find(|o| o.is_ne())
                     .unwrap_or(std::cmp::Ordering::Equal)
             });
         }
-        let mut rows = Vec::with_capacity(groups.len());
-        for (values, states) in groups {
-            let aggregates: Vec<Option<Value>> = states.into_iter().map(AggState::finish).collect();
+        let mut rows = Vec::with_capacity(count);
+        let mut outputs: Vec<(usize, Option<Value>)> = Vec::with_capacity(stats.outputs.len());
+        for group in order {
             let mut row = self.empty_row();
-            for ((slot, _), value) in stats.groups.iter().zip(values) {
-                row[*slot] = value;
+            for (n, (slot, _)) in stats.groups.iter().enumerate() {
+                row[*slot] = keys.get_mut(group * width + n).and_then(Option::take);
             }
-            let outputs: Vec<(usize, Option<Value>)> = {
+            let aggregates = finished
+                .get(group * per_group..(group + 1) * per_group)
+                .unwrap_or_default();
+            {
                 let scope = Scope {
                     row: &row,
-                    aggregates: &aggregates,
+                    aggregates,
                     functions: &self.functions,
                     message: None,
                 };
-                stats
-                    .outputs
-                    .iter()
-                    .map(|(slot, e)| (*slot, eval(e, &scope)))
-                    .collect()
-            };
-            for (slot, value) in outputs {
+                outputs.extend(stats.outputs.iter().map(|(slot, e)| (*slot, eval(e, &scope))));
+            }
+            for (slot, value) in outputs.drain(..) {
                 row[slot] = value;
             }
             rows.push(row);
