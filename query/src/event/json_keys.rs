@@ -255,7 +255,7 @@ mod tests {
         let mut text = String::new();
         finder
             .read(line.as_bytes(), &mut text, &mut |_, k, v| {
-                out.push((k.to_string(), v))
+                out.push((k.to_string(), v));
             })
             .then_some(out)
     }

@@ -476,11 +476,7 @@ impl<'p> Pipeline<'p> {
         let width = stats.groups.len();
         let per_group = stats.aggregates.len();
         let (mut keys, states) = groups.into_flat();
-        let mut count = if per_group > 0 {
-            states.len() / per_group
-        } else {
-            0
-        };
+        let mut count = states.len().checked_div(per_group).unwrap_or(0);
         let mut finished: Vec<Option<Value>> = states.into_iter().map(AggState::finish).collect();
         if count == 0 && stats.groups.is_empty() {
             // `stats count(*)` over nothing is one row of zeros, not no rows.
