@@ -49,6 +49,27 @@ fn input() -> Vec<u8> {
     let mut data = Vec::new();
     for i in 0..6_000 {
         let mut members = vec![format!(r#""n":{i}"#), r#""msg":"done \"ok\"""#.to_string()];
+        // Times every 0.7 s from 2024-03-01T00:00:00Z, written in the ways logs write them,
+        // or missing (the line inherits the one before), or not a time at all.
+        let ms = 1_709_251_200_000_u64 + i as u64 * 700;
+        let seconds = ms / 1000;
+        let iso = format!(
+            "2024-03-01T{:02}:{:02}:{:02}.{:03}Z",
+            (seconds / 3600) % 24,
+            (seconds / 60) % 60,
+            seconds % 60,
+            ms % 1000
+        );
+        match next(10) {
+            0 => members.push(format!(r#""timestamp":{ms}"#)),
+            1 => members.push(format!(
+                r#""@timestamp":"{iso}","timestamp":"2000-01-01T00:00:00Z""#
+            )),
+            2 => members.push(format!(r#""time":"{iso}""#)),
+            3 => {}
+            4 => members.push(r#""timestamp":"soon""#.to_string()),
+            _ => members.push(format!(r#""timestamp":"{iso}""#)),
+        }
         if let Some(s) = SERVICES[next(SERVICES.len())] {
             members.push(format!(r#""service":{s}"#));
         }
@@ -80,6 +101,16 @@ fn input() -> Vec<u8> {
 /// The answer to `query`; with `row_path`, a filter that passes every row goes first, so the
 /// stats stage is not first and every line takes the row path: the reference answer.
 fn answer(query: &str, path: &std::path::Path, threads: usize, row_path: bool) -> String {
+    answer_in(query, path, threads, row_path, (None, None))
+}
+
+fn answer_in(
+    query: &str,
+    path: &std::path::Path,
+    threads: usize,
+    row_path: bool,
+    (start_ms, end_ms): (Option<i64>, Option<i64>),
+) -> String {
     let query = if row_path {
         format!("filter 1 = 1 | {query}")
     } else {
@@ -89,6 +120,8 @@ fn answer(query: &str, path: &std::path::Path, threads: usize, row_path: bool) -
     let sources = resolve(&[path.display().to_string()]).unwrap();
     let options = RunOptions {
         threads,
+        start_ms,
+        end_ms,
         now_ms: 1_709_337_600_000,
         ..RunOptions::default()
     };
@@ -96,12 +129,13 @@ fn answer(query: &str, path: &std::path::Path, threads: usize, row_path: bool) -
     let mut out = Vec::new();
     write(&result, Format::Ndjson, &mut out).unwrap();
     format!(
-        "{}matched {} scanned {} bytes {} invalid utf-8 {}",
+        "{}matched {} scanned {} bytes {} invalid utf-8 {} untimed {}",
         String::from_utf8(out).unwrap(),
         stats.records_matched,
         stats.records_scanned,
         stats.bytes_scanned,
-        stats.invalid_utf8
+        stats.invalid_utf8,
+        stats.without_timestamp
     )
 }
 
@@ -118,10 +152,27 @@ fn direct_stats_answer_as_the_row_path_does() {
         "stats count(*), sortsFirst(latencyMs), sortsLast(service) by service, latencyMs",
         "stats avg(latencyMs) * 2 as double, count(*) by service",
         "stats count(*) by service as svc | filter svc != 'api'",
+        "stats count(*) by bin(5m)",
+        "stats count(*), avg(latencyMs) by bin(1m), service",
+        "stats earliest(service), latest(latencyMs), min(@timestamp), max(@timestamp) by service",
+        "stats count(*) by @timestamp | sort count(*) desc | limit 5",
     ] {
         let reference = answer(query, &path, 1, true);
         assert!(reference.lines().count() >= 2, "{query}: {reference}");
         assert_eq!(answer(query, &path, 1, false), reference, "{query}");
+    }
+    // A time range: lines outside it are not counted, whichever path reads them.
+    let range = (Some(1_709_252_000_000), Some(1_709_253_000_000));
+    for query in [
+        "stats count(*) by bin(5m)",
+        "stats count(*), max(latencyMs) by service",
+    ] {
+        let reference = answer_in(query, &path, 1, true, range);
+        assert_eq!(
+            answer_in(query, &path, 1, false, range),
+            reference,
+            "{query} in a range"
+        );
     }
 }
 

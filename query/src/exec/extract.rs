@@ -179,8 +179,17 @@ impl<'p> Extractor<'p> {
         if stamps.is_empty() {
             return Some(None);
         }
+        self.timestamp_by_key(line.as_bytes())
+    }
+
+    /// The time of a JSON line read by key: `Some(Some(ms))`, `Some(None)` when the line has
+    /// no timestamp key at all, `None` when the key-directed path declines (the full scan
+    /// decides).
+    #[allow(clippy::option_option)]
+    pub fn timestamp_by_key(&mut self, line: &[u8]) -> Option<Option<i64>> {
+        let (_, stamps) = self.fast.as_ref()?;
         for finder in stamps {
-            match finder.read_raw(line.as_bytes()) {
+            match finder.read_raw(line) {
                 None => return None,
                 // An absent key: the next one in rank order.
                 Some(RawValue::Absent) => continue,
@@ -198,7 +207,7 @@ impl<'p> Extractor<'p> {
                 }
             }
             let mut stamp = None;
-            if !finder.read(line.as_bytes(), &mut self.text, &mut |_, _, value| {
+            if !finder.read(line, &mut self.text, &mut |_, _, value| {
                 stamp = Some(value);
             }) {
                 return None;

@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 
 use chrono::Datelike;
 
-use crate::exec::direct_stats::DirectStats;
+use crate::exec::direct_stats::{Direct, DirectStats};
 use crate::exec::extract::{Extractor, SourceContext};
 use crate::exec::pipeline::{Partial, Pipeline, Row};
 use crate::exec::prefilter::Prefilter;
@@ -119,7 +119,7 @@ pub struct Worker<'a> {
     shared: &'a Shared<'a>,
     extractor: Extractor<'a>,
     /// Lines read straight into the first stats stage, when the query allows.
-    direct: Option<DirectStats>,
+    direct: Option<DirectStats<'a>>,
     /// The line reader's buffer, kept from piece to piece.
     line_buffer: Vec<u8>,
     pipeline: Pipeline<'a>,
@@ -151,7 +151,11 @@ impl<'a> Worker<'a> {
         let direct = if options.validate_json {
             None
         } else {
-            DirectStats::for_plan(shared.plan, shared.timestamp_needed(), &options.timestamp)
+            DirectStats::for_plan(
+                shared.plan,
+                shared.timestamp_needed(),
+                (options.start_ms, options.end_ms),
+            )
         };
         Worker {
             shared,
@@ -409,11 +413,25 @@ impl<'a> Worker<'a> {
             if let Some(direct) = &mut self.direct {
                 // The direct path reads bytes: a line's text is needed only to know it valid.
                 let valid = known_utf8 || simdutf8::basic::from_utf8(bytes).is_ok();
-                if valid && direct.add(bytes, &mut self.pipeline) {
-                    self.skipped_count = 0;
-                    self.stats.records_scanned += 1;
-                    self.stats.bytes_scanned += consumed as u64;
-                    continue;
+                let outcome = if valid {
+                    direct.add(bytes, &mut self.extractor, &mut self.pipeline)
+                } else {
+                    Direct::Declined
+                };
+                match outcome {
+                    Direct::Added(time) => {
+                        last_timestamp = time.or(last_timestamp);
+                        self.skipped_count = 0;
+                        self.stats.records_scanned += 1;
+                        self.stats.bytes_scanned += consumed as u64;
+                        continue;
+                    }
+                    Direct::OutOfRange(ms) => {
+                        last_timestamp = Some(ms);
+                        self.skipped_count = 0;
+                        continue;
+                    }
+                    Direct::Declined => {}
                 }
             }
             // SIMD validation: a scan of every byte of every examined line.
