@@ -92,7 +92,7 @@ impl KeyFinder {
         let mut texts: [&str; 16] = [""; 16];
         for (k, &(start, end, kind)) in found[..self.keys.len()].iter().enumerate() {
             let range = match kind {
-                KIND_STR => start + 1..end - 1,
+                KIND_STR | KIND_ESCAPED => start + 1..end - 1,
                 KIND_NUM => start..end,
                 _ => continue,
             };
@@ -104,7 +104,7 @@ impl KeyFinder {
         for k in 0..self.keys.len() {
             let raw = texts[k];
             let value = match found[k].2 {
-                KIND_STR if raw.contains('\\') => {
+                KIND_ESCAPED => {
                     text.clear();
                     if unescape_into(raw, text).is_none() {
                         return false;
@@ -134,7 +134,7 @@ impl KeyFinder {
         let text = |range: std::ops::Range<usize>| line.get(range).and_then(|t| std::str::from_utf8(t).ok());
         let plain = match kind {
             KIND_ABSENT => return Some(RawValue::Absent),
-            KIND_STR => text(start + 1..end - 1).filter(|raw| !raw.contains('\\')),
+            KIND_STR => text(start + 1..end - 1),
             KIND_NUM => text(start..end),
             _ => None,
         };
@@ -195,6 +195,8 @@ fn has_unicode_escape(body: &[u8]) -> bool {
 }
 
 const KIND_STR: u8 = 1;
+/// A string with escapes.
+const KIND_ESCAPED: u8 = 7;
 const KIND_NUM: u8 = 2;
 const KIND_TRUE: u8 = 3;
 const KIND_FALSE: u8 = 4;
@@ -213,8 +215,8 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 fn value_end(b: &[u8], i: usize) -> Option<(usize, u8)> {
     match *b.get(i)? {
         b'"' => {
-            let (close, _) = scan_string(b, i + 1)?;
-            Some((close + 1, KIND_STR))
+            let (close, escaped) = scan_string(b, i + 1)?;
+            Some((close + 1, if escaped { KIND_ESCAPED } else { KIND_STR }))
         }
         b't' if b.get(i..i + 4)? == b"true" => Some((i + 4, KIND_TRUE)),
         b'f' if b.get(i..i + 5)? == b"false" => Some((i + 5, KIND_FALSE)),

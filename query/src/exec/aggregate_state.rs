@@ -186,7 +186,8 @@ impl Percentile {
 
     fn add(&mut self, x: f64, n: u64) {
         self.added += n;
-        if x >= 0.0 && x.fract() == 0.0 && x < Percentile::DENSE_MAX as f64 {
+        // A whole number in range (a cast and back, not `fract`, which is a libm call).
+        if (0.0..Percentile::DENSE_MAX as f64).contains(&x) && (x as usize) as f64 == x {
             let at = x as usize;
             if let Some(count) = self.dense.get_mut(at) {
                 *count += n;
