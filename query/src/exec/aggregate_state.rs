@@ -187,7 +187,9 @@ impl Percentile {
     fn add(&mut self, x: f64, n: u64) {
         self.added += n;
         // A whole number in range (a cast and back, not `fract`, which is a libm call).
-        if (0.0..Percentile::DENSE_MAX as f64).contains(&x) && (x as usize) as f64 == x {
+        #[allow(clippy::float_cmp)] // exactly whole, not nearly
+        let whole = (0.0..Percentile::DENSE_MAX as f64).contains(&x) && (x as usize) as f64 == x;
+        if whole {
             let at = x as usize;
             if let Some(count) = self.dense.get_mut(at) {
                 *count += n;
