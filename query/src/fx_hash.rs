@@ -16,11 +16,22 @@ impl FxHasher {
 }
 
 impl Hasher for FxHasher {
+    /// Little-endian words, the last one zero-padded. Whole words are one load each and the
+    /// tail is assembled byte by byte: no variable-length copy (a `memcpy` call) per word.
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut whole = [0u8; 8];
+            whole.copy_from_slice(word);
+            self.add(u64::from_le_bytes(whole));
+        }
+        let tail = words.remainder();
+        if !tail.is_empty() {
+            let word = tail
+                .iter()
+                .rev()
+                .fold(0u64, |word, &byte| (word << 8) | u64::from(byte));
+            self.add(word);
         }
     }
 
@@ -53,6 +64,22 @@ pub fn fx_hash(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::FxHasher;
+
+    #[test]
+    fn bytes_hash_as_zero_padded_little_endian_words() {
+        let bytes: Vec<u8> = (1..=29).collect();
+        for len in 0..bytes.len() {
+            let mut fast = FxHasher::default();
+            fast.write(&bytes[..len]);
+            let mut words = FxHasher::default();
+            for chunk in bytes[..len].chunks(8) {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                words.add(u64::from_le_bytes(word));
+            }
+            assert_eq!(fast.finish(), words.finish(), "{len} bytes");
+        }
+    }
     use std::collections::HashSet;
     use std::hash::Hasher;
 

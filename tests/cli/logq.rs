@@ -470,3 +470,46 @@ fn a_time_range_skips_the_stores_other_chunks_unopened_and_a_missing_group_says_
         String::from_utf8_lossy(&missing.stderr)
     );
 }
+
+/// Stdin redirected from a file (`logq … < app.log`) is read like the file (in pieces, by
+/// both threads); one whose start a caller already read is read from where it stands.
+#[test]
+fn stdin_from_a_file_answers_as_the_file() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let mut i = 0u64;
+    // Over 16 MiB, so the file is cut into pieces.
+    while text.len() < 18 << 20 {
+        let level = if i % 3 == 0 { "ERROR" } else { "INFO" };
+        text.push_str(&format!("{{\"n\":{i},\"level\":\"{level}\"}}\n"));
+        i += 1;
+    }
+    let path = write_log(dir.path(), "big.log", &text);
+    let query = "stats count(*) as c, sum(n) as total by level";
+    let args = ["--threads", "2", "--format", "csv", query];
+    let from_path = logq().args(args).arg(&path).output().unwrap();
+    assert!(from_path.status.success(), "{}", stderr(&from_path));
+    let redirected = logq()
+        .args(args)
+        .stdin(std::fs::File::open(&path).unwrap())
+        .output()
+        .unwrap();
+    assert!(redirected.status.success(), "{}", stderr(&redirected));
+    assert_eq!(stdout(&redirected), stdout(&from_path));
+    assert_eq!(
+        stdout(&from_path).lines().nth(1).unwrap(),
+        format!("ERROR,{},{}", i.div_ceil(3), (0..i).step_by(3).sum::<u64>())
+    );
+
+    // The first line already read by someone else: the rest is what stdin holds.
+    let mut file = std::fs::File::open(&path).unwrap();
+    let first = text.find('\n').unwrap() + 1;
+    file.read_exact(&mut vec![0; first]).unwrap();
+    let rest = logq().args(args).stdin(file).output().unwrap();
+    assert!(rest.status.success(), "{}", stderr(&rest));
+    assert_eq!(
+        stdout(&rest).lines().nth(1).unwrap(),
+        format!("ERROR,{},{}", i.div_ceil(3) - 1, (0..i).step_by(3).sum::<u64>())
+    );
+}

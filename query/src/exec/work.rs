@@ -54,7 +54,11 @@ pub fn split_work(sources: &[Source], threads: usize) -> Result<Vec<Item>, Input
                 path: path.display().to_string(),
                 reason: e.to_string(),
             })?,
-            _ => None,
+            // Stdin redirected from a plain file (`logq … < app.log`) is read like the file.
+            None => stdin_file()
+                .and_then(|file| plain_size_at_start(&file))
+                .ok()
+                .flatten(),
         };
         match splittable_size {
             Some(size) if size >= 2 * MIN_PIECE_BYTES && threads > 1 => {
@@ -87,7 +91,35 @@ pub fn split_work(sources: &[Source], threads: usize) -> Result<Vec<Item>, Input
 
 /// The size of a regular, uncompressed file, or `None` if it cannot be split.
 fn plain_file_size(path: &std::path::Path) -> io::Result<Option<u64>> {
-    let file = File::open(path)?;
+    plain_size(&File::open(path)?)
+}
+
+/// Stdin as a file of its own (a duplicate descriptor: reading it by offset leaves stdin as
+/// it is).
+fn stdin_file() -> io::Result<File> {
+    use std::os::fd::AsFd;
+    Ok(File::from(std::io::stdin().as_fd().try_clone_to_owned()?))
+}
+
+/// [`plain_size`] of stdin's file when nothing has read it yet (its offset is 0).
+fn plain_size_at_start(file: &File) -> io::Result<Option<u64>> {
+    use std::io::Seek;
+    let mut cursor = file;
+    if cursor.stream_position()? != 0 {
+        return Ok(None);
+    }
+    plain_size(file)
+}
+
+/// The file a source split into ranges is read from.
+fn open_for_ranges(source: &Source) -> io::Result<File> {
+    match &source.path {
+        Some(path) => File::open(path),
+        None => stdin_file(),
+    }
+}
+
+fn plain_size(file: &File) -> io::Result<Option<u64>> {
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Ok(None);
@@ -293,11 +325,7 @@ impl<'a> Worker<'a> {
                 read.map(|_| ()).map_err(io_error)
             }
             Some((start, end)) => {
-                let path = source
-                    .path
-                    .as_ref()
-                    .ok_or_else(|| io_error(io::Error::other("no path")))?;
-                let file = File::open(path).map_err(io_error)?;
+                let file = open_for_ranges(source).map_err(io_error)?;
                 let first = first_line_start(&file, start).map_err(io_error)?;
                 if first >= end {
                     return Ok(());
