@@ -475,14 +475,15 @@ fn a_time_range_skips_the_stores_other_chunks_unopened_and_a_missing_group_says_
 /// both threads); one whose start a caller already read is read from where it stands.
 #[test]
 fn stdin_from_a_file_answers_as_the_file() {
+    use std::fmt::Write as _;
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::new();
     let mut i = 0u64;
     // Over 16 MiB, so the file is cut into pieces.
     while text.len() < 18 << 20 {
-        let level = if i % 3 == 0 { "ERROR" } else { "INFO" };
-        text.push_str(&format!("{{\"n\":{i},\"level\":\"{level}\"}}\n"));
+        let level = if i.is_multiple_of(3) { "ERROR" } else { "INFO" };
+        writeln!(text, "{{\"n\":{i},\"level\":\"{level}\"}}").unwrap();
         i += 1;
     }
     let path = write_log(dir.path(), "big.log", &text);
