@@ -7,9 +7,8 @@
 
 use std::io::Write;
 
-use skywatch_query::exec::{run, RunOptions};
-use skywatch_query::input::resolve;
-use skywatch_query::output::{write, Format};
+#[path = "support/answer.rs"]
+mod answer;
 
 /// Values a key may hold; `None` leaves the key out.
 const SERVICES: &[Option<&str>] = &[
@@ -109,28 +108,16 @@ fn answer_in(
     path: &std::path::Path,
     threads: usize,
     row_path: bool,
-    (start_ms, end_ms): (Option<i64>, Option<i64>),
+    range: (Option<i64>, Option<i64>),
 ) -> String {
     let query = if row_path {
         format!("filter 1 = 1 | {query}")
     } else {
         query.to_string()
     };
-    let plan = skywatch_query::compile(&query).unwrap();
-    let sources = resolve(&[path.display().to_string()]).unwrap();
-    let options = RunOptions {
-        threads,
-        start_ms,
-        end_ms,
-        now_ms: 1_709_337_600_000,
-        ..RunOptions::default()
-    };
-    let (result, stats) = run(&plan, &sources, &options).unwrap();
-    let mut out = Vec::new();
-    write(&result, Format::Ndjson, &mut out).unwrap();
+    let (rows, stats) = answer::ndjson_in(&query, path, threads, range);
     format!(
-        "{}matched {} scanned {} bytes {} invalid utf-8 {} untimed {}",
-        String::from_utf8(out).unwrap(),
+        "{rows}matched {} scanned {} bytes {} invalid utf-8 {} untimed {}",
         stats.records_matched,
         stats.records_scanned,
         stats.bytes_scanned,

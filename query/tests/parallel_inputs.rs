@@ -5,9 +5,8 @@
 
 use std::io::Write;
 
-use skywatch_query::exec::{run, RunOptions};
-use skywatch_query::input::resolve;
-use skywatch_query::output::{write, Format};
+#[path = "support/answer.rs"]
+mod answer;
 
 /// About 17 MB (a plain file of it is cut into pieces, a stream into chunks): JSON events with times, each followed by untimed text lines (stack frames).
 fn input() -> Vec<u8> {
@@ -33,17 +32,7 @@ fn input() -> Vec<u8> {
 }
 
 fn answer(query: &str, path: &std::path::Path, threads: usize) -> String {
-    let plan = skywatch_query::compile(query).unwrap();
-    let sources = resolve(&[path.display().to_string()]).unwrap();
-    let options = RunOptions {
-        threads,
-        now_ms: 1_709_337_600_000,
-        ..RunOptions::default()
-    };
-    let (result, _) = run(&plan, &sources, &options).unwrap();
-    let mut out = Vec::new();
-    write(&result, Format::Ndjson, &mut out).unwrap();
-    String::from_utf8(out).unwrap()
+    answer::ndjson(query, path, threads)
 }
 
 #[test]

@@ -5,23 +5,11 @@
 
 use std::io::Write;
 
-use skywatch_query::exec::{run, RunOptions};
-use skywatch_query::input::resolve;
-use skywatch_query::output::{write, Format};
+#[path = "support/answer.rs"]
+mod answer;
 
 fn answer(query: &str, path: &std::path::Path, threads: usize) -> Vec<String> {
-    let plan = skywatch_query::compile(query).unwrap();
-    let sources = resolve(&[path.display().to_string()]).unwrap();
-    let options = RunOptions {
-        threads,
-        now_ms: 1_709_337_600_000,
-        ..RunOptions::default()
-    };
-    let (result, _) = run(&plan, &sources, &options).unwrap();
-    let mut out = Vec::new();
-    write(&result, Format::Ndjson, &mut out).unwrap();
-    String::from_utf8(out)
-        .unwrap()
+    answer::ndjson(query, path, threads)
         .lines()
         .map(str::to_string)
         .collect()
