@@ -513,4 +513,35 @@ fn stdin_from_a_file_answers_as_the_file() {
         stdout(&rest).lines().nth(1).unwrap(),
         format!("ERROR,{},{}", i.div_ceil(3) - 1, (0..i).step_by(3).sum::<u64>())
     );
+
+    // Stdin named twice is read once.
+    let twice = logq()
+        .args(["--format", "csv", "stats count(*) as c", "-", "-"])
+        .stdin(std::fs::File::open(&path).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&twice), format!("c\n{i}\n"));
+}
+
+/// Files that say they are empty but are not (/proc) are read to their end, named or as stdin.
+#[test]
+fn files_that_report_size_zero_are_read_to_the_end() {
+    let lines = std::fs::read_to_string("/proc/cpuinfo").unwrap().lines().count();
+    assert!(lines > 0);
+    let named = logq()
+        .args(["--format", "csv", "stats count(*) as c", "/proc/cpuinfo"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&named), format!("c\n{lines}\n"), "{}", stderr(&named));
+    let redirected = logq()
+        .args(["--format", "csv", "stats count(*) as c"])
+        .stdin(std::fs::File::open("/proc/cpuinfo").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&redirected),
+        format!("c\n{lines}\n"),
+        "{}",
+        stderr(&redirected)
+    );
 }

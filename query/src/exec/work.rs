@@ -46,6 +46,8 @@ impl Item {
 /// Cuts the sources into pieces for `threads` workers.
 pub fn split_work(sources: &[Source], threads: usize) -> Result<Vec<Item>, InputError> {
     let mut items = Vec::new();
+    // Stdin named twice (`- -`) is read once, by the first; only then may it be split.
+    let stdin_once = sources.iter().filter(|s| s.path.is_none()).count() == 1;
     for (index, source) in sources.iter().enumerate() {
         // Plain files are read in place by byte range (one range when small or single-threaded);
         // streams are left whole, for the chunking reader.
@@ -55,10 +57,11 @@ pub fn split_work(sources: &[Source], threads: usize) -> Result<Vec<Item>, Input
                 reason: e.to_string(),
             })?,
             // Stdin redirected from a plain file (`logq … < app.log`) is read like the file.
-            None => stdin_file()
+            None if stdin_once => stdin_file()
                 .and_then(|file| plain_size_at_start(&file))
                 .ok()
                 .flatten(),
+            None => None,
         };
         match splittable_size {
             Some(size) if size >= 2 * MIN_PIECE_BYTES && threads > 1 => {
@@ -121,7 +124,8 @@ fn open_for_ranges(source: &Source) -> io::Result<File> {
 
 fn plain_size(file: &File) -> io::Result<Option<u64>> {
     let meta = file.metadata()?;
-    if !meta.is_file() {
+    // A size of 0 may be a lie (/proc files): such a file is streamed to its end instead.
+    if !meta.is_file() || meta.len() == 0 {
         return Ok(None);
     }
     let mut magic = [0u8; 4];
