@@ -242,7 +242,7 @@ impl<'a> Worker<'a> {
             None => None,
         };
         let end = chunk.offset + chunk.bytes.len() as u64;
-        let mut lines = self.slice_lines(&chunk.bytes);
+        let mut lines = SliceLines::new(&chunk.bytes).checking_utf8(self.direct.is_some());
         let last = self
             .read_lines(
                 &mut lines,
@@ -257,26 +257,20 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// A line reader over `reader` with this worker's buffer, checking UTF-8 by blocks when
-    /// the direct path will read the lines.
-    fn line_reader<R: Read>(&mut self, reader: R) -> LineReader<R> {
-        let lines = LineReader::with_buffer(reader, std::mem::take(&mut self.line_buffer));
-        if self.direct.is_some() {
-            lines.checking_utf8()
-        } else {
-            lines
-        }
-    }
-
-    /// The lines of a chunk in memory, checked for UTF-8 at once when the direct path will
-    /// read them.
-    fn slice_lines<'b>(&self, bytes: &'b [u8]) -> SliceLines<'b> {
-        let lines = SliceLines::new(bytes);
-        if self.direct.is_some() {
-            lines.checking_utf8()
-        } else {
-            lines
-        }
+    /// Runs the lines of `reader` through the query (as [`Worker::read_lines`]), read into this
+    /// worker's buffer and checked for UTF-8 by blocks when the direct path reads them.
+    fn read_stream<R: Read>(
+        &mut self,
+        reader: R,
+        (first, end): (u64, u64),
+        inherited: Option<i64>,
+        context: &SourceContext<'_>,
+    ) -> io::Result<()> {
+        let mut lines = LineReader::with_buffer(reader, std::mem::take(&mut self.line_buffer))
+            .checking_utf8(self.direct.is_some());
+        let read = self.read_lines(&mut lines, first, end, inherited, context, false);
+        self.line_buffer = lines.into_buffer();
+        read.map(|_| ())
     }
 
     /// The name reads and errors use for source `source`, and its `@ingestionTime`.
@@ -323,10 +317,8 @@ impl<'a> Worker<'a> {
         match item.range {
             None => {
                 let reader = input::open(source).map_err(ExecError::Input)?;
-                let mut lines = self.line_reader(reader);
-                let read = self.read_lines(&mut lines, 0, u64::MAX, None, &context, false);
-                self.line_buffer = lines.into_buffer();
-                read.map(|_| ()).map_err(io_error)
+                self.read_stream(reader, (0, u64::MAX), None, &context)
+                    .map_err(io_error)
             }
             Some((start, end)) => {
                 let file = open_for_ranges(source).map_err(io_error)?;
@@ -340,10 +332,8 @@ impl<'a> Worker<'a> {
                     None
                 };
                 let reader = FileRange { file, pos: first };
-                let mut lines = self.line_reader(reader);
-                let read = self.read_lines(&mut lines, first, end, inherited, &context, false);
-                self.line_buffer = lines.into_buffer();
-                read.map(|_| ()).map_err(io_error)
+                self.read_stream(reader, (first, end), inherited, &context)
+                    .map_err(io_error)
             }
         }
     }

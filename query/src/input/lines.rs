@@ -64,11 +64,11 @@ impl<R: Read> LineReader<R> {
         }
     }
 
-    /// Checks the lines for UTF-8 a buffer at a time (one SIMD pass over a megabyte costs less
-    /// than a pass per line), so [`Line::known_utf8`] is set for valid lines.
+    /// With `check`, checks the lines for UTF-8 a buffer at a time (one SIMD pass over a
+    /// megabyte costs less than a pass per line), so [`Line::known_utf8`] is set for valid lines.
     #[must_use]
-    pub fn checking_utf8(mut self) -> LineReader<R> {
-        self.check_utf8 = true;
+    pub fn checking_utf8(mut self, check: bool) -> LineReader<R> {
+        self.check_utf8 = check;
         self
     }
 
@@ -167,10 +167,11 @@ impl<'b> SliceLines<'b> {
         }
     }
 
-    /// Checks all the lines for UTF-8 in one pass, as [`LineReader::checking_utf8`] does.
+    /// With `check`, checks all the lines for UTF-8 in one pass, as
+    /// [`LineReader::checking_utf8`] does.
     #[must_use]
-    pub fn checking_utf8(mut self) -> SliceLines<'b> {
-        self.known_utf8 = simdutf8::basic::from_utf8(self.rest).is_ok();
+    pub fn checking_utf8(mut self, check: bool) -> SliceLines<'b> {
+        self.known_utf8 = check && simdutf8::basic::from_utf8(self.rest).is_ok();
         self
     }
 }
@@ -204,7 +205,7 @@ mod tests {
     /// Every line, and whether it was known to be UTF-8, from a reader (checking or not) and
     /// in place: all agree on the lines.
     fn lines_known(input: &[u8]) -> Vec<(Vec<u8>, bool)> {
-        let mut reader = LineReader::with_capacity(input, 16).checking_utf8();
+        let mut reader = LineReader::with_capacity(input, 16).checking_utf8(true);
         let mut out = Vec::new();
         while let Some(line) = reader.next_line().unwrap() {
             out.push((line.bytes.to_vec(), line.known_utf8));
@@ -252,9 +253,9 @@ mod tests {
         // Most valid lines are vouched for by their block.
         let known = lines.iter().filter(|(_, k)| *k).count();
         assert!(known > 100, "{known}");
-        let mut chunk = SliceLines::new(b"a\nb\n").checking_utf8();
+        let mut chunk = SliceLines::new(b"a\nb\n").checking_utf8(true);
         assert!(chunk.next_line().unwrap().unwrap().known_utf8);
-        let mut bad = SliceLines::new(b"a\n\xff\n").checking_utf8();
+        let mut bad = SliceLines::new(b"a\n\xff\n").checking_utf8(true);
         assert!(!bad.next_line().unwrap().unwrap().known_utf8);
     }
 
