@@ -1,16 +1,9 @@
 //! The agent's own words: one line per happening on stderr (systemd sends it to the journal),
-//! and the wall clock in the unit every timestamp of the agent uses.
+//! through the runtime's [`Journal`](skywatch_runtime::Journal) for the `agent` part.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+pub use skywatch_runtime::clock::now_ms;
 
-/// Writes one log line.
+/// Writes one log line as the agent.
 pub fn log(message: impl std::fmt::Display) {
-    eprintln!("skywatch agent: {message}");
-}
-
-/// Milliseconds since the epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    crate::daemon::JOURNAL.log(message);
 }

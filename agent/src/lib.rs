@@ -11,17 +11,12 @@
 //! outbox/spool → delivery, acknowledgements back to checkpoints), the sinks ([`sinks`]:
 //! PutMetricData, PutLogEvents, the local stores) and the daemon that runs them ([`daemon`]).
 
-pub mod aws;
 pub mod config;
 pub mod daemon;
-pub mod health;
-pub mod instance;
 pub mod journal;
-pub mod limits;
 pub mod logs;
 pub mod metrics;
+pub mod placeholders;
 pub mod request_split;
 pub mod sinks;
-pub mod state_dir;
-pub mod systemd;
 pub mod telemetry;

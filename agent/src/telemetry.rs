@@ -1,10 +1,10 @@
 //! The agent's own counters: what it collected, sent, dropped (by reason) and which API errors
-//! it met (by kind). Served as Prometheus text on the health listener's `/metrics`.
+//! it met (by kind), registered in the process's [`Registry`] and served as Prometheus text on
+//! the health listener's `/metrics`.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::borrow::Cow;
+
+use skywatch_telemetry::{Counter, Desc, Family, Gauge, LabelValue, Registry};
 
 /// Why datums were dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -33,198 +33,209 @@ impl DropReason {
     }
 }
 
-#[derive(Debug, Default)]
-pub struct Telemetry {
-    pub datums_collected: AtomicU64,
-    pub datums_sent: AtomicU64,
-    pub datums_stored: AtomicU64,
-    pub requests_sent: AtomicU64,
-    pub queue_depth: AtomicU64,
-    dropped: Mutex<BTreeMap<DropReason, u64>>,
-    api_errors: Mutex<BTreeMap<String, u64>>,
-    scrape_errors: Mutex<BTreeMap<String, u64>>,
-    /// Log events by what became of them (`read`, `sent`, `stored`, `filtered`, `too_old`…).
-    log_events: Mutex<BTreeMap<&'static str, u64>>,
-    /// Bytes of log lines read.
-    pub log_bytes_read: AtomicU64,
-    /// Batches waiting to be sent (memory and spool).
-    pub log_batches_queued: AtomicU64,
-    /// Bytes in the on-disk spool.
-    pub log_spool_bytes: AtomicU64,
+impl LabelValue for DropReason {
+    fn label_value(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.name())
+    }
 }
 
-fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, n: u64) {
-    if let Ok(mut map) = map.lock() {
-        *map.entry(key).or_insert(0) += n;
+/// What became of log events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogOutcome {
+    Read,
+    /// Left out by the file's filters.
+    Filtered,
+    WithoutTimestamp,
+    InvalidEncoding,
+    /// Accepted by CloudWatch Logs.
+    Sent,
+    /// Written to the local store.
+    Stored,
+    /// Refused by CloudWatch Logs (`rejectedLogEventsInfo`).
+    TooOld,
+    Expired,
+    TooNew,
+    /// A batch refused for good.
+    Rejected,
+    /// Outside the window CloudWatch Logs takes, so never sent.
+    OutsideWindowOld,
+    OutsideWindowNew,
+    EmfDocuments,
+    EmfInvalid,
+    /// EMF documents read while the agent stopped, after the metrics side had closed.
+    EmfNotConverted,
+}
+
+impl LogOutcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            LogOutcome::Read => "read",
+            LogOutcome::Filtered => "filtered",
+            LogOutcome::WithoutTimestamp => "without_timestamp",
+            LogOutcome::InvalidEncoding => "invalid_encoding",
+            LogOutcome::Sent => "sent",
+            LogOutcome::Stored => "stored",
+            LogOutcome::TooOld => "too_old",
+            LogOutcome::Expired => "expired",
+            LogOutcome::TooNew => "too_new",
+            LogOutcome::Rejected => "rejected",
+            LogOutcome::OutsideWindowOld => "outside_window_old",
+            LogOutcome::OutsideWindowNew => "outside_window_new",
+            LogOutcome::EmfDocuments => "emf_documents",
+            LogOutcome::EmfInvalid => "emf_invalid",
+            LogOutcome::EmfNotConverted => "emf_not_converted",
+        }
+    }
+}
+
+impl LabelValue for LogOutcome {
+    fn label_value(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.name())
+    }
+}
+
+const DATUMS_COLLECTED: Desc = Desc::counter("skywatch_agent_datums_collected_total", "Datums collected.");
+const DATUMS_SENT: Desc = Desc::counter("skywatch_agent_datums_sent_total", "Datums CloudWatch accepted.");
+const DATUMS_STORED: Desc = Desc::counter(
+    "skywatch_agent_datums_stored_total",
+    "Datums written to the local store.",
+);
+const REQUESTS_SENT: Desc = Desc::counter(
+    "skywatch_agent_requests_sent_total",
+    "PutMetricData requests accepted.",
+);
+const QUEUE_DEPTH: Desc = Desc::gauge("skywatch_agent_queue_depth", "Datums waiting to be sent.");
+const LOG_BYTES_READ: Desc = Desc::counter("skywatch_agent_log_bytes_read_total", "Bytes of log lines read.");
+const LOG_BATCHES_QUEUED: Desc = Desc::gauge(
+    "skywatch_agent_log_batches_queued",
+    "Log batches waiting to be sent (memory and spool).",
+);
+const LOG_SPOOL_BYTES: Desc = Desc::gauge("skywatch_agent_log_spool_bytes", "Bytes in the on-disk spool.");
+const EMF_QUEUED: Desc = Desc::gauge(
+    "skywatch_agent_emf_batches_queued",
+    "Batches of EMF documents read from log files and waiting to become metrics.",
+);
+const DATUMS_DROPPED: Desc = Desc::counters_by(
+    "skywatch_agent_datums_dropped_total",
+    "Datums dropped, by reason.",
+    "reason",
+);
+const API_ERRORS: Desc = Desc::counters_by(
+    "skywatch_agent_api_errors_total",
+    "Failed API calls, by error kind.",
+    "kind",
+);
+const SCRAPE_ERRORS: Desc = Desc::counters_by(
+    "skywatch_agent_scrape_errors_total",
+    "Failed readings, by plugin.",
+    "plugin",
+);
+const LOG_EVENTS: Desc = Desc::counters_by(
+    "skywatch_agent_log_events_total",
+    "Log events, by what became of them.",
+    "outcome",
+);
+
+/// The agent's counters.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    pub datums_collected: Counter,
+    pub datums_sent: Counter,
+    pub datums_stored: Counter,
+    pub requests_sent: Counter,
+    pub queue_depth: Gauge,
+    /// Bytes of log lines read.
+    pub log_bytes_read: Counter,
+    /// Batches waiting to be sent (memory and spool).
+    pub log_batches_queued: Gauge,
+    /// Bytes in the on-disk spool.
+    pub log_spool_bytes: Gauge,
+    /// Batches of EMF documents between the log reader and the metrics side.
+    pub emf_queued: Gauge,
+    dropped: Family<DropReason>,
+    api_errors: Family<String>,
+    scrape_errors: Family<String>,
+    log_events: Family<LogOutcome>,
+    registry: Registry,
+}
+
+impl Default for Telemetry {
+    fn default() -> Telemetry {
+        Telemetry::new(&Registry::new())
     }
 }
 
 impl Telemetry {
-    pub fn dropped(&self, reason: DropReason, n: u64) {
-        if n > 0 {
-            bump(&self.dropped, reason, n);
+    /// The agent's counters, registered in `registry`.
+    pub fn new(registry: &Registry) -> Telemetry {
+        Telemetry {
+            datums_collected: registry.counter(DATUMS_COLLECTED),
+            datums_sent: registry.counter(DATUMS_SENT),
+            datums_stored: registry.counter(DATUMS_STORED),
+            requests_sent: registry.counter(REQUESTS_SENT),
+            queue_depth: registry.gauge(QUEUE_DEPTH),
+            log_bytes_read: registry.counter(LOG_BYTES_READ),
+            log_batches_queued: registry.gauge(LOG_BATCHES_QUEUED),
+            log_spool_bytes: registry.gauge(LOG_SPOOL_BYTES),
+            emf_queued: registry.gauge(EMF_QUEUED),
+            dropped: registry.family(DATUMS_DROPPED),
+            api_errors: registry.family(API_ERRORS),
+            scrape_errors: registry.family(SCRAPE_ERRORS),
+            log_events: registry.family(LOG_EVENTS),
+            registry: registry.clone(),
         }
     }
 
-    /// Sets the running total of queue-full drops (the buffer keeps its own count).
+    pub fn dropped(&self, reason: DropReason, n: u64) {
+        self.dropped.add(&reason, n);
+    }
+
+    /// Sets the running total of drops for `reason` (the buffer keeps its own count).
     pub fn set_dropped(&self, reason: DropReason, total: u64) {
-        if let Ok(mut map) = self.dropped.lock() {
-            map.insert(reason, total);
-        }
+        self.dropped.set(&reason, total);
     }
 
     pub fn api_error(&self, kind: &str) {
-        bump(&self.api_errors, kind.to_string(), 1);
+        self.api_errors.add(&kind.to_string(), 1);
     }
 
     /// Counts `n` log events that came to `outcome`.
-    pub fn log_events(&self, outcome: &'static str, n: u64) {
-        if n > 0 {
-            bump(&self.log_events, outcome, n);
-        }
+    pub fn log_events(&self, outcome: LogOutcome, n: u64) {
+        self.log_events.add(&outcome, n);
     }
 
     /// Sets the running total of log events with `outcome` (kept by a counter elsewhere).
-    pub fn set_log_events(&self, outcome: &'static str, total: u64) {
-        if let Ok(mut map) = self.log_events.lock() {
-            map.insert(outcome, total);
-        }
+    pub fn set_log_events(&self, outcome: LogOutcome, total: u64) {
+        self.log_events.set(&outcome, total);
     }
 
     /// Log events that came to `outcome` so far.
-    pub fn log_event_count(&self, outcome: &str) -> u64 {
-        self.log_events
-            .lock()
-            .map_or(0, |m| m.get(outcome).copied().unwrap_or(0))
+    pub fn log_event_count(&self, outcome: LogOutcome) -> u64 {
+        self.log_events.get(&outcome)
     }
 
     pub fn scrape_error(&self, plugin: &str) {
-        bump(&self.scrape_errors, plugin.to_string(), 1);
+        self.scrape_errors.add(&plugin.to_string(), 1);
     }
 
     pub fn dropped_total(&self) -> u64 {
-        self.dropped.lock().map_or(0, |m| m.values().sum())
+        self.dropped.total()
     }
 
-    /// The counters in the Prometheus text format.
+    /// Every counter of the registry these were registered in, as Prometheus text.
     pub fn prometheus(&self) -> String {
-        let mut out = String::new();
-        let plain = [
-            (
-                "skywatch_agent_datums_collected_total",
-                "counter",
-                "Datums collected.",
-                &self.datums_collected,
-            ),
-            (
-                "skywatch_agent_datums_sent_total",
-                "counter",
-                "Datums CloudWatch accepted.",
-                &self.datums_sent,
-            ),
-            (
-                "skywatch_agent_datums_stored_total",
-                "counter",
-                "Datums written to the local store.",
-                &self.datums_stored,
-            ),
-            (
-                "skywatch_agent_requests_sent_total",
-                "counter",
-                "PutMetricData requests accepted.",
-                &self.requests_sent,
-            ),
-            (
-                "skywatch_agent_queue_depth",
-                "gauge",
-                "Datums waiting to be sent.",
-                &self.queue_depth,
-            ),
-            (
-                "skywatch_agent_log_bytes_read_total",
-                "counter",
-                "Bytes of log lines read.",
-                &self.log_bytes_read,
-            ),
-            (
-                "skywatch_agent_log_batches_queued",
-                "gauge",
-                "Log batches waiting to be sent (memory and spool).",
-                &self.log_batches_queued,
-            ),
-            (
-                "skywatch_agent_log_spool_bytes",
-                "gauge",
-                "Bytes in the on-disk spool.",
-                &self.log_spool_bytes,
-            ),
-        ];
-        for (name, kind, help, value) in plain {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
-                value.load(Ordering::Relaxed)
-            );
-        }
-        let dropped = snapshot(&self.dropped, |r| r.name().to_string());
-        let labelled = [
-            (
-                "skywatch_agent_datums_dropped_total",
-                "Datums dropped, by reason.",
-                "reason",
-                dropped,
-            ),
-            (
-                "skywatch_agent_api_errors_total",
-                "Failed API calls, by error kind.",
-                "kind",
-                snapshot(&self.api_errors, Clone::clone),
-            ),
-            (
-                "skywatch_agent_scrape_errors_total",
-                "Failed readings, by plugin.",
-                "plugin",
-                snapshot(&self.scrape_errors, Clone::clone),
-            ),
-            (
-                "skywatch_agent_log_events_total",
-                "Log events, by what became of them.",
-                "outcome",
-                snapshot(&self.log_events, |k| (*k).to_string()),
-            ),
-        ];
-        for (name, help, label, rows) in labelled {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (key, n) in rows {
-                let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {n}", escape_label(&key));
-            }
-        }
-        out
+        self.registry.prometheus()
     }
-}
-
-/// The rows of a labelled counter, with their labels as text.
-fn snapshot<K>(map: &Mutex<BTreeMap<K, u64>>, label: impl Fn(&K) -> String) -> Vec<(String, u64)> {
-    map.lock()
-        .map(|m| m.iter().map(|(k, n)| (label(k), *n)).collect())
-        .unwrap_or_default()
-}
-
-fn escape_label(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::{DropReason, Telemetry};
-    use std::sync::atomic::Ordering;
 
     #[test]
     fn prometheus_text_has_every_counter_with_its_labels() {
         let t = Telemetry::default();
-        t.datums_collected.store(7, Ordering::Relaxed);
+        t.datums_collected.set(7);
         t.dropped(DropReason::QueueFull, 2);
         t.dropped(DropReason::Rejected, 0);
         t.api_error("Throttling");

@@ -3,7 +3,8 @@
 //! Attempt n waits d/2 + a random share of d/2, where d = min(base × 2ⁿ, max): the wait grows
 //! fast, never exceeds `max`, never drops below half the nominal delay (so a fleet of agents
 //! backs off for real), and agents that failed together spread out instead of retrying in
-//! lockstep. The CloudWatch agent uses the same shape (200 ms base, 60 s cap).
+//! lockstep. The CloudWatch agent uses the same shape (200 ms base, 60 s cap). Polling for a
+//! result (logq's CloudWatch mode) uses the nominal delays [`stretched`] instead: never sooner.
 
 use std::time::Duration;
 
@@ -37,6 +38,12 @@ impl Backoff {
     pub fn delay(&self, attempt: u32) -> Duration {
         self.delay_with(attempt, random_unit())
     }
+}
+
+/// `delay` stretched by a share `unit` in [0, 1) of a tenth more: for polling, which must not
+/// come sooner than asked but should not come in step with every other client.
+pub fn stretched(delay: Duration, unit: f64) -> Duration {
+    delay + (delay / 10).mul_f64(unit.clamp(0.0, 1.0))
 }
 
 /// A random number in [0, 1).

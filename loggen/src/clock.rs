@@ -1,6 +1,6 @@
 //! Event time: a clock that moves forward by random gaps, and the timestamp
 //! formats the log kinds use (ISO 8601, nginx's `[01/Mar/2024:00:00:01 +0000]`).
-//! Civil dates come from Howard Hinnant's `days_from_civil` algorithms, so no
+//! Civil dates come from `skywatch-time` (Howard Hinnant's algorithms), so no
 //! time-zone database or date crate is involved.
 
 use crate::emit;
@@ -41,29 +41,12 @@ impl Clock {
     }
 }
 
-/// Days since 1970-01-01 → (year, month 1–12, day 1–31).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+pub use skywatch_time::civil::civil_from_days;
 
-/// (year, month 1–12, day 1–31) → days since 1970-01-01.
+/// (year, month 1–12, day 1–31) → days since 1970-01-01 (0 for a date that does not exist;
+/// loggen only asks for dates it made).
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    skywatch_time::civil::days_from_civil(y, i64::from(m), i64::from(d)).unwrap_or(0)
 }
 
 struct Parts {
@@ -155,7 +138,7 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     }
     let month = month as u32;
     let day = day as u32;
-    if day > days_in_month(year, month) {
+    if i64::from(day) > skywatch_time::civil::days_in_month(year, i64::from(month))? {
         return None;
     }
     let days = days_from_civil(year, month, day);
@@ -202,15 +185,6 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     };
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
     Some(secs * 1000 + millis)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 #[cfg(test)]

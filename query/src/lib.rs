@@ -17,7 +17,6 @@ mod fx_hash;
 pub mod input;
 pub mod output;
 pub mod plan;
-pub mod remote;
 pub mod syntax;
 pub mod value;
 

@@ -192,32 +192,17 @@ fn agent(args: AgentArgs) -> ExitCode {
     }
 }
 
-/// `90s`, `15m`, `1h`, `2d` as milliseconds.
-fn parse_since(text: &str) -> Option<i64> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let n: i64 = number.parse().ok()?;
-    let unit_ms = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    n.checked_mul(unit_ms)
-}
-
 fn metrics(args: &MetricsArgs) -> ExitCode {
-    use skywatch_agent::sinks::local_store::{read_since, rfc3339_ms};
-    let Some(window_ms) = parse_since(&args.since) else {
+    use skywatch_store::metrics::{read_since, rfc3339_ms};
+    let Ok(window_ms) = skywatch_time::parse_duration_ms(&args.since) else {
         eprintln!(
             "skywatch metrics: --since {:?} is not a duration such as 90s, 15m, 1h or 2d",
             args.since
         );
         return ExitCode::from(EXIT_BAD_CONFIG);
     };
-    let state_dir = skywatch_agent::state_dir::resolve(args.state_dir.clone(), None);
-    let dir = skywatch_agent::state_dir::metrics_store(&state_dir);
+    let state_dir = skywatch_runtime::state_dir::resolve(args.state_dir.clone(), None);
+    let dir = skywatch_store::metrics_dir(&state_dir);
     let now_ms = chrono::Utc::now().timestamp_millis();
     let result = match read_since(&dir, now_ms - window_ms) {
         Ok(result) => result,

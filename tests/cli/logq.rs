@@ -359,7 +359,7 @@ const STORE_T0: i64 = 1_795_827_600_000;
 /// apart) and /ec2/other.
 fn agent_store() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let store = skywatch_logstore::LocalLogStore::open(&dir.path().join("logs")).unwrap();
+    let store = skywatch_store::LocalLogStore::open(&dir.path().join("logs")).unwrap();
     let json = r#"{"level":"ERROR","timestamp":"1999-01-01T00:00:00Z","msg":"disk full"}"#;
     store
         .append(

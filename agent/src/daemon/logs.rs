@@ -6,14 +6,18 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use skywatch_logstore::LocalLogStore;
-use tokio::sync::{watch, Notify};
+use skywatch_runtime::{shutdown_pair, ShutdownHandle};
+use skywatch_store::LocalLogStore;
+use tokio::sync::Notify;
 
-use super::{hostname, AgentError};
+use skywatch_aws::{InstanceFacts, SdkSettings};
+use skywatch_runtime::queue::WhenFull;
+
+use super::collection::hostname;
+use super::{AgentError, EmfQueue};
 use crate::config::{glob_pattern, AgentConfig, Destination, LogsConfig};
-use crate::instance::{resolve_log_name, InstanceFacts};
 use crate::journal::log;
 use crate::logs::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::logs::delivery::{self, LogTarget, Shared};
@@ -22,20 +26,23 @@ use crate::logs::shipper::{Links, Shipper};
 use crate::logs::source::Source;
 use crate::logs::spool::Spool;
 use crate::logs::wake::Wake;
+use crate::placeholders::resolve_log_name;
 use crate::sinks::cloudwatch_logs::CloudWatchLogsSink;
 use crate::telemetry::Telemetry;
-use crate::{aws, state_dir};
 
 /// Each source numbers its files from `(index + 1) << SOURCE_NUMBER_SHIFT`.
 const SOURCE_NUMBER_SHIFT: u32 = 40;
+/// Batches of EMF documents the reader may get ahead of the metrics side; then it waits.
+const EMF_QUEUE_BATCHES: usize = 64;
 
 /// Log shipping at work.
 pub struct LogsRunning {
     stop: Arc<AtomicBool>,
-    deadline: watch::Sender<Option<Instant>>,
+    shutdown: ShutdownHandle,
     reader: std::thread::JoinHandle<()>,
-    /// EMF documents (time, message) from files with `emf` on, for the metrics side.
-    pub emf: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<(i64, String)>>>,
+    /// EMF documents (time, message) from files with `emf` on, for the metrics side. Bounded:
+    /// when the metrics side falls behind, the reader waits (the files keep the lines).
+    pub emf: Option<Arc<EmfQueue>>,
 }
 
 /// Options that shape the run.
@@ -128,7 +135,7 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
     let stalled = Arc::new(AtomicBool::new(false));
     let wake = Wake::new();
     let (acks_tx, acks_rx) = mpsc::channel();
-    let (deadline_tx, deadline_rx) = watch::channel(None);
+    let (shutdown, shutdown_signal) = shutdown_pair();
     let shared = Shared {
         outbox: Arc::clone(&outbox),
         queued: Arc::clone(&queued),
@@ -137,7 +144,7 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         nudge: wake.nudge(),
         stalled: Arc::clone(&stalled),
         telemetry: Arc::clone(&telemetry),
-        deadline: deadline_rx,
+        shutdown: shutdown_signal,
     };
     let done = Arc::clone(&sender_done);
     let wake_reader = Arc::clone(&queued);
@@ -149,12 +156,8 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
     if any_emf && to_cloudwatch {
         log("EMF lines go to CloudWatch Logs, which extracts their metrics: the agent does not send them twice");
     }
-    let (emf_tx, emf_rx) = if any_emf && !to_cloudwatch {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        (Some(tx), Some(rx))
-    } else {
-        (None, None)
-    };
+    let emf =
+        (any_emf && !to_cloudwatch).then(|| Arc::new(EmfQueue::new(EMF_QUEUE_BATCHES, WhenFull::DropNewest)));
     let shipper = Shipper::new(
         sources,
         store,
@@ -169,7 +172,7 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
             acks: acks_rx,
         },
         wake,
-        emf_tx,
+        emf.clone(),
     );
     let stop = Arc::new(AtomicBool::new(false));
     let reader_stop = Arc::clone(&stop);
@@ -179,9 +182,9 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         .map_err(|e| startup(format!("cannot start the log reader: {e}")))?;
     Ok(LogsRunning {
         stop,
-        deadline: deadline_tx,
+        shutdown,
         reader,
-        emf: emf_rx,
+        emf,
     })
 }
 
@@ -195,7 +198,7 @@ impl LogsRunning {
 
     /// Stops reading, delivers what was read within `timeout`, saves the checkpoints.
     pub async fn stop(self, timeout: Duration) {
-        let _ = self.deadline.send(Some(Instant::now() + timeout));
+        self.shutdown.stop(timeout);
         self.stop.store(true, Ordering::Release);
         let reader = self.reader;
         let _ = tokio::task::spawn_blocking(move || reader.join()).await;
@@ -211,7 +214,7 @@ async fn choose_target(
     classes: Vec<(String, String)>,
 ) -> Result<LogTarget, AgentError> {
     let local = || {
-        let dir = state_dir::logs_store(state_dir);
+        let dir = skywatch_store::logs_dir(state_dir);
         LocalLogStore::open(&dir)
             .map(|s| LogTarget::Local(Arc::new(s)))
             .map_err(|e| {
@@ -221,18 +224,23 @@ async fn choose_target(
     if config.logs_output == Destination::Local {
         log(format_args!(
             "log events go to the local store in {} (`logq --store {} --log-group NAME` reads them)",
-            state_dir::logs_store(state_dir).display(),
-            state_dir::logs_store(state_dir).display()
+            skywatch_store::logs_dir(state_dir).display(),
+            skywatch_store::logs_dir(state_dir).display()
         ));
         return local();
     }
-    let sdk = aws::sdk_config(config.region.clone(), facts.map(|f| f.region.clone())).await;
+    let sdk = skywatch_aws::sdk_config(SdkSettings {
+        region: config.region.clone(),
+        instance_region: facts.map(|f| f.region.clone()),
+        ..SdkSettings::default()
+    })
+    .await;
     if config.logs_output == Destination::Auto {
-        if let Err(why) = aws::can_reach_aws(&sdk).await {
+        if let Err(why) = skywatch_aws::can_reach_aws(&sdk).await {
             log(format_args!(
                 "{why}: log events go to the local store in {} (`logq --store {} --log-group NAME` reads them)",
-                state_dir::logs_store(state_dir).display(),
-                state_dir::logs_store(state_dir).display()
+                skywatch_store::logs_dir(state_dir).display(),
+                skywatch_store::logs_dir(state_dir).display()
             ));
             return local();
         }

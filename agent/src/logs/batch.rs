@@ -6,11 +6,11 @@
 //! more than 2 hours ahead) are set aside and counted before anything is sent.
 
 use super::LogEvent;
-use crate::limits::{
+use crate::request_split::{split_requests, RequestLimits};
+use skywatch_aws::limits::{
     LOG_EVENT_OVERHEAD_BYTES, MAX_LOG_BATCH_BYTES, MAX_LOG_BATCH_SPAN_MS, MAX_LOG_EVENTS_PER_BATCH,
     MAX_LOG_EVENT_AGE_MS, MAX_LOG_EVENT_AHEAD_MS, MAX_LOG_EVENT_BYTES,
 };
-use crate::request_split::{split_requests, RequestLimits};
 
 /// What happens to a message longer than an event may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -129,11 +129,11 @@ pub fn batches(mut events: Vec<LogEvent>) -> Vec<Vec<LogEvent>> {
 #[cfg(test)]
 mod tests {
     use super::{batches, event_bytes, fit, within_window, LongLines, OutOfWindow, TRUNCATED_SUFFIX};
-    use crate::limits::{
+    use crate::logs::{AckToken, LogEvent};
+    use skywatch_aws::limits::{
         MAX_LOG_BATCH_BYTES, MAX_LOG_BATCH_SPAN_MS, MAX_LOG_EVENTS_PER_BATCH, MAX_LOG_EVENT_AGE_MS,
         MAX_LOG_EVENT_AHEAD_MS, MAX_LOG_EVENT_BYTES,
     };
-    use crate::logs::{AckToken, LogEvent};
 
     fn event(timestamp_ms: i64, message: &str, end_offset: u64) -> LogEvent {
         LogEvent {

@@ -13,14 +13,13 @@
 //!   "path":"/var/log/app.log","source":"/var/log/*.log","offset":81920,"tail":"5e0c…","updated_ms":1764291723004}]}
 //! ```
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The format this agent writes and reads.
 pub const CHECKPOINT_VERSION: u64 = 1;
 const FILE_NAME: &str = "checkpoints.json";
-const TEMP_NAME: &str = "checkpoints.json.tmp";
 
 /// The position reached in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +97,7 @@ impl CheckpointStore {
     /// The saved checkpoints (none when there is no file yet). A leftover temporary file is
     /// a write that never completed: it is removed, and the last complete file counts.
     pub fn load(&self) -> Result<Vec<Checkpoint>, CheckpointError> {
-        let temp = self.dir.join(TEMP_NAME);
+        let temp = skywatch_store::durable::temp_path(&self.path());
         if temp.exists() {
             let _ = fs::remove_file(&temp);
         }
@@ -151,17 +150,8 @@ impl CheckpointStore {
             })
             .collect();
         let doc = serde_json::json!({ "version": CHECKPOINT_VERSION, "files": files });
-        let temp = self.dir.join(TEMP_NAME);
-        let mut file = File::create(&temp).map_err(io_error(temp.clone()))?;
-        file.write_all(doc.to_string().as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(io_error(temp.clone()))?;
-        drop(file);
-        fs::rename(&temp, self.path()).map_err(io_error(self.path()))?;
-        // The rename itself is durable once the directory is synced.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_error(self.dir.clone()))
+        skywatch_store::durable::write_atomically(&self.path(), doc.to_string().as_bytes())
+            .map_err(io_error(self.path()))
     }
 }
 

@@ -7,23 +7,22 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use skywatch_backoff::Backoff;
-use skywatch_logstore::LocalLogStore;
-use tokio::sync::{watch, Notify};
+use skywatch_aws::{ErrorClass, SendError};
+use skywatch_delivery::{Outcome, Policy, Receipt, Retrying, Step, Subject, DEFAULT_BACKOFF};
+use skywatch_runtime::ShutdownSignal;
+use skywatch_store::LocalLogStore;
+use tokio::sync::Notify;
 
 use super::outbox::{Batch, Outbox};
-use super::rejection::RejectedInfo;
 use super::wake::Nudge;
 use super::AckToken;
+use crate::daemon::JOURNAL;
 use crate::journal::{log, now_ms};
 use crate::sinks::cloudwatch_logs::CloudWatchLogsSink;
-use crate::sinks::SendError;
-use crate::telemetry::Telemetry;
-
-const RETRY_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+use crate::telemetry::{LogOutcome, Telemetry};
 
 /// The local log store's bounds: events older than this go (CloudWatch Logs refuses events
 /// older than 14 days too)...
@@ -37,6 +36,11 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// rejected and acknowledged. Every other error — throttling, server errors, permissions,
 /// credentials, a group being created concurrently — is retried until it goes away.
 const FINAL_KINDS: &[&str] = &["InvalidParameterException", "DataAlreadyAcceptedException"];
+
+const POLICY: Policy = Policy {
+    backoff: DEFAULT_BACKOFF,
+    is_final: |e| matches!(e, SendError::Rejected { kind, .. } if FINAL_KINDS.contains(&kind.as_str())),
+};
 
 /// Where log events go.
 pub enum LogTarget {
@@ -62,34 +66,26 @@ pub struct Shared {
     /// Set while deliveries fail: the reader may then spill batches to the spool.
     pub stalled: Arc<AtomicBool>,
     pub telemetry: Arc<Telemetry>,
-    /// When set: give up what is not delivered by then.
-    pub deadline: watch::Receiver<Option<Instant>>,
+    /// When stopping: give up what is not delivered by its deadline.
+    pub shutdown: ShutdownSignal,
 }
 
 /// Sends until the reader is done and the outbox is empty (or the stop deadline passes).
 pub async fn run(mut target: LogTarget, shared: Shared) {
     let mut retention_done: HashSet<String> = HashSet::new();
     let mut next_prune = Instant::now();
-    let mut deadline = shared.deadline.clone();
-    deadline.borrow_and_update();
+    let mut shutdown = shared.shutdown.clone();
     loop {
         // Read before looking at the queue: a batch queued after an empty look is then seen
         // at the next look.
         let closed = shared.closed.load(Ordering::Acquire);
-        let next = match shared.outbox.lock() {
-            Ok(mut outbox) => {
-                let next = outbox.pop();
-                shared
-                    .telemetry
-                    .log_batches_queued
-                    .store(outbox.len() as u64, Ordering::Relaxed);
-                shared
-                    .telemetry
-                    .log_spool_bytes
-                    .store(outbox.spooled_bytes(), Ordering::Relaxed);
-                next
-            }
-            Err(_) => return,
+        let next = {
+            // A reader that panicked holding the outbox leaves its batches whole: keep sending.
+            let mut outbox = shared.outbox.lock().unwrap_or_else(PoisonError::into_inner);
+            let next = outbox.pop();
+            shared.telemetry.log_batches_queued.set(outbox.len() as u64);
+            shared.telemetry.log_spool_bytes.set(outbox.spooled_bytes());
+            next
         };
         let batch = match next {
             Ok(Some(batch)) => {
@@ -103,8 +99,7 @@ pub async fn run(mut target: LogTarget, shared: Shared) {
                 tokio::select! {
                     () = shared.queued.notified() => {}
                     // Wake at a stop too, to see whether the reader is done.
-                    _ = deadline.changed() => {}
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = shutdown.sleep(Duration::from_secs(1)) => {}
                 }
                 continue;
             }
@@ -169,13 +164,47 @@ async fn set_retention(
 
 /// Delivers one batch, retrying as long as needed; false if the stop deadline came first.
 async fn deliver(target: &LogTarget, mut batch: Batch, shared: &Shared) -> bool {
-    let mut attempt: u32 = 0;
     let n = batch.events.len() as u64;
-    let mut deadline = shared.deadline.clone();
-    deadline.borrow_and_update();
-    loop {
+    let subject = Subject {
+        what: format!("{}/{}: delivery", batch.group, batch.stream),
+        service: "CloudWatch Logs",
+        items: "event(s)",
+    };
+    let telemetry = &shared.telemetry;
+    let on_failure = |e: &SendError| {
+        // Counted per attempt.
+        telemetry.api_error(e.kind());
+        if !(POLICY.is_final)(e) {
+            // Deliveries fail: the reader may now spill batches to the spool.
+            shared.stalled.store(true, Ordering::Release);
+        }
+    };
+    let mut retrying = Retrying::new(&subject, &POLICY, &JOURNAL, &shared.shutdown);
+    let outcome = loop {
         let result = match target {
-            LogTarget::CloudWatch { sink, .. } => sink.put(&batch.group, &batch.stream, &batch.events).await,
+            LogTarget::CloudWatch { sink, .. } => {
+                match sink.put(&batch.group, &batch.stream, &batch.events).await {
+                    Err(e) => Err(e),
+                    Ok(info) => {
+                        let outcome = info.outcome(batch.events.len());
+                        telemetry.log_events(LogOutcome::Sent, outcome.accepted as u64);
+                        let mut refused = Vec::new();
+                        for (reason, count) in [
+                            (LogOutcome::TooOld, outcome.too_old),
+                            (LogOutcome::Expired, outcome.expired),
+                            (LogOutcome::TooNew, outcome.too_new),
+                        ] {
+                            telemetry.log_events(reason, count as u64);
+                            refused.push((reason.name().to_string(), count as u64));
+                        }
+                        Ok(Receipt {
+                            accepted: outcome.accepted as u64,
+                            refused,
+                            unprocessed: 0,
+                        })
+                    }
+                }
+            }
             LogTarget::Local(store) => {
                 // Compressing and syncing a chunk blocks: off the runtime's thread (the batch
                 // goes along and comes back).
@@ -192,83 +221,47 @@ async fn deliver(target: &LogTarget, mut batch: Batch, shared: &Shared) -> bool 
                 })
                 .await;
                 let Ok((taken, written)) = joined else {
-                    // The write panicked: the batch is gone unacknowledged, so its files are
-                    // read again from their checkpoints at the next start.
+                    // The write panicked and took the batch with it: its files are read again
+                    // from their checkpoints at the next start (nothing is acknowledged).
                     log("writing a batch to the local store failed unexpectedly");
                     return true;
                 };
                 batch = taken;
                 written
-                    .map(|()| RejectedInfo::default())
-                    .map_err(|e| SendError::Retry {
-                        kind: "store_error".into(),
-                        message: e.to_string(),
+                    .map(|()| {
+                        telemetry.log_events(LogOutcome::Stored, n);
+                        Receipt::all(n)
                     })
+                    .map_err(|e| SendError::retry(ErrorClass::Server, "store_error", e.to_string()))
             }
         };
-        let error = match result {
-            Ok(info) => {
-                let outcome = info.outcome(batch.events.len());
-                let t = &shared.telemetry;
-                match target {
-                    LogTarget::CloudWatch { .. } => t.log_events("sent", outcome.accepted as u64),
-                    LogTarget::Local(_) => t.log_events("stored", outcome.accepted as u64),
-                }
-                for (reason, count) in [
-                    ("too_old", outcome.too_old),
-                    ("expired", outcome.expired),
-                    ("too_new", outcome.too_new),
-                ] {
-                    if count > 0 {
-                        t.log_events(reason, count as u64);
-                        log(format_args!(
-                            "{}/{}: CloudWatch Logs refused {count} event(s) as {reason}",
-                            batch.group, batch.stream
-                        ));
-                    }
-                }
-                if attempt > 0 {
-                    log(format_args!(
-                        "{}/{}: delivered after {attempt} retries",
-                        batch.group, batch.stream
-                    ));
-                }
-                acknowledge(&batch, shared);
-                return true;
-            }
-            Err(SendError::Rejected { kind, message }) if FINAL_KINDS.contains(&kind.as_str()) => {
-                shared.telemetry.api_error(&kind);
-                shared.telemetry.log_events("rejected", n);
-                log(format_args!(
-                    "{}/{}: PutLogEvents refused {n} event(s) for good ({kind}): {message}",
-                    batch.group, batch.stream
-                ));
-                acknowledge(&batch, shared);
-                return true;
-            }
-            Err(e) => e,
-        };
-        shared.telemetry.api_error(error.kind());
-        shared.stalled.store(true, Ordering::Release);
-        if attempt == 0 || attempt.is_power_of_two() {
-            log(format_args!(
-                "{}/{}: delivery failed, retrying: {error}",
-                batch.group, batch.stream
-            ));
+        if let Step::Done(outcome) = retrying.after(result, on_failure).await {
+            break outcome;
         }
-        let delay = RETRY_BACKOFF.delay(attempt);
-        attempt = attempt.saturating_add(1);
-        let stop_at = *deadline.borrow_and_update();
-        if stop_at.is_some_and(|stop_at| Instant::now() + delay > stop_at) {
+    };
+    match outcome {
+        Outcome::Delivered { .. } => {
+            acknowledge(&batch, shared);
+            true
+        }
+        Outcome::Refused(e) => {
+            telemetry.log_events(LogOutcome::Rejected, n);
+            log(format_args!(
+                "{}/{}: PutLogEvents refused {n} event(s) for good ({}): {}",
+                batch.group,
+                batch.stream,
+                e.kind(),
+                e.message()
+            ));
+            acknowledge(&batch, shared);
+            true
+        }
+        Outcome::DeadlinePassed { .. } => {
             log(format_args!(
                 "stop timeout: {n} event(s) of {}/{} not delivered; they are read again at the next start",
                 batch.group, batch.stream
             ));
-            return false;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            _ = deadline.changed() => {}
+            false
         }
     }
 }

@@ -13,7 +13,7 @@ use super::multiline::{Assembled, Multiline};
 use super::reader::Line;
 use super::timestamp_format::TimestampFormat;
 use super::{AckToken, LogEvent};
-use crate::limits::MAX_LOG_EVENT_BYTES;
+use skywatch_aws::limits::MAX_LOG_EVENT_BYTES;
 
 /// What becomes of an assembled event.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,10 +20,11 @@ use super::source::{Round, Source};
 use super::tailer::{FileEvent, MAX_FAILURES};
 use super::wake::{base_dir, Wake};
 use super::{AckToken, LogEvent};
+use crate::daemon::EmfQueue;
 use crate::journal::{log, now_ms};
-use crate::limits::{MAX_LOG_BATCH_BYTES, MAX_LOG_EVENTS_PER_BATCH};
 use crate::metrics::emf::looks_like_emf;
-use crate::telemetry::Telemetry;
+use crate::telemetry::{LogOutcome, Telemetry};
+use skywatch_aws::limits::{MAX_LOG_BATCH_BYTES, MAX_LOG_EVENTS_PER_BATCH};
 
 /// Bytes read from one file per round, so one busy file cannot starve the others.
 const READ_BUDGET: usize = 4 << 20;
@@ -73,7 +74,7 @@ pub struct Shipper {
     /// The first discovery is done (and its starting points saved).
     discovered: bool,
     /// EMF documents (time, message), for the metrics side (files with `emf` on).
-    emf: Option<tokio::sync::mpsc::UnboundedSender<Vec<(i64, String)>>>,
+    emf: Option<Arc<EmfQueue>>,
 }
 
 impl Shipper {
@@ -84,7 +85,7 @@ impl Shipper {
         telemetry: Arc<Telemetry>,
         links: Links,
         wake: Wake,
-        emf: Option<tokio::sync::mpsc::UnboundedSender<Vec<(i64, String)>>>,
+        emf: Option<Arc<EmfQueue>>,
     ) -> Shipper {
         Shipper {
             sources,
@@ -183,17 +184,17 @@ impl Shipper {
             let events: Vec<LogEvent> = round.events.drain(before..).collect();
             self.take_events(i, events, now);
         }
-        self.telemetry
-            .log_bytes_read
-            .fetch_add(round.bytes, Ordering::Relaxed);
+        self.telemetry.log_bytes_read.add(round.bytes);
         let counts = self.sources.iter().map(Source::counts).fold((0, 0, 0), |acc, c| {
             (acc.0 + c.events, acc.1 + c.filtered, acc.2 + c.without_timestamp)
         });
-        self.telemetry.set_log_events("read", counts.0);
-        self.telemetry.set_log_events("filtered", counts.1);
-        self.telemetry.set_log_events("without_timestamp", counts.2);
+        self.telemetry.set_log_events(LogOutcome::Read, counts.0);
+        self.telemetry.set_log_events(LogOutcome::Filtered, counts.1);
+        self.telemetry
+            .set_log_events(LogOutcome::WithoutTimestamp, counts.2);
         let invalid = self.sources.iter().map(Source::invalid_utf8_lines).sum();
-        self.telemetry.set_log_events("invalid_encoding", invalid);
+        self.telemetry
+            .set_log_events(LogOutcome::InvalidEncoding, invalid);
         round.bytes > 0
     }
 
@@ -218,15 +219,21 @@ impl Shipper {
         }
     }
 
+    /// Hands EMF documents to the metrics side, waiting while its queue is full (reading waits
+    /// with it). Only a queue closed at shutdown refuses them; those are counted.
     fn forward_emf(&self, events: &[LogEvent]) {
-        let Some(tx) = &self.emf else { return };
+        let Some(queue) = &self.emf else { return };
         let lines: Vec<(i64, String)> = events
             .iter()
             .filter(|e| looks_like_emf(&e.message))
             .map(|e| (e.timestamp_ms, e.message.clone()))
             .collect();
         if !lines.is_empty() {
-            let _ = tx.send(lines);
+            if let Err(lines) = queue.push_waiting(lines) {
+                self.telemetry
+                    .log_events(LogOutcome::EmfNotConverted, lines.len() as u64);
+            }
+            self.telemetry.emf_queued.set(queue.len() as u64);
         }
     }
 
@@ -261,8 +268,8 @@ impl Shipper {
             pending.since = None;
             for (event, why) in outside {
                 let reason = match why {
-                    OutOfWindow::TooOld => "outside_window_old",
-                    OutOfWindow::TooNew => "outside_window_new",
+                    OutOfWindow::TooOld => LogOutcome::OutsideWindowOld,
+                    OutOfWindow::TooNew => LogOutcome::OutsideWindowNew,
                 };
                 self.telemetry.log_events(reason, 1);
                 self.acks.acknowledge(event.token);
@@ -312,12 +319,8 @@ impl Shipper {
                 }
             }
         }
-        self.telemetry
-            .log_batches_queued
-            .store(outbox.len() as u64, Ordering::Relaxed);
-        self.telemetry
-            .log_spool_bytes
-            .store(outbox.spooled_bytes(), Ordering::Relaxed);
+        self.telemetry.log_batches_queued.set(outbox.len() as u64);
+        self.telemetry.log_spool_bytes.set(outbox.spooled_bytes());
         self.held.is_empty()
     }
 

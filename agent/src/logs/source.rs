@@ -18,7 +18,7 @@ use super::multiline::{Multiline, DEFAULT_FLUSH_TIMEOUT, DEFAULT_START_PATTERN};
 use super::tailer::{FileEvent, Tailer};
 use super::timestamp_format::{TimestampFormat, Zone};
 use crate::config::{glob_pattern, FilterKind, LogFileConfig, LongLinesMode};
-use crate::limits::MAX_LOG_EVENT_BYTES;
+use skywatch_aws::limits::MAX_LOG_EVENT_BYTES;
 
 /// How long a file renamed away or deleted is still read after it went quiet (a writer may
 /// finish its last lines into it before it reopens the new file).

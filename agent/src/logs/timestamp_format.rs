@@ -246,14 +246,7 @@ fn month_number(name: &str) -> Option<u32> {
 
 /// `+0200`, `-07:00` or `Z`, as seconds east of UTC.
 fn parse_offset(text: &str) -> Option<i32> {
-    if text == "Z" {
-        return Some(0);
-    }
-    let sign = if text.starts_with('-') { -1 } else { 1 };
-    let digits: String = text[1..].chars().filter(char::is_ascii_digit).collect();
-    let hours: i32 = digits.get(..2)?.parse().ok()?;
-    let minutes: i32 = digits.get(2..4)?.parse().ok()?;
-    (hours <= 23 && minutes <= 59).then_some(sign * (hours * 3600 + minutes * 60))
+    i32::try_from(skywatch_time::offset::parse_utc_offset(text)?).ok()
 }
 
 #[cfg(test)]

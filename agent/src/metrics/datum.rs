@@ -16,21 +16,9 @@ use std::collections::BTreeMap;
 
 use super::collect::Sample;
 use crate::config::PluginConfig;
-use crate::limits::MAX_DIMENSIONS;
+use skywatch_aws::limits::MAX_DIMENSIONS;
 
-/// One value for PutMetricData (or the local store).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Datum {
-    pub name: String,
-    /// A CloudWatch standard unit name (`Percent`, `Bytes`, `None`…).
-    pub unit: String,
-    /// Sorted by name.
-    pub dimensions: Vec<(String, String)>,
-    pub value: f64,
-    pub timestamp_ms: i64,
-    /// 1 (high resolution) or 60.
-    pub storage_resolution: i32,
-}
+pub use skywatch_store::Datum;
 
 /// What every datum's dimensions come from, beyond its plugin.
 #[derive(Debug, Clone, Default)]

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::datum::Datum;
 use crate::config::schema::UNITS;
-use crate::limits::{MAX_DIMENSIONS, MAX_DIMENSION_VALUE_CHARS, MAX_METRIC_NAME_CHARS};
+use skywatch_aws::limits::{MAX_DIMENSIONS, MAX_DIMENSION_VALUE_CHARS, MAX_METRIC_NAME_CHARS};
 
 /// The most metric definitions one directive may hold, and values one metric may have.
 const MAX_METRICS_PER_DIRECTIVE: usize = 100;

@@ -10,9 +10,9 @@
 
 use std::collections::HashMap;
 
-use crate::limits::{MAX_DATUMS_PER_PUT, MAX_PUT_BYTES, MAX_VALUES_PER_DATUM, MAX_VALUE_MAGNITUDE};
 use crate::metrics::datum::Datum;
 use crate::request_split::RequestLimits;
+use skywatch_aws::limits::{MAX_DATUMS_PER_PUT, MAX_PUT_BYTES, MAX_VALUES_PER_DATUM, MAX_VALUE_MAGNITUDE};
 
 /// What identifies one aggregated datum.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -215,8 +215,8 @@ pub fn split_requests(datums: Vec<OutDatum>) -> Vec<Vec<OutDatum>> {
 #[cfg(test)]
 mod tests {
     use super::MetricBuffer;
-    use crate::limits::{MAX_DATUMS_PER_PUT, MAX_VALUES_PER_DATUM};
     use crate::metrics::datum::Datum;
+    use skywatch_aws::limits::{MAX_DATUMS_PER_PUT, MAX_VALUES_PER_DATUM};
 
     fn datum(name: &str, dim: &str, value: f64, timestamp_ms: i64) -> Datum {
         Datum {

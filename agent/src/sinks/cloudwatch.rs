@@ -6,7 +6,7 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_cloudwatch::Client;
 
 use super::buffer::OutDatum;
-use super::{classify, SendError};
+use skywatch_aws::{classify, SendError};
 
 /// Sends datums to one namespace.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@ use aws_sdk_cloudwatchlogs::types::LogGroupClass;
 use aws_sdk_cloudwatchlogs::Client;
 use aws_smithy_types::body::SdkBody;
 
-use super::{classify, SendError};
 use crate::logs::rejection::RejectedInfo;
 use crate::logs::LogEvent;
+use skywatch_aws::{classify, SendError};
 
 /// Sends log events.
 #[derive(Debug, Clone)]

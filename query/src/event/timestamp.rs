@@ -8,6 +8,8 @@
 
 use chrono::format::{parse_and_remainder, Item, Parsed, StrftimeItems};
 use chrono::Datelike;
+use skywatch_time::civil::days_from_civil;
+use skywatch_time::offset::offset_after_sign;
 
 use crate::value::Value;
 
@@ -119,7 +121,7 @@ pub(crate) fn parse_iso(b: &[u8], i: usize) -> Option<Iso> {
             j += 1;
         }
         Some(&sign @ (b'+' | b'-')) => {
-            if let Some((offset, end)) = parse_offset(b, j + 1) {
+            if let Some((offset, end)) = offset_after_sign(b, j + 1) {
                 offset_secs = if sign == b'-' { -offset } else { offset };
                 zoned = true;
                 j = end;
@@ -179,19 +181,6 @@ fn parse_fraction(b: &[u8], i: usize, separators: &[u8]) -> (i64, usize) {
         j += 1;
     }
     (millis, j)
-}
-
-/// A zone offset after its sign at `i`: `HH:MM`, `HHMM` or `HH` → (seconds, index after).
-fn parse_offset(b: &[u8], i: usize) -> Option<(i64, usize)> {
-    let hours = digits_at(b, i, 2)?;
-    let (minutes, end) = if b.get(i + 2) == Some(&b':') {
-        (digits_at(b, i + 3, 2)?, i + 5)
-    } else if let Some(minutes) = digits_at(b, i + 2, 2) {
-        (minutes, i + 4)
-    } else {
-        (0, i + 2)
-    };
-    (hours <= 23 && minutes <= 59).then_some((hours * 3600 + minutes * 60, end))
 }
 
 /// Epoch seconds (10 digits, optional `.fraction`) or milliseconds (13 digits, a fraction is
@@ -305,29 +294,6 @@ fn digits_at(b: &[u8], i: usize, n: usize) -> Option<i64> {
     b.get(i..i + n)?.iter().try_fold(0i64, |acc, &d| {
         d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
     })
-}
-
-/// Days since 1970-01-01 of a valid proleptic Gregorian date (Howard Hinnant's algorithm), or
-/// `None` for a day that does not exist.
-fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if !(1..=month_days).contains(&day) {
-        return None;
-    }
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let shifted_month = (month + 9) % 12; // March = 0
-    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    Some(era * 146_097 + day_of_era - 719_468)
 }
 
 /// A user-given strftime format (`--timestamp-format`, e.g. `%d/%b/%Y:%H:%M:%S %z`), in chrono's

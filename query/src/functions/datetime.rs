@@ -281,10 +281,8 @@ fn parse_offset(tz: &str) -> Option<FixedOffset> {
     if ["UTC", "GMT", "Z"].iter().any(|u| u.eq_ignore_ascii_case(tz)) {
         return FixedOffset::east_opt(0);
     }
-    let mut parsed = Parsed::new();
-    // `%#z` parses `+05`, `+0530` and `+05:30`.
-    chrono_parse(&mut parsed, tz, StrftimeItems::new("%#z")).ok()?;
-    FixedOffset::east_opt(parsed.offset?)
+    // `+05`, `+0530` and `+05:30`, as in timestamps.
+    FixedOffset::east_opt(i32::try_from(skywatch_time::offset::parse_utc_offset(tz)?).ok()?)
 }
 
 // ---- Functions ----

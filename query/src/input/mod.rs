@@ -163,10 +163,10 @@ pub fn resolve_store(
         path: format!("{} (log group {group})", store.display()),
         reason,
     };
-    if !store.join(skywatch_logstore::encode_name(group)).is_dir() {
+    if !store.join(skywatch_store::logs::encode_name(group)).is_dir() {
         return Err(failed("the store has no such log group".into()));
     }
-    let chunks = skywatch_logstore::chunks_in_range(
+    let chunks = skywatch_store::logs::chunks_in_range(
         store,
         group,
         start_ms.unwrap_or(i64::MIN),
@@ -189,7 +189,7 @@ pub fn resolve_store(
 pub fn read_stored(source: &Source) -> Result<(Vec<(i64, String)>, u64), InputError> {
     let path = source.path.as_deref().unwrap_or(Path::new(""));
     let (events, malformed) =
-        skywatch_logstore::read_chunk(&source.log_stream, path).map_err(|e| InputError {
+        skywatch_store::logs::read_chunk(&source.log_stream, path).map_err(|e| InputError {
             path: source.name(),
             reason: e.to_string(),
         })?;

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod progress;
+use skywatch_insights::RemoteQuery;
 use skywatch_query::event::TimestampFormat;
 use skywatch_query::exec::extract::TimestampRule;
 use skywatch_query::exec::{RunOptions, Statistics};
 use skywatch_query::input::Source;
 use skywatch_query::output::{self, Format, ResultSet};
-use skywatch_query::remote::{self, RemoteQuery};
 
 /// Run CloudWatch Logs Insights queries over local log files, stdin, or CloudWatch Logs.
 ///
@@ -178,7 +178,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
 }
 
 fn time_arg(flag: &str, value: &str, now_ms: i64) -> Result<i64, Failure> {
-    remote::parse_time_arg(value, now_ms).map_err(|e| Failure::query(format!("logq: {flag} {value}: {e}")))
+    skywatch_time::parse_time_arg(value, now_ms)
+        .map_err(|e| Failure::query(format!("logq: {flag} {value}: {e}")))
 }
 
 fn run_local(
@@ -243,7 +244,11 @@ fn run_remote(
         .build()
         .map_err(|e| Failure::runtime(format!("logq: cannot start the async runtime: {e}")))?;
     let result = runtime.block_on(async {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let config = skywatch_aws::sdk_config(skywatch_aws::SdkSettings {
+            retries: skywatch_aws::Retries::Standard,
+            ..skywatch_aws::SdkSettings::default()
+        })
+        .await;
         let client = aws_sdk_cloudwatchlogs::Client::new(&config);
         let cancel = async {
             // Ctrl-C stops the query on the service too.
@@ -251,7 +256,7 @@ fn run_remote(
                 std::future::pending::<()>().await;
             }
         };
-        remote::run_remote(&client, &request, cancel).await
+        skywatch_insights::run_remote(&client, &request, cancel).await
     });
     let result = result.map_err(|e| Failure::runtime(format!("logq: {e}")))?;
     let mut columns: Vec<String> = Vec::new();

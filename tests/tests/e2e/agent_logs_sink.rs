@@ -4,7 +4,7 @@
 use skywatch_agent::logs::rejection::RejectedInfo;
 use skywatch_agent::logs::{AckToken, LogEvent};
 use skywatch_agent::sinks::cloudwatch_logs::CloudWatchLogsSink;
-use skywatch_agent::sinks::SendError;
+use skywatch_aws::SendError;
 use skywatch_tests::aws::sdk_config;
 use skywatch_tests::fault_proxy::{Fault, FaultProxy};
 use skywatch_tests::log_groups::now_ms;

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
-use skywatch_query::remote::{run_remote, RemoteError, RemoteQuery};
+use skywatch_insights::{run_remote, RemoteError, RemoteQuery};
 use skywatch_query::value::Value;
 use skywatch_tests::aws::sdk_config;
 use skywatch_tests::fault_proxy::{Fault, FaultProxy};

@@ -18,7 +18,19 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::metrics::datum::Datum;
+/// One value for PutMetricData or the local store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datum {
+    pub name: String,
+    /// A CloudWatch standard unit name (`Percent`, `Bytes`, `None`…).
+    pub unit: String,
+    /// Sorted by name.
+    pub dimensions: Vec<(String, String)>,
+    pub value: f64,
+    pub timestamp_ms: i64,
+    /// 1 (high resolution) or 60.
+    pub storage_resolution: i32,
+}
 
 /// How long and how much the store keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,16 +59,16 @@ pub struct StoredDatum {
 
 /// Appends datums to the hour files of a directory.
 #[derive(Debug)]
-pub struct LocalStore {
+pub struct LocalMetricStore {
     dir: PathBuf,
     retention: Retention,
 }
 
-impl LocalStore {
+impl LocalMetricStore {
     /// Opens (creating) the store in `dir`.
-    pub fn open(dir: &Path, retention: Retention) -> io::Result<LocalStore> {
+    pub fn open(dir: &Path, retention: Retention) -> io::Result<LocalMetricStore> {
         fs::create_dir_all(dir)?;
-        Ok(LocalStore {
+        Ok(LocalMetricStore {
             dir: dir.to_path_buf(),
             retention,
         })
@@ -209,25 +221,12 @@ fn from_line(line: &[u8]) -> Option<StoredDatum> {
     })
 }
 
-/// `2026-11-28T01:02:03.004Z` for epoch milliseconds (UTC).
-pub fn rfc3339_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
-/// Parses what [`rfc3339_ms`] writes.
-pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
-    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.3fZ")
-        .ok()
-        .map(|t| t.and_utc().timestamp_millis())
-}
+pub use skywatch_time::{parse_rfc3339_ms, rfc3339_ms};
 
 #[cfg(test)]
 mod tests {
-    use super::{hour_file_name, parse_rfc3339_ms, read_since, rfc3339_ms, LocalStore, Retention};
-    use crate::metrics::datum::Datum;
+    use super::Datum;
+    use super::{hour_file_name, parse_rfc3339_ms, read_since, rfc3339_ms, LocalMetricStore, Retention};
 
     fn datum(name: &str, value: f64, timestamp_ms: i64) -> Datum {
         Datum {
@@ -253,7 +252,7 @@ mod tests {
     #[test]
     fn appended_datums_read_back_and_torn_lines_are_counted() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path(), Retention::default()).unwrap();
+        let store = LocalMetricStore::open(dir.path(), Retention::default()).unwrap();
         let hour = 3_600_000;
         let base = 1_764_288_000_000; // 2025-11-28T00:00Z
         store
@@ -287,7 +286,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let hour = 3_600_000;
         let base = 1_764_288_000_000;
-        let store = LocalStore::open(
+        let store = LocalMetricStore::open(
             dir.path(),
             Retention {
                 max_age_hours: 3,
@@ -305,7 +304,7 @@ mod tests {
             2,
             "hours 0 and 1 are over 3 hours old"
         );
-        let tiny = LocalStore::open(
+        let tiny = LocalMetricStore::open(
             dir.path(),
             Retention {
                 max_age_hours: 100,

@@ -1,4 +1,4 @@
-//! The systemd notification protocol (`Type=notify`): `READY=1` once the agent runs,
+//! The systemd notification protocol (`Type=notify`): `READY=1` once the parts run,
 //! `WATCHDOG=1` pings at half the unit's `WatchdogSec`, `RELOADING=1`/`STOPPING=1`. A datagram
 //! to `$NOTIFY_SOCKET`; nothing at all when the variable is unset (not under systemd).
 
@@ -37,4 +37,30 @@ pub fn watchdog_interval() -> Option<Duration> {
     }
     let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
     (usec > 0).then(|| Duration::from_micros(usec / 2))
+}
+
+/// Pings systemd's watchdog at half its interval; inert when systemd asked for none.
+#[derive(Debug)]
+pub struct Watchdog {
+    every: Option<Duration>,
+}
+
+impl Watchdog {
+    pub fn from_env() -> Watchdog {
+        Watchdog {
+            every: watchdog_interval(),
+        }
+    }
+
+    /// Pings forever (never returns; without a watchdog it only waits).
+    pub async fn run(self) {
+        let Some(every) = self.every else {
+            return std::future::pending().await;
+        };
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            notify("WATCHDOG=1");
+        }
+    }
 }

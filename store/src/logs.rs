@@ -1,5 +1,4 @@
-//! The local log store: where the agent's log events go with no AWS, and what logq reads. One
-//! crate owns the format, so writer and reader cannot drift apart.
+//! The local log store: where the agent's log events go with no AWS, and what logq reads.
 //!
 //! Layout (docs/local-store.md): `<state dir>/logs/<group>/<stream>/` (names percent-encoded),
 //! one zstd-compressed chunk per accepted batch, named `<first ms>-<last ms>-<sequence>.ndjson.zst`
@@ -16,7 +15,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::{self, File};
-use std::io::{self, Read, Write as _};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -109,13 +108,7 @@ impl LocalLogStore {
             body.extend_from_slice(b"}\n");
         }
         let compressed = zstd::bulk::compress(&body, COMPRESSION_LEVEL)?;
-        let temp = dir.join(format!("{name}.tmp"));
-        let mut file = File::create(&temp)?;
-        file.write_all(&compressed)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, dir.join(&name))?;
-        File::open(&dir)?.sync_all()
+        crate::durable::write_atomically(&dir.join(&name), &compressed)
     }
 
     /// The next sequence for chunks in `dir`: one more than the highest there when first asked

@@ -1,4 +1,6 @@
-//! Running a query on CloudWatch Logs Insights itself (`logq --log-group`).
+//! Running a query on CloudWatch Logs Insights itself (`logq --log-group`), at the edge of
+//! logq: the query engine (`skywatch-query`) stays free of the AWS SDK and of async, so the
+//! dashboards can check widget queries with its parser without linking either.
 //!
 //! Design decision: the service runs the query; this module only starts it, waits for it and turns
 //! its rows into our [`Value`] rows, so local and remote results print through the same code. The
@@ -20,15 +22,17 @@ use aws_sdk_cloudwatchlogs::operation::get_query_results::GetQueryResultsOutput;
 use aws_sdk_cloudwatchlogs::operation::start_query::StartQueryError;
 use aws_sdk_cloudwatchlogs::types::{QueryStatus, ResultField};
 use aws_sdk_cloudwatchlogs::Client;
+use skywatch_backoff::Backoff;
 
-use crate::value::{format_timestamp, Value};
+use skywatch_query::value::{format_timestamp, Value};
 
 /// Log groups one StartQuery may name in `logGroupNames`.
 /// <https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StartQuery.html>
 pub const MAX_LOG_GROUPS: usize = 50;
 
-/// The wait before the first GetQueryResults; it doubles after every poll.
-const FIRST_POLL_DELAY: Duration = Duration::from_millis(250);
+/// The wait before the first GetQueryResults (250 ms); it doubles after every poll, to at most
+/// 5 s between two polls.
+const POLLS: Backoff = Backoff::new(Duration::from_millis(250), MAX_POLL_DELAY);
 /// The longest wait between two polls.
 const MAX_POLL_DELAY: Duration = Duration::from_secs(5);
 /// After a cancel, how long to wait for StartQuery's answer (to learn which query to stop) and
@@ -293,19 +297,13 @@ async fn stop_query(client: &Client, query_id: &str) {
 
 /// The wait before poll number `polls` (0-based): 250 ms, doubling, at most 5 s.
 fn poll_delay(polls: u32) -> Duration {
-    FIRST_POLL_DELAY
-        .checked_mul(2_u32.saturating_pow(polls))
-        .map_or(MAX_POLL_DELAY, |d| d.min(MAX_POLL_DELAY))
+    POLLS.nominal(polls)
 }
 
-/// `delay` plus up to a tenth more, so many clients started together do not poll in step.
-fn with_jitter(delay: Duration, salt: u32) -> Duration {
-    use std::hash::BuildHasher;
-    // RandomState is seeded randomly per process and per instance: enough randomness for jitter
-    // without a dependency.
-    let random = std::collections::hash_map::RandomState::new().hash_one(salt);
-    let max_extra_ms = (delay.as_millis() / 10) as u64;
-    delay + Duration::from_millis(random % (max_extra_ms + 1))
+/// `delay` plus up to a tenth more, so many clients started together do not poll in step (a
+/// poll never comes sooner than asked). `_poll` names the poll, for the log of a future reader.
+fn with_jitter(delay: Duration, _poll: u32) -> Duration {
+    skywatch_backoff::stretched(delay, skywatch_backoff::random_unit())
 }
 
 fn start_error<R: fmt::Debug + 'static>(err: &SdkError<StartQueryError, R>) -> RemoteError {
@@ -398,61 +396,6 @@ fn parse_result_time(text: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp_millis())
 }
 
-/// Time range helpers for --start/--end/--since: RFC 3339, "now", or relative "-2h"/"15m"/"-30s"/"-7d"
-/// (relative to now_ms). A relative time is always in the past, with or without the minus sign.
-/// Returns epoch milliseconds.
-pub fn parse_time_arg(s: &str, now_ms: i64) -> Result<i64, String> {
-    const EXPECTED: &str =
-        "expected an RFC 3339 time (2024-06-01T10:30:00Z), \"now\", or a time ago such as 15m, -2h, -7d";
-    let text = s.trim();
-    if text.eq_ignore_ascii_case("now") {
-        return Ok(now_ms);
-    }
-    let unsigned = text.strip_prefix('-').unwrap_or(text);
-    let digits_end = unsigned
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(unsigned.len());
-    let (digits, unit) = unsigned.split_at(digits_end);
-    if !digits.is_empty() && unit.bytes().all(|b| b.is_ascii_alphabetic()) {
-        let unit_ms: i64 = match unit {
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "" => {
-                return Err(format!(
-                "invalid time {s:?}: a time ago needs a unit: {digits}s, {digits}m, {digits}h or {digits}d"
-            ))
-            }
-            other => {
-                return Err(format!(
-                    "invalid time {s:?}: unknown unit {other:?} (use s, m, h or d)"
-                ))
-            }
-        };
-        return digits
-            .parse::<i64>()
-            .ok()
-            .and_then(|n| n.checked_mul(unit_ms))
-            .and_then(|ago| now_ms.checked_sub(ago))
-            .ok_or_else(|| format!("invalid time {s:?}: too far in the past"));
-    }
-    match chrono::DateTime::parse_from_rfc3339(text) {
-        Ok(t) => Ok(t.timestamp_millis()),
-        // Four digits and a dash: meant as a date, so say what is wrong with it.
-        Err(e)
-            if text.len() > 4
-                && text[..4].bytes().all(|b| b.is_ascii_digit())
-                && text[4..].starts_with('-') =>
-        {
-            Err(format!(
-                "invalid time {s:?}: not an RFC 3339 time ({e}); write it like 2024-06-01T10:30:00Z"
-            ))
-        }
-        Err(_) => Err(format!("invalid time {s:?}: {EXPECTED}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,8 +416,6 @@ mod tests {
             limit: None,
         }
     }
-
-    const NOW_MS: i64 = 1_717_237_800_000; // 2024-06-01T10:30:00Z
 
     #[test]
     fn service_timestamps_become_times_and_ptr_is_dropped() {
@@ -514,68 +455,6 @@ mod tests {
                 ("duration".to_string(), Value::str("12.5")),
                 ("@timestamp".to_string(), Value::str("yesterday")),
             ]
-        );
-    }
-
-    #[test]
-    fn time_args_accept_rfc3339_now_and_times_ago() {
-        assert_eq!(parse_time_arg("now", NOW_MS), Ok(NOW_MS));
-        assert_eq!(parse_time_arg(" NOW ", NOW_MS), Ok(NOW_MS));
-        assert_eq!(parse_time_arg("2024-06-01T10:30:00Z", 0), Ok(1_717_237_800_000));
-        assert_eq!(
-            parse_time_arg("2024-06-01T12:30:00.5+02:00", 0),
-            Ok(1_717_237_800_500)
-        );
-        assert_eq!(parse_time_arg("-2h", NOW_MS), Ok(NOW_MS - 7_200_000));
-        assert_eq!(parse_time_arg("15m", NOW_MS), Ok(NOW_MS - 900_000));
-        assert_eq!(parse_time_arg("-30s", NOW_MS), Ok(NOW_MS - 30_000));
-        assert_eq!(parse_time_arg("-7d", NOW_MS), Ok(NOW_MS - 604_800_000));
-        assert_eq!(parse_time_arg("0m", NOW_MS), Ok(NOW_MS));
-    }
-
-    #[test]
-    fn bad_time_args_say_what_is_expected() {
-        let expected =
-            "expected an RFC 3339 time (2024-06-01T10:30:00Z), \"now\", or a time ago such as 15m, -2h, -7d";
-        assert_eq!(
-            parse_time_arg("yesterday", NOW_MS),
-            Err(format!("invalid time \"yesterday\": {expected}"))
-        );
-        assert_eq!(
-            parse_time_arg("", NOW_MS),
-            Err(format!("invalid time \"\": {expected}"))
-        );
-        assert_eq!(
-            parse_time_arg("+2h", NOW_MS),
-            Err(format!("invalid time \"+2h\": {expected}"))
-        );
-        assert_eq!(
-            parse_time_arg("-2w", NOW_MS),
-            Err("invalid time \"-2w\": unknown unit \"w\" (use s, m, h or d)".to_string())
-        );
-        assert_eq!(
-            parse_time_arg("15", NOW_MS),
-            Err("invalid time \"15\": a time ago needs a unit: 15s, 15m, 15h or 15d".to_string())
-        );
-        assert_eq!(
-            parse_time_arg("99999999999999999d", NOW_MS),
-            Err("invalid time \"99999999999999999d\": too far in the past".to_string())
-        );
-        assert_eq!(
-            parse_time_arg("2024-13-01T00:00:00Z", NOW_MS),
-            Err(
-                "invalid time \"2024-13-01T00:00:00Z\": not an RFC 3339 time (input is out of range); \
-                 write it like 2024-06-01T10:30:00Z"
-                    .to_string()
-            )
-        );
-        assert_eq!(
-            parse_time_arg("2024-06-01", NOW_MS),
-            Err(
-                "invalid time \"2024-06-01\": not an RFC 3339 time (premature end of input); \
-                 write it like 2024-06-01T10:30:00Z"
-                    .to_string()
-            )
         );
     }
 

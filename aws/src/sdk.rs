@@ -1,7 +1,8 @@
-//! The AWS SDK configuration the agent's sinks share: the SDK's standard chains for region and
-//! credentials (with instance-metadata lookups kept short, so an agent off EC2 starts at once),
-//! `AWS_ENDPOINT_URL` honoured, and the SDK's own retries off — the sinks retry with their own
-//! backoff, and count every failure by kind.
+//! The AWS SDK configuration every part shares: the SDK's standard chains for region and
+//! credentials (with instance-metadata lookups kept short, so a part off EC2 starts at once),
+//! `AWS_ENDPOINT_URL` honoured, attempt timeouts, and the SDK's own retries off for senders that
+//! retry with their own backoff and count every failure by kind ([`Retries::Ours`]), or on for
+//! one-off interactive calls ([`Retries::Standard`], logq's CloudWatch mode).
 
 use std::time::Duration;
 
@@ -24,13 +25,43 @@ pub fn imds_client() -> aws_config::imds::Client {
         .build()
 }
 
-/// The shared SDK configuration. `region`: from the agent's config, else the instance's, else
-/// the SDK's chain (environment, profile).
-pub async fn sdk_config(region: Option<String>, instance_region: Option<String>) -> SdkConfig {
+/// Who retries a failed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Retries {
+    /// The caller: the SDK makes one attempt and the caller retries with its own backoff,
+    /// counting every failure (the agent's and the collector's senders).
+    #[default]
+    Ours,
+    /// The SDK's standard retry policy (interactive one-off calls).
+    Standard,
+}
+
+/// What a part knows before asking the SDK.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SdkSettings {
+    /// The region the user configured, tried first.
+    pub region: Option<String>,
+    /// The instance's region from its metadata, tried after the environment and profile.
+    pub instance_region: Option<String>,
+    pub retries: Retries,
+}
+
+/// The shared SDK configuration. The region: the configured one, else the SDK's chain
+/// (environment, profile), else the instance's.
+pub async fn sdk_config(settings: SdkSettings) -> SdkConfig {
+    let SdkSettings {
+        region,
+        instance_region,
+        retries,
+    } = settings;
     let chain = RegionProviderChain::first_try(region.map(Region::new))
         .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new())
         .or_else(aws_config::profile::ProfileFileRegionProvider::new())
         .or_else(instance_region.map(Region::new));
+    let retry_config = match retries {
+        Retries::Ours => RetryConfig::disabled(),
+        Retries::Standard => RetryConfig::standard(),
+    };
     let credentials = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
         .imds_client(imds_client())
         .build()
@@ -38,7 +69,7 @@ pub async fn sdk_config(region: Option<String>, instance_region: Option<String>)
     aws_config::defaults(BehaviorVersion::latest())
         .region(chain)
         .credentials_provider(credentials)
-        .retry_config(RetryConfig::disabled())
+        .retry_config(retry_config)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)

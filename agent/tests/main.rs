@@ -1,0 +1,11 @@
+//! The agent's integration tests, in one test binary (one link of the AWS SDK instead of one per
+//! file): config reading, datums, procfs counters, memory, parser robustness, the portable
+//! source and the tailer's model test.
+
+mod config;
+mod datums;
+mod host_counters;
+mod memory;
+mod parsers_never_panic;
+mod portable;
+mod tailer_model;

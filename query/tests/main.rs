@@ -1,0 +1,10 @@
+//! The query engine's integration tests, in one test binary: the conformance cases, the public
+//! corpus, the every-path comparisons (direct stats, parallel inputs, top-k) and the parser's
+//! robustness.
+
+mod conformance;
+mod corpus;
+mod direct_stats;
+mod parallel_inputs;
+mod parser_robustness;
+mod top_k;
