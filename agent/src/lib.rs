@@ -20,3 +20,7 @@ pub mod placeholders;
 pub mod request_split;
 pub mod sinks;
 pub mod telemetry;
+
+// The facade the `skywatch` binary uses.
+pub use config::{load as load_config, to_toml, Format as ConfigFormat, Loaded};
+pub use daemon::{run, AgentError, Options, Outcome};

@@ -22,6 +22,14 @@ pub mod value;
 
 use std::fmt;
 
+// The facade the binaries use.
+pub use event::TimestampFormat;
+pub use exec::extract::TimestampRule;
+pub use exec::{run, RunOptions, Statistics};
+pub use input::{resolve as resolve_inputs, resolve_store, Source};
+pub use output::{write as write_results, Format, ResultSet};
+pub use plan::Plan;
+
 /// A query that failed to compile, with the text it came from so it can be rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueryError {

@@ -21,10 +21,7 @@
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/cases.rs"]
-mod cases;
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use crate::support::cases;
 
 use cases::{run_case_file, Mode};
 

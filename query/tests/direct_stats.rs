@@ -7,8 +7,7 @@
 
 use std::io::Write;
 
-#[path = "support/answer.rs"]
-mod answer;
+use crate::support::answer;
 
 /// Values a key may hold; `None` leaves the key out.
 const SERVICES: &[Option<&str>] = &[

@@ -2,9 +2,12 @@
 //! corpus, the every-path comparisons (direct stats, parallel inputs, top-k) and the parser's
 //! robustness.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)]
+
 mod conformance;
 mod corpus;
 mod direct_stats;
 mod parallel_inputs;
 mod parser_robustness;
+mod support;
 mod top_k;

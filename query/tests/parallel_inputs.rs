@@ -5,8 +5,7 @@
 
 use std::io::Write;
 
-#[path = "support/answer.rs"]
-mod answer;
+use crate::support::answer;
 
 /// About 17 MB (a plain file of it is cut into pieces, a stream into chunks): JSON events with times, each followed by untimed text lines (stack frames).
 fn input() -> Vec<u8> {

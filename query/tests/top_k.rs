@@ -5,8 +5,7 @@
 
 use std::io::Write;
 
-#[path = "support/answer.rs"]
-mod answer;
+use crate::support::answer;
 
 fn answer(query: &str, path: &std::path::Path, threads: usize) -> Vec<String> {
     answer::ndjson(query, path, threads)

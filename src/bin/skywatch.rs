@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use skywatch_agent::config::{self, Format, Loaded};
+use skywatch_agent::{ConfigFormat as Format, Loaded};
 
 /// Observability for web developers on AWS: ship host metrics and logs, collect traces, keep
 /// dashboards and alarms in git. Everything works locally first; AWS is configuration.
@@ -123,7 +123,7 @@ fn report(file: &std::path::Path, loaded: &Loaded) -> bool {
 }
 
 fn config_check(file: &std::path::Path) -> ExitCode {
-    let loaded = config::load(file);
+    let loaded = skywatch_agent::load_config(file);
     if report(file, &loaded) {
         let n = loaded.errors.len();
         eprintln!("{}: {n} error{}", file.display(), if n == 1 { "" } else { "s" });
@@ -138,7 +138,7 @@ fn config_check(file: &std::path::Path) -> ExitCode {
 }
 
 fn config_convert(file: &std::path::Path) -> ExitCode {
-    let loaded = config::load(file);
+    let loaded = skywatch_agent::load_config(file);
     if report(file, &loaded) {
         return ExitCode::from(EXIT_BAD_CONFIG);
     }
@@ -149,7 +149,7 @@ fn config_convert(file: &std::path::Path) -> ExitCode {
     for w in &loaded.warnings {
         println!("# dropped {w}");
     }
-    print!("{}", config::to_toml(model));
+    print!("{}", skywatch_agent::to_toml(model));
     ExitCode::SUCCESS
 }
 
@@ -161,7 +161,7 @@ fn agent(args: AgentArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let options = skywatch_agent::daemon::Options {
+    let options = skywatch_agent::Options {
         config_path: args.config,
         once: args.once,
         state_dir: args.state_dir,
@@ -169,7 +169,7 @@ fn agent(args: AgentArgs) -> ExitCode {
         proc_root: std::env::var_os("SKYWATCH_PROC_ROOT")
             .map_or_else(|| PathBuf::from("/proc"), PathBuf::from),
     };
-    match runtime.block_on(skywatch_agent::daemon::run(options)) {
+    match runtime.block_on(skywatch_agent::run(options)) {
         Ok(outcome)
             if args.once && (outcome.dropped > 0 || outcome.sent + outcome.stored < outcome.collected) =>
         {
@@ -181,7 +181,7 @@ fn agent(args: AgentArgs) -> ExitCode {
             ExitCode::from(1)
         }
         Ok(_) => ExitCode::SUCCESS,
-        Err(e @ skywatch_agent::daemon::AgentError::Config(_)) => {
+        Err(e @ skywatch_agent::AgentError::Config(_)) => {
             eprintln!("skywatch agent: {e}");
             ExitCode::from(EXIT_BAD_CONFIG)
         }
@@ -193,7 +193,8 @@ fn agent(args: AgentArgs) -> ExitCode {
 }
 
 fn metrics(args: &MetricsArgs) -> ExitCode {
-    use skywatch_store::metrics::{read_since, rfc3339_ms};
+    use skywatch_store::read_metrics_since as read_since;
+    use skywatch_time::rfc3339_ms;
     let Ok(window_ms) = skywatch_time::parse_duration_ms(&args.since) else {
         eprintln!(
             "skywatch metrics: --since {:?} is not a duration such as 90s, 15m, 1h or 2d",

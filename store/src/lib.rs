@@ -14,7 +14,7 @@ pub mod logs;
 pub mod metrics;
 
 pub use logs::{LocalLogStore, StoredEvent};
-pub use metrics::{Datum, LocalMetricStore, Retention};
+pub use metrics::{read_since as read_metrics_since, Datum, LocalMetricStore, Retention, StoredDatum};
 
 /// The local log store inside a state directory (`logq --store` reads it).
 pub fn logs_dir(state_dir: &std::path::Path) -> std::path::PathBuf {

@@ -11,7 +11,7 @@ use super::batch::{fit, LongLines};
 use super::filters::{passes, redact, Filter, Redaction};
 use super::multiline::{Assembled, Multiline};
 use super::reader::Line;
-use super::timestamp_format::TimestampFormat;
+use super::timestamp_format::AgentTimestampFormat;
 use super::{AckToken, LogEvent};
 use skywatch_aws::limits::MAX_LOG_EVENT_BYTES;
 
@@ -40,7 +40,7 @@ pub struct EventCounts {
 /// The rules of one collected file.
 #[derive(Debug, Clone)]
 pub struct EventRules {
-    pub timestamp: Option<TimestampFormat>,
+    pub timestamp: Option<AgentTimestampFormat>,
     /// Remove the matched timestamp (and the white space after it) from the message.
     pub trim_timestamp: bool,
     pub filters: Vec<Filter>,
@@ -152,7 +152,7 @@ mod tests {
     use crate::logs::filters::{builtin, Filter};
     use crate::logs::multiline::{Multiline, DEFAULT_FLUSH_TIMEOUT, DEFAULT_START_PATTERN};
     use crate::logs::reader::Line;
-    use crate::logs::timestamp_format::{TimestampFormat, Zone};
+    use crate::logs::timestamp_format::{AgentTimestampFormat, Zone};
     use regex::Regex;
     use std::time::Instant;
 
@@ -164,7 +164,7 @@ mod tests {
         EventBuilder::new(
             9,
             EventRules {
-                timestamp: Some(TimestampFormat::new("%Y-%m-%d %H:%M:%S", Zone::Utc).unwrap()),
+                timestamp: Some(AgentTimestampFormat::new("%Y-%m-%d %H:%M:%S", Zone::Utc).unwrap()),
                 trim_timestamp: false,
                 filters,
                 redactions: vec![builtin("email").unwrap()],

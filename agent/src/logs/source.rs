@@ -16,7 +16,7 @@ use super::events::{Built, EventBuilder, EventCounts, EventRules};
 use super::filters::{builtin, Filter, Redaction};
 use super::multiline::{Multiline, DEFAULT_FLUSH_TIMEOUT, DEFAULT_START_PATTERN};
 use super::tailer::{FileEvent, Tailer};
-use super::timestamp_format::{TimestampFormat, Zone};
+use super::timestamp_format::{AgentTimestampFormat, Zone};
 use crate::config::{glob_pattern, FilterKind, LogFileConfig, LongLinesMode};
 use skywatch_aws::limits::MAX_LOG_EVENT_BYTES;
 
@@ -89,7 +89,7 @@ impl Source {
         let timestamp = config
             .timestamp_format
             .as_deref()
-            .map(|f| TimestampFormat::new(f, zone))
+            .map(|f| AgentTimestampFormat::new(f, zone))
             .transpose()
             .map_err(|e| bad("timestamp_format", &e))?;
         let start = match config.multi_line_start_pattern.as_deref() {

@@ -67,16 +67,17 @@ impl std::fmt::Display for FormatError {
 
 impl std::error::Error for FormatError {}
 
-/// A compiled `timestamp_format`.
+/// A compiled `timestamp_format` in the CloudWatch agent's dialect (not logq's strftime
+/// `TimestampFormat`: other tokens, a first match anywhere in the line, a local-time default).
 #[derive(Debug, Clone)]
-pub struct TimestampFormat {
+pub struct AgentTimestampFormat {
     regex: Regex,
     tokens: Vec<Token>,
     zone: Zone,
 }
 
-impl TimestampFormat {
-    pub fn new(format: &str, zone: Zone) -> Result<TimestampFormat, FormatError> {
+impl AgentTimestampFormat {
+    pub fn new(format: &str, zone: Zone) -> Result<AgentTimestampFormat, FormatError> {
         let mut pattern = String::new();
         let mut tokens = Vec::new();
         let mut chars = format.chars().peekable();
@@ -133,7 +134,7 @@ impl TimestampFormat {
         }
         let regex =
             Regex::new(&pattern).map_err(|e| FormatError(format!("timestamp_format {format:?}: {e}")))?;
-        Ok(TimestampFormat { regex, tokens, zone })
+        Ok(AgentTimestampFormat { regex, tokens, zone })
     }
 
     /// The regular expression a `multi_line_start_pattern` of `{timestamp_format}` stands for.
@@ -251,13 +252,13 @@ fn parse_offset(text: &str) -> Option<i32> {
 
 #[cfg(test)]
 mod tests {
-    use super::{TimestampFormat, Zone};
+    use super::{AgentTimestampFormat, Zone};
 
     /// 2026-11-28T12:00:00Z.
     const NOW: i64 = 1_795_867_200_000;
 
     fn utc(format: &str, message: &str) -> Option<i64> {
-        TimestampFormat::new(format, Zone::Utc)
+        AgentTimestampFormat::new(format, Zone::Utc)
             .unwrap()
             .parse(message, NOW)
     }
@@ -320,11 +321,15 @@ mod tests {
 
     #[test]
     fn bad_formats_say_what_is_wrong() {
-        let err = TimestampFormat::new("%Y-%Q", Zone::Utc).unwrap_err().to_string();
+        let err = AgentTimestampFormat::new("%Y-%Q", Zone::Utc)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("%Q is not a token"), "{err}");
-        let err = TimestampFormat::new("%Y-%m", Zone::Utc).unwrap_err().to_string();
+        let err = AgentTimestampFormat::new("%Y-%m", Zone::Utc)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("needs at least a day"), "{err}");
-        assert!(TimestampFormat::new("%H:%M %d%", Zone::Utc)
+        assert!(AgentTimestampFormat::new("%H:%M %d%", Zone::Utc)
             .unwrap_err()
             .to_string()
             .contains("lone %"));

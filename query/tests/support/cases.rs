@@ -7,7 +7,7 @@ use skywatch_query::exec::{run, RunOptions};
 use skywatch_query::input::Source;
 use skywatch_query::output::{write, Format};
 
-use crate::fixtures::{fixtures, NOW_MS};
+use super::fixtures::{fixtures, NOW_MS};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

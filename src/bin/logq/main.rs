@@ -8,11 +8,7 @@ use clap::Parser;
 
 mod progress;
 use skywatch_insights::RemoteQuery;
-use skywatch_query::event::TimestampFormat;
-use skywatch_query::exec::extract::TimestampRule;
-use skywatch_query::exec::{RunOptions, Statistics};
-use skywatch_query::input::Source;
-use skywatch_query::output::{self, Format, ResultSet};
+use skywatch_query::{Format, ResultSet, RunOptions, Source, Statistics, TimestampFormat, TimestampRule};
 
 /// Run CloudWatch Logs Insights queries over local log files, stdin, or CloudWatch Logs.
 ///
@@ -140,7 +136,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
 
     let (result, stats) = if cli.log_groups.is_empty() {
         let sources =
-            skywatch_query::input::resolve(&paths).map_err(|e| Failure::runtime(format!("logq: {e}")))?;
+            skywatch_query::resolve_inputs(&paths).map_err(|e| Failure::runtime(format!("logq: {e}")))?;
         run_local(cli, &plan, &sources, start_ms, end_ms, now_ms)?
     } else if let Some(store) = &cli.store {
         if !paths.is_empty() {
@@ -152,7 +148,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         let mut sources = Vec::new();
         for group in &cli.log_groups {
             sources.extend(
-                skywatch_query::input::resolve_store(&dir, group, start_ms, end_ms)
+                skywatch_query::resolve_store(&dir, group, start_ms, end_ms)
                     .map_err(|e| Failure::runtime(format!("logq: {e}")))?,
             );
         }
@@ -165,7 +161,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    match output::write(&result, format, &mut out).and_then(|()| out.flush()) {
+    match skywatch_query::write_results(&result, format, &mut out).and_then(|()| out.flush()) {
         Ok(()) => {}
         // `logq … | head` closing the pipe is not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
@@ -184,7 +180,7 @@ fn time_arg(flag: &str, value: &str, now_ms: i64) -> Result<i64, Failure> {
 
 fn run_local(
     cli: &Cli,
-    plan: &skywatch_query::plan::Plan,
+    plan: &skywatch_query::Plan,
     sources: &[Source],
     start_ms: Option<i64>,
     end_ms: Option<i64>,
@@ -216,7 +212,7 @@ fn run_local(
         validate_json: cli.stats,
         progress: progress.as_ref().map(progress::Progress::counter),
     };
-    let result = skywatch_query::exec::run(plan, sources, &options);
+    let result = skywatch_query::run(plan, sources, &options);
     if let Some(progress) = progress {
         progress.stop();
     }

@@ -14,7 +14,7 @@ use crate::config::{
     DEFAULT_LOGS_FLUSH_S, DEFAULT_LOGS_SPOOL_BYTES, DEFAULT_LOG_STREAM,
 };
 use crate::logs::filters::{builtin, BUILTIN_RULES};
-use crate::logs::timestamp_format::{TimestampFormat, Zone};
+use crate::logs::timestamp_format::{AgentTimestampFormat, Zone};
 
 /// Values `retention_in_days` may take (PutRetentionPolicy), -1 meaning "leave as it is".
 const RETENTION_DAYS: &[i64] = &[
@@ -237,7 +237,7 @@ impl Reader {
                 }
                 "timestamp_format" => {
                     if let Some(text) = self.string(v, &at) {
-                        if let Err(e) = TimestampFormat::new(&text, zone) {
+                        if let Err(e) = AgentTimestampFormat::new(&text, zone) {
                             self.error(&at, e.to_string());
                         }
                         file.timestamp_format = Some(text);
