@@ -9,8 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-300}
-cargo build --release --quiet --bin skywatch
-BIN=$PWD/target/release/skywatch
+# SKYWATCH=/path/to/another/skywatch measures that build instead (old against new).
+if [[ -z "${SKYWATCH:-}" ]]; then
+  cargo build --release --quiet --bin skywatch
+fi
+BIN=${SKYWATCH:-$PWD/target/release/skywatch}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 

@@ -27,8 +27,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.environ.get("BENCH_DIR", os.path.join(ROOT, "target", "bench-data"))
 LOG_BYTES = os.environ.get("LOG_BYTES", "512M")
 RUNS = int(os.environ.get("RUNS", "3"))
-SKYWATCH = os.path.join(ROOT, "target", "release", "skywatch")
-LOGQ = os.path.join(ROOT, "target", "release", "logq")
+# SKYWATCH=/path/to/an/older/skywatch compares builds side by side on the same data.
+SKYWATCH = os.environ.get("SKYWATCH", os.path.join(ROOT, "target", "release", "skywatch"))
+LOGQ = os.environ.get("LOGQ", os.path.join(ROOT, "target", "release", "logq"))
 LOGGEN = os.path.join(ROOT, "target", "release", "loggen")
 
 
@@ -115,7 +116,7 @@ def run_agent(path, output, env):
 def main():
     for binary in (SKYWATCH, LOGQ, LOGGEN):
         if not os.path.exists(binary):
-            sys.exit(f"{binary} missing: cargo build --release --bin skywatch --bin logq -p skywatch-loggen")
+            sys.exit(f"{binary} missing: cargo build --release -p skywatch -p skywatch-loggen")
     path = log_file()
     size = os.path.getsize(path)
     with open(path, "rb") as f:

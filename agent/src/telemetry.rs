@@ -19,6 +19,8 @@ pub enum DropReason {
     Shutdown,
     /// The local store could not be written.
     StoreError,
+    /// Collected while the run has no metric output.
+    NoOutput,
 }
 
 impl DropReason {
@@ -29,6 +31,7 @@ impl DropReason {
             DropReason::InvalidValue => "invalid_value",
             DropReason::Shutdown => "shutdown",
             DropReason::StoreError => "store_error",
+            DropReason::NoOutput => "no_output",
         }
     }
 }

@@ -43,6 +43,9 @@ pub struct SdkSettings {
     pub region: Option<String>,
     /// The instance's region from its metadata, tried after the environment and profile.
     pub instance_region: Option<String>,
+    /// Without `instance_region`, ask the instance metadata for the region last (with the
+    /// short client: about a second off EC2). For callers that did not look the instance up.
+    pub region_from_imds: bool,
     pub retries: Retries,
 }
 
@@ -52,12 +55,21 @@ pub async fn sdk_config(settings: SdkSettings) -> SdkConfig {
     let SdkSettings {
         region,
         instance_region,
+        region_from_imds,
         retries,
     } = settings;
-    let chain = RegionProviderChain::first_try(region.map(Region::new))
+    let mut chain = RegionProviderChain::first_try(region.map(Region::new))
         .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new())
-        .or_else(aws_config::profile::ProfileFileRegionProvider::new())
-        .or_else(instance_region.map(Region::new));
+        .or_else(aws_config::profile::ProfileFileRegionProvider::new());
+    if instance_region.is_some() {
+        chain = chain.or_else(instance_region.map(Region::new));
+    } else if region_from_imds {
+        chain = chain.or_else(
+            aws_config::imds::region::ImdsRegionProvider::builder()
+                .imds_client(imds_client())
+                .build(),
+        );
+    }
     let retry_config = match retries {
         Retries::Ours => RetryConfig::disabled(),
         Retries::Standard => RetryConfig::standard(),

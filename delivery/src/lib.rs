@@ -44,6 +44,8 @@ impl Policy {
 pub struct Subject<'a> {
     /// What failed or went through: `PutMetricData`, `app/web-1: delivery`.
     pub what: String,
+    /// Where refused items came from: `PutMetricData`, `app/web-1`.
+    pub from: String,
     /// Who refuses items: `CloudWatch Logs`.
     pub service: &'a str,
     /// The items' name in the plural form used in counts: `event(s)`.
@@ -79,9 +81,13 @@ pub enum Outcome {
     Delivered { receipt: Receipt, failed_attempts: u32 },
     /// The backend refused the request for good.
     Refused(SendError),
-    /// The stop deadline came before the backend took it (what was accepted meanwhile is in
-    /// `partial`).
-    DeadlinePassed { last: SendError, partial: Receipt },
+    /// The stop deadline came before the backend took it: `last` is the last failure (none if
+    /// the deadline had passed before a first attempt); what was accepted meanwhile is in
+    /// `partial`.
+    DeadlinePassed {
+        last: Option<SendError>,
+        partial: Receipt,
+    },
 }
 
 /// The retry loop's state, for senders whose attempt borrows what it sends mutably (write the
@@ -126,6 +132,30 @@ impl<'a> Retrying<'a> {
         }
     }
 
+    /// Whether an attempt may start: not once the stop deadline has passed (then the loop ends
+    /// with [`Outcome::DeadlinePassed`]).
+    pub fn may_attempt(&self) -> bool {
+        self.shutdown.time_left() != Some(Duration::ZERO)
+    }
+
+    /// The outcome when [`Retrying::may_attempt`] said no.
+    pub fn deadline_passed(&mut self) -> Outcome {
+        Outcome::DeadlinePassed {
+            last: None,
+            partial: std::mem::take(&mut self.total),
+        }
+    }
+
+    /// Runs one attempt, cut short at the stop deadline when stopping (`None` then: the loop
+    /// should end with [`Retrying::deadline_passed`]). The backend may still take a request cut
+    /// short: what it carried is sent again later, never lost.
+    pub async fn attempt<T>(&self, attempt: impl std::future::Future<Output = T>) -> Option<T> {
+        match self.shutdown.time_left() {
+            None => Some(attempt.await),
+            Some(left) => tokio::time::timeout(left, attempt).await.ok(),
+        }
+    }
+
     /// Takes an attempt's result: counts a failure through `on_failure`, logs, and either ends
     /// or waits out the backoff before the next attempt.
     pub async fn after(
@@ -143,7 +173,7 @@ impl<'a> Retrying<'a> {
                     }
                     self.journal.log(format_args!(
                         "{}: {} refused {n} {} as {reason}",
-                        subject.what, subject.service, subject.items
+                        subject.from, subject.service, subject.items
                     ));
                     match self.total.refused.iter_mut().find(|(r, _)| *r == reason) {
                         Some((_, count)) => *count += n,
@@ -177,8 +207,10 @@ impl<'a> Retrying<'a> {
             }
             Err(e) => {
                 on_failure(&e);
+                // Logged at the 1st, 2nd, 3rd, 5th, 9th… failure.
+                let retries_before = self.failed;
                 self.failed = self.failed.saturating_add(1);
-                if self.failed == 1 || self.failed.is_power_of_two() {
+                if retries_before == 0 || retries_before.is_power_of_two() {
                     self.journal
                         .log(format_args!("{} failed, retrying: {e}", subject.what));
                 }
@@ -189,7 +221,7 @@ impl<'a> Retrying<'a> {
         self.waits = self.waits.saturating_add(1);
         if self.shutdown.would_pass_deadline(delay) {
             return Step::Done(Outcome::DeadlinePassed {
-                last: error,
+                last: Some(error),
                 partial: std::mem::take(&mut self.total),
             });
         }
@@ -215,7 +247,12 @@ where
 {
     let mut retrying = Retrying::new(subject, policy, journal, shutdown);
     loop {
-        let result = attempt().await;
+        if !retrying.may_attempt() {
+            return retrying.deadline_passed();
+        }
+        let Some(result) = retrying.attempt(attempt()).await else {
+            return retrying.deadline_passed();
+        };
         if let Step::Done(outcome) = retrying.after(result, &mut on_failure).await {
             return outcome;
         }
@@ -240,6 +277,7 @@ mod tests {
     fn subject() -> Subject<'static> {
         Subject {
             what: "test".into(),
+            from: "test".into(),
             service: "Backend",
             items: "item(s)",
         }
@@ -288,6 +326,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_attempt_in_flight_is_cut_short_at_the_deadline() {
+        let (handle, signal) = shutdown_pair();
+        handle.stop(Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let outcome = until_accepted(
+            &subject(),
+            &FAST,
+            &Journal::new("test"),
+            &signal,
+            |_| {},
+            std::future::pending::<Result<Receipt, SendError>>,
+        )
+        .await;
+        assert!(
+            matches!(outcome, Outcome::DeadlinePassed { last: None, .. }),
+            "{outcome:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
     async fn a_final_error_ends_at_once_and_a_deadline_ends_the_retries() {
         let (handle, signal) = shutdown_pair();
         let refused = SendError::Rejected {
@@ -320,7 +379,10 @@ mod tests {
             },
         )
         .await;
-        assert!(matches!(outcome, Outcome::DeadlinePassed { .. }), "{outcome:?}");
-        assert_eq!(tries, 1, "no retry once the deadline has passed");
+        assert!(
+            matches!(outcome, Outcome::DeadlinePassed { last: None, .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(tries, 0, "no attempt once the deadline has passed");
     }
 }

@@ -26,6 +26,12 @@ use tokio::net::TcpListener;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 << 20;
 /// How long a client may take to send a request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request body.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest one connection is kept, however busy (clients reconnect).
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
+/// Connections served at once; more wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 512;
 
 /// A request as a handler sees it: the body already read.
 #[derive(Debug, Clone)]
@@ -111,43 +117,52 @@ impl Router {
         self
     }
 
-    /// Answers one request.
-    pub async fn handle(&self, request: Request) -> Response {
+    /// The handler for `method` and `path`, or the methods the path has (none: no such path).
+    fn find(&self, method: &Method, path: &str) -> Result<&Handler, Vec<String>> {
         let mut allowed = Vec::new();
-        for (method, path, handler) in &self.routes {
-            if *path == request.path {
-                if *method == request.method {
-                    return handler(request).await;
+        for (m, p, handler) in &self.routes {
+            if p == path {
+                if m == method {
+                    return Ok(handler);
                 }
-                allowed.push(method.as_str());
+                allowed.push(m.as_str().to_string());
             }
         }
-        if allowed.is_empty() {
-            return text(StatusCode::NOT_FOUND, "not found\n");
-        }
-        let mut response = text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("only {}\n", allowed.join(", ")),
-        );
-        if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
-            response.headers_mut().insert(header::ALLOW, allow);
-        }
-        response
+        Err(allowed)
     }
 
+    /// Answers one request whose body is already read.
+    pub async fn handle(&self, request: Request) -> Response {
+        match self.find(&request.method, &request.path) {
+            Ok(handler) => handler(request).await,
+            Err(allowed) => refusal(&allowed),
+        }
+    }
+
+    /// Answers a request off the wire: routed first (a refused request's body is never read),
+    /// then its body read within the limits.
     async fn answer(&self, request: http::Request<Incoming>) -> Response {
         let (parts, body) = request.into_parts();
-        let body = match Limited::new(body, self.max_body_bytes).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+        let handler = match self.find(&parts.method, parts.uri.path()) {
+            Ok(handler) => Arc::clone(handler),
+            Err(allowed) => return refusal(&allowed),
+        };
+        let read = tokio::time::timeout(
+            BODY_READ_TIMEOUT,
+            Limited::new(body, self.max_body_bytes).collect(),
+        );
+        let body = match read.await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
                 return text(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("the body is larger than {} bytes\n", self.max_body_bytes),
                 );
             }
-            Err(e) => return text(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}\n")),
+            Ok(Err(e)) => return text(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}\n")),
+            Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "the body did not arrive in time\n"),
         };
-        self.handle(Request {
+        handler(Request {
             method: parts.method,
             path: parts.uri.path().to_string(),
             query: parts.uri.query().map(str::to_string),
@@ -158,14 +173,37 @@ impl Router {
     }
 }
 
+/// 404 when the path has no route, else 405 with `Allow`.
+fn refusal(allowed: &[String]) -> Response {
+    if allowed.is_empty() {
+        return text(StatusCode::NOT_FOUND, "not found\n");
+    }
+    let mut response = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("only {}\n", allowed.join(", ")),
+    );
+    if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
+}
+
 /// Serves `listener` until `shutdown` asks to stop; connections in progress finish on their
 /// own. A connection that fails (a client gone, a malformed request) affects only itself.
 pub async fn serve(listener: TcpListener, router: Router, mut shutdown: ShutdownSignal) {
     let router = Arc::new(router);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            accepted = async {
+                // At the cap, wait for a connection to end before accepting another.
+                let slot = Arc::clone(&slots).acquire_owned().await;
+                (listener.accept().await, slot)
+            } => accepted,
             () = shutdown.stopping() => return,
+        };
+        let (accepted, Ok(slot)) = accepted else {
+            return;
         };
         let Ok((stream, _)) = accepted else {
             // Out of descriptors or the like: pause instead of spinning.
@@ -174,15 +212,16 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: Shutdown
         };
         let router = Arc::clone(&router);
         tokio::spawn(async move {
+            let _slot = slot;
             let service = hyper::service::service_fn(move |request| {
                 let router = Arc::clone(&router);
                 async move { Ok::<_, std::convert::Infallible>(router.answer(request).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
+            let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
         });
     }
 }
@@ -209,6 +248,63 @@ mod tests {
     async fn body(response: super::Response) -> String {
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// One raw HTTP/1.1 exchange on a fresh connection.
+    async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut response = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            stream.read_to_end(&mut response),
+        )
+        .await
+        .expect("the server answers and closes")
+        .unwrap();
+        String::from_utf8(response).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_real_connection_is_served_oversize_bodies_refused_and_a_stop_ends_the_listener() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new(Registry::new())
+            .route(Method::POST, "/echo", |r: Request| async move {
+                text(StatusCode::OK, r.body)
+            })
+            .max_body_bytes(8);
+        let (stop, signal) = skywatch_runtime::shutdown_pair();
+        let server = tokio::spawn(super::serve(listener, router, signal));
+        let ok = exchange(
+            addr,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(ok.starts_with("HTTP/1.1 200 OK") && ok.ends_with("ok\n"), "{ok}");
+        let echo = exchange(
+            addr,
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        )
+        .await;
+        assert!(echo.ends_with("\r\n\r\nhello"), "{echo}");
+        let big = exchange(
+            addr,
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\nConnection: close\r\n\r\n123456789",
+        )
+        .await;
+        assert!(big.starts_with("HTTP/1.1 413"), "{big}");
+        let garbage = exchange(addr, b"\x00\x01 not http\r\n\r\n").await;
+        assert!(
+            garbage.is_empty() || garbage.starts_with("HTTP/1.1 400"),
+            "{garbage}"
+        );
+        stop.stop(std::time::Duration::ZERO);
+        tokio::time::timeout(std::time::Duration::from_secs(5), server)
+            .await
+            .expect("the listener ends at a stop")
+            .unwrap();
     }
 
     #[tokio::test]

@@ -33,6 +33,18 @@ pub struct PartContext {
     pub events: mpsc::Receiver<HostEvent>,
 }
 
+/// Tells the host a part's task ended, when dropped.
+struct ExitNotice {
+    name: &'static str,
+    sender: mpsc::UnboundedSender<&'static str>,
+}
+
+impl Drop for ExitNotice {
+    fn drop(&mut self) {
+        let _ = self.sender.send(self.name);
+    }
+}
+
 struct Started {
     journal: Journal,
     stop_timeout: Duration,
@@ -84,12 +96,16 @@ impl Host {
             shutdown: signal,
             events: events_rx,
         });
-        let exited = self.exited_tx.clone();
-        let name = journal.part();
+        // Sent when the task ends however it ends — a panic unwinds through the guard too, so a
+        // part that dies stops the host instead of leaving a process that only pings the
+        // watchdog.
+        let exited = ExitNotice {
+            name: journal.part(),
+            sender: self.exited_tx.clone(),
+        };
         let task = tokio::spawn(async move {
-            let result = future.await;
-            let _ = exited.send(name);
-            result
+            let _notice = exited;
+            future.await
         });
         self.parts.push(Started {
             journal,
@@ -196,5 +212,28 @@ mod tests {
             .expect("the host stops when a part ends");
         assert_eq!(errors, [("short", "gave up".to_string())]);
         assert_eq!(*order.lock().unwrap(), ["second", "first"]);
+    }
+
+    #[tokio::test]
+    async fn a_part_that_panics_stops_the_host_and_is_reported() {
+        let mut host = Host::new(Journal::new("test"));
+        host.start(
+            Journal::new("steady"),
+            Duration::from_secs(5),
+            |mut ctx| async move {
+                ctx.shutdown.stopping().await;
+                Ok(())
+            },
+        );
+        host.start(Journal::new("broken"), Duration::from_secs(5), |_| async {
+            panic!("a bug in the part");
+        });
+        let signals = crate::signals::Signals::new().unwrap();
+        let errors = tokio::time::timeout(Duration::from_secs(10), host.run(signals))
+            .await
+            .expect("a panicking part stops the host");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].0, "broken");
+        assert!(errors[0].1.starts_with("failed unexpectedly"), "{errors:?}");
     }
 }

@@ -30,10 +30,15 @@ impl ShutdownHandle {
         self.stop_by(Instant::now() + within);
     }
 
-    /// Asks to stop by `deadline`. An earlier deadline already set is kept.
+    /// Asks to stop by `deadline`. An earlier deadline already set is kept, and then nobody is
+    /// woken (a sender waiting out a backoff keeps waiting).
     pub fn stop_by(&self, deadline: Instant) {
-        self.sender.send_modify(|current| {
-            *current = Some(current.map_or(deadline, |c| c.min(deadline)));
+        self.sender.send_if_modified(|current| match *current {
+            Some(earlier) if earlier <= deadline => false,
+            _ => {
+                *current = Some(deadline);
+                true
+            }
         });
     }
 
@@ -53,6 +58,12 @@ impl ShutdownSignal {
 
     pub fn is_stopping(&self) -> bool {
         self.deadline().is_some()
+    }
+
+    /// How long until the deadline (zero once passed); `None` while not stopping.
+    pub fn time_left(&self) -> Option<Duration> {
+        self.deadline()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
     }
 
     /// Whether something that takes `wait` from now would end after the deadline.

@@ -202,7 +202,7 @@ fn metrics(args: &MetricsArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_BAD_CONFIG);
     };
-    let state_dir = skywatch_runtime::state_dir::resolve(args.state_dir.clone(), None);
+    let state_dir = skywatch_runtime::resolve_state_dir(args.state_dir.clone(), None);
     let dir = skywatch_store::metrics_dir(&state_dir);
     let now_ms = chrono::Utc::now().timestamp_millis();
     let result = match read_since(&dir, now_ms - window_ms) {

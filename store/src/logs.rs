@@ -190,7 +190,8 @@ fn parse_chunk_name(name: &str) -> Option<(i64, i64, u64)> {
     let (rest, sequence) = stem.rsplit_once('-')?;
     let sequence = sequence.parse().ok()?;
     // The first time may be negative (before 1970), so split it off the front.
-    let split = rest[1..].find('-')? + 1;
+    // (By `get`: a stray file's name may be empty there or start with a wide character.)
+    let split = rest.get(1..)?.find('-')? + 1;
     Some((
         rest[..split].parse().ok()?,
         rest[split + 1..].parse().ok()?,
@@ -273,6 +274,15 @@ mod tests {
         );
         assert_eq!(parse_chunk_name("-5-7-00000000.ndjson.zst"), Some((-5, 7, 0)));
         assert_eq!(parse_chunk_name("1000-2000-00000003.ndjson.zst.tmp"), None);
+        // Regression: stray names that are not chunks are skipped, not a panic.
+        for stray in [
+            "-1.ndjson.zst",
+            "€-1-2.ndjson.zst",
+            "é1-2-3.ndjson.zst",
+            "--.ndjson.zst",
+        ] {
+            assert_eq!(parse_chunk_name(stray), None, "{stray}");
+        }
         assert_eq!(parse_chunk_name("notes.txt"), None);
     }
 

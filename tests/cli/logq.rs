@@ -261,6 +261,23 @@ fn a_bad_time_argument_exits_2() {
 }
 
 #[test]
+fn a_time_argument_with_wide_characters_exits_2_instead_of_panicking() {
+    // Regression: the RFC 3339 hint sliced the text at byte 4, inside the euro sign (exit 101).
+    for value in ["ab€", "12€", "€€€€€"] {
+        let out = logq()
+            .args(["--start", value, "stats count(*)", "-"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{value}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with(&format!("logq: --start {value}: invalid time")),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
 fn cloudwatch_mode_validates_the_query_before_any_request() {
     // No endpoint or credentials are configured: a wrong query must fail locally, with exit 2.
     let out = logq()

@@ -149,7 +149,27 @@ impl MetricOutput {
                 telemetry.set_dropped(DropReason::QueueFull, b.dropped());
                 telemetry.set_dropped(DropReason::InvalidValue, b.rejected_values());
             }
-            Sink::Nowhere => {}
+            Sink::Nowhere => {
+                // Not reached: without metrics plugins or EMF files nothing is collected (a
+                // reload that adds plugins takes effect at the next start). Counted all the same.
+                telemetry.dropped(DropReason::NoOutput, datums.len() as u64);
+            }
+        }
+    }
+
+    /// Whether the run has no metric output (a config with logs only).
+    pub(super) fn is_nowhere(&self) -> bool {
+        matches!(self.sink, Sink::Nowhere)
+    }
+
+    /// Sends what is buffered now and waits until the sender is through with it (within the
+    /// sender's deadline, if one is set).
+    pub(super) async fn flush_and_wait(&self) {
+        if let Sink::CloudWatch { flushes, .. } = &self.sink {
+            let (done_tx, done_rx) = oneshot::channel();
+            if flushes.send(Flush { done: Some(done_tx) }).await.is_ok() {
+                let _ = done_rx.await;
+            }
         }
     }
 
@@ -246,6 +266,7 @@ async fn send_one(
     let samples: u64 = request.iter().map(OutDatum::sample_count).sum();
     let subject = Subject {
         what: "PutMetricData".into(),
+        from: "PutMetricData".into(),
         service: "CloudWatch",
         items: "datum(s)",
     };

@@ -61,6 +61,8 @@ pub enum AgentError {
     /// The config has errors (each with its key path).
     Config(Vec<Problem>),
     Startup(String),
+    /// A running part failed (it is named).
+    Failed(String),
 }
 
 impl std::fmt::Display for AgentError {
@@ -73,7 +75,7 @@ impl std::fmt::Display for AgentError {
                 }
                 Ok(())
             }
-            AgentError::Startup(why) => write!(f, "{why}"),
+            AgentError::Startup(why) | AgentError::Failed(why) => write!(f, "{why}"),
         }
     }
 }
@@ -104,11 +106,14 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         Signals::new().map_err(|e| AgentError::Startup(format!("cannot listen for signals: {e}")))?;
     let mut host = Host::new(JOURNAL);
     host.start(JOURNAL, STOP_FLUSH_TIMEOUT, move |ctx| agent.serve(ctx));
-    for (part, error) in host.run(signals).await {
-        JOURNAL.log(format_args!("{part}: {error}"));
-    }
+    let errors = host.run(signals).await;
     health_stop.stop(Duration::ZERO);
-    Ok(outcome(&telemetry))
+    if errors.is_empty() {
+        return Ok(outcome(&telemetry));
+    }
+    let errors: Vec<String> = errors.iter().map(|(part, e)| format!("{part}: {e}")).collect();
+    // A part that failed exits non-zero, so systemd restarts the service.
+    Err(AgentError::Failed(errors.join("; ")))
 }
 
 /// The started agent.
@@ -243,37 +248,7 @@ impl Agent {
     }
 
     fn take_emf(&self, docs: Vec<(i64, String)>) {
-        for (namespace, datums) in emf_datums(docs, &self.telemetry) {
-            self.output.deliver(&namespace, datums);
-        }
-    }
-
-    /// Waits for the log reader to end (`stop`: within the timeout given; else once it has
-    /// read everything), turning its EMF documents into metrics meanwhile and after.
-    async fn wind_down_logs(&mut self, stop: Option<Duration>) {
-        let Some(logs) = self.logs.take() else {
-            return;
-        };
-        let emf = logs.emf.clone();
-        let ended = async move {
-            match stop {
-                Some(timeout) => logs.stop(timeout).await,
-                None => logs.drain().await,
-            }
-        };
-        tokio::pin!(ended);
-        loop {
-            tokio::select! {
-                () = &mut ended => break,
-                Some(docs) = next_emf(emf.as_deref()) => self.take_emf(docs),
-            }
-        }
-        if let Some(queue) = emf {
-            queue.close();
-            while let Some(docs) = queue.try_pop() {
-                self.take_emf(docs);
-            }
-        }
+        take_emf(docs, &self.output, &self.telemetry);
     }
 
     /// `--once`: collect every plugin (twice for rates), drain the log files, flush.
@@ -291,7 +266,7 @@ impl Agent {
             }
         }
         // Logs first: their EMF documents become metrics before the metrics are flushed.
-        self.wind_down_logs(None).await;
+        wind_down_logs(self.logs.take(), None, &self.output, &self.telemetry).await;
         self.output.finish(Instant::now() + ONCE_FLUSH_TIMEOUT).await;
     }
 
@@ -311,14 +286,18 @@ impl Agent {
                 .min(next_flush);
             tokio::select! {
                 () = tokio::time::sleep_until(wake.into()) => {}
-                Some(docs) = next_emf(emf.as_deref()) => {
+                Some(docs) = next_emf(emf.as_deref(), &self.telemetry) => {
                     self.take_emf(docs);
                     continue;
                 }
                 () = stopping.stopping() => break,
                 Some(HostEvent::Reload { done }) = ctx.events.recv() => {
                     match reload::reload(&self.options.config_path, &self.config, self.facts.as_ref()) {
-                        Some((config, metrics, rules)) => {
+                        Some((config, mut metrics, rules)) => {
+                            if self.output.is_nowhere() && !metrics.plugins.is_empty() {
+                                JOURNAL.log("metrics plugins added to a logs-only run take effect at the next start");
+                                metrics.plugins.clear();
+                            }
                             self.collection.rules = rules;
                             plugins = schedule(&config, &metrics, Instant::now());
                             flush_every = Duration::from_secs(metrics.force_flush_interval_s.max(1));
@@ -356,8 +335,14 @@ impl Agent {
             .deadline()
             .unwrap_or_else(|| Instant::now() + STOP_FLUSH_TIMEOUT);
         self.output.stop_by(deadline);
-        self.wind_down_logs(Some(deadline.saturating_duration_since(Instant::now())))
-            .await;
+        // The buffered datums go out while the log reader winds down (as slow as its backend
+        // may be); the EMF datums it hands over meanwhile go in the last flush.
+        let logs = self.logs.take();
+        let within = deadline.saturating_duration_since(Instant::now());
+        tokio::join!(
+            wind_down_logs(logs, Some(within), &self.output, &self.telemetry),
+            self.output.flush_and_wait()
+        );
         let telemetry = Arc::clone(&self.telemetry);
         self.output.finish(deadline).await;
         let result = outcome(&telemetry);
@@ -369,10 +354,55 @@ impl Agent {
     }
 }
 
+/// EMF documents as datums, into the metric output.
+fn take_emf(docs: Vec<(i64, String)>, output: &MetricOutput, telemetry: &Telemetry) {
+    for (namespace, datums) in emf_datums(docs, telemetry) {
+        output.deliver(&namespace, datums);
+    }
+}
+
+/// Waits for the log reader to end (`stop`: within the timeout given; else once it has read
+/// everything), turning its EMF documents into metrics meanwhile and after.
+async fn wind_down_logs(
+    logs: Option<LogsRunning>,
+    stop: Option<Duration>,
+    output: &MetricOutput,
+    telemetry: &Telemetry,
+) {
+    let Some(logs) = logs else {
+        return;
+    };
+    let emf = logs.emf.clone();
+    let ended = async move {
+        match stop {
+            Some(timeout) => logs.stop(timeout).await,
+            None => logs.drain().await,
+        }
+    };
+    tokio::pin!(ended);
+    loop {
+        tokio::select! {
+            () = &mut ended => break,
+            Some(docs) = next_emf(emf.as_deref(), telemetry) => take_emf(docs, output, telemetry),
+        }
+    }
+    if let Some(queue) = emf {
+        queue.close();
+        while let Some(docs) = queue.try_pop() {
+            take_emf(docs, output, telemetry);
+        }
+        telemetry.emf_queued.set(0);
+    }
+}
+
 /// The next EMF documents from the log reader (never, without one).
-async fn next_emf(queue: Option<&EmfQueue>) -> Option<Vec<(i64, String)>> {
+async fn next_emf(queue: Option<&EmfQueue>, telemetry: &Telemetry) -> Option<Vec<(i64, String)>> {
     match queue {
-        Some(queue) => queue.pop().await,
+        Some(queue) => {
+            let docs = queue.pop().await;
+            telemetry.emf_queued.set(queue.len() as u64);
+            docs
+        }
         None => std::future::pending().await,
     }
 }

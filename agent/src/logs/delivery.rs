@@ -167,6 +167,7 @@ async fn deliver(target: &LogTarget, mut batch: Batch, shared: &Shared) -> bool 
     let n = batch.events.len() as u64;
     let subject = Subject {
         what: format!("{}/{}: delivery", batch.group, batch.stream),
+        from: format!("{}/{}", batch.group, batch.stream),
         service: "CloudWatch Logs",
         items: "event(s)",
     };
@@ -181,59 +182,18 @@ async fn deliver(target: &LogTarget, mut batch: Batch, shared: &Shared) -> bool 
     };
     let mut retrying = Retrying::new(&subject, &POLICY, &JOURNAL, &shared.shutdown);
     let outcome = loop {
-        let result = match target {
-            LogTarget::CloudWatch { sink, .. } => {
-                match sink.put(&batch.group, &batch.stream, &batch.events).await {
-                    Err(e) => Err(e),
-                    Ok(info) => {
-                        let outcome = info.outcome(batch.events.len());
-                        telemetry.log_events(LogOutcome::Sent, outcome.accepted as u64);
-                        let mut refused = Vec::new();
-                        for (reason, count) in [
-                            (LogOutcome::TooOld, outcome.too_old),
-                            (LogOutcome::Expired, outcome.expired),
-                            (LogOutcome::TooNew, outcome.too_new),
-                        ] {
-                            telemetry.log_events(reason, count as u64);
-                            refused.push((reason.name().to_string(), count as u64));
-                        }
-                        Ok(Receipt {
-                            accepted: outcome.accepted as u64,
-                            refused,
-                            unprocessed: 0,
-                        })
-                    }
-                }
-            }
-            LogTarget::Local(store) => {
-                // Compressing and syncing a chunk blocks: off the runtime's thread (the batch
-                // goes along and comes back).
-                let store = Arc::clone(store);
-                let taken = std::mem::take(&mut batch);
-                let joined = tokio::task::spawn_blocking(move || {
-                    let events: Vec<(i64, &str)> = taken
-                        .events
-                        .iter()
-                        .map(|e| (e.timestamp_ms, e.message.as_str()))
-                        .collect();
-                    let written = store.append(&taken.group, &taken.stream, &events);
-                    (taken, written)
-                })
-                .await;
-                let Ok((taken, written)) = joined else {
-                    // The write panicked and took the batch with it: its files are read again
-                    // from their checkpoints at the next start (nothing is acknowledged).
-                    log("writing a batch to the local store failed unexpectedly");
-                    return true;
-                };
-                batch = taken;
-                written
-                    .map(|()| {
-                        telemetry.log_events(LogOutcome::Stored, n);
-                        Receipt::all(n)
-                    })
-                    .map_err(|e| SendError::retry(ErrorClass::Server, "store_error", e.to_string()))
-            }
+        if !retrying.may_attempt() {
+            break retrying.deadline_passed();
+        }
+        let attempt = send_once(target, &mut batch, telemetry);
+        let Some(result) = retrying.attempt(attempt).await else {
+            break retrying.deadline_passed();
+        };
+        // The local store's write task panicked and took the batch with it: its files are read
+        // again from their checkpoints at the next start (nothing acknowledged).
+        let Some(result) = result else {
+            log("writing a batch to the local store failed unexpectedly");
+            return true;
         };
         if let Step::Done(outcome) = retrying.after(result, on_failure).await {
             break outcome;
@@ -257,11 +217,72 @@ async fn deliver(target: &LogTarget, mut batch: Batch, shared: &Shared) -> bool 
             true
         }
         Outcome::DeadlinePassed { .. } => {
+            // (The batch may have gone to a write cut short: name it by the subject.)
             log(format_args!(
-                "stop timeout: {n} event(s) of {}/{} not delivered; they are read again at the next start",
-                batch.group, batch.stream
+                "stop timeout: {n} event(s) of {} not delivered; they are read again at the next start",
+                subject.from
             ));
             false
+        }
+    }
+}
+
+/// One attempt at delivering `batch`, counting what the backend took or refused; `None` if
+/// the local store's write task panicked (the batch went with it).
+async fn send_once(
+    target: &LogTarget,
+    batch: &mut Batch,
+    telemetry: &Telemetry,
+) -> Option<Result<Receipt, SendError>> {
+    let n = batch.events.len() as u64;
+    match target {
+        LogTarget::CloudWatch { sink, .. } => {
+            let info = match sink.put(&batch.group, &batch.stream, &batch.events).await {
+                Ok(info) => info,
+                Err(e) => return Some(Err(e)),
+            };
+            let outcome = info.outcome(batch.events.len());
+            telemetry.log_events(LogOutcome::Sent, outcome.accepted as u64);
+            let mut refused = Vec::new();
+            for (reason, count) in [
+                (LogOutcome::TooOld, outcome.too_old),
+                (LogOutcome::Expired, outcome.expired),
+                (LogOutcome::TooNew, outcome.too_new),
+            ] {
+                telemetry.log_events(reason, count as u64);
+                refused.push((reason.name().to_string(), count as u64));
+            }
+            Some(Ok(Receipt {
+                accepted: outcome.accepted as u64,
+                refused,
+                unprocessed: 0,
+            }))
+        }
+        LogTarget::Local(store) => {
+            // Compressing and syncing a chunk blocks: off the runtime's thread (the batch goes
+            // along and comes back).
+            let store = Arc::clone(store);
+            let taken = std::mem::take(batch);
+            let joined = tokio::task::spawn_blocking(move || {
+                let events: Vec<(i64, &str)> = taken
+                    .events
+                    .iter()
+                    .map(|e| (e.timestamp_ms, e.message.as_str()))
+                    .collect();
+                let written = store.append(&taken.group, &taken.stream, &events);
+                (taken, written)
+            })
+            .await;
+            let (taken, written) = joined.ok()?;
+            *batch = taken;
+            Some(
+                written
+                    .map(|()| {
+                        telemetry.log_events(LogOutcome::Stored, n);
+                        Receipt::all(n)
+                    })
+                    .map_err(|e| SendError::retry(ErrorClass::Server, "store_error", e.to_string())),
+            )
         }
     }
 }

@@ -242,6 +242,8 @@ fn run_remote(
     let result = runtime.block_on(async {
         let config = skywatch_aws::sdk_config(skywatch_aws::SdkSettings {
             retries: skywatch_aws::Retries::Standard,
+            // As the SDK's default chain: on an instance with only a role, its own region.
+            region_from_imds: true,
             ..skywatch_aws::SdkSettings::default()
         })
         .await;
