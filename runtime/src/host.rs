@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::journal::Journal;
 use crate::shutdown::{shutdown_pair, ShutdownHandle, ShutdownSignal};
 use crate::signals::{SignalEvent, Signals};
-use crate::systemd;
+use crate::systemd::{self, Liveness};
 
 /// How long the host waits for every part to say a reload is done before telling systemd it is
 /// ready again.
@@ -31,6 +31,8 @@ pub struct PartContext {
     /// Set when the part must stop, with the deadline for what it has in flight.
     pub shutdown: ShutdownSignal,
     pub events: mpsc::Receiver<HostEvent>,
+    /// Beat it from the main loop, at least every `liveness.every()`.
+    pub liveness: Liveness,
 }
 
 /// Tells the host a part's task ended, when dropped.
@@ -47,6 +49,7 @@ impl Drop for ExitNotice {
 
 struct Started {
     journal: Journal,
+    liveness: Liveness,
     stop_timeout: Duration,
     shutdown: ShutdownHandle,
     events: mpsc::Sender<HostEvent>,
@@ -56,6 +59,10 @@ struct Started {
 /// The parts of one process.
 pub struct Host {
     journal: Journal,
+    /// Half of systemd's `WatchdogSec`, when it set one.
+    watchdog: Option<Duration>,
+    /// A silent part was named already (once per silence).
+    silence_logged: bool,
     parts: Vec<Started>,
     exited_tx: mpsc::UnboundedSender<&'static str>,
     exited_rx: mpsc::UnboundedReceiver<&'static str>,
@@ -71,11 +78,18 @@ impl std::fmt::Debug for Host {
 }
 
 impl Host {
-    /// A host that logs as `journal`.
+    /// A host that logs as `journal`, pinging systemd's watchdog if it asked for it.
     pub fn new(journal: Journal) -> Host {
+        Host::with_watchdog(journal, systemd::watchdog_interval())
+    }
+
+    /// A host that pings the watchdog every `watchdog` (none: never).
+    pub fn with_watchdog(journal: Journal, watchdog: Option<Duration>) -> Host {
         let (exited_tx, exited_rx) = mpsc::unbounded_channel();
         Host {
             journal,
+            watchdog,
+            silence_logged: false,
             parts: Vec::new(),
             exited_tx,
             exited_rx,
@@ -91,10 +105,12 @@ impl Host {
     {
         let (handle, signal) = shutdown_pair();
         let (events_tx, events_rx) = mpsc::channel(4);
+        let liveness = Liveness::new(self.watchdog);
         let future = run(PartContext {
             journal,
             shutdown: signal,
             events: events_rx,
+            liveness: liveness.clone(),
         });
         // Sent when the task ends however it ends — a panic unwinds through the guard too, so a
         // part that dies stops the host instead of leaving a process that only pings the
@@ -109,6 +125,7 @@ impl Host {
         });
         self.parts.push(Started {
             journal,
+            liveness,
             stop_timeout,
             shutdown: handle,
             events: events_tx,
@@ -120,9 +137,19 @@ impl Host {
     /// reverse of the order they started. Returns each part's error, if any.
     pub async fn run(mut self, mut signals: Signals) -> Vec<(&'static str, String)> {
         systemd::notify("READY=1");
-        let watchdog = tokio::spawn(systemd::Watchdog::from_env().run());
+        let mut next_ping = self.watchdog.map(|every| tokio::time::Instant::now() + every);
         loop {
+            let ping = async {
+                match next_ping {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                () = ping => {
+                    self.ping_watchdog();
+                    next_ping = self.watchdog.map(|every| tokio::time::Instant::now() + every);
+                }
                 event = signals.next() => match event {
                     SignalEvent::Stop => break,
                     SignalEvent::Reload => self.reload().await,
@@ -134,7 +161,6 @@ impl Host {
             }
         }
         systemd::notify("STOPPING=1");
-        watchdog.abort();
         let mut errors = Vec::new();
         while let Some(part) = self.parts.pop() {
             part.shutdown.stop(part.stop_timeout);
@@ -146,6 +172,31 @@ impl Host {
             }
         }
         errors
+    }
+
+    /// Pings systemd's watchdog if every part beat within the watchdog's interval (twice the
+    /// ping period); else names the silent part and lets systemd restart the service.
+    fn ping_watchdog(&mut self) {
+        let Some(every) = self.watchdog else {
+            return;
+        };
+        let silent: Vec<&str> = self
+            .parts
+            .iter()
+            .filter(|p| p.liveness.since_last_beat() > every * 2)
+            .map(|p| p.journal.part())
+            .collect();
+        if silent.is_empty() {
+            systemd::notify("WATCHDOG=1");
+            self.silence_logged = false;
+        } else if !self.silence_logged {
+            self.silence_logged = true;
+            self.journal.log(format_args!(
+                "{} did not check in for {} s: not pinging the watchdog",
+                silent.join(", "),
+                (every * 2).as_secs()
+            ));
+        }
     }
 
     async fn reload(&mut self) {
@@ -212,6 +263,64 @@ mod tests {
             .expect("the host stops when a part ends");
         assert_eq!(errors, [("short", "gave up".to_string())]);
         assert_eq!(*order.lock().unwrap(), ["second", "first"]);
+    }
+
+    #[tokio::test]
+    async fn the_watchdog_is_pinged_only_while_every_part_beats() {
+        // Each test runs in a process of its own under nextest: the variable is ours alone.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        std::env::set_var("NOTIFY_SOCKET", &path);
+        let every = Duration::from_millis(20);
+        let mut host = Host::with_watchdog(Journal::new("test"), Some(every));
+        let (go_silent, silent) = tokio::sync::oneshot::channel::<()>();
+        host.start(
+            Journal::new("beating"),
+            Duration::from_secs(5),
+            move |mut ctx| async move {
+                let mut silent = silent;
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(every / 2) => ctx.liveness.beat(),
+                        _ = &mut silent => break,
+                    }
+                }
+                // Stuck on an await: no more beats.
+                ctx.shutdown.stopping().await;
+                Ok(())
+            },
+        );
+        let signals = crate::signals::Signals::new().unwrap();
+        let run = tokio::spawn(host.run(signals));
+        let next = |socket: &std::os::unix::net::UnixDatagram| {
+            let mut buf = [0u8; 64];
+            let n = socket.recv(&mut buf).unwrap();
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        };
+        let socket = tokio::task::spawn_blocking(move || {
+            assert_eq!(next(&socket), "READY=1");
+            for _ in 0..3 {
+                assert_eq!(next(&socket), "WATCHDOG=1");
+            }
+            socket
+        })
+        .await
+        .unwrap();
+        go_silent.send(()).unwrap();
+        // Pings may still come until the last beat is older than twice the period, then stop.
+        socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        let after = tokio::task::spawn_blocking(move || {
+            let mut pings = 0;
+            let mut buf = [0u8; 64];
+            while socket.recv(&mut buf).is_ok() {
+                pings += 1;
+                assert!(pings < 10, "pings go on while the part is silent");
+            }
+        });
+        after.await.unwrap();
+        run.abort();
     }
 
     #[tokio::test]

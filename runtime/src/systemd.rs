@@ -39,28 +39,39 @@ pub fn watchdog_interval() -> Option<Duration> {
     (usec > 0).then(|| Duration::from_micros(usec / 2))
 }
 
-/// Pings systemd's watchdog at half its interval; inert when systemd asked for none.
-#[derive(Debug)]
-pub struct Watchdog {
+/// A part's proof of life for the watchdog: the part calls [`Liveness::beat`] from its main
+/// loop, waking at least every [`Liveness::every`]. The host pings systemd only while every part
+/// has beaten within the watchdog's interval, so a part stuck on an await (not only a blocked
+/// thread) gets the service restarted.
+#[derive(Debug, Clone)]
+pub struct Liveness {
     every: Option<Duration>,
+    last_beat: std::sync::Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
-impl Watchdog {
-    pub fn from_env() -> Watchdog {
-        Watchdog {
-            every: watchdog_interval(),
+impl Liveness {
+    /// A liveness for a part under a watchdog that wants a ping `every` (none: no watchdog).
+    pub fn new(every: Option<Duration>) -> Liveness {
+        Liveness {
+            every,
+            last_beat: std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
         }
     }
 
-    /// Pings forever (never returns; without a watchdog it only waits).
-    pub async fn run(self) {
-        let Some(every) = self.every else {
-            return std::future::pending().await;
-        };
-        let mut ticks = tokio::time::interval(every);
-        loop {
-            ticks.tick().await;
-            notify("WATCHDOG=1");
+    /// How often the part must beat at least; `None` without a watchdog.
+    pub fn every(&self) -> Option<Duration> {
+        self.every
+    }
+
+    /// The part is alive now.
+    pub fn beat(&self) {
+        if let Ok(mut last) = self.last_beat.lock() {
+            *last = std::time::Instant::now();
         }
+    }
+
+    /// How long since the last beat.
+    pub fn since_last_beat(&self) -> Duration {
+        self.last_beat.lock().map_or(Duration::MAX, |last| last.elapsed())
     }
 }

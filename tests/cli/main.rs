@@ -9,3 +9,4 @@ mod agent_logs;
 mod logq;
 mod running_agent;
 mod skywatch;
+mod systemd_protocol;

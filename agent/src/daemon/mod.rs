@@ -278,12 +278,17 @@ impl Agent {
         let emf = self.logs.as_ref().and_then(|l| l.emf.clone());
         let mut stopping = ctx.shutdown.clone();
         loop {
-            let wake = plugins
+            // Alive: the host pings systemd's watchdog only while every part beats.
+            ctx.liveness.beat();
+            let mut wake = plugins
                 .iter()
                 .map(|p| p.next)
                 .min()
                 .unwrap_or(next_flush)
                 .min(next_flush);
+            if let Some(every) = ctx.liveness.every() {
+                wake = wake.min(Instant::now() + every);
+            }
             tokio::select! {
                 () = tokio::time::sleep_until(wake.into()) => {}
                 Some(docs) = next_emf(emf.as_deref(), &self.telemetry) => {
