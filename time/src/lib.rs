@@ -120,6 +120,15 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// An RFC 3339 time as [`parse_rfc3339`] reads it, or a bare date (`2024-03-01`, midnight UTC).
+pub fn parse_rfc3339_or_date(text: &str) -> Option<i64> {
+    let text = text.trim();
+    parse_rfc3339(text).or_else(|| {
+        let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+        Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::{parse_duration_ms, parse_rfc3339, parse_time_arg, DurationError};
