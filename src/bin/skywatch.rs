@@ -69,9 +69,13 @@ struct AgentArgs {
     /// The config: our TOML or the CloudWatch agent's JSON.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
-    /// Collect once (rates over one second), publish, exit: for cron, tests, debugging.
+    /// Collect once (rates over one second), publish, exit: for cron, tests, debugging. Exits 1
+    /// when anything read was not delivered.
     #[arg(long)]
     once: bool,
+    /// With --once: how long to keep trying to deliver, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, requires = "once")]
+    once_timeout: u64,
     /// Where the agent keeps its state (default: /var/lib/skywatch as root, else
     /// $XDG_DATA_HOME/skywatch).
     #[arg(long, value_name = "DIR")]
@@ -164,12 +168,20 @@ fn agent(args: AgentArgs) -> ExitCode {
     let options = skywatch_agent::Options {
         config_path: args.config,
         once: args.once,
+        once_timeout: std::time::Duration::from_secs(args.once_timeout),
         state_dir: args.state_dir,
         // Tests point the agent at procfs fixtures.
         proc_root: std::env::var_os("SKYWATCH_PROC_ROOT")
             .map_or_else(|| PathBuf::from("/proc"), PathBuf::from),
     };
     match runtime.block_on(skywatch_agent::run(options)) {
+        Ok(outcome) if args.once && outcome.log_events_undelivered > 0 => {
+            eprintln!(
+                "skywatch agent: {} log event(s) were read but not delivered; they are read again from the checkpoints at the next run",
+                outcome.log_events_undelivered
+            );
+            ExitCode::from(1)
+        }
         Ok(outcome)
             if args.once && (outcome.dropped > 0 || outcome.sent + outcome.stored < outcome.collected) =>
         {

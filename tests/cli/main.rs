@@ -6,6 +6,7 @@
 
 mod agent;
 mod agent_logs;
+mod agent_silent_paths;
 mod logq;
 mod running_agent;
 mod skywatch;

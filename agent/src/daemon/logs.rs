@@ -22,7 +22,7 @@ use crate::journal::log;
 use crate::logs::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::logs::delivery::{self, LogTarget, Shared};
 use crate::logs::outbox::Outbox;
-use crate::logs::shipper::{Links, Shipper};
+use crate::logs::shipper::{Links, Settings, Shipper, ShipperReport};
 use crate::logs::source::Source;
 use crate::logs::spool::Spool;
 use crate::logs::wake::Wake;
@@ -39,7 +39,7 @@ const EMF_QUEUE_BATCHES: usize = 64;
 pub struct LogsRunning {
     stop: Arc<AtomicBool>,
     shutdown: ShutdownHandle,
-    reader: std::thread::JoinHandle<()>,
+    reader: std::thread::JoinHandle<ShipperReport>,
     /// EMF documents (time, message) from files with `emf` on, for the metrics side. Bounded:
     /// when the metrics side falls behind, the reader waits (the files keep the lines).
     pub emf: Option<Arc<EmfQueue>>,
@@ -161,7 +161,12 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
     let shipper = Shipper::new(
         sources,
         store,
-        Duration::from_secs(logs.force_flush_interval_s.max(1)),
+        Settings {
+            force_flush: Duration::from_secs(logs.force_flush_interval_s.max(1)),
+            emf: emf.clone(),
+            // CloudWatch Logs' time window; the local store keeps every event.
+            window: to_cloudwatch,
+        },
         telemetry,
         Links {
             outbox,
@@ -172,7 +177,6 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
             acks: acks_rx,
         },
         wake,
-        emf.clone(),
     );
     let stop = Arc::new(AtomicBool::new(false));
     let reader_stop = Arc::clone(&stop);
@@ -191,17 +195,26 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
 impl LogsRunning {
     /// `--once`: lets the reader read everything there is and stop by itself, once what it
     /// read is delivered (or the stop timeout after the last read has passed).
-    pub async fn drain(self) {
-        let reader = self.reader;
-        let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+    pub async fn drain(self) -> ShipperReport {
+        join_reader(self.reader).await
     }
 
     /// Stops reading, delivers what was read within `timeout`, saves the checkpoints.
-    pub async fn stop(self, timeout: Duration) {
+    pub async fn stop(self, timeout: Duration) -> ShipperReport {
         self.shutdown.stop(timeout);
         self.stop.store(true, Ordering::Release);
-        let reader = self.reader;
-        let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+        join_reader(self.reader).await
+    }
+}
+
+/// The reader's report once its thread ends; a reader that panicked has delivered nothing it
+/// had not acknowledged (its files are read again), which the report cannot count.
+async fn join_reader(reader: std::thread::JoinHandle<ShipperReport>) -> ShipperReport {
+    if let Ok(Ok(report)) = tokio::task::spawn_blocking(move || reader.join()).await {
+        report
+    } else {
+        log("the log reader failed unexpectedly: files are read again from their checkpoints at the next start");
+        ShipperReport::default()
     }
 }
 

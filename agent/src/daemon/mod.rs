@@ -14,6 +14,7 @@ mod logs;
 mod metric_output;
 mod reload;
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +28,9 @@ use self::collection::{emf_datums, no_metrics, resolve_plugin_dimensions, schedu
 use self::logs::LogsRunning;
 use self::metric_output::MetricOutput;
 use crate::config::{AgentConfig, MetricsConfig, Plugin, Problem};
+use crate::logs::shipper::ShipperReport;
 use crate::metrics::collect::Collector;
+use crate::telemetry::LogOutcome;
 use crate::telemetry::Telemetry;
 use skywatch_aws::limits::MAX_DATUMS_PER_PUT;
 
@@ -36,8 +39,8 @@ pub const JOURNAL: Journal = Journal::new("agent");
 
 /// How long a stopping agent keeps trying to send what it has.
 const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long `--once` keeps trying.
-const ONCE_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `--once` keeps trying, unless told otherwise.
+pub const ONCE_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Between the two readings `--once` takes for rates (cpu usage, diskio, net).
 const ONCE_RATE_GAP: Duration = Duration::from_secs(1);
 
@@ -50,6 +53,8 @@ pub struct Options {
     pub config_path: PathBuf,
     /// Collect once, publish, exit.
     pub once: bool,
+    /// With `once`: how long to keep trying to deliver.
+    pub once_timeout: Duration,
     pub state_dir: Option<PathBuf>,
     /// Where procfs is (`/proc`; tests point it at fixtures).
     pub proc_root: PathBuf,
@@ -89,6 +94,8 @@ pub struct Outcome {
     pub sent: u64,
     pub stored: u64,
     pub dropped: u64,
+    /// Log events read but not delivered by the end (read again at the next start).
+    pub log_events_undelivered: u64,
 }
 
 /// Runs the agent until SIGTERM/SIGINT (or, with `once`, one collection).
@@ -98,9 +105,14 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     let (health_stop, health_signal) = shutdown_pair();
     let agent = Agent::start(options, Arc::clone(&telemetry), registry, health_signal).await?;
     if agent.options.once {
-        agent.once().await;
+        let logs = agent.once().await;
         health_stop.stop(Duration::ZERO);
-        return Ok(outcome(&telemetry));
+        let result = Outcome {
+            log_events_undelivered: logs.undelivered,
+            ..outcome(&telemetry)
+        };
+        JOURNAL.log(format_args!("done: {}", stop_report(&result, &telemetry)));
+        return Ok(result);
     }
     let signals =
         Signals::new().map_err(|e| AgentError::Startup(format!("cannot listen for signals: {e}")))?;
@@ -202,7 +214,7 @@ impl Agent {
                     telemetry: Arc::clone(&telemetry),
                     once: options.once,
                     stop_timeout: if options.once {
-                        ONCE_FLUSH_TIMEOUT
+                        options.once_timeout
                     } else {
                         STOP_FLUSH_TIMEOUT
                     },
@@ -252,7 +264,7 @@ impl Agent {
     }
 
     /// `--once`: collect every plugin (twice for rates), drain the log files, flush.
-    async fn once(mut self) {
+    async fn once(mut self) -> ShipperReport {
         let mut plugins = schedule(&self.config, &self.metrics, Instant::now());
         for p in &plugins {
             self.collect(p);
@@ -266,8 +278,11 @@ impl Agent {
             }
         }
         // Logs first: their EMF documents become metrics before the metrics are flushed.
-        wind_down_logs(self.logs.take(), None, &self.output, &self.telemetry).await;
-        self.output.finish(Instant::now() + ONCE_FLUSH_TIMEOUT).await;
+        let report = wind_down_logs(self.logs.take(), None, &self.output, &self.telemetry).await;
+        self.output
+            .finish(Instant::now() + self.options.once_timeout)
+            .await;
+        report
     }
 
     /// The long run, as a part of the host: until the shutdown signal says stop.
@@ -344,17 +359,17 @@ impl Agent {
         // may be); the EMF datums it hands over meanwhile go in the last flush.
         let logs = self.logs.take();
         let within = deadline.saturating_duration_since(Instant::now());
-        tokio::join!(
+        let (logs, ()) = tokio::join!(
             wind_down_logs(logs, Some(within), &self.output, &self.telemetry),
             self.output.flush_and_wait()
         );
         let telemetry = Arc::clone(&self.telemetry);
         self.output.finish(deadline).await;
-        let result = outcome(&telemetry);
-        JOURNAL.log(format_args!(
-            "stopped: {} datums collected, {} sent, {} stored, {} dropped",
-            result.collected, result.sent, result.stored, result.dropped
-        ));
+        let result = Outcome {
+            log_events_undelivered: logs.undelivered,
+            ..outcome(&telemetry)
+        };
+        JOURNAL.log(format_args!("stopped: {}", stop_report(&result, &telemetry)));
         Ok(())
     }
 }
@@ -373,9 +388,9 @@ async fn wind_down_logs(
     stop: Option<Duration>,
     output: &MetricOutput,
     telemetry: &Telemetry,
-) {
+) -> ShipperReport {
     let Some(logs) = logs else {
-        return;
+        return ShipperReport::default();
     };
     let emf = logs.emf.clone();
     let ended = async move {
@@ -385,12 +400,12 @@ async fn wind_down_logs(
         }
     };
     tokio::pin!(ended);
-    loop {
+    let report = loop {
         tokio::select! {
-            () = &mut ended => break,
+            report = &mut ended => break report,
             Some(docs) = next_emf(emf.as_deref(), telemetry) => take_emf(docs, output, telemetry),
         }
-    }
+    };
     if let Some(queue) = emf {
         queue.close();
         while let Some(docs) = queue.try_pop() {
@@ -398,6 +413,33 @@ async fn wind_down_logs(
         }
         telemetry.emf_queued.set(0);
     }
+    report
+}
+
+/// What a run did, for its last log line: datums, and log events when any were read.
+fn stop_report(result: &Outcome, telemetry: &Telemetry) -> String {
+    let mut text = format!(
+        "{} datums collected, {} sent, {} stored, {} dropped",
+        result.collected, result.sent, result.stored, result.dropped
+    );
+    let count = |outcome| telemetry.log_event_count(outcome);
+    let read = count(LogOutcome::Read);
+    if read > 0 || result.log_events_undelivered > 0 {
+        let outside = count(LogOutcome::OutsideWindowOld) + count(LogOutcome::OutsideWindowNew);
+        let refused = count(LogOutcome::TooOld)
+            + count(LogOutcome::TooNew)
+            + count(LogOutcome::Expired)
+            + count(LogOutcome::Rejected);
+        let _ = write!(
+            text,
+            "; log events: {read} read, {} sent, {} stored, {} filtered, {outside} outside CloudWatch's time window, {refused} refused, {} not delivered",
+            count(LogOutcome::Sent),
+            count(LogOutcome::Stored),
+            count(LogOutcome::Filtered),
+            result.log_events_undelivered
+        );
+    }
+    text
 }
 
 /// The next EMF documents from the log reader (never, without one).
@@ -418,5 +460,6 @@ fn outcome(telemetry: &Telemetry) -> Outcome {
         sent: telemetry.datums_sent.get(),
         stored: telemetry.datums_stored.get(),
         dropped: telemetry.dropped_total(),
+        log_events_undelivered: 0,
     }
 }

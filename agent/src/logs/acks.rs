@@ -77,6 +77,11 @@ impl Acks {
         self.files.get(&file).map_or(0, |a| a.pending.len())
     }
 
+    /// Events of every file not yet acknowledged.
+    pub fn outstanding_total(&self) -> usize {
+        self.files.values().map(|a| a.pending.len()).sum()
+    }
+
     /// Forgets a file (deleted, and everything of it acknowledged).
     pub fn forget(&mut self, file: u64) {
         self.files.remove(&file);

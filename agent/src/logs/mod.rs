@@ -26,6 +26,7 @@ pub mod spool;
 pub mod tailer;
 pub mod timestamp_format;
 pub mod wake;
+pub mod window;
 
 /// Where an event came from, so its acceptance can advance that file's checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -19,6 +19,7 @@ use super::outbox::{Batch, Outbox};
 use super::source::{Round, Source};
 use super::tailer::{FileEvent, MAX_FAILURES};
 use super::wake::{base_dir, Wake};
+use super::window::WindowReport;
 use super::{AckToken, LogEvent};
 use crate::daemon::EmfQueue;
 use crate::journal::{log, now_ms};
@@ -75,18 +76,48 @@ pub struct Shipper {
     discovered: bool,
     /// EMF documents (time, message), for the metrics side (files with `emf` on).
     emf: Option<Arc<EmfQueue>>,
+    /// CloudWatch Logs' time window applies (not to the local store).
+    window: bool,
+    window_report: WindowReport,
+    /// Events acknowledged since checkpoints were last saved (sent again after a crash).
+    acked_since_save: u64,
+}
+
+/// How a reader's run ended, for `--once`'s exit status and the stop report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShipperReport {
+    /// Events read but not delivered (their files are read again from their checkpoints).
+    pub undelivered: u64,
+    /// Events left out for CloudWatch Logs' time window.
+    pub outside_window: u64,
+    /// The last checkpoint save failed: this many delivered events are sent again next time.
+    pub resent_next_start: u64,
+}
+
+/// How the reader batches and what it hands on besides batches.
+pub struct Settings {
+    /// The longest a partial batch waits.
+    pub force_flush: Duration,
+    /// Where EMF documents go (files with `emf` on, when the output is not CloudWatch Logs).
+    pub emf: Option<Arc<EmfQueue>>,
+    /// CloudWatch Logs' time window applies (the local store keeps every event).
+    pub window: bool,
 }
 
 impl Shipper {
     pub fn new(
         sources: Vec<Source>,
         checkpoints: CheckpointStore,
-        force_flush: Duration,
+        settings: Settings,
         telemetry: Arc<Telemetry>,
         links: Links,
         wake: Wake,
-        emf: Option<Arc<EmfQueue>>,
     ) -> Shipper {
+        let Settings {
+            force_flush,
+            emf,
+            window,
+        } = settings;
         Shipper {
             sources,
             checkpoints,
@@ -100,12 +131,15 @@ impl Shipper {
             unsaved: false,
             discovered: false,
             emf,
+            window,
+            window_report: WindowReport::default(),
+            acked_since_save: 0,
         }
     }
 
     /// Runs until `stop` is set (or, with `until_idle`, until a round finds nothing new) and
     /// everything is wound down; `stop_timeout` bounds the wait for the sender after the stop.
-    pub fn run(mut self, stop: &AtomicBool, until_idle: bool, stop_timeout: Duration) {
+    pub fn run(mut self, stop: &AtomicBool, until_idle: bool, stop_timeout: Duration) -> ShipperReport {
         let mut next_discovery = Instant::now();
         let mut next_save = Instant::now() + SAVE_EVERY;
         // Reading or acknowledgements: with `until_idle`, a run without either for the stop
@@ -169,7 +203,7 @@ impl Shipper {
                 }
             }
         }
-        self.wind_down(stop_timeout);
+        self.wind_down(stop_timeout)
     }
 
     /// Reads every source once; true if anything was read.
@@ -185,6 +219,12 @@ impl Shipper {
             self.take_events(i, events, now);
         }
         self.telemetry.log_bytes_read.add(round.bytes);
+        self.count_read();
+        round.bytes > 0
+    }
+
+    /// The sources' running totals into the counters.
+    fn count_read(&self) {
         let counts = self.sources.iter().map(Source::counts).fold((0, 0, 0), |acc, c| {
             (acc.0 + c.events, acc.1 + c.filtered, acc.2 + c.without_timestamp)
         });
@@ -195,15 +235,17 @@ impl Shipper {
         let invalid = self.sources.iter().map(Source::invalid_utf8_lines).sum();
         self.telemetry
             .set_log_events(LogOutcome::InvalidEncoding, invalid);
-        round.bytes > 0
     }
 
     /// Events source `i` produced: EMF documents to the metrics side, all to their stream.
-    fn take_events(&mut self, i: usize, events: Vec<LogEvent>, now: Instant) {
-        let source = &self.sources[i];
-        if source.emf {
+    fn take_events(&mut self, i: usize, mut events: Vec<LogEvent>, now: Instant) {
+        if self.sources[i].emf {
             self.forward_emf(&events);
         }
+        if self.window {
+            events = self.leave_out_of_window(i, events);
+        }
+        let source = &self.sources[i];
         let group = source.group.clone();
         // Usually one stream; with publish_multi_logs one per file.
         let mut by_stream: Vec<(String, Vec<LogEvent>)> = Vec::new();
@@ -217,6 +259,27 @@ impl Shipper {
         for (stream, events) in by_stream {
             self.add(group.clone(), stream, events, now);
         }
+    }
+
+    /// Events of source `i` CloudWatch Logs would take; the rest are counted, named in the log
+    /// and acknowledged (so the checkpoint moves past them).
+    fn leave_out_of_window(&mut self, i: usize, events: Vec<LogEvent>) -> Vec<LogEvent> {
+        let now_ms = now_ms();
+        let (ok, outside) = within_window(events, now_ms);
+        for (event, why) in outside {
+            let reason = match why {
+                OutOfWindow::TooOld => LogOutcome::OutsideWindowOld,
+                OutOfWindow::TooNew => LogOutcome::OutsideWindowNew,
+            };
+            self.telemetry.log_events(reason, 1);
+            let pattern = self.sources[i].pattern();
+            if let Some(warning) = self.window_report.note(pattern, event.timestamp_ms, now_ms, why) {
+                log(format_args!("warning: {warning}"));
+            }
+            self.acks.acknowledge(event.token);
+            self.unsaved = true;
+        }
+        ok
     }
 
     /// Hands EMF documents to the metrics side, waiting while its queue is full (reading waits
@@ -249,7 +312,6 @@ impl Shipper {
 
     /// Queues the batches that are due: full ones, ones waited on long enough, or all (`all`).
     fn cut_batches(&mut self, now: Instant, all: bool) {
-        let now_ms = now_ms();
         let mut ready = Vec::new();
         for ((group, stream), pending) in &mut self.pending {
             if pending.events.is_empty() {
@@ -263,19 +325,10 @@ impl Shipper {
             if !(all || full || waited) {
                 continue;
             }
-            let (ok, outside) = within_window(std::mem::take(&mut pending.events), now_ms);
+            let events = std::mem::take(&mut pending.events);
             pending.bytes = 0;
             pending.since = None;
-            for (event, why) in outside {
-                let reason = match why {
-                    OutOfWindow::TooOld => LogOutcome::OutsideWindowOld,
-                    OutOfWindow::TooNew => LogOutcome::OutsideWindowNew,
-                };
-                self.telemetry.log_events(reason, 1);
-                self.acks.acknowledge(event.token);
-                self.unsaved = true;
-            }
-            let mut cut = batches(ok);
+            let mut cut = batches(events);
             // Only full batches go early; the rest keeps waiting for more events.
             if !(all || waited) {
                 if let Some(last) = cut.pop() {
@@ -343,6 +396,7 @@ impl Shipper {
     }
 
     fn acknowledge(&mut self, tokens: Vec<AckToken>) {
+        self.acked_since_save += tokens.len() as u64;
         for token in tokens {
             self.acks.acknowledge(token);
         }
@@ -356,8 +410,14 @@ impl Shipper {
             all.extend(source.checkpoints(&mut self.acks, now_ms));
         }
         match self.checkpoints.save(&all) {
-            Ok(()) => self.unsaved = false,
-            Err(e) => log(format_args!("cannot save checkpoints: {e}")),
+            Ok(()) => {
+                self.unsaved = false;
+                self.acked_since_save = 0;
+            }
+            Err(e) => log(format_args!(
+                "cannot save checkpoints: {e}; {} event(s) delivered since the last save would be sent again after a restart",
+                self.acked_since_save
+            )),
         }
     }
 
@@ -395,14 +455,16 @@ impl Shipper {
         }
     }
 
-    /// Stopping: queue everything read, let the sender deliver until the timeout, save.
-    fn wind_down(mut self, stop_timeout: Duration) {
+    /// Stopping: queue everything read, let the sender deliver until the timeout, save, report.
+    fn wind_down(mut self, stop_timeout: Duration) -> ShipperReport {
         let now = Instant::now();
         let now_ms = now_ms();
         for i in 0..self.sources.len() {
             let events = self.sources[i].flush_all(&mut self.acks, now, now_ms);
             self.take_events(i, events, now);
         }
+        // The events held for multi-line assembly count as read now.
+        self.count_read();
         self.cut_batches(now, true);
         let deadline = now + stop_timeout;
         // Held batches go in as the sender makes room.
@@ -419,5 +481,19 @@ impl Shipper {
         }
         let _ = self.apply_acks();
         self.save();
+        for line in self.window_report.summary() {
+            log(format_args!("warning: {line}"));
+        }
+        let undelivered = self.acks.outstanding_total() as u64;
+        if undelivered > 0 {
+            log(format_args!(
+                "{undelivered} event(s) read were not delivered: they are read again from the checkpoints at the next start"
+            ));
+        }
+        ShipperReport {
+            undelivered,
+            outside_window: self.window_report.total(),
+            resent_next_start: if self.unsaved { self.acked_since_save } else { 0 },
+        }
     }
 }
