@@ -133,6 +133,11 @@ const SCRAPE_ERRORS: Desc = Desc::counters_by(
     "Failed readings, by plugin.",
     "plugin",
 );
+const PATHS_NOT_FOLLOWED: Desc = Desc::gauges_by(
+    "skywatch_agent_log_paths_not_followed",
+    "Paths the file globs match that cannot be followed (and globs matching nothing), by reason.",
+    "reason",
+);
 const LOG_EVENTS: Desc = Desc::counters_by(
     "skywatch_agent_log_events_total",
     "Log events, by what became of them.",
@@ -159,6 +164,7 @@ pub struct Telemetry {
     api_errors: Family<String>,
     scrape_errors: Family<String>,
     log_events: Family<LogOutcome>,
+    paths_not_followed: Family<&'static str>,
     registry: Registry,
 }
 
@@ -185,6 +191,7 @@ impl Telemetry {
             api_errors: registry.family(API_ERRORS),
             scrape_errors: registry.family(SCRAPE_ERRORS),
             log_events: registry.family(LOG_EVENTS),
+            paths_not_followed: registry.family(PATHS_NOT_FOLLOWED),
             registry: registry.clone(),
         }
     }
@@ -215,6 +222,24 @@ impl Telemetry {
     /// Log events that came to `outcome` so far.
     pub fn log_event_count(&self, outcome: LogOutcome) -> u64 {
         self.log_events.get(&outcome)
+    }
+
+    /// The paths not followed right now, by reason (reasons not listed are set to 0).
+    pub fn set_paths_not_followed(&self, totals: &[(&'static str, u64)]) {
+        for reason in [
+            "directory",
+            "named_pipe",
+            "not_a_regular_file",
+            "pseudo_file",
+            "permission_denied",
+            "cannot_open",
+            "no_match",
+        ] {
+            let n = totals.iter().find(|(r, _)| *r == reason).map_or(0, |(_, n)| *n);
+            if n > 0 || self.paths_not_followed.get(&reason) > 0 {
+                self.paths_not_followed.set(&reason, n);
+            }
+        }
     }
 
     pub fn scrape_error(&self, plugin: &str) {

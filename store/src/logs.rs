@@ -77,7 +77,7 @@ pub fn decode_name(encoded: &str) -> Option<String> {
 impl LocalLogStore {
     /// The store under `dir` (`<state dir>/logs`); leftover temporary chunks are removed.
     pub fn open(dir: &Path) -> io::Result<LocalLogStore> {
-        fs::create_dir_all(dir)?;
+        crate::durable::create_private_dir_all(dir)?;
         for chunk in files_in_streams(dir)? {
             if chunk.extension().is_some_and(|e| e == "tmp") {
                 fs::remove_file(&chunk)?;
@@ -96,7 +96,7 @@ impl LocalLogStore {
             return Ok(());
         };
         let dir = self.dir.join(encode_name(group)).join(encode_name(stream));
-        fs::create_dir_all(&dir)?;
+        crate::durable::create_private_dir_all(&dir)?;
         let sequence = self.take_sequence(&dir)?;
         let name = format!("{first_ms}-{last_ms}-{sequence:08}.ndjson.zst");
         let mut body = Vec::with_capacity(events.iter().map(|(_, m)| m.len() + 40).sum());

@@ -13,7 +13,7 @@
 //! line torn by a crash is skipped (and counted) by readers. Retention is bounded by age and by
 //! total size: whole hour files are deleted oldest first.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -67,7 +67,7 @@ pub struct LocalMetricStore {
 impl LocalMetricStore {
     /// Opens (creating) the store in `dir`.
     pub fn open(dir: &Path, retention: Retention) -> io::Result<LocalMetricStore> {
-        fs::create_dir_all(dir)?;
+        crate::durable::create_private_dir_all(dir)?;
         Ok(LocalMetricStore {
             dir: dir.to_path_buf(),
             retention,
@@ -90,11 +90,7 @@ impl LocalMetricStore {
             }
         }
         for (file, bytes) in by_file {
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .read(true)
-                .open(self.dir.join(file))?;
+            let mut f = crate::durable::open_private_append(&self.dir.join(file))?;
             // A line torn by a crash is closed first, so it stays the only bad line.
             let len = f.metadata()?.len();
             let mut last = [0u8; 1];

@@ -52,6 +52,16 @@ impl Desc {
         }
     }
 
+    /// A gauge family: one value per label value, set rather than added.
+    pub const fn gauges_by(name: &'static str, help: &'static str, label: &'static str) -> Desc {
+        Desc {
+            name,
+            help,
+            kind: Kind::Gauge,
+            label: Some(label),
+        }
+    }
+
     /// A counter family: one value per label value.
     pub const fn counters_by(name: &'static str, help: &'static str, label: &'static str) -> Desc {
         Desc {
@@ -74,7 +84,7 @@ impl LabelValue for String {
     }
 }
 
-impl LabelValue for &str {
+impl LabelValue for &'static str {
     fn label_value(&self) -> std::borrow::Cow<'_, str> {
         std::borrow::Cow::Borrowed(self)
     }

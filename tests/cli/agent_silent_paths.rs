@@ -126,3 +126,271 @@ fn once_exits_1_naming_what_it_could_not_deliver() {
     );
     assert!(log.contains("4 not delivered"), "{log}");
 }
+
+/// `skywatch config check FILE`: (exit code, stdout + stderr).
+fn config_check(dir: &Path, config: &str) -> (Option<i32>, String) {
+    let file = dir.join("check.toml");
+    std::fs::write(&file, config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skywatch"))
+        .args(["config", "check", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn config_check_names_paths_that_cannot_be_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    std::fs::write(dir.path().join("a.log"), "x\n").unwrap();
+    std::fs::create_dir(dir.path().join("sub.log")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("missing"), dir.path().join("dangling.log")).unwrap();
+    let config = format!(
+        r#"
+[[logs.files]]
+file_path = "{d}/*.log"
+[[logs.files]]
+file_path = "{d}/a.log"
+log_group_name = "/again"
+[[logs.files]]
+file_path = "{d}/a.log"
+log_group_name = "/twice"
+[[logs.files]]
+file_path = 'C:\ProgramData\app\*.log'
+[[logs.files]]
+file_path = "{d}/none-*.txt"
+"#
+    );
+    let (code, text) = config_check(dir.path(), &config);
+    assert_eq!(code, Some(0), "warnings only: {text}");
+    for expected in [
+        format!("logs.files[0].file_path: {d}/sub.log is a directory, not a file"),
+        format!("logs.files[0].file_path: {d}/dangling.log cannot be opened: No such file or directory"),
+        "logs.files[2].file_path: the same files as logs.files[1]".to_string(),
+        format!("{d}/a.log is matched by logs.files[0] and logs.files[1]: it is shipped once for each"),
+        "logs.files[3].file_path: a Windows path".to_string(),
+        format!("logs.files[4].file_path: {d}/none-*.txt matches no file now"),
+    ] {
+        assert!(text.contains(&expected), "{expected}\n--- in ---\n{text}");
+    }
+    let (code, text) = config_check(dir.path(), "[[logs.files]]\nfile_path = \"/proc/self/status\"\n");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("logs.files[0].file_path: names a kernel pseudo-file"),
+        "{text}"
+    );
+    let (code, text) = config_check(dir.path(), "[agent]\nmetrics_collection_interval = 10\n");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("nothing to do"), "{text}");
+}
+
+#[test]
+fn paths_that_cannot_be_followed_are_named_counted_and_followed_once_they_can() {
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::create_dir(logs.join("dir.log")).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(logs.join("pipe.log"))
+        .status()
+        .unwrap()
+        .success());
+    std::os::unix::fs::symlink(logs.join("later.txt"), logs.join("later.log")).unwrap();
+    let addr = crate::running_agent::free_loopback_addr();
+    let config = format!(
+        "[outputs]\nlogs = \"local\"\n[health]\nlisten = \"{addr}\"\n[logs]\nforce_flush_interval = 1\n[[logs.files]]\nfile_path = \"{}/*.log\"\nlog_group_name = \"/paths\"\n[[logs.files]]\nfile_path = \"{}/nothing-*.log\"\nlog_group_name = \"/none\"\n",
+        logs.display(),
+        logs.display()
+    );
+    let agent = Agent::start(&config, &[("AWS_EC2_METADATA_DISABLED", "true".to_string())], &[]);
+    agent.wait_for_log("health on", Duration::from_secs(10));
+    for words in [
+        format!("warning: {}/dir.log is a directory", logs.display()),
+        format!("warning: {}/pipe.log is a named pipe", logs.display()),
+        format!("warning: {}/later.log cannot be opened", logs.display()),
+        format!("warning: {}/nothing-*.log matches no file yet", logs.display()),
+    ] {
+        agent.wait_for_log(&words, Duration::from_secs(10));
+    }
+    let metrics = crate::running_agent::http_get(&addr, "/metrics");
+    for line in [
+        "skywatch_agent_log_paths_not_followed{reason=\"directory\"} 1",
+        "skywatch_agent_log_paths_not_followed{reason=\"named_pipe\"} 1",
+        "skywatch_agent_log_paths_not_followed{reason=\"cannot_open\"} 1",
+        "skywatch_agent_log_paths_not_followed{reason=\"no_match\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
+    }
+    // The link's target appears: followed from then on, said once.
+    std::fs::write(logs.join("later.txt"), "now it exists\n").unwrap();
+    agent.wait_for_log(
+        &format!("following {}/later.log", logs.display()),
+        Duration::from_secs(10),
+    );
+    let (status, log) = agent.stop(Duration::from_secs(30));
+    assert!(status.success(), "{log}");
+    let said = format!("warning: {}/dir.log is a directory", logs.display());
+    assert_eq!(log.matches(&said).count(), 1, "said once at run time: {log}");
+    assert!(log.contains("1 stored"), "{log}");
+}
+
+#[test]
+fn a_file_named_by_two_entries_is_not_read_again_at_each_restart() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("app.log"), stamped_lines(10, 0)).unwrap();
+    let d = work.path().display();
+    let config = format!(
+        "[outputs]\nlogs = \"local\"\n[[logs.files]]\nfile_path = \"{d}/app.log\"\nlog_group_name = \"/one\"\n[[logs.files]]\nfile_path = \"{d}/app.log\"\nlog_group_name = \"/two\"\n"
+    );
+    for run in 0..3 {
+        let mut agent = Agent::start_in(
+            work.path(),
+            &config,
+            &[("AWS_EC2_METADATA_DISABLED", "true".to_string())],
+            &["--once"],
+        );
+        let (status, log) = agent.wait(Duration::from_secs(60));
+        assert!(status.success(), "run {run}: {log}");
+    }
+    for group in ["/one", "/two"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_logq"))
+            .args(["--format", "csv", "stats count(*) as n"])
+            .args(["--store", work.path().join("state/logs").to_str().unwrap()])
+            .args(["--log-group", group])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n10\n", "{group}");
+    }
+}
+
+#[test]
+fn a_file_the_service_user_may_not_read_is_named_with_a_fix_and_read_once_it_may() {
+    if !running_as_root() {
+        eprintln!("not root: cannot run the agent as another user; skipped");
+        return;
+    }
+    // The agent runs as `nobody`, as the unit runs it as `skywatch`; the file is root's, 0600.
+    let work = tempfile::tempdir().unwrap();
+    let open = |path: &Path, mode: u32| {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    open(work.path(), 0o777);
+    let secure = work.path().join("secure.log");
+    std::fs::write(&secure, stamped_lines(3, 0)).unwrap();
+    open(&secure, 0o600);
+    let config = format!(
+        "[outputs]\nlogs = \"local\"\n[logs]\nforce_flush_interval = 1\n[[logs.files]]\nfile_path = \"{}\"\nlog_group_name = \"/secure\"\n",
+        secure.display()
+    );
+    let config_path = work.path().join("agent.toml");
+    std::fs::write(&config_path, &config).unwrap();
+    open(&config_path, 0o644);
+    let check = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_skywatch"))
+        .args(["config", "check", config_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        text.contains("cannot be opened by this process (uid 65534): Permission denied"),
+        "{text}"
+    );
+    let stderr = work.path().join("agent.log");
+    let mut child = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_skywatch"))
+        .args(["agent", "--config", config_path.to_str().unwrap()])
+        .args(["--state-dir", work.path().join("state").to_str().unwrap()])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
+    let wait_for = |words: &str| {
+        skywatch_tests::poll::poll_until(words, Duration::from_secs(15), Duration::from_millis(50), || {
+            log().contains(words).then_some(())
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", log()));
+    };
+    wait_for(&format!(
+        "warning: {} cannot be opened by this process (uid 65534): Permission denied",
+        secure.display()
+    ));
+    // Access granted: followed at the next look, nothing lost.
+    open(&secure, 0o644);
+    wait_for(&format!("following {} from byte 0", secure.display()));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", log());
+    assert!(
+        log().contains("log events: 3 read, 0 sent, 3 stored"),
+        "{}",
+        log()
+    );
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
+        .unwrap_or(false)
+}
+
+#[test]
+fn the_local_store_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("app.log"), stamped_lines(3, 0)).unwrap();
+    let config_path = work.path().join("agent.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[outputs]\nlogs = \"local\"\nmetrics = \"local\"\n[metrics.mem]\nmeasurement = [\"used_percent\"]\n[[logs.files]]\nfile_path = \"{}/app.log\"\nlog_group_name = \"/private\"\n",
+            work.path().display()
+        ),
+    )
+    .unwrap();
+    let state = work.path().join("state");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" agent --once --config \"$1\" --state-dir \"$2\"")
+        .arg(env!("CARGO_BIN_EXE_skywatch"))
+        .arg(&config_path)
+        .arg(&state)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("SKYWATCH_PROC_ROOT", crate::running_agent::PROC_FIXTURE)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut seen = 0;
+    let mut stack = vec![state.clone()];
+    while let Some(dir) = stack.pop() {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o750, "{}", dir.display());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o640, "{}", path.display());
+                seen += 1;
+            }
+        }
+    }
+    assert!(
+        seen >= 3,
+        "a log chunk, an hour of metrics and the checkpoints: {seen}"
+    );
+}

@@ -2,6 +2,7 @@
 //! Agent's JSON, recognised by content, read into one model. Reading never stops at the first
 //! problem: every error and warning comes back at once, each with its key path.
 
+mod paths;
 mod read;
 pub mod schema;
 mod toml_out;
@@ -262,10 +263,28 @@ pub fn parse(text: &str) -> Loaded {
     }
 }
 
-/// Reads a config file.
+/// Reads a config file, and looks at the log files it names as this user sees them (the
+/// warnings of [`paths::check`]).
 pub fn load(path: &Path) -> Loaded {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text),
+        Ok(text) => {
+            let mut loaded = parse(&text);
+            if let Some(config) = &loaded.config {
+                // The same verdict for `config check`, a start and a reload: a config that asks
+                // for nothing is an error, not a daemon that idles (or a reload that stops
+                // collecting).
+                if config.metrics.is_none() && config.logs.as_ref().is_none_or(|l| l.files.is_empty()) {
+                    loaded.errors.push(Problem {
+                        path: String::new(),
+                        message: "nothing to do: the config collects no metrics and no log files (add a metrics plugin or a log file)".into(),
+                    });
+                    loaded.config = None;
+                    return loaded;
+                }
+                loaded.warnings.extend(paths::check(config, loaded.format));
+            }
+            loaded
+        }
         Err(e) => Loaded {
             format: Format::Toml,
             config: None,

@@ -69,7 +69,7 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         stop_timeout,
     } = options;
     let startup = |what: String| AgentError::Startup(what);
-    std::fs::create_dir_all(state_dir).map_err(|e| {
+    skywatch_store::durable::create_private_dir_all(state_dir).map_err(|e| {
         startup(format!(
             "cannot create the state directory {}: {e}",
             state_dir.display()
@@ -105,11 +105,22 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         let region = config.region.as_deref();
         let group = resolve_log_name(&file.log_group_name, facts, &host, region);
         let stream = resolve_log_name(&file.log_stream_name, facts, &host, region);
-        let saved = by_source
-            .remove(&glob_pattern(&file.file_path))
-            .unwrap_or_default();
+        // The checkpoints' key: the glob, as always; an entry naming a glob an earlier entry
+        // names gets its own (`glob#2`…), so each follows the file once and resumes where it
+        // was instead of starting over at every restart.
+        let pattern = glob_pattern(&file.file_path);
+        let earlier = logs.files[..i]
+            .iter()
+            .filter(|f| glob_pattern(&f.file_path) == pattern)
+            .count();
+        let key = if earlier == 0 {
+            pattern
+        } else {
+            format!("{pattern}#{}", earlier + 1)
+        };
+        let saved = by_source.remove(&key).unwrap_or_default();
         let first = (i as u64 + 1) << SOURCE_NUMBER_SHIFT;
-        let source = Source::new(file, group.clone(), stream.clone(), first, saved)
+        let source = Source::new(file, key, group.clone(), stream.clone(), first, saved)
             .map_err(|e| startup(e.to_string()))?;
         if let Some(days) = source.retention_in_days {
             retention.push((group.clone(), days));

@@ -149,11 +149,6 @@ impl Agent {
         health_shutdown: skywatch_runtime::ShutdownSignal,
     ) -> Result<Agent, AgentError> {
         let config = reload::load_config(&options.config_path)?;
-        if config.metrics.is_none() && config.logs.as_ref().is_none_or(|l| l.files.is_empty()) {
-            return Err(AgentError::Startup(
-                "the config has no metrics and no log files: nothing to do".into(),
-            ));
-        }
         let mut metrics = config.metrics.clone().unwrap_or_else(no_metrics);
         let started = Instant::now();
         if let Some(user) = config.run_as_user.as_deref().filter(|u| *u != "root") {

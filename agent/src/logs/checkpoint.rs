@@ -133,7 +133,7 @@ impl CheckpointStore {
     /// Replaces the saved checkpoints with `checkpoints`, atomically.
     pub fn save(&self, checkpoints: &[Checkpoint]) -> Result<(), CheckpointError> {
         let io_error = |path: PathBuf| move |error| CheckpointError::Io { path, error };
-        fs::create_dir_all(&self.dir).map_err(io_error(self.dir.clone()))?;
+        skywatch_store::durable::create_private_dir_all(&self.dir).map_err(io_error(self.dir.clone()))?;
         let files: Vec<serde_json::Value> = checkpoints
             .iter()
             .map(|c| {

@@ -18,6 +18,7 @@ pub mod filters;
 pub mod fingerprint;
 pub mod multiline;
 pub mod outbox;
+pub mod path_problem;
 pub mod reader;
 pub mod rejection;
 pub mod shipper;

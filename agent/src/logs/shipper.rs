@@ -16,6 +16,7 @@ use super::acks::Acks;
 use super::batch::{batches, event_bytes, within_window, OutOfWindow};
 use super::checkpoint::CheckpointStore;
 use super::outbox::{Batch, Outbox};
+use super::path_problem::is_windows_path;
 use super::source::{Round, Source};
 use super::tailer::{FileEvent, MAX_FAILURES};
 use super::wake::{base_dir, Wake};
@@ -180,6 +181,7 @@ impl Shipper {
             let read = self.offer_held();
             let busy = read && self.read_round(now, &mut round);
             Shipper::report(&round.file_events);
+            self.count_paths_not_followed();
             self.cut_batches(now, false);
             if self.unsaved && now >= next_save {
                 self.save();
@@ -221,6 +223,18 @@ impl Shipper {
         self.telemetry.log_bytes_read.add(round.bytes);
         self.count_read();
         round.bytes > 0
+    }
+
+    /// Paths matched but not followed (and globs matching nothing), by reason, into the gauge.
+    fn count_paths_not_followed(&self) {
+        let mut totals: Vec<(&'static str, u64)> = Vec::new();
+        for (reason, n) in self.sources.iter().flat_map(Source::problem_counts) {
+            match totals.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, total)) => *total += n,
+                None => totals.push((reason, n)),
+            }
+        }
+        self.telemetry.set_paths_not_followed(&totals);
     }
 
     /// The sources' running totals into the counters.
@@ -450,6 +464,15 @@ impl Shipper {
                 FileEvent::GaveUp { path } => log(format_args!(
                     "{}: unreadable for {MAX_FAILURES} rounds in a row, no longer followed (its checkpoint is kept)",
                     path.display()
+                )),
+                FileEvent::CannotFollow { path, problem } => {
+                    log(format_args!("warning: {} {}", path.display(), problem.describe()));
+                }
+                FileEvent::NoMatch { pattern } if is_windows_path(pattern) => log(format_args!(
+                    "warning: {pattern} is a Windows path: this agent runs on Linux and follows nothing here"
+                )),
+                FileEvent::NoMatch { pattern } => log(format_args!(
+                    "warning: {pattern} matches no file yet (looked for again every second)"
                 )),
             }
         }

@@ -72,8 +72,11 @@ impl std::fmt::Display for SourceError {
 impl Source {
     /// `config` with its names already resolved to `group`/`stream`; files are numbered from
     /// `first_number` on; `saved` are this entry's checkpoints from the last run.
+    /// `key` names the source's checkpoints (its glob; with the entry's number when an
+    /// earlier entry has the same glob).
     pub fn new(
         config: &LogFileConfig,
+        key: String,
         group: String,
         stream: String,
         first_number: u64,
@@ -133,6 +136,7 @@ impl Source {
             LongLinesMode::Truncate => LongLines::Truncate,
         };
         let mut tailer = Tailer::new(&glob_pattern(&config.file_path), MAX_LOG_EVENT_BYTES, saved)
+            .keyed(key)
             .numbered_from(first_number)
             .rotate_wait(ROTATE_WAIT);
         if let Some(names) = skip_names {
@@ -175,6 +179,11 @@ impl Source {
     }
 
     /// The glob followed.
+    /// Paths matched but not followed, by reason.
+    pub fn problem_counts(&self) -> Vec<(&'static str, u64)> {
+        self.tailer.problem_counts()
+    }
+
     pub fn pattern(&self) -> &str {
         self.tailer.pattern()
     }

@@ -44,7 +44,7 @@ impl Spool {
         if dir.exists() {
             fs::remove_dir_all(dir)?;
         }
-        fs::create_dir_all(dir)?;
+        skywatch_store::durable::create_private_dir_all(dir)?;
         Ok(Spool {
             dir: dir.to_path_buf(),
             max_bytes,
@@ -102,7 +102,7 @@ impl Spool {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let mut file = File::create(self.path(id))?;
+        let mut file = skywatch_store::durable::create_private(&self.path(id))?;
         file.write_all(&compressed)?;
         self.bytes += compressed.len() as u64;
         self.segments.push_back((id, compressed.len() as u64));

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use super::checkpoint::Checkpoint;
 use super::fingerprint::{fnv1a, identify, identify_path, mark_at, read_head, FileId, FINGERPRINT_BYTES};
+use super::path_problem::{self, PathProblem};
 use super::reader::{FileReader, Line};
 
 /// Lines read from one followed file.
@@ -61,6 +62,11 @@ pub enum FileEvent {
     Unreadable { path: PathBuf, error: String },
     /// Failed too many rounds in a row: no longer followed (its checkpoint stays).
     GaveUp { path: PathBuf },
+    /// Matched but cannot be followed (said once per path and problem; looked at again at every
+    /// discovery).
+    CannotFollow { path: PathBuf, problem: PathProblem },
+    /// The glob matches nothing (said once until it matches again).
+    NoMatch { pattern: String },
 }
 
 #[derive(Debug)]
@@ -103,6 +109,13 @@ enum Step {
 #[derive(Debug)]
 pub struct Tailer {
     pattern: String,
+    /// The checkpoints' `source`: the pattern, or the pattern and the entry's number when an
+    /// earlier entry names the same pattern.
+    key: String,
+    /// Matched paths that cannot be followed, as last reported.
+    problems: HashMap<PathBuf, PathProblem>,
+    /// The last discovery matched nothing and said so.
+    no_match_said: bool,
     max_line_bytes: usize,
     files: HashMap<u64, Followed>,
     next_number: u64,
@@ -142,6 +155,9 @@ impl Tailer {
     pub fn new(pattern: &str, max_line_bytes: usize, saved: Vec<Checkpoint>) -> Tailer {
         Tailer {
             pattern: pattern.to_string(),
+            key: pattern.to_string(),
+            problems: HashMap::new(),
+            no_match_said: false,
             max_line_bytes,
             files: HashMap::new(),
             next_number: 1,
@@ -155,6 +171,28 @@ impl Tailer {
             finished_invalid_lines: 0,
             marks: HashMap::new(),
         }
+    }
+
+    /// Saves (and finds) checkpoints under `key` instead of the pattern.
+    #[must_use]
+    pub fn keyed(mut self, key: String) -> Tailer {
+        self.key = key;
+        self
+    }
+
+    /// Paths matched but not followed, by reason, as of the last discovery.
+    pub fn problem_counts(&self) -> Vec<(&'static str, u64)> {
+        let mut counts: Vec<(&'static str, u64)> = Vec::new();
+        for problem in self.problems.values() {
+            match counts.iter_mut().find(|(r, _)| *r == problem.reason()) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((problem.reason(), 1)),
+            }
+        }
+        if self.no_match_said {
+            counts.push(("no_match", 1));
+        }
+        counts
     }
 
     /// Decodes the files from `encoding` (ASCII-compatible; none: UTF-8).
@@ -198,17 +236,45 @@ impl Tailer {
 
     /// Finds new files and notices renames, deletions and truncations.
     pub fn discover(&mut self, events: &mut Vec<FileEvent>) -> io::Result<()> {
-        let mut paths: Vec<PathBuf> = glob::glob(&self.pattern)
+        let matches: Vec<PathBuf> = glob::glob(&self.pattern)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?
             .filter_map(Result::ok)
-            .filter(|p| p.is_file() && !self.skipped(p))
             .collect();
+        if matches.is_empty() {
+            if !self.no_match_said {
+                self.no_match_said = true;
+                events.push(FileEvent::NoMatch {
+                    pattern: self.pattern.clone(),
+                });
+            }
+        } else {
+            self.no_match_said = false;
+        }
+        let mut problems = HashMap::new();
+        let mut paths = Vec::new();
+        for path in matches {
+            if self.skipped(&path) {
+                continue;
+            }
+            match path_problem::before_opening(&path) {
+                Some(problem) => {
+                    problems.insert(path, problem);
+                }
+                None => paths.push(path),
+            }
+        }
         paths.sort();
         for f in self.files.values_mut() {
             f.matched = false;
         }
         for path in paths {
-            let Ok(file) = File::open(&path) else { continue };
+            let file = match File::open(&path) {
+                Ok(file) => file,
+                Err(e) => {
+                    problems.insert(path, path_problem::open_failed(&e));
+                    continue;
+                }
+            };
             let Ok(id) = identify(&file) else { continue };
             // A followed file is held open, so its inode cannot be reused: the inode says which
             // followed file a path is, whatever its content became.
@@ -240,6 +306,15 @@ impl Tailer {
                 offset,
             });
         }
+        for (path, problem) in &problems {
+            if self.problems.get(path) != Some(problem) {
+                events.push(FileEvent::CannotFollow {
+                    path: path.clone(),
+                    problem: problem.clone(),
+                });
+            }
+        }
+        self.problems = problems;
         if self.discoveries < SEARCH_DISCOVERIES {
             self.find_rotated_while_stopped(events);
         }
@@ -526,7 +601,7 @@ impl Tailer {
                     dev: id.dev,
                     inode: id.inode,
                     path: path.display().to_string(),
-                    source: self.pattern.clone(),
+                    source: self.key.clone(),
                     offset,
                     tail,
                     updated_ms: now_ms,

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::logs::path_problem::{is_pseudo_file, is_windows_path};
+
 use super::{join, kind, Reader};
 use crate::config::{
     FilterKind, Format, LogFileConfig, LogsConfig, LongLinesMode, DEFAULT_LOGS_BUFFER_BYTES,
@@ -148,15 +150,42 @@ impl Reader {
             self.error(path, format!("expected a list of files, found {}", kind(value)));
             return Vec::new();
         };
-        items
+        let files: Vec<(String, LogFileConfig)> = items
             .iter()
             .enumerate()
             .filter_map(|(i, item)| {
                 let at = format!("{path}[{i}]");
                 let entry = self.object(item, &at)?;
-                self.collected_file(entry, &at, defaults)
+                self.collected_file(entry, &at, defaults).map(|file| (at, file))
             })
-            .collect()
+            .collect();
+        for (i, (at, file)) in files.iter().enumerate() {
+            let at = join(at, "file_path");
+            if is_windows_path(&file.file_path) {
+                self.warn(
+                    &at,
+                    "a Windows path (a Windows-only entry of a shared config?): this agent runs on Linux and follows nothing there",
+                );
+            } else if is_pseudo_file(std::path::Path::new(&file.file_path)) {
+                self.error(
+                    &at,
+                    "names a kernel pseudo-file (/proc, /sys): its size is not what it holds, so it cannot be tailed (it would look truncated at every read)",
+                );
+            }
+            let pattern = normalize_glob(&file.file_path);
+            if let Some((first, _)) = files[..i]
+                .iter()
+                .find(|(_, f)| normalize_glob(&f.file_path) == pattern)
+            {
+                self.warn(
+                    &at,
+                    format!(
+                        "the same files as {first}: each entry follows them (with checkpoints of its own) and ships them to its own log group and stream"
+                    ),
+                );
+            }
+        }
+        files.into_iter().map(|(_, file)| file).collect()
     }
 
     fn collected_file(

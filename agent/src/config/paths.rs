@@ -1,0 +1,81 @@
+//! What the configured log files look like on this machine, as this user sees them: globs
+//! that match nothing yet, paths that cannot be followed (directories, pipes, files this user may
+//! not read — run `config check` as the service's user, as the systemd unit's ExecStartPre
+//! does), and files two entries both match (shipped twice). Warnings only: files come and go,
+//! and the agent looks again every second; it says the same at run time.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::{AgentConfig, Format, Problem};
+use crate::logs::path_problem::{self, is_windows_path};
+
+/// Warnings about the log files of `config` (read as `format`), as of now.
+pub fn check(config: &AgentConfig, format: Format) -> Vec<Problem> {
+    let Some(logs) = &config.logs else {
+        return Vec::new();
+    };
+    let list = match format {
+        Format::CloudWatchJson => "logs.logs_collected.files.collect_list",
+        Format::Toml => "logs.files",
+    };
+    let mut warnings = Vec::new();
+    let mut matched_by: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
+    for (i, file) in logs.files.iter().enumerate() {
+        let at = format!("{list}[{i}].file_path");
+        if is_windows_path(&file.file_path)
+            || path_problem::is_pseudo_file(std::path::Path::new(&file.file_path))
+        {
+            // Said by the reader already.
+            continue;
+        }
+        let Ok(paths) = glob::glob(&super::glob_pattern(&file.file_path)) else {
+            continue;
+        };
+        let paths: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+        if paths.is_empty() {
+            warnings.push(Problem {
+                path: at.clone(),
+                message: format!("{} matches no file now (the agent waits for one)", file.file_path),
+            });
+        }
+        for path in paths {
+            let problem = path_problem::before_opening(&path).or_else(|| {
+                std::fs::File::open(&path)
+                    .err()
+                    .map(|e| path_problem::open_failed(&e))
+            });
+            match problem {
+                Some(problem) => warnings.push(Problem {
+                    path: at.clone(),
+                    message: format!("{} {}", path.display(), problem.describe()),
+                }),
+                None => matched_by.entry(path).or_default().push(i),
+            }
+        }
+    }
+    for (path, entries) in matched_by {
+        let distinct: Vec<usize> = entries
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let pattern = super::glob_pattern(&logs.files[i].file_path);
+                entries
+                    .iter()
+                    .all(|&j| j >= i || super::glob_pattern(&logs.files[j].file_path) != pattern)
+            })
+            .collect();
+        if distinct.len() > 1 {
+            let names: Vec<String> = distinct.iter().map(|i| format!("{list}[{i}]")).collect();
+            warnings.push(Problem {
+                path: format!("{list}[{}].file_path", distinct[distinct.len() - 1]),
+                message: format!(
+                    "{} is matched by {}: it is shipped once for each",
+                    path.display(),
+                    names.join(" and ")
+                ),
+            });
+        }
+    }
+    warnings
+}
