@@ -465,3 +465,39 @@ fn a_cloudwatch_agent_logs_section_converts_to_toml_with_the_same_meaning() {
     assert!(text.contains("[[logs.files]]"), "{text}");
     assert_eq!(parse(&text).config.unwrap(), config, "{text}");
 }
+
+#[test]
+fn real_cloudwatch_agent_keys_and_windows_sections_are_named_for_what_they_are() {
+    let loaded = parse(
+        "\u{feff}{\"agent\": {\"use_dualstack_endpoint\": true, \"debug\": true},
+         \"metrics\": {\"metrics_collected\": {\"mem\": {\"measurement\": [\"used_percent\"]},
+                                              \"LogicalDisk\": {\"measurement\": [\"% Free Space\"]}}},
+         \"logs\": {\"logs_collected\": {\"windows_events\": {\"collect_list\": []},
+                    \"files\": {\"collect_list\": [{\"file_path\": \"/var/log/a.log\", \"backpressure_mode\": \"fd_release\"}]}}}}",
+    );
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let config = loaded.config.unwrap();
+    assert!(config.use_dualstack_endpoint);
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    for expected in [
+        "metrics.metrics_collected.LogicalDisk: a Windows performance counter object: Windows-only, ignored on Linux",
+        "logs.logs_collected.windows_events: ignored: Windows-only (Windows event logs): ignored on Linux",
+        "agent.debug: ignored: skywatch has no debug mode",
+        "backpressure_mode: ignored: skywatch never drops lines under backpressure",
+    ] {
+        assert!(warnings.iter().any(|w| w.contains(expected)), "{expected}\n{warnings:#?}");
+    }
+    assert!(!warnings.iter().any(|w| w.contains("RUST_LOG")), "{warnings:#?}");
+}
+
+#[test]
+fn a_key_repeated_in_the_cloudwatch_agents_json_is_an_error_with_its_path() {
+    let loaded = parse(
+        r#"{"metrics": {"metrics_collected": {"mem": {"measurement": ["used_percent"], "measurement": ["total"]}}}}"#,
+    );
+    let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        ["metrics.metrics_collected.mem.measurement: this key appears twice in the same object (only one can count): remove one"]
+    );
+}

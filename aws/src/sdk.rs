@@ -46,6 +46,8 @@ pub struct SdkSettings {
     /// Without `instance_region`, ask the instance metadata for the region last (with the
     /// short client: about a second off EC2). For callers that did not look the instance up.
     pub region_from_imds: bool,
+    /// Use the services' dual-stack (IPv4 and IPv6) endpoints.
+    pub dual_stack: bool,
     pub retries: Retries,
 }
 
@@ -56,6 +58,7 @@ pub async fn sdk_config(settings: SdkSettings) -> SdkConfig {
         region,
         instance_region,
         region_from_imds,
+        dual_stack,
         retries,
     } = settings;
     let mut chain = RegionProviderChain::first_try(region.map(Region::new))
@@ -82,6 +85,7 @@ pub async fn sdk_config(settings: SdkSettings) -> SdkConfig {
         .region(chain)
         .credentials_provider(credentials)
         .retry_config(retry_config)
+        .use_dual_stack(dual_stack)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)

@@ -425,3 +425,39 @@ InstanceType = "${aws:InstanceType}"
         "IMDSv2: every read carried the token"
     );
 }
+
+#[test]
+fn netstat_and_processes_are_collected_from_this_machines_procfs() {
+    let work = tempfile::tempdir().unwrap();
+    let config = "[outputs]\nmetrics = \"local\"\n[metrics.netstat]\nmeasurement = [\"tcp_listen\", \"tcp_established\", \"udp_socket\"]\n[metrics.processes]\nmeasurement = [\"running\", \"sleeping\", \"total\", \"total_threads\"]\n";
+    let mut agent = Agent::start_in(
+        work.path(),
+        config,
+        &[
+            ("SKYWATCH_PROC_ROOT", "/proc".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ],
+        &["--once"],
+    );
+    let (status, log) = agent.wait(Duration::from_secs(60));
+    assert!(status.success(), "{log}");
+    let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
+        .args(["metrics", "--json", "--state-dir", work.path().join("state").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|v| v["name"] == name)
+            .and_then(|v| v["value"].as_f64())
+            .unwrap_or_else(|| panic!("{name} not in\n{text}\n{log}"))
+    };
+    assert!(value("processes_total") >= 1.0);
+    assert!(value("processes_total_threads") >= value("processes_total"));
+    assert!(value("processes_running") >= 1.0, "this process runs");
+    for name in ["netstat_tcp_listen", "netstat_tcp_established", "netstat_udp_socket"] {
+        assert!(value(name) >= 0.0);
+    }
+    assert!(text.contains("\"unit\":\"Count\""), "{text}");
+}

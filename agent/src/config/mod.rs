@@ -2,6 +2,7 @@
 //! Agent's JSON, recognised by content, read into one model. Reading never stops at the first
 //! problem: every error and warning comes back at once, each with its key path.
 
+mod duplicate_keys;
 mod paths;
 mod read;
 pub mod schema;
@@ -58,6 +59,8 @@ pub struct AgentConfig {
     /// Global collection interval, seconds.
     pub interval_s: u64,
     pub region: Option<String>,
+    /// Use the services' dual-stack (IPv6) endpoints.
+    pub use_dualstack_endpoint: bool,
     /// Leave out the `host` dimension.
     pub omit_hostname: bool,
     /// The user the daemon should run as (the systemd unit sets it; the agent checks it).
@@ -230,16 +233,29 @@ pub fn glob_pattern(file_path: &str) -> String {
 /// Reads a config from text, recognising the format by content: a JSON object is the
 /// CloudWatch agent's, anything else is our TOML.
 pub fn parse(text: &str) -> Loaded {
+    // Editors on Windows save UTF-8 with a byte-order mark; it says nothing about the content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let format = if text.trim_start().starts_with('{') {
         Format::CloudWatchJson
     } else {
         Format::Toml
     };
     let tree = match format {
-        Format::CloudWatchJson => serde_json::from_str::<serde_json::Value>(text).map_err(|e| Problem {
-            path: String::new(),
-            message: format!("not valid JSON: {e}"),
-        }),
+        Format::CloudWatchJson => serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| Problem {
+                path: String::new(),
+                message: format!("not valid JSON: {e}"),
+            })
+            .and_then(|tree| match duplicate_keys::first(text) {
+                // JSON parsers keep the last of repeated keys; the CloudWatch agent's too. Say
+                // which, instead of silently dropping what came first.
+                Some(path) => Err(Problem {
+                    message: "this key appears twice in the same object (only one can count): remove one"
+                        .into(),
+                    path,
+                }),
+                None => Ok(tree),
+            }),
         Format::Toml => toml::from_str::<toml::Table>(text)
             .map_err(|e| Problem {
                 path: String::new(),

@@ -9,7 +9,7 @@ mod logs;
 
 pub(super) use logs::normalize_glob;
 
-use super::schema::{Plugin, EC2_DIMENSIONS, UNITS, UNSUPPORTED_PLUGINS};
+use super::schema::{Plugin, EC2_DIMENSIONS, UNITS, UNSUPPORTED_PLUGINS, WINDOWS_PLUGINS};
 use super::{
     AgentConfig, Destination, Format, Loaded, Measurement, MetricsConfig, PluginConfig, Problem,
     DEFAULT_FORCE_FLUSH_S, DEFAULT_INTERVAL_S, DEFAULT_NAMESPACE,
@@ -21,8 +21,14 @@ const MAX_INTERVAL_S: u64 = 172_800;
 /// Keys of the CloudWatch agent's `agent` section that skywatch accepts and ignores, and why.
 const AGENT_IGNORED: &[(&str, &str)] = &[
     ("logfile", "skywatch logs to stderr (the journal under systemd)"),
-    ("debug", "set RUST_LOG=debug instead"),
-    ("aws_sdk_log_level", "set RUST_LOG instead"),
+    (
+        "debug",
+        "skywatch has no debug mode: every event worth knowing is logged to stderr",
+    ),
+    (
+        "aws_sdk_log_level",
+        "the AWS SDK's own logging is not exposed; failed calls are logged and counted by kind",
+    ),
     ("user_agent", "skywatch sends its own user agent"),
     ("usage_data", "skywatch sends no usage data"),
     ("internal", "no internal metrics mode"),
@@ -213,12 +219,14 @@ impl Reader {
                 "region",
                 "omit_hostname",
                 "run_as_user",
+                "use_dualstack_endpoint",
             ],
             Format::Toml => &[
                 "metrics_collection_interval",
                 "region",
                 "omit_hostname",
                 "run_as_user",
+                "use_dualstack_endpoint",
                 "state_dir",
             ],
         };
@@ -234,6 +242,10 @@ impl Reader {
                     config.interval_s = self.interval(v, &path).unwrap_or(DEFAULT_INTERVAL_S);
                 }
                 "region" => config.region = self.string(v, &path),
+                "use_dualstack_endpoint" => match v.as_bool() {
+                    Some(on) => config.use_dualstack_endpoint = on,
+                    None => self.error(&path, format!("expected true or false, found {v}")),
+                },
                 "omit_hostname" => config.omit_hostname = self.boolean(v, &path).unwrap_or(false),
                 "run_as_user" => config.run_as_user = self.string(v, &path),
                 "state_dir" if self.format == Format::Toml => {
@@ -401,6 +413,12 @@ impl Reader {
                 }
                 None if UNSUPPORTED_PLUGINS.contains(&name.as_str()) => {
                     self.error(&at, "this plugin is not supported by skywatch yet");
+                }
+                None if WINDOWS_PLUGINS.iter().any(|w| w.eq_ignore_ascii_case(&name)) => {
+                    self.warn(
+                        &at,
+                        "a Windows performance counter object: Windows-only, ignored on Linux",
+                    );
                 }
                 None if self.format == Format::CloudWatchJson => {
                     self.error(
@@ -581,6 +599,15 @@ impl Reader {
         let field = name.strip_prefix(&prefix).unwrap_or(name);
         if plugin.fields().contains(&field) {
             return Some(field.to_string());
+        }
+        if plugin == Plugin::Diskio && (field.starts_with("ebs_") || field.starts_with("instance_store_")) {
+            self.warn(
+                path,
+                format!(
+                    "{name:?} is one of the CloudWatch agent's NVMe metrics of EBS and instance-store volumes: not collected by skywatch yet (it reads the device's NVMe log page); the other diskio metrics are"
+                ),
+            );
+            return None;
         }
         // `swap_total` and friends exist in Telegraf but the schema does not allow them.
         self.error(

@@ -10,16 +10,20 @@ pub enum Plugin {
     Disk,
     Diskio,
     Net,
+    Netstat,
+    Processes,
 }
 
 impl Plugin {
-    pub const ALL: [Plugin; 6] = [
+    pub const ALL: [Plugin; 8] = [
         Plugin::Mem,
         Plugin::Swap,
         Plugin::Cpu,
         Plugin::Disk,
         Plugin::Diskio,
         Plugin::Net,
+        Plugin::Netstat,
+        Plugin::Processes,
     ];
 
     /// The plugin's name in configs and the prefix of its metric names.
@@ -31,6 +35,8 @@ impl Plugin {
             Plugin::Disk => "disk",
             Plugin::Diskio => "diskio",
             Plugin::Net => "net",
+            Plugin::Netstat => "netstat",
+            Plugin::Processes => "processes",
         }
     }
 
@@ -108,6 +114,34 @@ impl Plugin {
                 "packets_sent",
                 "packets_recv",
             ],
+            Plugin::Netstat => &[
+                "tcp_close",
+                "tcp_close_wait",
+                "tcp_closing",
+                "tcp_established",
+                "tcp_fin_wait1",
+                "tcp_fin_wait2",
+                "tcp_last_ack",
+                "tcp_listen",
+                "tcp_none",
+                "tcp_syn_sent",
+                "tcp_syn_recv",
+                "tcp_time_wait",
+                "udp_socket",
+            ],
+            Plugin::Processes => &[
+                "blocked",
+                "dead",
+                "idle",
+                "paging",
+                "running",
+                "sleeping",
+                "stopped",
+                "total",
+                "total_threads",
+                "wait",
+                "zombies",
+            ],
         }
     }
 
@@ -120,7 +154,7 @@ impl Plugin {
             (Plugin::Mem | Plugin::Swap | Plugin::Disk, _) => "Bytes",
             (Plugin::Diskio | Plugin::Net, f) if f.ends_with("_bytes") || f.starts_with("bytes_") => "Bytes",
             (Plugin::Diskio, f) if f.ends_with("_time") => "Milliseconds",
-            (Plugin::Diskio | Plugin::Net, _) => "Count",
+            (Plugin::Diskio | Plugin::Net | Plugin::Netstat | Plugin::Processes, _) => "Count",
         }
     }
 
@@ -132,8 +166,6 @@ impl Plugin {
 
 /// Plugins of the CloudWatch agent schema that skywatch does not collect yet.
 pub const UNSUPPORTED_PLUGINS: &[&str] = &[
-    "netstat",
-    "processes",
     "procstat",
     "statsd",
     "collectd",
@@ -143,6 +175,28 @@ pub const UNSUPPORTED_PLUGINS: &[&str] = &[
     "jmx",
     "otlp",
     "prometheus",
+];
+
+/// `metrics_collected` objects of the CloudWatch agent on Windows (performance counter objects):
+/// Windows-only, so a shared config that names them is read with a warning.
+pub const WINDOWS_PLUGINS: &[&str] = &[
+    "Memory",
+    "LogicalDisk",
+    "PhysicalDisk",
+    "Processor",
+    "Paging File",
+    "Network Interface",
+    "TCPv4",
+    "TCPv6",
+    "System",
+    "Process",
+    "Processor Information",
+    "Server",
+    "Web Service",
+    "ASP.NET",
+    "ASP.NET Applications",
+    ".NET CLR Memory",
+    "SQLServer:General Statistics",
 ];
 
 /// CloudWatch's standard units (`StandardUnit`).

@@ -36,6 +36,9 @@ pub fn to_toml(config: &AgentConfig) -> String {
     if config.interval_s != DEFAULT_INTERVAL_S {
         agent.insert("metrics_collection_interval".into(), seconds(config.interval_s));
     }
+    if config.use_dualstack_endpoint {
+        agent.insert("use_dualstack_endpoint".into(), Value::Boolean(true));
+    }
     if let Some(region) = &config.region {
         agent.insert("region".into(), Value::String(region.clone()));
     }

@@ -255,6 +255,7 @@ async fn choose_target(
     }
     let sdk = skywatch_aws::sdk_config(SdkSettings {
         region: config.region.clone(),
+        dual_stack: config.use_dualstack_endpoint,
         instance_region: facts.map(|f| f.region.clone()),
         ..SdkSettings::default()
     })

@@ -80,6 +80,7 @@ impl MetricOutput {
             } else {
                 let sdk = skywatch_aws::sdk_config(SdkSettings {
                     region: config.region.clone(),
+                    dual_stack: config.use_dualstack_endpoint,
                     instance_region,
                     ..SdkSettings::default()
                 })

@@ -10,6 +10,8 @@ use super::cpu::{parse_stat, CpuTimes};
 use super::disk::{parse_mounts, statvfs};
 use super::diskstats::parse_diskstats;
 use super::netdev::parse_net_dev;
+use super::netstat::{count_sockets, count_tcp_states, fields as netstat_fields};
+use super::processes::ProcessCounts;
 use super::portable::Portable;
 use super::{read_memory, ScrapeError};
 use crate::config::{Plugin, PluginConfig};
@@ -91,6 +93,8 @@ impl Collector {
             Plugin::Disk => self.disk(plugin),
             Plugin::Diskio => self.diskio(plugin),
             Plugin::Net => self.net(plugin),
+            Plugin::Netstat => self.netstat(),
+            Plugin::Processes => self.processes(),
         }
     }
 
@@ -200,6 +204,42 @@ impl Collector {
             samples.extend(tagged(&tags, self.diskio.deltas(name, counters)));
         }
         Ok(samples)
+    }
+
+    fn netstat(&self) -> Result<Vec<Sample>, ScrapeError> {
+        let mut tcp = [0u64; 12];
+        for file in ["net/tcp", "net/tcp6"] {
+            // A kernel without IPv6 has no tcp6: nothing to count there.
+            let Ok(text) = std::fs::read_to_string(self.proc_root.join(file)) else {
+                if file == "net/tcp" {
+                    self.read(file)?;
+                }
+                continue;
+            };
+            count_tcp_states(file, &text, &mut tcp).map_err(|e| scrape_error(&self.proc_root.join(file), e))?;
+        }
+        let udp: u64 = ["net/udp", "net/udp6"]
+            .iter()
+            .filter_map(|file| std::fs::read_to_string(self.proc_root.join(file)).ok())
+            .map(|text| count_sockets(&text))
+            .sum();
+        Ok(tagged(&[], netstat_fields(&tcp, udp)).collect())
+    }
+
+    fn processes(&self) -> Result<Vec<Sample>, ScrapeError> {
+        let entries = std::fs::read_dir(&self.proc_root).map_err(|e| scrape_error(&self.proc_root, e))?;
+        let mut counts = ProcessCounts::default();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if !name.to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+                continue;
+            }
+            // A process that exits between the listing and the read is simply not counted.
+            if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) {
+                counts.add(&stat);
+            }
+        }
+        Ok(tagged(&[], counts.fields()).collect())
     }
 
     fn net(&mut self, plugin: &PluginConfig) -> Result<Vec<Sample>, ScrapeError> {

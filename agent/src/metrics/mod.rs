@@ -10,6 +10,8 @@ pub mod diskstats;
 pub mod emf;
 pub mod meminfo;
 pub mod netdev;
+pub mod netstat;
+pub mod processes;
 pub mod portable;
 
 use std::path::Path;

@@ -122,8 +122,11 @@ impl Reader {
                     collected,
                     "logs.logs_collected",
                     &["files"],
-                    &[],
-                    &["windows_events", "journald", "application_signals"],
+                    &[(
+                        "windows_events",
+                        "Windows-only (Windows event logs): ignored on Linux",
+                    )],
+                    &["journald", "application_signals"],
                 );
                 let files = collected.get("files")?;
                 let files = self.object(files, "logs.logs_collected.files")?;
@@ -201,8 +204,12 @@ impl Reader {
             &[
                 ("service.name", "entity metadata is not sent"),
                 ("deployment.environment", "entity metadata is not sent"),
+                (
+                    "backpressure_mode",
+                    "skywatch never drops lines under backpressure: reading waits (a bounded spool takes what the memory buffer cannot), and a deleted file's descriptor is released once it has been read to its end",
+                ),
             ],
-            &["backpressure_mode"],
+            &[],
         );
         let mut file = LogFileConfig {
             log_stream_name: defaults.log_stream_name.clone(),
