@@ -14,13 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use http::{header, HeaderValue};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use skywatch_runtime::ShutdownSignal;
 use skywatch_telemetry::Registry;
 use tokio::net::TcpListener;
+
+pub use http::{HeaderMap, Method, StatusCode};
 
 /// Request bodies larger than this are refused with 413 unless the router says otherwise.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 << 20;

@@ -442,7 +442,12 @@ fn netstat_and_processes_are_collected_from_this_machines_procfs() {
     let (status, log) = agent.wait(Duration::from_secs(60));
     assert!(status.success(), "{log}");
     let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
-        .args(["metrics", "--json", "--state-dir", work.path().join("state").to_str().unwrap()])
+        .args([
+            "metrics",
+            "--json",
+            "--state-dir",
+            work.path().join("state").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -456,7 +461,11 @@ fn netstat_and_processes_are_collected_from_this_machines_procfs() {
     assert!(value("processes_total") >= 1.0);
     assert!(value("processes_total_threads") >= value("processes_total"));
     assert!(value("processes_running") >= 1.0, "this process runs");
-    for name in ["netstat_tcp_listen", "netstat_tcp_established", "netstat_udp_socket"] {
+    for name in [
+        "netstat_tcp_listen",
+        "netstat_tcp_established",
+        "netstat_udp_socket",
+    ] {
         assert!(value(name) >= 0.0);
     }
     assert!(text.contains("\"unit\":\"Count\""), "{text}");

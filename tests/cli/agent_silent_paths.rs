@@ -394,3 +394,70 @@ fn the_local_store_is_private_whatever_the_umask() {
         "a log chunk, an hour of metrics and the checkpoints: {seen}"
     );
 }
+
+#[test]
+fn auto_outputs_move_to_aws_once_it_can_be_reached_and_say_which_they_use() {
+    let moto = moto::shared().unwrap();
+    let group = unique_name("/it/auto");
+    let work = tempfile::tempdir().unwrap();
+    let home = work.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let addr = crate::running_agent::free_loopback_addr();
+    let config = format!(
+        "[outputs]\nauto_recheck_interval = 1\n[health]\nlisten = \"{addr}\"\n[metrics]\nforce_flush_interval = 1\n[agent]\nmetrics_collection_interval = 1\n[metrics.mem]\nmeasurement = [\"used_percent\"]\n[logs]\nforce_flush_interval = 1\n[[logs.files]]\nfile_path = \"{}/app.log\"\nlog_group_name = \"{group}\"\nlog_stream_name = \"app\"\n",
+        work.path().display()
+    );
+    std::fs::write(work.path().join("app.log"), "before credentials\n").unwrap();
+    // A region and an endpoint, but no credentials yet.
+    let env: Vec<(&str, String)> = vec![
+        ("AWS_ENDPOINT_URL", moto.endpoint_url()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ("HOME", home.display().to_string()),
+    ];
+    let agent = Agent::start(&config, &env, &[]);
+    agent.wait_for_log("log events go to the local store", Duration::from_secs(15));
+    let health = crate::running_agent::http_get(&addr, "/healthz");
+    assert!(health.contains("\r\n\r\nlogs: local store in "), "{health}");
+    assert!(health.contains("(auto: no AWS credentials"), "{health}");
+    assert!(health.ends_with("ok\n"), "{health}");
+    std::fs::create_dir(home.join(".aws")).unwrap();
+    std::fs::write(
+        home.join(".aws/credentials"),
+        "[default]\naws_access_key_id = test\naws_secret_access_key = test\n",
+    )
+    .unwrap();
+    agent.wait_for_log(
+        "AWS can be reached now: metrics go to CloudWatch",
+        Duration::from_secs(20),
+    );
+    std::fs::write(
+        work.path().join("app.log"),
+        "before credentials\nafter credentials\n",
+    )
+    .unwrap();
+    agent.wait_for_log(
+        "AWS can be reached now: log events go to CloudWatch Logs",
+        Duration::from_secs(20),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(async {
+        skywatch_tests::logs::Client::new(&skywatch_tests::aws::sdk_config(&moto.endpoint_url()).await)
+    });
+    skywatch_tests::poll::poll_until(
+        "the line written after the credentials in CloudWatch Logs",
+        Duration::from_secs(20),
+        Duration::from_millis(200),
+        || {
+            let messages = runtime.block_on(all_messages(&client, &group, "app")).ok()?;
+            messages.iter().any(|m| m == "after credentials").then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    let health = crate::running_agent::http_get(&addr, "/healthz");
+    assert!(health.contains("logs: CloudWatch Logs in us-east-1"), "{health}");
+    assert!(
+        health.contains("metrics: CloudWatch, namespace CWAgent in us-east-1"),
+        "{health}"
+    );
+}

@@ -19,6 +19,8 @@ pub use toml_out::to_toml;
 pub const DEFAULT_INTERVAL_S: u64 = 60;
 /// The default longest time a metric waits before it is sent, seconds.
 pub const DEFAULT_FORCE_FLUSH_S: u64 = 60;
+/// How often an `auto` output on the local store looks again for AWS, seconds.
+pub const DEFAULT_AUTO_RECHECK_S: u64 = 60;
 /// Where an empty `[health]` table listens: loopback only.
 pub const DEFAULT_HEALTH_LISTEN: &str = "127.0.0.1:9468";
 /// The default namespace.
@@ -70,6 +72,9 @@ pub struct AgentConfig {
     pub output: Destination,
     /// Where log events go.
     pub logs_output: Destination,
+    /// With `auto` fallen back to the local store: how often to look whether AWS can be
+    /// reached now, seconds.
+    pub auto_recheck_s: u64,
     /// Address of the health listener; none: off.
     pub health_listen: Option<String>,
     pub metrics: Option<MetricsConfig>,

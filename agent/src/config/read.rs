@@ -180,6 +180,7 @@ impl Reader {
     fn root(&mut self, tree: &Value) -> AgentConfig {
         let mut config = AgentConfig {
             interval_s: DEFAULT_INTERVAL_S,
+            auto_recheck_s: super::DEFAULT_AUTO_RECHECK_S,
             ..AgentConfig::default()
         };
         let Some(root) = self.object(tree, "") else {
@@ -260,9 +261,21 @@ impl Reader {
         let Some(outputs) = self.object(value, "outputs") else {
             return;
         };
-        self.check_keys(outputs, "outputs", &["metrics", "logs"], &[], &[]);
+        self.check_keys(
+            outputs,
+            "outputs",
+            &["metrics", "logs", "auto_recheck_interval"],
+            &[],
+            &[],
+        );
         for (key, v) in outputs {
             let at = join("outputs", key);
+            if key == "auto_recheck_interval" {
+                if let Some(s) = self.interval(v, &at) {
+                    config.auto_recheck_s = s;
+                }
+                continue;
+            }
             let destination = match v.as_str() {
                 Some("auto") => Destination::Auto,
                 Some("cloudwatch") => Destination::CloudWatch,

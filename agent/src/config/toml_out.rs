@@ -61,6 +61,12 @@ pub fn to_toml(config: &AgentConfig) -> String {
     if config.logs_output != Destination::Auto {
         outputs.insert("logs".into(), Value::String(config.logs_output.name().into()));
     }
+    if config.auto_recheck_s != super::DEFAULT_AUTO_RECHECK_S {
+        outputs.insert(
+            "auto_recheck_interval".into(),
+            Value::Integer(i64::try_from(config.auto_recheck_s).unwrap_or(i64::MAX)),
+        );
+    }
     if !outputs.is_empty() {
         root.insert("outputs".into(), Value::Table(outputs));
     }

@@ -15,19 +15,19 @@ use tokio::sync::Notify;
 use skywatch_aws::{InstanceFacts, SdkSettings};
 use skywatch_runtime::queue::WhenFull;
 
+use super::auto_output::{watch_for_aws, OutputStatus};
 use super::collection::hostname;
 use super::{AgentError, EmfQueue};
 use crate::config::{glob_pattern, AgentConfig, Destination, LogsConfig};
 use crate::journal::log;
 use crate::logs::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
-use crate::logs::delivery::{self, LogTarget, Shared};
+use crate::logs::delivery::{self, cloudwatch_target, LogTarget, Shared, Upgrade};
 use crate::logs::outbox::Outbox;
 use crate::logs::shipper::{Links, Settings, Shipper, ShipperReport};
 use crate::logs::source::Source;
 use crate::logs::spool::Spool;
 use crate::logs::wake::Wake;
 use crate::placeholders::resolve_log_name;
-use crate::sinks::cloudwatch_logs::CloudWatchLogsSink;
 use crate::telemetry::Telemetry;
 
 /// Each source numbers its files from `(index + 1) << SOURCE_NUMBER_SHIFT`.
@@ -52,6 +52,7 @@ pub struct LogsStart<'a> {
     pub facts: Option<&'a InstanceFacts>,
     pub state_dir: &'a Path,
     pub telemetry: Arc<Telemetry>,
+    pub status: OutputStatus,
     /// Read what the files have, deliver it and stop (`--once`).
     pub once: bool,
     pub stop_timeout: Duration,
@@ -65,6 +66,7 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         facts,
         state_dir,
         telemetry,
+        status,
         once,
         stop_timeout,
     } = options;
@@ -132,7 +134,8 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         log(format_args!("shipping {} to {group}/{stream}", file.file_path));
         sources.push(source);
     }
-    let target = choose_target(config, logs, facts, state_dir, retention, classes).await?;
+    let (target, upgrade) =
+        choose_target(config, logs, facts, state_dir, retention, classes, &status).await?;
     let to_cloudwatch = matches!(target, LogTarget::CloudWatch { .. });
     let spool = Spool::open(&state_dir.join("spool"), logs.spool_bytes)
         .map_err(|e| startup(format!("cannot open the spool in {}: {e}", state_dir.display())))?;
@@ -160,7 +163,7 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
     let done = Arc::clone(&sender_done);
     let wake_reader = Arc::clone(&queued);
     tokio::spawn(async move {
-        delivery::run(target, shared).await;
+        delivery::run(target, shared, upgrade).await;
         done.store(true, Ordering::Release);
         wake_reader.notify_one();
     });
@@ -236,47 +239,61 @@ async fn choose_target(
     state_dir: &Path,
     retention: Vec<(String, i32)>,
     classes: Vec<(String, String)>,
-) -> Result<LogTarget, AgentError> {
+    status: &OutputStatus,
+) -> Result<(LogTarget, Option<Upgrade>), AgentError> {
+    let dir = skywatch_store::logs_dir(state_dir);
     let local = || {
-        let dir = skywatch_store::logs_dir(state_dir);
         LocalLogStore::open(&dir)
             .map(|s| LogTarget::Local(Arc::new(s)))
             .map_err(|e| {
                 AgentError::Startup(format!("cannot open the local log store {}: {e}", dir.display()))
             })
     };
+    let reads_it = format!("`logq --store {} --log-group NAME` reads them", dir.display());
     if config.logs_output == Destination::Local {
         log(format_args!(
-            "log events go to the local store in {} (`logq --store {} --log-group NAME` reads them)",
-            skywatch_store::logs_dir(state_dir).display(),
-            skywatch_store::logs_dir(state_dir).display()
+            "log events go to the local store in {} ({reads_it})",
+            dir.display()
         ));
-        return local();
+        status.set("logs", format!("local store in {}", dir.display()));
+        return Ok((local()?, None));
     }
-    let sdk = skywatch_aws::sdk_config(SdkSettings {
+    let settings = SdkSettings {
         region: config.region.clone(),
         dual_stack: config.use_dualstack_endpoint,
         instance_region: facts.map(|f| f.region.clone()),
         ..SdkSettings::default()
-    })
-    .await;
+    };
+    let sdk = skywatch_aws::sdk_config(settings.clone()).await;
     if config.logs_output == Destination::Auto {
         if let Err(why) = skywatch_aws::can_reach_aws(&sdk).await {
             log(format_args!(
-                "{why}: log events go to the local store in {} (`logq --store {} --log-group NAME` reads them)",
-                skywatch_store::logs_dir(state_dir).display(),
-                skywatch_store::logs_dir(state_dir).display()
+                "{why}: log events go to the local store in {} ({reads_it}); looking for AWS again every {} s",
+                dir.display(),
+                config.auto_recheck_s
             ));
-            return local();
+            status.set("logs", format!("local store in {} (auto: {why})", dir.display()));
+            let upgrade = Upgrade {
+                reachable: watch_for_aws(settings, Duration::from_secs(config.auto_recheck_s)),
+                endpoint_override: logs.endpoint_override.clone(),
+                classes,
+                retention,
+                status: status.clone(),
+            };
+            return Ok((local()?, Some(upgrade)));
         }
     }
-    let mut sink = CloudWatchLogsSink::new(&sdk, logs.endpoint_override.as_deref());
-    for (group, class) in &classes {
-        sink.set_group_class(group, class);
-    }
+    let target = cloudwatch_target(&sdk, logs.endpoint_override.as_deref(), &classes, retention);
+    status.set(
+        "logs",
+        format!(
+            "CloudWatch Logs in {}",
+            sdk.region().map_or("(no region)", |r| r.as_ref())
+        ),
+    );
     log(format_args!(
         "sending log events to CloudWatch Logs in {}",
         sdk.region().map_or("(no region)", |r| r.as_ref())
     ));
-    Ok(LogTarget::CloudWatch { sink, retention })
+    Ok((target, None))
 }

@@ -3,7 +3,7 @@
 //! local metrics store (written at once), or nowhere when no metrics are collected.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use skywatch_aws::limits::MAX_DATUMS_PER_PUT;
 use skywatch_aws::{SdkSettings, SendError};
@@ -13,6 +13,7 @@ use skywatch_runtime::{shutdown_pair, ShutdownHandle, ShutdownSignal};
 use skywatch_store::{LocalMetricStore, Retention};
 use tokio::sync::{mpsc, oneshot};
 
+use super::auto_output::{watch_for_aws, OutputStatus, Reachable};
 use super::{AgentError, JOURNAL};
 use crate::config::{AgentConfig, Destination, MetricsConfig};
 use crate::metrics::datum::Datum;
@@ -45,6 +46,15 @@ enum Sink {
 pub(super) struct MetricOutput {
     sink: Sink,
     telemetry: Arc<Telemetry>,
+    status: OutputStatus,
+    /// `auto` on the local store: CloudWatch once AWS can be reached.
+    upgrade: Option<Upgrade>,
+}
+
+struct Upgrade {
+    reachable: Reachable,
+    namespace: String,
+    endpoint_override: Option<String>,
 }
 
 /// The buffer even if a thread panicked while holding it: its datums are still there to send,
@@ -63,8 +73,17 @@ impl MetricOutput {
         state_dir: &std::path::Path,
         emf_wanted: bool,
         telemetry: Arc<Telemetry>,
+        status: OutputStatus,
     ) -> Result<MetricOutput, AgentError> {
+        let settings = SdkSettings {
+            region: config.region.clone(),
+            dual_stack: config.use_dualstack_endpoint,
+            instance_region,
+            ..SdkSettings::default()
+        };
+        let mut upgrade = None;
         let sink = if metrics.plugins.is_empty() && !emf_wanted {
+            status.set("metrics", "none (no metrics plugins, no EMF files)".into());
             Sink::Nowhere
         } else {
             let local = || {
@@ -76,49 +95,45 @@ impl MetricOutput {
                     })
             };
             if config.output == Destination::Local {
+                status.set(
+                    "metrics",
+                    format!(
+                        "local store in {}",
+                        skywatch_store::metrics_dir(state_dir).display()
+                    ),
+                );
                 local()?
             } else {
-                let sdk = skywatch_aws::sdk_config(SdkSettings {
-                    region: config.region.clone(),
-                    dual_stack: config.use_dualstack_endpoint,
-                    instance_region,
-                    ..SdkSettings::default()
-                })
-                .await;
+                let sdk = skywatch_aws::sdk_config(settings.clone()).await;
                 let reachable = match config.output {
                     Destination::Auto => skywatch_aws::can_reach_aws(&sdk).await,
                     _ => Ok(()),
                 };
                 if let Err(why) = reachable {
+                    let dir = skywatch_store::metrics_dir(state_dir);
                     JOURNAL.log(format_args!(
-                        "{why}: metrics go to the local store in {} (`skywatch metrics` shows them)",
-                        skywatch_store::metrics_dir(state_dir).display()
+                        "{why}: metrics go to the local store in {} (`skywatch metrics` shows them); looking for AWS again every {} s",
+                        dir.display(),
+                        config.auto_recheck_s
                     ));
+                    status.set(
+                        "metrics",
+                        format!("local store in {} (auto: {why})", dir.display()),
+                    );
+                    upgrade = Some(Upgrade {
+                        reachable: watch_for_aws(settings, Duration::from_secs(config.auto_recheck_s)),
+                        namespace: metrics.namespace.clone(),
+                        endpoint_override: metrics.endpoint_override.clone(),
+                    });
                     local()?
                 } else {
-                    let sink =
-                        CloudWatchSink::new(&sdk, &metrics.namespace, metrics.endpoint_override.as_deref());
-                    JOURNAL.log(format_args!(
-                        "sending to CloudWatch, namespace {} in {}",
-                        sink.namespace(),
-                        sdk.region().map_or("(no region)", |r| r.as_ref())
-                    ));
-                    let buffer = Arc::new(Mutex::new(MetricBuffer::new(BUFFER_CAPACITY, &metrics.namespace)));
-                    let (flushes, flush_rx) = mpsc::channel(4);
-                    let (shutdown, signal) = shutdown_pair();
-                    let sender = tokio::spawn(send_loop(
-                        sink,
-                        Arc::clone(&buffer),
-                        Arc::clone(&telemetry),
-                        flush_rx,
-                        signal,
-                    ));
-                    Sink::CloudWatch {
-                        buffer,
-                        flushes,
-                        sender,
-                        shutdown,
-                    }
+                    cloudwatch_sink(
+                        &sdk,
+                        &metrics.namespace,
+                        metrics.endpoint_override.as_deref(),
+                        &telemetry,
+                        &status,
+                    )
                 }
             }
         };
@@ -127,7 +142,31 @@ impl MetricOutput {
                 JOURNAL.log(format_args!("cannot prune the local store: {e}"));
             }
         }
-        Ok(MetricOutput { sink, telemetry })
+        Ok(MetricOutput {
+            sink,
+            telemetry,
+            status,
+            upgrade,
+        })
+    }
+
+    /// `auto` on the local store: switches to CloudWatch once AWS can be reached.
+    pub(super) fn upgrade_if_reachable(&mut self) {
+        let Some(upgrade) = &self.upgrade else {
+            return;
+        };
+        let Some(sdk) = upgrade.reachable.borrow().clone() else {
+            return;
+        };
+        JOURNAL.log("AWS can be reached now: metrics go to CloudWatch from here on (those already in the local store stay there)");
+        self.sink = cloudwatch_sink(
+            &sdk,
+            &upgrade.namespace,
+            upgrade.endpoint_override.as_deref(),
+            &self.telemetry,
+            &self.status,
+        );
+        self.upgrade = None;
     }
 
     /// Hands datums of `namespace` to the output.
@@ -230,6 +269,40 @@ impl MetricOutput {
             .map(OutDatum::sample_count)
             .sum();
         self.telemetry.dropped(DropReason::Shutdown, left);
+    }
+}
+
+/// The CloudWatch sink with its buffer and sending task.
+fn cloudwatch_sink(
+    sdk: &aws_config::SdkConfig,
+    namespace: &str,
+    endpoint_override: Option<&str>,
+    telemetry: &Arc<Telemetry>,
+    status: &OutputStatus,
+) -> Sink {
+    let sink = CloudWatchSink::new(sdk, namespace, endpoint_override);
+    let what = format!(
+        "CloudWatch, namespace {} in {}",
+        sink.namespace(),
+        sdk.region().map_or("(no region)", |r| r.as_ref())
+    );
+    JOURNAL.log(format_args!("sending to {what}"));
+    status.set("metrics", what);
+    let buffer = Arc::new(Mutex::new(MetricBuffer::new(BUFFER_CAPACITY, namespace)));
+    let (flushes, flush_rx) = mpsc::channel(4);
+    let (shutdown, signal) = shutdown_pair();
+    let sender = tokio::spawn(send_loop(
+        sink,
+        Arc::clone(&buffer),
+        Arc::clone(telemetry),
+        flush_rx,
+        signal,
+    ));
+    Sink::CloudWatch {
+        buffer,
+        flushes,
+        sender,
+        shutdown,
     }
 }
 

@@ -9,6 +9,8 @@
 //! timeout; SIGHUP reloads the config (a config with errors is refused and the running one
 //! kept). The host speaks systemd's protocol (READY/RELOADING/STOPPING, watchdog).
 
+mod auto_output;
+pub use auto_output::OutputStatus;
 mod collection;
 mod logs;
 mod metric_output;
@@ -179,6 +181,7 @@ impl Agent {
             .logs
             .as_ref()
             .is_some_and(|l| l.files.iter().any(|f| f.emf));
+        let status = OutputStatus::default();
         let output = MetricOutput::open(
             &config,
             &metrics,
@@ -186,6 +189,7 @@ impl Agent {
             &state_dir,
             emf_wanted,
             Arc::clone(&telemetry),
+            status.clone(),
         )
         .await?;
         if let Some(addr) = &config.health_listen {
@@ -193,11 +197,17 @@ impl Agent {
                 .await
                 .map_err(|e| AgentError::Startup(format!("cannot listen on {addr}: {e}")))?;
             JOURNAL.log(format_args!("health on http://{addr}/healthz and /metrics"));
-            tokio::spawn(skywatch_http::serve(
-                listener,
-                skywatch_http::Router::new(registry),
-                health_shutdown,
-            ));
+            // /healthz says which output each kind of data goes to, then `ok`.
+            let health = status.clone();
+            let router = skywatch_http::Router::new(registry).route(
+                skywatch_http::Method::GET,
+                "/healthz",
+                move |_| {
+                    let body = format!("{}ok\n", health.lines());
+                    async move { skywatch_http::text(skywatch_http::StatusCode::OK, body) }
+                },
+            );
+            tokio::spawn(skywatch_http::serve(listener, router, health_shutdown));
         }
         let logs = match &config.logs {
             Some(logs_config) if !logs_config.files.is_empty() => Some(
@@ -207,6 +217,7 @@ impl Agent {
                     facts: facts.as_ref(),
                     state_dir: &state_dir,
                     telemetry: Arc::clone(&telemetry),
+                    status: status.clone(),
                     once: options.once,
                     stop_timeout: if options.once {
                         options.once_timeout
@@ -340,6 +351,7 @@ impl Agent {
                 }
             }
             if now >= next_flush || self.output.queued() >= MAX_DATUMS_PER_PUT {
+                self.output.upgrade_if_reachable();
                 self.output.flush_soon();
                 next_flush = now + flush_every;
             }

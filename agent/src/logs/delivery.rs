@@ -14,7 +14,7 @@ use skywatch_aws::{ErrorClass, SendError};
 use skywatch_delivery::{Outcome, Policy, Receipt, Retrying, Step, Subject, DEFAULT_BACKOFF};
 use skywatch_runtime::ShutdownSignal;
 use skywatch_store::LocalLogStore;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use super::outbox::{Batch, Outbox};
 use super::wake::Nudge;
@@ -52,6 +52,31 @@ pub enum LogTarget {
     Local(Arc<LocalLogStore>),
 }
 
+/// `auto` on the local store: CloudWatch Logs once AWS can be reached.
+pub struct Upgrade {
+    pub reachable: watch::Receiver<Option<aws_config::SdkConfig>>,
+    pub endpoint_override: Option<String>,
+    /// `log_group_class` of groups the agent creates.
+    pub classes: Vec<(String, String)>,
+    /// Groups and their retention (days) to set once.
+    pub retention: Vec<(String, i32)>,
+    pub status: crate::daemon::OutputStatus,
+}
+
+/// The CloudWatch Logs target.
+pub fn cloudwatch_target(
+    sdk: &aws_config::SdkConfig,
+    endpoint_override: Option<&str>,
+    classes: &[(String, String)],
+    retention: Vec<(String, i32)>,
+) -> LogTarget {
+    let mut sink = CloudWatchLogsSink::new(sdk, endpoint_override);
+    for (group, class) in classes {
+        sink.set_group_class(group, class);
+    }
+    LogTarget::CloudWatch { sink, retention }
+}
+
 /// What the sender shares with the reader.
 #[derive(Clone)]
 pub struct Shared {
@@ -71,7 +96,7 @@ pub struct Shared {
 }
 
 /// Sends until the reader is done and the outbox is empty (or the stop deadline passes).
-pub async fn run(mut target: LogTarget, shared: Shared) {
+pub async fn run(mut target: LogTarget, shared: Shared, mut upgrade: Option<Upgrade>) {
     let mut retention_done: HashSet<String> = HashSet::new();
     let mut next_prune = Instant::now();
     let mut shutdown = shared.shutdown.clone();
@@ -87,6 +112,16 @@ pub async fn run(mut target: LogTarget, shared: Shared) {
             shared.telemetry.log_spool_bytes.set(outbox.spooled_bytes());
             next
         };
+        if let Some(sdk) = upgrade.as_ref().and_then(|u| u.reachable.borrow().clone()) {
+            if let Some(u) = upgrade.take() {
+                let region = sdk.region().map_or("(no region)", |r| r.as_ref()).to_string();
+                log(format_args!(
+                    "AWS can be reached now: log events go to CloudWatch Logs in {region} from here on (those already in the local store stay there)"
+                ));
+                u.status.set("logs", format!("CloudWatch Logs in {region}"));
+                target = cloudwatch_target(&sdk, u.endpoint_override.as_deref(), &u.classes, u.retention);
+            }
+        }
         let batch = match next {
             Ok(Some(batch)) => {
                 shared.nudge.nudge();

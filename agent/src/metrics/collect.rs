@@ -11,8 +11,8 @@ use super::disk::{parse_mounts, statvfs};
 use super::diskstats::parse_diskstats;
 use super::netdev::parse_net_dev;
 use super::netstat::{count_sockets, count_tcp_states, fields as netstat_fields};
-use super::processes::ProcessCounts;
 use super::portable::Portable;
+use super::processes::ProcessCounts;
 use super::{read_memory, ScrapeError};
 use crate::config::{Plugin, PluginConfig};
 
@@ -216,7 +216,8 @@ impl Collector {
                 }
                 continue;
             };
-            count_tcp_states(file, &text, &mut tcp).map_err(|e| scrape_error(&self.proc_root.join(file), e))?;
+            count_tcp_states(file, &text, &mut tcp)
+                .map_err(|e| scrape_error(&self.proc_root.join(file), e))?;
         }
         let udp: u64 = ["net/udp", "net/udp6"]
             .iter()
@@ -231,7 +232,10 @@ impl Collector {
         let mut counts = ProcessCounts::default();
         for entry in entries.flatten() {
             let name = entry.file_name();
-            if !name.to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+            if !name
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            {
                 continue;
             }
             // A process that exits between the listing and the read is simply not counted.

@@ -11,8 +11,8 @@ pub mod emf;
 pub mod meminfo;
 pub mod netdev;
 pub mod netstat;
-pub mod processes;
 pub mod portable;
+pub mod processes;
 
 use std::path::Path;
 

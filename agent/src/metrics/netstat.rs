@@ -37,7 +37,11 @@ pub fn count_tcp_states(file: &'static str, text: &str, counts: &mut [u64; 12]) 
                 expected: "`sl local_address rem_address st …` with a hex state",
             })?;
         // States the kernel does not define count as `tcp_none` (as gopsutil's "NONE").
-        let slot = if (1..=11).contains(&state) { usize::from(state) } else { 0 };
+        let slot = if (1..=11).contains(&state) {
+            usize::from(state)
+        } else {
+            0
+        };
         counts[slot] += 1;
     }
     Ok(())
@@ -51,7 +55,12 @@ pub fn count_sockets(text: &str) -> u64 {
 /// The fields from the counts of [`count_tcp_states`] and the UDP socket count.
 pub fn fields(tcp: &[u64; 12], udp_sockets: u64) -> Vec<(&'static str, f64)> {
     let mut out = vec![("tcp_none", tcp[0] as f64)];
-    out.extend(TCP_STATES.iter().zip(&tcp[1..]).map(|(name, n)| (*name, *n as f64)));
+    out.extend(
+        TCP_STATES
+            .iter()
+            .zip(&tcp[1..])
+            .map(|(name, n)| (*name, *n as f64)),
+    );
     out.push(("udp_socket", udp_sockets as f64));
     out
 }
@@ -70,7 +79,12 @@ mod tests {
     fn sockets_are_counted_by_state() {
         let mut counts = [0; 12];
         count_tcp_states("net/tcp", TCP, &mut counts).unwrap();
-        count_tcp_states("net/tcp6", "  sl  local_address\n   0: 0:0 0:0 0A x\n", &mut counts).unwrap();
+        count_tcp_states(
+            "net/tcp6",
+            "  sl  local_address\n   0: 0:0 0:0 0A x\n",
+            &mut counts,
+        )
+        .unwrap();
         let f = fields(&counts, count_sockets("  sl local\n 1: a b 07\n 2: a b 07\n"));
         let get = |name: &str| f.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
         assert_eq!(get("tcp_listen"), Some(2.0));

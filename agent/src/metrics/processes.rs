@@ -72,12 +72,17 @@ mod tests {
     #[test]
     fn states_and_threads_are_counted_and_odd_names_read_right() {
         let mut c = ProcessCounts::default();
-        assert!(c.add("1 (systemd) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 10 100 5 18446744073709551615"));
+        assert!(
+            c.add("1 (systemd) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 10 100 5 18446744073709551615")
+        );
         assert!(c.add("42 (my (odd) name) R 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 7 0 10 100 5 1"));
         assert!(c.add("43 (z) Z 1 43 43 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 10 0 0 1"));
         assert!(c.add("44 (kworker/0:1) I 2 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 10 0 0 1"));
         assert!(!c.add("garbage"));
-        assert_eq!((c.sleeping, c.running, c.zombies, c.idle, c.total), (1, 1, 1, 1, 4));
+        assert_eq!(
+            (c.sleeping, c.running, c.zombies, c.idle, c.total),
+            (1, 1, 1, 1, 4)
+        );
         assert_eq!(c.total_threads, 10);
     }
 }
