@@ -67,6 +67,8 @@ pub enum LogOutcome {
     EmfInvalid,
     /// EMF documents read while the agent stopped, after the metrics side had closed.
     EmfNotConverted,
+    /// EMF documents the listener received while the metrics side was full.
+    EmfDropped,
 }
 
 impl LogOutcome {
@@ -87,6 +89,7 @@ impl LogOutcome {
             LogOutcome::EmfDocuments => "emf_documents",
             LogOutcome::EmfInvalid => "emf_invalid",
             LogOutcome::EmfNotConverted => "emf_not_converted",
+            LogOutcome::EmfDropped => "emf_dropped",
         }
     }
 }

@@ -461,3 +461,82 @@ fn auto_outputs_move_to_aws_once_it_can_be_reached_and_say_which_they_use() {
         "{health}"
     );
 }
+
+#[test]
+fn the_emf_listener_turns_documents_sent_over_tcp_and_udp_into_metrics() {
+    let tcp = crate::running_agent::free_loopback_addr();
+    let udp = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().to_string()
+    };
+    let config =
+        format!("[outputs]\nmetrics = \"local\"\n[logs]\nemf_listen = [\"tcp://{tcp}\", \"udp://{udp}\"]\n");
+    let agent = Agent::start(&config, &[("AWS_EC2_METADATA_DISABLED", "true".to_string())], &[]);
+    agent.wait_for_log(&format!("EMF listener on udp://{udp}"), Duration::from_secs(10));
+    agent.wait_for_log(&format!("EMF listener on tcp://{tcp}"), Duration::from_secs(10));
+    let now = chrono::Utc::now().timestamp_millis();
+    let document = |service: &str| {
+        format!(
+            r#"{{"_aws":{{"Timestamp":{now},"CloudWatchMetrics":[{{"Namespace":"ListenerTest","Dimensions":[["Service"]],"Metrics":[{{"Name":"Latency","Unit":"Milliseconds"}}]}}]}},"Service":"{service}","Latency":12}}"#
+        )
+    };
+    {
+        use std::io::Write as _;
+        let mut stream = std::net::TcpStream::connect(&tcp).unwrap();
+        write!(stream, "{}\n{}\nnot json\n", document("tcp-a"), document("tcp-b")).unwrap();
+    }
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.send_to(document("udp").as_bytes(), &udp).unwrap();
+    agent.wait_for_log("not a valid EMF document", Duration::from_secs(10));
+    let state = agent.state_dir();
+    let metrics = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_skywatch"))
+            .args([
+                "metrics",
+                "--json",
+                "--name",
+                "Latency",
+                "--state-dir",
+                state.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    skywatch_tests::poll::poll_until(
+        "three Latency datums in the local store",
+        Duration::from_secs(15),
+        Duration::from_millis(100),
+        || (metrics().lines().count() == 3).then_some(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}\n{}", metrics(), agent.log()));
+    let text = metrics();
+    for service in ["tcp-a", "tcp-b", "udp"] {
+        assert!(text.contains(&format!("\"Service\":\"{service}\"")), "{text}");
+    }
+    assert!(text.contains("\"namespace\":\"ListenerTest\""), "{text}");
+    let (status, log) = agent.stop(Duration::from_secs(30));
+    assert!(status.success(), "{log}");
+}
+
+#[test]
+fn the_cloudwatch_agents_emf_section_listens_on_loopback_25888() {
+    let loaded = skywatch_agent_config_check(r#"{"logs": {"metrics_collected": {"emf": {}}}}"#);
+    assert!(loaded.contains("ok"), "{loaded}");
+}
+
+/// `config check` of a JSON config, as text.
+fn skywatch_agent_config_check(json: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("agent.json");
+    std::fs::write(&file, json).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skywatch"))
+        .args(["config", "check", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

@@ -97,6 +97,8 @@ pub struct LogsConfig {
     pub buffer_bytes: u64,
     /// The most the on-disk spool holds before reading stops, bytes.
     pub spool_bytes: u64,
+    /// Where the EMF listener listens (`tcp://…`, `udp://…`); empty: no listener.
+    pub emf_listen: Vec<String>,
 }
 
 /// The default memory for waiting log batches.
@@ -294,7 +296,12 @@ pub fn load(path: &Path) -> Loaded {
                 // The same verdict for `config check`, a start and a reload: a config that asks
                 // for nothing is an error, not a daemon that idles (or a reload that stops
                 // collecting).
-                if config.metrics.is_none() && config.logs.as_ref().is_none_or(|l| l.files.is_empty()) {
+                if config.metrics.is_none()
+                    && config
+                        .logs
+                        .as_ref()
+                        .is_none_or(|l| l.files.is_empty() && l.emf_listen.is_empty())
+                {
                     loaded.errors.push(Problem {
                         path: String::new(),
                         message: "nothing to do: the config collects no metrics and no log files (add a metrics plugin or a log file)".into(),

@@ -13,7 +13,6 @@ use skywatch_store::LocalLogStore;
 use tokio::sync::Notify;
 
 use skywatch_aws::{InstanceFacts, SdkSettings};
-use skywatch_runtime::queue::WhenFull;
 
 use super::auto_output::{watch_for_aws, OutputStatus};
 use super::collection::hostname;
@@ -32,17 +31,12 @@ use crate::telemetry::Telemetry;
 
 /// Each source numbers its files from `(index + 1) << SOURCE_NUMBER_SHIFT`.
 const SOURCE_NUMBER_SHIFT: u32 = 40;
-/// Batches of EMF documents the reader may get ahead of the metrics side; then it waits.
-const EMF_QUEUE_BATCHES: usize = 64;
 
 /// Log shipping at work.
 pub struct LogsRunning {
     stop: Arc<AtomicBool>,
     shutdown: ShutdownHandle,
     reader: std::thread::JoinHandle<ShipperReport>,
-    /// EMF documents (time, message) from files with `emf` on, for the metrics side. Bounded:
-    /// when the metrics side falls behind, the reader waits (the files keep the lines).
-    pub emf: Option<Arc<EmfQueue>>,
 }
 
 /// Options that shape the run.
@@ -53,6 +47,9 @@ pub struct LogsStart<'a> {
     pub state_dir: &'a Path,
     pub telemetry: Arc<Telemetry>,
     pub status: OutputStatus,
+    /// Where EMF documents of files with `emf` on go (when the logs do not go to CloudWatch
+    /// Logs, which extracts them itself).
+    pub emf: Option<Arc<EmfQueue>>,
     /// Read what the files have, deliver it and stop (`--once`).
     pub once: bool,
     pub stop_timeout: Duration,
@@ -67,6 +64,7 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         state_dir,
         telemetry,
         status,
+        emf: emf_queue,
         once,
         stop_timeout,
     } = options;
@@ -170,14 +168,13 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
     if any_emf && to_cloudwatch {
         log("EMF lines go to CloudWatch Logs, which extracts their metrics: the agent does not send them twice");
     }
-    let emf =
-        (any_emf && !to_cloudwatch).then(|| Arc::new(EmfQueue::new(EMF_QUEUE_BATCHES, WhenFull::DropNewest)));
+    let emf = emf_queue.filter(|_| any_emf && !to_cloudwatch);
     let shipper = Shipper::new(
         sources,
         store,
         Settings {
             force_flush: Duration::from_secs(logs.force_flush_interval_s.max(1)),
-            emf: emf.clone(),
+            emf,
             // CloudWatch Logs' time window; the local store keeps every event.
             window: to_cloudwatch,
         },
@@ -202,7 +199,6 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         stop,
         shutdown,
         reader,
-        emf,
     })
 }
 

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use skywatch_aws::InstanceFacts;
-use skywatch_runtime::queue::BoundedQueue;
+use skywatch_runtime::queue::{BoundedQueue, WhenFull};
 use skywatch_runtime::{shutdown_pair, Host, HostEvent, Journal, PartContext, Signals};
 use skywatch_telemetry::Registry;
 
@@ -32,6 +32,7 @@ use self::metric_output::MetricOutput;
 use crate::config::{AgentConfig, MetricsConfig, Plugin, Problem};
 use crate::logs::shipper::ShipperReport;
 use crate::metrics::collect::Collector;
+use crate::metrics::emf_listener::{self, Listen};
 use crate::telemetry::LogOutcome;
 use crate::telemetry::Telemetry;
 use skywatch_aws::limits::MAX_DATUMS_PER_PUT;
@@ -46,8 +47,13 @@ pub const ONCE_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Between the two readings `--once` takes for rates (cpu usage, diskio, net).
 const ONCE_RATE_GAP: Duration = Duration::from_secs(1);
 
-/// EMF documents (event time, message) read from log files, on their way to the metrics side.
+/// EMF documents (event time, message) read from log files or the EMF listener, on their way
+/// to the metrics side.
 pub(crate) type EmfQueue = BoundedQueue<Vec<(i64, String)>>;
+
+/// Batches of EMF documents the producers may get ahead of the metrics side: then the log
+/// reader waits and the listener drops (and counts).
+const EMF_QUEUE_BATCHES: usize = 1024;
 
 /// How the daemon was started.
 #[derive(Debug, Clone)]
@@ -140,6 +146,10 @@ struct Agent {
     collection: Collection,
     output: MetricOutput,
     logs: Option<LogsRunning>,
+    /// EMF documents from log files and the listener.
+    emf: Option<Arc<EmfQueue>>,
+    /// The EMF listener's tasks.
+    emf_listener: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Agent {
@@ -177,10 +187,17 @@ impl Agent {
         resolve_plugin_dimensions(&mut metrics, facts.as_ref());
         let state_dir =
             skywatch_runtime::state_dir::resolve(options.state_dir.clone(), config.state_dir.clone());
-        let emf_wanted = config
+        let emf_files = config
             .logs
             .as_ref()
             .is_some_and(|l| l.files.iter().any(|f| f.emf));
+        let emf_listen: Vec<Listen> = config
+            .logs
+            .as_ref()
+            .map(|l| l.emf_listen.iter().filter_map(|a| Listen::parse(a)).collect())
+            .unwrap_or_default();
+        let emf_wanted = emf_files || !emf_listen.is_empty();
+        let emf = emf_wanted.then(|| Arc::new(EmfQueue::new(EMF_QUEUE_BATCHES, WhenFull::DropNewest)));
         let status = OutputStatus::default();
         let output = MetricOutput::open(
             &config,
@@ -218,6 +235,7 @@ impl Agent {
                     state_dir: &state_dir,
                     telemetry: Arc::clone(&telemetry),
                     status: status.clone(),
+                    emf: emf.clone(),
                     once: options.once,
                     stop_timeout: if options.once {
                         options.once_timeout
@@ -228,6 +246,18 @@ impl Agent {
                 .await?,
             ),
             _ => None,
+        };
+        let emf_listener = match (&emf, options.once) {
+            (Some(queue), false) if !emf_listen.is_empty() => {
+                emf_listener::start(&emf_listen, Arc::clone(queue), Arc::clone(&telemetry))
+                    .await
+                    .map_err(AgentError::Startup)?
+            }
+            (_, true) if !emf_listen.is_empty() => {
+                JOURNAL.log("--once: the EMF listener is not started");
+                Vec::new()
+            }
+            _ => Vec::new(),
         };
         let collection = Collection {
             collector: Collector::new(options.proc_root.clone()),
@@ -257,6 +287,8 @@ impl Agent {
             collection,
             output,
             logs,
+            emf,
+            emf_listener,
         })
     }
 
@@ -284,7 +316,14 @@ impl Agent {
             }
         }
         // Logs first: their EMF documents become metrics before the metrics are flushed.
-        let report = wind_down_logs(self.logs.take(), None, &self.output, &self.telemetry).await;
+        let report = wind_down_logs(
+            self.logs.take(),
+            None,
+            self.emf.as_deref(),
+            &self.output,
+            &self.telemetry,
+        )
+        .await;
         self.output
             .finish(Instant::now() + self.options.once_timeout)
             .await;
@@ -296,7 +335,7 @@ impl Agent {
         let mut plugins = schedule(&self.config, &self.metrics, Instant::now());
         let mut flush_every = Duration::from_secs(self.metrics.force_flush_interval_s.max(1));
         let mut next_flush = Instant::now() + flush_every;
-        let emf = self.logs.as_ref().and_then(|l| l.emf.clone());
+        let emf = self.emf.clone();
         let mut stopping = ctx.shutdown.clone();
         loop {
             // Alive: the host pings systemd's watchdog only while every part beats.
@@ -363,11 +402,21 @@ impl Agent {
             .unwrap_or_else(|| Instant::now() + STOP_FLUSH_TIMEOUT);
         self.output.stop_by(deadline);
         // The buffered datums go out while the log reader winds down (as slow as its backend
-        // may be); the EMF datums it hands over meanwhile go in the last flush.
+        // may be); the EMF datums it hands over meanwhile go in the last flush. Producers
+        // first: no more documents from the listener.
+        for task in self.emf_listener.drain(..) {
+            task.abort();
+        }
         let logs = self.logs.take();
         let within = deadline.saturating_duration_since(Instant::now());
         let (logs, ()) = tokio::join!(
-            wind_down_logs(logs, Some(within), &self.output, &self.telemetry),
+            wind_down_logs(
+                logs,
+                Some(within),
+                self.emf.as_deref(),
+                &self.output,
+                &self.telemetry
+            ),
             self.output.flush_and_wait()
         );
         let telemetry = Arc::clone(&self.telemetry);
@@ -393,24 +442,22 @@ fn take_emf(docs: Vec<(i64, String)>, output: &MetricOutput, telemetry: &Telemet
 async fn wind_down_logs(
     logs: Option<LogsRunning>,
     stop: Option<Duration>,
+    emf: Option<&EmfQueue>,
     output: &MetricOutput,
     telemetry: &Telemetry,
 ) -> ShipperReport {
-    let Some(logs) = logs else {
-        return ShipperReport::default();
-    };
-    let emf = logs.emf.clone();
     let ended = async move {
-        match stop {
-            Some(timeout) => logs.stop(timeout).await,
-            None => logs.drain().await,
+        match (logs, stop) {
+            (Some(logs), Some(timeout)) => logs.stop(timeout).await,
+            (Some(logs), None) => logs.drain().await,
+            (None, _) => ShipperReport::default(),
         }
     };
     tokio::pin!(ended);
     let report = loop {
         tokio::select! {
             report = &mut ended => break report,
-            Some(docs) = next_emf(emf.as_deref(), telemetry) => take_emf(docs, output, telemetry),
+            Some(docs) = next_emf(emf, telemetry) => take_emf(docs, output, telemetry),
         }
     };
     if let Some(queue) = emf {

@@ -8,6 +8,7 @@ pub mod datum;
 pub mod disk;
 pub mod diskstats;
 pub mod emf;
+pub mod emf_listener;
 pub mod meminfo;
 pub mod netdev;
 pub mod netstat;

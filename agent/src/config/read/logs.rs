@@ -71,6 +71,7 @@ impl Reader {
             "buffer_bytes",
             "spool_bytes",
         ];
+        let toml_only = ["emf_listen"];
         let mut logs = LogsConfig {
             force_flush_interval_s: DEFAULT_LOGS_FLUSH_S,
             buffer_bytes: DEFAULT_LOGS_BUFFER_BYTES,
@@ -97,6 +98,10 @@ impl Reader {
                 "endpoint_override" => logs.endpoint_override = self.string(v, &at),
                 "buffer_bytes" => logs.buffer_bytes = self.byte_size(v, &at, DEFAULT_LOGS_BUFFER_BYTES),
                 "spool_bytes" => logs.spool_bytes = self.byte_size(v, &at, DEFAULT_LOGS_SPOOL_BYTES),
+                "emf_listen" if self.format == Format::Toml => logs.emf_listen = self.emf_listen(v, &at),
+                "metrics_collected" if self.format == Format::CloudWatchJson => {
+                    logs.emf_listen = self.emf_section(v, &at);
+                }
                 "redact" => defaults.redact = self.redact(v, &at),
                 "redact_patterns" => defaults.redact_patterns = self.redact_patterns(v, &at),
                 _ => {}
@@ -106,16 +111,15 @@ impl Reader {
             Format::CloudWatchJson => {
                 let mut known = vec!["logs_collected"];
                 known.extend(section_keys);
-                self.check_keys(
-                    map,
-                    "logs",
-                    &known,
-                    &ignored,
-                    &["metrics_collected", "credentials"],
-                );
+                known.push("metrics_collected");
+                self.check_keys(map, "logs", &known, &ignored, &["credentials"]);
                 let Some(collected) = map.get("logs_collected") else {
-                    self.error("logs.logs_collected", "required: the files to collect");
-                    return None;
+                    // The EMF listener alone is a whole logs section too.
+                    if logs.emf_listen.is_empty() {
+                        self.error("logs.logs_collected", "required: the files to collect");
+                        return None;
+                    }
+                    return Some(logs);
                 };
                 let collected = self.object(collected, "logs.logs_collected")?;
                 self.check_keys(
@@ -138,6 +142,7 @@ impl Reader {
             Format::Toml => {
                 let mut known = vec!["files"];
                 known.extend(section_keys);
+                known.extend(toml_only);
                 self.check_keys(map, "logs", &known, &[], &[]);
                 map.get("files").map(|list| (list, "logs.files"))
             }
@@ -146,6 +151,60 @@ impl Reader {
             logs.files = self.collect_list(list, path, &defaults);
         }
         Some(logs)
+    }
+
+    /// `logs.metrics_collected` of the CloudWatch agent: `emf` (`{}` listens on TCP and UDP
+    /// 25888, loopback; `service_address` names one address).
+    fn emf_section(&mut self, value: &Value, path: &str) -> Vec<String> {
+        let Some(map) = self.object(value, path) else {
+            return Vec::new();
+        };
+        self.check_keys(map, path, &["emf"], &[], &[]);
+        let Some(emf) = map.get("emf") else {
+            return Vec::new();
+        };
+        let at = join(path, "emf");
+        let Some(emf) = self.object(emf, &at) else {
+            return Vec::new();
+        };
+        self.check_keys(emf, &at, &["service_address"], &[], &[]);
+        match emf.get("service_address") {
+            Some(v) => self.emf_listen(&Value::Array(vec![v.clone()]), &join(&at, "service_address")),
+            None => vec![
+                format!("tcp://{}", crate::metrics::emf_listener::DEFAULT_ADDRESS),
+                format!("udp://{}", crate::metrics::emf_listener::DEFAULT_ADDRESS),
+            ],
+        }
+    }
+
+    /// A list of `tcp://HOST:PORT` / `udp://HOST:PORT` addresses.
+    fn emf_listen(&mut self, value: &Value, path: &str) -> Vec<String> {
+        let Some(items) = value.as_array() else {
+            self.error(
+                path,
+                format!("expected a list of addresses, found {}", kind(value)),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let at = if items.len() == 1 && !path.ends_with("emf_listen") {
+                path.to_string()
+            } else {
+                format!("{path}[{i}]")
+            };
+            match item
+                .as_str()
+                .and_then(crate::metrics::emf_listener::Listen::parse)
+            {
+                Some(_) => out.push(item.as_str().unwrap_or_default().to_string()),
+                None => self.error(
+                    &at,
+                    format!("expected \"tcp://HOST:PORT\" or \"udp://HOST:PORT\", found {item}"),
+                ),
+            }
+        }
+        out
     }
 
     fn collect_list(&mut self, value: &Value, path: &str, defaults: &SectionDefaults) -> Vec<LogFileConfig> {
