@@ -470,3 +470,86 @@ fn netstat_and_processes_are_collected_from_this_machines_procfs() {
     }
     assert!(text.contains("\"unit\":\"Count\""), "{text}");
 }
+
+#[test]
+fn procstat_counts_and_measures_the_processes_each_entry_selects() {
+    let work = tempfile::tempdir().unwrap();
+    let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid_file = work.path().join("sleep.pid");
+    std::fs::write(&pid_file, format!("{}\n", sleeper.id())).unwrap();
+    let json = format!(
+        r#"{{"agent": {{"metrics_collection_interval": 60}},
+  "metrics": {{"metrics_collected": {{"procstat": [
+    {{"pid_file": "{}", "measurement": ["pid_count", "memory_rss", "num_threads", "cpu_time_user"]}},
+    {{"pattern": "no-such-process-[0-9]{{40}}", "measurement": ["pid_count", "memory_rss"]}}
+  ]}}}}}}"#,
+        pid_file.display()
+    );
+    std::fs::write(work.path().join("agent.json"), &json).unwrap();
+    // The CloudWatch agent's JSON converts to our TOML and back to the same thing.
+    let convert = Command::new(env!("CARGO_BIN_EXE_skywatch"))
+        .args([
+            "config",
+            "convert",
+            work.path().join("agent.json").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let toml = String::from_utf8_lossy(&convert.stdout).into_owned();
+    assert!(toml.contains("[[metrics.procstat]]"), "{toml}");
+    let toml = format!("[outputs]\nmetrics = \"local\"\n{toml}");
+    let mut agent = Agent::start_in(
+        work.path(),
+        &toml,
+        &[
+            ("SKYWATCH_PROC_ROOT", "/proc".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ],
+        &["--once"],
+    );
+    let (status, log) = agent.wait(Duration::from_secs(60));
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(status.success(), "{log}");
+    let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
+        .args([
+            "metrics",
+            "--json",
+            "--state-dir",
+            work.path().join("state").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let find = |name: &str, dimension: &str, value: &str| {
+        rows.iter()
+            .find(|r| r["name"] == name && r["dimensions"][dimension] == value)
+            .unwrap_or_else(|| panic!("{name} with {dimension}={value} not in {rows:#?}\n{log}"))
+            .clone()
+    };
+    let pid_file = pid_file.display().to_string();
+    assert_eq!(
+        find("procstat_lookup_pid_count", "pidfile", &pid_file)["value"],
+        1.0
+    );
+    assert_eq!(
+        find("procstat_lookup_pid_count", "pidfile", &pid_file)["dimensions"]["pid_finder"],
+        "native"
+    );
+    let rss = find("procstat_memory_rss", "process_name", "sleep");
+    assert!(rss["value"].as_f64().unwrap() > 0.0, "{rss}");
+    assert_eq!(rss["unit"], "Bytes");
+    assert_eq!(rss["dimensions"]["pidfile"], pid_file.as_str());
+    assert_eq!(
+        find(
+            "procstat_lookup_pid_count",
+            "pattern",
+            "no-such-process-[0-9]{40}"
+        )["value"],
+        0.0,
+        "a selection matching nothing still counts 0"
+    );
+}

@@ -184,6 +184,31 @@ pub struct PluginConfig {
     pub ignore_file_system_types: Vec<String>,
     /// disk: leave out the `device` dimension.
     pub drop_device: bool,
+    /// procstat: which processes.
+    pub procstat: Option<ProcessSelector>,
+}
+
+/// How a procstat entry chooses its processes (the first given of `pid_file`, `exe`, `pattern`,
+/// as the CloudWatch agent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessSelector {
+    /// The pid written in this file.
+    PidFile(String),
+    /// A regex found in the process name (or its executable's path).
+    Exe(String),
+    /// A regex found in the command line (arguments joined by spaces).
+    Pattern(String),
+}
+
+impl ProcessSelector {
+    /// The dimension naming the selection (`pidfile`, `exe`, `pattern`) and its value.
+    pub fn dimension(&self) -> (&'static str, &str) {
+        match self {
+            ProcessSelector::PidFile(v) => ("pidfile", v),
+            ProcessSelector::Exe(v) => ("exe", v),
+            ProcessSelector::Pattern(v) => ("pattern", v),
+        }
+    }
 }
 
 /// One `measurement` entry.
@@ -196,11 +221,16 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    /// The CloudWatch metric name: the rename, else `<plugin>_<field>`.
+    /// The CloudWatch metric name: the rename, else `<plugin>_<field>` (procstat's
+    /// `pid_count` is `procstat_lookup_pid_count`, as the CloudWatch agent sends it).
     pub fn metric_name(&self, plugin: Plugin) -> String {
-        self.rename
-            .clone()
-            .unwrap_or_else(|| format!("{}_{}", plugin.name(), self.field))
+        if let Some(rename) = &self.rename {
+            return rename.clone();
+        }
+        if plugin == Plugin::Procstat && self.field == "pid_count" {
+            return "procstat_lookup_pid_count".to_string();
+        }
+        format!("{}_{}", plugin.name(), self.field)
     }
 }
 

@@ -12,7 +12,7 @@ pub(super) use logs::normalize_glob;
 use super::schema::{Plugin, EC2_DIMENSIONS, UNITS, UNSUPPORTED_PLUGINS, WINDOWS_PLUGINS};
 use super::{
     AgentConfig, Destination, Format, Loaded, Measurement, MetricsConfig, PluginConfig, Problem,
-    DEFAULT_FORCE_FLUSH_S, DEFAULT_INTERVAL_S, DEFAULT_NAMESPACE,
+    ProcessSelector, DEFAULT_FORCE_FLUSH_S, DEFAULT_INTERVAL_S, DEFAULT_NAMESPACE,
 };
 
 /// The longest interval the CloudWatch agent schema allows, seconds (two days).
@@ -419,6 +419,20 @@ impl Reader {
         for (at, v) in plugins {
             let name = at.rsplit('.').next().unwrap_or_default().to_string();
             match Plugin::from_name(&name) {
+                // procstat is a list: one entry per selection.
+                Some(Plugin::Procstat) => match v.as_array() {
+                    Some(entries) => {
+                        for (i, entry) in entries.iter().enumerate() {
+                            if let Some(p) = self.plugin(Plugin::Procstat, entry, &format!("{at}[{i}]")) {
+                                metrics.plugins.push(p);
+                            }
+                        }
+                    }
+                    None => self.error(
+                        &at,
+                        format!("expected a list of procstat entries, found {}", kind(v)),
+                    ),
+                },
                 Some(plugin) => {
                     if let Some(p) = self.plugin(plugin, v, &at) {
                         metrics.plugins.push(p);
@@ -498,6 +512,7 @@ impl Reader {
         match plugin {
             Plugin::Cpu => known.push("totalcpu"),
             Plugin::Disk => known.extend(["ignore_file_system_types", "drop_device"]),
+            Plugin::Procstat => known.extend(["pid_file", "exe", "pattern"]),
             _ => {}
         }
         self.check_keys(map, path, &known, &[], &[]);
@@ -511,6 +526,7 @@ impl Reader {
             totalcpu: true,
             ignore_file_system_types: Vec::new(),
             drop_device: false,
+            procstat: None,
         };
         for (key, v) in map {
             let at = join(path, key);
@@ -524,6 +540,23 @@ impl Reader {
                 "ignore_file_system_types" => config.ignore_file_system_types = self.strings(v, &at),
                 "drop_device" => config.drop_device = self.boolean(v, &at).unwrap_or(false),
                 _ => {}
+            }
+        }
+        if plugin == Plugin::Procstat {
+            // As the CloudWatch agent: pid_file, else exe, else pattern.
+            let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_string);
+            config.procstat = text("pid_file")
+                .map(ProcessSelector::PidFile)
+                .or_else(|| text("exe").map(ProcessSelector::Exe))
+                .or_else(|| text("pattern").map(ProcessSelector::Pattern));
+            match &config.procstat {
+                None => self.error(path, "procstat needs pid_file, exe or pattern (a string)"),
+                Some(ProcessSelector::Exe(re) | ProcessSelector::Pattern(re)) => {
+                    if let Err(e) = regex::Regex::new(re) {
+                        self.error(path, format!("not a valid regex: {e}"));
+                    }
+                }
+                Some(ProcessSelector::PidFile(_)) => {}
             }
         }
         if !map.contains_key("measurement") {

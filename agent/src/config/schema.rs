@@ -12,10 +12,11 @@ pub enum Plugin {
     Net,
     Netstat,
     Processes,
+    Procstat,
 }
 
 impl Plugin {
-    pub const ALL: [Plugin; 8] = [
+    pub const ALL: [Plugin; 9] = [
         Plugin::Mem,
         Plugin::Swap,
         Plugin::Cpu,
@@ -24,6 +25,7 @@ impl Plugin {
         Plugin::Net,
         Plugin::Netstat,
         Plugin::Processes,
+        Plugin::Procstat,
     ];
 
     /// The plugin's name in configs and the prefix of its metric names.
@@ -37,6 +39,7 @@ impl Plugin {
             Plugin::Net => "net",
             Plugin::Netstat => "netstat",
             Plugin::Processes => "processes",
+            Plugin::Procstat => "procstat",
         }
     }
 
@@ -142,6 +145,40 @@ impl Plugin {
                 "wait",
                 "zombies",
             ],
+            Plugin::Procstat => &[
+                "cpu_time",
+                "cpu_time_guest",
+                "cpu_time_guest_nice",
+                "cpu_time_idle",
+                "cpu_time_iowait",
+                "cpu_time_irq",
+                "cpu_time_nice",
+                "cpu_time_soft_irq",
+                "cpu_time_steal",
+                "cpu_time_stolen",
+                "cpu_time_system",
+                "cpu_time_user",
+                "cpu_usage",
+                "involuntary_context_switches",
+                "memory_data",
+                "memory_locked",
+                "memory_rss",
+                "memory_stack",
+                "memory_swap",
+                "memory_vms",
+                "nice_priority",
+                "num_fds",
+                "num_threads",
+                "pid",
+                "pid_count",
+                "read_bytes",
+                "read_count",
+                "realtime_priority",
+                "signals_pending",
+                "voluntary_context_switches",
+                "write_bytes",
+                "write_count",
+            ],
         }
     }
 
@@ -149,7 +186,10 @@ impl Plugin {
     pub fn default_unit(self, field: &str) -> &'static str {
         match (self, field) {
             (_, f) if f.ends_with("_percent") || f.starts_with("usage_") => "Percent",
-            (Plugin::Cpu, _) => "None",
+            (Plugin::Procstat, "cpu_usage") => "Percent",
+            (Plugin::Procstat, f) if f.starts_with("memory_") || f.ends_with("_bytes") => "Bytes",
+            (Plugin::Procstat, "cpu_time" | "cpu_time_user" | "cpu_time_system") => "Count",
+            (Plugin::Procstat | Plugin::Cpu, _) => "None",
             (Plugin::Disk, f) if f.starts_with("inodes_") => "Count",
             (Plugin::Mem | Plugin::Swap | Plugin::Disk, _) => "Bytes",
             (Plugin::Diskio | Plugin::Net, f) if f.ends_with("_bytes") || f.starts_with("bytes_") => "Bytes",
@@ -166,7 +206,6 @@ impl Plugin {
 
 /// Plugins of the CloudWatch agent schema that skywatch does not collect yet.
 pub const UNSUPPORTED_PLUGINS: &[&str] = &[
-    "procstat",
     "statsd",
     "collectd",
     "ethtool",

@@ -140,6 +140,22 @@ pub fn to_toml(config: &AgentConfig) -> String {
             if p.drop_device {
                 plugin.insert("drop_device".into(), Value::Boolean(true));
             }
+            if let Some(selector) = &p.procstat {
+                let (key, value) = match selector {
+                    super::ProcessSelector::PidFile(v) => ("pid_file", v),
+                    super::ProcessSelector::Exe(v) => ("exe", v),
+                    super::ProcessSelector::Pattern(v) => ("pattern", v),
+                };
+                plugin.insert(key.into(), Value::String(value.clone()));
+                // A list of tables: [[metrics.procstat]].
+                if let Value::Array(entries) = metrics
+                    .entry(p.plugin.name())
+                    .or_insert_with(|| Value::Array(Vec::new()))
+                {
+                    entries.push(Value::Table(plugin));
+                }
+                continue;
+            }
             metrics.insert(p.plugin.name().into(), Value::Table(plugin));
         }
         root.insert("metrics".into(), Value::Table(metrics));
@@ -166,6 +182,9 @@ fn logs_table(logs: &LogsConfig) -> Table {
     }
     if logs.spool_bytes != DEFAULT_LOGS_SPOOL_BYTES {
         table.insert("spool_bytes".into(), bytes(logs.spool_bytes));
+    }
+    if !logs.emf_listen.is_empty() {
+        table.insert("emf_listen".into(), strings(&logs.emf_listen));
     }
     let files = logs.files.iter().map(|f| Value::Table(file_table(f))).collect();
     table.insert("files".into(), Value::Array(files));

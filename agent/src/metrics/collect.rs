@@ -13,6 +13,7 @@ use super::netdev::parse_net_dev;
 use super::netstat::{count_sockets, count_tcp_states, fields as netstat_fields};
 use super::portable::Portable;
 use super::processes::ProcessCounts;
+use super::procstat;
 use super::{read_memory, ScrapeError};
 use crate::config::{Plugin, PluginConfig};
 
@@ -34,6 +35,7 @@ pub struct Collector {
     cpu_last: HashMap<String, CpuTimes>,
     net: Deltas,
     diskio: Deltas,
+    procstat_cpu: procstat::CpuHistory,
 }
 
 impl Collector {
@@ -47,6 +49,7 @@ impl Collector {
             cpu_last: HashMap::new(),
             net: Deltas::default(),
             diskio: Deltas::default(),
+            procstat_cpu: procstat::CpuHistory::default(),
         }
     }
 
@@ -95,6 +98,7 @@ impl Collector {
             Plugin::Net => self.net(plugin),
             Plugin::Netstat => self.netstat(),
             Plugin::Processes => self.processes(),
+            Plugin::Procstat => Ok(self.procstat(plugin)),
         }
     }
 
@@ -225,6 +229,20 @@ impl Collector {
             .map(|text| count_sockets(&text))
             .sum();
         Ok(tagged(&[], netstat_fields(&tcp, udp)).collect())
+    }
+
+    fn procstat(&mut self, plugin: &PluginConfig) -> Vec<Sample> {
+        let Some(selector) = &plugin.procstat else {
+            return Vec::new();
+        };
+        let pids = procstat::find_pids(&self.proc_root, selector);
+        procstat::samples(
+            selector,
+            pids,
+            &self.proc_root,
+            &mut self.procstat_cpu,
+            std::time::Instant::now(),
+        )
     }
 
     fn processes(&self) -> Result<Vec<Sample>, ScrapeError> {

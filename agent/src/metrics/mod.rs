@@ -14,6 +14,7 @@ pub mod netdev;
 pub mod netstat;
 pub mod portable;
 pub mod processes;
+pub mod procstat;
 
 use std::path::Path;
 
