@@ -145,7 +145,7 @@ fn every_json_problem_is_reported_at_once_with_its_path() {
       "swap": { "measurements": ["swap_free"] },
       "cpu": { "measurement": [], "totalcpu": "yes" },
       "disk": { "measurement": "used_percent", "drop_device": 1 },
-      "statsd": { "service_address": ":8125" },
+      "collectd": { "service_address": "udp://127.0.0.1:25826" },
       "gpu": {}
     }
   },
@@ -209,7 +209,7 @@ fn every_json_problem_is_reported_at_once_with_its_path() {
     );
     has_error(
         &loaded,
-        "metrics.metrics_collected.statsd",
+        "metrics.metrics_collected.collectd",
         "not supported by skywatch yet",
     );
     has_error(&loaded, "metrics.metrics_collected.gpu", "unknown plugin");
@@ -231,7 +231,7 @@ metrics = "s3"
 listen = "localhost"
 [metrics]
 endpoint = "x"
-[metrics.statsd]
+[metrics.collectd]
 service_address = ":8125"
 [metrics.mem]
 measurement = [1]
@@ -249,7 +249,7 @@ resources = "eth0"
     );
     has_error(&loaded, "health.listen", "127.0.0.1:9468");
     has_error(&loaded, "metrics.endpoint", "unknown key");
-    has_error(&loaded, "metrics.statsd", "not supported by skywatch yet");
+    has_error(&loaded, "metrics.collectd", "not supported by skywatch yet");
     has_error(
         &loaded,
         "metrics.mem.measurement[0]",

@@ -193,6 +193,7 @@ fn sample(field: &'static str, value: f64, tags: &[(&str, &str)]) -> Sample {
             .iter()
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
             .collect(),
+        named: None,
     }
 }
 

@@ -553,3 +553,63 @@ fn procstat_counts_and_measures_the_processes_each_entry_selects() {
         "a selection matching nothing still counts 0"
     );
 }
+
+#[test]
+fn statsd_lines_are_aggregated_per_interval_with_their_tags_as_dimensions() {
+    let udp = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().to_string()
+    };
+    let config = format!(
+        "[outputs]\nmetrics = \"local\"\n[metrics]\nforce_flush_interval = 1\n[metrics.statsd]\nservice_address = \"{udp}\"\nmetrics_collection_interval = 1\n"
+    );
+    let agent = Agent::start(&config, &[("AWS_EC2_METADATA_DISABLED", "true".to_string())], &[]);
+    agent.wait_for_log(
+        &format!("statsd listener on udp://{udp}"),
+        Duration::from_secs(10),
+    );
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .send_to(
+            b"api.hits:1|c|#route:/a\napi.hits:2|c|#route:/a\napi.latency:12|ms\nnot statsd\n",
+            &udp,
+        )
+        .unwrap();
+    client.send_to(b"queue.depth:7|g", &udp).unwrap();
+    agent.wait_for_log("statsd: not a StatsD line", Duration::from_secs(10));
+    let state = agent.state_dir();
+    let rows = || -> Vec<serde_json::Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
+            .args(["metrics", "--json", "--state-dir", state.to_str().unwrap()])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let found = poll_until(
+        "the statsd metrics in the local store",
+        Duration::from_secs(15),
+        Duration::from_millis(200),
+        || {
+            let rows = rows();
+            let names: Vec<String> = rows
+                .iter()
+                .map(|r| r["name"].as_str().unwrap_or("").to_string())
+                .collect();
+            ["api_hits", "api_latency", "queue_depth"]
+                .iter()
+                .all(|n| names.iter().any(|m| m == n))
+                .then_some(rows)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    let hits = found.iter().find(|r| r["name"] == "api_hits").unwrap();
+    assert_eq!(hits["value"], 3.0, "two counts in one interval: {hits}");
+    assert_eq!(hits["dimensions"]["route"], "/a");
+    let latency = found.iter().find(|r| r["name"] == "api_latency").unwrap();
+    assert_eq!(latency["unit"], "Milliseconds");
+    let (status, log) = agent.stop(Duration::from_secs(30));
+    assert!(status.success(), "{log}");
+}

@@ -186,6 +186,17 @@ pub struct PluginConfig {
     pub drop_device: bool,
     /// procstat: which processes.
     pub procstat: Option<ProcessSelector>,
+    /// statsd: where to listen and how names are joined.
+    pub statsd: Option<StatsdSettings>,
+}
+
+/// The statsd listener's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsdSettings {
+    /// `HOST:PORT` (the CloudWatch agent's `:8125` means every interface).
+    pub address: String,
+    /// Replaces `.` in metric names.
+    pub separator: String,
 }
 
 /// How a procstat entry chooses its processes (the first given of `pid_file`, `exe`, `pattern`,

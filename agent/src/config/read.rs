@@ -12,7 +12,7 @@ pub(super) use logs::normalize_glob;
 use super::schema::{Plugin, EC2_DIMENSIONS, UNITS, UNSUPPORTED_PLUGINS, WINDOWS_PLUGINS};
 use super::{
     AgentConfig, Destination, Format, Loaded, Measurement, MetricsConfig, PluginConfig, Problem,
-    ProcessSelector, DEFAULT_FORCE_FLUSH_S, DEFAULT_INTERVAL_S, DEFAULT_NAMESPACE,
+    ProcessSelector, StatsdSettings, DEFAULT_FORCE_FLUSH_S, DEFAULT_INTERVAL_S, DEFAULT_NAMESPACE,
 };
 
 /// The longest interval the CloudWatch agent schema allows, seconds (two days).
@@ -513,6 +513,15 @@ impl Reader {
             Plugin::Cpu => known.push("totalcpu"),
             Plugin::Disk => known.extend(["ignore_file_system_types", "drop_device"]),
             Plugin::Procstat => known.extend(["pid_file", "exe", "pattern"]),
+            Plugin::Statsd => {
+                known.retain(|k| *k != "measurement");
+                known.extend([
+                    "service_address",
+                    "metrics_aggregation_interval",
+                    "metric_separator",
+                    "allowed_pending_messages",
+                ]);
+            }
             _ => {}
         }
         self.check_keys(map, path, &known, &[], &[]);
@@ -527,6 +536,7 @@ impl Reader {
             ignore_file_system_types: Vec::new(),
             drop_device: false,
             procstat: None,
+            statsd: None,
         };
         for (key, v) in map {
             let at = join(path, key);
@@ -558,6 +568,26 @@ impl Reader {
                 }
                 Some(ProcessSelector::PidFile(_)) => {}
             }
+        }
+        if plugin == Plugin::Statsd {
+            let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_string);
+            let address = match text("service_address") {
+                // The CloudWatch agent's `:8125`: every interface, as written.
+                Some(a) if a.starts_with(':') => format!("0.0.0.0{a}"),
+                Some(a) => a,
+                None => crate::metrics::statsd::DEFAULT_ADDRESS.to_string(),
+            };
+            if address.parse::<std::net::SocketAddr>().is_err() {
+                self.error(
+                    &join(path, "service_address"),
+                    format!("expected HOST:PORT (an IP address), found {address:?}"),
+                );
+            }
+            config.statsd = Some(StatsdSettings {
+                address,
+                separator: text("metric_separator").unwrap_or_else(|| "_".to_string()),
+            });
+            return Some(config);
         }
         if !map.contains_key("measurement") {
             self.error(

@@ -13,10 +13,11 @@ pub enum Plugin {
     Netstat,
     Processes,
     Procstat,
+    Statsd,
 }
 
 impl Plugin {
-    pub const ALL: [Plugin; 9] = [
+    pub const ALL: [Plugin; 10] = [
         Plugin::Mem,
         Plugin::Swap,
         Plugin::Cpu,
@@ -26,6 +27,7 @@ impl Plugin {
         Plugin::Netstat,
         Plugin::Processes,
         Plugin::Procstat,
+        Plugin::Statsd,
     ];
 
     /// The plugin's name in configs and the prefix of its metric names.
@@ -40,6 +42,7 @@ impl Plugin {
             Plugin::Netstat => "netstat",
             Plugin::Processes => "processes",
             Plugin::Procstat => "procstat",
+            Plugin::Statsd => "statsd",
         }
     }
 
@@ -179,6 +182,8 @@ impl Plugin {
                 "write_bytes",
                 "write_count",
             ],
+            // Named by the clients.
+            Plugin::Statsd => &[],
         }
     }
 
@@ -189,7 +194,7 @@ impl Plugin {
             (Plugin::Procstat, "cpu_usage") => "Percent",
             (Plugin::Procstat, f) if f.starts_with("memory_") || f.ends_with("_bytes") => "Bytes",
             (Plugin::Procstat, "cpu_time" | "cpu_time_user" | "cpu_time_system") => "Count",
-            (Plugin::Procstat | Plugin::Cpu, _) => "None",
+            (Plugin::Procstat | Plugin::Cpu | Plugin::Statsd, _) => "None",
             (Plugin::Disk, f) if f.starts_with("inodes_") => "Count",
             (Plugin::Mem | Plugin::Swap | Plugin::Disk, _) => "Bytes",
             (Plugin::Diskio | Plugin::Net, f) if f.ends_with("_bytes") || f.starts_with("bytes_") => "Bytes",
@@ -206,7 +211,6 @@ impl Plugin {
 
 /// Plugins of the CloudWatch agent schema that skywatch does not collect yet.
 pub const UNSUPPORTED_PLUGINS: &[&str] = &[
-    "statsd",
     "collectd",
     "ethtool",
     "nvidia_gpu",

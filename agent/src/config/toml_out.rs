@@ -140,6 +140,13 @@ pub fn to_toml(config: &AgentConfig) -> String {
             if p.drop_device {
                 plugin.insert("drop_device".into(), Value::Boolean(true));
             }
+            if let Some(statsd) = &p.statsd {
+                plugin.remove("measurement");
+                plugin.insert("service_address".into(), Value::String(statsd.address.clone()));
+                if statsd.separator != "_" {
+                    plugin.insert("metric_separator".into(), Value::String(statsd.separator.clone()));
+                }
+            }
             if let Some(selector) = &p.procstat {
                 let (key, value) = match selector {
                     super::ProcessSelector::PidFile(v) => ("pid_file", v),

@@ -33,6 +33,7 @@ use crate::config::{AgentConfig, MetricsConfig, Plugin, Problem};
 use crate::logs::shipper::ShipperReport;
 use crate::metrics::collect::Collector;
 use crate::metrics::emf_listener::{self, Listen};
+use crate::metrics::statsd;
 use crate::telemetry::LogOutcome;
 use crate::telemetry::Telemetry;
 use skywatch_aws::limits::MAX_DATUMS_PER_PUT;
@@ -148,8 +149,8 @@ struct Agent {
     logs: Option<LogsRunning>,
     /// EMF documents from log files and the listener.
     emf: Option<Arc<EmfQueue>>,
-    /// The EMF listener's tasks.
-    emf_listener: Vec<tokio::task::JoinHandle<()>>,
+    /// The EMF and statsd listeners' tasks.
+    listeners: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Agent {
@@ -259,8 +260,42 @@ impl Agent {
             }
             _ => Vec::new(),
         };
+        let mut collector = Collector::new(options.proc_root.clone());
+        let mut statsd_listeners = Vec::new();
+        for plugin in metrics.plugins.iter().filter(|p| p.plugin == Plugin::Statsd) {
+            let Some(settings) = &plugin.statsd else { continue };
+            if options.once {
+                JOURNAL.log("--once: the statsd listener is not started");
+                continue;
+            }
+            let aggregates = statsd::Shared::default();
+            let socket = tokio::net::UdpSocket::bind(&settings.address)
+                .await
+                .map_err(|e| {
+                    AgentError::Startup(format!(
+                        "statsd: cannot listen on udp://{}: {e}",
+                        settings.address
+                    ))
+                })?;
+            JOURNAL.log(format_args!("statsd listener on udp://{}", settings.address));
+            collector.attach_statsd(&settings.address, Arc::clone(&aggregates));
+            let separator = settings.separator.clone();
+            let telemetry = Arc::clone(&telemetry);
+            statsd_listeners.push(tokio::spawn(async move {
+                let mut buf = vec![0u8; 65_536];
+                loop {
+                    let Ok(n) = socket.recv(&mut buf).await else {
+                        continue;
+                    };
+                    if let Some(note) = statsd::take_datagram(&aggregates, &buf[..n], &separator) {
+                        telemetry.scrape_error("statsd");
+                        JOURNAL.log(note);
+                    }
+                }
+            }));
+        }
         let collection = Collection {
-            collector: Collector::new(options.proc_root.clone()),
+            collector,
             rules: collection::dimension_rules(&config, &metrics, facts.as_ref()),
             telemetry: Arc::clone(&telemetry),
         };
@@ -288,7 +323,7 @@ impl Agent {
             output,
             logs,
             emf,
-            emf_listener,
+            listeners: emf_listener.into_iter().chain(statsd_listeners).collect(),
         })
     }
 
@@ -404,7 +439,7 @@ impl Agent {
         // The buffered datums go out while the log reader winds down (as slow as its backend
         // may be); the EMF datums it hands over meanwhile go in the last flush. Producers
         // first: no more documents from the listener.
-        for task in self.emf_listener.drain(..) {
+        for task in self.listeners.drain(..) {
             task.abort();
         }
         let logs = self.logs.take();

@@ -13,7 +13,7 @@ use super::netdev::parse_net_dev;
 use super::netstat::{count_sockets, count_tcp_states, fields as netstat_fields};
 use super::portable::Portable;
 use super::processes::ProcessCounts;
-use super::procstat;
+use super::{procstat, statsd};
 use super::{read_memory, ScrapeError};
 use crate::config::{Plugin, PluginConfig};
 
@@ -24,6 +24,9 @@ pub struct Sample {
     pub value: f64,
     /// The plugin's dimensions for this value (`cpu=cpu0`), in a fixed order.
     pub tags: Vec<(String, String)>,
+    /// A metric named by whoever sent it (statsd), with its unit: sent as it is, whatever the
+    /// plugin's `measurement` says.
+    pub named: Option<(String, &'static str)>,
 }
 
 /// The readings of every plugin, with the state between them.
@@ -36,6 +39,8 @@ pub struct Collector {
     net: Deltas,
     diskio: Deltas,
     procstat_cpu: procstat::CpuHistory,
+    /// What each statsd listener aggregates, by address.
+    statsd: HashMap<String, statsd::Shared>,
 }
 
 impl Collector {
@@ -50,12 +55,16 @@ impl Collector {
             net: Deltas::default(),
             diskio: Deltas::default(),
             procstat_cpu: procstat::CpuHistory::default(),
+            statsd: HashMap::new(),
         }
     }
 
     /// The samples of one plugin now. Rates (cpu usage, net and diskio) need an earlier
     /// reading: the first call yields none of them.
     pub fn collect(&mut self, plugin: &PluginConfig) -> Result<Vec<Sample>, ScrapeError> {
+        if plugin.plugin == Plugin::Statsd {
+            return Ok(self.statsd(plugin));
+        }
         if let Some(portable) = &mut self.portable {
             return portable.collect(plugin);
         }
@@ -99,6 +108,7 @@ impl Collector {
             Plugin::Netstat => self.netstat(),
             Plugin::Processes => self.processes(),
             Plugin::Procstat => Ok(self.procstat(plugin)),
+            Plugin::Statsd => Ok(self.statsd(plugin)),
         }
     }
 
@@ -231,6 +241,25 @@ impl Collector {
         Ok(tagged(&[], netstat_fields(&tcp, udp)).collect())
     }
 
+    /// Hands the collector what a statsd listener on `address` aggregates.
+    pub fn attach_statsd(&mut self, address: &str, aggregates: statsd::Shared) {
+        self.statsd.insert(address.to_string(), aggregates);
+    }
+
+    fn statsd(&self, plugin: &PluginConfig) -> Vec<Sample> {
+        plugin
+            .statsd
+            .as_ref()
+            .and_then(|s| self.statsd.get(&s.address))
+            .map(|shared| {
+                shared
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+            })
+            .unwrap_or_default()
+    }
+
     fn procstat(&mut self, plugin: &PluginConfig) -> Vec<Sample> {
         let Some(selector) = &plugin.procstat else {
             return Vec::new();
@@ -303,6 +332,7 @@ pub(super) fn tagged<'t>(
         field,
         value,
         tags: tags.to_vec(),
+        named: None,
     })
 }
 

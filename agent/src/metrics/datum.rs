@@ -44,6 +44,17 @@ pub fn datums(
         if !sample.value.is_finite() {
             continue;
         }
+        if let Some((name, unit)) = &sample.named {
+            out.push(Datum {
+                name: name.clone(),
+                unit: (*unit).to_string(),
+                dimensions: dimensions(sample, plugin, rules),
+                value: sample.value,
+                timestamp_ms,
+                storage_resolution,
+            });
+            continue;
+        }
         for measurement in plugin.measurements.iter().filter(|m| m.field == sample.field) {
             let name = measurement.metric_name(plugin.plugin);
             let unit = measurement

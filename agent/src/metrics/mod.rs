@@ -15,6 +15,7 @@ pub mod netstat;
 pub mod portable;
 pub mod processes;
 pub mod procstat;
+pub mod statsd;
 
 use std::path::Path;
 

@@ -196,6 +196,7 @@ pub fn samples(
             field: "pid_count",
             value: 0.0,
             tags: vec![finder],
+            named: None,
         });
         return out;
     };
@@ -203,6 +204,7 @@ pub fn samples(
         field: "pid_count",
         value: pids.len() as f64,
         tags: vec![selection.clone(), finder],
+        named: None,
     });
     let key = format!("{dimension}={value}");
     history.retain(&key, &pids);
@@ -262,6 +264,7 @@ pub fn samples(
             field,
             value,
             tags: tags.clone(),
+            named: None,
         }));
     }
     out
