@@ -491,13 +491,37 @@ fn real_cloudwatch_agent_keys_and_windows_sections_are_named_for_what_they_are()
 }
 
 #[test]
-fn a_key_repeated_in_the_cloudwatch_agents_json_is_an_error_with_its_path() {
+fn a_key_repeated_in_the_cloudwatch_agents_json_is_named_and_the_last_counts() {
     let loaded = parse(
         r#"{"metrics": {"metrics_collected": {"mem": {"measurement": ["used_percent"], "measurement": ["total"]}}}}"#,
     );
-    let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(
-        errors,
-        ["metrics.metrics_collected.mem.measurement: this key appears twice in the same object (only one can count): remove one"]
+        warnings,
+        ["metrics.metrics_collected.mem.measurement: this key appears twice in the same object: the last one counts (as in the CloudWatch agent); remove the other"]
+    );
+    let plugin = &loaded.config.unwrap().metrics.unwrap().plugins[0];
+    assert_eq!(plugin.measurements[0].field, "total");
+}
+
+#[test]
+fn windows_counter_objects_with_dots_colons_and_dollars_are_windows_only() {
+    let loaded = parse(
+        r#"{"metrics": {"metrics_collected": {"mem": {"measurement": ["used_percent"]},
+            "ASP.NET Applications": {"measurement": ["Requests/Sec"]},
+            "SQLServer:Buffer Manager": {"measurement": ["Page life expectancy"]},
+            "MSSQL$SQL1:Locks": {"measurement": ["Lock Waits/sec"]}}}}"#,
+    );
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    assert_eq!(
+        loaded
+            .warnings
+            .iter()
+            .filter(|w| w.message.contains("Windows-only"))
+            .count(),
+        3,
+        "{:?}",
+        loaded.warnings
     );
 }

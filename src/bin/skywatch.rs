@@ -175,6 +175,10 @@ fn agent(args: AgentArgs) -> ExitCode {
             .map_or_else(|| PathBuf::from("/proc"), PathBuf::from),
     };
     match runtime.block_on(skywatch_agent::run(options)) {
+        Ok(outcome) if args.once && outcome.log_reader_failed => {
+            eprintln!("skywatch agent: the log reader failed; what it read is read again at the next run");
+            ExitCode::from(1)
+        }
         Ok(outcome) if args.once && outcome.log_events_undelivered > 0 => {
             eprintln!(
                 "skywatch agent: {} log event(s) were read but not delivered; they are read again from the checkpoints at the next run",

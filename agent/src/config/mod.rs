@@ -289,21 +289,10 @@ pub fn parse(text: &str) -> Loaded {
         Format::Toml
     };
     let tree = match format {
-        Format::CloudWatchJson => serde_json::from_str::<serde_json::Value>(text)
-            .map_err(|e| Problem {
-                path: String::new(),
-                message: format!("not valid JSON: {e}"),
-            })
-            .and_then(|tree| match duplicate_keys::first(text) {
-                // JSON parsers keep the last of repeated keys; the CloudWatch agent's too. Say
-                // which, instead of silently dropping what came first.
-                Some(path) => Err(Problem {
-                    message: "this key appears twice in the same object (only one can count): remove one"
-                        .into(),
-                    path,
-                }),
-                None => Ok(tree),
-            }),
+        Format::CloudWatchJson => serde_json::from_str::<serde_json::Value>(text).map_err(|e| Problem {
+            path: String::new(),
+            message: format!("not valid JSON: {e}"),
+        }),
         Format::Toml => toml::from_str::<toml::Table>(text)
             .map_err(|e| Problem {
                 path: String::new(),
@@ -317,7 +306,20 @@ pub fn parse(text: &str) -> Loaded {
             }),
     };
     match tree {
-        Ok(tree) => read::read(&tree, format),
+        Ok(tree) => {
+            let mut loaded = read::read(&tree, format);
+            // JSON parsers keep the last of repeated keys, the CloudWatch agent's too: the
+            // config runs as it would there, and the lost value is named.
+            if format == Format::CloudWatchJson {
+                if let Some(path) = duplicate_keys::first(text) {
+                    loaded.warnings.push(Problem {
+                        path,
+                        message: "this key appears twice in the same object: the last one counts (as in the CloudWatch agent); remove the other".into(),
+                    });
+                }
+            }
+            loaded
+        }
         Err(problem) => Loaded {
             format,
             config: None,

@@ -39,12 +39,16 @@ pub fn check(config: &AgentConfig, format: Format) -> Vec<Problem> {
                 message: format!("{} matches no file now (the agent waits for one)", file.file_path),
             });
         }
+        let literal = !file.file_path.contains(['*', '?', '[']);
         for path in paths {
-            let problem = path_problem::before_opening(&path).or_else(|| {
-                std::fs::File::open(&path)
+            let problem = match path_problem::before_opening(&path) {
+                // A wildcard also matches directories beside the files.
+                Some(path_problem::PathProblem::Directory) if !literal => continue,
+                Some(problem) => Some(problem),
+                None => std::fs::File::open(&path)
                     .err()
-                    .map(|e| path_problem::open_failed(&e))
-            });
+                    .map(|e| path_problem::open_failed(&e)),
+            };
             match problem {
                 Some(problem) => warnings.push(Problem {
                     path: at.clone(),

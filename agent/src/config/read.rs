@@ -335,7 +335,7 @@ impl Reader {
             "force_flush_interval",
             "endpoint_override",
         ];
-        let plugins: Vec<(String, &Value)> = match self.format {
+        let plugins: Vec<(String, String, &Value)> = match self.format {
             Format::CloudWatchJson => {
                 let mut known = settings.to_vec();
                 known.push("metrics_collected");
@@ -352,7 +352,7 @@ impl Reader {
                 let at = join(path, "metrics_collected");
                 if let Some(collected) = map.get("metrics_collected") {
                     self.object(collected, &at)
-                        .map(|m| m.iter().map(|(k, v)| (join(&at, k), v)).collect())
+                        .map(|m| m.iter().map(|(k, v)| (join(&at, k), k.clone(), v)).collect())
                         .unwrap_or_default()
                 } else {
                     self.error(&at, "required: the plugins to collect");
@@ -368,7 +368,7 @@ impl Reader {
                     }
                     let at = join(path, key);
                     if Plugin::from_name(key).is_some() {
-                        plugins.push((at, v));
+                        plugins.push((at, key.clone(), v));
                     } else if UNSUPPORTED_PLUGINS.contains(&key.as_str()) {
                         self.error(&at, "this plugin is not supported by skywatch yet");
                     } else {
@@ -416,8 +416,7 @@ impl Reader {
                 _ => {}
             }
         }
-        for (at, v) in plugins {
-            let name = at.rsplit('.').next().unwrap_or_default().to_string();
+        for (at, name, v) in plugins {
             match Plugin::from_name(&name) {
                 // procstat is a list: one entry per selection.
                 Some(Plugin::Procstat) => match v.as_array() {
@@ -441,7 +440,12 @@ impl Reader {
                 None if UNSUPPORTED_PLUGINS.contains(&name.as_str()) => {
                     self.error(&at, "this plugin is not supported by skywatch yet");
                 }
-                None if WINDOWS_PLUGINS.iter().any(|w| w.eq_ignore_ascii_case(&name)) => {
+                // Windows performance counter objects: the known names, and any name with a
+                // space, ':' or '$' (`SQLServer:Buffer Manager`, `MSSQL$SQL1:Locks`), which no
+                // Linux plugin has.
+                None if WINDOWS_PLUGINS.iter().any(|w| w.eq_ignore_ascii_case(&name))
+                    || name.contains([' ', ':', '$']) =>
+                {
                     self.warn(
                         &at,
                         "a Windows performance counter object: Windows-only, ignored on Linux",

@@ -240,6 +240,8 @@ pub const WINDOWS_PLUGINS: &[&str] = &[
     "ASP.NET Applications",
     ".NET CLR Memory",
     "SQLServer:General Statistics",
+    "Hyper-V Hypervisor",
+    "Hyper-V Hypervisor Logical Processor",
 ];
 
 /// CloudWatch's standard units (`StandardUnit`).

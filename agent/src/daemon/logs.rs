@@ -17,7 +17,7 @@ use skywatch_aws::{InstanceFacts, SdkSettings};
 use super::auto_output::{watch_for_aws, OutputStatus};
 use super::collection::hostname;
 use super::{AgentError, EmfQueue};
-use crate::config::{glob_pattern, AgentConfig, Destination, LogsConfig};
+use crate::config::{glob_pattern, AgentConfig, Destination, LogFileConfig, LogsConfig};
 use crate::journal::log;
 use crate::logs::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::logs::delivery::{self, cloudwatch_target, LogTarget, Shared, Upgrade};
@@ -106,17 +106,29 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         let group = resolve_log_name(&file.log_group_name, facts, &host, region);
         let stream = resolve_log_name(&file.log_stream_name, facts, &host, region);
         // The checkpoints' key: the glob, as always; an entry naming a glob an earlier entry
-        // names gets its own (`glob#2`…), so each follows the file once and resumes where it
-        // was instead of starting over at every restart.
+        // names gets its own, by where it ships (`glob#group/stream`, and the entry's number
+        // only if that too is the same), so each follows the file once, resumes where it was
+        // instead of starting over at every restart, and keeps its place when entries move.
         let pattern = glob_pattern(&file.file_path);
-        let earlier = logs.files[..i]
+        let earlier: Vec<&LogFileConfig> = logs.files[..i]
             .iter()
             .filter(|f| glob_pattern(&f.file_path) == pattern)
-            .count();
-        let key = if earlier == 0 {
+            .collect();
+        let key = if earlier.is_empty() {
             pattern
         } else {
-            format!("{pattern}#{}", earlier + 1)
+            let same_target = earlier
+                .iter()
+                .filter(|f| {
+                    f.log_group_name == file.log_group_name && f.log_stream_name == file.log_stream_name
+                })
+                .count();
+            let key = format!("{pattern}#{}/{}", file.log_group_name, file.log_stream_name);
+            if same_target > 0 {
+                format!("{key}#{}", same_target + 1)
+            } else {
+                key
+            }
         };
         let saved = by_source.remove(&key).unwrap_or_default();
         let first = (i as u64 + 1) << SOURCE_NUMBER_SHIFT;
@@ -135,6 +147,11 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
     let (target, upgrade) =
         choose_target(config, logs, facts, state_dir, retention, classes, &status).await?;
     let to_cloudwatch = matches!(target, LogTarget::CloudWatch { .. });
+    let on_cloudwatch = Arc::new(AtomicBool::new(to_cloudwatch));
+    let upgrade = upgrade.map(|u| Upgrade {
+        on_cloudwatch: Some(Arc::clone(&on_cloudwatch)),
+        ..u
+    });
     let spool = Spool::open(&state_dir.join("spool"), logs.spool_bytes)
         .map_err(|e| startup(format!("cannot open the spool in {}: {e}", state_dir.display())))?;
     let outbox = Arc::new(Mutex::new(Outbox::new(
@@ -168,15 +185,16 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
     if any_emf && to_cloudwatch {
         log("EMF lines go to CloudWatch Logs, which extracts their metrics: the agent does not send them twice");
     }
-    let emf = emf_queue.filter(|_| any_emf && !to_cloudwatch);
+    // Kept even when starting on CloudWatch Logs is impossible to change (fixed targets); an
+    // `auto` output that starts local forwards EMF until it moves.
+    let emf = emf_queue.filter(|_| any_emf);
     let shipper = Shipper::new(
         sources,
         store,
         Settings {
             force_flush: Duration::from_secs(logs.force_flush_interval_s.max(1)),
             emf,
-            // CloudWatch Logs' time window; the local store keeps every event.
-            window: to_cloudwatch,
+            to_cloudwatch: Arc::clone(&on_cloudwatch),
         },
         telemetry,
         Links {
@@ -224,7 +242,10 @@ async fn join_reader(reader: std::thread::JoinHandle<ShipperReport>) -> ShipperR
         report
     } else {
         log("the log reader failed unexpectedly: files are read again from their checkpoints at the next start");
-        ShipperReport::default()
+        ShipperReport {
+            failed: true,
+            ..ShipperReport::default()
+        }
     }
 }
 
@@ -275,6 +296,7 @@ async fn choose_target(
                 classes,
                 retention,
                 status: status.clone(),
+                on_cloudwatch: None,
             };
             return Ok((local()?, Some(upgrade)));
         }

@@ -52,9 +52,11 @@ const ONCE_RATE_GAP: Duration = Duration::from_secs(1);
 /// to the metrics side.
 pub(crate) type EmfQueue = BoundedQueue<Vec<(i64, String)>>;
 
-/// Batches of EMF documents the producers may get ahead of the metrics side: then the log
-/// reader waits and the listener drops (and counts).
-const EMF_QUEUE_BATCHES: usize = 1024;
+/// Batches of EMF documents the log reader may get ahead of the metrics side (a batch is a
+/// round's EMF lines of one file); then it waits.
+const EMF_FILE_BATCHES: usize = 64;
+/// Documents the EMF listener may get ahead of the metrics side; then it drops (and counts).
+const EMF_LISTENED_DOCUMENTS: usize = 10_000;
 
 /// How the daemon was started.
 #[derive(Debug, Clone)]
@@ -105,6 +107,8 @@ pub struct Outcome {
     pub dropped: u64,
     /// Log events read but not delivered by the end (read again at the next start).
     pub log_events_undelivered: u64,
+    /// The log reader failed unexpectedly.
+    pub log_reader_failed: bool,
 }
 
 /// Runs the agent until SIGTERM/SIGINT (or, with `once`, one collection).
@@ -118,6 +122,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         health_stop.stop(Duration::ZERO);
         let result = Outcome {
             log_events_undelivered: logs.undelivered,
+            log_reader_failed: logs.failed,
             ..outcome(&telemetry)
         };
         JOURNAL.log(format_args!("done: {}", stop_report(&result, &telemetry)));
@@ -149,6 +154,9 @@ struct Agent {
     logs: Option<LogsRunning>,
     /// EMF documents from log files and the listener.
     emf: Option<Arc<EmfQueue>>,
+    /// EMF documents from the listener (a queue of their own: its producers drop, the
+    /// reader's waits, and a file batch may be megabytes).
+    emf_listened: Option<Arc<EmfQueue>>,
     /// The EMF and statsd listeners' tasks.
     listeners: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -198,7 +206,9 @@ impl Agent {
             .map(|l| l.emf_listen.iter().filter_map(|a| Listen::parse(a)).collect())
             .unwrap_or_default();
         let emf_wanted = emf_files || !emf_listen.is_empty();
-        let emf = emf_wanted.then(|| Arc::new(EmfQueue::new(EMF_QUEUE_BATCHES, WhenFull::DropNewest)));
+        let emf = emf_files.then(|| Arc::new(EmfQueue::new(EMF_FILE_BATCHES, WhenFull::DropNewest)));
+        let emf_listened = (!emf_listen.is_empty() && !options.once)
+            .then(|| Arc::new(EmfQueue::new(EMF_LISTENED_DOCUMENTS, WhenFull::DropNewest)));
         let status = OutputStatus::default();
         let output = MetricOutput::open(
             &config,
@@ -248,8 +258,8 @@ impl Agent {
             ),
             _ => None,
         };
-        let emf_listener = match (&emf, options.once) {
-            (Some(queue), false) if !emf_listen.is_empty() => {
+        let emf_listener = match (&emf_listened, options.once) {
+            (Some(queue), false) => {
                 emf_listener::start(&emf_listen, Arc::clone(queue), Arc::clone(&telemetry))
                     .await
                     .map_err(AgentError::Startup)?
@@ -323,6 +333,7 @@ impl Agent {
             output,
             logs,
             emf,
+            emf_listened,
             listeners: emf_listener.into_iter().chain(statsd_listeners).collect(),
         })
     }
@@ -355,6 +366,7 @@ impl Agent {
             self.logs.take(),
             None,
             self.emf.as_deref(),
+            self.emf_listened.as_deref(),
             &self.output,
             &self.telemetry,
         )
@@ -371,6 +383,7 @@ impl Agent {
         let mut flush_every = Duration::from_secs(self.metrics.force_flush_interval_s.max(1));
         let mut next_flush = Instant::now() + flush_every;
         let emf = self.emf.clone();
+        let emf_listened = self.emf_listened.clone();
         let mut stopping = ctx.shutdown.clone();
         loop {
             // Alive: the host pings systemd's watchdog only while every part beats.
@@ -386,6 +399,10 @@ impl Agent {
             }
             tokio::select! {
                 () = tokio::time::sleep_until(wake.into()) => {}
+                Some(docs) = next_emf(emf_listened.as_deref(), &self.telemetry) => {
+                    self.take_emf(docs);
+                    continue;
+                }
                 Some(docs) = next_emf(emf.as_deref(), &self.telemetry) => {
                     self.take_emf(docs);
                     continue;
@@ -449,6 +466,7 @@ impl Agent {
                 logs,
                 Some(within),
                 self.emf.as_deref(),
+                self.emf_listened.as_deref(),
                 &self.output,
                 &self.telemetry
             ),
@@ -478,6 +496,7 @@ async fn wind_down_logs(
     logs: Option<LogsRunning>,
     stop: Option<Duration>,
     emf: Option<&EmfQueue>,
+    listened: Option<&EmfQueue>,
     output: &MetricOutput,
     telemetry: &Telemetry,
 ) -> ShipperReport {
@@ -495,13 +514,13 @@ async fn wind_down_logs(
             Some(docs) = next_emf(emf, telemetry) => take_emf(docs, output, telemetry),
         }
     };
-    if let Some(queue) = emf {
+    for queue in [emf, listened].into_iter().flatten() {
         queue.close();
         while let Some(docs) = queue.try_pop() {
             take_emf(docs, output, telemetry);
         }
-        telemetry.emf_queued.set(0);
     }
+    telemetry.emf_queued.set(0);
     report
 }
 
@@ -550,5 +569,6 @@ fn outcome(telemetry: &Telemetry) -> Outcome {
         stored: telemetry.datums_stored.get(),
         dropped: telemetry.dropped_total(),
         log_events_undelivered: 0,
+        log_reader_failed: false,
     }
 }

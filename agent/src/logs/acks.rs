@@ -77,9 +77,13 @@ impl Acks {
         self.files.get(&file).map_or(0, |a| a.pending.len())
     }
 
-    /// Events of every file not yet acknowledged.
-    pub fn outstanding_total(&self) -> usize {
-        self.files.values().map(|a| a.pending.len()).sum()
+    /// Events of every file not yet acknowledged (those acknowledged behind an older one that
+    /// is not are not counted).
+    pub fn unacknowledged_total(&self) -> usize {
+        self.files
+            .values()
+            .map(|a| a.pending.iter().filter(|(_, acked)| !acked).count())
+            .sum()
     }
 
     /// Forgets a file (deleted, and everything of it acknowledged).

@@ -61,6 +61,9 @@ pub struct Upgrade {
     /// Groups and their retention (days) to set once.
     pub retention: Vec<(String, i32)>,
     pub status: crate::daemon::OutputStatus,
+    /// Told when the events go to CloudWatch Logs (the reader then applies its window and
+    /// leaves EMF lines to it).
+    pub on_cloudwatch: Option<Arc<AtomicBool>>,
 }
 
 /// The CloudWatch Logs target.
@@ -119,6 +122,9 @@ pub async fn run(mut target: LogTarget, shared: Shared, mut upgrade: Option<Upgr
                     "AWS can be reached now: log events go to CloudWatch Logs in {region} from here on (those already in the local store stay there)"
                 ));
                 u.status.set("logs", format!("CloudWatch Logs in {region}"));
+                if let Some(flag) = &u.on_cloudwatch {
+                    flag.store(true, Ordering::Release);
+                }
                 target = cloudwatch_target(&sdk, u.endpoint_override.as_deref(), &u.classes, u.retention);
             }
         }

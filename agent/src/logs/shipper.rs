@@ -77,8 +77,8 @@ pub struct Shipper {
     discovered: bool,
     /// EMF documents (time, message), for the metrics side (files with `emf` on).
     emf: Option<Arc<EmfQueue>>,
-    /// CloudWatch Logs' time window applies (not to the local store).
-    window: bool,
+    /// The events go to CloudWatch Logs (see [`Settings::to_cloudwatch`]).
+    to_cloudwatch: Arc<AtomicBool>,
     window_report: WindowReport,
     /// Events acknowledged since checkpoints were last saved (sent again after a crash).
     acked_since_save: u64,
@@ -93,6 +93,9 @@ pub struct ShipperReport {
     pub outside_window: u64,
     /// The last checkpoint save failed: this many delivered events are sent again next time.
     pub resent_next_start: u64,
+    /// The reader failed unexpectedly: what it read is read again at the next start, and the
+    /// counts above are not known.
+    pub failed: bool,
 }
 
 /// How the reader batches and what it hands on besides batches.
@@ -101,8 +104,10 @@ pub struct Settings {
     pub force_flush: Duration,
     /// Where EMF documents go (files with `emf` on, when the output is not CloudWatch Logs).
     pub emf: Option<Arc<EmfQueue>>,
-    /// CloudWatch Logs' time window applies (the local store keeps every event).
-    pub window: bool,
+    /// Set while the events go to CloudWatch Logs: its time window applies (the local store
+    /// keeps every event), and EMF lines are left to it (it extracts their metrics). Shared
+    /// with the sender, which sets it when an `auto` output moves to CloudWatch.
+    pub to_cloudwatch: Arc<AtomicBool>,
 }
 
 impl Shipper {
@@ -117,7 +122,7 @@ impl Shipper {
         let Settings {
             force_flush,
             emf,
-            window,
+            to_cloudwatch,
         } = settings;
         Shipper {
             sources,
@@ -132,7 +137,7 @@ impl Shipper {
             unsaved: false,
             discovered: false,
             emf,
-            window,
+            to_cloudwatch,
             window_report: WindowReport::default(),
             acked_since_save: 0,
         }
@@ -253,10 +258,11 @@ impl Shipper {
 
     /// Events source `i` produced: EMF documents to the metrics side, all to their stream.
     fn take_events(&mut self, i: usize, mut events: Vec<LogEvent>, now: Instant) {
-        if self.sources[i].emf {
+        let to_cloudwatch = self.to_cloudwatch.load(Ordering::Acquire);
+        if self.sources[i].emf && !to_cloudwatch {
             self.forward_emf(&events);
         }
-        if self.window {
+        if to_cloudwatch {
             events = self.leave_out_of_window(i, events);
         }
         let source = &self.sources[i];
@@ -507,7 +513,7 @@ impl Shipper {
         for line in self.window_report.summary() {
             log(format_args!("warning: {line}"));
         }
-        let undelivered = self.acks.outstanding_total() as u64;
+        let undelivered = self.acks.unacknowledged_total() as u64;
         if undelivered > 0 {
             log(format_args!(
                 "{undelivered} event(s) read were not delivered: they are read again from the checkpoints at the next start"
@@ -517,6 +523,7 @@ impl Shipper {
             undelivered,
             outside_window: self.window_report.total(),
             resent_next_start: if self.unsaved { self.acked_since_save } else { 0 },
+            failed: false,
         }
     }
 }

@@ -252,11 +252,15 @@ impl Tailer {
         }
         let mut problems = HashMap::new();
         let mut paths = Vec::new();
+        let literal = !self.pattern.contains(['*', '?', '[']);
         for path in matches {
             if self.skipped(&path) {
                 continue;
             }
             match path_problem::before_opening(&path) {
+                // A wildcard also matches directories beside the files: only a path named
+                // literally is worth a word.
+                Some(PathProblem::Directory) if !literal => {}
                 Some(problem) => {
                     problems.insert(path, problem);
                 }
@@ -270,6 +274,8 @@ impl Tailer {
         for path in paths {
             let file = match File::open(&path) {
                 Ok(file) => file,
+                // Gone between the listing and the open (a rotation): looked at next time.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => {
                     problems.insert(path, path_problem::open_failed(&e));
                     continue;

@@ -265,7 +265,10 @@ impl Collector {
             return Vec::new();
         };
         let pids = procstat::find_pids(&self.proc_root, selector);
+        // Entries with the same selection keep their cpu readings apart.
+        let entry = format!("{:?}|{:?}", plugin.interval_s, plugin.measurements);
         procstat::samples(
+            &entry,
             selector,
             pids,
             &self.proc_root,

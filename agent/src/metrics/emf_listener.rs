@@ -40,11 +40,16 @@ impl Listen {
     }
 }
 
-fn hand_over(queue: &EmfQueue, telemetry: &Telemetry, document: String) {
+/// Queues one document; false once the queue is closed (the agent is stopping).
+fn hand_over(queue: &EmfQueue, telemetry: &Telemetry, document: String) -> bool {
     if document.trim().is_empty() {
-        return;
+        return true;
     }
-    if queue.push(vec![(now_ms(), document)]) != Pushed::Queued {
+    let pushed = queue.push(vec![(now_ms(), document)]);
+    if pushed == Pushed::Closed {
+        return false;
+    }
+    if pushed == Pushed::Dropped {
         telemetry.log_events(LogOutcome::EmfDropped, 1);
         let n = telemetry.log_event_count(LogOutcome::EmfDropped);
         if n.is_power_of_two() {
@@ -53,6 +58,7 @@ fn hand_over(queue: &EmfQueue, telemetry: &Telemetry, document: String) {
             ));
         }
     }
+    true
 }
 
 /// Binds every address (a failure names it), then serves them on tasks of their own.
@@ -68,7 +74,7 @@ pub async fn start(
                 let socket = UdpSocket::bind(addr)
                     .await
                     .map_err(|e| format!("EMF listener: cannot listen on udp://{addr}: {e}"))?;
-                JOURNAL.log(format_args!("EMF listener on udp://{addr}"));
+                JOURNAL.log(format_args!("EMF listener on udp://{addr} (documents become metrics; the log records themselves are not kept — the CloudWatch agent sends them to CloudWatch Logs)"));
                 let (queue, telemetry) = (Arc::clone(&queue), Arc::clone(&telemetry));
                 tasks.push(tokio::spawn(async move {
                     let mut buf = vec![0u8; 65_536];
@@ -78,7 +84,9 @@ pub async fn start(
                         };
                         // A datagram may carry several documents, one a line.
                         for line in String::from_utf8_lossy(&buf[..n]).lines() {
-                            hand_over(&queue, &telemetry, line.to_string());
+                            if !hand_over(&queue, &telemetry, line.to_string()) {
+                                return;
+                            }
                         }
                     }
                 }));
@@ -87,7 +95,7 @@ pub async fn start(
                 let listener = TcpListener::bind(addr)
                     .await
                     .map_err(|e| format!("EMF listener: cannot listen on tcp://{addr}: {e}"))?;
-                JOURNAL.log(format_args!("EMF listener on tcp://{addr}"));
+                JOURNAL.log(format_args!("EMF listener on tcp://{addr} (documents become metrics; the log records themselves are not kept — the CloudWatch agent sends them to CloudWatch Logs)"));
                 let (queue, telemetry) = (Arc::clone(&queue), Arc::clone(&telemetry));
                 tasks.push(tokio::spawn(async move {
                     loop {
@@ -114,11 +122,12 @@ pub async fn start(
                                         telemetry.log_events(LogOutcome::EmfInvalid, 1);
                                         return;
                                     }
-                                    Ok(_) => hand_over(
-                                        &queue,
-                                        &telemetry,
-                                        String::from_utf8_lossy(&line).into_owned(),
-                                    ),
+                                    Ok(_) => {
+                                        let document = String::from_utf8_lossy(&line).into_owned();
+                                        if !hand_over(&queue, &telemetry, document) {
+                                            return;
+                                        }
+                                    }
                                 }
                             }
                         });

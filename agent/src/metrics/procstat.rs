@@ -180,6 +180,7 @@ impl CpuHistory {
 
 /// The samples of one entry: the pid count, then each process's fields.
 pub fn samples(
+    entry: &str,
     selector: &ProcessSelector,
     pids: Result<Vec<u32>, String>,
     proc_root: &Path,
@@ -206,7 +207,7 @@ pub fn samples(
         tags: vec![selection.clone(), finder],
         named: None,
     });
-    let key = format!("{dimension}={value}");
+    let key = format!("{entry}|{dimension}={value}");
     history.retain(&key, &pids);
     for pid in pids {
         let Some(p) = read_process(proc_root, pid) else {
@@ -295,7 +296,7 @@ mod tests {
         assert!(me_read.threads >= 1 && me_read.fds.is_some_and(|n| n > 0));
         let mut history = CpuHistory::default();
         let now = Instant::now();
-        let first = samples(&selector, Ok(vec![me]), proc_root, &mut history, now);
+        let first = samples("test", &selector, Ok(vec![me]), proc_root, &mut history, now);
         assert!(
             !first.iter().any(|s| s.field == "cpu_usage"),
             "none at the first reading"
@@ -310,6 +311,7 @@ mod tests {
             ]
         );
         let later = samples(
+            "test",
             &selector,
             Ok(vec![me]),
             proc_root,
@@ -319,6 +321,7 @@ mod tests {
         assert!(later.iter().any(|s| s.field == "cpu_usage" && s.value >= 0.0));
         let missing = ProcessSelector::PidFile(dir.path().join("nope.pid").display().to_string());
         let lost = samples(
+            "test",
             &missing,
             find_pids(proc_root, &missing),
             proc_root,
@@ -329,7 +332,14 @@ mod tests {
         assert_eq!(lost[0].value, 0.0);
         assert_eq!(lost[0].tags, [("pid_finder".to_string(), "native".to_string())]);
         let none = ProcessSelector::Pattern("no-such-process-[0-9]{40}".into());
-        let zero = samples(&none, find_pids(proc_root, &none), proc_root, &mut history, now);
+        let zero = samples(
+            "test",
+            &none,
+            find_pids(proc_root, &none),
+            proc_root,
+            &mut history,
+            now,
+        );
         assert_eq!((zero.len(), zero[0].value), (1, 0.0));
     }
 }

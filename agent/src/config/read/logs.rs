@@ -130,7 +130,7 @@ impl Reader {
                         "windows_events",
                         "Windows-only (Windows event logs): ignored on Linux",
                     )],
-                    &["journald", "application_signals"],
+                    &["journald", "application_signals", "kubernetes", "prometheus"],
                 );
                 let files = collected.get("files")?;
                 let files = self.object(files, "logs.logs_collected.files")?;
@@ -159,7 +159,13 @@ impl Reader {
         let Some(map) = self.object(value, path) else {
             return Vec::new();
         };
-        self.check_keys(map, path, &["emf"], &[], &[]);
+        self.check_keys(
+            map,
+            path,
+            &["emf"],
+            &[],
+            &["kubernetes", "prometheus", "application_signals"],
+        );
         let Some(emf) = map.get("emf") else {
             return Vec::new();
         };
@@ -229,9 +235,9 @@ impl Reader {
                     "a Windows path (a Windows-only entry of a shared config?): this agent runs on Linux and follows nothing there",
                 );
             } else if is_pseudo_file(std::path::Path::new(&file.file_path)) {
-                self.error(
+                self.warn(
                     &at,
-                    "names a kernel pseudo-file (/proc, /sys): its size is not what it holds, so it cannot be tailed (it would look truncated at every read)",
+                    "names a kernel pseudo-file (/proc, /sys): its size is not what it holds, so it cannot be tailed (it would look truncated at every read); not followed",
                 );
             }
             let pattern = normalize_glob(&file.file_path);
