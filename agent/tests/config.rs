@@ -156,7 +156,7 @@ fn every_json_problem_is_reported_at_once_with_its_path() {
     assert!(loaded.config.is_none());
     has_error(&loaded, "agent.metrics_collection_interval", "from 1 to 172800");
     has_error(&loaded, "agent.omit_hostname", "expected true or false");
-    has_error(&loaded, "agent.credentials", "not supported by skywatch yet");
+    has_error(&loaded, "agent.credentials.role_arn", "not a role ARN");
     has_error(&loaded, "agent.colour", "unknown key");
     has_error(&loaded, "metrics.namespace", "reserved");
     has_error(

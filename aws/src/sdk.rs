@@ -48,6 +48,9 @@ pub struct SdkSettings {
     pub region_from_imds: bool,
     /// Use the services' dual-stack (IPv4 and IPv6) endpoints.
     pub dual_stack: bool,
+    /// A role to assume through STS with the chain's credentials; its credentials are
+    /// refreshed before they expire.
+    pub role_arn: Option<String>,
     pub retries: Retries,
 }
 
@@ -59,6 +62,7 @@ pub async fn sdk_config(settings: SdkSettings) -> SdkConfig {
         instance_region,
         region_from_imds,
         dual_stack,
+        role_arn,
         retries,
     } = settings;
     let mut chain = RegionProviderChain::first_try(region.map(Region::new))
@@ -81,7 +85,7 @@ pub async fn sdk_config(settings: SdkSettings) -> SdkConfig {
         .imds_client(imds_client())
         .build()
         .await;
-    aws_config::defaults(BehaviorVersion::latest())
+    let config = aws_config::defaults(BehaviorVersion::latest())
         .region(chain)
         .credentials_provider(credentials)
         .retry_config(retry_config)
@@ -93,7 +97,21 @@ pub async fn sdk_config(settings: SdkSettings) -> SdkConfig {
                 .build(),
         )
         .load()
-        .await
+        .await;
+    let Some(role_arn) = role_arn else {
+        return config;
+    };
+    let assumed = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        .session_name("skywatch")
+        .configure(&config)
+        .build()
+        .await;
+    config
+        .into_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            assumed,
+        ))
+        .build()
 }
 
 /// Whether the configuration can reach AWS: a region and credentials that resolve.

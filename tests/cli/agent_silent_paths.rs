@@ -540,3 +540,53 @@ fn skywatch_agent_config_check(json: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+#[test]
+fn a_role_to_assume_is_assumed_through_sts_and_the_logs_are_sent_as_it() {
+    let moto = moto::shared().unwrap();
+    let group = unique_name("/it/role");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("app.log"), stamped_lines(2, 0)).unwrap();
+    let json = format!(
+        r#"{{"agent": {{"credentials": {{"role_arn": "arn:aws:iam::123456789012:role/skywatch-test"}}}},
+  "logs": {{"logs_collected": {{"files": {{"collect_list": [
+    {{"file_path": "{}/app.log", "log_group_name": "{group}", "log_stream_name": "app"}}]}}}}}}}}"#,
+        work.path().display()
+    );
+    // moto records the requests it serves (this test process has a server of its own).
+    let addr = moto.endpoint_url().trim_start_matches("http://").to_string();
+    moto_api(&addr, "POST", "/moto-api/recorder/start-recording");
+    let mut agent = Agent::start_in(work.path(), &json, &env_vars(&moto.endpoint_url()), &["--once"]);
+    let (status, log) = agent.wait(Duration::from_secs(60));
+    assert!(status.success(), "{log}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let messages = runtime.block_on(async {
+        let client =
+            skywatch_tests::logs::Client::new(&skywatch_tests::aws::sdk_config(&moto.endpoint_url()).await);
+        all_messages(&client, &group, "app").await.unwrap()
+    });
+    assert_eq!(messages.len(), 2, "{log}");
+    let recording = moto_api(&addr, "GET", "/moto-api/recorder/download-recording");
+    // The SDK's STS client (AssumeRole is its only call here) went first, then CloudWatch Logs.
+    let sts = recording.find("api/sts/");
+    let logs = recording.find("Logs_20140328.PutLogEvents");
+    assert!(
+        sts.is_some() && logs.is_some(),
+        "STS, then CloudWatch Logs: {}",
+        recording.chars().take(3000).collect::<String>()
+    );
+}
+
+/// One request to moto's own API; the response body.
+fn moto_api(addr: &str, method: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}

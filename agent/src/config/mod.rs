@@ -63,6 +63,8 @@ pub struct AgentConfig {
     pub region: Option<String>,
     /// Use the services' dual-stack (IPv6) endpoints.
     pub use_dualstack_endpoint: bool,
+    /// A role to assume through STS for every call (`agent.credentials.role_arn`).
+    pub role_arn: Option<String>,
     /// Leave out the `host` dimension.
     pub omit_hostname: bool,
     /// The user the daemon should run as (the systemd unit sets it; the agent checks it).
@@ -99,6 +101,8 @@ pub struct LogsConfig {
     pub spool_bytes: u64,
     /// Where the EMF listener listens (`tcp://…`, `udp://…`); empty: no listener.
     pub emf_listen: Vec<String>,
+    /// The role log events are sent as (`logs.credentials.role_arn`), over the agent's.
+    pub role_arn: Option<String>,
 }
 
 /// The default memory for waiting log batches.
@@ -163,6 +167,8 @@ pub struct MetricsConfig {
     pub aggregation_dimensions: Vec<Vec<String>>,
     pub force_flush_interval_s: u64,
     pub endpoint_override: Option<String>,
+    /// The role metrics are sent as (`metrics.credentials.role_arn`), over the agent's.
+    pub role_arn: Option<String>,
     pub plugins: Vec<PluginConfig>,
 }
 

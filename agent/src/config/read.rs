@@ -235,7 +235,9 @@ impl Reader {
             Format::CloudWatchJson => AGENT_IGNORED,
             Format::Toml => &[],
         };
-        self.check_keys(agent, "agent", known, ignored, &["credentials"]);
+        let mut known = known.to_vec();
+        known.push("credentials");
+        self.check_keys(agent, "agent", &known, ignored, &[]);
         for (key, v) in agent {
             let path = join("agent", key);
             match key.as_str() {
@@ -243,6 +245,7 @@ impl Reader {
                     config.interval_s = self.interval(v, &path).unwrap_or(DEFAULT_INTERVAL_S);
                 }
                 "region" => config.region = self.string(v, &path),
+                "credentials" => config.role_arn = self.credentials(v, &path),
                 "use_dualstack_endpoint" => match v.as_bool() {
                     Some(on) => config.use_dualstack_endpoint = on,
                     None => self.error(&path, format!("expected true or false, found {v}")),
@@ -326,6 +329,7 @@ impl Reader {
             aggregation_dimensions: Vec::new(),
             force_flush_interval_s: DEFAULT_FORCE_FLUSH_S,
             endpoint_override: None,
+            role_arn: None,
             plugins: Vec::new(),
         };
         let settings = [
@@ -334,6 +338,7 @@ impl Reader {
             "aggregation_dimensions",
             "force_flush_interval",
             "endpoint_override",
+            "credentials",
         ];
         let plugins: Vec<(String, String, &Value)> = match self.format {
             Format::CloudWatchJson => {
@@ -347,7 +352,7 @@ impl Reader {
                         ("service.name", "entity metadata is not sent"),
                         ("deployment.environment", "entity metadata is not sent"),
                     ],
-                    &["credentials", "metrics_destinations"],
+                    &["metrics_destinations"],
                 );
                 let at = join(path, "metrics_collected");
                 if let Some(collected) = map.get("metrics_collected") {
@@ -413,6 +418,7 @@ impl Reader {
                     metrics.force_flush_interval_s = self.interval(v, &at).unwrap_or(DEFAULT_FORCE_FLUSH_S);
                 }
                 "endpoint_override" => metrics.endpoint_override = self.string(v, &at),
+                "credentials" => metrics.role_arn = self.credentials(v, &at),
                 _ => {}
             }
         }
@@ -462,6 +468,23 @@ impl Reader {
         }
         metrics.plugins.sort_by_key(|p| p.plugin);
         Some(metrics)
+    }
+
+    /// A `credentials` section: `role_arn`, the role to assume through STS (refreshed before
+    /// its credentials expire).
+    pub(super) fn credentials(&mut self, value: &Value, path: &str) -> Option<String> {
+        let map = self.object(value, path)?;
+        self.check_keys(map, path, &["role_arn"], &[], &[]);
+        let at = join(path, "role_arn");
+        let arn = self.string(map.get("role_arn")?, &at)?;
+        if !arn.starts_with("arn:") || arn.split(':').count() < 6 {
+            self.error(
+                &at,
+                format!("not a role ARN (arn:aws:iam::ACCOUNT:role/NAME): {arn:?}"),
+            );
+            return None;
+        }
+        Some(arn)
     }
 
     /// Global `append_dimensions`: the CloudWatch agent honours only the four EC2 pairs.

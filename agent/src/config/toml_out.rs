@@ -36,6 +36,9 @@ pub fn to_toml(config: &AgentConfig) -> String {
     if config.interval_s != DEFAULT_INTERVAL_S {
         agent.insert("metrics_collection_interval".into(), seconds(config.interval_s));
     }
+    if let Some(arn) = &config.role_arn {
+        agent.insert("credentials".into(), Value::Table(role(arn)));
+    }
     if config.use_dualstack_endpoint {
         agent.insert("use_dualstack_endpoint".into(), Value::Boolean(true));
     }
@@ -94,6 +97,9 @@ pub fn to_toml(config: &AgentConfig) -> String {
         }
         if let Some(endpoint) = &m.endpoint_override {
             metrics.insert("endpoint_override".into(), Value::String(endpoint.clone()));
+        }
+        if let Some(arn) = &m.role_arn {
+            metrics.insert("credentials".into(), Value::Table(role(arn)));
         }
         for p in &m.plugins {
             let mut plugin = Table::new();
@@ -190,6 +196,9 @@ fn logs_table(logs: &LogsConfig) -> Table {
     if logs.spool_bytes != DEFAULT_LOGS_SPOOL_BYTES {
         table.insert("spool_bytes".into(), bytes(logs.spool_bytes));
     }
+    if let Some(arn) = &logs.role_arn {
+        table.insert("credentials".into(), Value::Table(role(arn)));
+    }
     if !logs.emf_listen.is_empty() {
         table.insert("emf_listen".into(), strings(&logs.emf_listen));
     }
@@ -262,4 +271,11 @@ fn file_table(f: &LogFileConfig) -> Table {
         t.insert("long_lines".into(), text("truncate"));
     }
     t
+}
+
+/// A `credentials` table.
+fn role(arn: &str) -> Table {
+    let mut table = Table::new();
+    table.insert("role_arn".into(), Value::String(arn.to_string()));
+    table
 }

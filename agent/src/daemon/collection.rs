@@ -147,6 +147,7 @@ pub(super) fn no_metrics() -> MetricsConfig {
         aggregation_dimensions: Vec::new(),
         force_flush_interval_s: config::DEFAULT_FORCE_FLUSH_S,
         endpoint_override: None,
+        role_arn: None,
         plugins: Vec::new(),
     }
 }

@@ -278,6 +278,7 @@ async fn choose_target(
     let settings = SdkSettings {
         region: config.region.clone(),
         dual_stack: config.use_dualstack_endpoint,
+        role_arn: logs.role_arn.clone().or_else(|| config.role_arn.clone()),
         instance_region: facts.map(|f| f.region.clone()),
         ..SdkSettings::default()
     };

@@ -78,6 +78,7 @@ impl MetricOutput {
         let settings = SdkSettings {
             region: config.region.clone(),
             dual_stack: config.use_dualstack_endpoint,
+            role_arn: metrics.role_arn.clone().or_else(|| config.role_arn.clone()),
             instance_region,
             ..SdkSettings::default()
         };

@@ -71,7 +71,7 @@ impl Reader {
             "buffer_bytes",
             "spool_bytes",
         ];
-        let toml_only = ["emf_listen"];
+        let toml_only = ["emf_listen", "credentials"];
         let mut logs = LogsConfig {
             force_flush_interval_s: DEFAULT_LOGS_FLUSH_S,
             buffer_bytes: DEFAULT_LOGS_BUFFER_BYTES,
@@ -96,6 +96,7 @@ impl Reader {
                     logs.force_flush_interval_s = self.interval(v, &at).unwrap_or(DEFAULT_LOGS_FLUSH_S);
                 }
                 "endpoint_override" => logs.endpoint_override = self.string(v, &at),
+                "credentials" => logs.role_arn = self.credentials(v, &at),
                 "buffer_bytes" => logs.buffer_bytes = self.byte_size(v, &at, DEFAULT_LOGS_BUFFER_BYTES),
                 "spool_bytes" => logs.spool_bytes = self.byte_size(v, &at, DEFAULT_LOGS_SPOOL_BYTES),
                 "emf_listen" if self.format == Format::Toml => logs.emf_listen = self.emf_listen(v, &at),
@@ -112,7 +113,8 @@ impl Reader {
                 let mut known = vec!["logs_collected"];
                 known.extend(section_keys);
                 known.push("metrics_collected");
-                self.check_keys(map, "logs", &known, &ignored, &["credentials"]);
+                known.push("credentials");
+                self.check_keys(map, "logs", &known, &ignored, &[]);
                 let Some(collected) = map.get("logs_collected") else {
                     // The EMF listener alone is a whole logs section too.
                     if logs.emf_listen.is_empty() {
