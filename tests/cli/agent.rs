@@ -613,3 +613,80 @@ fn statsd_lines_are_aggregated_per_interval_with_their_tags_as_dimensions() {
     let (status, log) = agent.stop(Duration::from_secs(30));
     assert!(status.success(), "{log}");
 }
+
+#[test]
+fn nvidia_gpu_reads_nvidia_smi_per_gpu_and_says_when_it_is_missing() {
+    let work = tempfile::tempdir().unwrap();
+    // A recorded answer of two T4s, as the driver's nvidia-smi prints it.
+    let smi = work.path().join("nvidia-smi");
+    std::fs::write(
+        &smi,
+        "#!/bin/sh\nprintf '0, Tesla T4, 0, 15360, 1024, 14336, 27.50, 44, 87, 12, 3, 16, 0, 0, 0, 1590, 1590, 5000, 1470\\n1, Tesla T4, [Not Supported], 15360, 0, 15360, N/A, 30, 0, 0, 1, 16, 0, 0, 0, 300, 300, 405, 540\\n'\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&smi, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let config = "[outputs]\nmetrics = \"local\"\n[metrics.nvidia_gpu]\nmeasurement = [\"utilization_gpu\", \"memory_used\", \"power_draw\"]\n";
+    let mut agent = Agent::start_in(
+        work.path(),
+        config,
+        &[
+            ("SKYWATCH_NVIDIA_SMI", smi.display().to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ],
+        &["--once"],
+    );
+    let (status, log) = agent.wait(Duration::from_secs(60));
+    assert!(status.success(), "{log}");
+    let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
+        .args([
+            "metrics",
+            "--json",
+            "--state-dir",
+            work.path().join("state").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let utilization: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["name"] == "nvidia_smi_utilization_gpu")
+        .collect();
+    assert_eq!(utilization.len(), 2, "{rows:#?}");
+    assert_eq!(utilization[0]["unit"], "Percent");
+    assert!(rows
+        .iter()
+        .any(|r| r["name"] == "nvidia_smi_memory_used" && r["unit"] == "Megabytes" && r["value"] == 1024.0));
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r["name"] == "nvidia_smi_power_draw")
+            .count(),
+        1,
+        "the second GPU reports no power draw"
+    );
+    assert!(rows.iter().all(|r| r["dimensions"]["name"] == "Tesla T4"));
+    // Without nvidia-smi: the scrape says why.
+    let missing = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start_in(
+        missing.path(),
+        config,
+        &[
+            (
+                "SKYWATCH_NVIDIA_SMI",
+                missing.path().join("nvidia-smi").display().to_string(),
+            ),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ],
+        &["--once"],
+    );
+    let (_, log) = agent.wait(Duration::from_secs(60));
+    assert!(
+        log.contains("nvidia_gpu needs the NVIDIA driver's nvidia-smi"),
+        "{log}"
+    );
+}

@@ -247,6 +247,10 @@ impl Measurement {
         if plugin == Plugin::Procstat && self.field == "pid_count" {
             return "procstat_lookup_pid_count".to_string();
         }
+        // As the CloudWatch agent sends them: Telegraf's measurement name.
+        if plugin == Plugin::NvidiaGpu {
+            return format!("nvidia_smi_{}", self.field);
+        }
         format!("{}_{}", plugin.name(), self.field)
     }
 }

@@ -14,10 +14,11 @@ pub enum Plugin {
     Processes,
     Procstat,
     Statsd,
+    NvidiaGpu,
 }
 
 impl Plugin {
-    pub const ALL: [Plugin; 10] = [
+    pub const ALL: [Plugin; 11] = [
         Plugin::Mem,
         Plugin::Swap,
         Plugin::Cpu,
@@ -28,6 +29,7 @@ impl Plugin {
         Plugin::Processes,
         Plugin::Procstat,
         Plugin::Statsd,
+        Plugin::NvidiaGpu,
     ];
 
     /// The plugin's name in configs and the prefix of its metric names.
@@ -43,6 +45,7 @@ impl Plugin {
             Plugin::Processes => "processes",
             Plugin::Procstat => "procstat",
             Plugin::Statsd => "statsd",
+            Plugin::NvidiaGpu => "nvidia_gpu",
         }
     }
 
@@ -184,6 +187,25 @@ impl Plugin {
             ],
             // Named by the clients.
             Plugin::Statsd => &[],
+            Plugin::NvidiaGpu => &[
+                "fan_speed",
+                "memory_total",
+                "memory_used",
+                "memory_free",
+                "power_draw",
+                "temperature_gpu",
+                "utilization_gpu",
+                "utilization_memory",
+                "pcie_link_gen_current",
+                "pcie_link_width_current",
+                "encoder_stats_session_count",
+                "encoder_stats_average_fps",
+                "encoder_stats_average_latency",
+                "clocks_current_graphics",
+                "clocks_current_sm",
+                "clocks_current_memory",
+                "clocks_current_video",
+            ],
         }
     }
 
@@ -191,10 +213,12 @@ impl Plugin {
     pub fn default_unit(self, field: &str) -> &'static str {
         match (self, field) {
             (_, f) if f.ends_with("_percent") || f.starts_with("usage_") => "Percent",
-            (Plugin::Procstat, "cpu_usage") => "Percent",
+            (Plugin::Procstat, "cpu_usage")
+            | (Plugin::NvidiaGpu, "fan_speed" | "utilization_gpu" | "utilization_memory") => "Percent",
             (Plugin::Procstat, f) if f.starts_with("memory_") || f.ends_with("_bytes") => "Bytes",
             (Plugin::Procstat, "cpu_time" | "cpu_time_user" | "cpu_time_system") => "Count",
-            (Plugin::Procstat | Plugin::Cpu | Plugin::Statsd, _) => "None",
+            (Plugin::NvidiaGpu, f) if f.starts_with("memory_") => "Megabytes",
+            (Plugin::Procstat | Plugin::Cpu | Plugin::Statsd | Plugin::NvidiaGpu, _) => "None",
             (Plugin::Disk, f) if f.starts_with("inodes_") => "Count",
             (Plugin::Mem | Plugin::Swap | Plugin::Disk, _) => "Bytes",
             (Plugin::Diskio | Plugin::Net, f) if f.ends_with("_bytes") || f.starts_with("bytes_") => "Bytes",
@@ -210,15 +234,7 @@ impl Plugin {
 }
 
 /// Plugins of the CloudWatch agent schema that skywatch does not collect yet.
-pub const UNSUPPORTED_PLUGINS: &[&str] = &[
-    "collectd",
-    "ethtool",
-    "nvidia_gpu",
-    "efa",
-    "jmx",
-    "otlp",
-    "prometheus",
-];
+pub const UNSUPPORTED_PLUGINS: &[&str] = &["collectd", "ethtool", "efa", "jmx", "otlp", "prometheus"];
 
 /// `metrics_collected` objects of the CloudWatch agent on Windows (performance counter objects):
 /// Windows-only, so a shared config that names them is read with a warning.

@@ -65,6 +65,9 @@ impl Collector {
         if plugin.plugin == Plugin::Statsd {
             return Ok(self.statsd(plugin));
         }
+        if plugin.plugin == Plugin::NvidiaGpu {
+            return nvidia_gpu();
+        }
         if let Some(portable) = &mut self.portable {
             return portable.collect(plugin);
         }
@@ -109,6 +112,7 @@ impl Collector {
             Plugin::Processes => self.processes(),
             Plugin::Procstat => Ok(self.procstat(plugin)),
             Plugin::Statsd => Ok(self.statsd(plugin)),
+            Plugin::NvidiaGpu => nvidia_gpu(),
         }
     }
 
@@ -319,6 +323,20 @@ impl Collector {
         }
         Ok(samples)
     }
+}
+
+/// Every GPU's fields, tagged with its index and name.
+fn nvidia_gpu() -> Result<Vec<Sample>, ScrapeError> {
+    let gpus = super::nvidia::query().map_err(|reason| ScrapeError {
+        path: "nvidia-smi".into(),
+        reason,
+    })?;
+    let mut samples = Vec::new();
+    for (index, name, fields) in gpus {
+        let tags = vec![("index".to_string(), index), ("name".to_string(), name)];
+        samples.extend(tagged(&tags, fields));
+    }
+    Ok(samples)
 }
 
 /// No resources, or `*`: everything.

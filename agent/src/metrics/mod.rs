@@ -12,6 +12,7 @@ pub mod emf_listener;
 pub mod meminfo;
 pub mod netdev;
 pub mod netstat;
+pub mod nvidia;
 pub mod portable;
 pub mod processes;
 pub mod procstat;
