@@ -449,9 +449,7 @@ impl Reader {
                 // Windows performance counter objects: the known names, and any name with a
                 // space, ':' or '$' (`SQLServer:Buffer Manager`, `MSSQL$SQL1:Locks`), which no
                 // Linux plugin has.
-                None if WINDOWS_PLUGINS.iter().any(|w| w.eq_ignore_ascii_case(&name))
-                    || name.contains([' ', ':', '$']) =>
-                {
+                None if WINDOWS_PLUGINS.contains(&name.as_str()) || name.contains([' ', ':', '$']) => {
                     self.warn(
                         &at,
                         "a Windows performance counter object: Windows-only, ignored on Linux",
@@ -478,11 +476,11 @@ impl Reader {
         let at = join(path, "role_arn");
         let arn = self.string(map.get("role_arn")?, &at)?;
         if !arn.starts_with("arn:") || arn.split(':').count() < 6 {
-            self.error(
+            // STS will refuse it, and the calls are retried and counted; said here first.
+            self.warn(
                 &at,
-                format!("not a role ARN (arn:aws:iam::ACCOUNT:role/NAME): {arn:?}"),
+                format!("does not look like a role ARN (arn:aws:iam::ACCOUNT:role/NAME): {arn:?}; STS will refuse it"),
             );
-            return None;
         }
         Some(arn)
     }

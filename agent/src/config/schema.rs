@@ -184,6 +184,28 @@ impl Plugin {
                 "voluntary_context_switches",
                 "write_bytes",
                 "write_count",
+                "rlimit_cpu_time_hard",
+                "rlimit_cpu_time_soft",
+                "rlimit_file_locks_hard",
+                "rlimit_file_locks_soft",
+                "rlimit_memory_data_hard",
+                "rlimit_memory_data_soft",
+                "rlimit_memory_locked_hard",
+                "rlimit_memory_locked_soft",
+                "rlimit_memory_rss_hard",
+                "rlimit_memory_rss_soft",
+                "rlimit_memory_stack_hard",
+                "rlimit_memory_stack_soft",
+                "rlimit_memory_vms_hard",
+                "rlimit_memory_vms_soft",
+                "rlimit_nice_priority_hard",
+                "rlimit_nice_priority_soft",
+                "rlimit_num_fds_hard",
+                "rlimit_num_fds_soft",
+                "rlimit_realtime_priority_hard",
+                "rlimit_realtime_priority_soft",
+                "rlimit_signals_pending_hard",
+                "rlimit_signals_pending_soft",
             ],
             // Named by the clients.
             Plugin::Statsd => &[],
@@ -215,7 +237,11 @@ impl Plugin {
             (_, f) if f.ends_with("_percent") || f.starts_with("usage_") => "Percent",
             (Plugin::Procstat, "cpu_usage")
             | (Plugin::NvidiaGpu, "fan_speed" | "utilization_gpu" | "utilization_memory") => "Percent",
-            (Plugin::Procstat, f) if f.starts_with("memory_") || f.ends_with("_bytes") => "Bytes",
+            (Plugin::Procstat, f)
+                if f.starts_with("memory_") || f.starts_with("rlimit_memory_") || f.ends_with("_bytes") =>
+            {
+                "Bytes"
+            }
             (Plugin::Procstat, "cpu_time" | "cpu_time_user" | "cpu_time_system") => "Count",
             (Plugin::NvidiaGpu, f) if f.starts_with("memory_") => "Megabytes",
             (Plugin::Procstat | Plugin::Cpu | Plugin::Statsd | Plugin::NvidiaGpu, _) => "None",
@@ -234,7 +260,7 @@ impl Plugin {
 }
 
 /// Plugins of the CloudWatch agent schema that skywatch does not collect yet.
-pub const UNSUPPORTED_PLUGINS: &[&str] = &["collectd", "ethtool", "efa", "jmx", "otlp", "prometheus"];
+pub const UNSUPPORTED_PLUGINS: &[&str] = &["collectd", "ethtool", "efa", "jmx", "otlp", "prometheus", "dpdk"];
 
 /// `metrics_collected` objects of the CloudWatch agent on Windows (performance counter objects):
 /// Windows-only, so a shared config that names them is read with a warning.

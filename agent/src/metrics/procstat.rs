@@ -46,6 +46,83 @@ pub struct ProcessReading {
     /// syscr, syscw, read_bytes, write_bytes (none when `io` cannot be read).
     pub io: Option<[u64; 4]>,
     pub fds: Option<u64>,
+    /// `rlimit_*_soft` / `rlimit_*_hard` from `limits` (unlimited as u64::MAX, as Telegraf).
+    pub limits: Vec<(&'static str, f64)>,
+}
+
+/// `/proc/<pid>/limits` rows and the fields they give: (row name, soft field, hard field).
+const LIMITS: &[(&str, &str, &str)] = &[
+    ("Max cpu time", "rlimit_cpu_time_soft", "rlimit_cpu_time_hard"),
+    (
+        "Max file locks",
+        "rlimit_file_locks_soft",
+        "rlimit_file_locks_hard",
+    ),
+    (
+        "Max data size",
+        "rlimit_memory_data_soft",
+        "rlimit_memory_data_hard",
+    ),
+    (
+        "Max locked memory",
+        "rlimit_memory_locked_soft",
+        "rlimit_memory_locked_hard",
+    ),
+    (
+        "Max resident set",
+        "rlimit_memory_rss_soft",
+        "rlimit_memory_rss_hard",
+    ),
+    (
+        "Max stack size",
+        "rlimit_memory_stack_soft",
+        "rlimit_memory_stack_hard",
+    ),
+    (
+        "Max address space",
+        "rlimit_memory_vms_soft",
+        "rlimit_memory_vms_hard",
+    ),
+    (
+        "Max nice priority",
+        "rlimit_nice_priority_soft",
+        "rlimit_nice_priority_hard",
+    ),
+    ("Max open files", "rlimit_num_fds_soft", "rlimit_num_fds_hard"),
+    (
+        "Max realtime priority",
+        "rlimit_realtime_priority_soft",
+        "rlimit_realtime_priority_hard",
+    ),
+    (
+        "Max pending signals",
+        "rlimit_signals_pending_soft",
+        "rlimit_signals_pending_hard",
+    ),
+];
+
+/// The limits of a `limits` file, as fields.
+pub fn parse_limits(text: &str) -> Vec<(&'static str, f64)> {
+    let value = |v: &str| {
+        if v == "unlimited" {
+            Some(u64::MAX as f64)
+        } else {
+            v.parse::<u64>().ok().map(|n| n as f64)
+        }
+    };
+    let mut out = Vec::new();
+    for line in text.lines() {
+        for (row, soft, hard) in LIMITS {
+            if let Some(rest) = line.strip_prefix(row) {
+                let mut cells = rest.split_ascii_whitespace();
+                if let (Some(s), Some(h)) = (cells.next().and_then(value), cells.next().and_then(value)) {
+                    out.push((*soft, s));
+                    out.push((*hard, h));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The pids an entry selects, or why the selection itself failed (an unreadable pid file).
@@ -153,6 +230,9 @@ pub fn read_process(proc_root: &Path, pid: u32) -> Option<ProcessReading> {
         reading.io = Some([get("syscr"), get("syscw"), get("read_bytes"), get("write_bytes")]);
     }
     reading.fds = std::fs::read_dir(dir.join("fd")).ok().map(|d| d.count() as u64);
+    if let Ok(limits) = std::fs::read_to_string(dir.join("limits")) {
+        reading.limits = parse_limits(&limits);
+    }
     Some(reading)
 }
 
@@ -261,6 +341,7 @@ pub fn samples(
         if let Some(fds) = p.fds {
             fields.push(("num_fds", fds as f64));
         }
+        fields.extend(p.limits.iter().copied());
         out.extend(fields.into_iter().map(|(field, value)| Sample {
             field,
             value,
@@ -275,7 +356,19 @@ pub fn samples(
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::{find_pids, read_process, samples, CpuHistory};
+    use super::{find_pids, parse_limits, read_process, samples, CpuHistory};
+
+    #[test]
+    fn limits_read_soft_and_hard_with_unlimited_as_the_largest() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units\nMax cpu time              unlimited            unlimited            seconds\nMax open files            1024                 524288               files\nMax nice priority         0                    0\n";
+        let limits = parse_limits(text);
+        let get = |f: &str| limits.iter().find(|(n, _)| *n == f).map(|(_, v)| *v);
+        assert_eq!(get("rlimit_num_fds_soft"), Some(1024.0));
+        assert_eq!(get("rlimit_num_fds_hard"), Some(524_288.0));
+        assert_eq!(get("rlimit_cpu_time_soft"), Some(u64::MAX as f64));
+        assert_eq!(get("rlimit_nice_priority_hard"), Some(0.0));
+        assert_eq!(limits.len(), 6);
+    }
     use crate::config::ProcessSelector;
 
     #[test]

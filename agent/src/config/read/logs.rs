@@ -116,8 +116,8 @@ impl Reader {
                 known.push("credentials");
                 self.check_keys(map, "logs", &known, &ignored, &[]);
                 let Some(collected) = map.get("logs_collected") else {
-                    // The EMF listener alone is a whole logs section too.
-                    if logs.emf_listen.is_empty() {
+                    // `metrics_collected` alone (the EMF listener, …) is a whole logs section too.
+                    if !map.contains_key("metrics_collected") {
                         self.error("logs.logs_collected", "required: the files to collect");
                         return None;
                     }
