@@ -145,7 +145,7 @@ fn every_json_problem_is_reported_at_once_with_its_path() {
       "swap": { "measurements": ["swap_free"] },
       "cpu": { "measurement": [], "totalcpu": "yes" },
       "disk": { "measurement": "used_percent", "drop_device": 1 },
-      "collectd": { "service_address": "udp://127.0.0.1:25826" },
+      "ethtool": { "interface_include": ["eth0"] },
       "gpu": {}
     }
   },
@@ -217,7 +217,7 @@ fn every_json_problem_is_reported_at_once_with_its_path() {
     );
     has_error(
         &loaded,
-        "metrics.metrics_collected.collectd",
+        "metrics.metrics_collected.ethtool",
         "not supported by skywatch yet",
     );
     has_error(&loaded, "metrics.metrics_collected.gpu", "unknown plugin");
@@ -226,7 +226,10 @@ fn every_json_problem_is_reported_at_once_with_its_path() {
     assert_eq!(loaded.errors.len(), 19, "{:#?}", errors(&loaded));
     let mut warned: Vec<&str> = loaded.warnings.iter().map(|w| w.path.as_str()).collect();
     warned.sort_unstable();
-    assert_eq!(warned, ["agent.credentials.role_arn", "metrics.append_dimensions.Team"]);
+    assert_eq!(
+        warned,
+        ["agent.credentials.role_arn", "metrics.append_dimensions.Team"]
+    );
 }
 
 #[test]
@@ -241,8 +244,8 @@ metrics = "s3"
 listen = "localhost"
 [metrics]
 endpoint = "x"
-[metrics.collectd]
-service_address = ":8125"
+[metrics.ethtool]
+interface_include = ["eth0"]
 [metrics.mem]
 measurement = [1]
 [metrics.net]
@@ -259,7 +262,7 @@ resources = "eth0"
     );
     has_error(&loaded, "health.listen", "127.0.0.1:9468");
     has_error(&loaded, "metrics.endpoint", "unknown key");
-    has_error(&loaded, "metrics.collectd", "not supported by skywatch yet");
+    has_error(&loaded, "metrics.ethtool", "not supported by skywatch yet");
     has_error(
         &loaded,
         "metrics.mem.measurement[0]",

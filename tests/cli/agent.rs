@@ -690,3 +690,72 @@ fn nvidia_gpu_reads_nvidia_smi_per_gpu_and_says_when_it_is_missing() {
         "{log}"
     );
 }
+
+/// A packet of collectd's network plugin (binary protocol, no security): one memory gauge.
+fn collectd_packet(host: &str, gauge: f64) -> Vec<u8> {
+    let part = |kind: u16, body: &[u8]| {
+        let mut out = kind.to_be_bytes().to_vec();
+        out.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
+        out.extend_from_slice(body);
+        out
+    };
+    let string = |kind: u16, s: &str| {
+        let mut body = s.as_bytes().to_vec();
+        body.push(0);
+        part(kind, &body)
+    };
+    let mut packet = string(0x0000, host);
+    packet.extend(string(0x0002, "memory"));
+    packet.extend(string(0x0004, "memory"));
+    packet.extend(string(0x0005, "used"));
+    let mut values = 1u16.to_be_bytes().to_vec();
+    values.push(1);
+    values.extend_from_slice(&gauge.to_le_bytes());
+    packet.extend(part(0x0006, &values));
+    packet
+}
+
+#[test]
+fn collectd_packets_become_metrics_named_as_the_cloudwatch_agent_names_them() {
+    let udp = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().to_string()
+    };
+    let config = format!(
+        "[outputs]\nmetrics = \"local\"\n[metrics]\nforce_flush_interval = 1\n[metrics.collectd]\nservice_address = \"udp://{udp}\"\nmetrics_collection_interval = 1\ncollectd_typesdb = []\n"
+    );
+    let agent = Agent::start(&config, &[("AWS_EC2_METADATA_DISABLED", "true".to_string())], &[]);
+    agent.wait_for_log(
+        &format!("collectd listener on udp://{udp}"),
+        Duration::from_secs(10),
+    );
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.send_to(&collectd_packet("web-1", 2048.0), &udp).unwrap();
+    client.send_to(b"not collectd", &udp).unwrap();
+    agent.wait_for_log(
+        "collectd: a packet that is not collectd's binary protocol",
+        Duration::from_secs(10),
+    );
+    let state = agent.state_dir();
+    let found = poll_until(
+        "collectd_memory_value in the local store",
+        Duration::from_secs(15),
+        Duration::from_millis(200),
+        || {
+            let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
+                .args(["metrics", "--json", "--name", "collectd_memory_value"])
+                .args(["--state-dir", state.to_str().unwrap()])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            (!text.is_empty()).then_some(text)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    let row: serde_json::Value = serde_json::from_str(found.lines().next().unwrap()).unwrap();
+    assert_eq!(row["value"], 2048.0);
+    assert_eq!(row["dimensions"]["host"], "web-1");
+    assert_eq!(row["dimensions"]["type_instance"], "used");
+    let (status, log) = agent.stop(Duration::from_secs(30));
+    assert!(status.success(), "{log}");
+}

@@ -194,6 +194,19 @@ pub struct PluginConfig {
     pub procstat: Option<ProcessSelector>,
     /// statsd: where to listen and how names are joined.
     pub statsd: Option<StatsdSettings>,
+    /// collectd: where to listen and how values are named.
+    pub collectd: Option<CollectdSettings>,
+}
+
+/// The collectd listener's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectdSettings {
+    /// `HOST:PORT` (UDP).
+    pub address: String,
+    /// Before every metric name (default `collectd_`).
+    pub name_prefix: String,
+    /// types.db files naming the data sources of multi-value types.
+    pub typesdb: Vec<String>,
 }
 
 /// The statsd listener's settings.

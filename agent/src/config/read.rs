@@ -11,8 +11,8 @@ pub(super) use logs::normalize_glob;
 
 use super::schema::{Plugin, EC2_DIMENSIONS, UNITS, UNSUPPORTED_PLUGINS, WINDOWS_PLUGINS};
 use super::{
-    AgentConfig, Destination, Format, Loaded, Measurement, MetricsConfig, PluginConfig, Problem,
-    ProcessSelector, StatsdSettings, DEFAULT_FORCE_FLUSH_S, DEFAULT_INTERVAL_S, DEFAULT_NAMESPACE,
+    AgentConfig, CollectdSettings, Destination, Format, Loaded, Measurement, MetricsConfig, PluginConfig,
+    Problem, ProcessSelector, StatsdSettings, DEFAULT_FORCE_FLUSH_S, DEFAULT_INTERVAL_S, DEFAULT_NAMESPACE,
 };
 
 /// The longest interval the CloudWatch agent schema allows, seconds (two days).
@@ -538,6 +538,17 @@ impl Reader {
             Plugin::Cpu => known.push("totalcpu"),
             Plugin::Disk => known.extend(["ignore_file_system_types", "drop_device"]),
             Plugin::Procstat => known.extend(["pid_file", "exe", "pattern"]),
+            Plugin::Collectd => {
+                known.retain(|k| *k != "measurement");
+                known.extend([
+                    "service_address",
+                    "name_prefix",
+                    "collectd_security_level",
+                    "collectd_auth_file",
+                    "collectd_typesdb",
+                    "metrics_aggregation_interval",
+                ]);
+            }
             Plugin::Statsd => {
                 known.retain(|k| *k != "measurement");
                 known.extend([
@@ -562,6 +573,7 @@ impl Reader {
             drop_device: false,
             procstat: None,
             statsd: None,
+            collectd: None,
         };
         for (key, v) in map {
             let at = join(path, key);
@@ -593,6 +605,42 @@ impl Reader {
                 }
                 Some(ProcessSelector::PidFile(_)) => {}
             }
+        }
+        if plugin == Plugin::Collectd {
+            let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_string);
+            let address = text("service_address")
+                .unwrap_or_else(|| format!("udp://{}", crate::metrics::collectd::DEFAULT_ADDRESS));
+            let address = match address.strip_prefix("udp://") {
+                Some(a) if a.parse::<std::net::SocketAddr>().is_ok() => a.to_string(),
+                _ => {
+                    self.error(
+                        &join(path, "service_address"),
+                        format!("expected \"udp://HOST:PORT\" (an IP address), found {address:?}"),
+                    );
+                    String::new()
+                }
+            };
+            match text("collectd_security_level").as_deref() {
+                None | Some("none") => {}
+                Some(level @ ("sign" | "encrypt")) => self.warn(
+                    &join(path, "collectd_security_level"),
+                    format!("{level:?} is not supported yet: signed and encrypted packets are counted and not read; set collectd's SecurityLevel to None"),
+                ),
+                Some(other) => self.error(
+                    &join(path, "collectd_security_level"),
+                    format!("expected \"none\", \"sign\" or \"encrypt\", found {other:?}"),
+                ),
+            }
+            let typesdb = match map.get("collectd_typesdb") {
+                Some(v) => self.strings(v, &join(path, "collectd_typesdb")),
+                None => vec!["/usr/share/collectd/types.db".to_string()],
+            };
+            config.collectd = Some(CollectdSettings {
+                address,
+                name_prefix: text("name_prefix").unwrap_or_else(|| "collectd_".to_string()),
+                typesdb,
+            });
+            return Some(config);
         }
         if plugin == Plugin::Statsd {
             let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_string);

@@ -15,10 +15,11 @@ pub enum Plugin {
     Procstat,
     Statsd,
     NvidiaGpu,
+    Collectd,
 }
 
 impl Plugin {
-    pub const ALL: [Plugin; 11] = [
+    pub const ALL: [Plugin; 12] = [
         Plugin::Mem,
         Plugin::Swap,
         Plugin::Cpu,
@@ -30,6 +31,7 @@ impl Plugin {
         Plugin::Procstat,
         Plugin::Statsd,
         Plugin::NvidiaGpu,
+        Plugin::Collectd,
     ];
 
     /// The plugin's name in configs and the prefix of its metric names.
@@ -46,6 +48,7 @@ impl Plugin {
             Plugin::Procstat => "procstat",
             Plugin::Statsd => "statsd",
             Plugin::NvidiaGpu => "nvidia_gpu",
+            Plugin::Collectd => "collectd",
         }
     }
 
@@ -208,7 +211,7 @@ impl Plugin {
                 "rlimit_signals_pending_soft",
             ],
             // Named by the clients.
-            Plugin::Statsd => &[],
+            Plugin::Statsd | Plugin::Collectd => &[],
             Plugin::NvidiaGpu => &[
                 "fan_speed",
                 "memory_total",
@@ -244,7 +247,9 @@ impl Plugin {
             }
             (Plugin::Procstat, "cpu_time" | "cpu_time_user" | "cpu_time_system") => "Count",
             (Plugin::NvidiaGpu, f) if f.starts_with("memory_") => "Megabytes",
-            (Plugin::Procstat | Plugin::Cpu | Plugin::Statsd | Plugin::NvidiaGpu, _) => "None",
+            (Plugin::Procstat | Plugin::Cpu | Plugin::Statsd | Plugin::NvidiaGpu | Plugin::Collectd, _) => {
+                "None"
+            }
             (Plugin::Disk, f) if f.starts_with("inodes_") => "Count",
             (Plugin::Mem | Plugin::Swap | Plugin::Disk, _) => "Bytes",
             (Plugin::Diskio | Plugin::Net, f) if f.ends_with("_bytes") || f.starts_with("bytes_") => "Bytes",
@@ -260,7 +265,7 @@ impl Plugin {
 }
 
 /// Plugins of the CloudWatch agent schema that skywatch does not collect yet.
-pub const UNSUPPORTED_PLUGINS: &[&str] = &["collectd", "ethtool", "efa", "jmx", "otlp", "prometheus", "dpdk"];
+pub const UNSUPPORTED_PLUGINS: &[&str] = &["ethtool", "efa", "jmx", "otlp", "prometheus", "dpdk"];
 
 /// `metrics_collected` objects of the CloudWatch agent on Windows (performance counter objects):
 /// Windows-only, so a shared config that names them is read with a warning.

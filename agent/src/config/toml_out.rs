@@ -153,6 +153,15 @@ pub fn to_toml(config: &AgentConfig) -> String {
                     plugin.insert("metric_separator".into(), Value::String(statsd.separator.clone()));
                 }
             }
+            if let Some(collectd) = &p.collectd {
+                plugin.remove("measurement");
+                plugin.insert(
+                    "service_address".into(),
+                    Value::String(format!("udp://{}", collectd.address)),
+                );
+                plugin.insert("name_prefix".into(), Value::String(collectd.name_prefix.clone()));
+                plugin.insert("collectd_typesdb".into(), strings(&collectd.typesdb));
+            }
             if let Some(selector) = &p.procstat {
                 let (key, value) = match selector {
                     super::ProcessSelector::PidFile(v) => ("pid_file", v),

@@ -33,7 +33,7 @@ use crate::config::{AgentConfig, MetricsConfig, Plugin, Problem};
 use crate::logs::shipper::ShipperReport;
 use crate::metrics::collect::Collector;
 use crate::metrics::emf_listener::{self, Listen};
-use crate::metrics::statsd;
+use crate::metrics::{collectd, statsd};
 use crate::telemetry::LogOutcome;
 use crate::telemetry::Telemetry;
 use skywatch_aws::limits::MAX_DATUMS_PER_PUT;
@@ -116,7 +116,14 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     let registry = Registry::new();
     let telemetry = Arc::new(Telemetry::new(&registry));
     let (health_stop, health_signal) = shutdown_pair();
-    let agent = Agent::start(options, Arc::clone(&telemetry), registry, health_signal).await?;
+    // Boxed: starting holds every part's set-up at once.
+    let agent = Box::pin(Agent::start(
+        options,
+        Arc::clone(&telemetry),
+        registry,
+        health_signal,
+    ))
+    .await?;
     if agent.options.once {
         let logs = agent.once().await;
         health_stop.stop(Duration::ZERO);
@@ -299,6 +306,49 @@ impl Agent {
                     };
                     if let Some(note) = statsd::take_datagram(&aggregates, &buf[..n], &separator) {
                         telemetry.scrape_error("statsd");
+                        JOURNAL.log(note);
+                    }
+                }
+            }));
+        }
+        for plugin in metrics.plugins.iter().filter(|p| p.plugin == Plugin::Collectd) {
+            let Some(settings) = &plugin.collectd else {
+                continue;
+            };
+            if options.once {
+                JOURNAL.log("--once: the collectd listener is not started");
+                continue;
+            }
+            let mut types = collectd::TypesDb::default();
+            for file in &settings.typesdb {
+                match std::fs::read_to_string(file) {
+                    Ok(text) => types.extend(collectd::read_types_db(&text)),
+                    Err(e) => JOURNAL.log(format_args!(
+                        "collectd: cannot read {file} ({e}): multi-value types are named by number"
+                    )),
+                }
+            }
+            let latest = collectd::Shared::default();
+            let socket = tokio::net::UdpSocket::bind(&settings.address)
+                .await
+                .map_err(|e| {
+                    AgentError::Startup(format!(
+                        "collectd: cannot listen on udp://{}: {e}",
+                        settings.address
+                    ))
+                })?;
+            JOURNAL.log(format_args!("collectd listener on udp://{}", settings.address));
+            collector.attach_collectd(&settings.address, Arc::clone(&latest));
+            let prefix = settings.name_prefix.clone();
+            let telemetry = Arc::clone(&telemetry);
+            statsd_listeners.push(tokio::spawn(async move {
+                let mut buf = vec![0u8; 65_536];
+                loop {
+                    let Ok(n) = socket.recv(&mut buf).await else {
+                        continue;
+                    };
+                    if let Some(note) = collectd::take_packet(&latest, &buf[..n], &prefix, &types) {
+                        telemetry.scrape_error("collectd");
                         JOURNAL.log(note);
                     }
                 }

@@ -13,7 +13,7 @@ use super::netdev::parse_net_dev;
 use super::netstat::{count_sockets, count_tcp_states, fields as netstat_fields};
 use super::portable::Portable;
 use super::processes::ProcessCounts;
-use super::{procstat, statsd};
+use super::{collectd, procstat, statsd};
 use super::{read_memory, ScrapeError};
 use crate::config::{Plugin, PluginConfig};
 
@@ -41,6 +41,8 @@ pub struct Collector {
     procstat_cpu: procstat::CpuHistory,
     /// What each statsd listener aggregates, by address.
     statsd: HashMap<String, statsd::Shared>,
+    /// What each collectd listener received, by address.
+    collectd: HashMap<String, collectd::Shared>,
 }
 
 impl Collector {
@@ -56,6 +58,7 @@ impl Collector {
             diskio: Deltas::default(),
             procstat_cpu: procstat::CpuHistory::default(),
             statsd: HashMap::new(),
+            collectd: HashMap::new(),
         }
     }
 
@@ -67,6 +70,9 @@ impl Collector {
         }
         if plugin.plugin == Plugin::NvidiaGpu {
             return nvidia_gpu();
+        }
+        if plugin.plugin == Plugin::Collectd {
+            return Ok(self.collectd(plugin));
         }
         if let Some(portable) = &mut self.portable {
             return portable.collect(plugin);
@@ -113,6 +119,7 @@ impl Collector {
             Plugin::Procstat => Ok(self.procstat(plugin)),
             Plugin::Statsd => Ok(self.statsd(plugin)),
             Plugin::NvidiaGpu => nvidia_gpu(),
+            Plugin::Collectd => Ok(self.collectd(plugin)),
         }
     }
 
@@ -243,6 +250,25 @@ impl Collector {
             .map(|text| count_sockets(&text))
             .sum();
         Ok(tagged(&[], netstat_fields(&tcp, udp)).collect())
+    }
+
+    /// Hands the collector what a collectd listener on `address` receives.
+    pub fn attach_collectd(&mut self, address: &str, latest: collectd::Shared) {
+        self.collectd.insert(address.to_string(), latest);
+    }
+
+    fn collectd(&self, plugin: &PluginConfig) -> Vec<Sample> {
+        plugin
+            .collectd
+            .as_ref()
+            .and_then(|c| self.collectd.get(&c.address))
+            .map(|shared| {
+                shared
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+            })
+            .unwrap_or_default()
     }
 
     /// Hands the collector what a statsd listener on `address` aggregates.

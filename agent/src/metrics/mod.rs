@@ -2,6 +2,7 @@
 //! under a root directory (`/proc` on a host, a fixture directory in tests).
 
 pub mod collect;
+pub mod collectd;
 pub mod counters;
 pub mod cpu;
 pub mod datum;

@@ -91,12 +91,15 @@ impl Portable {
                 reason: "per-device disk counters need procfs (diskstats)".into(),
             }),
             Plugin::Net => Ok(self.net(plugin)),
-            Plugin::Netstat | Plugin::Processes | Plugin::Procstat | Plugin::Statsd | Plugin::NvidiaGpu => {
-                Err(ScrapeError {
-                    path: String::new(),
-                    reason: format!("{} needs procfs (not available here)", plugin.plugin.name()),
-                })
-            }
+            Plugin::Netstat
+            | Plugin::Processes
+            | Plugin::Procstat
+            | Plugin::Statsd
+            | Plugin::NvidiaGpu
+            | Plugin::Collectd => Err(ScrapeError {
+                path: String::new(),
+                reason: format!("{} needs procfs (not available here)", plugin.plugin.name()),
+            }),
         }
     }
 
