@@ -145,7 +145,7 @@ fn every_json_problem_is_reported_at_once_with_its_path() {
       "swap": { "measurements": ["swap_free"] },
       "cpu": { "measurement": [], "totalcpu": "yes" },
       "disk": { "measurement": "used_percent", "drop_device": 1 },
-      "ethtool": { "interface_include": ["eth0"] },
+      "jmx": { "endpoint": "localhost:1314" },
       "gpu": {}
     }
   },
@@ -217,7 +217,7 @@ fn every_json_problem_is_reported_at_once_with_its_path() {
     );
     has_error(
         &loaded,
-        "metrics.metrics_collected.ethtool",
+        "metrics.metrics_collected.jmx",
         "not supported by skywatch yet",
     );
     has_error(&loaded, "metrics.metrics_collected.gpu", "unknown plugin");
@@ -244,8 +244,8 @@ metrics = "s3"
 listen = "localhost"
 [metrics]
 endpoint = "x"
-[metrics.ethtool]
-interface_include = ["eth0"]
+[metrics.jmx]
+endpoint = "localhost:1314"
 [metrics.mem]
 measurement = [1]
 [metrics.net]
@@ -262,7 +262,7 @@ resources = "eth0"
     );
     has_error(&loaded, "health.listen", "127.0.0.1:9468");
     has_error(&loaded, "metrics.endpoint", "unknown key");
-    has_error(&loaded, "metrics.ethtool", "not supported by skywatch yet");
+    has_error(&loaded, "metrics.jmx", "not supported by skywatch yet");
     has_error(
         &loaded,
         "metrics.mem.measurement[0]",
@@ -574,5 +574,5 @@ fn every_public_linux_config_is_read_or_refused_only_for_a_reason_it_names() {
     }
     // Counts as of this fixture set (see tests/configs/public/SOURCES.md): what a new plugin
     // moves from one side to the other.
-    assert!(read >= 18, "{read} read; refused: {refused:?}");
+    assert!(read >= 24, "{read} read; refused: {refused:?}");
 }

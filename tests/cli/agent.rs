@@ -759,3 +759,66 @@ fn collectd_packets_become_metrics_named_as_the_cloudwatch_agent_names_them() {
     let (status, log) = agent.stop(Duration::from_secs(30));
     assert!(status.success(), "{log}");
 }
+
+#[test]
+fn ethtool_sends_the_driver_statistics_asked_for_per_interface() {
+    let work = tempfile::tempdir().unwrap();
+    // A recorded ENA answer.
+    let tool = work.path().join("ethtool");
+    std::fs::write(
+        &tool,
+        "#!/bin/sh\nif [ \"$1\" = -i ]; then printf 'driver: ena\\nversion: 2.8.0g\\n'; else printf 'NIC statistics:\\n     tx_timeout: 0\\n     bw_in_allowance_exceeded: 12\\n     pps_allowance_exceeded: 3\\n'; fi\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let json = r#"{"metrics": {"metrics_collected": {"ethtool": {"interface_include": ["eth9"], "metrics_include": ["bw_in_allowance_exceeded", "pps_allowance_exceeded"]}}}}"#;
+    std::fs::write(work.path().join("agent.json"), json).unwrap();
+    let convert = Command::new(env!("CARGO_BIN_EXE_skywatch"))
+        .args([
+            "config",
+            "convert",
+            work.path().join("agent.json").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let toml = format!(
+        "[outputs]\nmetrics = \"local\"\n{}",
+        String::from_utf8_lossy(&convert.stdout)
+    );
+    let mut agent = Agent::start_in(
+        work.path(),
+        &toml,
+        &[
+            ("SKYWATCH_ETHTOOL", tool.display().to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ],
+        &["--once"],
+    );
+    let (status, log) = agent.wait(Duration::from_secs(60));
+    assert!(status.success(), "{log}\n{toml}");
+    let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
+        .args([
+            "metrics",
+            "--json",
+            "--state-dir",
+            work.path().join("state").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "only the statistics asked for: {names:?}");
+    let bw = rows
+        .iter()
+        .find(|r| r["name"] == "ethtool_bw_in_allowance_exceeded")
+        .unwrap();
+    assert_eq!(bw["value"], 12.0);
+    assert_eq!(bw["dimensions"]["interface"], "eth9");
+    assert_eq!(bw["dimensions"]["driver"], "ena");
+}

@@ -196,6 +196,10 @@ pub struct PluginConfig {
     pub statsd: Option<StatsdSettings>,
     /// collectd: where to listen and how values are named.
     pub collectd: Option<CollectdSettings>,
+    /// ethtool: interfaces to leave out (`resources` lists those to include) and statistics
+    /// to send (`metrics_include`; empty: all).
+    pub ethtool_exclude: Vec<String>,
+    pub ethtool_metrics: Vec<String>,
 }
 
 /// The collectd listener's settings.

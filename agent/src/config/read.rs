@@ -538,6 +538,10 @@ impl Reader {
             Plugin::Cpu => known.push("totalcpu"),
             Plugin::Disk => known.extend(["ignore_file_system_types", "drop_device"]),
             Plugin::Procstat => known.extend(["pid_file", "exe", "pattern"]),
+            Plugin::Ethtool => {
+                known.retain(|k| *k != "measurement");
+                known.extend(["interface_include", "interface_exclude", "metrics_include"]);
+            }
             Plugin::Collectd => {
                 known.retain(|k| *k != "measurement");
                 known.extend([
@@ -574,6 +578,8 @@ impl Reader {
             procstat: None,
             statsd: None,
             collectd: None,
+            ethtool_exclude: Vec::new(),
+            ethtool_metrics: Vec::new(),
         };
         for (key, v) in map {
             let at = join(path, key);
@@ -605,6 +611,18 @@ impl Reader {
                 }
                 Some(ProcessSelector::PidFile(_)) => {}
             }
+        }
+        if plugin == Plugin::Ethtool {
+            for (key, v) in map {
+                let at = join(path, key);
+                match key.as_str() {
+                    "interface_include" => config.resources = self.strings(v, &at),
+                    "interface_exclude" => config.ethtool_exclude = self.strings(v, &at),
+                    "metrics_include" => config.ethtool_metrics = self.strings(v, &at),
+                    _ => {}
+                }
+            }
+            return Some(config);
         }
         if plugin == Plugin::Collectd {
             let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_string);

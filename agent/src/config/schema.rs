@@ -16,10 +16,11 @@ pub enum Plugin {
     Statsd,
     NvidiaGpu,
     Collectd,
+    Ethtool,
 }
 
 impl Plugin {
-    pub const ALL: [Plugin; 12] = [
+    pub const ALL: [Plugin; 13] = [
         Plugin::Mem,
         Plugin::Swap,
         Plugin::Cpu,
@@ -32,6 +33,7 @@ impl Plugin {
         Plugin::Statsd,
         Plugin::NvidiaGpu,
         Plugin::Collectd,
+        Plugin::Ethtool,
     ];
 
     /// The plugin's name in configs and the prefix of its metric names.
@@ -49,6 +51,7 @@ impl Plugin {
             Plugin::Statsd => "statsd",
             Plugin::NvidiaGpu => "nvidia_gpu",
             Plugin::Collectd => "collectd",
+            Plugin::Ethtool => "ethtool",
         }
     }
 
@@ -211,7 +214,7 @@ impl Plugin {
                 "rlimit_signals_pending_soft",
             ],
             // Named by the clients.
-            Plugin::Statsd | Plugin::Collectd => &[],
+            Plugin::Statsd | Plugin::Collectd | Plugin::Ethtool => &[],
             Plugin::NvidiaGpu => &[
                 "fan_speed",
                 "memory_total",
@@ -247,9 +250,15 @@ impl Plugin {
             }
             (Plugin::Procstat, "cpu_time" | "cpu_time_user" | "cpu_time_system") => "Count",
             (Plugin::NvidiaGpu, f) if f.starts_with("memory_") => "Megabytes",
-            (Plugin::Procstat | Plugin::Cpu | Plugin::Statsd | Plugin::NvidiaGpu | Plugin::Collectd, _) => {
-                "None"
-            }
+            (
+                Plugin::Procstat
+                | Plugin::Cpu
+                | Plugin::Statsd
+                | Plugin::NvidiaGpu
+                | Plugin::Collectd
+                | Plugin::Ethtool,
+                _,
+            ) => "None",
             (Plugin::Disk, f) if f.starts_with("inodes_") => "Count",
             (Plugin::Mem | Plugin::Swap | Plugin::Disk, _) => "Bytes",
             (Plugin::Diskio | Plugin::Net, f) if f.ends_with("_bytes") || f.starts_with("bytes_") => "Bytes",
@@ -265,7 +274,7 @@ impl Plugin {
 }
 
 /// Plugins of the CloudWatch agent schema that skywatch does not collect yet.
-pub const UNSUPPORTED_PLUGINS: &[&str] = &["ethtool", "efa", "jmx", "otlp", "prometheus", "dpdk"];
+pub const UNSUPPORTED_PLUGINS: &[&str] = &["efa", "jmx", "otlp", "prometheus", "dpdk"];
 
 /// `metrics_collected` objects of the CloudWatch agent on Windows (performance counter objects):
 /// Windows-only, so a shared config that names them is read with a warning.

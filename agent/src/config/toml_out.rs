@@ -153,6 +153,19 @@ pub fn to_toml(config: &AgentConfig) -> String {
                     plugin.insert("metric_separator".into(), Value::String(statsd.separator.clone()));
                 }
             }
+            if p.plugin == super::Plugin::Ethtool {
+                plugin.remove("measurement");
+                plugin.remove("resources");
+                if !p.resources.is_empty() {
+                    plugin.insert("interface_include".into(), strings(&p.resources));
+                }
+                if !p.ethtool_exclude.is_empty() {
+                    plugin.insert("interface_exclude".into(), strings(&p.ethtool_exclude));
+                }
+                if !p.ethtool_metrics.is_empty() {
+                    plugin.insert("metrics_include".into(), strings(&p.ethtool_metrics));
+                }
+            }
             if let Some(collectd) = &p.collectd {
                 plugin.remove("measurement");
                 plugin.insert(

@@ -13,7 +13,7 @@ use super::netdev::parse_net_dev;
 use super::netstat::{count_sockets, count_tcp_states, fields as netstat_fields};
 use super::portable::Portable;
 use super::processes::ProcessCounts;
-use super::{collectd, procstat, statsd};
+use super::{collectd, ethtool, procstat, statsd};
 use super::{read_memory, ScrapeError};
 use crate::config::{Plugin, PluginConfig};
 
@@ -74,6 +74,9 @@ impl Collector {
         if plugin.plugin == Plugin::Collectd {
             return Ok(self.collectd(plugin));
         }
+        if plugin.plugin == Plugin::Ethtool {
+            return Collector::ethtool(plugin);
+        }
         if let Some(portable) = &mut self.portable {
             return portable.collect(plugin);
         }
@@ -120,6 +123,7 @@ impl Collector {
             Plugin::Statsd => Ok(self.statsd(plugin)),
             Plugin::NvidiaGpu => nvidia_gpu(),
             Plugin::Collectd => Ok(self.collectd(plugin)),
+            Plugin::Ethtool => Collector::ethtool(plugin),
         }
     }
 
@@ -250,6 +254,54 @@ impl Collector {
             .map(|text| count_sockets(&text))
             .sum();
         Ok(tagged(&[], netstat_fields(&tcp, udp)).collect())
+    }
+
+    /// Each chosen interface's driver statistics (all interfaces but `lo` by default).
+    fn ethtool(plugin: &PluginConfig) -> Result<Vec<Sample>, ScrapeError> {
+        let interfaces: Vec<String> = if wants_all(&plugin.resources) {
+            std::fs::read_dir("/sys/class/net")
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            plugin.resources.clone()
+        };
+        let mut samples = Vec::new();
+        let mut errors = Vec::new();
+        for interface in interfaces {
+            if interface == "lo" || plugin.ethtool_exclude.contains(&interface) {
+                continue;
+            }
+            match ethtool::read(&interface) {
+                Ok((driver, stats)) => {
+                    let tags = vec![
+                        ("driver".to_string(), driver),
+                        ("interface".to_string(), interface),
+                    ];
+                    for (name, value) in stats {
+                        if plugin.ethtool_metrics.is_empty() || plugin.ethtool_metrics.contains(&name) {
+                            samples.push(Sample {
+                                field: "value",
+                                value,
+                                tags: tags.clone(),
+                                named: Some((format!("ethtool_{name}"), "None")),
+                            });
+                        }
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if samples.is_empty() && !errors.is_empty() {
+            return Err(ScrapeError {
+                path: "ethtool".into(),
+                reason: errors.join("; "),
+            });
+        }
+        Ok(samples)
     }
 
     /// Hands the collector what a collectd listener on `address` receives.

@@ -10,6 +10,7 @@ pub mod disk;
 pub mod diskstats;
 pub mod emf;
 pub mod emf_listener;
+pub mod ethtool;
 pub mod meminfo;
 pub mod netdev;
 pub mod netstat;

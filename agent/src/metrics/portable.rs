@@ -96,7 +96,8 @@ impl Portable {
             | Plugin::Procstat
             | Plugin::Statsd
             | Plugin::NvidiaGpu
-            | Plugin::Collectd => Err(ScrapeError {
+            | Plugin::Collectd
+            | Plugin::Ethtool => Err(ScrapeError {
                 path: String::new(),
                 reason: format!("{} needs procfs (not available here)", plugin.plugin.name()),
             }),
