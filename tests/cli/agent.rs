@@ -511,19 +511,7 @@ fn procstat_counts_and_measures_the_processes_each_entry_selects() {
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     assert!(status.success(), "{log}");
-    let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
-        .args([
-            "metrics",
-            "--json",
-            "--state-dir",
-            work.path().join("state").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = stored_metrics(&work.path().join("state"));
     let find = |name: &str, dimension: &str, value: &str| {
         rows.iter()
             .find(|r| r["name"] == name && r["dimensions"][dimension] == value)
@@ -578,16 +566,7 @@ fn statsd_lines_are_aggregated_per_interval_with_their_tags_as_dimensions() {
     client.send_to(b"queue.depth:7|g", &udp).unwrap();
     agent.wait_for_log("statsd: not a StatsD line", Duration::from_secs(10));
     let state = agent.state_dir();
-    let rows = || -> Vec<serde_json::Value> {
-        let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
-            .args(["metrics", "--json", "--state-dir", state.to_str().unwrap()])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
+    let rows = || stored_metrics(&state);
     let found = poll_until(
         "the statsd metrics in the local store",
         Duration::from_secs(15),
@@ -640,19 +619,7 @@ fn nvidia_gpu_reads_nvidia_smi_per_gpu_and_says_when_it_is_missing() {
     );
     let (status, log) = agent.wait(Duration::from_secs(60));
     assert!(status.success(), "{log}");
-    let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
-        .args([
-            "metrics",
-            "--json",
-            "--state-dir",
-            work.path().join("state").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = stored_metrics(&work.path().join("state"));
     let utilization: Vec<&serde_json::Value> = rows
         .iter()
         .filter(|r| r["name"] == "nvidia_smi_utilization_gpu")
@@ -799,19 +766,7 @@ fn ethtool_sends_the_driver_statistics_asked_for_per_interface() {
     );
     let (status, log) = agent.wait(Duration::from_secs(60));
     assert!(status.success(), "{log}\n{toml}");
-    let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
-        .args([
-            "metrics",
-            "--json",
-            "--state-dir",
-            work.path().join("state").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = stored_metrics(&work.path().join("state"));
     let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 2, "only the statistics asked for: {names:?}");
     let bw = rows
@@ -821,4 +776,16 @@ fn ethtool_sends_the_driver_statistics_asked_for_per_interface() {
     assert_eq!(bw["value"], 12.0);
     assert_eq!(bw["dimensions"]["interface"], "eth9");
     assert_eq!(bw["dimensions"]["driver"], "ena");
+}
+
+/// The metrics the local store under `state` holds, as `skywatch metrics --json` prints them.
+fn stored_metrics(state: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_skywatch"))
+        .args(["metrics", "--json", "--state-dir", state.to_str().unwrap()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }

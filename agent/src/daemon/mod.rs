@@ -278,81 +278,40 @@ impl Agent {
             _ => Vec::new(),
         };
         let mut collector = Collector::new(options.proc_root.clone());
-        let mut statsd_listeners = Vec::new();
-        for plugin in metrics.plugins.iter().filter(|p| p.plugin == Plugin::Statsd) {
-            let Some(settings) = &plugin.statsd else { continue };
-            if options.once {
-                JOURNAL.log("--once: the statsd listener is not started");
+        let mut udp_listeners = Vec::new();
+        for plugin in &metrics.plugins {
+            if options.once && (plugin.statsd.is_some() || plugin.collectd.is_some()) {
+                JOURNAL.log(format_args!(
+                    "--once: the {} listener is not started",
+                    plugin.plugin.name()
+                ));
                 continue;
             }
-            let aggregates = statsd::Shared::default();
-            let socket = tokio::net::UdpSocket::bind(&settings.address)
-                .await
-                .map_err(|e| {
-                    AgentError::Startup(format!(
-                        "statsd: cannot listen on udp://{}: {e}",
-                        settings.address
-                    ))
-                })?;
-            JOURNAL.log(format_args!("statsd listener on udp://{}", settings.address));
-            collector.attach_statsd(&settings.address, Arc::clone(&aggregates));
-            let separator = settings.separator.clone();
-            let telemetry = Arc::clone(&telemetry);
-            statsd_listeners.push(tokio::spawn(async move {
-                let mut buf = vec![0u8; 65_536];
-                loop {
-                    let Ok(n) = socket.recv(&mut buf).await else {
-                        continue;
-                    };
-                    if let Some(note) = statsd::take_datagram(&aggregates, &buf[..n], &separator) {
-                        telemetry.scrape_error("statsd");
-                        JOURNAL.log(note);
+            if let Some(settings) = &plugin.statsd {
+                let aggregates = statsd::Shared::default();
+                collector.attach_statsd(&settings.address, Arc::clone(&aggregates));
+                let separator = settings.separator.clone();
+                let take = move |datagram: &[u8]| statsd::take_datagram(&aggregates, datagram, &separator);
+                udp_listeners
+                    .push(spawn_udp("statsd", &settings.address, Arc::clone(&telemetry), take).await?);
+            }
+            if let Some(settings) = &plugin.collectd {
+                let mut types = collectd::TypesDb::default();
+                for file in &settings.typesdb {
+                    match std::fs::read_to_string(file) {
+                        Ok(text) => types.extend(collectd::read_types_db(&text)),
+                        Err(e) => JOURNAL.log(format_args!(
+                            "collectd: cannot read {file} ({e}): multi-value types are named by number"
+                        )),
                     }
                 }
-            }));
-        }
-        for plugin in metrics.plugins.iter().filter(|p| p.plugin == Plugin::Collectd) {
-            let Some(settings) = &plugin.collectd else {
-                continue;
-            };
-            if options.once {
-                JOURNAL.log("--once: the collectd listener is not started");
-                continue;
+                let latest = collectd::Shared::default();
+                collector.attach_collectd(&settings.address, Arc::clone(&latest));
+                let prefix = settings.name_prefix.clone();
+                let take = move |packet: &[u8]| collectd::take_packet(&latest, packet, &prefix, &types);
+                udp_listeners
+                    .push(spawn_udp("collectd", &settings.address, Arc::clone(&telemetry), take).await?);
             }
-            let mut types = collectd::TypesDb::default();
-            for file in &settings.typesdb {
-                match std::fs::read_to_string(file) {
-                    Ok(text) => types.extend(collectd::read_types_db(&text)),
-                    Err(e) => JOURNAL.log(format_args!(
-                        "collectd: cannot read {file} ({e}): multi-value types are named by number"
-                    )),
-                }
-            }
-            let latest = collectd::Shared::default();
-            let socket = tokio::net::UdpSocket::bind(&settings.address)
-                .await
-                .map_err(|e| {
-                    AgentError::Startup(format!(
-                        "collectd: cannot listen on udp://{}: {e}",
-                        settings.address
-                    ))
-                })?;
-            JOURNAL.log(format_args!("collectd listener on udp://{}", settings.address));
-            collector.attach_collectd(&settings.address, Arc::clone(&latest));
-            let prefix = settings.name_prefix.clone();
-            let telemetry = Arc::clone(&telemetry);
-            statsd_listeners.push(tokio::spawn(async move {
-                let mut buf = vec![0u8; 65_536];
-                loop {
-                    let Ok(n) = socket.recv(&mut buf).await else {
-                        continue;
-                    };
-                    if let Some(note) = collectd::take_packet(&latest, &buf[..n], &prefix, &types) {
-                        telemetry.scrape_error("collectd");
-                        JOURNAL.log(note);
-                    }
-                }
-            }));
         }
         let collection = Collection {
             collector,
@@ -384,7 +343,7 @@ impl Agent {
             logs,
             emf,
             emf_listened,
-            listeners: emf_listener.into_iter().chain(statsd_listeners).collect(),
+            listeners: emf_listener.into_iter().chain(udp_listeners).collect(),
         })
     }
 
@@ -531,6 +490,35 @@ impl Agent {
         JOURNAL.log(format_args!("stopped: {}", stop_report(&result, &telemetry)));
         Ok(())
     }
+}
+
+/// Binds a UDP listener of `plugin` on `address` and hands it each datagram; what `take`
+/// returns is logged (and counted as the plugin's scrape error): a refusal worth a word.
+async fn spawn_udp(
+    plugin: &'static str,
+    address: &str,
+    telemetry: Arc<Telemetry>,
+    mut take: impl FnMut(&[u8]) -> Option<String> + Send + 'static,
+) -> Result<tokio::task::JoinHandle<()>, AgentError> {
+    let socket = tokio::net::UdpSocket::bind(address)
+        .await
+        .map_err(|e| AgentError::Startup(format!("{plugin}: cannot listen on udp://{address}: {e}")))?;
+    JOURNAL.log(format_args!("{plugin} listener on udp://{address}"));
+    Ok(tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            match socket.recv(&mut buf).await {
+                Ok(n) => {
+                    if let Some(note) = take(&buf[..n]) {
+                        telemetry.scrape_error(plugin);
+                        JOURNAL.log(note);
+                    }
+                }
+                // A receive error is the socket's, not a datagram's: pause instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }))
 }
 
 /// EMF documents as datums, into the metric output.

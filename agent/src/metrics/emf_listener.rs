@@ -80,6 +80,8 @@ pub async fn start(
                     let mut buf = vec![0u8; 65_536];
                     loop {
                         let Ok((n, _)) = socket.recv_from(&mut buf).await else {
+                            // The socket's error, not a datagram's: pause instead of spinning.
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                             continue;
                         };
                         // A datagram may carry several documents, one a line.
