@@ -628,8 +628,15 @@ impl Reader {
             let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_string);
             let address = text("service_address")
                 .unwrap_or_else(|| format!("udp://{}", crate::metrics::collectd::DEFAULT_ADDRESS));
-            let address = match address.strip_prefix("udp://") {
-                Some(a) if a.parse::<std::net::SocketAddr>().is_ok() => a.to_string(),
+            // `udp://:25826`: every interface, as written (as statsd's `:8125`).
+            let address = match address.strip_prefix("udp://").map(|a| {
+                if a.starts_with(':') {
+                    format!("0.0.0.0{a}")
+                } else {
+                    a.to_string()
+                }
+            }) {
+                Some(a) if a.parse::<std::net::SocketAddr>().is_ok() => a,
                 _ => {
                     self.error(
                         &join(path, "service_address"),

@@ -258,23 +258,44 @@ impl Collector {
 
     /// Each chosen interface's driver statistics (all interfaces but `lo` by default).
     fn ethtool(plugin: &PluginConfig) -> Result<Vec<Sample>, ScrapeError> {
-        let interfaces: Vec<String> = if wants_all(&plugin.resources) {
-            std::fs::read_dir("/sys/class/net")
-                .map(|d| {
-                    d.flatten()
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default()
-        } else {
-            plugin.resources.clone()
+        // `interface_include` / `interface_exclude` are globs (`eth*`), as in Telegraf.
+        let globs = |list: &[String]| -> Vec<glob::Pattern> {
+            list.iter().filter_map(|g| glob::Pattern::new(g).ok()).collect()
         };
+        let (include, exclude) = (globs(&plugin.resources), globs(&plugin.ethtool_exclude));
+        let present: Vec<String> = std::fs::read_dir("/sys/class/net")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let interfaces: Vec<String> = present
+            .into_iter()
+            .filter(|name| {
+                // `lo` only when named.
+                let included = if include.is_empty() || plugin.resources.iter().any(|r| r == "*") {
+                    name != "lo"
+                } else {
+                    include.iter().any(|p| p.matches(name))
+                };
+                included && !exclude.iter().any(|p| p.matches(name))
+            })
+            .chain(
+                // Named literally but not in /sys (a test's stand-in, a namespace): asked for.
+                plugin
+                    .resources
+                    .iter()
+                    .filter(|r| {
+                        !r.contains(['*', '?', '['])
+                            && !std::path::Path::new("/sys/class/net").join(r).exists()
+                    })
+                    .cloned(),
+            )
+            .collect();
         let mut samples = Vec::new();
         let mut errors = Vec::new();
         for interface in interfaces {
-            if interface == "lo" || plugin.ethtool_exclude.contains(&interface) {
-                continue;
-            }
             match ethtool::read(&interface) {
                 Ok((driver, stats)) => {
                     let tags = vec![

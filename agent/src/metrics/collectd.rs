@@ -167,9 +167,18 @@ fn values(body: &[u8], id: &Identity, prefix: &str, types: &TypesDb) -> Result<V
             None if count == 1 => "value".to_string(),
             None => i.to_string(),
         };
+        let name = format!("{prefix}{}_{source}", id.plugin);
+        // CloudWatch refuses names over 255 characters and dimension values over 1024, and
+        // with them the whole request: such values are not taken.
+        let fits = name.chars().count() <= 255 && tags.iter().all(|(_, v)| v.chars().count() <= 1024);
+        if !fits {
+            return Err(PacketError::Malformed(
+                "a name or identifier CloudWatch would refuse".into(),
+            ));
+        }
         if value.is_finite() {
             out.push(Value {
-                name: format!("{prefix}{}_{source}", id.plugin),
+                name,
                 value,
                 tags: tags.clone(),
             });

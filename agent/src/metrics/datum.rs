@@ -84,7 +84,13 @@ pub fn datums(
                     out.push(datum(rolled));
                 }
             }
-            if !plugin.drop_original_metrics.contains(&name) {
+            // Listed by metric name (`cpu_usage_idle`) or, as the CloudWatch agent's own samples
+            // do for some plugins, by field (`utilization_gpu`).
+            let dropped = plugin
+                .drop_original_metrics
+                .iter()
+                .any(|d| *d == name || *d == measurement.field);
+            if !dropped {
                 out.push(datum(dimensions));
             }
         }

@@ -13,7 +13,9 @@ fn program() -> String {
 
 fn run(args: &[&str]) -> Result<String, String> {
     let program = program();
-    let out = Command::new(&program).args(args).output().map_err(|e| match e.kind() {
+    let mut command = Command::new(&program);
+    command.args(args);
+    let out = super::command::output_within(command, super::command::TIMEOUT).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             format!("{program} not found: the ethtool plugin needs the ethtool tool (apt-get install ethtool)")
         }

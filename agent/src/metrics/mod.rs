@@ -3,6 +3,7 @@
 
 pub mod collect;
 pub mod collectd;
+pub mod command;
 pub mod counters;
 pub mod cpu;
 pub mod datum;

@@ -37,10 +37,11 @@ pub fn query() -> Result<Vec<Gpu>, String> {
         .into_iter()
         .chain(QUERY.iter().map(|(q, _)| *q))
         .collect();
-    let out = Command::new(&program)
+    let mut command = Command::new(&program);
+    command
         .arg(format!("--query-gpu={}", fields.join(",")))
-        .arg("--format=csv,noheader,nounits")
-        .output()
+        .arg("--format=csv,noheader,nounits");
+    let out = super::command::output_within(command, super::command::TIMEOUT)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => format!(
                 "{program} not found: nvidia_gpu needs the NVIDIA driver's nvidia-smi (is this a GPU instance with the driver installed?)"

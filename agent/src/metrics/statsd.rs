@@ -22,6 +22,13 @@ use super::collect::Sample;
 
 /// Distinct series kept between two collections.
 pub const MAX_SERIES: usize = 10_000;
+/// Values kept per timer/histogram series, and members per set, in one interval.
+pub const MAX_VALUES_PER_SERIES: usize = 10_000;
+/// Intervals a gauge's last value is kept for `+n`/`-n` after it was last set.
+const GAUGE_MEMORY: u64 = 10;
+/// CloudWatch's limits on a metric name and a dimension value (PutMetricData).
+const MAX_NAME_CHARS: usize = 255;
+const MAX_TAG_VALUE_CHARS: usize = 1024;
 /// The default address, the CloudWatch agent's port on loopback.
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:8125";
 
@@ -47,8 +54,8 @@ pub fn parse_line(line: &str, separator: &str) -> Result<Line, String> {
     let (name, rest) = line
         .split_once(':')
         .ok_or_else(|| "no ':' between the name and the value".to_string())?;
-    if name.is_empty() {
-        return Err("an empty name".into());
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("a name of 1 to {MAX_NAME_CHARS} characters"));
     }
     let mut parts = rest.split('|');
     let raw = parts.next().unwrap_or_default();
@@ -67,6 +74,12 @@ pub fn parse_line(line: &str, separator: &str) -> Result<Line, String> {
         } else if let Some(list) = part.strip_prefix('#') {
             for tag in list.split(',').filter(|t| !t.is_empty()) {
                 let (k, v) = tag.split_once(':').unwrap_or((tag, ""));
+                if k.is_empty()
+                    || k.chars().count() > MAX_NAME_CHARS
+                    || v.chars().count() > MAX_TAG_VALUE_CHARS
+                {
+                    return Err(format!("a tag {tag:?} CloudWatch would refuse as a dimension"));
+                }
                 tags.push((k.to_string(), v.to_string()));
             }
         }
@@ -78,7 +91,13 @@ pub fn parse_line(line: &str, separator: &str) -> Result<Line, String> {
             .ok_or_else(|| format!("{raw:?} is not a number"))
     };
     let value = match kind {
-        "c" => Value::Counter(number()? / rate),
+        "c" => {
+            let count = number()? / rate;
+            if !count.is_finite() {
+                return Err(format!("a count too large ({raw} at rate {rate})"));
+            }
+            Value::Counter(count)
+        }
         "g" => Value::Gauge {
             value: number()?,
             relative: raw.starts_with('+') || raw.starts_with('-'),
@@ -112,7 +131,9 @@ pub struct Aggregates {
     timings: HashMap<Key, (Vec<f64>, bool)>,
     sets: HashMap<Key, HashSet<String>>,
     /// Gauges keep their last value across intervals for `+n`/`-n`.
-    last_gauges: HashMap<Key, f64>,
+    last_gauges: HashMap<Key, (f64, u64)>,
+    /// Collections so far; a gauge not set for [`GAUGE_MEMORY`] of them is forgotten.
+    interval: u64,
     /// Lines that were not StatsD, and series dropped over [`MAX_SERIES`], so far.
     pub malformed: u64,
     pub dropped_series: u64,
@@ -129,35 +150,54 @@ impl Aggregates {
         let known = self.counters.contains_key(&key)
             || self.gauges.contains_key(&key)
             || self.timings.contains_key(&key)
-            || self.sets.contains_key(&key);
-        if !known && self.series() >= MAX_SERIES {
+            || self.sets.contains_key(&key)
+            || self.last_gauges.contains_key(&key);
+        if !known && (self.series() >= MAX_SERIES || self.last_gauges.len() >= MAX_SERIES) {
             self.dropped_series += 1;
             return false;
         }
         match line.value {
-            Value::Counter(v) => *self.counters.entry(key).or_insert(0.0) += v,
+            Value::Counter(v) => {
+                let sum = self.counters.entry(key).or_insert(0.0);
+                // A sum that overflows stays at the largest value rather than becoming ∞.
+                *sum = (*sum + v).clamp(-f64::MAX, f64::MAX);
+            }
             Value::Gauge { value, relative } => {
                 let base = if relative {
-                    self.last_gauges.get(&key).copied().unwrap_or(0.0)
+                    self.last_gauges.get(&key).map_or(0.0, |(v, _)| *v)
                 } else {
                     0.0
                 };
-                self.last_gauges.insert(key.clone(), base + value);
+                self.last_gauges
+                    .insert(key.clone(), (base + value, self.interval));
                 self.gauges.insert(key, base + value);
             }
             Value::Timing { value, milliseconds } => {
                 let entry = self.timings.entry(key).or_insert((Vec::new(), milliseconds));
+                if entry.0.len() >= MAX_VALUES_PER_SERIES {
+                    self.dropped_series += 1;
+                    return false;
+                }
                 entry.0.push(value);
             }
             Value::Set(member) => {
-                self.sets.entry(key).or_default().insert(member);
+                let members = self.sets.entry(key).or_default();
+                if members.len() >= MAX_VALUES_PER_SERIES && !members.contains(&member) {
+                    self.dropped_series += 1;
+                    return false;
+                }
+                members.insert(member);
             }
         }
         true
     }
 
     /// Everything since the last call, as samples (named, with their units), and resets.
+    /// Relative gauges remember a series' last value for a few intervals, then forget it.
     pub fn take(&mut self) -> Vec<Sample> {
+        self.interval += 1;
+        let oldest = self.interval.saturating_sub(GAUGE_MEMORY);
+        self.last_gauges.retain(|_, (_, set)| *set >= oldest);
         let sample = |(name, tags): Key, value: f64, unit: &'static str| Sample {
             field: "value",
             value,
@@ -245,7 +285,19 @@ mod tests {
             parse_line("u:alice|s", "_").unwrap().value,
             Value::Set("alice".into())
         );
-        for bad in ["nocolon", ":1|c", "a:1", "a:x|c", "a:1|q", "a:1|c|@2", "a:NaN|g"] {
+        let long = "n".repeat(256);
+        for bad in [
+            "nocolon",
+            ":1|c",
+            "a:1",
+            "a:x|c",
+            "a:1|q",
+            "a:1|c|@2",
+            "a:NaN|g",
+            "a:1|c|#:v",
+            "a:1e308|c|@1e-10",
+            &format!("{long}:1|c"),
+        ] {
             assert!(parse_line(bad, "_").is_err(), "{bad}");
         }
     }
