@@ -274,6 +274,17 @@ fn a_file_the_service_user_may_not_read_is_named_with_a_fix_and_read_once_it_may
         eprintln!("not root: cannot run the agent as another user; skipped");
         return;
     }
+    // The checkout must be reachable by `nobody` (a private home directory is not).
+    let reachable = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_skywatch"))
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !reachable {
+        eprintln!("setpriv missing, or the binary is not reachable by nobody; skipped");
+        return;
+    }
     // The agent runs as `nobody`, as the unit runs it as `skywatch`; the file is root's, 0600.
     let work = tempfile::tempdir().unwrap();
     let open = |path: &Path, mode: u32| {
