@@ -562,3 +562,38 @@ fn files_that_report_size_zero_are_read_to_the_end() {
         stderr(&redirected)
     );
 }
+
+#[test]
+fn deeply_nested_queries_are_refused_with_a_caret_not_a_stack_overflow() {
+    // Regression: ~4,000 nested parentheses (within the 10,000-character limit) aborted logq.
+    for query in [
+        format!("filter {}1{} = 1", "(".repeat(4000), ")".repeat(4000)),
+        format!("filter {}x", "not ".repeat(2400)),
+        format!("fields {}1", "-".repeat(9000)),
+        format!("fields 2{}", "^2".repeat(4500)),
+    ] {
+        let out = logq().args([query.as_str(), "-"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("the expression nests more than 64 levels deep"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // 64 levels are fine.
+    let ok = format!(
+        "filter {}1{} = 1 | stats count(*)",
+        "(".repeat(60),
+        ")".repeat(60)
+    );
+    let out = logq().args([ok.as_str(), "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn relative_times_start_with_a_minus_as_help_shows_them() {
+    for args in [["--start", "-2h"], ["--end", "-5m"], ["--since", "1w"]] {
+        let out = logq().args(args).args(["stats count(*)", "-"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    }
+}

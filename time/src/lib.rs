@@ -10,15 +10,21 @@
 pub mod civil;
 pub mod offset;
 
-/// Milliseconds in each unit a duration may use: `s`, `m`, `h`, `d`.
-const UNITS_MS: [(&str, i64); 4] = [("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)];
+/// Milliseconds in each unit a duration may use: `s`, `m`, `h`, `d`, `w` (as `bin()` takes them).
+const UNITS_MS: [(&str, i64); 5] = [
+    ("s", 1_000),
+    ("m", 60_000),
+    ("h", 3_600_000),
+    ("d", 86_400_000),
+    ("w", 7 * 86_400_000),
+];
 
 /// Why a text is not a duration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DurationError {
     /// Digits without a unit (`15`).
     NoUnit { digits: String },
-    /// A unit that is not `s`, `m`, `h` or `d`.
+    /// A unit that is not `s`, `m`, `h`, `d` or `w`.
     UnknownUnit(String),
     /// More milliseconds than fit.
     TooLarge,
@@ -26,7 +32,7 @@ pub enum DurationError {
     NotADuration,
 }
 
-/// A duration written as digits and a unit — `90s`, `15m`, `2h`, `7d` — in milliseconds.
+/// A duration written as digits and a unit — `90s`, `15m`, `2h`, `7d`, `1w` — in milliseconds.
 /// No sign, no spaces, no fraction.
 pub fn parse_duration_ms(text: &str) -> Result<i64, DurationError> {
     let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
@@ -69,12 +75,12 @@ pub fn parse_time_arg(s: &str, now_ms: i64) -> Result<i64, String> {
         }
         Err(DurationError::NoUnit { digits }) => {
             return Err(format!(
-                "invalid time {s:?}: a time ago needs a unit: {digits}s, {digits}m, {digits}h or {digits}d"
+                "invalid time {s:?}: a time ago needs a unit: {digits}s, {digits}m, {digits}h, {digits}d or {digits}w"
             ));
         }
         Err(DurationError::UnknownUnit(unit)) => {
             return Err(format!(
-                "invalid time {s:?}: unknown unit {unit:?} (use s, m, h or d)"
+                "invalid time {s:?}: unknown unit {unit:?} (use s, m, h, d or w)"
             ));
         }
         Err(DurationError::TooLarge) => return Err(format!("invalid time {s:?}: too far in the past")),
@@ -167,13 +173,15 @@ mod tests {
             parse_time_arg("+2h", NOW_MS),
             Err(format!("invalid time \"+2h\": {expected}"))
         );
+        // `--since 1w` works as `bin(1w)` does (it used to be refused).
+        assert_eq!(parse_time_arg("-2w", NOW_MS), Ok(NOW_MS - 1_209_600_000));
         assert_eq!(
-            parse_time_arg("-2w", NOW_MS),
-            Err("invalid time \"-2w\": unknown unit \"w\" (use s, m, h or d)".to_string())
+            parse_time_arg("-2y", NOW_MS),
+            Err("invalid time \"-2y\": unknown unit \"y\" (use s, m, h, d or w)".to_string())
         );
         assert_eq!(
             parse_time_arg("15", NOW_MS),
-            Err("invalid time \"15\": a time ago needs a unit: 15s, 15m, 15h or 15d".to_string())
+            Err("invalid time \"15\": a time ago needs a unit: 15s, 15m, 15h, 15d or 15w".to_string())
         );
         assert_eq!(
             parse_time_arg("99999999999999999d", NOW_MS),
@@ -206,9 +214,10 @@ mod tests {
             parse_duration_ms("15"),
             Err(DurationError::NoUnit { digits: "15".into() })
         );
+        assert_eq!(parse_duration_ms("1w"), Ok(604_800_000));
         assert_eq!(
-            parse_duration_ms("1w"),
-            Err(DurationError::UnknownUnit("w".into()))
+            parse_duration_ms("1y"),
+            Err(DurationError::UnknownUnit("y".into()))
         );
         assert_eq!(
             parse_duration_ms("99999999999999999d"),

@@ -59,7 +59,11 @@ pub fn parse_query(src: &str) -> Result<Query, SyntaxError> {
         ));
     }
     let tokens = tokenize(src)?;
-    let mut parser = Parser { tokens, pos: 0 };
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let mut commands = Vec::new();
     loop {
         // Tolerate empty stages (a trailing or doubled `|`), as the service's console does.
@@ -88,7 +92,14 @@ pub fn parse_query(src: &str) -> Result<Query, SyntaxError> {
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// Expressions open around the one being read: bounded, so a query of thousands of
+    /// nested parentheses (within the 10,000-character limit) is an error, not a stack
+    /// overflow.
+    depth: usize,
 }
+
+/// How deep expressions may nest (parentheses, `not`, unary minus, lists, calls).
+pub const MAX_NESTING: usize = 64;
 
 impl Parser {
     fn peek(&self) -> &Token {
@@ -442,7 +453,21 @@ impl Parser {
     // ---- expressions ----
 
     fn expr(&mut self) -> Result<Expr, SyntaxError> {
-        self.or()
+        self.nested(Parser::or)
+    }
+
+    /// Reads with `read` one level deeper, refusing to go past [`MAX_NESTING`].
+    fn nested(&mut self, read: fn(&mut Parser) -> Result<Expr, SyntaxError>) -> Result<Expr, SyntaxError> {
+        if self.depth >= MAX_NESTING {
+            return Err(SyntaxError::new(
+                format!("the expression nests more than {MAX_NESTING} levels deep"),
+                self.peek().span,
+            ));
+        }
+        self.depth += 1;
+        let result = read(self);
+        self.depth -= 1;
+        result
     }
 
     fn or(&mut self) -> Result<Expr, SyntaxError> {
@@ -466,7 +491,7 @@ impl Parser {
     fn not(&mut self) -> Result<Expr, SyntaxError> {
         let start = self.peek().span;
         if self.eat_word("not") || self.eat(&Tok::Bang) {
-            let inner = self.not()?;
+            let inner = self.nested(Parser::not)?;
             let span = start.to(inner.span);
             return Ok(Expr {
                 kind: ExprKind::Unary(UnaryOp::Not, Box::new(inner)),
@@ -574,7 +599,7 @@ impl Parser {
     fn unary(&mut self) -> Result<Expr, SyntaxError> {
         let start = self.peek().span;
         if self.eat(&Tok::Minus) {
-            let inner = self.unary()?;
+            let inner = self.nested(Parser::unary)?;
             let span = start.to(inner.span);
             // Fold literal negatives so `-5` is a number, as it reads.
             if let ExprKind::Num(n) = inner.kind {
@@ -589,7 +614,7 @@ impl Parser {
             });
         }
         if self.eat(&Tok::Bang) {
-            let inner = self.unary()?;
+            let inner = self.nested(Parser::unary)?;
             let span = start.to(inner.span);
             return Ok(Expr {
                 kind: ExprKind::Unary(UnaryOp::Not, Box::new(inner)),
@@ -602,7 +627,7 @@ impl Parser {
     fn power(&mut self) -> Result<Expr, SyntaxError> {
         let base = self.postfix()?;
         if self.eat(&Tok::Caret) {
-            let exponent = self.unary()?;
+            let exponent = self.nested(Parser::unary)?;
             return Ok(binary(BinaryOp::Pow, base, exponent));
         }
         Ok(base)

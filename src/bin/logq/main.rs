@@ -32,13 +32,18 @@ struct Cli {
     #[arg(long, default_value = "table", value_parser = ["table", "ndjson", "json", "csv"])]
     format: String,
     /// Only events at or after this time: RFC 3339, "now", or relative such as -2h.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     start: Option<String>,
     /// Only events at or before this time: RFC 3339, "now", or relative such as -5m.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     end: Option<String>,
-    /// Only events from this long ago until now (15m, 2h, 7d); same as --start -DURATION.
-    #[arg(long, value_name = "DURATION", conflicts_with = "start")]
+    /// Only events from this long ago until now (15m, 2h, 7d, 1w); same as --start -DURATION.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        conflicts_with = "start",
+        allow_hyphen_values = true
+    )]
     since: Option<String>,
     /// Take @timestamp from this field instead of detecting it.
     #[arg(long, value_name = "FIELD")]
