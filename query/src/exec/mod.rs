@@ -21,6 +21,7 @@ use std::fmt;
 use std::sync::atomic::AtomicU64;
 
 use crate::functions::FnContext;
+use crate::functions::NO_START;
 use crate::input::{InputError, Source};
 use crate::output::ResultSet;
 use crate::plan::Plan;
@@ -100,7 +101,8 @@ pub fn run(
 ) -> Result<(ResultSet, Statistics), ExecError> {
     let functions = FnContext {
         now_ms: options.now_ms,
-        query_start_ms: options.start_ms.unwrap_or(0),
+        // No --start: the query has no start (queryStartTime() and queryTimeRange() are null).
+        query_start_ms: options.start_ms.unwrap_or(NO_START),
         query_end_ms: options.end_ms.unwrap_or(options.now_ms),
     };
     let threads = match options.threads {

@@ -98,6 +98,9 @@ fn message_size(_: &FnContext, args: &[Option<Value>]) -> Option<Value> {
 }
 
 fn query_start_time(ctx: &FnContext, _: &[Option<Value>]) -> Option<Value> {
+    if ctx.query_start_ms == super::NO_START {
+        return None;
+    }
     Value::num(ctx.query_start_ms as f64)
 }
 
@@ -105,7 +108,12 @@ fn query_end_time(ctx: &FnContext, _: &[Option<Value>]) -> Option<Value> {
     Value::num(ctx.query_end_ms as f64)
 }
 
+/// The range's length in ms; null without a start (the service always has one; a local query
+/// without `--start` reads everything, which has no length to give).
 fn query_time_range(ctx: &FnContext, _: &[Option<Value>]) -> Option<Value> {
+    if ctx.query_start_ms == super::NO_START {
+        return None;
+    }
     Value::num(ctx.query_end_ms.saturating_sub(ctx.query_start_ms) as f64)
 }
 
@@ -199,6 +207,16 @@ mod tests {
         assert_eq!(call_with(&ctx, "queryStartTime", &[]), n(1_000.0));
         assert_eq!(call_with(&ctx, "queryEndTime", &[]), n(61_000.0));
         assert_eq!(call_with(&ctx, "queryTimeRange", &[]), n(60_000.0));
+        let unbounded = FnContext {
+            query_start_ms: super::super::NO_START,
+            ..ctx
+        };
+        assert_eq!(
+            call_with(&unbounded, "queryTimeRange", &[]),
+            None,
+            "no start, no range"
+        );
+        assert_eq!(call_with(&unbounded, "queryStartTime", &[]), None);
     }
 
     #[test]

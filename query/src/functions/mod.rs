@@ -26,12 +26,16 @@ mod string;
 
 pub use datetime::{ceil_to_period, floor_to_period, parse_period, Period, PeriodUnit};
 
+/// `query_start_ms` of a query given no start (`logq` without `--start`/`--since`).
+pub const NO_START: i64 = i64::MIN;
+
 /// What a function may read besides its arguments.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FnContext {
     /// When the query started running, epoch ms UTC (`now()`).
     pub now_ms: i64,
     /// The start of the queried time window, epoch ms UTC.
+    /// [`NO_START`] when the query was given no start.
     pub query_start_ms: i64,
     /// The end of the queried time window, epoch ms UTC.
     pub query_end_ms: i64,
