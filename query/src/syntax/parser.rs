@@ -363,8 +363,18 @@ impl Parser {
             let expr = p.expr()?;
             let descending = if p.eat_word("desc") {
                 true
+            } else if p.eat_word("asc") {
+                false
             } else {
-                p.eat_word("asc");
+                // A misspelt order (`sort x dsc`) is named as one, with the word meant.
+                if let Tok::Ident(word) = &p.peek().tok {
+                    if let Some(meant) = did_you_mean(word, ["desc", "asc"]) {
+                        return Err(SyntaxError::new(
+                            format!("unknown sort order '{word}'; did you mean '{meant}'?"),
+                            p.peek().span,
+                        ));
+                    }
+                }
                 false
             };
             Ok(SortKey { expr, descending })
@@ -429,8 +439,18 @@ impl Parser {
             }
             Tok::Regex(pattern) => {
                 if self.at_word("as") || self.at_word("multi") {
+                    // `… multi` anywhere before the next `|` is the multi form.
+                    let multi = self.tokens[self.pos..]
+                        .iter()
+                        .take_while(|t| t.tok != Tok::Pipe && t.tok != Tok::Eof)
+                        .any(|t| matches!(&t.tok, Tok::Ident(w) if w.eq_ignore_ascii_case("multi")));
+                    let form = if multi {
+                        "parse … multi"
+                    } else {
+                        "parse /regex/ as"
+                    };
                     self.skip_command()?;
-                    return Ok(CommandKind::NotSupported("parse … multi".to_string()));
+                    return Ok(CommandKind::NotSupported(form.to_string()));
                 }
                 ParsePattern::Regex {
                     pattern,
