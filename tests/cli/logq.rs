@@ -597,3 +597,12 @@ fn relative_times_start_with_a_minus_as_help_shows_them() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn help_is_logqs_own_with_examples() {
+    let out = logq().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.starts_with("Run CloudWatch Logs Insights queries"), "{help}");
+    assert!(help.contains("Examples:\n  logq 'filter level"), "{help}");
+    assert!(!help.contains("Observability toolkit"), "{help}");
+}

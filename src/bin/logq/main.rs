@@ -10,15 +10,25 @@ mod progress;
 use skywatch_insights::RemoteQuery;
 use skywatch_query::{Format, ResultSet, RunOptions, Source, Statistics, TimestampFormat, TimestampRule};
 
-/// Run CloudWatch Logs Insights queries over local log files, stdin, or CloudWatch Logs.
-///
-/// Examples:
-///   logq 'filter level = "ERROR" | stats count(*) by bin(5m)' /var/log/app/*.log
-///   zcat old.log.gz | logq 'fields @timestamp, @message | limit 20'
-///   logq --log-group /aws/lambda/api --since 2h 'stats avg(@duration) by bin(5m)'
-///   logq --store /var/lib/skywatch --log-group /ec2/app 'filter @message like /ERROR/'
+/// `logq --help`'s closing examples.
+const EXAMPLES: &str = "Examples:
+  logq 'filter level = \"ERROR\" | stats count(*) by bin(5m)' /var/log/app/*.log
+  zcat old.log.gz | logq 'fields @timestamp, @message | sort @timestamp desc | limit 20'
+  logq --since 1h 'stats count(*) by bin(5m)' app.log
+  logq --format csv 'stats avg(latencyMs), pct(latencyMs, 99) by service' app.log > latency.csv
+  logq --store ~/.local/share/skywatch --log-group /ec2/app 'filter @message like /ERROR/'
+  logq --log-group /aws/lambda/api --since 2h 'filter @type = \"REPORT\" | stats avg(@duration) by bin(5m)'
+
+The language: docs/query-language.md. A wrong query exits 2 with the line and a caret.";
+
+/// logq's command line (its help is `about` and [`EXAMPLES`]).
 #[derive(Debug, Parser)]
-#[command(name = "logq", version, about, long_about = None, verbatim_doc_comment)]
+#[command(
+    name = "logq",
+    version,
+    about = "Run CloudWatch Logs Insights queries over local log files, stdin, the agent's local store, or CloudWatch Logs itself.",
+    after_help = EXAMPLES
+)]
 struct Cli {
     /// The query, in the Logs Insights language (omit it when using --query-file).
     query: Option<String>,
