@@ -606,3 +606,37 @@ fn help_is_logqs_own_with_examples() {
     assert!(help.contains("Examples:\n  logq 'filter level"), "{help}");
     assert!(!help.contains("Observability toolkit"), "{help}");
 }
+
+#[test]
+fn a_named_pipe_is_read_as_a_stream() {
+    // Regression: the pipe was opened once to size it and again to read it; the writer met
+    // the first open and logq waited forever on the second.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("events.fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(&fifo, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n").unwrap())
+    };
+    let mut child = logq()
+        .args(["--format", "csv", "stats count(*) as n"])
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writer.join().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("logq did not finish reading the pipe");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n3\n");
+}

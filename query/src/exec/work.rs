@@ -92,8 +92,13 @@ pub fn split_work(sources: &[Source], threads: usize) -> Result<Vec<Item>, Input
     Ok(items)
 }
 
-/// The size of a regular, uncompressed file, or `None` if it cannot be split.
+/// The size of a regular, uncompressed file, or `None` if it cannot be split. Anything but a
+/// regular file (a named pipe, a device) is not opened here: a pipe's writer would meet this
+/// open, not the one that reads it (logq hung on `logq QUERY fifo`).
 fn plain_file_size(path: &std::path::Path) -> io::Result<Option<u64>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Ok(None);
+    }
     plain_size(&File::open(path)?)
 }
 
