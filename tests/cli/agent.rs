@@ -603,10 +603,7 @@ fn nvidia_gpu_reads_nvidia_smi_per_gpu_and_says_when_it_is_missing() {
         "#!/bin/sh\nprintf '0, Tesla T4, 0, 15360, 1024, 14336, 27.50, 44, 87, 12, 3, 16, 0, 0, 0, 1590, 1590, 5000, 1470\\n1, Tesla T4, [Not Supported], 15360, 0, 15360, N/A, 30, 0, 0, 1, 16, 0, 0, 0, 300, 300, 405, 540\\n'\n",
     )
     .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&smi, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    make_executable(&smi);
     let config = "[outputs]\nmetrics = \"local\"\n[metrics.nvidia_gpu]\nmeasurement = [\"utilization_gpu\", \"memory_used\", \"power_draw\"]\n";
     let mut agent = Agent::start_in(
         work.path(),
@@ -737,10 +734,7 @@ fn ethtool_sends_the_driver_statistics_asked_for_per_interface() {
         "#!/bin/sh\nif [ \"$1\" = -i ]; then printf 'driver: ena\\nversion: 2.8.0g\\n'; else printf 'NIC statistics:\\n     tx_timeout: 0\\n     bw_in_allowance_exceeded: 12\\n     pps_allowance_exceeded: 3\\n'; fi\n",
     )
     .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    make_executable(&tool);
     let json = r#"{"metrics": {"metrics_collected": {"ethtool": {"interface_include": ["eth9"], "metrics_include": ["bw_in_allowance_exceeded", "pps_allowance_exceeded"]}}}}"#;
     std::fs::write(work.path().join("agent.json"), json).unwrap();
     let convert = Command::new(env!("CARGO_BIN_EXE_skywatch"))
@@ -788,4 +782,10 @@ fn stored_metrics(state: &std::path::Path) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// A stand-in for a tool (a recorded answer in a shell script) made runnable.
+fn make_executable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

@@ -3,11 +3,13 @@
 //! date from every line it parses a time of, and loggen writes one into every line.
 
 /// Whether `year` has a 29 February.
+#[inline]
 pub fn is_leap(year: i64) -> bool {
     year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
 }
 
 /// Days in `month` (1–12) of `year`; `None` for a month that does not exist.
+#[inline]
 pub fn days_in_month(year: i64, month: i64) -> Option<i64> {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => Some(31),
@@ -19,6 +21,7 @@ pub fn days_in_month(year: i64, month: i64) -> Option<i64> {
 }
 
 /// The day number of a date that exists, or `None` (13th month, 30 February…).
+#[inline]
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
     if !(1..=days_in_month(year, month)?).contains(&day) {
         return None;
@@ -33,6 +36,7 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
 }
 
 /// The date of a day number: (year, month 1–12, day 1–31).
+#[inline]
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

@@ -2,6 +2,7 @@
 //! every line that carries one (the query engine's timestamp scanner, the agent's `%z`).
 
 /// Exactly two ASCII digits at `i` as a number.
+#[inline]
 fn two_digits(b: &[u8], i: usize) -> Option<i64> {
     match b.get(i..i + 2)? {
         [h, l] if h.is_ascii_digit() && l.is_ascii_digit() => {
@@ -13,6 +14,7 @@ fn two_digits(b: &[u8], i: usize) -> Option<i64> {
 
 /// The offset whose hours start at `i` (just after the sign): `HH:MM`, `HHMM` or `HH` →
 /// (seconds, index after). Hours above 23 or minutes above 59 are not an offset.
+#[inline]
 pub fn offset_after_sign(b: &[u8], i: usize) -> Option<(i64, usize)> {
     let hours = two_digits(b, i)?;
     let (minutes, end) = if b.get(i + 2) == Some(&b':') {
@@ -26,6 +28,7 @@ pub fn offset_after_sign(b: &[u8], i: usize) -> Option<(i64, usize)> {
 }
 
 /// A whole offset text — `Z`, `+HH:MM`, `+HHMM`, `+HH` (or `-`) — as seconds east of UTC.
+#[inline]
 pub fn parse_utc_offset(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     let sign = match b.first()? {

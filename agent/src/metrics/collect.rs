@@ -331,17 +331,11 @@ impl Collector {
     }
 
     fn collectd(&self, plugin: &PluginConfig) -> Vec<Sample> {
-        plugin
-            .collectd
-            .as_ref()
-            .and_then(|c| self.collectd.get(&c.address))
-            .map(|shared| {
-                shared
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .take()
-            })
-            .unwrap_or_default()
+        drain(
+            &self.collectd,
+            plugin.collectd.as_ref().map(|c| c.address.as_str()),
+            collectd::Latest::take,
+        )
     }
 
     /// Hands the collector what a statsd listener on `address` aggregates.
@@ -350,17 +344,11 @@ impl Collector {
     }
 
     fn statsd(&self, plugin: &PluginConfig) -> Vec<Sample> {
-        plugin
-            .statsd
-            .as_ref()
-            .and_then(|s| self.statsd.get(&s.address))
-            .map(|shared| {
-                shared
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .take()
-            })
-            .unwrap_or_default()
+        drain(
+            &self.statsd,
+            plugin.statsd.as_ref().map(|s| s.address.as_str()),
+            statsd::Aggregates::take,
+        )
     }
 
     fn procstat(&mut self, plugin: &PluginConfig) -> Vec<Sample> {
@@ -436,6 +424,18 @@ fn nvidia_gpu() -> Result<Vec<Sample>, ScrapeError> {
         samples.extend(tagged(&tags, fields));
     }
     Ok(samples)
+}
+
+/// What the listener on `address` gathered since the last collection (none without one).
+fn drain<T>(
+    listeners: &HashMap<String, std::sync::Arc<std::sync::Mutex<T>>>,
+    address: Option<&str>,
+    take: fn(&mut T) -> Vec<Sample>,
+) -> Vec<Sample> {
+    address
+        .and_then(|a| listeners.get(a))
+        .map(|shared| take(&mut shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)))
+        .unwrap_or_default()
 }
 
 /// No resources, or `*`: everything.
