@@ -640,3 +640,40 @@ fn a_named_pipe_is_read_as_a_stream() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n3\n");
 }
+
+#[test]
+fn a_byte_order_mark_before_the_first_line_is_not_part_of_it_on_any_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bom.jsonl");
+    std::fs::write(
+        &file,
+        "\u{feff}{\"level\":\"ERROR\"}\n{\"level\":\"ERROR\"}\n{\"level\":\"INFO\"}\n",
+    )
+    .unwrap();
+    // The direct stats path, the row path (`filter 1 = 1`), and stdin.
+    for query in [
+        "stats count(*) as n by level | sort level",
+        "filter 1 = 1 | stats count(*) as n by level | sort level",
+    ] {
+        let out = logq()
+            .args(["--format", "csv", query])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "level,n\nERROR,2\nINFO,1\n",
+            "{query}"
+        );
+        let out = logq()
+            .args(["--format", "csv", query, "-"])
+            .stdin(std::fs::File::open(&file).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "level,n\nERROR,2\nINFO,1\n",
+            "stdin: {query}"
+        );
+    }
+}

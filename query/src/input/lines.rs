@@ -9,7 +9,7 @@ const INITIAL_BUFFER_BYTES: usize = 1 << 20;
 /// One line as a [`NextLine`] hands it out.
 #[derive(Debug, Clone, Copy)]
 pub struct Line<'b> {
-    /// The line without its `\n` (and a `\r` before it).
+    /// The line without its `\n` (and a `\r` before it, and a byte-order mark at its start).
     pub bytes: &'b [u8],
     /// The bytes it took, newline included.
     pub consumed: usize,
@@ -130,7 +130,7 @@ impl<R: Read> NextLine for LineReader<R> {
                 let line_end = self.start + i;
                 self.start = line_end + 1;
                 return Ok(Some(Line {
-                    bytes: trim_cr(&self.buf[line_start..line_end]),
+                    bytes: trim_line(&self.buf[line_start..line_end]),
                     consumed: i + 1,
                     known_utf8: self.start <= self.valid_end,
                 }));
@@ -142,7 +142,7 @@ impl<R: Read> NextLine for LineReader<R> {
                 let (line_start, line_end) = (self.start, self.end);
                 self.start = self.end;
                 return Ok(Some(Line {
-                    bytes: trim_cr(&self.buf[line_start..line_end]),
+                    bytes: trim_line(&self.buf[line_start..line_end]),
                     consumed: line_end - line_start,
                     known_utf8: false,
                 }));
@@ -187,15 +187,19 @@ impl NextLine for SliceLines<'_> {
         };
         self.rest = &self.rest[consumed..];
         Ok(Some(Line {
-            bytes: trim_cr(bytes),
+            bytes: trim_line(bytes),
             consumed,
             known_utf8: self.known_utf8,
         }))
     }
 }
 
-fn trim_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
+/// A line without a `\r` before its newline and without a UTF-8 byte-order mark before its
+/// first byte (editors on Windows start files with one; it is no part of the event, and JSON
+/// after it must still read as JSON). Every reader goes through here, so every path agrees.
+fn trim_line(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
 }
 
 #[cfg(test)]
