@@ -677,3 +677,31 @@ fn a_byte_order_mark_before_the_first_line_is_not_part_of_it_on_any_path() {
         );
     }
 }
+
+#[test]
+fn a_timestamp_field_that_does_not_read_as_a_time_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ts.jsonl");
+    std::fs::write(
+        &file,
+        "{\"ts\":\"garbage\",\"a\":1}\n{\"ts\":\"2024-03-01T00:00:00Z\",\"a\":2}\n",
+    )
+    .unwrap();
+    let out = logq()
+        .args([
+            "--timestamp-field",
+            "ts",
+            "--format",
+            "csv",
+            "fields @timestamp, a",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("logq: --timestamp-field ts: 1 of 2 event(s) had no ts that reads as a time"),
+        "{}",
+        stderr(&out)
+    );
+}

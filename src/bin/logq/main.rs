@@ -231,7 +231,24 @@ fn run_local(
     if let Some(progress) = progress {
         progress.stop();
     }
-    result.map_err(|e| Failure::runtime(format!("logq: {e}")))
+    let (rows, stats) = result.map_err(|e| Failure::runtime(format!("logq: {e}")))?;
+    // A field that never (or not always) reads as a time is said, not silently dropped.
+    if let Some(field) = &cli.timestamp_field {
+        if stats.without_timestamp > 0 {
+            let _ = writeln!(
+                io::stderr(),
+                "logq: --timestamp-field {field}: {} of {} event(s) had no {field} that reads as a time{}; they took the previous event's time (none before the first)",
+                stats.without_timestamp,
+                stats.records_scanned,
+                if cli.timestamp_format.is_some() {
+                    " in --timestamp-format"
+                } else {
+                    " (RFC 3339, epoch seconds or milliseconds, or give --timestamp-format)"
+                }
+            );
+        }
+    }
+    Ok((rows, stats))
 }
 
 fn run_remote(
