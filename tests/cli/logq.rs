@@ -705,3 +705,21 @@ fn a_timestamp_field_that_does_not_read_as_a_time_is_said() {
         stderr(&out)
     );
 }
+
+#[test]
+fn binary_files_are_skipped_with_a_word() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.log"), "one\ntwo\n").unwrap();
+    std::fs::write(dir.path().join("wtmp"), b"\x07\x00\x00\x00login\x00\x00tty1\n").unwrap();
+    let out = logq()
+        .args(["--format", "csv", "stats count(*) as n"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n2\n");
+    assert!(
+        stderr(&out).contains("wtmp: a binary file (a NUL byte in its first 8 KiB): skipped"),
+        "{}",
+        stderr(&out)
+    );
+}

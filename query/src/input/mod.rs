@@ -232,6 +232,44 @@ const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 
 /// Whether data starting with `head` is gzip or zstd compressed.
+/// How much of a file is looked at for a NUL byte (as ripgrep does).
+const BINARY_SNIFF_BYTES: usize = 8 << 10;
+
+/// Splits `sources` into the ones to read and the named files that look binary (a NUL byte in
+/// their first 8 KiB, compressed files aside: they are looked at decompressed), with why. Log
+/// directories hold such files (wtmp, journals); read as text they would only add noise.
+pub fn leave_out_binary(sources: Vec<Source>) -> (Vec<Source>, Vec<(String, String)>) {
+    let mut kept = Vec::with_capacity(sources.len());
+    let mut left_out = Vec::new();
+    for source in sources {
+        let Some(path) = &source.path else {
+            kept.push(source);
+            continue;
+        };
+        // Only regular files, looked at before they are opened: opening a pipe would meet its
+        // writer, and reading it would lose what this read takes.
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            kept.push(source);
+            continue;
+        }
+        let mut head = vec![0u8; BINARY_SNIFF_BYTES];
+        let n = File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+        let head = &head[..n];
+        if !is_compressed(head) && memchr::memchr(0, head).is_some() {
+            left_out.push((
+                source.name(),
+                format!(
+                    "a binary file (a NUL byte in its first {} KiB): skipped",
+                    BINARY_SNIFF_BYTES >> 10
+                ),
+            ));
+        } else {
+            kept.push(source);
+        }
+    }
+    (kept, left_out)
+}
+
 pub fn is_compressed(head: &[u8]) -> bool {
     head.starts_with(GZIP_MAGIC) || head.starts_with(ZSTD_MAGIC)
 }

@@ -152,6 +152,10 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     let (result, stats) = if cli.log_groups.is_empty() {
         let sources =
             skywatch_query::resolve_inputs(&paths).map_err(|e| Failure::runtime(format!("logq: {e}")))?;
+        let (sources, binary) = skywatch_query::leave_out_binary(sources);
+        for (name, why) in &binary {
+            let _ = writeln!(io::stderr(), "logq: {name}: {why}");
+        }
         run_local(cli, &plan, &sources, start_ms, end_ms, now_ms)?
     } else if let Some(store) = &cli.store {
         if !paths.is_empty() {
