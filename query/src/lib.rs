@@ -25,7 +25,7 @@ use std::fmt;
 // The facade the binaries use.
 pub use event::TimestampFormat;
 pub use exec::extract::TimestampRule;
-pub use exec::{run, RunOptions, Statistics};
+pub use exec::{run, Outcome, RunOptions, Statistics};
 pub use input::{leave_out_binary, resolve as resolve_inputs, resolve_store, Source};
 pub use output::{write as write_results, Format, ResultSet};
 pub use plan::Plan;

@@ -36,7 +36,7 @@ fn outcome(query: &str) -> String {
         .collect();
     paths.sort();
     let sources = skywatch_query::input::resolve(&paths).unwrap();
-    let (result, _) = run(
+    let result = run(
         &plan,
         &sources,
         &RunOptions {
@@ -44,7 +44,8 @@ fn outcome(query: &str) -> String {
             ..RunOptions::default()
         },
     )
-    .unwrap();
+    .unwrap()
+    .result;
     let mut text = format!("runs: {} rows", result.rows.len());
     for row in result.rows.iter().take(3) {
         let _ = write!(text, "\n    {}", row_object(&result.columns, row));

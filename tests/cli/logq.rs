@@ -723,3 +723,37 @@ fn binary_files_are_skipped_with_a_word() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_truncated_compressed_file_is_named_and_the_good_files_still_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), "a.log", EVENTS);
+    write_log(dir.path(), "c.log", EVENTS);
+    // Big enough that the first half of its gzip holds whole lines.
+    let inner = write_log(dir.path(), "b.log", &EVENTS.repeat(20_000));
+    let status = Command::new("gzip").arg("-qf").arg(&inner).status().unwrap();
+    assert!(status.success());
+    let packed = dir.path().join("b.log.gz");
+    let bytes = std::fs::read(&packed).unwrap();
+    std::fs::write(&packed, &bytes[..bytes.len() / 2]).unwrap();
+    let mut answers = Vec::new();
+    for threads in ["1", "2"] {
+        let out = logq()
+            .args(["--threads", threads, "--format", "csv", "stats count(*) as n"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "threads {threads}");
+        // The good files' 6 events, and the truncated file's whole lines before the damage.
+        let n: u64 = stdout(&out).trim_start_matches("n\n").trim().parse().unwrap();
+        assert!(n > 6 && n < 6 + 60_000, "threads {threads}: {n}");
+        answers.push(n);
+        let err = stderr(&out);
+        assert!(
+            err.contains("logq: cannot read ") && err.contains("b.log.gz: "),
+            "{err}"
+        );
+        assert!(err.contains("1 input(s) could not be read to the end"), "{err}");
+    }
+    assert_eq!(answers[0], answers[1], "one answer whatever the thread count");
+}

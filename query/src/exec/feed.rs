@@ -19,14 +19,17 @@ enum Unit<'i> {
 }
 
 /// Runs `workers` workers over `items` and returns them, in no particular order, once the
-/// input is read (or a worker's query needs no more of it).
+/// input is read (or a worker's query needs no more of it), with the streams that could not be
+/// read to their end. A stream that fails (a truncated or corrupt compressed file, a pipe that
+/// errs) does not stop the run: the events read before the damage count, the rest of the
+/// inputs are read, and the failure is returned for the caller to name.
 pub fn run_workers<'a>(
     items: &[Item],
     sources: &[Source],
     workers: usize,
     timestamp_needed: bool,
     new_worker: &(dyn Fn() -> Worker<'a> + Sync),
-) -> Result<Vec<Worker<'a>>, ExecError> {
+) -> Result<(Vec<Worker<'a>>, Vec<InputError>), ExecError> {
     let workers = workers.max(1);
     let (tx, rx) = sync_channel::<(usize, Unit<'_>)>(workers * QUEUED_PER_WORKER);
     let queue = Mutex::new(Some(rx));
@@ -66,10 +69,8 @@ pub fn run_workers<'a>(
         let fed = feeder
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        // A worker's error first: the feeder may have stopped because of it.
         let workers = workers?;
-        fed?;
-        Ok(workers)
+        Ok((workers, fed))
     })
 }
 
@@ -95,47 +96,56 @@ fn work(
     }
 }
 
-/// Sends every unit in input order, numbered; stops early when the workers are gone.
+/// Sends every unit in input order, numbered; stops early when the workers are gone. Returns
+/// the streams that failed, each after the chunks read from it before the failure.
 fn feed<'i>(
     items: &'i [Item],
     sources: &[Source],
     lookback: usize,
     tx: &SyncSender<(usize, Unit<'i>)>,
     stop: &AtomicBool,
-) -> Result<(), ExecError> {
+) -> Vec<InputError> {
+    let mut unreadable = Vec::new();
     let mut index = 0;
     for item in items {
         // Pieces of plain files, and the agent's stored chunks (small, whole events), go to a
         // worker as they are.
         if !item.is_whole_source() || sources[item.source].kind == SourceKind::StoredEvents {
             if tx.send((index, Unit::Piece(item))).is_err() {
-                return Ok(());
+                return unreadable;
             }
             index += 1;
             continue;
         }
         let source = &sources[item.source];
-        let reader = input::open(source).map_err(ExecError::Input)?;
+        let reader = match input::open(source) {
+            Ok(reader) => reader,
+            Err(e) => {
+                unreadable.push(e);
+                continue;
+            }
+        };
         let mut chunker = Chunker::new(reader, lookback);
         loop {
             if stop.load(Ordering::Relaxed) {
-                return Ok(());
+                return unreadable;
             }
             let chunk = match chunker.next_chunk() {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
                 Err(e) => {
-                    return Err(ExecError::Input(InputError {
+                    unreadable.push(InputError {
                         path: source.name(),
                         reason: e.to_string(),
-                    }))
+                    });
+                    break;
                 }
             };
             if tx.send((index, Unit::Chunk(item.source, chunk))).is_err() {
-                return Ok(());
+                return unreadable;
             }
             index += 1;
         }
     }
-    Ok(())
+    unreadable
 }

@@ -77,6 +77,16 @@ impl Statistics {
     }
 }
 
+/// What a run gives: the rows, what it saw, and the inputs it could not read to their end.
+#[derive(Debug)]
+pub struct Outcome {
+    pub result: ResultSet,
+    pub stats: Statistics,
+    /// Streams (compressed files, pipes) that failed part-way or could not be opened; the run
+    /// went on without the rest of them, so the rows are only what the readable inputs give.
+    pub unreadable: Vec<InputError>,
+}
+
 /// A failure while running.
 #[derive(Debug)]
 pub enum ExecError {
@@ -94,11 +104,7 @@ impl fmt::Display for ExecError {
 impl std::error::Error for ExecError {}
 
 /// Runs `plan` over `sources`.
-pub fn run(
-    plan: &Plan,
-    sources: &[Source],
-    options: &RunOptions,
-) -> Result<(ResultSet, Statistics), ExecError> {
+pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outcome, ExecError> {
     let functions = FnContext {
         now_ms: options.now_ms,
         // No --start: the query has no start (queryStartTime() and queryTimeRange() are null).
@@ -120,7 +126,7 @@ pub fn run(
         prefilter: prefilter.as_ref(),
     };
 
-    let workers = feed::run_workers(
+    let (workers, unreadable) = feed::run_workers(
         &items,
         sources,
         if parallel { threads } else { 1 },
@@ -157,5 +163,9 @@ pub fn run(
                 .collect()
         })
         .collect();
-    Ok((ResultSet { columns, rows }, stats))
+    Ok(Outcome {
+        result: ResultSet { columns, rows },
+        stats,
+        unreadable,
+    })
 }

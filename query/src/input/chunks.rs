@@ -26,6 +26,8 @@ pub struct Chunker<R> {
     /// The tail of the last chunk handed out.
     before: Vec<u8>,
     eof: bool,
+    /// A read error, held back until the whole lines read before it are handed out.
+    failure: Option<io::Error>,
 }
 
 impl<R: Read> Chunker<R> {
@@ -38,12 +40,17 @@ impl<R: Read> Chunker<R> {
             lookback,
             before: Vec::new(),
             eof: false,
+            failure: None,
         }
     }
 
     /// The next chunk: whole lines (the last line of the stream may lack its newline), or
-    /// `None` at the end.
+    /// `None` at the end. A read error (a truncated or corrupt compressed file) comes after the
+    /// whole lines read before it; the line it cut short is dropped.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
         let mut buf = std::mem::take(&mut self.carry);
         let mut searched = 0;
         let cut = loop {
@@ -52,17 +59,33 @@ impl<R: Read> Chunker<R> {
                     break searched + i + 1;
                 }
                 if self.eof {
-                    break buf.len();
+                    // After a failure the unfinished line is damage, not a last line.
+                    break if self.failure.is_some() { 0 } else { buf.len() };
                 }
                 // One line longer than a chunk: read on until it ends.
                 searched = buf.len();
             }
             // Up to a chunk's worth (at least a block more); `read_to_end` grows the buffer as
-            // data comes, so a small input costs a small buffer.
+            // data comes, so a small input costs a small buffer. On an error the bytes read
+            // before it are in `buf`.
             let want = CHUNK_BYTES.saturating_sub(buf.len()).max(64 << 10) as u64;
-            let n = (&mut self.reader).take(want).read_to_end(&mut buf)?;
-            self.eof = (n as u64) < want;
+            match (&mut self.reader).take(want).read_to_end(&mut buf) {
+                Ok(n) => self.eof = (n as u64) < want,
+                Err(e) => {
+                    self.failure = Some(e);
+                    self.eof = true;
+                }
+            }
         };
+        if self.failure.is_some() {
+            buf.truncate(cut);
+            if buf.is_empty() {
+                return match self.failure.take() {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                };
+            }
+        }
         if buf.is_empty() {
             return Ok(None);
         }
@@ -137,5 +160,35 @@ mod tests {
         }
         let err = Chunker::new(Failing, 0).next_chunk().unwrap_err();
         assert_eq!(err.to_string(), "disk on fire");
+    }
+
+    #[test]
+    fn whole_lines_before_a_read_error_come_first_and_the_cut_line_is_dropped() {
+        /// Gives `data`, then fails.
+        struct FailsAfter<'a>(&'a [u8]);
+        impl Read for FailsAfter<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(std::io::Error::other("unexpected end of stream"));
+                }
+                let n = self.0.len().min(buf.len()).min(1000);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let data = lines(30_000, usize::MAX);
+        let whole = data.len() - b"last line without newline".len();
+        let mut chunker = Chunker::new(FailsAfter(&data), 0);
+        let mut joined = Vec::new();
+        let err = loop {
+            match chunker.next_chunk() {
+                Ok(Some(chunk)) => joined.extend_from_slice(&chunk.bytes),
+                Ok(None) => panic!("the failure was lost"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.to_string(), "unexpected end of stream");
+        assert_eq!(joined, data[..whole]);
     }
 }

@@ -26,7 +26,13 @@ pub fn ndjson_in(
         now_ms: NOW_MS,
         ..RunOptions::default()
     };
-    let (result, stats) = run(&plan, &sources, &options).expect("query runs");
+    let outcome = run(&plan, &sources, &options).expect("query runs");
+    assert!(
+        outcome.unreadable.is_empty(),
+        "unreadable: {:?}",
+        outcome.unreadable
+    );
+    let (result, stats) = (outcome.result, outcome.stats);
     let mut out = Vec::new();
     write(&result, Format::Ndjson, &mut out).expect("rows are written");
     (String::from_utf8(out).expect("NDJSON is UTF-8"), stats)

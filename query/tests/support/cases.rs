@@ -131,7 +131,11 @@ fn run_case(case: &Case) -> (bool, String) {
         ..RunOptions::default()
     };
     match run(&plan, &sources, &options) {
-        Ok((result, _)) => {
+        Ok(outcome) if !outcome.unreadable.is_empty() => {
+            (true, format!("unreadable: {:?}\n", outcome.unreadable))
+        }
+        Ok(outcome) => {
+            let result = outcome.result;
             let mut out = Vec::new();
             write(&result, Format::Ndjson, &mut out).expect("write rows");
             (false, String::from_utf8(out).expect("utf-8 output"))

@@ -149,7 +149,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     // Validate locally first: a typo costs nothing, even in CloudWatch mode.
     let plan = skywatch_query::compile(&query).map_err(|e| Failure::query(e.render(&query)))?;
 
-    let (result, stats) = if cli.log_groups.is_empty() {
+    let (result, stats, unreadable) = if cli.log_groups.is_empty() {
         let sources =
             skywatch_query::resolve_inputs(&paths).map_err(|e| Failure::runtime(format!("logq: {e}")))?;
         let (sources, binary) = skywatch_query::leave_out_binary(sources);
@@ -176,7 +176,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         if !paths.is_empty() {
             return Err(Failure::query("logq: give either paths or --log-group, not both"));
         }
-        run_remote(cli, query, start_ms, end_ms, now_ms)?
+        let (result, stats) = run_remote(cli, query, start_ms, end_ms, now_ms)?;
+        (result, stats, 0)
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -188,6 +189,11 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     }
     if cli.stats {
         print_stats(&stats);
+    }
+    if unreadable > 0 {
+        return Err(Failure::runtime(format!(
+            "logq: {unreadable} input(s) could not be read to the end (named above); the results are from the rest"
+        )));
     }
     Ok(())
 }
@@ -204,7 +210,7 @@ fn run_local(
     start_ms: Option<i64>,
     end_ms: Option<i64>,
     now_ms: i64,
-) -> Result<(ResultSet, Statistics), Failure> {
+) -> Result<(ResultSet, Statistics, usize), Failure> {
     let format = cli
         .timestamp_format
         .as_deref()
@@ -235,7 +241,14 @@ fn run_local(
     if let Some(progress) = progress {
         progress.stop();
     }
-    let (rows, stats) = result.map_err(|e| Failure::runtime(format!("logq: {e}")))?;
+    let outcome = result.map_err(|e| Failure::runtime(format!("logq: {e}")))?;
+    let (rows, stats) = (outcome.result, outcome.stats);
+    for bad in &outcome.unreadable {
+        let _ = writeln!(
+            io::stderr(),
+            "logq: cannot read {bad}; the results leave out what follows the damage"
+        );
+    }
     // A field that never (or not always) reads as a time is said, not silently dropped.
     if let Some(field) = &cli.timestamp_field {
         if stats.without_timestamp > 0 {
@@ -252,7 +265,7 @@ fn run_local(
             );
         }
     }
-    Ok((rows, stats))
+    Ok((rows, stats, outcome.unreadable.len()))
 }
 
 fn run_remote(
