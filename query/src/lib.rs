@@ -27,7 +27,7 @@ pub use event::TimestampFormat;
 pub use exec::extract::TimestampRule;
 pub use exec::{run, Outcome, RunOptions, Statistics};
 pub use input::{leave_out_binary, resolve as resolve_inputs, resolve_store, Source};
-pub use output::{write as write_results, Format, ResultSet};
+pub use output::{write as write_results, write_table_within, Format, ResultSet};
 pub use plan::Plan;
 
 /// A query that failed to compile, with the text it came from so it can be rendered.

@@ -92,6 +92,18 @@ fn csv_field(text: &str) -> String {
 const MAX_CELL_CHARS: usize = 200;
 
 fn write_table(result: &ResultSet, out: &mut dyn Write) -> io::Result<()> {
+    write_table_within(result, None, out)
+}
+
+/// Between two columns of a table.
+const COLUMN_GAP: &str = " │ ";
+
+/// A column is not narrowed below this many characters (its cells then end in `…`).
+const MIN_FITTED_COLUMN: usize = 6;
+
+/// Writes `result` as an aligned table; with `width`, wide columns are narrowed (their long
+/// cells cut with `…`) so that rows fit in that many characters where the column count allows.
+pub fn write_table_within(result: &ResultSet, width: Option<usize>, out: &mut dyn Write) -> io::Result<()> {
     let cells: Vec<Vec<String>> = result
         .rows
         .iter()
@@ -107,13 +119,20 @@ fn write_table(result: &ResultSet, out: &mut dyn Write) -> io::Result<()> {
             *w = (*w).max(cell.chars().count());
         }
     }
+    if let Some(width) = width {
+        fit_widths(&mut widths, width);
+    }
     let line = |out: &mut dyn Write, items: &[String]| -> io::Result<()> {
         let padded: Vec<String> = items
             .iter()
             .zip(&widths)
-            .map(|(item, w)| format!("{item}{}", " ".repeat(w.saturating_sub(item.chars().count()))))
+            .map(|(item, w)| {
+                let item = cut_to(item, *w);
+                let pad = w.saturating_sub(item.chars().count());
+                format!("{item}{}", " ".repeat(pad))
+            })
             .collect();
-        writeln!(out, "{}", padded.join(" │ ").trim_end())
+        writeln!(out, "{}", padded.join(COLUMN_GAP).trim_end())
     };
     line(out, &result.columns)?;
     let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
@@ -122,6 +141,48 @@ fn write_table(result: &ResultSet, out: &mut dyn Write) -> io::Result<()> {
         line(out, row)?;
     }
     Ok(())
+}
+
+/// Narrows the widest columns, all to one cap, until the row fits in `width` characters (or
+/// every narrowed column is at [`MIN_FITTED_COLUMN`]); the characters left under the cap go to
+/// the leftmost narrowed columns.
+fn fit_widths(widths: &mut [usize], width: usize) {
+    let gaps = COLUMN_GAP.chars().count() * widths.len().saturating_sub(1);
+    let budget = width.saturating_sub(gaps);
+    if widths.iter().sum::<usize>() <= budget {
+        return;
+    }
+    let natural = widths.to_vec();
+    let used = |cap: usize| natural.iter().map(|w| (*w).min(cap)).sum::<usize>();
+    // The largest cap that fits (binary search: `used` grows with the cap).
+    let (mut low, mut high) = (MIN_FITTED_COLUMN, natural.iter().copied().max().unwrap_or(0));
+    while low < high {
+        let mid = (low + high).div_ceil(2);
+        if used(mid) <= budget {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    let cap = low;
+    let mut spare = budget.saturating_sub(used(cap));
+    for (w, natural) in widths.iter_mut().zip(&natural) {
+        *w = (*natural).min(cap);
+        if *natural > cap && spare > 0 {
+            *w += 1;
+            spare -= 1;
+        }
+    }
+}
+
+/// `text` in at most `width` characters: cut with `…` when longer.
+fn cut_to(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    if text.chars().count() <= width {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    std::borrow::Cow::Owned(cut)
 }
 
 /// A cell's text on one line: control characters shown as escapes, long text cut.
@@ -189,6 +250,61 @@ mod tests {
         assert_eq!(
             render(Format::Table),
             "@timestamp              │ status │ msg\n────────────────────────┼────────┼───────────\n2024-03-01 00:00:00.000 │ 200    │ ok, \"fine\"\n2024-03-01 00:00:01.500 │        │ x\n"
+        );
+    }
+
+    #[test]
+    fn a_table_wider_than_the_terminal_is_fitted_with_ellipses() {
+        let result = ResultSet {
+            columns: vec!["level".into(), "message".into(), "n".into()],
+            rows: vec![
+                vec![
+                    Some(Value::str("ERROR")),
+                    Some(Value::str("x".repeat(100))),
+                    Some(Value::str("1")),
+                ],
+                vec![
+                    Some(Value::str("INFO")),
+                    Some(Value::str("short")),
+                    Some(Value::str("22")),
+                ],
+            ],
+        };
+        let mut out = Vec::new();
+        super::write_table_within(&result, Some(40), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.iter().all(|l| l.chars().count() <= 40), "{text}");
+        assert_eq!(
+            lines[3].chars().count(),
+            40,
+            "the widest column takes what is left: {text}"
+        );
+        assert_eq!(lines[2], format!("ERROR │ {}… │ 1", "x".repeat(26)));
+        assert_eq!(lines[3], format!("INFO  │ short{} │ 22", " ".repeat(22)));
+        // Wide enough, or no width: the table as it is.
+        let mut wide = Vec::new();
+        super::write_table_within(&result, Some(500), &mut wide).unwrap();
+        let mut plain = Vec::new();
+        write(&result, Format::Table, &mut plain).unwrap();
+        assert_eq!(wide, plain);
+        assert!(String::from_utf8(plain).unwrap().contains(&"x".repeat(100)));
+    }
+
+    #[test]
+    fn too_many_columns_for_the_width_keep_a_minimum_each() {
+        let columns: Vec<String> = (0..20).map(|i| format!("column{i}")).collect();
+        let row = columns.iter().map(|_| Some(Value::str("abcdefghij"))).collect();
+        let result = ResultSet {
+            columns,
+            rows: vec![row],
+        };
+        let mut out = Vec::new();
+        super::write_table_within(&result, Some(30), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.lines().nth(2).unwrap().starts_with("abcde… │ abcde… │"),
+            "{text}"
         );
     }
 }

@@ -757,3 +757,58 @@ fn a_truncated_compressed_file_is_named_and_the_good_files_still_answer() {
     }
     assert_eq!(answers[0], answers[1], "one answer whatever the thread count");
 }
+
+#[test]
+fn the_table_fits_the_width_unless_full_width_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "y".repeat(300);
+    let log = write_log(
+        dir.path(),
+        "a.log",
+        &format!("{{\"level\":\"ERROR\",\"msg\":\"{long}\"}}\n"),
+    );
+    let fitted = logq()
+        .args(["--width", "60", "fields level, msg"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let text = stdout(&fitted);
+    assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
+    assert!(text.contains("y…"), "{text}");
+    // Not a terminal and no --width: whole cells (up to the table's 200-character cap).
+    let whole = logq().args(["fields level, msg"]).arg(&log).output().unwrap();
+    assert!(stdout(&whole).contains(&"y".repeat(200)), "{}", stdout(&whole));
+    let full = logq()
+        .args(["--full-width", "fields level, msg"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&full), stdout(&whole));
+}
+
+#[test]
+fn at_a_terminal_the_table_fits_its_width() {
+    // A real pseudo-terminal, 50 columns wide, from util-linux's `script`.
+    let dir = tempfile::tempdir().unwrap();
+    let log = write_log(
+        dir.path(),
+        "a.log",
+        &format!("{{\"level\":\"ERROR\",\"msg\":\"{}\"}}\n", "z".repeat(300)),
+    );
+    let inner = format!(
+        "stty rows 20 cols 50; {} 'fields level, msg' {}",
+        env!("CARGO_BIN_EXE_logq"),
+        log.display()
+    );
+    let Ok(out) = Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .output()
+    else {
+        panic!("`script` (util-linux) is needed for this test");
+    };
+    let text = stdout(&out).replace('\r', "");
+    let rows: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows.iter().all(|l| l.chars().count() <= 50), "{text}");
+    assert_eq!(rows[2], format!("ERROR │ {}…", "z".repeat(41)));
+}

@@ -41,6 +41,13 @@ struct Cli {
     /// Output format.
     #[arg(long, default_value = "table", value_parser = ["table", "ndjson", "json", "csv"])]
     format: String,
+    /// Fit the table in N characters, cutting long cells with "…" (default: the terminal's
+    /// width when stdout is a terminal).
+    #[arg(long, value_name = "N", conflicts_with = "full_width")]
+    width: Option<usize>,
+    /// Print table cells whole, however wide the terminal.
+    #[arg(long)]
+    full_width: bool,
     /// Only events at or after this time: RFC 3339, "now", or relative such as -2h.
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     start: Option<String>,
@@ -181,7 +188,11 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    match skywatch_query::write_results(&result, format, &mut out).and_then(|()| out.flush()) {
+    let written = match (format, table_width(cli)) {
+        (Format::Table, Some(width)) => skywatch_query::write_table_within(&result, Some(width), &mut out),
+        _ => skywatch_query::write_results(&result, format, &mut out),
+    };
+    match written.and_then(|()| out.flush()) {
         Ok(()) => {}
         // `logq … | head` closing the pipe is not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
@@ -196,6 +207,20 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// The width to fit a table in: --width, else the terminal's when stdout is one.
+fn table_width(cli: &Cli) -> Option<usize> {
+    if cli.full_width {
+        return None;
+    }
+    cli.width.or_else(|| {
+        let stdout = io::stdout();
+        if !stdout.is_terminal() {
+            return None;
+        }
+        terminal_size::terminal_size_of(&stdout).map(|(terminal_size::Width(w), _)| usize::from(w))
+    })
 }
 
 fn time_arg(flag: &str, value: &str, now_ms: i64) -> Result<i64, Failure> {
