@@ -812,3 +812,41 @@ fn at_a_terminal_the_table_fits_its_width() {
     assert!(rows.iter().all(|l| l.chars().count() <= 50), "{text}");
     assert_eq!(rows[2], format!("ERROR │ {}…", "z".repeat(41)));
 }
+
+#[test]
+fn a_repeated_key_keeps_its_last_value_on_every_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = write_log(
+        dir.path(),
+        "d.jsonl",
+        "{\"svc\":\"a\",\"svc\":\"b\"}\n{\"svc\":\"a\",\"x\":1,\"\\u0073vc\":\"c\"}\n{\"a.b\":1,\"a\":{\"b\":2}}\n",
+    );
+    for (flags, query, expected) in [
+        (
+            &[][..],
+            "stats count(*) as n by svc | sort svc",
+            "svc,n\nb,1\nc,1\n,1\n",
+        ),
+        (
+            &["--stats"][..],
+            "stats count(*) as n by svc | sort svc",
+            "svc,n\nb,1\nc,1\n,1\n",
+        ),
+        (&["--threads", "1"][..], "fields svc", "svc\nb\nc\n\n"),
+        (&[][..], "filter svc = \"a\" | stats count(*) as n", "n\n0\n"),
+        (&[][..], "filter ispresent(a.b) | fields a.b", "a.b\n2\n"),
+        (
+            &[][..],
+            "filter ispresent(a.b) | fields a.b, nosuch",
+            "a.b,nosuch\n2,\n",
+        ),
+    ] {
+        let out = logq()
+            .args(flags)
+            .args(["--format", "csv", query])
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&out), expected, "{flags:?} {query}: {}", stderr(&out));
+    }
+}

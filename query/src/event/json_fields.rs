@@ -38,6 +38,11 @@ pub struct Wanted {
     /// Groups of keys: once every group has one key found, the rest of the line is not scanned
     /// (see [`Wanted::stop_when_found`]).
     enough: Vec<Vec<Box<str>>>,
+    /// `"name"` for every name a wanted key's path is built from: if one occurs in the rest of
+    /// the line, a wanted key may be repeated there, and the scan goes on to take its last value.
+    repeat_needles: Vec<memchr::memmem::Finder<'static>>,
+    /// Those names' characters, which a `\u` escape would have to spell.
+    repeat_chars: String,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +86,13 @@ impl Lookup {
         Lookup { lengths, keys }
     }
 
+    fn all(&self) -> Vec<&str> {
+        match &self.keys {
+            Keys::Few(keys) => keys.iter().map(|k| &**k).collect(),
+            Keys::Many(keys) => keys.iter().map(|k| &**k).collect(),
+        }
+    }
+
     #[inline]
     fn contains(&self, key: &str) -> bool {
         if self.lengths & length_bit(key.len()) == 0 {
@@ -99,6 +111,8 @@ impl Wanted {
         Wanted {
             only: None,
             enough: Vec::new(),
+            repeat_needles: Vec::new(),
+            repeat_chars: String::new(),
         }
     }
 
@@ -120,6 +134,8 @@ impl Wanted {
         }
         Wanted {
             enough: Vec::new(),
+            repeat_needles: Vec::new(),
+            repeat_chars: String::new(),
             only: Some(KeySet {
                 keys: Lookup::new(all),
                 prefixes: Lookup::new(prefixes),
@@ -128,12 +144,32 @@ impl Wanted {
     }
 
     /// Stops scanning a line once, for every group, one of its keys has been found at the top
-    /// level or below (up to 64 groups). The rest of the line is then not validated: only its
-    /// closing `}` is checked, and a key repeated later keeps its first value. A query that needs
-    /// few early keys of long lines reads only their start.
+    /// level or below (up to 64 groups), unless the rest of the line could repeat a wanted key
+    /// (it holds one of the key's names in quotes, or a `\u` escape that could spell one): a
+    /// repeated key keeps its last value on every path. The rest of the line is then not
+    /// validated: only its closing `}` is checked. A query that needs few early keys of long
+    /// lines reads only their start.
     #[must_use]
     pub fn stop_when_found(mut self, groups: Vec<Vec<String>>) -> Wanted {
         if groups.len() <= 64 && !groups.is_empty() && groups.iter().all(|g| !g.is_empty()) {
+            let mut names: Vec<String> = Vec::new();
+            let wanted_keys = self.only.as_ref().map(|set| set.keys.all()).unwrap_or_default();
+            for key in groups.iter().flatten().map(String::as_str).chain(wanted_keys) {
+                // A logged `@key` is emitted as `@@key`.
+                let written = key
+                    .strip_prefix('@')
+                    .filter(|k| k.starts_with('@'))
+                    .unwrap_or(key);
+                names.push(written.to_string());
+                names.extend(written.split('.').map(str::to_string));
+            }
+            names.sort();
+            names.dedup();
+            self.repeat_chars = names.concat();
+            self.repeat_needles = names
+                .iter()
+                .map(|name| memchr::memmem::Finder::new(format!("\"{name}\"").as_bytes()).into_owned())
+                .collect();
             self.enough = groups
                 .into_iter()
                 .map(|g| g.into_iter().map(String::into_boxed_str).collect())
@@ -261,6 +297,9 @@ impl JsonFlattener {
             scratch,
             leaves: 0,
             enough: &wanted.enough,
+            repeat_needles: &wanted.repeat_needles,
+            repeat_chars: &wanted.repeat_chars,
+            possible_repeat: None,
             satisfied: 0,
         };
         let parsed = scan
@@ -335,6 +374,10 @@ struct Scan<'a> {
     leaves: usize,
     /// Key groups that end the scan once each has a key found (bit per group).
     enough: &'a [Vec<Box<str>>],
+    repeat_needles: &'a [memchr::memmem::Finder<'static>],
+    repeat_chars: &'a str,
+    /// Where the next possible repeat of a wanted key starts (`None`: not looked for yet).
+    possible_repeat: Option<usize>,
     satisfied: u64,
 }
 
@@ -397,6 +440,7 @@ impl Scan<'_> {
             if depth == 1
                 && !self.enough.is_empty()
                 && self.satisfied.count_ones() as usize == self.enough.len()
+                && !self.may_repeat_a_key(i)
             {
                 // Everything asked for is here: accept the line if it closes like an object.
                 let end = b
@@ -411,6 +455,27 @@ impl Scan<'_> {
                 _ => return None,
             }
         }
+    }
+
+    /// Whether the line from `i` on could hold a wanted key again. The place found is kept, so
+    /// a line is searched again only past it.
+    fn may_repeat_a_key(&mut self, i: usize) -> bool {
+        if let Some(at) = self.possible_repeat {
+            if at >= i {
+                return at != usize::MAX;
+            }
+        }
+        let rest = self.bytes.get(i..).unwrap_or_default();
+        let unicode_escape = escape_that_may_spell(rest, |c| self.repeat_chars.contains(c));
+        let at = self
+            .repeat_needles
+            .iter()
+            .filter_map(|needle| needle.find(rest))
+            .chain(unicode_escape)
+            .min()
+            .map_or(usize::MAX, |j| i + j);
+        self.possible_repeat = Some(at);
+        at != usize::MAX
     }
 
     /// Scans an array whose `[` is just before `i` (see [`Scan::object`]).
@@ -659,6 +724,15 @@ fn scan_escape(b: &[u8], i: usize) -> Option<usize> {
         }
         _ => None,
     }
+}
+
+/// The first `\u` escape in `rest` whose character `in_names` accepts (a surrogate, which could
+/// spell any character beyond the BMP, or a malformed escape always counts).
+pub(super) fn escape_that_may_spell(rest: &[u8], in_names: impl Fn(char) -> bool) -> Option<usize> {
+    memchr::memchr_iter(b'\\', rest).find(|&j| {
+        rest.get(j + 1) == Some(&b'u')
+            && hex4(rest, j + 2).is_none_or(|unit| char::from_u32(unit).is_none_or(&in_names))
+    })
 }
 
 fn hex4(b: &[u8], i: usize) -> Option<u32> {
@@ -1005,6 +1079,22 @@ mod tests {
             only(r#"{"a":1,"b":2,"a":"x"}"#, &["a"]).unwrap(),
             vec![s("a", "x")]
         );
+        // Stopping early once the wanted keys are found does not stop before a repeat.
+        let early = |line: &str, keys: &[&str]| {
+            let wanted =
+                Wanted::only(keys).stop_when_found(keys.iter().map(|k| vec![k.to_string()]).collect());
+            let mut got = Vec::new();
+            let parsed = flatten_json(line, &wanted, &mut |k, v| got.push((k.to_string(), v)));
+            parsed.then_some(got)
+        };
+        for (line, key, value) in [
+            (r#"{"a":1,"b":2,"a":"x"}"#, "a", "x"),
+            (r#"{"a":1,"b":2,"\u0061":"y"}"#, "a", "y"),
+            (r#"{"c":{"d":1},"z":0,"c":{"d":"w"}}"#, "c.d", "w"),
+            (r#"{"a":"first","m":"\u003c\u003e","b":2}"#, "a", "first"),
+        ] {
+            assert_eq!(early(line, &[key]), Some(vec![s(key, value)]), "{line}");
+        }
     }
 
     #[test]
