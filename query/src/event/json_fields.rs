@@ -145,7 +145,7 @@ impl Wanted {
 
     /// Stops scanning a line once, for every group, one of its keys has been found at the top
     /// level or below (up to 64 groups), unless the rest of the line could repeat a wanted key
-    /// (it holds one of the key's names in quotes, or a `\u` escape that could spell one): a
+    /// (it holds one of the key's names in quotes, or an escape of one of their characters): a
     /// repeated key keeps its last value on every path. The rest of the line is then not
     /// validated: only its closing `}` is checked. A query that needs few early keys of long
     /// lines reads only their start.
@@ -160,8 +160,15 @@ impl Wanted {
                     .strip_prefix('@')
                     .filter(|k| k.starts_with('@'))
                     .unwrap_or(key);
+                // Every run of whole segments: `a.b.c.d` can be flattened from `"a.b"` and
+                // `"c.d"`, or from `"a"`, `"b.c"` and `"d"`.
+                let segments: Vec<&str> = written.split('.').collect();
+                for from in 0..segments.len() {
+                    for to in from + 1..=segments.len().min(from + 8) {
+                        names.push(segments[from..to].join("."));
+                    }
+                }
                 names.push(written.to_string());
-                names.extend(written.split('.').map(str::to_string));
             }
             names.sort();
             names.dedup();
@@ -466,12 +473,12 @@ impl Scan<'_> {
             }
         }
         let rest = self.bytes.get(i..).unwrap_or_default();
-        let unicode_escape = escape_that_may_spell(rest, |c| self.repeat_chars.contains(c));
+        let escape = escape_that_may_spell(rest, |c| self.repeat_chars.contains(c));
         let at = self
             .repeat_needles
             .iter()
             .filter_map(|needle| needle.find(rest))
-            .chain(unicode_escape)
+            .chain(escape)
             .min()
             .map_or(usize::MAX, |j| i + j);
         self.possible_repeat = Some(at);
@@ -726,12 +733,19 @@ fn scan_escape(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// The first `\u` escape in `rest` whose character `in_names` accepts (a surrogate, which could
-/// spell any character beyond the BMP, or a malformed escape always counts).
+/// The first escape in `rest` whose character `in_names` accepts: `\u` escapes (a surrogate,
+/// which could spell any character beyond the BMP, or a malformed escape always counts) and the
+/// short ones (`\/`, `\"`, `\\`, `\n`, ...) alike.
 pub(super) fn escape_that_may_spell(rest: &[u8], in_names: impl Fn(char) -> bool) -> Option<usize> {
-    memchr::memchr_iter(b'\\', rest).find(|&j| {
-        rest.get(j + 1) == Some(&b'u')
-            && hex4(rest, j + 2).is_none_or(|unit| char::from_u32(unit).is_none_or(&in_names))
+    memchr::memchr_iter(b'\\', rest).find(|&j| match rest.get(j + 1) {
+        Some(b'u') => hex4(rest, j + 2).is_none_or(|unit| char::from_u32(unit).is_none_or(&in_names)),
+        Some(b'n') => in_names('\n'),
+        Some(b't') => in_names('\t'),
+        Some(b'r') => in_names('\r'),
+        Some(b'b') => in_names('\u{8}'),
+        Some(b'f') => in_names('\u{c}'),
+        Some(&c) => in_names(char::from(c)),
+        None => false,
     })
 }
 
@@ -1092,6 +1106,12 @@ mod tests {
             (r#"{"a":1,"b":2,"\u0061":"y"}"#, "a", "y"),
             (r#"{"c":{"d":1},"z":0,"c":{"d":"w"}}"#, "c.d", "w"),
             (r#"{"a":"first","m":"\u003c\u003e","b":2}"#, "a", "first"),
+            (
+                r#"{"t":0,"a":{"b":{"c":{"d":1}}},"a.b":{"c.d":"2"}}"#,
+                "a.b.c.d",
+                "2",
+            ),
+            (r#"{"t":0,"a/b":1,"a\/b":"3"}"#, "a/b", "3"),
         ] {
             assert_eq!(early(line, &[key]), Some(vec![s(key, value)]), "{line}");
         }

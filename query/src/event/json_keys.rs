@@ -49,7 +49,11 @@ impl KeyFinder {
                 None => name.to_string(),
             };
             // `/` may be written `\/`, which the absence proof does not look for.
-            if written.contains(['.', '"', '\\', '/']) || written.is_empty() {
+            // A control character would be escaped in the line, as `\t` or `\n`.
+            if written.contains(['.', '"', '\\', '/'])
+                || written.is_empty()
+                || written.contains(char::is_control)
+            {
                 return None;
             }
             let needle = format!("\"{written}\":");

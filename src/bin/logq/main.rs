@@ -194,8 +194,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     };
     match written.and_then(|()| out.flush()) {
         Ok(()) => {}
-        // `logq … | head` closing the pipe is not an error.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+        // `logq … | head` closing the pipe is not an error (damaged inputs still are, below).
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
         Err(e) => return Err(Failure::runtime(format!("logq: cannot write results: {e}"))),
     }
     if cli.stats {
