@@ -544,10 +544,7 @@ fn procstat_counts_and_measures_the_processes_each_entry_selects() {
 
 #[test]
 fn statsd_lines_are_aggregated_per_interval_with_their_tags_as_dimensions() {
-    let udp = {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.local_addr().unwrap().to_string()
-    };
+    let udp = crate::running_agent::free_loopback_udp_addr();
     let config = format!(
         "[outputs]\nmetrics = \"local\"\n[metrics]\nforce_flush_interval = 1\n[metrics.statsd]\nservice_address = \"{udp}\"\nmetrics_collection_interval = 1\n"
     );
@@ -681,10 +678,7 @@ fn collectd_packet(host: &str, gauge: f64) -> Vec<u8> {
 
 #[test]
 fn collectd_packets_become_metrics_named_as_the_cloudwatch_agent_names_them() {
-    let udp = {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.local_addr().unwrap().to_string()
-    };
+    let udp = crate::running_agent::free_loopback_udp_addr();
     let config = format!(
         "[outputs]\nmetrics = \"local\"\n[metrics]\nforce_flush_interval = 1\n[metrics.collectd]\nservice_address = \"udp://{udp}\"\nmetrics_collection_interval = 1\ncollectd_typesdb = []\n"
     );

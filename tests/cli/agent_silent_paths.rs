@@ -476,10 +476,7 @@ fn auto_outputs_move_to_aws_once_it_can_be_reached_and_say_which_they_use() {
 #[test]
 fn the_emf_listener_turns_documents_sent_over_tcp_and_udp_into_metrics() {
     let tcp = crate::running_agent::free_loopback_addr();
-    let udp = {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.local_addr().unwrap().to_string()
-    };
+    let udp = crate::running_agent::free_loopback_udp_addr();
     let config =
         format!("[outputs]\nmetrics = \"local\"\n[logs]\nemf_listen = [\"tcp://{tcp}\", \"udp://{udp}\"]\n");
     let agent = Agent::start(&config, &[("AWS_EC2_METADATA_DISABLED", "true".to_string())], &[]);
