@@ -141,6 +141,11 @@ const PATHS_NOT_FOLLOWED: Desc = Desc::gauges_by(
     "Paths the file globs match that cannot be followed (and globs matching nothing), by reason.",
     "reason",
 );
+const JOURNALD_PROBLEMS: Desc = Desc::counters_by(
+    "skywatch_agent_journald_problems_total",
+    "Times journalctl could not be started or ended, and journal entries it printed that could not be read, by kind.",
+    "kind",
+);
 const LOG_EVENTS: Desc = Desc::counters_by(
     "skywatch_agent_log_events_total",
     "Log events, by what became of them.",
@@ -168,6 +173,7 @@ pub struct Telemetry {
     scrape_errors: Family<String>,
     log_events: Family<LogOutcome>,
     paths_not_followed: Family<&'static str>,
+    journald_problems: Family<&'static str>,
     registry: Registry,
 }
 
@@ -195,6 +201,7 @@ impl Telemetry {
             scrape_errors: registry.family(SCRAPE_ERRORS),
             log_events: registry.family(LOG_EVENTS),
             paths_not_followed: registry.family(PATHS_NOT_FOLLOWED),
+            journald_problems: registry.family(JOURNALD_PROBLEMS),
             registry: registry.clone(),
         }
     }
@@ -243,6 +250,15 @@ impl Telemetry {
                 self.paths_not_followed.set(&reason, n);
             }
         }
+    }
+
+    /// A journald problem (`cannot_start`, `exited`, `unreadable_entry`).
+    pub fn journald_problem(&self, kind: &'static str) {
+        self.journald_problems.add(&kind, 1);
+    }
+
+    pub fn journald_problem_count(&self, kind: &'static str) -> u64 {
+        self.journald_problems.get(&kind)
     }
 
     pub fn scrape_error(&self, plugin: &str) {

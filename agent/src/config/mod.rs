@@ -92,6 +92,8 @@ pub const DEFAULT_LOG_STREAM: &str = "{instance_id}";
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogsConfig {
     pub files: Vec<LogFileConfig>,
+    /// Journal entries to collect (`logs_collected.journald`, `[[logs.journald]]`).
+    pub journald: Vec<JournaldConfig>,
     /// The longest a partial batch waits, seconds.
     pub force_flush_interval_s: u64,
     pub endpoint_override: Option<String>,
@@ -104,6 +106,45 @@ pub struct LogsConfig {
     /// The role log events are sent as (`logs.credentials.role_arn`), over the agent's.
     pub role_arn: Option<String>,
 }
+
+/// One journald entry: which journal entries (journalctl's own selection), where they go, and
+/// the same `filters` files have. Read through `journalctl --output=json`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JournaldConfig {
+    /// Systemd units (`ssh` means `ssh.service`); none: every unit.
+    pub units: Vec<String>,
+    /// `SYSLOG_IDENTIFIER` values.
+    pub identifiers: Vec<String>,
+    /// Each a set of `FIELD=VALUE` that must all hold; an entry passes if any set does.
+    pub matches: Vec<BTreeMap<String, String>>,
+    /// The least severe priority taken (`emerg` … `debug`, or 0–7).
+    pub priority: String,
+    /// A regular expression the message must match.
+    pub grep: Option<String>,
+    /// Kernel messages only.
+    pub dmesg: bool,
+    /// Long and unprintable fields too (journalctl `--all`).
+    pub all: bool,
+    pub directory: Option<String>,
+    pub files: Vec<String>,
+    pub namespace: Option<String>,
+    pub root_path: Option<String>,
+    /// Without a cursor yet: the whole journal (else only entries from the first start on).
+    pub start_at_beginning: bool,
+    pub journalctl_path: String,
+    /// With `{placeholders}` still in it.
+    pub log_group_name: String,
+    /// With `{placeholders}` still in it.
+    pub log_stream_name: String,
+    pub filters: Vec<(FilterKind, String)>,
+    pub retention_in_days: Option<i64>,
+    pub log_group_class: Option<String>,
+}
+
+/// The journald entry's default priority (as the CloudWatch agent's receiver).
+pub const DEFAULT_JOURNALD_PRIORITY: &str = "info";
+/// The journald entry's default log group.
+pub const DEFAULT_JOURNALD_GROUP: &str = "journald";
 
 /// The default memory for waiting log batches.
 pub const DEFAULT_LOGS_BUFFER_BYTES: u64 = 8 << 20;
@@ -367,14 +408,13 @@ pub fn load(path: &Path) -> Loaded {
                 // for nothing is an error, not a daemon that idles (or a reload that stops
                 // collecting).
                 if config.metrics.is_none()
-                    && config
-                        .logs
-                        .as_ref()
-                        .is_none_or(|l| l.files.is_empty() && l.emf_listen.is_empty())
+                    && config.logs.as_ref().is_none_or(|l| {
+                        l.files.is_empty() && l.journald.is_empty() && l.emf_listen.is_empty()
+                    })
                 {
                     loaded.errors.push(Problem {
                         path: String::new(),
-                        message: "nothing to do: the config collects no metrics and no log files (add a metrics plugin or a log file)".into(),
+                        message: "nothing to do: the config collects no metrics and no log files (add a metrics plugin, a log file or a journald entry)".into(),
                     });
                     loaded.config = None;
                     return loaded;

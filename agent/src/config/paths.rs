@@ -81,5 +81,61 @@ pub fn check(config: &AgentConfig, format: Format) -> Vec<Problem> {
             });
         }
     }
+    warnings.extend(journald_problems(&logs.journald, format));
     warnings
+}
+
+/// journald entries whose journalctl cannot be found, or whose journal this user cannot read.
+fn journald_problems(entries: &[super::JournaldConfig], format: Format) -> Vec<Problem> {
+    let mut warnings = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let at = match format {
+            Format::CloudWatchJson => "logs.logs_collected.journald".to_string(),
+            Format::Toml => format!("logs.journald[{i}]"),
+        };
+        if find_program(&entry.journalctl_path).is_none() {
+            warnings.push(Problem {
+                path: format!("{at}.journalctl_path"),
+                message: format!(
+                    "{} is not found on this machine: the journal cannot be read (install systemd's journalctl or set journalctl_path)",
+                    entry.journalctl_path
+                ),
+            });
+        }
+        let dirs: Vec<&str> = match &entry.directory {
+            Some(dir) => vec![dir.as_str()],
+            None if entry.files.is_empty() => vec!["/var/log/journal", "/run/log/journal"],
+            None => Vec::new(),
+        };
+        for dir in dirs {
+            if let Err(e) = std::fs::read_dir(dir) {
+                let message = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    format!("{dir}: {e}: this user sees only its own journal entries (add the service's user to the systemd-journal group)")
+                } else if entry.directory.is_some() {
+                    format!("{dir}: {e}: the journal cannot be read")
+                } else {
+                    continue;
+                };
+                warnings.push(Problem {
+                    path: at.clone(),
+                    message,
+                });
+            }
+        }
+    }
+    warnings
+}
+
+/// Where `program` is: itself when it names a path, else the first match in `PATH`.
+fn find_program(program: &str) -> Option<PathBuf> {
+    let runnable = |p: &std::path::Path| p.is_file();
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return runnable(&path).then_some(path);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| runnable(p))
+    })
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+mod journald;
 mod logs;
 
 pub(super) use logs::normalize_glob;

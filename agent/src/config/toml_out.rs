@@ -4,9 +4,9 @@
 use toml::{Table, Value};
 
 use super::{
-    AgentConfig, Destination, FilterKind, LogFileConfig, LogsConfig, LongLinesMode, DEFAULT_FORCE_FLUSH_S,
-    DEFAULT_INTERVAL_S, DEFAULT_LOGS_BUFFER_BYTES, DEFAULT_LOGS_FLUSH_S, DEFAULT_LOGS_SPOOL_BYTES,
-    DEFAULT_NAMESPACE,
+    AgentConfig, Destination, FilterKind, JournaldConfig, LogFileConfig, LogsConfig, LongLinesMode,
+    DEFAULT_FORCE_FLUSH_S, DEFAULT_INTERVAL_S, DEFAULT_JOURNALD_PRIORITY, DEFAULT_LOGS_BUFFER_BYTES,
+    DEFAULT_LOGS_FLUSH_S, DEFAULT_LOGS_SPOOL_BYTES, DEFAULT_NAMESPACE,
 };
 
 fn strings(items: &[String]) -> Value {
@@ -226,7 +226,84 @@ fn logs_table(logs: &LogsConfig) -> Table {
     }
     let files = logs.files.iter().map(|f| Value::Table(file_table(f))).collect();
     table.insert("files".into(), Value::Array(files));
+    if !logs.journald.is_empty() {
+        let entries = logs
+            .journald
+            .iter()
+            .map(|j| Value::Table(journald_table(j)))
+            .collect();
+        table.insert("journald".into(), Value::Array(entries));
+    }
     table
+}
+
+fn journald_table(j: &JournaldConfig) -> Table {
+    let mut t = Table::new();
+    let text = |s: &str| Value::String(s.to_string());
+    for (key, list) in [
+        ("units", &j.units),
+        ("identifiers", &j.identifiers),
+        ("files", &j.files),
+    ] {
+        if !list.is_empty() {
+            t.insert(key.into(), strings(list));
+        }
+    }
+    if !j.matches.is_empty() {
+        let sets = j.matches.iter().map(string_table).collect();
+        t.insert("matches".into(), Value::Array(sets));
+    }
+    if j.priority != DEFAULT_JOURNALD_PRIORITY {
+        t.insert("priority".into(), text(&j.priority));
+    }
+    for (key, value) in [
+        ("grep", &j.grep),
+        ("directory", &j.directory),
+        ("namespace", &j.namespace),
+        ("root_path", &j.root_path),
+        ("log_group_class", &j.log_group_class),
+    ] {
+        if let Some(v) = value {
+            t.insert(key.into(), text(v));
+        }
+    }
+    for (key, on) in [("dmesg", j.dmesg), ("all", j.all)] {
+        if on {
+            t.insert(key.into(), Value::Boolean(true));
+        }
+    }
+    if j.start_at_beginning {
+        t.insert("start_at".into(), text("beginning"));
+    }
+    if j.journalctl_path != "journalctl" {
+        t.insert("journalctl_path".into(), text(&j.journalctl_path));
+    }
+    t.insert("log_group_name".into(), text(&j.log_group_name));
+    t.insert("log_stream_name".into(), text(&j.log_stream_name));
+    if !j.filters.is_empty() {
+        t.insert("filters".into(), filters_array(&j.filters));
+    }
+    if let Some(days) = j.retention_in_days {
+        t.insert("retention_in_days".into(), Value::Integer(days));
+    }
+    t
+}
+
+fn filters_array(filters: &[(FilterKind, String)]) -> Value {
+    let filters = filters
+        .iter()
+        .map(|(kind, expression)| {
+            let mut filter = Table::new();
+            let kind = match kind {
+                FilterKind::Include => "include",
+                FilterKind::Exclude => "exclude",
+            };
+            filter.insert("type".into(), Value::String(kind.into()));
+            filter.insert("expression".into(), Value::String(expression.clone()));
+            Value::Table(filter)
+        })
+        .collect();
+    Value::Array(filters)
 }
 
 fn file_table(f: &LogFileConfig) -> Table {
@@ -248,21 +325,7 @@ fn file_table(f: &LogFileConfig) -> Table {
         t.insert("encoding".into(), text(encoding));
     }
     if !f.filters.is_empty() {
-        let filters = f
-            .filters
-            .iter()
-            .map(|(kind, expression)| {
-                let mut filter = Table::new();
-                let kind = match kind {
-                    FilterKind::Include => "include",
-                    FilterKind::Exclude => "exclude",
-                };
-                filter.insert("type".into(), text(kind));
-                filter.insert("expression".into(), text(expression));
-                Value::Table(filter)
-            })
-            .collect();
-        t.insert("filters".into(), Value::Array(filters));
+        t.insert("filters".into(), filters_array(&f.filters));
     }
     if let Some(days) = f.retention_in_days {
         t.insert("retention_in_days".into(), Value::Integer(days));

@@ -17,12 +17,14 @@ use skywatch_aws::{InstanceFacts, SdkSettings};
 use super::auto_output::{watch_for_aws, OutputStatus};
 use super::collection::hostname;
 use super::{AgentError, EmfQueue};
-use crate::config::{glob_pattern, AgentConfig, Destination, LogFileConfig, LogsConfig};
+use crate::config::{glob_pattern, AgentConfig, Destination, JournaldConfig, LogFileConfig, LogsConfig};
 use crate::journal::log;
 use crate::logs::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::logs::delivery::{self, cloudwatch_target, LogTarget, Shared, Upgrade};
+use crate::logs::journal_cursors::{CursorStore, JournalCursor};
+use crate::logs::journald::JournalSource;
 use crate::logs::outbox::Outbox;
-use crate::logs::shipper::{Links, Settings, Shipper, ShipperReport};
+use crate::logs::shipper::{Inputs, Links, Settings, Shipper, ShipperReport};
 use crate::logs::source::Source;
 use crate::logs::spool::Spool;
 use crate::logs::wake::Wake;
@@ -144,6 +146,60 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         log(format_args!("shipping {} to {group}/{stream}", file.file_path));
         sources.push(source);
     }
+    let cursors = CursorStore::new(state_dir);
+    let mut saved_cursors = match cursors.load() {
+        Ok(saved) => saved,
+        Err(e @ (CheckpointError::NewerVersion { .. } | CheckpointError::Io { .. })) => {
+            return Err(startup(format!("cannot use the journald cursors: {e}")));
+        }
+        Err(e @ CheckpointError::Malformed { .. }) => {
+            let aside = cursors.path().with_extension("json.unreadable");
+            let _ = std::fs::rename(cursors.path(), &aside);
+            log(format_args!(
+                "{e}; moved to {}: journald entries start as on a first start",
+                aside.display()
+            ));
+            Vec::new()
+        }
+    };
+    let mut journals = Vec::new();
+    for (i, entry) in logs.journald.iter().enumerate() {
+        let region = config.region.as_deref();
+        let group = resolve_log_name(&entry.log_group_name, facts, &host, region);
+        let stream = resolve_log_name(&entry.log_stream_name, facts, &host, region);
+        let key = journald_key(&logs.journald, i);
+        let saved = saved_cursors
+            .iter()
+            .position(|c| c.source == key)
+            .map(|at| saved_cursors.swap_remove(at));
+        let number = (logs.files.len() as u64 + i as u64 + 1) << SOURCE_NUMBER_SHIFT;
+        let source = JournalSource::new(
+            entry,
+            key.clone(),
+            (group.clone(), stream.clone()),
+            number,
+            saved.clone(),
+            once,
+            now_s(),
+        )
+        .map_err(startup)?;
+        if let Some(days) = source.retention_in_days {
+            retention.push((group.clone(), days));
+        }
+        if let Some(class) = &entry.log_group_class {
+            classes.push((group.clone(), class.clone()));
+        }
+        let from = match saved {
+            Some(JournalCursor { cursor: Some(_), .. }) => "from its saved cursor",
+            Some(JournalCursor { since_s: Some(_), .. }) => "from the time of its first start",
+            _ if entry.start_at_beginning => "from the beginning of the journal",
+            _ => "from now on",
+        };
+        log(format_args!(
+            "shipping the journal ({key}) to {group}/{stream}, {from}"
+        ));
+        journals.push(source);
+    }
     let (target, upgrade) =
         choose_target(config, logs, facts, state_dir, retention, classes, &status).await?;
     let to_cloudwatch = matches!(target, LogTarget::CloudWatch { .. });
@@ -189,8 +245,12 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
     // `auto` output that starts local forwards EMF until it moves.
     let emf = emf_queue.filter(|_| any_emf);
     let shipper = Shipper::new(
-        sources,
-        store,
+        Inputs {
+            files: sources,
+            checkpoints: store,
+            journals,
+            cursors,
+        },
         Settings {
             force_flush: Duration::from_secs(logs.force_flush_interval_s.max(1)),
             emf,
@@ -218,6 +278,40 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
         shutdown,
         reader,
     })
+}
+
+/// The name journald entry `i`'s cursor is saved under: what it selects and where it ships
+/// (so it keeps its place when entries move), numbered when an earlier entry is the same.
+fn journald_key(entries: &[JournaldConfig], i: usize) -> String {
+    let describe = |e: &JournaldConfig| {
+        let mut what = Vec::new();
+        if !e.units.is_empty() {
+            what.push(format!("units={}", e.units.join(",")));
+        }
+        if !e.identifiers.is_empty() {
+            what.push(format!("identifiers={}", e.identifiers.join(",")));
+        }
+        if e.dmesg {
+            what.push("dmesg".to_string());
+        }
+        if what.is_empty() {
+            what.push("all".to_string());
+        }
+        format!("{}#{}/{}", what.join(";"), e.log_group_name, e.log_stream_name)
+    };
+    let this = describe(&entries[i]);
+    let same = entries[..i].iter().filter(|e| describe(e) == this).count();
+    if same == 0 {
+        this
+    } else {
+        format!("{this}#{}", same + 1)
+    }
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl LogsRunning {

@@ -245,7 +245,7 @@ impl Agent {
             tokio::spawn(skywatch_http::serve(listener, router, health_shutdown));
         }
         let logs = match &config.logs {
-            Some(logs_config) if !logs_config.files.is_empty() => Some(
+            Some(logs_config) if !logs_config.files.is_empty() || !logs_config.journald.is_empty() => Some(
                 logs::start(logs::LogsStart {
                     config: &config,
                     logs: logs_config,

@@ -16,6 +16,8 @@ pub mod delivery;
 pub mod events;
 pub mod filters;
 pub mod fingerprint;
+pub mod journal_cursors;
+pub mod journald;
 pub mod multiline;
 pub mod outbox;
 pub mod path_problem;

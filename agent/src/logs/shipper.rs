@@ -15,6 +15,8 @@ use tokio::sync::Notify;
 use super::acks::Acks;
 use super::batch::{batches, event_bytes, within_window, OutOfWindow};
 use super::checkpoint::CheckpointStore;
+use super::journal_cursors::CursorStore;
+use super::journald::JournalSource;
 use super::outbox::{Batch, Outbox};
 use super::path_problem::is_windows_path;
 use super::source::{Round, Source};
@@ -59,10 +61,20 @@ pub struct Links {
     pub acks: mpsc::Receiver<Vec<AckToken>>,
 }
 
+/// What the reader reads, and where it keeps its place.
+pub struct Inputs {
+    pub files: Vec<Source>,
+    pub checkpoints: CheckpointStore,
+    pub journals: Vec<JournalSource>,
+    pub cursors: CursorStore,
+}
+
 /// The log reader.
 pub struct Shipper {
     sources: Vec<Source>,
     checkpoints: CheckpointStore,
+    journals: Vec<JournalSource>,
+    cursors: CursorStore,
     force_flush: Duration,
     telemetry: Arc<Telemetry>,
     links: Links,
@@ -112,8 +124,7 @@ pub struct Settings {
 
 impl Shipper {
     pub fn new(
-        sources: Vec<Source>,
-        checkpoints: CheckpointStore,
+        inputs: Inputs,
         settings: Settings,
         telemetry: Arc<Telemetry>,
         links: Links,
@@ -124,9 +135,17 @@ impl Shipper {
             emf,
             to_cloudwatch,
         } = settings;
+        let Inputs {
+            files: sources,
+            checkpoints,
+            journals,
+            cursors,
+        } = inputs;
         Shipper {
             sources,
             checkpoints,
+            journals,
+            cursors,
             force_flush,
             telemetry,
             links,
@@ -225,9 +244,33 @@ impl Shipper {
             let events: Vec<LogEvent> = round.events.drain(before..).collect();
             self.take_events(i, events, now);
         }
+        let mut journal_pending = false;
+        for j in 0..self.journals.len() {
+            let read = self.journals[j].read(READ_BUDGET, &mut self.acks, now, now_ms);
+            round.bytes += read.bytes;
+            journal_pending |= read.pending;
+            for (kind, message) in read.problems {
+                self.telemetry.journald_problem(kind);
+                if !message.is_empty() {
+                    log(format_args!("warning: {message}"));
+                }
+            }
+            self.take_journal_events(j, read.events, now);
+        }
         self.telemetry.log_bytes_read.add(round.bytes);
         self.count_read();
-        round.bytes > 0
+        round.bytes > 0 || journal_pending
+    }
+
+    /// Events of journald entry `j`, to its stream.
+    fn take_journal_events(&mut self, j: usize, mut events: Vec<LogEvent>, now: Instant) {
+        if self.to_cloudwatch.load(Ordering::Acquire) {
+            let name = format!("journald {}", self.journals[j].key());
+            events = self.leave_out_of_window(&name, events);
+        }
+        let journal = &self.journals[j];
+        let (group, stream) = (journal.group.clone(), journal.stream.clone());
+        self.add(group, stream, events, now);
     }
 
     /// Paths matched but not followed (and globs matching nothing), by reason, into the gauge.
@@ -244,9 +287,14 @@ impl Shipper {
 
     /// The sources' running totals into the counters.
     fn count_read(&self) {
-        let counts = self.sources.iter().map(Source::counts).fold((0, 0, 0), |acc, c| {
+        let mut counts = self.sources.iter().map(Source::counts).fold((0, 0, 0), |acc, c| {
             (acc.0 + c.events, acc.1 + c.filtered, acc.2 + c.without_timestamp)
         });
+        for journal in &self.journals {
+            let c = journal.counts();
+            counts.0 += c.events;
+            counts.1 += c.filtered;
+        }
         self.telemetry.set_log_events(LogOutcome::Read, counts.0);
         self.telemetry.set_log_events(LogOutcome::Filtered, counts.1);
         self.telemetry
@@ -263,7 +311,8 @@ impl Shipper {
             self.forward_emf(&events);
         }
         if to_cloudwatch {
-            events = self.leave_out_of_window(i, events);
+            let name = self.sources[i].pattern().to_string();
+            events = self.leave_out_of_window(&name, events);
         }
         let source = &self.sources[i];
         let group = source.group.clone();
@@ -281,9 +330,9 @@ impl Shipper {
         }
     }
 
-    /// Events of source `i` CloudWatch Logs would take; the rest are counted, named in the log
-    /// and acknowledged (so the checkpoint moves past them).
-    fn leave_out_of_window(&mut self, i: usize, events: Vec<LogEvent>) -> Vec<LogEvent> {
+    /// Events of source `name` CloudWatch Logs would take; the rest are counted, named in the
+    /// log and acknowledged (so the checkpoint moves past them).
+    fn leave_out_of_window(&mut self, name: &str, events: Vec<LogEvent>) -> Vec<LogEvent> {
         let now_ms = now_ms();
         let (ok, outside) = within_window(events, now_ms);
         for (event, why) in outside {
@@ -292,8 +341,7 @@ impl Shipper {
                 OutOfWindow::TooNew => LogOutcome::OutsideWindowNew,
             };
             self.telemetry.log_events(reason, 1);
-            let pattern = self.sources[i].pattern();
-            if let Some(warning) = self.window_report.note(pattern, event.timestamp_ms, now_ms, why) {
+            if let Some(warning) = self.window_report.note(name, event.timestamp_ms, now_ms, why) {
                 log(format_args!("warning: {warning}"));
             }
             self.acks.acknowledge(event.token);
@@ -429,7 +477,19 @@ impl Shipper {
         for source in &mut self.sources {
             all.extend(source.checkpoints(&mut self.acks, now_ms));
         }
-        match self.checkpoints.save(&all) {
+        let cursors: Vec<_> = self
+            .journals
+            .iter_mut()
+            .map(|j| j.checkpoint(&self.acks, now_ms))
+            .collect();
+        let saved = self.checkpoints.save(&all).and_then(|()| {
+            if cursors.is_empty() {
+                Ok(())
+            } else {
+                self.cursors.save(&cursors)
+            }
+        });
+        match saved {
             Ok(()) => {
                 self.unsaved = false;
                 self.acked_since_save = 0;

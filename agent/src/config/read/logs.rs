@@ -127,14 +127,23 @@ impl Reader {
                 self.check_keys(
                     collected,
                     "logs.logs_collected",
-                    &["files"],
+                    &["files", "journald"],
                     &[(
                         "windows_events",
                         "Windows-only (Windows event logs): ignored on Linux",
                     )],
-                    &["journald", "application_signals", "kubernetes", "prometheus"],
+                    &["application_signals", "kubernetes", "prometheus"],
                 );
-                let files = collected.get("files")?;
+                if let Some(journald) = collected.get("journald") {
+                    logs.journald = self.journald(
+                        journald,
+                        "logs.logs_collected.journald",
+                        &defaults.log_stream_name,
+                    );
+                }
+                let Some(files) = collected.get("files") else {
+                    return Some(logs);
+                };
                 let files = self.object(files, "logs.logs_collected.files")?;
                 self.check_keys(files, "logs.logs_collected.files", &["collect_list"], &[], &[]);
                 files
@@ -142,10 +151,13 @@ impl Reader {
                     .map(|list| (list, "logs.logs_collected.files.collect_list"))
             }
             Format::Toml => {
-                let mut known = vec!["files"];
+                let mut known = vec!["files", "journald"];
                 known.extend(section_keys);
                 known.extend(toml_only);
                 self.check_keys(map, "logs", &known, &[], &[]);
+                if let Some(journald) = map.get("journald") {
+                    logs.journald = self.journald(journald, "logs.journald", &defaults.log_stream_name);
+                }
                 map.get("files").map(|list| (list, "logs.files"))
             }
         };
@@ -316,18 +328,7 @@ impl Reader {
                 }
                 "log_group_name" => {
                     if let Some(name) = self.string(v, &at) {
-                        let plain = strip_placeholders(&name);
-                        if name.is_empty()
-                            || name.len() > 512
-                            || !plain
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c))
-                        {
-                            self.error(
-                                &at,
-                                "a log group name is 1 to 512 characters of A-Z a-z 0-9 . _ - / # (and {placeholders})",
-                            );
-                        }
+                        self.group_name(&name, &at);
                         file.log_group_name = name;
                         group_given = true;
                     }
@@ -360,10 +361,7 @@ impl Reader {
                     }
                 }
                 "filters" => file.filters = self.filters(v, &at),
-                "retention_in_days" => match v.as_i64() {
-                    Some(days) if RETENTION_DAYS.contains(&days) => file.retention_in_days = Some(days),
-                    _ => self.error(&at, format!("expected one of {RETENTION_DAYS:?}, found {v}")),
-                },
+                "retention_in_days" => file.retention_in_days = self.retention(v, &at),
                 "auto_removal" => file.auto_removal = self.boolean(v, &at).unwrap_or(false),
                 "publish_multi_logs" => file.publish_multi_logs = self.boolean(v, &at).unwrap_or(false),
                 "trim_timestamp" => file.trim_timestamp = self.boolean(v, &at).unwrap_or(false),
@@ -376,15 +374,7 @@ impl Reader {
                         file.blacklist = Some(re);
                     }
                 }
-                "log_group_class" => match v.as_str() {
-                    Some(class @ ("STANDARD" | "INFREQUENT_ACCESS")) => {
-                        file.log_group_class = Some(class.to_string());
-                    }
-                    _ => self.error(
-                        &at,
-                        format!("expected \"STANDARD\" or \"INFREQUENT_ACCESS\", found {v}"),
-                    ),
-                },
+                "log_group_class" => file.log_group_class = self.group_class(v, &at),
                 "long_lines" => match v.as_str() {
                     Some("split") => file.long_lines = LongLinesMode::Split,
                     Some("truncate") => file.long_lines = LongLinesMode::Truncate,
@@ -468,7 +458,43 @@ impl Reader {
         rules
     }
 
-    fn stream_name(&mut self, name: &str, path: &str) {
+    pub(super) fn group_name(&mut self, name: &str, path: &str) {
+        let plain = strip_placeholders(name);
+        if name.is_empty()
+            || name.len() > 512
+            || !plain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c))
+        {
+            self.error(
+                path,
+                "a log group name is 1 to 512 characters of A-Z a-z 0-9 . _ - / # (and {placeholders})",
+            );
+        }
+    }
+
+    pub(super) fn retention(&mut self, value: &Value, path: &str) -> Option<i64> {
+        match value.as_i64() {
+            Some(days) if RETENTION_DAYS.contains(&days) => Some(days),
+            _ => {
+                self.error(path, format!("expected one of {RETENTION_DAYS:?}, found {value}"));
+                None
+            }
+        }
+    }
+
+    pub(super) fn group_class(&mut self, value: &Value, path: &str) -> Option<String> {
+        if let Some(class @ ("STANDARD" | "INFREQUENT_ACCESS")) = value.as_str() {
+            return Some(class.to_string());
+        }
+        self.error(
+            path,
+            format!("expected \"STANDARD\" or \"INFREQUENT_ACCESS\", found {value}"),
+        );
+        None
+    }
+
+    pub(super) fn stream_name(&mut self, name: &str, path: &str) {
         if name.is_empty() || name.len() > 512 || name.contains([':', '*']) {
             self.error(
                 path,
@@ -477,7 +503,7 @@ impl Reader {
         }
     }
 
-    fn filters(&mut self, value: &Value, path: &str) -> Vec<(FilterKind, String)> {
+    pub(super) fn filters(&mut self, value: &Value, path: &str) -> Vec<(FilterKind, String)> {
         let Some(items) = value.as_array() else {
             self.error(path, format!("expected a list of filters, found {}", kind(value)));
             return Vec::new();
