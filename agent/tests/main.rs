@@ -1,6 +1,6 @@
 //! The agent's integration tests, in one test binary (one link of the AWS SDK instead of one per
-//! file): config reading, datums, procfs counters, memory, parser robustness, the portable
-//! source and the tailer's model test.
+//! file): config reading, datums, procfs counters, memory, diskio's NVMe metrics, parser
+//! robustness, the portable source and the tailer's model test.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)]
 
@@ -8,6 +8,7 @@ mod config;
 mod datums;
 mod host_counters;
 mod memory;
+mod nvme;
 mod parsers_never_panic;
 mod portable;
 mod tailer_model;

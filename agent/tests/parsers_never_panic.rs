@@ -1,5 +1,6 @@
-//! Every parser of outside input (procfs files, both config formats) takes mangled versions of
-//! real input without panicking: each answer is a value or an error that says where.
+//! Every parser of outside input (procfs files, both config formats, NVMe log pages) takes
+//! mangled versions of real input without panicking: each answer is a value or an error that
+//! says where.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,6 +10,7 @@ use skywatch_agent::metrics::disk::parse_mounts;
 use skywatch_agent::metrics::diskstats::parse_diskstats;
 use skywatch_agent::metrics::meminfo::parse_meminfo;
 use skywatch_agent::metrics::netdev::parse_net_dev;
+use skywatch_agent::metrics::nvme_stats::{decode, LogPageError, VolumeKind};
 
 const SEEDS: &[&str] = &[
     include_str!("procfs/modern-with-swap/meminfo"),
@@ -70,4 +72,61 @@ fn mangled_input_gives_values_or_errors_never_a_panic() {
         );
         assert!(loaded.errors.iter().all(|e| !e.message.is_empty()));
     }
+}
+
+/// The u64 at `at`, little-endian.
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap())
+}
+
+#[test]
+fn any_bytes_as_an_nvme_log_page_give_its_counters_or_an_error_never_a_panic() {
+    let mut rng = fastrand::Rng::with_seed(11);
+    let ebs = 0x3C23_B510u64.to_le_bytes();
+    let instance_store = 0xEC2C_0D7Eu32.to_le_bytes();
+    let magics: [&[u8]; 3] = [&ebs, &instance_store, &[]];
+    let (mut decoded, mut short, mut foreign) = (0, 0, 0);
+    for _ in 0..5_000 {
+        // Lengths around each boundary (the magic, the counters, the page) and anywhere.
+        let len = match rng.u8(0..4) {
+            0 => rng.usize(0..16),
+            1 => rng.usize(88..104),
+            2 => 4096,
+            _ => rng.usize(0..5_000),
+        };
+        let mut bytes: Vec<u8> = std::iter::repeat_with(|| rng.u8(..)).take(len).collect();
+        // Mostly a real magic number (or its start), so that the counters are reached too.
+        let magic = magics[rng.usize(..magics.len())];
+        let n = magic.len().min(bytes.len());
+        bytes[..n].copy_from_slice(&magic[..n]);
+        match decode(&bytes) {
+            Ok(stats) => {
+                decoded += 1;
+                assert!(bytes.len() >= 96);
+                let expected = if u64_at(&bytes, 0) == 0x3C23_B510 {
+                    VolumeKind::Ebs
+                } else {
+                    VolumeKind::InstanceStore
+                };
+                assert_eq!(stats.kind, expected);
+                assert_eq!(
+                    (stats.read_ops, stats.read_time_us, stats.queue_length),
+                    (u64_at(&bytes, 8), u64_at(&bytes, 40), u64_at(&bytes, 88))
+                );
+            }
+            Err(LogPageError::Short { len }) => {
+                short += 1;
+                assert!(len == bytes.len() && len < 96, "{len}");
+            }
+            Err(LogPageError::UnknownMagic { magic }) => {
+                foreign += 1;
+                assert_eq!(magic, u64_at(&bytes, 0));
+                assert!(magic != 0x3C23_B510 && magic as u32 != 0xEC2C_0D7E);
+            }
+        }
+    }
+    assert!(
+        decoded > 1_000 && short > 500 && foreign > 500,
+        "{decoded} {short} {foreign}"
+    );
 }

@@ -59,6 +59,23 @@ pub(super) fn read(tree: &Value, format: Format) -> Loaded {
     }
 }
 
+/// What skywatch offers, or plans, for a part of the CloudWatch agent it does not have.
+fn plan_for(key: &str) -> &'static str {
+    match key {
+        "traces" => "traces are planned for skywatch's collector (a drop-in for the X-Ray daemon, UDP 2000 and OTLP), not the agent",
+        "otlp" => "OTLP is planned for skywatch's collector",
+        "prometheus" => "planned: scraping Prometheus endpoints into EMF; until then the CloudWatch agent or an OpenTelemetry collector does it",
+        "jmx" => "planned: JVM metrics through a JMX or Jolokia endpoint; until then the CloudWatch agent does it",
+        "efa" => "planned: EFA counters from /sys/class/infiniband",
+        "dpdk" => "planned: DPDK metrics from its telemetry socket",
+        "kubernetes" | "ecs" | "application_signals" => {
+            "Container Insights and Application Signals belong to the EKS/ECS agents; not planned for the instance agent"
+        }
+        "metrics_destinations" => "skywatch sends metrics to CloudWatch or its local store (outputs.metrics); Amazon Managed Prometheus is planned",
+        _ => "no plan yet",
+    }
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
@@ -116,7 +133,7 @@ impl Reader {
             if let Some((_, why)) = ignored.iter().find(|(k, _)| k == key) {
                 self.warn(&at, format!("ignored: {why}"));
             } else if unsupported.contains(&key.as_str()) {
-                self.error(&at, "not supported by skywatch yet");
+                self.error(&at, format!("not supported by skywatch yet: {}", plan_for(key)));
             } else {
                 let mut names: Vec<&str> = known.to_vec();
                 names.sort_unstable();
@@ -376,7 +393,10 @@ impl Reader {
                     if Plugin::from_name(key).is_some() {
                         plugins.push((at, key.clone(), v));
                     } else if UNSUPPORTED_PLUGINS.contains(&key.as_str()) {
-                        self.error(&at, "this plugin is not supported by skywatch yet");
+                        self.error(
+                            &at,
+                            format!("this plugin is not supported by skywatch yet: {}", plan_for(key)),
+                        );
                     } else {
                         self.error(
                             &at,
@@ -445,7 +465,10 @@ impl Reader {
                     }
                 }
                 None if UNSUPPORTED_PLUGINS.contains(&name.as_str()) => {
-                    self.error(&at, "this plugin is not supported by skywatch yet");
+                    self.error(
+                        &at,
+                        format!("this plugin is not supported by skywatch yet: {}", plan_for(name.as_str())),
+                    );
                 }
                 // Windows performance counter objects: the known names, and any name with a
                 // space, ':' or '$' (`SQLServer:Buffer Manager`, `MSSQL$SQL1:Locks`), which no
@@ -774,15 +797,6 @@ impl Reader {
         let field = name.strip_prefix(&prefix).unwrap_or(name);
         if plugin.fields().contains(&field) {
             return Some(field.to_string());
-        }
-        if plugin == Plugin::Diskio && (field.starts_with("ebs_") || field.starts_with("instance_store_")) {
-            self.warn(
-                path,
-                format!(
-                    "{name:?} is one of the CloudWatch agent's NVMe metrics of EBS and instance-store volumes: not collected by skywatch yet (it reads the device's NVMe log page); the other diskio metrics are"
-                ),
-            );
-            return None;
         }
         // `swap_total` and friends exist in Telegraf but the schema does not allow them.
         self.error(

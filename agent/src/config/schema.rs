@@ -118,6 +118,27 @@ impl Plugin {
                 "write_time",
                 "io_time",
                 "iops_in_progress",
+                // The NVMe statistics of EBS volumes and instance-store volumes.
+                "ebs_total_read_ops",
+                "ebs_total_write_ops",
+                "ebs_total_read_bytes",
+                "ebs_total_write_bytes",
+                "ebs_total_read_time",
+                "ebs_total_write_time",
+                "ebs_volume_performance_exceeded_iops",
+                "ebs_volume_performance_exceeded_tp",
+                "ebs_ec2_instance_performance_exceeded_iops",
+                "ebs_ec2_instance_performance_exceeded_tp",
+                "ebs_volume_queue_length",
+                "instance_store_total_read_ops",
+                "instance_store_total_write_ops",
+                "instance_store_total_read_bytes",
+                "instance_store_total_write_bytes",
+                "instance_store_total_read_time",
+                "instance_store_total_write_time",
+                "instance_store_performance_exceeded_iops",
+                "instance_store_performance_exceeded_tp",
+                "instance_store_volume_queue_length",
             ],
             Plugin::Net => &[
                 "bytes_sent",
@@ -260,6 +281,18 @@ impl Plugin {
                 _,
             ) => "None",
             (Plugin::Disk, f) if f.starts_with("inodes_") => "Count",
+            // The CloudWatch agent's NVMe receiver reports OTel units, which its CloudWatch
+            // exporter turns into these: "1" (operations, queue length) into None, "By" into
+            // Bytes, "us" (the times) into Microseconds.
+            (Plugin::Diskio, f) if is_nvme_field(f) => {
+                if f.ends_with("_bytes") {
+                    "Bytes"
+                } else if f.ends_with("_ops") || f.ends_with("_queue_length") {
+                    "None"
+                } else {
+                    "Microseconds"
+                }
+            }
             (Plugin::Mem | Plugin::Swap | Plugin::Disk, _) => "Bytes",
             (Plugin::Diskio | Plugin::Net, f) if f.ends_with("_bytes") || f.starts_with("bytes_") => "Bytes",
             (Plugin::Diskio, f) if f.ends_with("_time") => "Milliseconds",
@@ -271,6 +304,12 @@ impl Plugin {
     pub fn has_resources(self) -> bool {
         matches!(self, Plugin::Cpu | Plugin::Disk | Plugin::Diskio | Plugin::Net)
     }
+}
+
+/// Whether a diskio field is one of the NVMe statistics of EBS or instance-store volumes (read
+/// from the device's log page, not from `diskstats`).
+pub fn is_nvme_field(field: &str) -> bool {
+    field.starts_with("ebs_") || field.starts_with("instance_store_")
 }
 
 /// Plugins of the CloudWatch agent schema that skywatch does not collect yet.

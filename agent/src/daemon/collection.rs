@@ -95,7 +95,16 @@ impl Collection {
     /// Collects one plugin and returns its datums.
     pub(super) fn collect(&mut self, scheduled: &Scheduled, global_interval: u64) -> Vec<Datum> {
         let plugin = &scheduled.plugin;
-        match self.collector.collect(plugin) {
+        let result = self.collector.collect(plugin);
+        // A part of a plugin's source that could not be read (an EBS volume's statistics) is
+        // counted each time and said once; the rest of the plugin's datums still go.
+        for _ in 0..self.collector.take_failed_reads() {
+            self.telemetry.scrape_error("diskio_nvme");
+        }
+        for notice in self.collector.take_notices() {
+            JOURNAL.log(notice);
+        }
+        match result {
             Ok(samples) => {
                 let interval = plugin.interval_s.unwrap_or(global_interval);
                 let out = datums(plugin, &samples, &self.rules, interval, now_ms());

@@ -2,7 +2,7 @@
 //! tags (`cpu`, `path`/`device`/`fstype`, `name`, `interface`). Keeps what the rates need
 //! between readings (cpu ticks, counters).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::counters::Deltas;
@@ -11,10 +11,13 @@ use super::disk::{parse_mounts, statvfs};
 use super::diskstats::parse_diskstats;
 use super::netdev::parse_net_dev;
 use super::netstat::{count_sockets, count_tcp_states, fields as netstat_fields};
+use super::nvme::{self, LogPageReader};
+use super::nvme_stats::VolumeKind;
 use super::portable::Portable;
 use super::processes::ProcessCounts;
 use super::{collectd, ethtool, procstat, statsd};
 use super::{read_memory, ScrapeError};
+use crate::config::schema::is_nvme_field;
 use crate::config::{Plugin, PluginConfig};
 
 /// One measured value of a plugin.
@@ -43,6 +46,34 @@ pub struct Collector {
     statsd: HashMap<String, statsd::Shared>,
     /// What each collectd listener received, by address.
     collectd: HashMap<String, collectd::Shared>,
+    nvme: NvmeSource,
+    /// The EBS and instance-store counters, by volume.
+    nvme_deltas: Deltas,
+    /// Problems of the NVMe source already logged (a volume by controller, or none found):
+    /// each is said once, and again only after it went away.
+    nvme_said: HashSet<String>,
+    /// Volumes whose statistics could not be read, since the last [`Collector::take_failed_reads`].
+    nvme_failed_reads: u64,
+    /// Lines for the agent's log, since the last [`Collector::take_notices`].
+    notices: Vec<String>,
+}
+
+/// Where the EBS and instance-store volumes are found (`<sysfs_root>/class/nvme`) and how their
+/// statistics log page is read.
+#[derive(Debug)]
+pub struct NvmeSource {
+    pub sysfs_root: PathBuf,
+    pub reader: Box<dyn LogPageReader>,
+}
+
+impl Default for NvmeSource {
+    /// `/sys`, and the NVMe admin ioctl.
+    fn default() -> NvmeSource {
+        NvmeSource {
+            sysfs_root: PathBuf::from("/sys"),
+            reader: Box::new(nvme::AdminIoctl),
+        }
+    }
 }
 
 impl Collector {
@@ -59,7 +90,33 @@ impl Collector {
             procstat_cpu: procstat::CpuHistory::default(),
             statsd: HashMap::new(),
             collectd: HashMap::new(),
+            nvme: NvmeSource::default(),
+            nvme_deltas: Deltas::default(),
+            nvme_said: HashSet::new(),
+            nvme_failed_reads: 0,
+            notices: Vec::new(),
         }
+    }
+
+    /// Finds EBS and instance-store volumes and reads their statistics through `nvme` instead
+    /// of `/sys` and the NVMe ioctl.
+    #[must_use]
+    pub fn with_nvme(mut self, nvme: NvmeSource) -> Collector {
+        self.nvme = nvme;
+        self
+    }
+
+    /// What the collections since the last call have to say that did not fail them (a source
+    /// of some metrics missing), one log line each; each problem is said once, not every
+    /// interval.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// How many volume readings failed since the last call (each failure, not only the first,
+    /// for a counter).
+    pub fn take_failed_reads(&mut self) -> u64 {
+        std::mem::take(&mut self.nvme_failed_reads)
     }
 
     /// The samples of one plugin now. Rates (cpu usage, net and diskio) need an earlier
@@ -209,7 +266,19 @@ impl Collector {
         Ok(samples)
     }
 
+    /// `diskstats` counters by device (when a measurement needs them), then the EBS and
+    /// instance-store statistics by volume (when a measurement needs them).
     fn diskio(&mut self, plugin: &PluginConfig) -> Result<Vec<Sample>, ScrapeError> {
+        let mut samples = if plugin.measurements.iter().any(|m| !is_nvme_field(&m.field)) {
+            self.diskstats(plugin)?
+        } else {
+            Vec::new()
+        };
+        samples.extend(self.nvme_volumes(plugin));
+        Ok(samples)
+    }
+
+    fn diskstats(&mut self, plugin: &PluginConfig) -> Result<Vec<Sample>, ScrapeError> {
         let path = self.proc_root.join("diskstats");
         let text = self.read("diskstats")?;
         let devices = parse_diskstats(&text).map_err(|e| scrape_error(&path, e))?;
@@ -233,6 +302,109 @@ impl Collector {
             samples.extend(tagged(&tags, self.diskio.deltas(name, counters)));
         }
         Ok(samples)
+    }
+
+    /// The statistics of the EBS and instance-store volumes the measurements ask for, as the
+    /// CloudWatch agent's NVMe receiver sends them: counters as deltas from the second reading
+    /// on, the queue length as read, each tagged `VolumeId` (EBS) or `SerialId` (instance
+    /// store). A volume that cannot be read is left out, said once, and counted each time.
+    fn nvme_volumes(&mut self, plugin: &PluginConfig) -> Vec<Sample> {
+        let asks = |prefix: &str| plugin.measurements.iter().any(|m| m.field.starts_with(prefix));
+        let (ebs, instance_store) = (asks("ebs_"), asks("instance_store_"));
+        if !ebs && !instance_store {
+            return Vec::new();
+        }
+        let what = match (ebs, instance_store) {
+            (true, false) => "EBS",
+            (false, true) => "instance-store",
+            _ => "EBS or instance-store",
+        };
+        let class = self.nvme.sysfs_root.join("class/nvme");
+        let found = match nvme::find_volumes(&self.nvme.sysfs_root) {
+            Ok(found) => found,
+            Err(e) => {
+                self.nvme_deltas.retain(&[]);
+                self.say_once(
+                    "",
+                    format!(
+                        "diskio: no {what} volumes to read NVMe statistics from (cannot list {}: {e}); \
+                         their metrics are not sent (said once)",
+                        class.display()
+                    ),
+                );
+                return Vec::new();
+            }
+        };
+        let all = wants_all(&plugin.resources);
+        let volumes: Vec<nvme::Volume> = found
+            .into_iter()
+            .filter(|v| match v.kind {
+                VolumeKind::Ebs => ebs,
+                VolumeKind::InstanceStore => instance_store,
+            })
+            .filter(|v| {
+                all || plugin.resources.contains(&v.controller)
+                    || v.namespaces.iter().any(|n| plugin.resources.contains(n))
+            })
+            .collect();
+        let present: Vec<&str> = volumes.iter().map(|v| v.id.as_str()).collect();
+        self.nvme_deltas.retain(&present);
+        // A volume that went away is said again if it comes back and still cannot be read.
+        self.nvme_said
+            .retain(|key| key.is_empty() || volumes.iter().any(|v| v.controller == *key));
+        if volumes.is_empty() {
+            self.say_once(
+                "",
+                format!(
+                    "diskio: no {what} volumes found among the NVMe controllers of {} (model {:?} or {:?}{}); \
+                     their metrics are not sent (said once)",
+                    class.display(),
+                    nvme::EBS_MODEL,
+                    nvme::INSTANCE_STORE_MODEL,
+                    if all { "" } else { ", among the resources" },
+                ),
+            );
+            return Vec::new();
+        }
+        self.nvme_said.remove("");
+        let mut samples = Vec::new();
+        for volume in &volumes {
+            let (dimension, id) = volume.dimension();
+            match nvme::read_stats(volume, self.nvme.reader.as_ref()) {
+                Ok(stats) => {
+                    if self.nvme_said.remove(&volume.controller) {
+                        self.notices.push(format!(
+                            "diskio: reading the NVMe statistics of {id} ({}) again",
+                            volume.controller
+                        ));
+                    }
+                    let (counters, (queue_field, queue_length)) = nvme::fields(&stats);
+                    let tags = vec![(dimension.to_string(), id.to_string())];
+                    samples.extend(tagged(&tags, self.nvme_deltas.deltas(id, &counters)));
+                    // A gauge: sent as read, from the first reading (the agent's delta step
+                    // leaves gauges alone).
+                    samples.extend(tagged(&tags, [(queue_field, queue_length as f64)]));
+                }
+                Err(e) => {
+                    self.nvme_failed_reads += 1;
+                    let message = format!(
+                        "diskio: cannot read the NVMe statistics of {id} ({}): {e}; its metrics are \
+                         not sent until it can be read (said once)",
+                        volume.controller
+                    );
+                    let controller = volume.controller.clone();
+                    self.say_once(&controller, message);
+                }
+            }
+        }
+        samples
+    }
+
+    /// Adds `message` to the notices unless the problem `key` was said already.
+    fn say_once(&mut self, key: &str, message: String) {
+        if self.nvme_said.insert(key.to_string()) {
+            self.notices.push(message);
+        }
     }
 
     fn netstat(&self) -> Result<Vec<Sample>, ScrapeError> {

@@ -3,7 +3,9 @@
 //! - name `<plugin>_<field>` (or the measurement's rename), unit the measurement's or the
 //!   plugin's default;
 //! - dimensions: the plugin's tags, the plugin's `append_dimensions`, the global EC2
-//!   dimensions, and `host` unless `omit_hostname` or any global EC2 dimension is set;
+//!   dimensions, and `host` unless `omit_hostname` or any global EC2 dimension is set (never on
+//!   diskio's NVMe metrics: the agent's NVMe receiver is not a Telegraf input, which is what
+//!   adds `host` there);
 //! - more than 30 dimensions keep `host` and the first others alphabetically; empty values
 //!   are left out;
 //! - each `aggregation_dimensions` set the datum has all of (and fewer than all its
@@ -15,7 +17,8 @@
 use std::collections::BTreeMap;
 
 use super::collect::Sample;
-use crate::config::PluginConfig;
+use crate::config::schema::is_nvme_field;
+use crate::config::{Plugin, PluginConfig};
 use skywatch_aws::limits::MAX_DIMENSIONS;
 
 pub use skywatch_store::Datum;
@@ -100,7 +103,8 @@ pub fn datums(
 
 fn dimensions(sample: &Sample, plugin: &PluginConfig, rules: &DimensionRules) -> Vec<(String, String)> {
     let mut all: BTreeMap<String, String> = BTreeMap::new();
-    if let Some(host) = &rules.host {
+    let nvme = plugin.plugin == Plugin::Diskio && sample.named.is_none() && is_nvme_field(sample.field);
+    if let Some(host) = rules.host.as_ref().filter(|_| !nvme) {
         all.insert("host".into(), host.clone());
     }
     all.extend(rules.global.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -16,6 +16,10 @@ pub mod meminfo;
 pub mod netdev;
 pub mod netstat;
 pub mod nvidia;
+pub mod nvme;
+#[cfg(target_os = "linux")]
+mod nvme_ioctl;
+pub mod nvme_stats;
 pub mod portable;
 pub mod processes;
 pub mod procstat;
