@@ -179,6 +179,14 @@ fn agent(args: AgentArgs) -> ExitCode {
             eprintln!("skywatch agent: the log reader failed; what it read is read again at the next run");
             ExitCode::from(1)
         }
+        Ok(outcome) if args.once && outcome.journals_failed > 0 => {
+            eprintln!(
+                "skywatch agent: journalctl failed for {} journald entr{} (named above); the journal is read from the saved cursor at the next run",
+                outcome.journals_failed,
+                if outcome.journals_failed == 1 { "y" } else { "ies" }
+            );
+            ExitCode::from(1)
+        }
         Ok(outcome) if args.once && outcome.log_events_undelivered > 0 => {
             eprintln!(
                 "skywatch agent: {} log event(s) were read but not delivered; they are read again from the checkpoints at the next run",

@@ -4,6 +4,7 @@
 //! tests show the cursor rules: entries reach the store once each across restarts, a filtered
 //! entry still moves the cursor, and a journalctl that is missing or fails is named and counted.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -262,34 +263,98 @@ fn a_missing_or_failing_journalctl_is_named_once_counted_and_started_again() {
     );
 }
 
-#[test]
-fn the_arguments_skywatch_gives_journalctl_are_ones_this_machines_journalctl_takes() {
-    let Ok(real) = which_journalctl() else {
-        eprintln!("no journalctl on this machine: nothing to check");
-        return;
-    };
-    let work = tempfile::tempdir().unwrap();
-    let empty = work.path().join("journal-dir");
-    std::fs::create_dir_all(&empty).unwrap();
-    let config = format!(
-        "[outputs]\nlogs = \"local\"\n[logs]\n[[logs.journald]]\nunits = [\"ssh\"]\nidentifiers = [\"sudo\"]\npriority = \"err..warning\"\nmatches = [{{_TRANSPORT = \"syslog\"}}, {{_TRANSPORT = \"kernel\"}}]\ndirectory = \"{}\"\nlog_group_name = \"/journal/real\"\njournalctl_path = \"{real}\"\n",
-        empty.display()
-    );
-    let log = run_once(work.path(), &config);
-    assert!(
-        !log.contains("journald units=ssh"),
-        "journalctl refused our arguments:\n{log}"
-    );
+/// Appends entries to a real journal file through systemd-journal-remote (its export format):
+/// (unit, boot, message) each.
+fn write_journal(dir: &Path, entries: &[(&str, &str, &str)]) {
+    let mut export = String::new();
+    for (i, (unit, boot, message)) in entries.iter().enumerate() {
+        let micros = chrono::Utc::now().timestamp_micros() + i as i64;
+        let _ = write!(
+            export,
+            "__REALTIME_TIMESTAMP={micros}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID={boot}\nMESSAGE={message}\nPRIORITY=6\n_SYSTEMD_UNIT={unit}\n_TRANSPORT=journal\n\n",
+            i + 1
+        );
+    }
+    let input = dir.join("entries.export");
+    std::fs::write(&input, export).unwrap();
+    let out = Command::new("/lib/systemd/systemd-journal-remote")
+        .arg(format!("--output={}", dir.join("remote.journal").display()))
+        .arg(&input)
+        .output()
+        .expect("systemd-journal-remote (installed by .ci/setup)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(&input).unwrap();
 }
 
-fn which_journalctl() -> Result<String, ()> {
-    for dir in ["/usr/bin", "/bin"] {
-        let path = format!("{dir}/journalctl");
-        if Path::new(&path).exists() {
-            return Ok(path);
-        }
-    }
-    Err(())
+const BOOT_1: &str = "0123456789abcdef0123456789abcdef";
+const BOOT_2: &str = "fedcba9876543210fedcba9876543210";
+
+#[test]
+fn a_real_journal_is_followed_across_boots_and_resumed_from_its_cursor() {
+    let work = tempfile::tempdir().unwrap();
+    let journal = work.path().join("journal");
+    std::fs::create_dir_all(&journal).unwrap();
+    let long = "x".repeat(6000);
+    write_journal(
+        &journal,
+        &[
+            ("app.service", BOOT_1, "started"),
+            ("other.service", BOOT_1, "not ours"),
+            ("app.service", BOOT_1, &long),
+        ],
+    );
+    let addr = free_loopback_addr();
+    let config = format!(
+        "[outputs]\nlogs = \"local\"\n[health]\nlisten = \"{addr}\"\n[logs]\nforce_flush_interval = 1\n[[logs.journald]]\nunits = [\"app\"]\ndirectory = \"{}\"\nstart_at = \"beginning\"\nlog_group_name = \"/journal/real\"\n",
+        journal.display()
+    );
+    let agent = Agent::start_in(work.path(), &config, &[], &[]);
+    let wait_for = |n: usize, what: &str| {
+        poll_until(what, Duration::from_secs(30), Duration::from_millis(100), || {
+            (stored(work.path(), "/journal/real").len() == n).then_some(())
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    };
+    wait_for(2, "the app's entries to be stored");
+    // A reboot: entries of another boot, written while the agent follows.
+    write_journal(&journal, &[("app.service", BOOT_2, "after the reboot")]);
+    wait_for(3, "the new boot's entry to be stored");
+    let (status, log) = agent.stop(Duration::from_secs(30));
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("ended ("), "journalctl took our arguments:\n{log}");
+    let cursor = saved_cursor(work.path()).unwrap();
+    assert!(cursor.starts_with("s="), "a real cursor: {cursor}");
+    // Stopped: one more entry, then a run that reads on from the cursor.
+    write_journal(&journal, &[("app.service", BOOT_2, "while stopped")]);
+    let log = run_once(work.path(), &config);
+    assert!(log.contains("log events: 1 read, 0 sent, 1 stored"), "{log}");
+    let messages = stored(work.path(), "/journal/real");
+    assert_eq!(messages.len(), 4, "{messages:?}");
+    assert_eq!(messages[0], "started");
+    assert_eq!(messages[1], long, "a message over 4 KiB comes whole");
+    assert_eq!(&messages[2..], ["after the reboot", "while stopped"]);
+}
+
+#[test]
+fn with_once_a_journalctl_that_fails_exits_1_naming_it() {
+    let work = tempfile::tempdir().unwrap();
+    let mut journal = Journal::new(work.path());
+    journal.append("app.service", &["hello"]);
+    std::fs::write(
+        journal.dir.join("fail"),
+        "Failed to open journal: Permission denied\n",
+    )
+    .unwrap();
+    let mut agent = Agent::start_in(
+        work.path(),
+        &config(&journal, ""),
+        &[("AWS_EC2_METADATA_DISABLED", "true".to_string())],
+        &["--once"],
+    );
+    let (status, log) = agent.wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("Permission denied"), "{log}");
+    assert!(log.contains("journalctl failed for 1 journald entry"), "{log}");
 }
 
 #[test]

@@ -22,7 +22,7 @@ use crate::journal::log;
 use crate::logs::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::logs::delivery::{self, cloudwatch_target, LogTarget, Shared, Upgrade};
 use crate::logs::journal_cursors::{CursorStore, JournalCursor};
-use crate::logs::journald::JournalSource;
+use crate::logs::journald::{JournalSource, JournalStart};
 use crate::logs::outbox::Outbox;
 use crate::logs::shipper::{Inputs, Links, Settings, Shipper, ShipperReport};
 use crate::logs::source::Source;
@@ -178,9 +178,11 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
             key.clone(),
             (group.clone(), stream.clone()),
             number,
-            saved.clone(),
-            once,
-            now_s(),
+            JournalStart {
+                saved: saved.clone(),
+                once,
+                now_s: now_s(),
+            },
         )
         .map_err(startup)?;
         if let Some(days) = source.retention_in_days {
@@ -285,6 +287,18 @@ pub async fn start(options: LogsStart<'_>) -> Result<LogsRunning, AgentError> {
 fn journald_key(entries: &[JournaldConfig], i: usize) -> String {
     let describe = |e: &JournaldConfig| {
         let mut what = Vec::new();
+        for (name, place) in [
+            ("directory", &e.directory),
+            ("namespace", &e.namespace),
+            ("root", &e.root_path),
+        ] {
+            if let Some(place) = place {
+                what.push(format!("{name}={place}"));
+            }
+        }
+        if !e.files.is_empty() {
+            what.push(format!("files={}", e.files.join(",")));
+        }
         if !e.units.is_empty() {
             what.push(format!("units={}", e.units.join(",")));
         }
@@ -293,6 +307,10 @@ fn journald_key(entries: &[JournaldConfig], i: usize) -> String {
         }
         if e.dmesg {
             what.push("dmesg".to_string());
+        }
+        for set in &e.matches {
+            let terms: Vec<String> = set.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            what.push(format!("match={}", terms.join(",")));
         }
         if what.is_empty() {
             what.push("all".to_string());

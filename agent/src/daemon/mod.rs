@@ -109,6 +109,8 @@ pub struct Outcome {
     pub log_events_undelivered: u64,
     /// The log reader failed unexpectedly.
     pub log_reader_failed: bool,
+    /// journald entries whose journalctl could not be run or failed (`--once`).
+    pub journals_failed: u64,
 }
 
 /// Runs the agent until SIGTERM/SIGINT (or, with `once`, one collection).
@@ -130,6 +132,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         let result = Outcome {
             log_events_undelivered: logs.undelivered,
             log_reader_failed: logs.failed,
+            journals_failed: logs.journals_failed,
             ..outcome(&telemetry)
         };
         JOURNAL.log(format_args!("done: {}", stop_report(&result, &telemetry)));
@@ -608,5 +611,6 @@ fn outcome(telemetry: &Telemetry) -> Outcome {
         dropped: telemetry.dropped_total(),
         log_events_undelivered: 0,
         log_reader_failed: false,
+        journals_failed: 0,
     }
 }

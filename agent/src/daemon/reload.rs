@@ -38,7 +38,7 @@ pub(super) fn reload(
     };
     let mut metrics = config.metrics.clone().unwrap_or_else(no_metrics);
     if config.logs != running.logs || config.logs_output != running.logs_output {
-        JOURNAL.log("log file changes take effect at the next start");
+        JOURNAL.log("changes to log files and journald entries take effect at the next start");
     }
     resolve_plugin_dimensions(&mut metrics, facts);
     let running_metrics = running.metrics.as_ref();

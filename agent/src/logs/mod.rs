@@ -17,6 +17,8 @@ pub mod events;
 pub mod filters;
 pub mod fingerprint;
 pub mod journal_cursors;
+pub mod journal_entry;
+pub mod journalctl;
 pub mod journald;
 pub mod multiline;
 pub mod outbox;

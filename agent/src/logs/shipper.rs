@@ -108,6 +108,8 @@ pub struct ShipperReport {
     /// The reader failed unexpectedly: what it read is read again at the next start, and the
     /// counts above are not known.
     pub failed: bool,
+    /// journald entries whose journalctl could not be run or failed (`--once`).
+    pub journals_failed: u64,
 }
 
 /// How the reader batches and what it hands on besides batches.
@@ -249,12 +251,13 @@ impl Shipper {
             let read = self.journals[j].read(READ_BUDGET, &mut self.acks, now, now_ms);
             round.bytes += read.bytes;
             journal_pending |= read.pending;
-            for (kind, message) in read.problems {
-                self.telemetry.journald_problem(kind);
-                if !message.is_empty() {
-                    log(format_args!("warning: {message}"));
+            for problem in read.problems {
+                self.telemetry.journald_problem(problem.kind);
+                if !problem.repeated {
+                    log(format_args!("warning: {}", problem.message));
                 }
             }
+            self.unsaved |= read.acknowledged;
             self.take_journal_events(j, read.events, now);
         }
         self.telemetry.log_bytes_read.add(round.bytes);
@@ -584,6 +587,7 @@ impl Shipper {
             outside_window: self.window_report.total(),
             resent_next_start: if self.unsaved { self.acked_since_save } else { 0 },
             failed: false,
+            journals_failed: self.journals.iter().filter(|j| j.failed()).count() as u64,
         }
     }
 }

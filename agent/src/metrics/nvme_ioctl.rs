@@ -76,6 +76,9 @@ unsafe impl rustix::ioctl::Ioctl for AdminCommand<'_> {
     }
 }
 
+/// How long the device may take to answer one log page request.
+const COMMAND_TIMEOUT_MS: u32 = 1000;
+
 /// Log page `log_id` of the NVMe device at `device` (a controller, `/dev/nvme0`, or one of its
 /// namespaces, `/dev/nvme0n1`), `len` bytes (a multiple of 4, at most 256 KiB).
 pub fn get_log_page(device: &Path, log_id: u8, len: usize) -> std::io::Result<Vec<u8>> {
@@ -93,6 +96,9 @@ pub fn get_log_page(device: &Path, log_id: u8, len: usize) -> std::io::Result<Ve
         data_len: dwords * 4,
         // Bits 0-7: the log page; 16-31: how many dwords, less one (NUMDL).
         cdw10: u32::from(log_id) | ((dwords - 1) << 16),
+        // Not the kernel's admin timeout (60 s): an impaired volume must not hold up the
+        // collection that would report it.
+        timeout_ms: COMMAND_TIMEOUT_MS,
         ..PassthruCmd::default()
     };
     // SAFETY: `command` is a valid `nvme_passthru_cmd` (see `AdminCommand`) whose `addr` and

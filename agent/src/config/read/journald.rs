@@ -120,12 +120,14 @@ impl Reader {
             ..JournaldConfig::default()
         };
         let errors_before = self.errors.len();
+        // An entry naming its units (`unit` or `units`) takes none from beside the list.
+        let own_units = entry.contains_key("unit") || entry.contains_key("units");
         let keys: Vec<(&str, &Value, &str)> = ENTRY_KEYS
             .iter()
             .filter_map(|&k| match (entry.get(k), defaults.get(k)) {
                 (Some(v), _) => Some((k, v, path)),
-                // A unit beside the list would be every entry's: `units` says that.
-                (None, Some(v)) if k != "unit" => Some((k, v, defaults_path)),
+                (None, Some(_)) if own_units && (k == "unit" || k == "units") => None,
+                (None, Some(v)) => Some((k, v, defaults_path)),
                 _ => None,
             })
             .collect();
@@ -182,6 +184,17 @@ impl Reader {
                 "log_group_class" => config.log_group_class = self.group_class(v, &at),
                 _ => {}
             }
+        }
+        let journals = [
+            config.directory.is_some(),
+            !config.files.is_empty(),
+            config.root_path.is_some(),
+        ];
+        if journals.iter().filter(|&&given| given).count() > 1 {
+            self.error(
+                path,
+                "directory, files and root_path each name which journal to read: give one (journalctl takes only one)",
+            );
         }
         (self.errors.len() == errors_before).then_some(config)
     }
@@ -308,6 +321,21 @@ mod tests {
         assert_eq!(entries[1].priority, "err");
         assert_eq!(entries[1].retention_in_days, Some(30));
         assert_eq!(entries[1].filters.len(), 1);
+    }
+
+    #[test]
+    fn a_unit_beside_the_list_is_every_entrys_that_names_none_and_one_journal_is_named() {
+        let (entries, errors, _) = journald(
+            r#"{"logs": {"logs_collected": {"journald": {"unit": "sshd", "collect_list": [
+                {"log_group_name": "/a"}, {"log_group_name": "/b", "units": ["nginx"]}]}}}}"#,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(entries[0].units, ["sshd"]);
+        assert_eq!(entries[1].units, ["nginx"], "its own units only");
+        let (_, errors, _) = journald(
+            r#"{"logs": {"logs_collected": {"journald": {"directory": "/j", "files": ["/j/a.journal"]}}}}"#,
+        );
+        assert!(errors.iter().any(|e| e.contains("give one")), "{errors:?}");
     }
 
     #[test]

@@ -178,7 +178,7 @@ impl Reader {
             path,
             &["emf"],
             &[],
-            &["kubernetes", "prometheus", "application_signals"],
+            &["kubernetes", "prometheus", "application_signals", "ecs", "otlp"],
         );
         let Some(emf) = map.get("emf") else {
             return Vec::new();
