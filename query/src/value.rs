@@ -186,6 +186,19 @@ impl Value {
         }
     }
 
+    /// The integer this value is, exactly: whole numbers up to 2^53 (past it a double is not
+    /// exact), booleans, timestamps, and texts that are an integer (`-`, digits, spaces
+    /// around; up to 38 digits) — so integers past 2^53, kept as written, compare exactly.
+    pub fn exact_integer(&self) -> Option<i128> {
+        match self {
+            Value::Num(n) if n.fract() == 0.0 && n.abs() <= MAX_EXACT_DOUBLE => Some(*n as i128),
+            Value::Str(s) => parse_integer(s),
+            Value::Bool(b) => Some(i128::from(*b)),
+            Value::Time(ms) => Some(i128::from(*ms)),
+            _ => None,
+        }
+    }
+
     /// The text this value shows as, or `None` for lists and maps (which string functions treat
     /// as null).
     pub fn as_text(&self) -> Option<Cow<'_, str>> {
@@ -228,6 +241,8 @@ impl Value {
         Some(match json {
             serde_json::Value::Null => return None,
             serde_json::Value::Bool(b) => Value::str(if *b { "true" } else { "false" }),
+            // Integers a double cannot hold exactly are kept as written.
+            serde_json::Value::Number(n) if beyond_exact_double(n) => Value::str(n.to_string()),
             serde_json::Value::Number(n) => Value::Num(n.as_f64()?),
             serde_json::Value::String(s) => Value::str(s.as_str()),
             serde_json::Value::Array(items) => {
@@ -242,8 +257,14 @@ impl Value {
     }
 }
 
+/// Whether a JSON integer is past what a double holds exactly (2^53).
+pub fn beyond_exact_double(n: &serde_json::Number) -> bool {
+    let limit = MAX_EXACT_DOUBLE as u64;
+    n.as_u64().is_some_and(|u| u > limit) || n.as_i64().is_some_and(|i| i.unsigned_abs() > limit)
+}
+
 fn number_to_json(n: f64) -> serde_json::Value {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+    if n.fract() == 0.0 && n.abs() <= MAX_EXACT_DOUBLE {
         serde_json::Value::from(n as i64)
     } else {
         serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
@@ -265,7 +286,7 @@ impl fmt::Display for Value {
 /// Numbers print as integers when they are whole, otherwise in the shortest form that reads back
 /// to the same double (`2.5`, `11.180339887498949`).
 fn write_number(f: &mut fmt::Formatter<'_>, n: f64) -> fmt::Result {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+    if n.fract() == 0.0 && n.abs() <= MAX_EXACT_DOUBLE {
         write!(f, "{}", n as i64)
     } else {
         write!(f, "{n}")
@@ -277,6 +298,36 @@ pub fn format_timestamp(ms: i64) -> String {
     match chrono::DateTime::from_timestamp_millis(ms) {
         Some(t) => t.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
         None => ms.to_string(),
+    }
+}
+
+/// The largest magnitude up to which every integer is exact in a double (2^53).
+pub const MAX_EXACT_DOUBLE: f64 = 9_007_199_254_740_992.0;
+
+/// Parses an integer: optional sign, 1 to 38 digits, spaces around allowed.
+pub fn parse_integer(s: &str) -> Option<i128> {
+    let t = s.trim();
+    let (negative, digits) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || digits.len() > 38 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let magnitude = digits.bytes().fold(0i128, |n, d| n * 10 + i128::from(d - b'0'));
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Orders two values already known to be the numbers `x` and `y`: by the numbers, and where
+/// doubles cannot tell them apart, exactly when both are integers (past 2^53).
+pub fn cmp_numbers(left: &Value, x: f64, right: &Value, y: f64) -> std::cmp::Ordering {
+    match x.total_cmp(&y) {
+        std::cmp::Ordering::Equal => match (left.exact_integer(), right.exact_integer()) {
+            (Some(l), Some(r)) => l.cmp(&r),
+            _ => std::cmp::Ordering::Equal,
+        },
+        other => other,
     }
 }
 

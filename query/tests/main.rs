@@ -7,6 +7,7 @@
 mod conformance;
 mod corpus;
 mod direct_stats;
+mod every_path;
 mod parallel_inputs;
 mod parser_robustness;
 mod support;

@@ -850,3 +850,62 @@ fn a_repeated_key_keeps_its_last_value_on_every_path() {
         assert_eq!(stdout(&out), expected, "{flags:?} {query}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn the_issues_repro_gives_one_answer_with_and_without_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(
+        dir.path(),
+        "d.jsonl",
+        "{\"svc\":\"a\",\"svc\":\"b\"}\n{\"level\":\"ERROR\",\"x\":tru}\n{\"id\":9007199254740993}\n",
+    );
+    let path = path.to_str().unwrap();
+    for query in [
+        "stats count(*) as n by svc",
+        "filter level = \"ERROR\" | stats count(*) as n",
+        "filter id = 9007199254740993 | fields id",
+        "filter id = 9007199254740992 | stats count(*) as n",
+    ] {
+        let plain = logq().args(["--format", "csv", query, path]).output().unwrap();
+        let with_stats = logq()
+            .args(["--format", "csv", "--stats", query, path])
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&plain), stdout(&with_stats), "{query}");
+    }
+    let out = logq()
+        .args(["--format", "csv", "stats count(*) as n by svc", path])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "svc,n\nb,1\n,2\n", "the last value; two events without svc");
+    let out = logq()
+        .args([
+            "--format",
+            "csv",
+            "filter level = \"ERROR\" | stats count(*) as n",
+            path,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "n\n0\n", "a broken line is text");
+    let out = logq()
+        .args([
+            "--format",
+            "csv",
+            "filter id = 9007199254740993 | fields id",
+            path,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "id\n9007199254740993\n");
+    let out = logq()
+        .args([
+            "--format",
+            "csv",
+            "filter id = 9007199254740992 | stats count(*) as n",
+            path,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "n\n0\n", "no rounding to a neighbour");
+}

@@ -467,7 +467,10 @@ impl Reader {
                 None if UNSUPPORTED_PLUGINS.contains(&name.as_str()) => {
                     self.error(
                         &at,
-                        format!("this plugin is not supported by skywatch yet: {}", plan_for(name.as_str())),
+                        format!(
+                            "this plugin is not supported by skywatch yet: {}",
+                            plan_for(name.as_str())
+                        ),
                     );
                 }
                 // Windows performance counter objects: the known names, and any name with a

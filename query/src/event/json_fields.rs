@@ -366,6 +366,14 @@ pub(super) fn number_value(text: &str) -> Value {
             -magnitude
         });
     }
+    // An integer a double cannot hold exactly is kept as written (it still compares and
+    // computes as a number; exactly where both sides are integers).
+    if digits.bytes().all(|b| b.is_ascii_digit()) {
+        match crate::value::parse_integer(text) {
+            Some(n) if n.unsigned_abs() <= crate::value::MAX_EXACT_DOUBLE as u128 => {}
+            _ => return Value::str(text),
+        }
+    }
     match text.parse::<f64>() {
         Ok(n) if n.is_finite() => Value::Num(n),
         _ => Value::str(text),
@@ -628,6 +636,100 @@ impl Scan<'_> {
             KeyRef::Keys(start, keys.len())
         });
         pending.push(Pending { key, value });
+    }
+}
+
+/// Whether `line` is one JSON event as [`flatten_json`] reads it (one object, nothing after it
+/// but white space, nesting within [`MAX_DEPTH`]), and if so how many leaves it has — without
+/// reading any of them. The key-directed paths, which look only at the keys they want, ask
+/// this first, so that a broken line is text and a line past [`MAX_FIELDS_PER_EVENT`] leaves
+/// keeps only its first ones on every path, exactly as the full scan decides.
+pub fn object_shape(b: &[u8]) -> Option<usize> {
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    // Bit d-1 is set when the container at depth d is an array.
+    let mut arrays: u64 = 0;
+    let mut depth = 1usize;
+    let mut leaves = 0usize;
+    let mut just_opened = true;
+    loop {
+        i = skip_ws(b, i);
+        let in_array = (arrays >> (depth - 1)) & 1 == 1;
+        let empty = just_opened && b.get(i) == Some(if in_array { &b']' } else { &b'}' });
+        just_opened = false;
+        if !empty {
+            if !in_array {
+                if b.get(i) != Some(&b'"') {
+                    return None;
+                }
+                let (end, _) = scan_string(b, i + 1)?;
+                i = skip_ws(b, end + 1);
+                if b.get(i) != Some(&b':') {
+                    return None;
+                }
+                i = skip_ws(b, i + 1);
+            }
+            let leaf = match *b.get(i)? {
+                open @ (b'{' | b'[') => {
+                    if depth >= MAX_DEPTH {
+                        return None;
+                    }
+                    depth += 1;
+                    let bit = 1u64 << (depth - 1);
+                    arrays = if open == b'[' { arrays | bit } else { arrays & !bit };
+                    i += 1;
+                    just_opened = true;
+                    continue;
+                }
+                b'"' => {
+                    i = scan_string(b, i + 1)?.0 + 1;
+                    true
+                }
+                b't' => {
+                    literal(b, i, b"true")?;
+                    i += 4;
+                    true
+                }
+                b'f' => {
+                    literal(b, i, b"false")?;
+                    i += 5;
+                    true
+                }
+                b'n' => {
+                    literal(b, i, b"null")?;
+                    i += 4;
+                    false
+                }
+                b'-' | b'0'..=b'9' => {
+                    i = scan_number(b, i)?;
+                    true
+                }
+                _ => return None,
+            };
+            leaves += usize::from(leaf);
+        }
+        // After a value (or an empty container): a comma, or the ends of containers.
+        loop {
+            i = skip_ws(b, i);
+            let in_array = (arrays >> (depth - 1)) & 1 == 1;
+            match b.get(i) {
+                Some(b',') => {
+                    i += 1;
+                    break;
+                }
+                Some(b']') if in_array => {}
+                Some(b'}') if !in_array => {}
+                _ => return None,
+            }
+            i += 1;
+            depth -= 1;
+            if depth == 0 {
+                return (skip_ws(b, i) == b.len()).then_some(leaves);
+            }
+        }
     }
 }
 
@@ -1006,7 +1108,8 @@ mod tests {
                 n("c", 2.5),
                 n("d", 1000.0),
                 n("e", -0.015),
-                n("f", 123_456_789_012_345_678.0),
+                // Past 2^53 an integer is kept as written (a double would round it).
+                s("f", "123456789012345678"),
                 n("g", -0.0),
             ]
         );
@@ -1480,6 +1583,7 @@ mod tests {
                     return;
                 }
                 J::Bool(b) => Value::str(b.to_string()),
+                J::Number(num) if crate::value::beyond_exact_double(num) => Value::str(num.to_string()),
                 J::Number(num) => Value::Num(num.as_f64().unwrap()),
                 J::String(text) => Value::str(text.as_str()),
             };

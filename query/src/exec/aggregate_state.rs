@@ -297,7 +297,7 @@ impl Extreme {
                 if self
                     .number
                     .as_ref()
-                    .is_none_or(|(best, _)| x.total_cmp(best) == want)
+                    .is_none_or(|(best, was)| crate::value::cmp_numbers(value, x, was, *best) == want)
                 {
                     self.number = Some((x, value.clone()));
                 }

@@ -211,11 +211,12 @@ fn arithmetic(op: BinaryOp, a: &Value, b: &Value) -> Option<Value> {
     Value::num(result)
 }
 
-/// Equality as the language has it: numerically when both sides are numbers, else as text.
+/// Equality as the language has it: numerically when both sides are numbers (exactly when
+/// both are integers, past 2^53 too), else as text.
 pub fn equal(a: &Value, b: &Value) -> bool {
     if let (Some(x), Some(y)) = (a.as_number(), b.as_number()) {
         #[allow(clippy::float_cmp)]
-        return x == y;
+        return x == y && crate::value::cmp_numbers(a, x, b, y).is_eq();
     }
     match (a.as_text(), b.as_text()) {
         (Some(x), Some(y)) => x == y,
@@ -227,7 +228,8 @@ pub fn equal(a: &Value, b: &Value) -> bool {
 /// maps do not compare.
 pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     if let (Some(x), Some(y)) = (a.as_number(), b.as_number()) {
-        return x.partial_cmp(&y);
+        x.partial_cmp(&y)?;
+        return Some(crate::value::cmp_numbers(a, x, b, y));
     }
     Some(a.as_text()?.as_ref().cmp(b.as_text()?.as_ref()))
 }

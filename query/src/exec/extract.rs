@@ -15,9 +15,9 @@ use crate::fx_hash::FxHasher;
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 use crate::event::{
-    is_known_format_field, lambda_fields, leading_timestamp, parse_timestamp_text, parse_timestamp_value,
-    route53_fields, vpc_flow_fields, JsonFlattener, KeyFinder, RawValue, TimestampFormat, Wanted,
-    TIMESTAMP_KEYS,
+    is_known_format_field, lambda_fields, leading_timestamp, object_shape, parse_timestamp_text,
+    parse_timestamp_value, route53_fields, vpc_flow_fields, JsonFlattener, KeyFinder, RawValue,
+    TimestampFormat, Wanted, MAX_FIELDS_PER_EVENT, TIMESTAMP_KEYS,
 };
 use crate::exec::pipeline::Row;
 use crate::plan::{InputFields, Slot};
@@ -45,9 +45,33 @@ pub struct SourceContext<'a> {
     pub year_hint: i32,
 }
 
+/// How a line that starts like a JSON object reads, as the full scan decides (see
+/// [`object_shape`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonShape {
+    /// Not one JSON object: a text event.
+    Broken,
+    /// Within the field limit: the key-directed paths may read it.
+    Readable,
+    /// More leaves than an event keeps: only the full scan knows which are kept.
+    TooManyLeaves,
+}
+
+/// The shape of `line` (a whole scan of it, no values read).
+pub fn json_shape(line: &[u8]) -> JsonShape {
+    match object_shape(line) {
+        None => JsonShape::Broken,
+        Some(leaves) if leaves <= MAX_FIELDS_PER_EVENT => JsonShape::Readable,
+        Some(_) => JsonShape::TooManyLeaves,
+    }
+}
+
 pub struct Extractor<'p> {
     input: &'p InputFields,
+    /// The keys to read, stopping once all are found: for lines already known whole.
     wanted: Wanted,
+    /// The same keys, reading (and so checking) every line to its end.
+    wanted_whole: Wanted,
     json: JsonFlattener,
     slots: FxMap<String, Slot>,
     timestamp_keys: Vec<String>,
@@ -108,6 +132,7 @@ impl<'p> Extractor<'p> {
         if !timestamp_keys.is_empty() {
             groups.push(timestamp_keys.clone());
         }
+        let wanted_whole = Wanted::only(&keys);
         let wanted = if validate_json {
             Wanted::only(&keys)
         } else {
@@ -140,6 +165,7 @@ impl<'p> Extractor<'p> {
         Extractor {
             input,
             wanted,
+            wanted_whole,
             json: JsonFlattener::new(),
             slots,
             timestamp_keys,
@@ -151,6 +177,19 @@ impl<'p> Extractor<'p> {
             fast,
             text: String::new(),
         }
+    }
+
+    /// Without the shortcuts `shortcuts` turns off: the key search, stopping a scan early.
+    #[must_use]
+    pub fn with_shortcuts(mut self, shortcuts: crate::exec::Shortcuts) -> Extractor<'p> {
+        if !shortcuts.key_search {
+            self.fast = None;
+            self.fast_slots.clear();
+        }
+        if !shortcuts.stop_early {
+            self.wanted = self.wanted_whole.clone();
+        }
+        self
     }
 
     /// The key-directed path: [`Fast::Read`] with the line's own timestamp if it could read the
@@ -267,7 +306,17 @@ impl<'p> Extractor<'p> {
         let trimmed = line.trim_start();
         let mut is_json = false;
         let timestamp_needed = self.timestamp_needed;
-        if trimmed.starts_with('{') && self.reads_json {
+        // Checked whole before anything is read, whichever path reads it: a broken line is a
+        // text event on every path. Without a key-directed path the full scan checks it itself,
+        // reading to the end.
+        let shape = if trimmed.starts_with('{') && self.reads_json && self.fast.is_some() {
+            Some(json_shape(line.as_bytes()))
+        } else {
+            None
+        };
+        let shape_known = shape.is_some();
+        let shape = shape.unwrap_or(JsonShape::TooManyLeaves);
+        if shape == JsonShape::Readable {
             if let Fast::Read(timestamp) = self.read_fast(line, row) {
                 is_json = true;
                 own_timestamp = timestamp;
@@ -275,9 +324,16 @@ impl<'p> Extractor<'p> {
         }
         if is_json {
             // Read by the key-directed path.
+        } else if trimmed.starts_with('{') && self.reads_json && shape == JsonShape::Broken {
+            notes.broken_json = true;
         } else if trimmed.starts_with('{') && self.reads_json {
             let (timestamp_keys, rule, slots) = (&self.timestamp_keys, &self.rule, &self.slots);
-            is_json = self.json.flatten(line, &self.wanted, &mut |key, value| {
+            let wanted = if shape_known {
+                &self.wanted
+            } else {
+                &self.wanted_whole
+            };
+            is_json = self.json.flatten(line, wanted, &mut |key, value| {
                 if let Some(rank) = timestamp_keys.iter().position(|k| k == key) {
                     if rank < timestamp_rank {
                         let parsed = match &rule.format {

@@ -27,7 +27,7 @@ pub fn run_workers<'a>(
     items: &[Item],
     sources: &[Source],
     workers: usize,
-    timestamp_needed: bool,
+    (timestamp_needed, chunk_bytes): (bool, Option<usize>),
     new_worker: &(dyn Fn() -> Worker<'a> + Sync),
 ) -> Result<(Vec<Worker<'a>>, Vec<InputError>), ExecError> {
     let workers = workers.max(1);
@@ -43,7 +43,7 @@ pub fn run_workers<'a>(
     std::thread::scope(|scope| {
         // The feeder owns the sender: when it is done, the queue ends for the workers.
         let stop_flag = &stop;
-        let feeder = scope.spawn(move || feed(items, sources, lookback, &tx, stop_flag));
+        let feeder = scope.spawn(move || feed(items, sources, (lookback, chunk_bytes), &tx, stop_flag));
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
@@ -101,7 +101,7 @@ fn work(
 fn feed<'i>(
     items: &'i [Item],
     sources: &[Source],
-    lookback: usize,
+    (lookback, chunk_bytes): (usize, Option<usize>),
     tx: &SyncSender<(usize, Unit<'i>)>,
     stop: &AtomicBool,
 ) -> Vec<InputError> {
@@ -126,6 +126,9 @@ fn feed<'i>(
             }
         };
         let mut chunker = Chunker::new(reader, lookback);
+        if let Some(bytes) = chunk_bytes {
+            chunker = chunker.with_chunk_bytes(bytes);
+        }
         loop {
             if stop.load(Ordering::Relaxed) {
                 return unreadable;

@@ -30,6 +30,38 @@ use pipeline::Pipeline;
 use prefilter::Prefilter;
 use work::{split_work, Worker};
 
+/// Which shortcuts a run may take. Each gives exactly the answer of the path without it; all are
+/// on by default, and the every-path tests turn them off one by one to show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortcuts {
+    /// Read JSON fields by searching for their keys instead of scanning the line.
+    pub key_search: bool,
+    /// Stop scanning a JSON line once every wanted field is found (it is checked whole first).
+    pub stop_early: bool,
+    /// Aggregate simple `stats` straight from JSON keys, without rows.
+    pub direct_stats: bool,
+    /// Skip lines that lack a literal the filter needs.
+    pub prefilter: bool,
+    /// Cut plain files into pieces of this many bytes (ends anywhere, even mid-line), instead
+    /// of by the thread count.
+    pub piece_bytes: Option<u64>,
+    /// Cut streams (stdin, gzip, zstd) into chunks of this many bytes instead of 4 MiB.
+    pub chunk_bytes: Option<usize>,
+}
+
+impl Default for Shortcuts {
+    fn default() -> Shortcuts {
+        Shortcuts {
+            key_search: true,
+            stop_early: true,
+            direct_stats: true,
+            prefilter: true,
+            piece_bytes: None,
+            chunk_bytes: None,
+        }
+    }
+}
+
 /// How to run a query, besides the query itself.
 #[derive(Debug, Default)]
 pub struct RunOptions {
@@ -46,6 +78,7 @@ pub struct RunOptions {
     pub validate_json: bool,
     /// Updated with the bytes read so far, for a progress display.
     pub progress: Option<std::sync::Arc<AtomicU64>>,
+    pub shortcuts: Shortcuts,
 }
 
 /// What the run saw, as `--stats` prints it.
@@ -115,9 +148,14 @@ pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outc
         0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         n => n,
     };
-    let prefilter = Prefilter::from_plan(plan);
+    let prefilter = Prefilter::from_plan(plan).filter(|_| options.shortcuts.prefilter);
     let parallel = threads > 1 && Pipeline::parallelizable(plan);
-    let items = split_work(sources, if parallel { threads } else { 1 }).map_err(ExecError::Input)?;
+    let items = split_work(
+        sources,
+        if parallel { threads } else { 1 },
+        options.shortcuts.piece_bytes,
+    )
+    .map_err(ExecError::Input)?;
     let shared = work::Shared {
         plan,
         sources,
@@ -130,7 +168,7 @@ pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outc
         &items,
         sources,
         if parallel { threads } else { 1 },
-        shared.timestamp_needed(),
+        (shared.timestamp_needed(), options.shortcuts.chunk_bytes),
         &|| Worker::new(&shared),
     )?;
     let (pipeline, stats) = if parallel {

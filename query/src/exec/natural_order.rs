@@ -10,12 +10,12 @@ use crate::value::Value;
 /// Compares two values in ascending order.
 pub fn natural_cmp(left: &Value, right: &Value) -> Ordering {
     match (number_of(left), number_of(right)) {
-        (Some(x), Some(y)) => x
-            .total_cmp(&y)
-            .then_with(|| match (left.as_text(), right.as_text()) {
+        (Some(x), Some(y)) => crate::value::cmp_numbers(left, x, right, y).then_with(|| {
+            match (left.as_text(), right.as_text()) {
                 (Some(p), Some(q)) => p.cmp(&q),
                 _ => Ordering::Equal,
-            }),
+            }
+        }),
         (Some(_), None) => Ordering::Greater,
         (None, Some(_)) => Ordering::Less,
         (None, None) => match (left.as_text(), right.as_text()) {

@@ -44,7 +44,12 @@ impl Item {
 }
 
 /// Cuts the sources into pieces for `threads` workers.
-pub fn split_work(sources: &[Source], threads: usize) -> Result<Vec<Item>, InputError> {
+/// `piece_bytes`: cut plain files into pieces of that size instead (tests of every path).
+pub fn split_work(
+    sources: &[Source],
+    threads: usize,
+    piece_bytes: Option<u64>,
+) -> Result<Vec<Item>, InputError> {
     let mut items = Vec::new();
     // Stdin named twice (`- -`) is read once, by the first; only then may it be split.
     let stdin_once = sources.iter().filter(|s| s.path.is_none()).count() == 1;
@@ -64,6 +69,18 @@ pub fn split_work(sources: &[Source], threads: usize) -> Result<Vec<Item>, Input
             None => None,
         };
         match splittable_size {
+            Some(size) if piece_bytes.is_some() => {
+                let step = piece_bytes.unwrap_or(size).max(1);
+                let mut start = 0;
+                while start < size {
+                    let end = (start + step).min(size);
+                    items.push(Item {
+                        source: index,
+                        range: Some((start, end)),
+                    });
+                    start = end;
+                }
+            }
             Some(size) if size >= 2 * MIN_PIECE_BYTES && threads > 1 => {
                 let pieces = (size / MIN_PIECE_BYTES)
                     .min(threads as u64 * PIECES_PER_THREAD)
@@ -186,10 +203,11 @@ impl<'a> Worker<'a> {
             options.timestamp.clone(),
             options.validate_json,
             shared.timestamp_needed(),
-        );
+        )
+        .with_shortcuts(options.shortcuts);
         let pipeline = Pipeline::new(shared.plan, shared.functions);
         let row = pipeline.empty_row();
-        let direct = if options.validate_json {
+        let direct = if options.validate_json || !options.shortcuts.direct_stats {
             None
         } else {
             DirectStats::for_plan(

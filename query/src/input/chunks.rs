@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 
 /// A chunk holds at least this many bytes unless the stream ends first.
-const CHUNK_BYTES: usize = 4 << 20;
+pub const CHUNK_BYTES: usize = 4 << 20;
 
 /// Whole lines of a stream, with where they start in it.
 #[derive(Debug)]
@@ -28,6 +28,8 @@ pub struct Chunker<R> {
     eof: bool,
     /// A read error, held back until the whole lines read before it are handed out.
     failure: Option<io::Error>,
+    /// The size a chunk reaches before it is cut.
+    chunk_bytes: usize,
 }
 
 impl<R: Read> Chunker<R> {
@@ -41,7 +43,15 @@ impl<R: Read> Chunker<R> {
             before: Vec::new(),
             eof: false,
             failure: None,
+            chunk_bytes: CHUNK_BYTES,
         }
+    }
+
+    /// Chunks cut once they reach `bytes` (at least 1) instead of [`CHUNK_BYTES`].
+    #[must_use]
+    pub fn with_chunk_bytes(mut self, bytes: usize) -> Chunker<R> {
+        self.chunk_bytes = bytes.max(1);
+        self
     }
 
     /// The next chunk: whole lines (the last line of the stream may lack its newline), or
@@ -54,7 +64,7 @@ impl<R: Read> Chunker<R> {
         let mut buf = std::mem::take(&mut self.carry);
         let mut searched = 0;
         let cut = loop {
-            if buf.len() >= CHUNK_BYTES || self.eof {
+            if buf.len() >= self.chunk_bytes || self.eof {
                 if let Some(i) = memchr::memrchr(b'\n', &buf[searched..]) {
                     break searched + i + 1;
                 }
@@ -68,7 +78,10 @@ impl<R: Read> Chunker<R> {
             // Up to a chunk's worth (at least a block more); `read_to_end` grows the buffer as
             // data comes, so a small input costs a small buffer. On an error the bytes read
             // before it are in `buf`.
-            let want = CHUNK_BYTES.saturating_sub(buf.len()).max(64 << 10) as u64;
+            let want = self
+                .chunk_bytes
+                .saturating_sub(buf.len())
+                .max(self.chunk_bytes.min(64 << 10)) as u64;
             match (&mut self.reader).take(want).read_to_end(&mut buf) {
                 Ok(n) => self.eof = (n as u64) < want,
                 Err(e) => {

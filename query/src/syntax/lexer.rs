@@ -400,6 +400,13 @@ impl Lexer<'_> {
             return Ok(Tok::Duration(self.src[start..self.pos].to_string()));
         }
         let text = &self.src[start..self.pos];
+        // An integer a double cannot hold exactly stays as written: a literal that compares
+        // exactly with the integers it is meant to find.
+        if let Some(n) = crate::value::parse_integer(text) {
+            if n.unsigned_abs() > crate::value::MAX_EXACT_DOUBLE as u128 {
+                return Ok(Tok::Str(text.to_string()));
+            }
+        }
         text.parse::<f64>()
             .map(Tok::Num)
             .map_err(|_| SyntaxError::new(format!("bad number '{text}'"), Span::new(start, self.pos)))

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use skywatch_query::exec::{run, RunOptions};
+use skywatch_query::exec::{run, RunOptions, Shortcuts};
 use skywatch_query::input::Source;
 use skywatch_query::output::{write, Format};
 
@@ -29,12 +29,87 @@ pub fn collect_case_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-struct Case {
-    name: String,
+pub struct Case {
+    pub name: String,
     input: Input,
-    query: String,
-    expect_error: bool,
-    expected: String,
+    pub query: String,
+    pub expect_error: bool,
+    pub expected: String,
+}
+
+/// How a case is run: the way logq runs it by default, or with shortcuts turned off, other
+/// threads, pieces cut anywhere, `--stats`, or the input compressed (a stream, read as stdin
+/// is).
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub name: String,
+    pub threads: usize,
+    /// `--stats`: every JSON line checked whole, broken ones counted.
+    pub validate_json: bool,
+    pub shortcuts: Shortcuts,
+    pub form: Form,
+}
+
+/// The form the input is read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Plain,
+    Gzip,
+    Zstd,
+}
+
+impl Default for Variant {
+    fn default() -> Variant {
+        Variant {
+            name: "default".into(),
+            threads: 1,
+            validate_json: false,
+            shortcuts: Shortcuts::default(),
+            form: Form::Plain,
+        }
+    }
+}
+
+/// `path`'s bytes written in `form` into `dir` (the same name, with its extension).
+pub fn in_form(path: &Path, form: Form, dir: &Path) -> PathBuf {
+    use std::io::Write as _;
+    let name = path
+        .file_name()
+        .expect("file name")
+        .to_string_lossy()
+        .into_owned();
+    let data = std::fs::read(path).expect("read input");
+    match form {
+        Form::Plain => path.to_path_buf(),
+        Form::Gzip => {
+            let out = dir.join(format!("{name}.gz"));
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(&data).expect("gzip");
+            std::fs::write(&out, enc.finish().expect("gzip")).expect("write gzip");
+            out
+        }
+        Form::Zstd => {
+            let out = dir.join(format!("{name}.zst"));
+            std::fs::write(&out, zstd::encode_all(&data[..], 1).expect("zstd")).expect("write zstd");
+            out
+        }
+    }
+}
+
+/// Every case of the case files under `root`, with the file it came from.
+pub fn all_cases(root: &Path) -> Vec<(PathBuf, Case)> {
+    let mut files = Vec::new();
+    collect_case_files(root, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(&file).expect("read case file");
+            parse_cases(&text, &file)
+                .into_iter()
+                .map(move |case| (file.clone(), case))
+        })
+        .collect()
 }
 
 enum Input {
@@ -106,28 +181,38 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
 }
 
 fn run_case(case: &Case) -> (bool, String) {
+    run_case_as(case, &Variant::default())
+}
+
+/// Runs `case` the way `variant` says: whether it is an error, and the output (NDJSON rows or
+/// the rendered error).
+pub fn run_case_as(case: &Case, variant: &Variant) -> (bool, String) {
     let plan = match skywatch_query::compile(&case.query) {
         Ok(plan) => plan,
         Err(e) => return (true, format!("{}\n", e.render(&case.query))),
     };
-    let tmp;
-    let sources: Vec<Source> = match &case.input {
-        Input::Fixtures(names) => {
-            let paths: Vec<String> = names
-                .iter()
-                .map(|n| fixtures().join(format!("{n}.log")).display().to_string())
-                .collect();
-            skywatch_query::input::resolve(&paths).expect("fixture paths")
-        }
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let paths: Vec<PathBuf> = match &case.input {
+        Input::Fixtures(names) => names
+            .iter()
+            .map(|n| fixtures().join(format!("{n}.log")))
+            .collect(),
         Input::Inline(text) => {
-            tmp = tempfile::tempdir().expect("temp dir");
             let path = tmp.path().join("inline.log");
             std::fs::write(&path, text).expect("write inline input");
-            skywatch_query::input::resolve(&[path.display().to_string()]).expect("inline path")
+            vec![path]
         }
     };
+    let paths: Vec<String> = paths
+        .iter()
+        .map(|p| in_form(p, variant.form, tmp.path()).display().to_string())
+        .collect();
+    let sources: Vec<Source> = skywatch_query::input::resolve(&paths).expect("input paths");
     let options = RunOptions {
         now_ms: NOW_MS,
+        threads: variant.threads,
+        validate_json: variant.validate_json,
+        shortcuts: variant.shortcuts,
         ..RunOptions::default()
     };
     match run(&plan, &sources, &options) {

@@ -261,6 +261,7 @@ fn run_local(
         threads: cli.threads,
         validate_json: cli.stats,
         progress: progress.as_ref().map(progress::Progress::counter),
+        shortcuts: skywatch_query::exec::Shortcuts::default(),
     };
     let result = skywatch_query::run(plan, sources, &options);
     if let Some(progress) = progress {
