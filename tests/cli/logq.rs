@@ -877,7 +877,11 @@ fn the_issues_repro_gives_one_answer_with_and_without_stats() {
         .args(["--format", "csv", "stats count(*) as n by svc", path])
         .output()
         .unwrap();
-    assert_eq!(stdout(&out), "svc,n\nb,1\n,2\n", "the last value; two events without svc");
+    assert_eq!(
+        stdout(&out),
+        "svc,n\nb,1\n,2\n",
+        "the last value; two events without svc"
+    );
     let out = logq()
         .args([
             "--format",
@@ -887,7 +891,11 @@ fn the_issues_repro_gives_one_answer_with_and_without_stats() {
         ])
         .output()
         .unwrap();
-    assert_eq!(stdout(&out), "n\n0\n", "a broken line is text");
+    assert_eq!(
+        stdout(&out),
+        "n\n1\n",
+        "a line that breaks keeps the fields before the break"
+    );
     let out = logq()
         .args([
             "--format",

@@ -3,14 +3,14 @@
 //!
 //! A hand-written scanner instead of `serde_json`, because a query usually reads five fields of a
 //! thirty-field line: the scanner validates every byte but unescapes and allocates only for the
-//! fields that were asked for, and steps over subtrees no wanted key can lie under. Nothing is
-//! emitted until the whole line has parsed, so a broken line stays a plain text event.
+//! fields that were asked for, and steps over subtrees no wanted key can lie under. Fields are
+//! emitted once the line is read, to its end or to its first break.
 //!
 //! Rules (see the module docs of [`crate::event`] for the full list): nested keys join with `.`,
 //! array elements get their index as a segment, only leaves (strings, numbers, booleans) are
 //! fields, a top-level key starting with `@` gets one more `@`, `null` and empty containers give
 //! no field, at most [`MAX_FIELDS_PER_EVENT`] leaves per event, nesting deeper than [`MAX_DEPTH`]
-//! is not JSON.
+//! is a break. A line that breaks keeps the fields completed before the break.
 
 use crate::fx_hash::{fx_hash, FxHasher};
 use std::cell::RefCell;
@@ -202,9 +202,9 @@ impl From<&HashSet<String>> for Wanted {
     }
 }
 
-/// Emits the flattened leaf fields of `line` if it is a single JSON object (JSON whitespace
-/// around it allowed) and returns true; returns false, emitting nothing, if it is not valid JSON
-/// or not an object.
+/// Emits the flattened leaf fields of `line`, a JSON object (JSON whitespace around it allowed),
+/// and returns whether it read as one whole object. A line that breaks (a bad value, a cut-off
+/// line, something after the object) gives the fields completed before the break, and false.
 ///
 /// Values: strings unescaped as [`Value::Str`], numbers as [`Value::Num`] (a number beyond the
 /// range of `f64` keeps its text as a string), `true`/`false` as the strings `"true"`/`"false"`,
@@ -313,7 +313,8 @@ impl JsonFlattener {
             .object(start + 1, 1, true)
             .is_some_and(|end| skip_ws(bytes, end) == bytes.len());
 
-        if parsed {
+        // A line that breaks keeps the fields read before the break.
+        {
             for pending in &self.scratch.pending {
                 let Some(key) = pending.key.resolve(&self.scratch.keys, line) else {
                     continue;
@@ -639,12 +640,19 @@ impl Scan<'_> {
     }
 }
 
-/// Whether `line` is one JSON event as [`flatten_json`] reads it (one object, nothing after it
-/// but white space, nesting within [`MAX_DEPTH`]), and if so how many leaves it has — without
-/// reading any of them. The key-directed paths, which look only at the keys they want, ask
-/// this first, so that a broken line is text and a line past [`MAX_FIELDS_PER_EVENT`] leaves
-/// keeps only its first ones on every path, exactly as the full scan decides.
+/// Whether `line` is one whole JSON object as [`flatten_json`] reads it (nothing after it but
+/// white space, nesting within [`MAX_DEPTH`]), and if so how many leaves it has — without reading
+/// any of them.
 pub fn object_shape(b: &[u8]) -> Option<usize> {
+    valid_through(b, usize::MAX)
+}
+
+/// Whether `line` reads as JSON without an error up to the end of a value at or past `end`, and
+/// how many leaves come before that point. The key-directed paths, which look only at the keys
+/// they want, ask this for the part of the line up to the last value they read, so that they
+/// give exactly the fields the full scan gives: the ones before the first error, within the
+/// first [`MAX_FIELDS_PER_EVENT`]. `usize::MAX`: the whole line.
+pub fn valid_through(b: &[u8], end: usize) -> Option<usize> {
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
@@ -713,6 +721,9 @@ pub fn object_shape(b: &[u8]) -> Option<usize> {
         }
         // After a value (or an empty container): a comma, or the ends of containers.
         loop {
+            if i >= end {
+                return Some(leaves);
+            }
             i = skip_ws(b, i);
             let in_array = (arrays >> (depth - 1)) & 1 == 1;
             match b.get(i) {
@@ -974,13 +985,28 @@ mod tests {
     fn fields(line: &str, wanted: &Wanted) -> Option<Vec<(String, Value)>> {
         let mut out = Vec::new();
         let ok = flatten_json(line, wanted, &mut |k, v| out.push((k.to_string(), v)));
-        if !ok {
-            assert!(
-                out.is_empty(),
-                "emitted fields for a line that is not JSON: {line:?}"
-            );
-        }
         ok.then_some(out)
+    }
+
+    /// The fields a line gives whether or not it reads whole.
+    fn before_any_break(line: &str) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        flatten_json(line, &Wanted::all(), &mut |k, v| out.push((k.to_string(), v)));
+        out
+    }
+
+    #[test]
+    fn a_line_that_breaks_keeps_the_fields_completed_before_the_break() {
+        assert_eq!(before_any_break(r#"{"a":1,"b":tru,"c":2}"#), vec![n("a", 1.0)]);
+        assert_eq!(before_any_break(r#"{"a":1}{"b":2}"#), vec![n("a", 1.0)]);
+        assert_eq!(before_any_break(r#"{"a":{"b":1,"c":"#), vec![n("a.b", 1.0)]);
+        assert_eq!(before_any_break(r#"{"a":12x}"#), vec![n("a", 12.0)]);
+        assert_eq!(before_any_break(r#"{"a":"x","a":"y",}"#), vec![s("a", "y")]);
+        assert_eq!(before_any_break(r#"{"a":"cut off"#), vec![]);
+        assert_eq!(before_any_break("{not json}"), vec![]);
+        for line in [r#"{"a":1,"b":tru,"c":2}"#, r#"{"a":1} trailing"#] {
+            assert_eq!(all(line), None, "not whole: {line:?}");
+        }
     }
 
     fn all(line: &str) -> Option<Vec<(String, Value)>> {
@@ -1344,7 +1370,9 @@ mod tests {
                 })
             );
             assert_eq!(out, vec![s("a", "x\ty"), n("b.c", 2.0)]);
-            assert!(!flattener.flatten(r#"{"a":1"#, &wanted, &mut |_, _| panic!("emitted")));
+            let mut cut = Vec::new();
+            assert!(!flattener.flatten(r#"{"a":1"#, &wanted, &mut |k, v| cut.push((k.to_string(), v))));
+            assert_eq!(cut, vec![n("a", 1.0)], "the field before the break");
         }
     }
 

@@ -5,14 +5,19 @@
 //! and ends with `}`, and every wanted key is either found as `"key":` (with no backslash before
 //! the quote, so the quote is a real delimiter and the string it opens is a key) with no `{` or
 //! `[` byte before it (so it is at the top level), or provably absent: `"key"` occurs nowhere and
-//! the line has no `\u` escape that could spell it. Otherwise it declines and the caller runs
-//! the full scanner. Unlike the full scan, the rest of the line is not validated. A key that may occur again after
+//! the line has no `\u` escape that could spell it; and the line up to the last value read
+//! reads as JSON within the first 200 fields (the full scan's fields are the ones before a
+//! break). Otherwise it declines and the caller runs the full scanner. The rest of the line is
+//! not read. A key that may occur again after
 //! its value (its quoted name, or a `\u` escape of one of its letters, follows) declines, so a repeated key keeps its last
 //! value as in the full scan.
 
 use memchr::memmem::Finder;
 
-use super::json_fields::{bool_value, escape_that_may_spell, number_value, scan_string, unescape_into};
+use super::json_fields::{
+    bool_value, escape_that_may_spell, number_value, scan_string, unescape_into, valid_through,
+    MAX_FIELDS_PER_EVENT,
+};
 use crate::value::Value;
 
 /// A key's value as [`KeyFinder::read_raw`] finds it.
@@ -201,7 +206,18 @@ impl KeyFinder {
             found[k] = (value_start, end, kind);
         }
         // Keys before any `{` or `[` byte are at the top level.
-        memchr::memchr2(b'{', b'[', &bytes[first + 1..furthest]).is_none()
+        if memchr::memchr2(b'{', b'[', &bytes[first + 1..furthest]).is_some() {
+            return false;
+        }
+        // The line up to the last value read must read as JSON, within the field limit: the
+        // full scan's fields are the ones before a break, the first 200.
+        let last_value = found[..self.keys.len()]
+            .iter()
+            .filter(|&&(_, _, kind)| kind != KIND_ABSENT)
+            .map(|&(_, end, _)| end)
+            .max();
+        last_value
+            .is_none_or(|end| valid_through(bytes, end).is_some_and(|leaves| leaves <= MAX_FIELDS_PER_EVENT))
     }
 }
 

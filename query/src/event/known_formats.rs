@@ -135,6 +135,85 @@ fn app_line_request_id(line: &str, emit: &mut dyn FnMut(&'static str, Value)) ->
     }
 }
 
+/// A line that wraps an event of its own: where that event's text starts, where a JSON object in
+/// it starts (if one does), and the wrapper's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wrapped {
+    pub message_start: usize,
+    pub json_start: Option<usize>,
+    pub time_ms: Option<i64>,
+}
+
+/// Lines whose fields are in an event they wrap:
+/// * CloudWatch's export to S3 writes each event as `<ISO time> <message>` (`2024-03-01T00:00:01.000Z
+///   {"level":"ERROR",…}`, `… REPORT RequestId: …`): the message is read as a line of its own
+///   (JSON fields, Lambda fields, the other known formats), at the time before it;
+/// * a Lambda runtime's application line with a JSON message (`<ISO time>\t<request id>\t<LEVEL>\t{…}`,
+///   Python's `[LEVEL]\t<ISO time>\t<request id>\t{…}`): the JSON object's fields, as CloudWatch
+///   discovers the first JSON fragment of a Lambda line.
+///
+/// `None` for every other line (a few byte comparisons: this runs on every text line).
+pub fn unwrap_event(line: &str) -> Option<Wrapped> {
+    let b = line.as_bytes();
+    let mut wrapped = Wrapped {
+        message_start: 0,
+        json_start: None,
+        time_ms: None,
+    };
+    if b.first().is_some_and(u8::is_ascii_digit) {
+        if let Some(iso) = parse_iso(b, 0) {
+            if iso.t_separator && iso.zoned && b.get(iso.end) == Some(&b' ') {
+                wrapped.message_start = iso.end + 1;
+                wrapped.time_ms = Some(iso.ms);
+            }
+        }
+    }
+    let m = wrapped.message_start;
+    wrapped.json_start = match b.get(m) {
+        Some(b'{') => Some(m),
+        _ => lambda_json_start(b, m).map(|(start, ms)| {
+            wrapped.time_ms.get_or_insert(ms);
+            start
+        }),
+    };
+    (wrapped.message_start > 0 || wrapped.json_start.is_some()).then_some(wrapped)
+}
+
+/// Where the JSON message of a Lambda application line starting at `i` begins, and the line's
+/// time.
+fn lambda_json_start(b: &[u8], i: usize) -> Option<(usize, i64)> {
+    let (iso, id_start) = match *b.get(i)? {
+        b'0'..=b'9' => {
+            let iso = parse_iso(b, i)?;
+            (iso, (b.get(iso.end) == Some(&b'\t')).then_some(iso.end + 1)?)
+        }
+        b'[' => {
+            let head = b.get(i..(i + LEVEL_BRACKET_BYTES).min(b.len()))?;
+            let close = i + memchr::memchr(b']', head)?;
+            if close <= i + 1 || b.get(close + 1) != Some(&b'\t') {
+                return None;
+            }
+            let iso = parse_iso(b, close + 2)?;
+            (iso, (b.get(iso.end) == Some(&b'\t')).then_some(iso.end + 1)?)
+        }
+        _ => return None,
+    };
+    let id = std::str::from_utf8(b.get(id_start..id_start + UUID_LEN)?).ok()?;
+    if !is_uuid(id) || b.get(id_start + UUID_LEN) != Some(&b'\t') {
+        return None;
+    }
+    let mut message = id_start + UUID_LEN + 1;
+    // Node.js writes the level between the request id and the message.
+    if b.get(i) != Some(&b'[') {
+        let level = b.get(message..)?.iter().take(8).position(|&c| c == b'\t')?;
+        if level == 0 || !b[message..message + level].iter().all(u8::is_ascii_uppercase) {
+            return None;
+        }
+        message += level + 1;
+    }
+    (b.get(message) == Some(&b'{')).then_some((message, iso.ms))
+}
+
 /// How far a Python runtime line's `[LEVEL]` may reach.
 const LEVEL_BRACKET_BYTES: usize = 16;
 

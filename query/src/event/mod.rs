@@ -40,7 +40,9 @@ mod timestamp;
 
 pub use json_fields::{flatten_json, object_shape, JsonFlattener, Wanted, MAX_DEPTH, MAX_FIELDS_PER_EVENT};
 pub use json_keys::{KeyFinder, RawValue};
-pub use known_formats::{is_known_format_field, lambda_fields, route53_fields, vpc_flow_fields};
+pub use known_formats::{
+    is_known_format_field, lambda_fields, route53_fields, unwrap_event, vpc_flow_fields, Wrapped,
+};
 pub use timestamp::{
     leading_timestamp, parse_timestamp_text, parse_timestamp_value, TimestampFormat, TIMESTAMP_KEYS,
 };

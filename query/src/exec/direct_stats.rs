@@ -9,7 +9,7 @@
 //! times matter), the caller runs the line through the row path.
 
 use crate::event::KeyFinder;
-use crate::exec::extract::{json_shape, Extractor, JsonShape};
+use crate::exec::extract::Extractor;
 use crate::exec::groups::Groups;
 use crate::exec::pipeline::Pipeline;
 use crate::functions::{floor_to_period, Period};
@@ -145,10 +145,6 @@ impl<'p> DirectStats<'p> {
     /// Adds `line` to the pipeline's first stage, or declines it (having changed nothing).
     /// `extractor` reads the line's time, as the row path would.
     pub fn add(&mut self, line: &[u8], extractor: &mut Extractor<'_>, pipeline: &mut Pipeline<'_>) -> Direct {
-        // Only lines the full scan would read the same way: whole objects within the field limit.
-        if json_shape(line) != JsonShape::Readable {
-            return Direct::Declined;
-        }
         let values = &mut self.values;
         if !self
             .finder

@@ -15,9 +15,9 @@ use crate::fx_hash::FxHasher;
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 use crate::event::{
-    is_known_format_field, lambda_fields, leading_timestamp, object_shape, parse_timestamp_text,
-    parse_timestamp_value, route53_fields, vpc_flow_fields, JsonFlattener, KeyFinder, RawValue,
-    TimestampFormat, Wanted, MAX_FIELDS_PER_EVENT, TIMESTAMP_KEYS,
+    is_known_format_field, lambda_fields, leading_timestamp, parse_timestamp_text, parse_timestamp_value,
+    route53_fields, unwrap_event, vpc_flow_fields, JsonFlattener, KeyFinder, RawValue, TimestampFormat,
+    Wanted, Wrapped, TIMESTAMP_KEYS,
 };
 use crate::exec::pipeline::Row;
 use crate::plan::{InputFields, Slot};
@@ -43,27 +43,6 @@ pub struct SourceContext<'a> {
     pub ingestion_ms: i64,
     /// The year of syslog timestamps, which carry none.
     pub year_hint: i32,
-}
-
-/// How a line that starts like a JSON object reads, as the full scan decides (see
-/// [`object_shape`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JsonShape {
-    /// Not one JSON object: a text event.
-    Broken,
-    /// Within the field limit: the key-directed paths may read it.
-    Readable,
-    /// More leaves than an event keeps: only the full scan knows which are kept.
-    TooManyLeaves,
-}
-
-/// The shape of `line` (a whole scan of it, no values read).
-pub fn json_shape(line: &[u8]) -> JsonShape {
-    match object_shape(line) {
-        None => JsonShape::Broken,
-        Some(leaves) if leaves <= MAX_FIELDS_PER_EVENT => JsonShape::Readable,
-        Some(_) => JsonShape::TooManyLeaves,
-    }
 }
 
 pub struct Extractor<'p> {
@@ -306,34 +285,24 @@ impl<'p> Extractor<'p> {
         let trimmed = line.trim_start();
         let mut is_json = false;
         let timestamp_needed = self.timestamp_needed;
-        // Checked whole before anything is read, whichever path reads it: a broken line is a
-        // text event on every path. Without a key-directed path the full scan checks it itself,
-        // reading to the end.
-        let shape = if trimmed.starts_with('{') && self.reads_json && self.fast.is_some() {
-            Some(json_shape(line.as_bytes()))
-        } else {
-            None
-        };
-        let shape_known = shape.is_some();
-        let shape = shape.unwrap_or(JsonShape::TooManyLeaves);
-        if shape == JsonShape::Readable {
+        // A line starting with `{` is a JSON event on every path: its fields are the ones before
+        // a break, if it breaks, and its time comes from them only.
+        if trimmed.starts_with('{') && self.reads_json {
             if let Fast::Read(timestamp) = self.read_fast(line, row) {
                 is_json = true;
                 own_timestamp = timestamp;
+            } else {
+                // Whatever the key-directed path put down before it declined.
+                for &slot in &self.fast_slots {
+                    row[slot] = None;
+                }
             }
         }
         if is_json {
             // Read by the key-directed path.
-        } else if trimmed.starts_with('{') && self.reads_json && shape == JsonShape::Broken {
-            notes.broken_json = true;
         } else if trimmed.starts_with('{') && self.reads_json {
             let (timestamp_keys, rule, slots) = (&self.timestamp_keys, &self.rule, &self.slots);
-            let wanted = if shape_known {
-                &self.wanted
-            } else {
-                &self.wanted_whole
-            };
-            is_json = self.json.flatten(line, wanted, &mut |key, value| {
+            let whole = self.json.flatten(line, &self.wanted, &mut |key, value| {
                 if let Some(rank) = timestamp_keys.iter().position(|k| k == key) {
                     if rank < timestamp_rank {
                         let parsed = match &rule.format {
@@ -350,10 +319,42 @@ impl<'p> Extractor<'p> {
                     row[slot] = Some(value);
                 }
             });
-            notes.broken_json = !is_json;
+            is_json = true;
+            notes.broken_json = !whole;
         } else if trimmed.starts_with('{') {
             // Nothing of the JSON is needed: count it as JSON without reading it.
             is_json = true;
+        }
+        // A line wrapping an event of its own (an export to S3, a Lambda line with JSON): the
+        // wrapped event's fields, at the wrapper's time.
+        let wrapped = if is_json || trimmed.starts_with('{') {
+            None
+        } else if self.reads_json || self.known_formats || timestamp_needed {
+            unwrap_event(line)
+        } else {
+            None
+        };
+        let body = wrapped.map_or(line, |w| line.get(w.message_start..).unwrap_or(line));
+        if let Some(Wrapped {
+            json_start: Some(start),
+            time_ms,
+            ..
+        }) = wrapped
+        {
+            if self.reads_json {
+                if let Some(json) = line.get(start..) {
+                    let slots = &self.slots;
+                    let read = self.json.flatten(json, &self.wanted_whole, &mut |key, value| {
+                        if let Some(&slot) = slots.get(key) {
+                            row[slot] = Some(value);
+                        }
+                    });
+                    notes.broken_json = !read;
+                }
+            }
+            if self.rule.field.is_none() {
+                own_timestamp = time_ms;
+            }
         }
         if !is_json {
             if timestamp_needed && own_timestamp.is_none() && self.rule.field.is_none() {
@@ -385,9 +386,9 @@ impl<'p> Extractor<'p> {
                         row[slot] = Some(value);
                     }
                 };
-                let _ = lambda_fields(line, &mut emit)
-                    || vpc_flow_fields(line, &mut emit)
-                    || route53_fields(line, &mut emit);
+                let _ = lambda_fields(body, &mut emit)
+                    || vpc_flow_fields(body, &mut emit)
+                    || route53_fields(body, &mut emit);
                 if own_timestamp.is_none() {
                     own_timestamp = record_time;
                 }
