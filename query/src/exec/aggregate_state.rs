@@ -1,13 +1,14 @@
 //! Running state of each aggregate function, per group. States merge, so partial aggregates built
 //! on several threads combine into one answer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use crate::fx_hash::FxHasher;
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+use crate::exec::distinct::Distinct;
 use crate::exec::natural_order::natural_cmp;
 use crate::plan::aggregate::AggKind;
 use crate::value::Value;
@@ -17,7 +18,7 @@ use crate::value::Value;
 #[derive(Debug, Clone)]
 pub enum AggState {
     Count(u64),
-    Distinct(Box<HashSet<String>>),
+    Distinct(Box<Distinct>),
     Sum {
         sum: f64,
         n: u64,
@@ -61,11 +62,9 @@ impl AggState {
         let Some(value) = value else { return };
         match self {
             AggState::Count(n) => *n += 1,
-            AggState::Distinct(set) => {
+            AggState::Distinct(distinct) => {
                 if let Some(text) = value.as_text() {
-                    if !set.contains(text.as_ref()) {
-                        set.insert(text.into_owned());
-                    }
+                    distinct.add(&text);
                 }
             }
             AggState::Sum { sum, n } | AggState::Mean { sum, n } => {
@@ -109,7 +108,7 @@ impl AggState {
     pub fn merge(&mut self, other: AggState) {
         match (self, other) {
             (AggState::Count(a), AggState::Count(b)) => *a += b,
-            (AggState::Distinct(a), AggState::Distinct(b)) => a.extend(*b),
+            (AggState::Distinct(a), AggState::Distinct(b)) => a.merge(*b),
             (AggState::Sum { sum, n }, AggState::Sum { sum: s2, n: n2 })
             | (AggState::Mean { sum, n }, AggState::Mean { sum: s2, n: n2 }) => {
                 *sum += s2;
@@ -139,7 +138,7 @@ impl AggState {
     pub fn finish(self) -> Option<Value> {
         match self {
             AggState::Count(n) => Some(Value::Num(n as f64)),
-            AggState::Distinct(set) => Some(Value::Num(set.len() as f64)),
+            AggState::Distinct(distinct) => Some(Value::Num(distinct.count() as f64)),
             AggState::Sum { sum, n } => (n > 0).then_some(()).and_then(|()| Value::num(sum)),
             AggState::Mean { sum, n } => (n > 0).then_some(()).and_then(|()| Value::num(sum / n as f64)),
             AggState::Min(e) | AggState::Max(e) => {

@@ -8,6 +8,7 @@
 
 pub mod aggregate_state;
 mod direct_stats;
+pub mod distinct;
 pub mod eval;
 pub mod extract;
 mod feed;
