@@ -917,3 +917,50 @@ fn the_issues_repro_gives_one_answer_with_and_without_stats() {
         .unwrap();
     assert_eq!(stdout(&out), "n\n0\n", "no rounding to a neighbour");
 }
+
+#[test]
+fn at_a_terminal_a_scan_of_stdin_from_a_pipe_shows_bytes_read_and_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("in");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let typescript = dir.path().join("typescript");
+    let inner = format!(
+        "{} --format csv 'stats count(*) as n' < {}",
+        env!("CARGO_BIN_EXE_logq"),
+        fifo.display()
+    );
+    let mut script = Command::new("script")
+        .args(["-qfec", &inner])
+        .arg(&typescript)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("`script` (util-linux) is needed for this test");
+    // The reader opens the pipe when the shell redirects: this open waits for it.
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let chunk = "2024-03-01T00:00:00Z a line of a slow stream\n".repeat(1000);
+    let mut lines = 0u64;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        writer.write_all(chunk.as_bytes()).unwrap();
+        lines += 1000;
+        let shown = std::fs::read_to_string(&typescript).unwrap_or_default();
+        // A count that moves: more than 0.0 MB read.
+        let moving = shown
+            .split('\r')
+            .any(|l| l.contains(" MB read ") && !l.trim_start().starts_with("0.0 MB"));
+        if moving && shown.contains("MB/s") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no progress line:\n{shown}");
+        // A stream that trickles, as a pipe from a slow producer does.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(writer);
+    assert!(script.wait().unwrap().success());
+    let shown = std::fs::read_to_string(&typescript).unwrap();
+    assert!(shown.contains(&format!("n\r\n{lines}")), "{shown}");
+    assert!(
+        !shown.contains('%'),
+        "no percentage for a stream of unknown size: {shown}"
+    );
+}

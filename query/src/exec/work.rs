@@ -277,6 +277,8 @@ impl<'a> Worker<'a> {
             )
             .map_err(io_error)?;
         self.stream_end = Some((source, end, last));
+        // A stream's chunks may be small and slow: its progress shows chunk by chunk.
+        self.flush_progress();
         Ok(())
     }
 

@@ -2,9 +2,14 @@
 //! reads and decodes while workers run the query over the chunks.
 
 use std::io::{self, Read};
+use std::time::{Duration, Instant};
 
-/// A chunk holds at least this many bytes unless the stream ends first.
+/// A chunk holds at least this many bytes unless the stream ends first (or trickles).
 pub const CHUNK_BYTES: usize = 4 << 20;
+/// Bytes asked of the stream at a time.
+const READ_STEP: usize = 1 << 20;
+/// How long a chunk waits for more of a slow stream before it goes with the lines it has.
+const STREAM_PATIENCE: Duration = Duration::from_millis(250);
 
 /// Whole lines of a stream, with where they start in it.
 #[derive(Debug)]
@@ -63,8 +68,12 @@ impl<R: Read> Chunker<R> {
         }
         let mut buf = std::mem::take(&mut self.carry);
         let mut searched = 0;
+        let started = Instant::now();
         let cut = loop {
-            if buf.len() >= self.chunk_bytes || self.eof {
+            // A slow stream (a pipe from a producer that trickles) hands over what it has after
+            // a while, so its lines are counted (and shown in the progress) as they come.
+            let waited = started.elapsed() >= STREAM_PATIENCE && memchr::memchr(b'\n', &buf).is_some();
+            if buf.len() >= self.chunk_bytes || self.eof || waited {
                 if let Some(i) = memchr::memrchr(b'\n', &buf[searched..]) {
                     break searched + i + 1;
                 }
@@ -81,7 +90,8 @@ impl<R: Read> Chunker<R> {
             let want = self
                 .chunk_bytes
                 .saturating_sub(buf.len())
-                .max(self.chunk_bytes.min(64 << 10)) as u64;
+                .max(self.chunk_bytes.min(64 << 10))
+                .min(READ_STEP) as u64;
             match (&mut self.reader).take(want).read_to_end(&mut buf) {
                 Ok(n) => self.eof = (n as u64) < want,
                 Err(e) => {

@@ -79,6 +79,22 @@ impl Source {
     }
 
     /// The size in bytes, when it is a file.
+    /// The bytes a scan of this source reads, when known before it starts: the size of a
+    /// plain (uncompressed) file, or of the plain file stdin is redirected from. `None` for
+    /// pipes, FIFOs and compressed inputs (their decoded size is not known).
+    pub fn plain_size(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let path = self.path.clone().unwrap_or_else(|| PathBuf::from("/dev/stdin"));
+        let file = std::fs::File::open(&path).ok()?;
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let mut head = [0u8; 4];
+        let n = file.read_at(&mut head, 0).ok()?;
+        (!is_compressed(&head[..n])).then_some(meta.len())
+    }
+
     pub fn size_bytes(&self) -> Option<u64> {
         self.path
             .as_ref()

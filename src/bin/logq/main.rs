@@ -248,7 +248,8 @@ fn run_local(
             "logq: reading events from the terminal (stdin); give a path to read files"
         );
     }
-    let total_bytes: u64 = sources.iter().filter_map(Source::size_bytes).sum();
+    // Unknown for stdin from a pipe and for compressed inputs: then bytes and rate only.
+    let total_bytes: Option<u64> = sources.iter().map(Source::plain_size).sum();
     let progress = progress::Progress::start(total_bytes);
     let options = RunOptions {
         timestamp: TimestampRule {

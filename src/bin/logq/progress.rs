@@ -1,5 +1,7 @@
 //! A progress line on stderr for scans that take more than a second, shown only when stderr is
-//! a terminal: bytes read, total, rate. Cleared when the scan ends.
+//! a terminal: bytes read, and the total with a bar when it is known (files; not stdin from a
+//! pipe or compressed inputs, whose decoded size is not known until the end), and the rate.
+//! Cleared when the scan ends.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,9 +20,9 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Starts the display thread if stderr is a terminal and there are bytes to count.
-    pub fn start(total_bytes: u64) -> Option<Progress> {
-        if total_bytes == 0 || !std::io::stderr().is_terminal() {
+    /// Starts the display thread if stderr is a terminal; `total_bytes` when known.
+    pub fn start(total_bytes: Option<u64>) -> Option<Progress> {
+        if total_bytes == Some(0) || !std::io::stderr().is_terminal() {
             return None;
         }
         let counter = Arc::new(AtomicU64::new(0));
@@ -52,7 +54,7 @@ impl Progress {
     }
 }
 
-fn show(counter: &AtomicU64, stop: &AtomicBool, total: u64) {
+fn show(counter: &AtomicU64, stop: &AtomicBool, total: Option<u64>) {
     let started = Instant::now();
     let mut shown = false;
     while !stop.load(Ordering::Relaxed) {
@@ -61,8 +63,18 @@ fn show(counter: &AtomicU64, stop: &AtomicBool, total: u64) {
         if elapsed < DELAY || stop.load(Ordering::Relaxed) {
             continue;
         }
-        let done = counter.load(Ordering::Relaxed).min(total);
-        let rate = done as f64 / elapsed.as_secs_f64() / 1e6;
+        let read = counter.load(Ordering::Relaxed);
+        let rate = read as f64 / elapsed.as_secs_f64() / 1e6;
+        let Some(total) = total else {
+            let _ = write!(
+                std::io::stderr(),
+                "\r{:.1} MB read {rate:.0} MB/s ",
+                read as f64 / 1e6
+            );
+            shown = true;
+            continue;
+        };
+        let done = read.min(total);
         let width = 30usize;
         let filled = (done as f64 / total as f64 * width as f64) as usize;
         let bar = format!(
