@@ -9,6 +9,7 @@
 //! those from each line (JSON values of other keys are skipped, not built), and only stats and
 //! sort hold rows — memory follows the size of the result, not of the input.
 
+pub mod chart;
 pub mod diagnostic;
 pub mod event;
 pub mod exec;

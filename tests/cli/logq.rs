@@ -964,3 +964,56 @@ fn at_a_terminal_a_scan_of_stdin_from_a_pipe_shows_bytes_read_and_rate() {
         "no percentage for a stream of unknown size: {shown}"
     );
 }
+
+#[test]
+fn format_chart_draws_a_bin_series_per_group_and_names_a_result_it_cannot_draw() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for minute in 0..30 {
+        for (level, n) in [("INFO", 5 + minute % 7), ("ERROR", minute % 3)] {
+            for _ in 0..n {
+                text.push_str(
+                    &[
+                        "{\"timestamp\":\"2024-03-01T00:",
+                        &format!("{minute:02}"),
+                        ":10Z\",\"level\":\"",
+                        level,
+                        "\"}\n",
+                    ]
+                    .concat(),
+                );
+            }
+        }
+    }
+    let log = write_log(dir.path(), "app.log", &text);
+    let out = logq()
+        .args(["--format", "chart", "--width", "60"])
+        .args(["stats count(*) as n by bin(1m), level", log.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let chart = stdout(&out);
+    let lines: Vec<&str> = chart.lines().collect();
+    assert_eq!(lines[0], "INFO", "the larger series first:\n{chart}");
+    assert!(lines.contains(&"ERROR"), "{chart}");
+    assert!(
+        chart.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+        "{chart}"
+    );
+    assert!(
+        chart.contains("2024-03-01 00:00") && chart.contains("30 bins of 1m"),
+        "{chart}"
+    );
+    assert!(lines.iter().all(|l| l.chars().count() <= 60), "{chart}");
+    let out = logq()
+        .args([
+            "--format",
+            "chart",
+            "stats count(*) by level",
+            log.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("by bin(5m)"), "{}", stderr(&out));
+}

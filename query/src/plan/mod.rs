@@ -38,6 +38,24 @@ impl fmt::Display for PlanError {
 
 impl std::error::Error for PlanError {}
 
+impl Plan {
+    /// The result columns that are `by` terms of the last `stats` (the others are its
+    /// aggregates, or not from a `stats` at all).
+    pub fn group_columns(&self) -> Vec<String> {
+        let Some(stats) = self.stages.iter().rev().find_map(|stage| match stage {
+            Stage::Stats(stats) => Some(stats),
+            _ => None,
+        }) else {
+            return Vec::new();
+        };
+        self.columns
+            .iter()
+            .filter(|c| stats.groups.iter().any(|(slot, _)| *slot == c.slot))
+            .map(|c| c.name.clone())
+            .collect()
+    }
+}
+
 /// Row slot index. A row is `Vec<Option<Value>>` with one entry per slot of the plan.
 pub type Slot = usize;
 

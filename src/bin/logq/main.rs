@@ -15,6 +15,7 @@ const EXAMPLES: &str = "Examples:
   logq 'filter level = \"ERROR\" | stats count(*) by bin(5m)' /var/log/app/*.log
   zcat old.log.gz | logq 'fields @timestamp, @message | sort @timestamp desc | limit 20'
   logq --since 1h 'stats count(*) by bin(5m)' app.log
+  logq --format chart 'stats count(*) by bin(5m), level' app.log
   logq --format csv 'stats avg(latencyMs), pct(latencyMs, 99) by service' app.log > latency.csv
   logq --store ~/.local/share/skywatch --log-group /ec2/app 'filter @message like /ERROR/'
   logq --log-group /aws/lambda/api --since 2h 'filter @type = \"REPORT\" | stats avg(@duration) by bin(5m)'
@@ -39,7 +40,8 @@ struct Cli {
     #[arg(short = 'f', long = "query-file", value_name = "FILE")]
     query_file: Option<String>,
     /// Output format.
-    #[arg(long, default_value = "table", value_parser = ["table", "ndjson", "json", "csv"])]
+    /// `chart` draws a `stats … by bin()` result as lines, one panel per series.
+    #[arg(long, default_value = "table", value_parser = ["table", "ndjson", "json", "csv", "chart"])]
     format: String,
     /// Fit the table in N characters, cutting long cells with "…" (default: the terminal's
     /// width when stdout is a terminal).
@@ -188,8 +190,15 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let written = match (format, table_width(cli)) {
-        (Format::Table, Some(width)) => skywatch_query::write_table_within(&result, Some(width), &mut out),
+    let written = match (cli.format.as_str(), format, table_width(cli)) {
+        ("chart", _, width) => {
+            let groups = plan.group_columns();
+            match skywatch_query::chart::write_chart(&result, &groups, width.unwrap_or(80), &mut out) {
+                Ok(Err(why)) => return Err(Failure::query(format!("logq: {why}"))),
+                other => other.map(|_| ()),
+            }
+        }
+        (_, Format::Table, Some(width)) => skywatch_query::write_table_within(&result, Some(width), &mut out),
         _ => skywatch_query::write_results(&result, format, &mut out),
     };
     match written.and_then(|()| out.flush()) {
