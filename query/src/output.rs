@@ -113,10 +113,10 @@ pub fn write_table_within(result: &ResultSet, width: Option<usize>, out: &mut dy
                 .collect()
         })
         .collect();
-    let mut widths: Vec<usize> = result.columns.iter().map(|c| c.chars().count()).collect();
+    let mut widths: Vec<usize> = result.columns.iter().map(|c| columns_of(c)).collect();
     for row in &cells {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(columns_of(cell));
         }
     }
     if let Some(width) = width {
@@ -128,7 +128,7 @@ pub fn write_table_within(result: &ResultSet, width: Option<usize>, out: &mut dy
             .zip(&widths)
             .map(|(item, w)| {
                 let item = cut_to(item, *w);
-                let pad = w.saturating_sub(item.chars().count());
+                let pad = w.saturating_sub(columns_of(&item));
                 format!("{item}{}", " ".repeat(pad))
             })
             .collect();
@@ -175,12 +175,28 @@ fn fit_widths(widths: &mut [usize], width: usize) {
     }
 }
 
-/// `text` in at most `width` characters: cut with `…` when longer.
+/// The screen columns `text` takes (wide CJK and emoji characters take two, combining marks
+/// none).
+fn columns_of(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
+}
+
+/// `text` in at most `width` screen columns: cut with `…` when wider.
 fn cut_to(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
-    if text.chars().count() <= width {
+    if columns_of(text) <= width {
         return std::borrow::Cow::Borrowed(text);
     }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    let room = width.saturating_sub(1);
+    let mut used = 0;
+    let mut cut = String::new();
+    for ch in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
+        if used + w > room {
+            break;
+        }
+        used += w;
+        cut.push(ch);
+    }
     cut.push('…');
     std::borrow::Cow::Owned(cut)
 }
@@ -254,6 +270,35 @@ mod tests {
     }
 
     #[test]
+    fn wide_characters_count_as_the_two_screen_columns_they_take() {
+        let result = ResultSet {
+            columns: vec!["who".into(), "msg".into()],
+            rows: vec![
+                vec![
+                    Some(Value::str("山田")),
+                    Some(Value::str("注文を受け付けました🎉".repeat(3))),
+                ],
+                vec![Some(Value::str("ann")), Some(Value::str("ok"))],
+            ],
+        };
+        let mut out = Vec::new();
+        super::write_table_within(&result, Some(30), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for line in text.lines() {
+            assert!(
+                super::columns_of(line) <= 30,
+                "{line:?} takes {}",
+                super::columns_of(line)
+            );
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        // Columns line up on screen: the separator sits at the same screen column on each row.
+        let bar_at = |l: &str| super::columns_of(&l[..l.find('│').unwrap_or(l.len())]);
+        assert_eq!(bar_at(lines[2]), bar_at(lines[3]), "{text}");
+        assert!(lines[2].ends_with('…'), "{text}");
+    }
+
+    #[test]
     fn a_table_wider_than_the_terminal_is_fitted_with_ellipses() {
         let result = ResultSet {
             columns: vec!["level".into(), "message".into(), "n".into()],
@@ -275,6 +320,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines.iter().all(|l| l.chars().count() <= 40), "{text}");
+        assert!(lines.iter().all(|l| super::columns_of(l) <= 40), "{text}");
         assert_eq!(
             lines[3].chars().count(),
             40,

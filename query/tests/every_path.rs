@@ -176,7 +176,7 @@ fn tricky_input(rng: &mut Rng, lines: usize) -> Vec<u8> {
         let level = levels[rng.below(3) as usize];
         let svc = services[rng.below(3) as usize];
         let latency = rng.below(2000);
-        let line = match rng.below(14) {
+        let line = match rng.below(17) {
             0 => format!(
                 r#"{{"timestamp":"{stamp}","level":"{level}","svc":"a","svc":"{svc}","latency":{latency}}}"#
             ),
@@ -206,6 +206,17 @@ fn tricky_input(rng: &mut Rng, lines: usize) -> Vec<u8> {
             10 => String::new(),
             11 => format!(
                 r#"  {{ "timestamp" : "{stamp}" , "level" : "{level}" , "svc" : "{svc}" , "latency" : {latency} }}  "#
+            ),
+            12 => format!(
+                r#"{stamp} {{"level":"{level}","svc":"{svc}","orderId":"o-{}","latency":{latency}}}"#,
+                rng.below(5)
+            ),
+            13 => format!(
+                "{stamp}\t6f1a9c2e-1b2c-4d5e-8f90-1234567890ab\t{level}\t{{\"orderId\":\"o-{}\",\"latency\":{latency}}}",
+                rng.below(5)
+            ),
+            14 => format!(
+                "{stamp} REPORT RequestId: 6f1a9c2e-1b2c-4d5e-8f90-1234567890ab\tDuration: {latency}.5 ms\tBilled Duration: {latency} ms"
             ),
             _ => format!(
                 r#"{{"timestamp":"{stamp}","level":"{level}","svc":"{svc}","latency":{latency},"msg":"quote \" and \\ and \n"}}"#
@@ -242,6 +253,8 @@ const BATTERY: &[&str] = &[
     "fields svc, level | sort svc asc, level asc | dedup svc, level",
     "stats count_distinct(svc) as d by level | sort level asc",
     "filter msg like /quote/ | stats count(*) as n",
+    "stats count(*) as n, sum(latency) as s by orderId | sort orderId asc",
+    "filter @type = \"REPORT\" | stats count(*) as n, avg(@duration) as d",
 ];
 
 /// The battery's answers on one path, one NDJSON text per query.
