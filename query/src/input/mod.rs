@@ -85,11 +85,13 @@ impl Source {
     pub fn plain_size(&self) -> Option<u64> {
         use std::os::unix::fs::FileExt;
         let path = self.path.clone().unwrap_or_else(|| PathBuf::from("/dev/stdin"));
-        let file = std::fs::File::open(&path).ok()?;
-        let meta = file.metadata().ok()?;
+        // Looked at before any open: opening a named pipe to size it would take the writer's
+        // data (or close its reader under it).
+        let meta = std::fs::metadata(&path).ok()?;
         if !meta.is_file() {
             return None;
         }
+        let file = std::fs::File::open(&path).ok()?;
         let mut head = [0u8; 4];
         let n = file.read_at(&mut head, 0).ok()?;
         (!is_compressed(&head[..n])).then_some(meta.len())
