@@ -186,12 +186,14 @@ impl Value {
         }
     }
 
-    /// The integer this value is, exactly: whole numbers up to 2^53 (past it a double is not
-    /// exact), booleans, timestamps, and texts that are an integer (`-`, digits, spaces
-    /// around; up to 38 digits) — so integers past 2^53, kept as written, compare exactly.
+    /// The integer this value is, exactly: whole numbers, booleans, timestamps, and texts that
+    /// are an integer (`-`, digits, spaces around; up to 38 digits) — so integers past 2^53,
+    /// kept as written, compare exactly, with each other and with whole doubles.
     pub fn exact_integer(&self) -> Option<i128> {
         match self {
-            Value::Num(n) if n.fract() == 0.0 && n.abs() <= MAX_EXACT_DOUBLE => Some(*n as i128),
+            // Every whole double is exactly an integer (past 2^53 only some integers are doubles,
+            // but each double that is whole is one of them).
+            Value::Num(n) if n.fract() == 0.0 && n.abs() < 1e38 => Some(*n as i128),
             Value::Str(s) => parse_integer(s),
             Value::Bool(b) => Some(i128::from(*b)),
             Value::Time(ms) => Some(i128::from(*ms)),

@@ -176,7 +176,7 @@ fn tricky_input(rng: &mut Rng, lines: usize) -> Vec<u8> {
         let level = levels[rng.below(3) as usize];
         let svc = services[rng.below(3) as usize];
         let latency = rng.below(2000);
-        let line = match rng.below(17) {
+        let line = match rng.below(19) {
             0 => format!(
                 r#"{{"timestamp":"{stamp}","level":"{level}","svc":"a","svc":"{svc}","latency":{latency}}}"#
             ),
@@ -215,6 +215,13 @@ fn tricky_input(rng: &mut Rng, lines: usize) -> Vec<u8> {
                 "{stamp}\t6f1a9c2e-1b2c-4d5e-8f90-1234567890ab\t{level}\t{{\"orderId\":\"o-{}\",\"latency\":{latency}}}",
                 rng.below(5)
             ),
+            15 => format!(
+                // Microseconds that round up into the next millisecond.
+                r#"{{"ts":{}.{:03}9996,"level":"{level}","svc":"{svc}","latency":{latency}}}"#,
+                1_709_251_200 + second,
+                rng.below(1000)
+            ),
+            16 => format!(r#"{{"time":"1e12","level":"{level}","svc":"{svc}"}}"#),
             14 => format!(
                 "{stamp} REPORT RequestId: 6f1a9c2e-1b2c-4d5e-8f90-1234567890ab\tDuration: {latency}.5 ms\tBilled Duration: {latency} ms"
             ),
@@ -245,6 +252,7 @@ const BATTERY: &[&str] = &[
     "filter id = 9007199254740993 | stats count(*) as n",
     "stats max(id) as m, min(id) as lo",
     "fields @timestamp, level, svc, latency | sort @timestamp desc, latency asc | limit 25",
+    "fields @timestamp, level | filter ispresent(level) | sort @timestamp asc, level asc | limit 40",
     "filter @message like /ERROR/ | stats count(*) as n, count(level) as with_level",
     "stats count(*) as n by http.status | sort http.status asc",
     "filter f5 = 5 | stats count(*) as n",

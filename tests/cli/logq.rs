@@ -1017,3 +1017,30 @@ fn format_chart_draws_a_bin_series_per_group_and_names_a_result_it_cannot_draw()
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("by bin(5m)"), "{}", stderr(&out));
 }
+
+#[test]
+fn timestamp_field_reads_the_wrapped_events_own_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = write_log(
+        dir.path(),
+        "export.log",
+        "2024-03-01T00:00:01.000Z {\"level\":\"ERROR\",\"ts\":\"2020-01-01T00:00:00Z\"}\n",
+    );
+    let out = logq()
+        .args([
+            "--format",
+            "csv",
+            "--timestamp-field",
+            "ts",
+            "fields @timestamp, level",
+        ])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out),
+        "@timestamp,level\n2020-01-01 00:00:00.000,ERROR\n",
+        "{}",
+        stderr(&out)
+    );
+}

@@ -640,13 +640,6 @@ impl Scan<'_> {
     }
 }
 
-/// Whether `line` is one whole JSON object as [`flatten_json`] reads it (nothing after it but
-/// white space, nesting within [`MAX_DEPTH`]), and if so how many leaves it has — without reading
-/// any of them.
-pub fn object_shape(b: &[u8]) -> Option<usize> {
-    valid_through(b, usize::MAX)
-}
-
 /// Whether `line` reads as JSON without an error up to the end of a value at or past `end`, and
 /// how many leaves come before that point. The key-directed paths, which look only at the keys
 /// they want, ask this for the part of the line up to the last value they read, so that they

@@ -25,9 +25,10 @@ use crate::value::Value;
 pub enum RawValue<'l> {
     /// The key is not in the line.
     Absent,
-    /// A string without escapes (its contents) or a number (its text).
+    /// A string without escapes: its contents.
     Plain(&'l str),
-    /// Anything else (null, a boolean, an escaped string...): read it with [`KeyFinder::read`].
+    /// Anything else (a number, null, a boolean, an escaped string...): read it with
+    /// [`KeyFinder::read`].
     Other,
 }
 
@@ -145,7 +146,8 @@ impl KeyFinder {
         let plain = match kind {
             KIND_ABSENT => return Some(RawValue::Absent),
             KIND_STR => text(start + 1..end - 1),
-            KIND_NUM => text(start..end),
+            // A number is read as the full scan reads it (a double, or its text past 2^53), so
+            // that times written as numbers round alike on every path.
             _ => None,
         };
         Some(plain.map_or(RawValue::Other, RawValue::Plain))

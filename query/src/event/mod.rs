@@ -38,7 +38,7 @@ mod json_keys;
 mod known_formats;
 mod timestamp;
 
-pub use json_fields::{flatten_json, object_shape, JsonFlattener, Wanted, MAX_DEPTH, MAX_FIELDS_PER_EVENT};
+pub use json_fields::{flatten_json, JsonFlattener, Wanted, MAX_DEPTH, MAX_FIELDS_PER_EVENT};
 pub use json_keys::{KeyFinder, RawValue};
 pub use known_formats::{
     is_known_format_field, lambda_fields, route53_fields, unwrap_event, vpc_flow_fields, Wrapped,

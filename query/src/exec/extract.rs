@@ -77,7 +77,7 @@ enum Fast {
 /// What extraction noticed about a line.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LineNotes {
-    /// Looked like JSON (starts with `{`) but did not parse: kept as a text event.
+    /// A JSON line that broke before its end (it keeps the fields before the break).
     pub broken_json: bool,
     /// Had no timestamp of its own.
     pub no_timestamp: bool,
@@ -214,12 +214,10 @@ impl<'p> Extractor<'p> {
                 Some(RawValue::Other) => {}
                 // Read in place, without building a value: the common case of a plain time.
                 Some(RawValue::Plain(raw)) => {
+                    // A string, as the full scan reads a string (numbers come as `Other`).
                     let parsed = match &self.rule.format {
                         Some(format) => format.parse(raw),
-                        None => parse_timestamp_text(raw).or_else(|| {
-                            crate::value::parse_number(raw)
-                                .and_then(|n| parse_timestamp_value(&Value::Num(n)))
-                        }),
+                        None => parse_timestamp_text(raw),
                     };
                     return parsed.map(Some);
                 }
@@ -343,8 +341,17 @@ impl<'p> Extractor<'p> {
         {
             if self.reads_json {
                 if let Some(json) = line.get(start..) {
-                    let slots = &self.slots;
+                    let (slots, rule) = (&self.slots, &self.rule);
+                    // `--timestamp-field` names a field of the wrapped event; without it the
+                    // wrapper's time is the event's.
+                    let field = rule.field.as_deref();
                     let read = self.json.flatten(json, &self.wanted_whole, &mut |key, value| {
+                        if field == Some(key) && own_timestamp.is_none() {
+                            own_timestamp = match &rule.format {
+                                Some(format) => value.as_text().and_then(|t| format.parse(&t)),
+                                None => parse_timestamp_value(&value),
+                            };
+                        }
                         if let Some(&slot) = slots.get(key) {
                             row[slot] = Some(value);
                         }

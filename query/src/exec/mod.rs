@@ -94,7 +94,7 @@ pub struct Statistics {
     pub bytes_scanned: u64,
     /// Lines with invalid UTF-8, read with U+FFFD in place of the bad bytes.
     pub invalid_utf8: u64,
-    /// Lines that looked like JSON but were not, read as text.
+    /// JSON lines that break before their end (they keep the fields before the break).
     pub broken_json: u64,
     /// Events without a timestamp of their own (they took the previous event's).
     pub without_timestamp: u64,

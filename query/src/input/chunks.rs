@@ -70,8 +70,9 @@ impl<R: Read> Chunker<R> {
         let mut searched = 0;
         let started = Instant::now();
         let cut = loop {
-            // A slow stream (a pipe from a producer that trickles) hands over what it has after
-            // a while, so its lines are counted (and shown in the progress) as they come.
+            // A slow stream (a pipe from a producer that trickles) hands over what it has once
+            // a read completes after a while (reads are up to 1 MiB), so its lines are counted
+            // (and shown in the progress) as they come rather than 4 MiB at a time.
             let waited = started.elapsed() >= STREAM_PATIENCE && memchr::memchr(b'\n', &buf).is_some();
             if buf.len() >= self.chunk_bytes || self.eof || waited {
                 if let Some(i) = memchr::memrchr(b'\n', &buf[searched..]) {

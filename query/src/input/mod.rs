@@ -97,6 +97,7 @@ impl Source {
         (!is_compressed(&head[..n])).then_some(meta.len())
     }
 
+    /// The size of the file as stored (compressed or not); `None` for stdin.
     pub fn size_bytes(&self) -> Option<u64> {
         self.path
             .as_ref()

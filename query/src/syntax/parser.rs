@@ -628,6 +628,19 @@ impl Parser {
                     span,
                 });
             }
+            // An integer literal past 2^53 is kept as written (see the lexer): its sign too.
+            if let ExprKind::Str(digits) = &inner.kind {
+                // Unquoted: the token spans exactly its digits (a quoted string spans its quotes).
+                let literal_integer = !digits.is_empty()
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && inner.span.end - inner.span.start == digits.len();
+                if literal_integer {
+                    return Ok(Expr {
+                        kind: ExprKind::Str(format!("-{digits}")),
+                        span,
+                    });
+                }
+            }
             return Ok(Expr {
                 kind: ExprKind::Unary(UnaryOp::Neg, Box::new(inner)),
                 span,
