@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use skywatch_query::exec::Shortcuts;
+use skywatch_query::exec::{ShortcutLines, Shortcuts};
 
 use crate::support::cases::{all_cases, run_case_as, Form, Variant};
 
@@ -265,13 +265,19 @@ const BATTERY: &[&str] = &[
     "filter @type = \"REPORT\" | stats count(*) as n, avg(@duration) as d",
 ];
 
-/// The battery's answers on one path, one NDJSON text per query.
-fn battery_answers(path: &std::path::Path, variant: &Variant, dir: &std::path::Path) -> Vec<String> {
+/// The battery's answers on one path, one NDJSON text per query, and the lines each shortcut
+/// served over the whole battery.
+fn battery_answers(
+    path: &std::path::Path,
+    variant: &Variant,
+    dir: &std::path::Path,
+) -> (Vec<String>, ShortcutLines) {
     use skywatch_query::exec::{run, RunOptions};
     use skywatch_query::output::{write, Format};
     let input = crate::support::cases::in_form(path, variant.form, dir);
     let sources = skywatch_query::input::resolve(&[input.display().to_string()]).expect("input");
-    BATTERY
+    let mut served = ShortcutLines::default();
+    let answers = BATTERY
         .iter()
         .map(|query| {
             let plan = skywatch_query::compile(query).expect("battery query compiles");
@@ -283,11 +289,16 @@ fn battery_answers(path: &std::path::Path, variant: &Variant, dir: &std::path::P
                 ..RunOptions::default()
             };
             let outcome = run(&plan, &sources, &options).expect("battery query runs");
+            let lines = outcome.stats.shortcut_lines;
+            served.key_search += lines.key_search;
+            served.direct_stats += lines.direct_stats;
+            served.prefilter += lines.prefilter;
             let mut out = Vec::new();
             write(&outcome.result, Format::Ndjson, &mut out).expect("rows");
             String::from_utf8(out).expect("utf-8")
         })
-        .collect()
+        .collect();
+    (answers, served)
 }
 
 #[test]
@@ -299,15 +310,39 @@ fn a_generated_input_full_of_edge_lines_gives_one_answer_on_every_path() {
     std::fs::write(&path, tricky_input(&mut rng, 4000)).unwrap();
     let variants = variants(seed ^ 0x9e37);
     // The reference: no shortcut, one thread, the plain file whole.
-    let reference = battery_answers(&path, &variants[6], dir.path());
+    let (reference, none) = battery_answers(&path, &variants[6], dir.path());
     assert_eq!(variants[6].name, "no shortcut at all");
+    assert_eq!(none, ShortcutLines::default(), "no shortcut taken");
     assert!(
         reference.iter().all(|answer| !answer.is_empty()),
         "every query finds something: {reference:?}"
     );
     let mut failures = String::new();
     for variant in &variants {
-        for (i, answer) in battery_answers(&path, variant, dir.path()).iter().enumerate() {
+        let (answers, served) = battery_answers(&path, variant, dir.path());
+        // Each path compared is one that was taken: a shortcut that declined every line would
+        // agree with the reference without being tested.
+        let on = variant.shortcuts;
+        let expect = |taken: u64, enabled: bool, what: &str| {
+            assert_eq!(
+                taken > 0,
+                enabled,
+                "[{}] {what} served {taken} lines",
+                variant.name
+            );
+        };
+        expect(
+            served.key_search,
+            on.key_search && !variant.validate_json,
+            "the key search",
+        );
+        expect(
+            served.direct_stats,
+            on.direct_stats && !variant.validate_json,
+            "direct stats",
+        );
+        expect(served.prefilter, on.prefilter, "the pre-filter");
+        for (i, answer) in answers.iter().enumerate() {
             if *answer != reference[i] {
                 let _ = write!(
                     failures,

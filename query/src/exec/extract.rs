@@ -79,6 +79,8 @@ enum Fast {
 pub struct LineNotes {
     /// A JSON line that broke before its end (it keeps the fields before the break).
     pub broken_json: bool,
+    /// Read by the key search.
+    pub by_key_search: bool,
     /// Had no timestamp of its own.
     pub no_timestamp: bool,
 }
@@ -289,6 +291,7 @@ impl<'p> Extractor<'p> {
             if let Fast::Read(timestamp) = self.read_fast(line, row) {
                 is_json = true;
                 own_timestamp = timestamp;
+                notes.by_key_search = true;
             } else {
                 // Whatever the key-directed path put down before it declined.
                 for &slot in &self.fast_slots {

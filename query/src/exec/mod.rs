@@ -98,6 +98,20 @@ pub struct Statistics {
     pub broken_json: u64,
     /// Events without a timestamp of their own (they took the previous event's).
     pub without_timestamp: u64,
+    /// Lines each shortcut served (not printed: the every-path tests check that each path
+    /// they compare was taken).
+    pub shortcut_lines: ShortcutLines,
+}
+
+/// Lines served by each shortcut.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ShortcutLines {
+    /// Read by the key search.
+    pub key_search: u64,
+    /// Aggregated straight from their keys.
+    pub direct_stats: u64,
+    /// Skipped by the literal pre-filter.
+    pub prefilter: u64,
 }
 
 impl Statistics {
@@ -108,6 +122,9 @@ impl Statistics {
         self.invalid_utf8 += other.invalid_utf8;
         self.broken_json += other.broken_json;
         self.without_timestamp += other.without_timestamp;
+        self.shortcut_lines.key_search += other.shortcut_lines.key_search;
+        self.shortcut_lines.direct_stats += other.shortcut_lines.direct_stats;
+        self.shortcut_lines.prefilter += other.shortcut_lines.prefilter;
     }
 }
 

@@ -449,6 +449,7 @@ impl<'a> Worker<'a> {
             }
             if let Some(prefilter) = self.shared.prefilter {
                 if !prefilter.may_match(bytes) {
+                    self.stats.shortcut_lines.prefilter += 1;
                     self.stats.records_scanned += 1;
                     self.stats.bytes_scanned += consumed as u64;
                     if timestamp_needed {
@@ -467,6 +468,7 @@ impl<'a> Worker<'a> {
                 };
                 match outcome {
                     Direct::Added(time) => {
+                        self.stats.shortcut_lines.direct_stats += 1;
                         last_timestamp = time.or(last_timestamp);
                         self.skipped_count = 0;
                         self.stats.records_scanned += 1;
@@ -474,6 +476,7 @@ impl<'a> Worker<'a> {
                         continue;
                     }
                     Direct::OutOfRange(ms) => {
+                        self.stats.shortcut_lines.direct_stats += 1;
                         last_timestamp = Some(ms);
                         self.skipped_count = 0;
                         continue;
@@ -515,6 +518,7 @@ impl<'a> Worker<'a> {
             self.stats.records_scanned += 1;
             self.stats.bytes_scanned += consumed as u64;
             self.stats.broken_json += u64::from(notes.broken_json);
+            self.stats.shortcut_lines.key_search += u64::from(notes.by_key_search);
             self.stats.without_timestamp += u64::from(notes.no_timestamp);
             self.pipeline.push(&mut self.row, &text);
             if self.pipeline.is_done() {
