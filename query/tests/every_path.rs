@@ -107,6 +107,18 @@ fn variants(seed: u64) -> Vec<Variant> {
             ..Variant::default()
         });
     }
+    for (threads, memory) in [(1, 4 << 10), (3, 16 << 10)] {
+        list.push(Variant {
+            name: format!("{threads} thread(s), stats tables spilling past {memory} bytes"),
+            threads,
+            max_memory: Some(memory),
+            shortcuts: Shortcuts {
+                piece_bytes: Some(1 + rng.below(4096)),
+                ..Shortcuts::default()
+            },
+            ..Variant::default()
+        });
+    }
     list.push(Variant {
         name: "--stats, 3 threads, no shortcut, pieces of 777 bytes".into(),
         threads: 3,
@@ -116,6 +128,7 @@ fn variants(seed: u64) -> Vec<Variant> {
             ..none
         },
         form: Form::Plain,
+        max_memory: None,
     });
     list
 }
@@ -271,12 +284,13 @@ fn battery_answers(
     path: &std::path::Path,
     variant: &Variant,
     dir: &std::path::Path,
-) -> (Vec<String>, ShortcutLines) {
+) -> (Vec<String>, ShortcutLines, u64) {
     use skywatch_query::exec::{run, RunOptions};
     use skywatch_query::output::{write, Format};
     let input = crate::support::cases::in_form(path, variant.form, dir);
     let sources = skywatch_query::input::resolve(&[input.display().to_string()]).expect("input");
     let mut served = ShortcutLines::default();
+    let mut spills = 0;
     let answers = BATTERY
         .iter()
         .map(|query| {
@@ -286,10 +300,12 @@ fn battery_answers(
                 threads: variant.threads,
                 validate_json: variant.validate_json,
                 shortcuts: variant.shortcuts,
+                max_memory: variant.max_memory,
                 ..RunOptions::default()
             };
             let outcome = run(&plan, &sources, &options).expect("battery query runs");
             let lines = outcome.stats.shortcut_lines;
+            spills += outcome.stats.spills;
             served.key_search += lines.key_search;
             served.direct_stats += lines.direct_stats;
             served.prefilter += lines.prefilter;
@@ -298,7 +314,7 @@ fn battery_answers(
             String::from_utf8(out).expect("utf-8")
         })
         .collect();
-    (answers, served)
+    (answers, served, spills)
 }
 
 #[test]
@@ -310,7 +326,7 @@ fn a_generated_input_full_of_edge_lines_gives_one_answer_on_every_path() {
     std::fs::write(&path, tricky_input(&mut rng, 4000)).unwrap();
     let variants = variants(seed ^ 0x9e37);
     // The reference: no shortcut, one thread, the plain file whole.
-    let (reference, none) = battery_answers(&path, &variants[6], dir.path());
+    let (reference, none, _) = battery_answers(&path, &variants[6], dir.path());
     assert_eq!(variants[6].name, "no shortcut at all");
     assert_eq!(none, ShortcutLines::default(), "no shortcut taken");
     assert!(
@@ -319,7 +335,13 @@ fn a_generated_input_full_of_edge_lines_gives_one_answer_on_every_path() {
     );
     let mut failures = String::new();
     for variant in &variants {
-        let (answers, served) = battery_answers(&path, variant, dir.path());
+        let (answers, served, spills) = battery_answers(&path, variant, dir.path());
+        assert_eq!(
+            spills > 0,
+            variant.max_memory.is_some(),
+            "[{}] {spills} spills",
+            variant.name
+        );
         // Each path compared is one that was taken: a shortcut that declined every line would
         // agree with the reference without being tested.
         let on = variant.shortcuts;

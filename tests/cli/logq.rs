@@ -1044,3 +1044,77 @@ fn timestamp_field_reads_the_wrapped_events_own_field() {
         stderr(&out)
     );
 }
+
+#[test]
+fn stats_groups_past_max_memory_spill_to_disk_and_give_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..60_000u32 {
+        text.push_str(
+            &[
+                "{\"timestamp\":\"2024-03-01T00:00:00Z\",\"user\":\"user-",
+                &(i % 20_000).to_string(),
+                "\",\"ms\":",
+                &(i % 997).to_string(),
+                "}\n",
+            ]
+            .concat(),
+        );
+    }
+    let log = write_log(dir.path(), "users.log", &text);
+    let query = "stats count(*) as n, avg(ms) as a, pct(ms, 90) as p, count_distinct(ms) as d by user | sort user asc | limit 20000";
+    let whole = logq()
+        .args(["--format", "csv", query])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let spilled = logq()
+        .args(["--format", "csv", "--stats", "--max-memory", "256K", query])
+        .arg(&log)
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(spilled.status.success(), "{}", stderr(&spilled));
+    assert_eq!(stdout(&spilled), stdout(&whole));
+    assert_eq!(stdout(&whole).lines().count(), 20_001);
+    assert!(
+        stderr(&spilled).contains("spilledToDisk:"),
+        "{}",
+        stderr(&spilled)
+    );
+    // The run files are gone once the query is done.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("logq-spill-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // A bad size is named.
+    let out = logq()
+        .args(["--max-memory", "lots", "stats count(*)"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("512M"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_spill_that_cannot_be_written_is_an_error_naming_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = (0..30_000)
+        .map(|i| ["{\"u\":\"user-", &i.to_string(), "\"}\n"].concat())
+        .collect();
+    let log = write_log(dir.path(), "users.log", &text);
+    let nowhere = dir.path().join("no-such-dir");
+    let out = logq()
+        .args(["--format", "csv", "--max-memory", "64K", "stats count(*) by u"])
+        .arg(&log)
+        .env("TMPDIR", &nowhere)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--max-memory"), "{}", stderr(&out));
+}

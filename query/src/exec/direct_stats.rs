@@ -180,6 +180,7 @@ impl<'p> DirectStats<'p> {
         }
         if self.counts_only {
             groups.count_later(&mut self.key);
+            groups.maybe_spill();
             return Direct::Added(time);
         }
         let index = groups.find_or_insert(&self.key);
@@ -193,6 +194,7 @@ impl<'p> DirectStats<'p> {
             };
             state.add(value, time);
         }
+        groups.maybe_spill();
         Direct::Added(time)
     }
 }

@@ -77,6 +77,53 @@ impl Distinct {
         }
     }
 
+    /// Its form on disk (see [`crate::exec::spill`]).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        use crate::exec::encoding::{put_bytes, put_u64};
+        match self {
+            Distinct::Exact(set) => {
+                out.push(0);
+                put_u64(out, set.len() as u64);
+                for &h in set {
+                    put_u64(out, h);
+                }
+            }
+            Distinct::Sketch(registers) => {
+                out.push(1);
+                put_bytes(out, &registers[..]);
+            }
+        }
+    }
+
+    /// Reads what [`Distinct::encode`] wrote.
+    pub fn decode(input: &mut crate::exec::encoding::Reader<'_>) -> Option<Distinct> {
+        match input.u8()? {
+            0 => {
+                let n = input.u64()?;
+                let mut set = HashSet::default();
+                for _ in 0..n {
+                    set.insert(input.u64()?);
+                }
+                Some(Distinct::Exact(set))
+            }
+            1 => {
+                let bytes = input.bytes()?;
+                let registers: [u8; REGISTERS] = bytes.try_into().ok()?;
+                Some(Distinct::Sketch(Box::new(registers)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Bytes it holds besides its own size.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            // A hash set takes about twice its entries.
+            Distinct::Exact(set) => set.capacity() * 16,
+            Distinct::Sketch(_) => REGISTERS,
+        }
+    }
+
     /// The count: exact up to [`EXACT_LIMIT`], estimated past it.
     pub fn count(&self) -> u64 {
         match self {

@@ -4,9 +4,32 @@
 use std::hash::Hasher;
 
 use crate::exec::aggregate_state::AggState;
+use crate::exec::encoding::put_value;
+use crate::exec::natural_order::cmp_nulls_last;
+use crate::exec::spill::{write_run, Run};
 use crate::fx_hash::FxHasher;
 use crate::plan::aggregate::{AggKind, StatsStage};
 use crate::value::Value;
+
+/// The order stats groups come out in: by their values, column by column (the sort order, nulls
+/// last); groups that order cannot tell apart (`200` and `"200"`) by their kinds, so the order
+/// is the same whichever path (threads, spills) built the groups.
+pub fn key_order(a: &[Option<Value>], b: &[Option<Value>]) -> std::cmp::Ordering {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| cmp_nulls_last(x.as_ref(), y.as_ref(), false))
+        .find(|o| o.is_ne())
+        .unwrap_or_else(|| {
+            let encode = |key: &[Option<Value>]| {
+                let mut out = Vec::new();
+                for v in key {
+                    put_value(&mut out, v.as_ref());
+                }
+                out
+            };
+            encode(a).cmp(&encode(b))
+        })
+}
 
 /// Hashes values the way [`same_key`] compares them.
 pub fn hash_values(values: &[Option<Value>]) -> u64 {
@@ -136,7 +159,32 @@ pub struct Groups {
     pending_hashes: Vec<u64>,
     /// The pending rows' slots, found before any is counted.
     pending_found: Vec<usize>,
+    /// The aggregates' kinds (to read spilled states back).
+    kinds: Vec<AggKind>,
+    /// Bytes the table may take before it spills (none: no limit).
+    budget: Option<usize>,
+    /// The table's size is looked at again once it has this many groups.
+    next_check: usize,
+    /// Heap bytes of the keys' texts.
+    key_heap: usize,
+    /// Groups spilled to disk, each run sorted.
+    runs: Vec<Run>,
+    /// A spill that failed (the run ends with it).
+    spill_error: Option<std::io::Error>,
+    /// Times the table was written to disk.
+    spills: u64,
 }
+
+/// How many new groups pass between looks at a table's size, at most.
+const CHECK_EVERY: usize = 4096;
+
+/// New groups between looks at the size: fewer for a small budget (a look costs about
+/// [`STATE_SAMPLE`] states), so a budget of a few KiB is kept too.
+fn check_interval(budget: Option<usize>) -> usize {
+    budget.map_or(CHECK_EVERY, |b| (b / 4096).clamp(1, CHECK_EVERY))
+}
+/// Groups whose states are measured to estimate all the states' heap bytes.
+const STATE_SAMPLE: usize = 64;
 
 impl Groups {
     pub fn new(stats: &StatsStage) -> Groups {
@@ -151,6 +199,142 @@ impl Groups {
             pending_keys: Vec::new(),
             pending_hashes: Vec::new(),
             pending_found: Vec::new(),
+            kinds: stats.aggregates.iter().map(|a| a.kind).collect(),
+            budget: None,
+            next_check: CHECK_EVERY,
+            key_heap: 0,
+            runs: Vec::new(),
+            spill_error: None,
+            spills: 0,
+        }
+    }
+
+    /// Spill to disk beyond `bytes` (none: never).
+    pub fn set_budget(&mut self, bytes: Option<usize>) {
+        self.budget = bytes;
+        self.next_check = self.hashes.len() + check_interval(bytes);
+    }
+
+    /// About how many bytes the table takes: slots, keys, states and what they hold.
+    pub fn estimated_bytes(&self) -> usize {
+        let groups = self.hashes.len();
+        let sample = STATE_SAMPLE.min(groups);
+        let sampled: usize = (0..sample)
+            .map(|i| {
+                // Spread over the table, old groups and new.
+                let at = (i * groups / sample) * self.per_group;
+                self.states
+                    .get(at..at + self.per_group)
+                    .map_or(0, |states| states.iter().map(AggState::heap_bytes).sum())
+            })
+            .sum();
+        let states_heap = sampled * groups / sample.max(1);
+        self.slots.len() * std::mem::size_of::<Slot>()
+            + self.hashes.capacity() * 8
+            + self.keys.capacity() * std::mem::size_of::<Option<Value>>()
+            + self.states.capacity() * std::mem::size_of::<AggState>()
+            + self.key_heap
+            + states_heap
+    }
+
+    /// Spills the table to a run if it has grown past its budget (looked at every few
+    /// thousand new groups).
+    pub fn maybe_spill(&mut self) {
+        let Some(budget) = self.budget else { return };
+        if self.hashes.len() < self.next_check || self.spill_error.is_some() {
+            return;
+        }
+        if self.estimated_bytes() > budget {
+            if let Err(e) = self.spill() {
+                self.spill_error = Some(e);
+            }
+            self.next_check = check_interval(self.budget);
+        } else {
+            self.next_check = self.hashes.len() + check_interval(self.budget);
+        }
+    }
+
+    /// Writes every group, in key order, to a new run and empties the table.
+    pub fn spill(&mut self) -> std::io::Result<()> {
+        self.fold_counts();
+        let width = self.width;
+        let per_group = self.per_group;
+        let mut order: Vec<usize> = (0..self.hashes.len()).collect();
+        let keys = &self.keys;
+        order.sort_by(|&a, &b| {
+            key_order(
+                &keys[a * width..(a + 1) * width],
+                &keys[b * width..(b + 1) * width],
+            )
+        });
+        let states = &self.states;
+        let run = write_run(order.iter().map(|&g| {
+            (
+                &keys[g * width..(g + 1) * width],
+                &states[g * per_group..(g + 1) * per_group],
+            )
+        }))?;
+        self.runs.push(run);
+        self.spills += 1;
+        if self.runs.len() >= crate::exec::spill::MAX_RUNS {
+            let runs = std::mem::take(&mut self.runs);
+            self.runs
+                .push(crate::exec::spill::compact(runs, width, &self.kinds)?);
+        }
+        // Empty, and its memory given back.
+        self.slots = vec![Slot::VACANT; FIRST_SLOTS];
+        self.hashes = Vec::new();
+        self.keys = Vec::new();
+        self.states = Vec::new();
+        self.key_heap = 0;
+        Ok(())
+    }
+
+    /// Times the table was written to disk (its own and those of tables merged into it).
+    pub fn spills(&self) -> u64 {
+        self.spills
+    }
+
+    /// Whether groups were spilled to disk.
+    pub fn has_runs(&self) -> bool {
+        !self.runs.is_empty()
+    }
+
+    /// A spill that failed, if one did.
+    pub fn take_spill_error(&mut self) -> Option<std::io::Error> {
+        self.spill_error.take()
+    }
+
+    /// Every group, the spilled ones and the rest, merged in key order (see
+    /// [`crate::exec::spill::merge_runs`]).
+    pub fn merge_spilled(
+        mut self,
+        each: &mut dyn FnMut(crate::exec::spill::SpilledGroup),
+    ) -> std::io::Result<()> {
+        if let Some(e) = self.spill_error.take() {
+            return Err(e);
+        }
+        // Rows still waiting in a counting batch are groups too.
+        self.count_pending();
+        if !self.hashes.is_empty() {
+            self.spill()?;
+        }
+        let runs = std::mem::take(&mut self.runs);
+        crate::exec::spill::merge_runs(runs, self.width, &self.kinds, each)
+    }
+
+    /// The rows counted in slots (by [`Groups::count_later`]) folded into the groups' states.
+    fn fold_counts(&mut self) {
+        self.count_pending();
+        for (group, count) in self.counts_by_group().into_iter().enumerate() {
+            if count > 0 {
+                for state in self.states_mut(group) {
+                    state.merge(AggState::Count(count));
+                }
+            }
+        }
+        for slot in &mut self.slots {
+            slot.count = 0;
         }
     }
 
@@ -266,6 +450,14 @@ impl Groups {
         }
         self.slots[i] = slot;
         self.hashes.push(hash);
+        self.key_heap += values
+            .iter()
+            .map(|v| match v {
+                Some(Value::Str(s)) if s.len() > 22 => s.len() + 16,
+                Some(other @ (Value::List(_) | Value::Map(_))) => other.to_string().len() * 2,
+                _ => 0,
+            })
+            .sum::<usize>();
         self.keys.extend_from_slice(values);
         self.states.extend_from_slice(&self.fresh);
         i
@@ -299,6 +491,11 @@ impl Groups {
     /// Each group is placed by the hash the other worker computed; keys are copied, states
     /// moved.
     pub fn merge(&mut self, mut other: Groups) {
+        self.runs.append(&mut other.runs);
+        self.spills += other.spills;
+        if self.spill_error.is_none() {
+            self.spill_error = other.spill_error.take();
+        }
         other.count_pending();
         let counts = other.counts_by_group();
         let width = self.width;
@@ -331,15 +528,8 @@ impl Groups {
     /// Every group's key values (`width` per group) and states (one per aggregate), in order
     /// of first appearance, in two flat lists.
     pub fn into_flat(mut self) -> (Vec<Option<Value>>, Vec<AggState>) {
-        self.count_pending();
-        for (group, count) in self.counts_by_group().into_iter().enumerate() {
-            if count > 0 {
-                for state in self.states_mut(group) {
-                    state.merge(AggState::Count(count));
-                }
-            }
-        }
-        (self.keys, self.states)
+        self.fold_counts();
+        (std::mem::take(&mut self.keys), std::mem::take(&mut self.states))
     }
 }
 

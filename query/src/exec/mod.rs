@@ -9,6 +9,7 @@
 pub mod aggregate_state;
 mod direct_stats;
 pub mod distinct;
+pub mod encoding;
 pub mod eval;
 pub mod extract;
 mod feed;
@@ -16,6 +17,7 @@ pub mod groups;
 pub mod natural_order;
 pub mod pipeline;
 pub mod prefilter;
+pub mod spill;
 mod work;
 
 use std::fmt;
@@ -79,6 +81,9 @@ pub struct RunOptions {
     pub validate_json: bool,
     /// Updated with the bytes read so far, for a progress display.
     pub progress: Option<std::sync::Arc<AtomicU64>>,
+    /// About how much memory the stats tables may take before their groups spill to disk
+    /// (none: no limit).
+    pub max_memory: Option<u64>,
     pub shortcuts: Shortcuts,
 }
 
@@ -101,6 +106,8 @@ pub struct Statistics {
     /// Lines each shortcut served (not printed: the every-path tests check that each path
     /// they compare was taken).
     pub shortcut_lines: ShortcutLines,
+    /// Times a stats table past the memory budget was written to disk.
+    pub spills: u64,
 }
 
 /// Lines served by each shortcut.
@@ -142,12 +149,19 @@ pub struct Outcome {
 #[derive(Debug)]
 pub enum ExecError {
     Input(InputError),
+    /// Groups past the memory budget could not be written to or read back from disk.
+    Spill(std::io::Error),
 }
 
 impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExecError::Input(e) => write!(f, "cannot read {e}"),
+            ExecError::Spill(e) => write!(
+                f,
+                "the groups past the memory budget could not be spilled to {} ({e}); give --max-memory more room, or TMPDIR a disk with space",
+                std::env::temp_dir().display()
+            ),
         }
     }
 }
@@ -174,12 +188,18 @@ pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outc
         options.shortcuts.piece_bytes,
     )
     .map_err(ExecError::Input)?;
+    let workers_count = if parallel { threads } else { 1 };
+    // Each worker's table, and the one they merge into, take a share.
+    let table_budget = options
+        .max_memory
+        .map(|bytes| usize::try_from(bytes / (workers_count as u64 + 1)).unwrap_or(usize::MAX));
     let shared = work::Shared {
         plan,
         sources,
         options,
         functions,
         prefilter: prefilter.as_ref(),
+        table_budget,
     };
 
     let (workers, unreadable) = feed::run_workers(
@@ -197,7 +217,7 @@ pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outc
             stats.add(&worker_stats);
             partials.push(partial);
         }
-        (Pipeline::merge(plan, functions, partials), stats)
+        (Pipeline::merge(plan, functions, partials, table_budget), stats)
     } else {
         match workers.into_iter().next() {
             Some(worker) => worker.into_pipeline(),
@@ -206,7 +226,8 @@ pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outc
     };
     let mut stats = stats;
     stats.records_matched = pipeline.matched();
-    let rows = pipeline.finish();
+    stats.spills = pipeline.spills();
+    let rows = pipeline.finish().map_err(ExecError::Spill)?;
     let columns: Vec<String> = plan.columns.iter().map(|c| c.name.clone()).collect();
     let limit = usize::try_from(plan.row_limit).unwrap_or(usize::MAX);
     let rows = rows

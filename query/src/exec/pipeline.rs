@@ -11,7 +11,7 @@ use std::hash::BuildHasherDefault;
 
 use crate::exec::aggregate_state::AggState;
 use crate::exec::eval::{eval, truthy, Scope};
-use crate::exec::groups::{hash_values, same_key, Groups};
+use crate::exec::groups::{hash_values, key_order, same_key, Groups};
 use crate::exec::natural_order::cmp_nulls_last;
 use crate::functions::FnContext;
 use crate::fx_hash::FxHasher;
@@ -90,7 +90,7 @@ impl Seen {
 
 enum StageState {
     Stateless,
-    Stats(Groups),
+    Stats(Box<Groups>),
     Sort(Sorted),
     Dedup(Seen),
     Limit(u64),
@@ -126,7 +126,7 @@ impl<'p> Pipeline<'p> {
             .stages
             .iter()
             .map(|stage| match stage {
-                Stage::Stats(stats) => StageState::Stats(Groups::new(stats)),
+                Stage::Stats(stats) => StageState::Stats(Box::new(Groups::new(stats))),
                 Stage::Sort(_) => StageState::Sort(Sorted::default()),
                 Stage::Dedup(_) => StageState::Dedup(Seen::default()),
                 Stage::Limit(_) => StageState::Limit(0),
@@ -163,6 +163,16 @@ impl<'p> Pipeline<'p> {
         }
     }
 
+    /// Lets each stats table take about `bytes` before it spills its groups to disk (none: no
+    /// limit).
+    pub fn set_memory_budget(&mut self, bytes: Option<usize>) {
+        for state in &mut self.states {
+            if let StageState::Stats(groups) = state {
+                groups.set_budget(bytes);
+            }
+        }
+    }
+
     /// A fresh row with every slot empty.
     pub fn empty_row(&self) -> Row {
         vec![None; self.plan.slot_names.len()]
@@ -182,6 +192,17 @@ impl<'p> Pipeline<'p> {
     /// holding before it).
     pub fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// Times its stats tables were written to disk.
+    pub fn spills(&self) -> u64 {
+        self.states
+            .iter()
+            .map(|s| match s {
+                StageState::Stats(groups) => groups.spills(),
+                _ => 0,
+            })
+            .sum()
     }
 
     /// Events that passed the query's filters (before dedup and limit).
@@ -362,6 +383,7 @@ impl<'p> Pipeline<'p> {
         };
         if self.count_only[i] {
             groups.count_later(&mut key);
+            groups.maybe_spill();
             self.key_buf = key;
             return;
         }
@@ -381,6 +403,7 @@ impl<'p> Pipeline<'p> {
             };
             state.add(arg, time);
         }
+        groups.maybe_spill();
         self.key_buf = key;
     }
 
@@ -396,9 +419,16 @@ impl<'p> Pipeline<'p> {
         }
     }
 
-    /// A pipeline holding the merged states of workers' partials, ready to [`finish`](Self::finish).
-    pub fn merge(plan: &'p Plan, functions: FnContext, partials: Vec<Partial>) -> Pipeline<'p> {
+    /// A pipeline holding the merged states of workers' partials, ready to [`finish`](Self::finish);
+    /// its stats table spills past `budget` bytes.
+    pub fn merge(
+        plan: &'p Plan,
+        functions: FnContext,
+        partials: Vec<Partial>,
+        budget: Option<usize>,
+    ) -> Pipeline<'p> {
         let mut pipeline = Pipeline::new(plan, functions);
+        pipeline.set_memory_budget(budget);
         let Some(b) = pipeline.first_blocking else {
             return pipeline;
         };
@@ -410,7 +440,9 @@ impl<'p> Pipeline<'p> {
                     if theirs.len() > mine.len() {
                         std::mem::swap(mine, &mut theirs);
                     }
-                    mine.merge(theirs);
+                    mine.set_budget(budget);
+                    mine.merge(*theirs);
+                    mine.maybe_spill();
                 }
                 (Stage::Sort(sort), StageState::Sort(mine), StageState::Sort(theirs)) => {
                     mine.rows.extend(theirs.rows);
@@ -425,13 +457,34 @@ impl<'p> Pipeline<'p> {
         pipeline
     }
 
-    /// Flushes the holding stages in order and returns the result rows.
-    pub fn finish(mut self) -> Vec<Row> {
+    /// Flushes the holding stages in order and returns the result rows (or why groups spilled
+    /// to disk could not be read back).
+    pub fn finish(mut self) -> std::io::Result<Vec<Row>> {
         let plan = self.plan;
         for i in 0..plan.stages.len() {
             let state = std::mem::replace(&mut self.states[i], StageState::Stateless);
             match (&plan.stages[i], state) {
-                (Stage::Stats(stats), StageState::Stats(groups)) => {
+                (Stage::Stats(stats), StageState::Stats(groups)) if groups.has_runs() => {
+                    // Groups beyond the memory budget: merged from disk in the order the
+                    // in-memory path sorts them in, one at a time.
+                    let mut next = Vec::new();
+                    groups.merge_spilled(&mut |(mut key, states)| {
+                        let finished: Vec<Option<Value>> = states.into_iter().map(AggState::finish).collect();
+                        next.push(self.group_row(stats, &mut key, &finished));
+                        if next.len() >= 1024 {
+                            for mut row in next.drain(..) {
+                                self.run_from(i + 1, &mut row, None);
+                            }
+                        }
+                    })?;
+                    for mut row in next {
+                        self.run_from(i + 1, &mut row, None);
+                    }
+                }
+                (Stage::Stats(stats), StageState::Stats(mut groups)) => {
+                    if let Some(e) = groups.take_spill_error() {
+                        return Err(e);
+                    }
                     // A top-k sort next needs no ordered groups: it breaks its ties by the group
                     // values instead, which orders its few rows as sorted groups would.
                     let tiebreak = self.top_k_tiebreak(i, stats);
@@ -441,7 +494,7 @@ impl<'p> Pipeline<'p> {
                     {
                         sorted.tiebreak = slots;
                     }
-                    for mut row in self.stats_rows(stats, groups, sort_groups) {
+                    for mut row in self.stats_rows(stats, *groups, sort_groups) {
                         self.run_from(i + 1, &mut row, None);
                     }
                 }
@@ -457,7 +510,7 @@ impl<'p> Pipeline<'p> {
                 (_, state) => self.states[i] = state,
             }
         }
-        self.output
+        Ok(self.output)
     }
 
     /// The group slots a top-k sort right after stats stage `i` can break ties by, when the
@@ -488,45 +541,53 @@ impl<'p> Pipeline<'p> {
             count = 1;
         }
         let mut order: Vec<usize> = (0..count).collect();
-        // Groups come out in ascending order of their values (time order for bin()).
+        // Groups come out in ascending order of their values (time order for bin()), as the
+        // groups merged from disk do.
         if sort_groups && width > 0 {
             order.sort_by(|&a, &b| {
-                let (x, y) = (
+                key_order(
                     &keys[a * width..(a + 1) * width],
                     &keys[b * width..(b + 1) * width],
-                );
-                x.iter()
-                    .zip(y)
-                    .map(|(x, y)| cmp_nulls_last(x.as_ref(), y.as_ref(), false))
-                    .find(|o| o.is_ne())
-                    .unwrap_or(std::cmp::Ordering::Equal)
+                )
             });
         }
         let mut rows = Vec::with_capacity(count);
-        let mut outputs: Vec<(usize, Option<Value>)> = Vec::with_capacity(stats.outputs.len());
         for group in order {
-            let mut row = self.empty_row();
-            for (n, (slot, _)) in stats.groups.iter().enumerate() {
-                row[*slot] = keys.get_mut(group * width + n).and_then(Option::take);
-            }
             let aggregates = finished
                 .get(group * per_group..(group + 1) * per_group)
                 .unwrap_or_default();
-            {
-                let scope = Scope {
-                    row: &row,
-                    aggregates,
-                    functions: &self.functions,
-                    message: None,
-                };
-                outputs.extend(stats.outputs.iter().map(|(slot, e)| (*slot, eval(e, &scope))));
-            }
-            for (slot, value) in outputs.drain(..) {
-                row[slot] = value;
-            }
-            rows.push(row);
+            let key = keys
+                .get_mut(group * width..(group + 1) * width)
+                .unwrap_or_default();
+            rows.push(self.group_row(stats, key, aggregates));
         }
         rows
+    }
+
+    /// The row of one group: its `by` values (taken from `key`) and its outputs computed from
+    /// the finished `aggregates`.
+    fn group_row(&self, stats: &StatsStage, key: &mut [Option<Value>], aggregates: &[Option<Value>]) -> Row {
+        let mut row = self.empty_row();
+        for (n, (slot, _)) in stats.groups.iter().enumerate() {
+            row[*slot] = key.get_mut(n).and_then(Option::take);
+        }
+        let outputs: Vec<(usize, Option<Value>)> = {
+            let scope = Scope {
+                row: &row,
+                aggregates,
+                functions: &self.functions,
+                message: None,
+            };
+            stats
+                .outputs
+                .iter()
+                .map(|(slot, e)| (*slot, eval(e, &scope)))
+                .collect()
+        };
+        for (slot, value) in outputs {
+            row[slot] = value;
+        }
+        row
     }
 }
 

@@ -163,6 +163,8 @@ pub struct Shared<'a> {
     pub options: &'a RunOptions,
     pub functions: FnContext,
     pub prefilter: Option<&'a Prefilter>,
+    /// Bytes each worker's stats table may take before it spills.
+    pub table_budget: Option<usize>,
 }
 
 impl Shared<'_> {
@@ -205,7 +207,8 @@ impl<'a> Worker<'a> {
             shared.timestamp_needed(),
         )
         .with_shortcuts(options.shortcuts);
-        let pipeline = Pipeline::new(shared.plan, shared.functions);
+        let mut pipeline = Pipeline::new(shared.plan, shared.functions);
+        pipeline.set_memory_budget(shared.table_budget);
         let row = pipeline.empty_row();
         let direct = if options.validate_json || !options.shortcuts.direct_stats {
             None

@@ -48,6 +48,8 @@ pub struct Variant {
     pub validate_json: bool,
     pub shortcuts: Shortcuts,
     pub form: Form,
+    /// `--max-memory`: stats tables past it spill to disk.
+    pub max_memory: Option<u64>,
 }
 
 /// The form the input is read in.
@@ -66,6 +68,7 @@ impl Default for Variant {
             validate_json: false,
             shortcuts: Shortcuts::default(),
             form: Form::Plain,
+            max_memory: None,
         }
     }
 }
@@ -213,6 +216,7 @@ pub fn run_case_as(case: &Case, variant: &Variant) -> (bool, String) {
         threads: variant.threads,
         validate_json: variant.validate_json,
         shortcuts: variant.shortcuts,
+        max_memory: variant.max_memory,
         ..RunOptions::default()
     };
     match run(&plan, &sources, &options) {

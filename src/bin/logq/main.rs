@@ -76,6 +76,10 @@ struct Cli {
     /// Worker threads for reading files (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     threads: usize,
+    /// About how much memory stats groups may take before they spill to disk (in TMPDIR):
+    /// bytes, or with K, M, G (KiB, MiB, GiB).
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+    max_memory: u64,
     /// Run the query on CloudWatch Logs Insights over this log group (repeatable), or, with
     /// --store, over the group in the agent's local store.
     #[arg(long = "log-group", value_name = "NAME")]
@@ -232,6 +236,27 @@ fn table_width(cli: &Cli) -> Option<usize> {
     })
 }
 
+/// `512M`, `2G`, `1GiB`, `65536`: a size in bytes (K, M, G are powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("expected a size such as 512M or 2G, found {text:?}"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(format!("unknown unit {unit:?} in {text:?} (K, M, G or T)")),
+    };
+    n.checked_shl(shift)
+        .filter(|bytes| bytes >> shift == n && *bytes > 0)
+        .ok_or_else(|| format!("{text:?} is not a size logq can use"))
+}
+
 fn time_arg(flag: &str, value: &str, now_ms: i64) -> Result<i64, Failure> {
     skywatch_time::parse_time_arg(value, now_ms)
         .map_err(|e| Failure::query(format!("logq: {flag} {value}: {e}")))
@@ -271,6 +296,7 @@ fn run_local(
         threads: cli.threads,
         validate_json: cli.stats,
         progress: progress.as_ref().map(progress::Progress::counter),
+        max_memory: Some(cli.max_memory),
         shortcuts: skywatch_query::exec::Shortcuts::default(),
     };
     let result = skywatch_query::run(plan, sources, &options);
@@ -376,6 +402,9 @@ fn print_stats(stats: &Statistics) {
         "recordsScanned: {}\nrecordsMatched: {}\nbytesScanned: {}",
         stats.records_scanned, stats.records_matched, stats.bytes_scanned
     );
+    if stats.spills > 0 {
+        let _ = writeln!(err, "spilledToDisk: {} time(s)", stats.spills);
+    }
     if stats.invalid_utf8 > 0 || stats.broken_json > 0 || stats.without_timestamp > 0 {
         let _ = writeln!(
             err,
