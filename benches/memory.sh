@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Peak memory of logq's high-cardinality queries on a generated file of 12.8 M lines (every @ptr
-# distinct), against a budget, side by side with DuckDB's on the same question where it has one.
+# distinct) with --max-memory set to the budget, side by side with DuckDB's on the same question
+# where it has one.
 #
 #   benches/memory.sh                 # BUDGET_MIB=1024 LINES=12800000
 #
@@ -27,12 +28,18 @@ run() {
   printf '%-48s %6ss %6d MiB  %s budget  answer: %s\n' "$name" "$secs" "$mib" "$verdict" \
     "$(head -c 60 /tmp/memory-bench.out | tr '\n' ' ')"
 }
-run "logq stats count_distinct(@ptr)" target/release/logq --format csv 'stats count_distinct(@ptr) as d' "$data"
-run "logq stats count(*) by @ptr | limit 1" target/release/logq --format csv 'stats count(*) as n by @ptr | limit 1' "$data"
+run "logq stats count_distinct(@ptr)" target/release/logq --max-memory "${BUDGET_MIB}M" --format csv 'stats count_distinct(@ptr) as d' "$data"
+run "logq stats count(*) by @ptr" target/release/logq --max-memory "${BUDGET_MIB}M" --format csv 'stats count(*) as n by @ptr' "$data"
+run "logq stats count(*) by @ptr | sort n desc" target/release/logq --max-memory "${BUDGET_MIB}M" --format csv 'stats count(*) as n by @ptr | sort n desc | limit 5' "$data"
 PY=python3
 [ -x "${BENCH_VENV:-$PWD/target/bench-venv}/bin/python" ] && PY="${BENCH_VENV:-$PWD/target/bench-venv}/bin/python"
 if "$PY" -c 'import duckdb' 2>/dev/null; then
   run "duckdb approx_count_distinct(line number)" "$PY" -c "
 import duckdb,sys
 print(duckdb.sql(\"select approx_count_distinct(rn) from (select row_number() over () as rn from read_csv('$data', columns={'l':'VARCHAR'}, delim=chr(1), header=false, quote='', escape=''))\").fetchall())"
+fi
+if "$PY" -c 'import duckdb' 2>/dev/null; then
+  run "duckdb count(*) group by line number" "$PY" -c "
+import duckdb
+print(duckdb.sql(\"select rn, count(*) from (select row_number() over () as rn from read_csv('$data', columns={'l':'VARCHAR'}, delim=chr(1), header=false, quote='', escape='')) group by rn order by rn limit 1\").fetchall())"
 fi

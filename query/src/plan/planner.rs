@@ -848,11 +848,16 @@ impl<'a> Planner<'a> {
             self.stages.push(Stage::Limit(DEFAULT_LIMIT));
             DEFAULT_LIMIT
         };
-        // A sort followed directly by a limit only needs to keep that many rows.
+        // A sort followed by a limit (with only computed fields in between: they keep every
+        // row) only needs to keep that many rows.
         for i in 1..self.stages.len() {
             if let Stage::Limit(n) = self.stages[i] {
-                if let Stage::Sort(sort) = &mut self.stages[i - 1] {
-                    sort.keep = Some(n);
+                let mut j = i - 1;
+                while j > 0 && matches!(self.stages[j], Stage::Compute(_)) {
+                    j -= 1;
+                }
+                if let Stage::Sort(sort) = &mut self.stages[j] {
+                    sort.keep = Some(sort.keep.map_or(n, |k| k.min(n)));
                 }
             }
         }
