@@ -324,7 +324,8 @@ pub fn parse_integer(s: &str) -> Option<i128> {
 /// Orders two values already known to be the numbers `x` and `y`: by the numbers, and where
 /// doubles cannot tell them apart, exactly when both are integers (past 2^53).
 pub fn cmp_numbers(left: &Value, x: f64, right: &Value, y: f64) -> std::cmp::Ordering {
-    match x.total_cmp(&y) {
+    // `-0.0` and `0.0` are one number (as group keys are).
+    match x.partial_cmp(&y).unwrap_or_else(|| x.total_cmp(&y)) {
         std::cmp::Ordering::Equal => match (left.exact_integer(), right.exact_integer()) {
             (Some(l), Some(r)) => l.cmp(&r),
             _ => std::cmp::Ordering::Equal,

@@ -1118,3 +1118,56 @@ fn a_spill_that_cannot_be_written_is_an_error_naming_the_directory() {
     assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
     assert!(stderr(&out).contains("--max-memory"), "{}", stderr(&out));
 }
+
+#[test]
+fn spilled_groups_keep_one_group_per_key_and_the_same_top_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // -0 and 0 are one group, "0" another; spills land between them.
+    let mut text = String::from("{\"v\":-0,\"ms\":1}\n");
+    for i in 0..63 {
+        text.push_str(&["{\"v\":\"a", &i.to_string(), "\",\"ms\":2}\n"].concat());
+    }
+    text.push_str(
+        "{\"v\":\"0\",\"ms\":3}\n{\"v\":0,\"ms\":4}\n{\"v\":200,\"ms\":1}\n{\"v\":\"200\",\"ms\":5}\n",
+    );
+    let log = write_log(dir.path(), "v.log", &text);
+    for query in [
+        "stats count(*) as n, sum(ms) as t by v",
+        "stats count(*) as n, sum(ms) as t by v | sort n asc | limit 3",
+        "stats count(*) as c, sum(ms) as t by v | sort c desc | limit 1",
+    ] {
+        let whole = logq()
+            .args(["--format", "csv", "--threads", "1", query])
+            .arg(&log)
+            .output()
+            .unwrap();
+        for (threads, memory) in [("1", "1K"), ("2", "1K"), ("1", "4K")] {
+            let spilled = logq()
+                .args([
+                    "--format",
+                    "csv",
+                    "--stats",
+                    "--threads",
+                    threads,
+                    "--max-memory",
+                    memory,
+                ])
+                .arg(query)
+                .arg(&log)
+                .output()
+                .unwrap();
+            assert_eq!(
+                stdout(&spilled),
+                stdout(&whole),
+                "{query} ({threads} threads, {memory})"
+            );
+            assert!(stderr(&spilled).contains("spilledToDisk"), "{}", stderr(&spilled));
+        }
+    }
+    let whole = logq()
+        .args(["--format", "csv", "stats count(*) as n by v | filter n > 1"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&whole), "v,n\n0,2\n", "-0 and 0 are one group");
+}

@@ -4,7 +4,6 @@
 use std::hash::Hasher;
 
 use crate::exec::aggregate_state::AggState;
-use crate::exec::encoding::put_value;
 use crate::exec::natural_order::cmp_nulls_last;
 use crate::exec::spill::{write_run, Run};
 use crate::fx_hash::FxHasher;
@@ -12,23 +11,38 @@ use crate::plan::aggregate::{AggKind, StatsStage};
 use crate::value::Value;
 
 /// The order stats groups come out in: by their values, column by column (the sort order, nulls
-/// last); groups that order cannot tell apart (`200` and `"200"`) by their kinds, so the order
-/// is the same whichever path (threads, spills) built the groups.
+/// last); groups that order cannot tell apart (`200` and `"200"`) by [`tie_order`], so the
+/// order is the same whichever path (threads, spills) built the groups.
 pub fn key_order(a: &[Option<Value>], b: &[Option<Value>]) -> std::cmp::Ordering {
     a.iter()
         .zip(b)
         .map(|(x, y)| cmp_nulls_last(x.as_ref(), y.as_ref(), false))
+        .chain(a.iter().zip(b).map(|(x, y)| tie_order(x.as_ref(), y.as_ref())))
         .find(|o| o.is_ne())
-        .unwrap_or_else(|| {
-            let encode = |key: &[Option<Value>]| {
-                let mut out = Vec::new();
-                for v in key {
-                    put_value(&mut out, v.as_ref());
-                }
-                out
-            };
-            encode(a).cmp(&encode(b))
-        })
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// Values the sort order holds equal, ordered by kind (then content): equal exactly when
+/// [`same_key`] says they are the same.
+pub fn tie_order(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
+    let rank = |v: Option<&Value>| match v {
+        None => 0,
+        Some(Value::Str(_)) => 1,
+        Some(Value::Num(_)) => 2,
+        Some(Value::Time(_)) => 3,
+        Some(Value::Bool(_)) => 4,
+        Some(Value::List(_) | Value::Map(_)) => 5,
+    };
+    rank(a).cmp(&rank(b)).then_with(|| match (a, b) {
+        (Some(Value::Str(x)), Some(Value::Str(y))) => x.as_bytes().cmp(y.as_bytes()),
+        (Some(Value::Num(x)), Some(Value::Num(y))) => x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal),
+        (Some(Value::Time(x)), Some(Value::Time(y))) => x.cmp(y),
+        (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
+        (Some(x @ (Value::List(_) | Value::Map(_))), Some(y @ (Value::List(_) | Value::Map(_)))) => {
+            x.to_string().cmp(&y.to_string())
+        }
+        _ => std::cmp::Ordering::Equal,
+    })
 }
 
 /// Hashes values the way [`same_key`] compares them.
@@ -173,7 +187,12 @@ pub struct Groups {
     spill_error: Option<std::io::Error>,
     /// Times the table was written to disk.
     spills: u64,
+    /// Rows added since the size was last looked at (states grow without new groups too).
+    adds: usize,
 }
+
+/// Rows added between looks at a table's size when no new group comes.
+const ADDS_CHECK_EVERY: usize = 1 << 16;
 
 /// How many new groups pass between looks at a table's size, at most.
 const CHECK_EVERY: usize = 4096;
@@ -206,6 +225,7 @@ impl Groups {
             runs: Vec::new(),
             spill_error: None,
             spills: 0,
+            adds: 0,
         }
     }
 
@@ -241,9 +261,12 @@ impl Groups {
     /// thousand new groups).
     pub fn maybe_spill(&mut self) {
         let Some(budget) = self.budget else { return };
-        if self.hashes.len() < self.next_check || self.spill_error.is_some() {
+        self.adds += 1;
+        if (self.hashes.len() < self.next_check && self.adds < ADDS_CHECK_EVERY) || self.spill_error.is_some()
+        {
             return;
         }
+        self.adds = 0;
         if self.estimated_bytes() > budget {
             if let Err(e) = self.spill() {
                 self.spill_error = Some(e);
@@ -276,17 +299,17 @@ impl Groups {
         }))?;
         self.runs.push(run);
         self.spills += 1;
-        if self.runs.len() >= crate::exec::spill::MAX_RUNS {
-            let runs = std::mem::take(&mut self.runs);
-            self.runs
-                .push(crate::exec::spill::compact(runs, width, &self.kinds)?);
-        }
-        // Empty, and its memory given back.
+        // Empty, and its memory given back (before any compaction reads the runs).
         self.slots = vec![Slot::VACANT; FIRST_SLOTS];
         self.hashes = Vec::new();
         self.keys = Vec::new();
         self.states = Vec::new();
         self.key_heap = 0;
+        if self.runs.len() >= crate::exec::spill::MAX_RUNS {
+            let runs = std::mem::take(&mut self.runs);
+            self.runs
+                .push(crate::exec::spill::compact(runs, width, &self.kinds)?);
+        }
         Ok(())
     }
 
@@ -298,6 +321,11 @@ impl Groups {
     /// Whether groups were spilled to disk.
     pub fn has_runs(&self) -> bool {
         !self.runs.is_empty()
+    }
+
+    /// Whether a spill failed (reading may stop: the run ends with the error).
+    pub fn spill_failed(&self) -> bool {
+        self.spill_error.is_some()
     }
 
     /// A spill that failed, if one did.
@@ -493,6 +521,13 @@ impl Groups {
     pub fn merge(&mut self, mut other: Groups) {
         self.runs.append(&mut other.runs);
         self.spills += other.spills;
+        if self.runs.len() > crate::exec::spill::MAX_RUNS {
+            let runs = std::mem::take(&mut self.runs);
+            match crate::exec::spill::compact(runs, self.width, &self.kinds) {
+                Ok(run) => self.runs.push(run),
+                Err(e) => self.spill_error = self.spill_error.take().or(Some(e)),
+            }
+        }
         if self.spill_error.is_none() {
             self.spill_error = other.spill_error.take();
         }

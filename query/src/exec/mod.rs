@@ -189,10 +189,15 @@ pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outc
     )
     .map_err(ExecError::Input)?;
     let workers_count = if parallel { threads } else { 1 };
-    // Each worker's table, and the one they merge into, take a share.
+    // Each worker's table, and the one they merge into (with several), take a share.
+    let shares = if workers_count > 1 {
+        workers_count as u64 + 1
+    } else {
+        1
+    };
     let table_budget = options
         .max_memory
-        .map(|bytes| usize::try_from(bytes / (workers_count as u64 + 1)).unwrap_or(usize::MAX));
+        .map(|bytes| usize::try_from(bytes / shares).unwrap_or(usize::MAX));
     let shared = work::Shared {
         plan,
         sources,

@@ -11,7 +11,7 @@ use std::hash::BuildHasherDefault;
 
 use crate::exec::aggregate_state::AggState;
 use crate::exec::eval::{eval, truthy, Scope};
-use crate::exec::groups::{hash_values, key_order, same_key, Groups};
+use crate::exec::groups::{hash_values, key_order, same_key, tie_order, Groups};
 use crate::exec::natural_order::cmp_nulls_last;
 use crate::functions::FnContext;
 use crate::fx_hash::FxHasher;
@@ -192,6 +192,10 @@ impl<'p> Pipeline<'p> {
     /// holding before it).
     pub fn is_done(&self) -> bool {
         self.done
+            || self
+                .states
+                .iter()
+                .any(|s| matches!(s, StageState::Stats(groups) if groups.spill_failed()))
     }
 
     /// Times its stats tables were written to disk.
@@ -215,6 +219,14 @@ impl<'p> Pipeline<'p> {
     pub fn push(&mut self, row: &mut Row, line: &str) {
         if !self.done {
             self.run_from(0, row, Some(line));
+        }
+    }
+
+    /// The first stage's groups, when it is a stats stage (nothing counted).
+    pub fn direct_groups_peek(&self) -> Option<&Groups> {
+        match self.states.first()? {
+            StageState::Stats(groups) if self.first_blocking == Some(0) => Some(groups),
+            _ => None,
         }
     }
 
@@ -599,6 +611,11 @@ fn first_blocking(plan: &Plan) -> Option<usize> {
 
 /// Sorts by the keys (then the tiebreak slots, then arrival order) and keeps the first `keep`
 /// rows.
+/// A held row's value in `slot`.
+fn value(h: &Held, slot: usize) -> Option<&Value> {
+    h.2.get(slot).and_then(Option::as_ref)
+}
+
 fn truncate_sorted(rows: &mut Vec<Held>, keys: &[(CExpr, bool)], tiebreak: &[usize], keep: usize) {
     let cmp = |a: &Held, b: &Held| {
         for (i, (_, descending)) in keys.iter().enumerate() {
@@ -607,12 +624,15 @@ fn truncate_sorted(rows: &mut Vec<Held>, keys: &[(CExpr, bool)], tiebreak: &[usi
                 return o;
             }
         }
+        // Group values, as stats orders its groups (so every path keeps the same ones).
         for &slot in tiebreak {
-            let o = cmp_nulls_last(
-                a.2.get(slot).and_then(Option::as_ref),
-                b.2.get(slot).and_then(Option::as_ref),
-                false,
-            );
+            let o = cmp_nulls_last(value(a, slot), value(b, slot), false);
+            if o.is_ne() {
+                return o;
+            }
+        }
+        for &slot in tiebreak {
+            let o = tie_order(value(a, slot), value(b, slot));
             if o.is_ne() {
                 return o;
             }

@@ -1,6 +1,7 @@
 //! A stats stage's groups beyond its memory budget, on disk: each spill writes the table's
-//! groups, sorted in the order stats results come out in, to a run file of its own (in the
-//! system's temporary directory, removed when dropped), and empties the table. At the end the
+//! groups, sorted in the order stats results come out in, to a run file of its own (an unnamed
+//! file in the temporary directory, `TMPDIR`: gone however the process ends), and empties the
+//! table. At the end the
 //! runs and what is still in memory are merged in that order, groups with the same key folded
 //! together — so the rows, and everything after them, are the ones the in-memory path gives,
 //! while memory holds a record per run.
@@ -10,9 +11,7 @@
 
 use std::cmp::Ordering;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 
 use crate::exec::aggregate_state::AggState;
 use crate::exec::encoding::{put_value, Reader};
@@ -20,23 +19,17 @@ use crate::exec::groups::{key_order, same_key};
 use crate::plan::aggregate::AggKind;
 use crate::value::Value;
 
-/// Spill files made by this process so far (for unique names).
-static RUNS_MADE: AtomicU64 = AtomicU64::new(0);
-
 /// One group as spilled: its key and its aggregates' states.
 pub type SpilledGroup = (Vec<Option<Value>>, Vec<AggState>);
 
-/// A run file: sorted groups. Removed when dropped.
+/// A run file: sorted groups, in an unnamed file (closing it frees its space).
 #[derive(Debug)]
 pub struct Run {
-    path: PathBuf,
+    file: File,
 }
 
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
+/// The most a record may say it holds (a larger length is damage, not a record).
+const MAX_RECORD_BYTES: usize = 1 << 30;
 
 /// Runs kept at most: past it they are merged into one (so a small budget over a large input
 /// neither holds thousands of files open nor compares thousands of heads per group).
@@ -44,19 +37,14 @@ pub const MAX_RUNS: usize = 32;
 
 /// A run being written, group by group in key order.
 pub struct RunWriter {
-    run: Run,
     out: BufWriter<File>,
     record: Vec<u8>,
 }
 
 impl RunWriter {
     pub fn create() -> io::Result<RunWriter> {
-        let n = RUNS_MADE.fetch_add(1, AtomicOrdering::Relaxed);
-        let path = std::env::temp_dir().join(format!("logq-spill-{}-{n}", std::process::id()));
-        let file = File::create_new(&path)?;
         Ok(RunWriter {
-            run: Run { path },
-            out: BufWriter::with_capacity(1 << 16, file),
+            out: BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
             record: Vec::new(),
         })
     }
@@ -74,8 +62,9 @@ impl RunWriter {
     }
 
     pub fn finish(self) -> io::Result<Run> {
-        self.out.into_inner().map_err(io::IntoInnerError::into_error)?;
-        Ok(self.run)
+        let mut file = self.out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        file.rewind()?;
+        Ok(Run { file })
     }
 }
 
@@ -111,27 +100,33 @@ type Head = (Vec<Option<Value>>, Vec<u8>);
 /// Reads a run's records in order.
 struct RunReader {
     input: BufReader<File>,
-    /// Keeps the file until the reader is done.
-    _run: Run,
 }
 
 impl RunReader {
-    fn open(run: Run) -> io::Result<RunReader> {
-        Ok(RunReader {
-            input: BufReader::with_capacity(1 << 16, File::open(&run.path)?),
-            _run: run,
-        })
+    fn open(run: Run) -> RunReader {
+        RunReader {
+            input: BufReader::with_capacity(1 << 16, run.file),
+        }
     }
 
     /// The next record's key and state bytes.
     fn next(&mut self, width: usize) -> io::Result<Option<Head>> {
         let mut len = [0u8; 8];
-        match self.input.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(e),
+        let mut got = 0;
+        while got < len.len() {
+            match self.input.read(&mut len[got..]) {
+                Ok(0) if got == 0 => return Ok(None),
+                // A length cut short: the file is damaged, not at its end.
+                Ok(0) => return Err(damaged()),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
-        let len = usize::try_from(u64::from_le_bytes(len)).map_err(|_| damaged())?;
+        let len = usize::try_from(u64::from_le_bytes(len))
+            .ok()
+            .filter(|&len| len <= MAX_RECORD_BYTES)
+            .ok_or_else(damaged)?;
         let mut record = vec![0u8; len];
         self.input.read_exact(&mut record)?;
         let mut reader = Reader::new(&record);
@@ -164,10 +159,7 @@ pub fn merge_runs(
     kinds: &[AggKind],
     each: &mut dyn FnMut(SpilledGroup),
 ) -> io::Result<()> {
-    let mut readers = runs
-        .into_iter()
-        .map(RunReader::open)
-        .collect::<io::Result<Vec<_>>>()?;
+    let mut readers: Vec<RunReader> = runs.into_iter().map(RunReader::open).collect();
     let mut heads = Vec::with_capacity(readers.len());
     for reader in &mut readers {
         heads.push(reader.next(width)?);

@@ -476,6 +476,14 @@ impl<'a> Worker<'a> {
                         self.skipped_count = 0;
                         self.stats.records_scanned += 1;
                         self.stats.bytes_scanned += consumed as u64;
+                        // A table that could not spill: stop reading, the run ends with it.
+                        if self
+                            .pipeline
+                            .direct_groups_peek()
+                            .is_some_and(crate::exec::groups::Groups::spill_failed)
+                        {
+                            break;
+                        }
                         continue;
                     }
                     Direct::OutOfRange(ms) => {
