@@ -275,6 +275,8 @@ const BATTERY: &[&str] = &[
     "stats count_distinct(svc) as d by level | sort level asc",
     "filter msg like /quote/ | stats count(*) as n",
     "stats count(*) as n, sum(latency) as s by orderId | sort orderId asc",
+    "fields @timestamp, svc, latency | sort latency desc | filter latency > 100 | limit 15",
+    "fields svc, level, latency | sort latency asc, svc desc | dedup svc, level",
     "filter @type = \"REPORT\" | stats count(*) as n, avg(@duration) as d",
 ];
 

@@ -1171,3 +1171,38 @@ fn spilled_groups_keep_one_group_per_key_and_the_same_top_rows() {
         .unwrap();
     assert_eq!(stdout(&whole), "v,n\n0,2\n", "-0 and 0 are one group");
 }
+
+#[test]
+fn a_sort_that_holds_every_row_spills_past_max_memory_and_keeps_its_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..40_000u32 {
+        text.push_str(
+            &[
+                "{\"timestamp\":\"2024-03-01T00:00:00Z\",\"svc\":\"s",
+                &(i % 7).to_string(),
+                "\",\"ms\":",
+                &((i * 7919) % 1000).to_string(),
+                "}\n",
+            ]
+            .concat(),
+        );
+    }
+    let log = write_log(dir.path(), "rows.log", &text);
+    // A filter after the sort: it cannot keep only the first rows, it holds them all.
+    let query = "fields svc, ms | sort ms desc, svc asc | filter ms % 3 = 0 | dedup ms | limit 50";
+    let whole = logq()
+        .args(["--format", "csv", query])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let spilled = logq()
+        .args(["--format", "csv", "--stats", "--max-memory", "64K", query])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(spilled.status.success(), "{}", stderr(&spilled));
+    assert_eq!(stdout(&spilled), stdout(&whole));
+    assert_eq!(stdout(&whole).lines().count(), 51);
+    assert!(stderr(&spilled).contains("spilledToDisk"), "{}", stderr(&spilled));
+}

@@ -17,6 +17,7 @@ pub mod groups;
 pub mod natural_order;
 pub mod pipeline;
 pub mod prefilter;
+pub mod sort_spill;
 pub mod spill;
 mod work;
 

@@ -13,6 +13,7 @@ use crate::exec::aggregate_state::AggState;
 use crate::exec::eval::{eval, truthy, Scope};
 use crate::exec::groups::{hash_values, key_order, same_key, tie_order, Groups};
 use crate::exec::natural_order::cmp_nulls_last;
+use crate::exec::sort_spill;
 use crate::functions::FnContext;
 use crate::fx_hash::FxHasher;
 use crate::plan::aggregate::StatsStage;
@@ -40,9 +41,35 @@ struct Sorted {
     /// For a sort with a limit, once that many rows are held: the sort keys of the last row
     /// kept. A row whose keys sort after them cannot make the cut and is not held.
     floor: Option<Vec<Option<Value>>>,
+    /// Bytes the rows may take before they spill to disk (a sort without a limit).
+    budget: Option<usize>,
+    /// About the bytes the held rows take.
+    bytes: usize,
+    /// Rows spilled to disk, each run sorted.
+    runs: Vec<crate::exec::spill::Run>,
+    spill_error: Option<std::io::Error>,
+    spills: u64,
 }
 
 impl Sorted {
+    /// Writes the held rows to a run when they take more than the budget.
+    fn maybe_spill(&mut self, order: &[(CExpr, bool)]) {
+        if self.budget.is_none_or(|b| self.bytes <= b) || self.spill_error.is_some() {
+            return;
+        }
+        if let Err(e) = self.spill(order) {
+            self.spill_error = Some(e);
+        }
+    }
+
+    fn spill(&mut self, order: &[(CExpr, bool)]) -> std::io::Result<()> {
+        let descending: Vec<bool> = order.iter().map(|(_, d)| *d).collect();
+        let run = sort_spill::spill_rows(&mut self.rows, &descending)?;
+        self.bytes = 0;
+        self.spills += 1;
+        sort_spill::keep_run(&mut self.runs, run, &descending)
+    }
+
     /// Whether a row with sort keys `keys` sorts strictly after the floor.
     fn below_floor(&self, keys: &[Option<Value>], order: &[(CExpr, bool)]) -> bool {
         let Some(floor) = &self.floor else {
@@ -167,8 +194,10 @@ impl<'p> Pipeline<'p> {
     /// limit).
     pub fn set_memory_budget(&mut self, bytes: Option<usize>) {
         for state in &mut self.states {
-            if let StageState::Stats(groups) = state {
-                groups.set_budget(bytes);
+            match state {
+                StageState::Stats(groups) => groups.set_budget(bytes),
+                StageState::Sort(sorted) => sorted.budget = bytes,
+                _ => {}
             }
         }
     }
@@ -192,10 +221,11 @@ impl<'p> Pipeline<'p> {
     /// holding before it).
     pub fn is_done(&self) -> bool {
         self.done
-            || self
-                .states
-                .iter()
-                .any(|s| matches!(s, StageState::Stats(groups) if groups.spill_failed()))
+            || self.states.iter().any(|s| match s {
+                StageState::Stats(groups) => groups.spill_failed(),
+                StageState::Sort(sorted) => sorted.spill_error.is_some(),
+                _ => false,
+            })
     }
 
     /// Times its stats tables were written to disk.
@@ -204,6 +234,7 @@ impl<'p> Pipeline<'p> {
             .iter()
             .map(|s| match s {
                 StageState::Stats(groups) => groups.spills(),
+                StageState::Sort(sorted) => sorted.spills,
                 _ => 0,
             })
             .sum()
@@ -330,12 +361,18 @@ impl<'p> Pipeline<'p> {
                             row[slot] = Some(Value::str(text));
                         }
                     }
+                    if sorted.budget.is_some() && sort.keep.is_none() {
+                        sorted.bytes += sort_spill::held_bytes(&keys, row);
+                    }
                     sorted.rows.push((keys, seq, std::mem::take(row)));
                     if let Some(keep) = sort.keep {
                         let keep = usize::try_from(keep).unwrap_or(usize::MAX).max(1);
                         if sorted.rows.len() >= keep.saturating_mul(2).max(1024) {
                             sorted.truncate(&sort.keys, keep);
                         }
+                    } else {
+                        // Every row is held: past the budget they go to disk.
+                        sorted.maybe_spill(&sort.keys);
                     }
                     return;
                 }
@@ -456,11 +493,23 @@ impl<'p> Pipeline<'p> {
                     mine.merge(*theirs);
                     mine.maybe_spill();
                 }
-                (Stage::Sort(sort), StageState::Sort(mine), StageState::Sort(theirs)) => {
-                    mine.rows.extend(theirs.rows);
+                (Stage::Sort(sort), StageState::Sort(mine), StageState::Sort(mut theirs)) => {
+                    mine.budget = budget;
+                    mine.rows.append(&mut theirs.rows);
+                    mine.bytes += theirs.bytes;
+                    mine.spills += theirs.spills;
+                    mine.spill_error = mine.spill_error.take().or(theirs.spill_error.take());
+                    let descending: Vec<bool> = sort.keys.iter().map(|(_, d)| *d).collect();
+                    for run in std::mem::take(&mut theirs.runs) {
+                        if let Err(e) = sort_spill::keep_run(&mut mine.runs, run, &descending) {
+                            mine.spill_error = mine.spill_error.take().or(Some(e));
+                        }
+                    }
                     if let Some(keep) = sort.keep {
                         let keep = usize::try_from(keep).unwrap_or(usize::MAX).max(1);
                         truncate_sorted(&mut mine.rows, &sort.keys, &mine.tiebreak, keep);
+                    } else {
+                        mine.maybe_spill(&sort.keys);
                     }
                 }
                 _ => {}
@@ -507,6 +556,34 @@ impl<'p> Pipeline<'p> {
                         sorted.tiebreak = slots;
                     }
                     for mut row in self.stats_rows(stats, *groups, sort_groups) {
+                        self.run_from(i + 1, &mut row, None);
+                    }
+                }
+                (Stage::Sort(sort), StageState::Sort(mut sorted))
+                    if !sorted.runs.is_empty() || sorted.spill_error.is_some() =>
+                {
+                    // Rows past the memory budget: merged from disk in the sort's order.
+                    if let Some(e) = sorted.spill_error.take() {
+                        return Err(e);
+                    }
+                    if !sorted.rows.is_empty() {
+                        sorted.spill(&sort.keys)?;
+                    }
+                    let descending: Vec<bool> = sort.keys.iter().map(|(_, d)| *d).collect();
+                    let mut next = Vec::new();
+                    sort_spill::merge(
+                        std::mem::take(&mut sorted.runs),
+                        &descending,
+                        &mut |(_, _, row)| {
+                            next.push(row);
+                            if next.len() >= 1024 {
+                                for mut row in next.drain(..) {
+                                    self.run_from(i + 1, &mut row, None);
+                                }
+                            }
+                        },
+                    )?;
+                    for mut row in next {
                         self.run_from(i + 1, &mut row, None);
                     }
                 }

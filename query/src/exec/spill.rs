@@ -49,6 +49,12 @@ impl RunWriter {
         })
     }
 
+    /// Writes one record as it is.
+    pub fn push_record(&mut self, record: &[u8]) -> io::Result<()> {
+        self.out.write_all(&(record.len() as u64).to_le_bytes())?;
+        self.out.write_all(record)
+    }
+
     pub fn push(&mut self, key: &[Option<Value>], states: &[AggState]) -> io::Result<()> {
         self.record.clear();
         for value in key {
@@ -98,12 +104,12 @@ pub fn compact(runs: Vec<Run>, width: usize, kinds: &[AggKind]) -> io::Result<Ru
 type Head = (Vec<Option<Value>>, Vec<u8>);
 
 /// Reads a run's records in order.
-struct RunReader {
+pub struct RunReader {
     input: BufReader<File>,
 }
 
 impl RunReader {
-    fn open(run: Run) -> RunReader {
+    pub fn open(run: Run) -> RunReader {
         RunReader {
             input: BufReader::with_capacity(1 << 16, run.file),
         }
@@ -111,6 +117,20 @@ impl RunReader {
 
     /// The next record's key and state bytes.
     fn next(&mut self, width: usize) -> io::Result<Option<Head>> {
+        let Some(record) = self.next_record()? else {
+            return Ok(None);
+        };
+        let mut reader = Reader::new(&record);
+        let mut key = Vec::with_capacity(width);
+        for _ in 0..width {
+            key.push(reader.value().ok_or_else(damaged)?);
+        }
+        let states = reader.remaining().to_vec();
+        Ok(Some((key, states)))
+    }
+
+    /// The next record's bytes, or `None` at the end of the run.
+    pub fn next_record(&mut self) -> io::Result<Option<Vec<u8>>> {
         let mut len = [0u8; 8];
         let mut got = 0;
         while got < len.len() {
@@ -129,17 +149,11 @@ impl RunReader {
             .ok_or_else(damaged)?;
         let mut record = vec![0u8; len];
         self.input.read_exact(&mut record)?;
-        let mut reader = Reader::new(&record);
-        let mut key = Vec::with_capacity(width);
-        for _ in 0..width {
-            key.push(reader.value().ok_or_else(damaged)?);
-        }
-        let states = reader.remaining().to_vec();
-        Ok(Some((key, states)))
+        Ok(Some(record))
     }
 }
 
-fn damaged() -> io::Error {
+pub fn damaged() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, "a spill file of this run is damaged")
 }
 
