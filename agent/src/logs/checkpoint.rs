@@ -97,43 +97,11 @@ impl CheckpointStore {
     /// The saved checkpoints (none when there is no file yet). A leftover temporary file is
     /// a write that never completed: it is removed, and the last complete file counts.
     pub fn load(&self) -> Result<Vec<Checkpoint>, CheckpointError> {
-        let temp = skywatch_store::durable::temp_path(&self.path());
-        if temp.exists() {
-            let _ = fs::remove_file(&temp);
-        }
-        let path = self.path();
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(error) => return Err(CheckpointError::Io { path, error }),
-        };
-        let malformed = |reason: String| CheckpointError::Malformed {
-            path: path.clone(),
-            reason,
-        };
-        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
-        let version = doc
-            .get("version")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| malformed("no version".into()))?;
-        if version > CHECKPOINT_VERSION {
-            return Err(CheckpointError::NewerVersion { path, version });
-        }
-        let files = doc
-            .get("files")
-            .and_then(serde_json::Value::as_array)
-            .ok_or_else(|| malformed("no files list".into()))?;
-        files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| read_entry(f).ok_or_else(|| malformed(format!("files[{i}] is incomplete"))))
-            .collect()
+        load_list(&self.path(), CHECKPOINT_VERSION, "files", read_entry)
     }
 
     /// Replaces the saved checkpoints with `checkpoints`, atomically.
     pub fn save(&self, checkpoints: &[Checkpoint]) -> Result<(), CheckpointError> {
-        let io_error = |path: PathBuf| move |error| CheckpointError::Io { path, error };
-        skywatch_store::durable::create_private_dir_all(&self.dir).map_err(io_error(self.dir.clone()))?;
         let files: Vec<serde_json::Value> = checkpoints
             .iter()
             .map(|c| {
@@ -149,10 +117,72 @@ impl CheckpointStore {
                 })
             })
             .collect();
-        let doc = serde_json::json!({ "version": CHECKPOINT_VERSION, "files": files });
-        skywatch_store::durable::write_atomically(&self.path(), doc.to_string().as_bytes())
-            .map_err(io_error(self.path()))
+        save_list(&self.dir, &self.path(), CHECKPOINT_VERSION, "files", files)
     }
+}
+
+/// The entries of the list `list` of a versioned state file (`{"version":N,"<list>":[…]}`),
+/// each read by `entry` (none when there is no file yet). A leftover temporary file is a write
+/// that never completed: it is removed, and the last complete file counts. A file of a newer
+/// version is refused, not read, so a downgrade overwrites nothing.
+pub fn load_list<T>(
+    path: &Path,
+    newest: u64,
+    list: &str,
+    entry: impl Fn(&serde_json::Value) -> Option<T>,
+) -> Result<Vec<T>, CheckpointError> {
+    let temp = skywatch_store::durable::temp_path(path);
+    if temp.exists() {
+        let _ = fs::remove_file(&temp);
+    }
+    let path = path.to_path_buf();
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(CheckpointError::Io { path, error }),
+    };
+    let malformed = |reason: String| CheckpointError::Malformed {
+        path: path.clone(),
+        reason,
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+    let version = doc
+        .get("version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| malformed("no version".into()))?;
+    if version > newest {
+        return Err(CheckpointError::NewerVersion { path, version });
+    }
+    let entries = doc
+        .get(list)
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| malformed(format!("no {list} list")))?;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| entry(e).ok_or_else(|| malformed(format!("{list}[{i}] is incomplete"))))
+        .collect()
+}
+
+/// Writes `entries` as the list `list` of the versioned state file `path` in `dir`, atomically
+/// (a private directory is made if missing).
+pub fn save_list(
+    dir: &Path,
+    path: &Path,
+    version: u64,
+    list: &str,
+    entries: Vec<serde_json::Value>,
+) -> Result<(), CheckpointError> {
+    let io_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| CheckpointError::Io { path, error }
+    };
+    skywatch_store::durable::create_private_dir_all(dir).map_err(io_error(dir))?;
+    let mut doc = serde_json::Map::new();
+    doc.insert("version".into(), version.into());
+    doc.insert(list.into(), serde_json::Value::Array(entries));
+    skywatch_store::durable::write_atomically(path, serde_json::Value::Object(doc).to_string().as_bytes())
+        .map_err(io_error(path))
 }
 
 /// One entry of the `files` list, if it has every field.

@@ -10,11 +10,9 @@
 //!   "cursor":"s=8c1…;i=2a4;b=…","since_s":1764291723,"updated_ms":1764291723004}]}
 //! ```
 
-use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
-use super::checkpoint::CheckpointError;
+use super::checkpoint::{load_list, save_list, CheckpointError};
 
 /// The format this agent writes and reads.
 const VERSION: u64 = 1;
@@ -51,43 +49,11 @@ impl CursorStore {
 
     /// The saved cursors (none when there is no file yet).
     pub fn load(&self) -> Result<Vec<JournalCursor>, CheckpointError> {
-        let temp = skywatch_store::durable::temp_path(&self.path());
-        if temp.exists() {
-            let _ = fs::remove_file(&temp);
-        }
-        let path = self.path();
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(error) => return Err(CheckpointError::Io { path, error }),
-        };
-        let malformed = |reason: String| CheckpointError::Malformed {
-            path: path.clone(),
-            reason,
-        };
-        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
-        let version = doc
-            .get("version")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| malformed("no version".into()))?;
-        if version > VERSION {
-            return Err(CheckpointError::NewerVersion { path, version });
-        }
-        let entries = doc
-            .get("entries")
-            .and_then(serde_json::Value::as_array)
-            .ok_or_else(|| malformed("no entries list".into()))?;
-        entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| read_entry(e).ok_or_else(|| malformed(format!("entries[{i}] is incomplete"))))
-            .collect()
+        load_list(&self.path(), VERSION, "entries", read_entry)
     }
 
     /// Replaces the saved cursors with `cursors`, atomically.
     pub fn save(&self, cursors: &[JournalCursor]) -> Result<(), CheckpointError> {
-        let io_error = |path: PathBuf| move |error| CheckpointError::Io { path, error };
-        skywatch_store::durable::create_private_dir_all(&self.dir).map_err(io_error(self.dir.clone()))?;
         let entries: Vec<serde_json::Value> = cursors
             .iter()
             .map(|c| {
@@ -99,9 +65,7 @@ impl CursorStore {
                 })
             })
             .collect();
-        let doc = serde_json::json!({ "version": VERSION, "entries": entries });
-        skywatch_store::durable::write_atomically(&self.path(), doc.to_string().as_bytes())
-            .map_err(io_error(self.path()))
+        save_list(&self.dir, &self.path(), VERSION, "entries", entries)
     }
 }
 
