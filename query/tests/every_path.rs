@@ -381,3 +381,88 @@ fn a_generated_input_full_of_edge_lines_gives_one_answer_on_every_path() {
         "paths disagree (EVERY_PATH_SEED={seed}):{failures}"
     );
 }
+
+/// Text lines with long runs of lines without a time (stack traces, some over 16 lines, some
+/// over 64 KiB), with matches inside the runs: what each takes as its time must not depend on
+/// the pre-filter, the pieces or the chunks.
+fn untimed_runs(rng: &mut Rng) -> Vec<u8> {
+    let mut out = Vec::new();
+    for minute in 0..24 {
+        out.extend_from_slice(format!("2024-03-01T00:{minute:02}:00Z INFO request {minute}\n").as_bytes());
+        let run = match rng.below(4) {
+            0 => 3,
+            1 => 20 + rng.below(30),
+            2 => 800 + rng.below(200), // about 65-80 KiB of trace
+            _ => 0,
+        };
+        for i in 0..run {
+            let word = if rng.below(25) == 0 { "ERROR" } else { "at" };
+            out.extend_from_slice(
+                format!(
+                    "    {word} com.example.Service.method{i}(Service.java:{}) {}\n",
+                    rng.below(999),
+                    "x".repeat(40)
+                )
+                .as_bytes(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn lines_without_a_time_take_the_same_one_on_every_path() {
+    let seed = seed();
+    let mut rng = Rng(seed | 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.log");
+    std::fs::write(&path, untimed_runs(&mut rng)).unwrap();
+    let queries = [
+        "filter @message like /ERROR/ | fields @timestamp, @message | sort @timestamp asc, @message asc | limit 500",
+        "filter @message like /ERROR/ | stats count(*) as n by bin(1m) as minute | sort minute asc",
+        "stats count(*) as n by bin(5m) as minute | sort minute asc",
+    ];
+    let variants = variants(seed ^ 0x5151);
+    let run_all = |variant: &Variant| -> Vec<String> {
+        use skywatch_query::exec::{run, RunOptions};
+        use skywatch_query::output::{write, Format};
+        let input = crate::support::cases::in_form(&path, variant.form, dir.path());
+        let sources = skywatch_query::input::resolve(&[input.display().to_string()]).unwrap();
+        queries
+            .iter()
+            .map(|q| {
+                let plan = skywatch_query::compile(q).unwrap();
+                let options = RunOptions {
+                    now_ms: 1_709_337_600_000,
+                    threads: variant.threads,
+                    validate_json: variant.validate_json,
+                    shortcuts: variant.shortcuts,
+                    max_memory: variant.max_memory,
+                    ..RunOptions::default()
+                };
+                let outcome = run(&plan, &sources, &options).unwrap();
+                let mut out = Vec::new();
+                write(&outcome.result, Format::Ndjson, &mut out).unwrap();
+                String::from_utf8(out).unwrap()
+            })
+            .collect()
+    };
+    let reference = run_all(&variants[6]);
+    assert!(reference[0].lines().count() > 20, "{}", reference[0]);
+    let mut failures = String::new();
+    for variant in &variants {
+        for (i, answer) in run_all(variant).iter().enumerate() {
+            if *answer != reference[i] {
+                let _ = write!(
+                    failures,
+                    "\n[{}] {}\nreference:\n{}actual:\n{answer}",
+                    variant.name, queries[i], reference[i]
+                );
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "paths disagree (EVERY_PATH_SEED={seed}):{failures}"
+    );
+}

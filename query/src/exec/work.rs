@@ -24,7 +24,15 @@ const PIECES_PER_THREAD: u64 = 16;
 /// How far before a piece or chunk to look for the timestamp its first lines may inherit.
 pub const LOOKBACK_BYTES: u64 = 64 << 10;
 /// Lines rejected by the pre-filter that are kept for the time the next line may inherit.
-const SKIPPED_KEPT: usize = 16;
+/// A time and the stream offset of the line that has it: a line without a time of its own
+/// takes the time of the latest line that has one and starts at most [`LOOKBACK_BYTES`] before
+/// it — on every path (in order, after the pre-filter, at the start of a piece or a chunk).
+pub type Stamp = (i64, u64);
+
+/// The time `stamp` gives a line starting at `at`, if it is near enough.
+fn within(stamp: Option<Stamp>, at: u64) -> Option<i64> {
+    stamp.and_then(|(ms, from)| (at.saturating_sub(from) <= LOOKBACK_BYTES).then_some(ms))
+}
 /// Progress is published every this many bytes.
 const PROGRESS_STEP_BYTES: u64 = 4 << 20;
 
@@ -186,15 +194,15 @@ pub struct Worker<'a> {
     row: Row,
     stats: Statistics,
     year_hint: i32,
-    /// The last lines the pre-filter rejected (a ring), kept in case the next examined line has
-    /// no time of its own and inherits theirs.
-    skipped: Vec<Vec<u8>>,
-    /// How many lines were rejected since the last examined line.
-    skipped_count: usize,
+    /// The lines the pre-filter rejected since the last examined line, within
+    /// [`LOOKBACK_BYTES`] of the latest: their bytes back to back, and each one's stream offset
+    /// and length — kept in case the next examined line has no time of its own.
+    skipped: std::collections::VecDeque<u8>,
+    skipped_lines: std::collections::VecDeque<(u64, usize)>,
     progress_pending: u64,
     /// Where the last chunk this worker read ended (source, stream offset) and the time its
     /// lines left for the next: a chunk that continues it inherits exactly that.
-    stream_end: Option<(usize, u64, Option<i64>)>,
+    stream_end: Option<(usize, u64, Option<Stamp>)>,
 }
 
 impl<'a> Worker<'a> {
@@ -228,8 +236,8 @@ impl<'a> Worker<'a> {
             row,
             stats: Statistics::default(),
             year_hint: chrono::Utc::now().year(),
-            skipped: Vec::new(),
-            skipped_count: 0,
+            skipped: std::collections::VecDeque::new(),
+            skipped_lines: std::collections::VecDeque::new(),
             progress_pending: 0,
             stream_end: None,
         }
@@ -262,8 +270,9 @@ impl<'a> Worker<'a> {
         let inherited = match continues {
             Some(last) => last,
             None if self.shared.timestamp_needed() => {
-                self.skipped_count = 0;
-                self.timestamp_in_window(&chunk.before, &context)
+                self.forget_skipped();
+                let start = chunk.offset - chunk.before.len() as u64;
+                self.timestamp_in_window(&chunk.before, start, &context)
             }
             None => None,
         };
@@ -291,7 +300,7 @@ impl<'a> Worker<'a> {
         &mut self,
         reader: R,
         (first, end): (u64, u64),
-        inherited: Option<i64>,
+        inherited: Option<Stamp>,
         context: &SourceContext<'_>,
     ) -> io::Result<()> {
         let mut lines = LineReader::with_buffer(reader, std::mem::take(&mut self.line_buffer))
@@ -423,17 +432,17 @@ impl<'a> Worker<'a> {
         lines: &mut impl NextLine,
         first: u64,
         end: u64,
-        inherited: Option<i64>,
+        inherited: Option<Stamp>,
         context: &SourceContext<'_>,
         continues: bool,
-    ) -> io::Result<Option<i64>> {
+    ) -> io::Result<Option<Stamp>> {
         let plan = self.shared.plan;
         let options = self.shared.options;
         let timestamp_needed = self.shared.timestamp_needed();
         let mut offset = first;
         let mut last_timestamp = inherited;
         if !continues {
-            self.skipped_count = 0;
+            self.forget_skipped();
         }
         while offset < end {
             let Some(Line {
@@ -456,7 +465,7 @@ impl<'a> Worker<'a> {
                     self.stats.records_scanned += 1;
                     self.stats.bytes_scanned += consumed as u64;
                     if timestamp_needed {
-                        self.remember_skipped(bytes);
+                        self.remember_skipped(line_offset, bytes);
                     }
                     continue;
                 }
@@ -472,8 +481,10 @@ impl<'a> Worker<'a> {
                 match outcome {
                     Direct::Added(time) => {
                         self.stats.shortcut_lines.direct_stats += 1;
-                        last_timestamp = time.or(last_timestamp);
-                        self.skipped_count = 0;
+                        if let Some(ms) = time {
+                            last_timestamp = Some((ms, line_offset));
+                        }
+                        self.forget_skipped();
                         self.stats.records_scanned += 1;
                         self.stats.bytes_scanned += consumed as u64;
                         // A table that could not spill: stop reading, the run ends with it.
@@ -488,8 +499,8 @@ impl<'a> Worker<'a> {
                     }
                     Direct::OutOfRange(ms) => {
                         self.stats.shortcut_lines.direct_stats += 1;
-                        last_timestamp = Some(ms);
-                        self.skipped_count = 0;
+                        last_timestamp = Some((ms, line_offset));
+                        self.forget_skipped();
                         continue;
                     }
                     Direct::Declined => {}
@@ -507,18 +518,22 @@ impl<'a> Worker<'a> {
             } else {
                 self.row = self.pipeline.empty_row();
             }
+            // The time this line takes if it has none of its own (near enough, or none).
+            let mut carried = within(last_timestamp, line_offset);
             let notes = self
                 .extractor
-                .fill(&text, line_offset, context, &mut self.row, &mut last_timestamp);
-            if notes.no_timestamp && self.skipped_count > 0 {
+                .fill(&text, line_offset, context, &mut self.row, &mut carried);
+            if timestamp_needed && !notes.no_timestamp {
+                last_timestamp = carried.map(|ms| (ms, line_offset));
+            } else if notes.no_timestamp && !self.skipped_lines.is_empty() {
                 // The lines just before this one were not parsed; the latest time among them is
                 // this line's to inherit.
-                if let Some(ms) = self.time_of_skipped(context) {
-                    last_timestamp = Some(ms);
+                if let Some((ms, at)) = self.time_of_skipped(line_offset, context) {
+                    last_timestamp = Some((ms, at));
                     self.row[plan.input.timestamp] = Some(Value::Time(ms));
                 }
             }
-            self.skipped_count = 0;
+            self.forget_skipped();
             if !in_range(
                 self.row[plan.input.timestamp].as_ref(),
                 options.start_ms,
@@ -539,59 +554,88 @@ impl<'a> Worker<'a> {
         Ok(last_timestamp)
     }
 
-    fn remember_skipped(&mut self, line: &[u8]) {
-        let slot = self.skipped_count % SKIPPED_KEPT;
-        if slot == self.skipped.len() {
-            self.skipped.push(Vec::new());
+    /// Keeps a line the pre-filter rejected (starting at `at`), dropping those that no later
+    /// line could take a time from.
+    fn remember_skipped(&mut self, at: u64, line: &[u8]) {
+        while let Some(&(start, len)) = self.skipped_lines.front() {
+            if at.saturating_sub(start) <= LOOKBACK_BYTES {
+                break;
+            }
+            self.skipped_lines.pop_front();
+            self.skipped.drain(..len.min(self.skipped.len()));
         }
-        let kept = &mut self.skipped[slot];
-        kept.clear();
-        kept.extend_from_slice(line);
-        self.skipped_count += 1;
+        self.skipped.extend(line);
+        self.skipped_lines.push_back((at, line.len()));
     }
 
-    /// The time of the latest rejected line (of those kept) that has one.
-    fn time_of_skipped(&mut self, context: &SourceContext<'_>) -> Option<i64> {
-        let kept = self.skipped_count.min(SKIPPED_KEPT);
-        for back in 1..=kept {
-            let slot = (self.skipped_count - back) % SKIPPED_KEPT;
-            let text = String::from_utf8_lossy(&self.skipped[slot]).into_owned();
+    fn forget_skipped(&mut self) {
+        self.skipped.clear();
+        self.skipped_lines.clear();
+    }
+
+    /// The time of the latest rejected line that has one and is near enough to the line at
+    /// `at`, and where it starts.
+    fn time_of_skipped(&mut self, at: u64, context: &SourceContext<'_>) -> Option<Stamp> {
+        let mut end = self.skipped.len();
+        let lines: Vec<(u64, usize)> = self.skipped_lines.iter().rev().copied().collect();
+        for (start, len) in lines {
+            let from = end - len;
+            if at.saturating_sub(start) > LOOKBACK_BYTES {
+                return None;
+            }
+            let bytes: Vec<u8> = self.skipped.range(from..end).copied().collect();
+            end = from;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
             if let Some(ms) = self.extractor.timestamp_of(&text, context, self.year_hint) {
-                return Some(ms);
+                return Some((ms, start));
             }
         }
         None
     }
 
-    /// The timestamp of the last line before `first` that has one (within a bounded distance).
+    /// The time of the last line that starts at most [`LOOKBACK_BYTES`] before `first` and has
+    /// one, and where it starts.
     fn timestamp_before(
         &mut self,
         file: &File,
         first: u64,
         context: &SourceContext<'_>,
-    ) -> io::Result<Option<i64>> {
+    ) -> io::Result<Option<Stamp>> {
         let from = first.saturating_sub(LOOKBACK_BYTES);
-        let mut window = vec![0u8; usize::try_from(first - from).unwrap_or(0)];
-        file.read_exact_at(&mut window, from)?;
-        // The window's first line may be cut, unless the window starts the file.
-        let body = if from == 0 {
-            &window[..]
+        // One byte more in front, to know whether a line starts right at `from`.
+        let read_from = from.saturating_sub(1);
+        let mut window = vec![0u8; usize::try_from(first - read_from).unwrap_or(0)];
+        file.read_exact_at(&mut window, read_from)?;
+        let body_start = if from == 0 {
+            0
         } else {
             match memchr::memchr(b'\n', &window) {
-                Some(i) => &window[i + 1..],
+                Some(i) => i + 1,
                 None => return Ok(None),
             }
         };
-        Ok(self.timestamp_in_window(body, context))
+        let Some(body) = window.get(body_start..) else {
+            return Ok(None);
+        };
+        Ok(self.timestamp_in_window(body, read_from + body_start as u64, context))
     }
 
-    /// The timestamp of the last of the whole lines `window` that has one.
-    fn timestamp_in_window(&mut self, window: &[u8], context: &SourceContext<'_>) -> Option<i64> {
+    /// The time of the last of the whole lines `window` (starting at stream offset `start`)
+    /// that has one, and where that line starts.
+    fn timestamp_in_window(
+        &mut self,
+        window: &[u8],
+        start: u64,
+        context: &SourceContext<'_>,
+    ) -> Option<Stamp> {
         let body = window.strip_suffix(b"\n").unwrap_or(window);
+        let mut end = body.len();
         for line in body.rsplit(|&b| b == b'\n') {
+            let line_start = end - line.len();
+            end = line_start.saturating_sub(1);
             let text = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line));
             if let Some(ms) = self.extractor.timestamp_of(&text, context, self.year_hint) {
-                return Some(ms);
+                return Some((ms, start + line_start as u64));
             }
         }
         None

@@ -116,13 +116,26 @@ impl<R: Read> Chunker<R> {
         self.carry = buf.split_off(cut);
         let before = std::mem::take(&mut self.before);
         if self.lookback > 0 {
-            let from = buf.len().saturating_sub(self.lookback);
-            // Whole lines only: drop the cut one at the front.
-            let from = match from {
-                0 => 0,
-                _ => memchr::memchr(b'\n', &buf[from..]).map_or(buf.len(), |i| from + i + 1),
+            // The whole lines that start within the stream's last `lookback` bytes, across
+            // chunks however small: this chunk, with the last window before it when it is short.
+            let joined;
+            let (data, data_start): (&[u8], u64) = if buf.len() > self.lookback {
+                (&buf, self.offset)
+            } else {
+                joined = [&before[..], &buf[..]].concat();
+                (&joined, self.offset - before.len() as u64)
             };
-            self.before = buf[from..].to_vec();
+            let stream_end = self.offset + buf.len() as u64;
+            let window = stream_end.saturating_sub(self.lookback as u64);
+            let w = usize::try_from(window.saturating_sub(data_start)).unwrap_or(0);
+            // `data` starts at a line start; past it, a line starts at `w` when the byte before
+            // is a newline, else at the next one.
+            let start = if w == 0 {
+                0
+            } else {
+                memchr::memchr(b'\n', &data[w - 1..]).map_or(data.len(), |i| w + i)
+            };
+            self.before = data[start..].to_vec();
         }
         let chunk = Chunk {
             offset: self.offset,
