@@ -1206,3 +1206,32 @@ fn a_sort_that_holds_every_row_spills_past_max_memory_and_keeps_its_order() {
     assert_eq!(stdout(&whole).lines().count(), 51);
     assert!(stderr(&spilled).contains("spilledToDisk"), "{}", stderr(&spilled));
 }
+
+#[test]
+fn a_dedup_past_max_memory_is_a_clear_error_not_an_out_of_memory_death() {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = (0..50_000)
+        .map(|i| ["{\"u\":\"user-", &i.to_string(), "\"}\n"].concat())
+        .collect();
+    let log = write_log(dir.path(), "users.log", &text);
+    let out = logq()
+        .args([
+            "--format",
+            "csv",
+            "--max-memory",
+            "256K",
+            "fields u | dedup u | limit 5",
+        ])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("dedup had seen"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--max-memory"), "{}", stderr(&out));
+    let fine = logq()
+        .args(["--format", "csv", "fields u | dedup u | limit 5"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&fine).lines().count(), 6, "{}", stderr(&fine));
+}

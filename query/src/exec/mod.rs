@@ -158,6 +158,9 @@ impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExecError::Input(e) => write!(f, "cannot read {e}"),
+            ExecError::Spill(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
+                write!(f, "{e}; give --max-memory more room")
+            }
             ExecError::Spill(e) => write!(
                 f,
                 "the groups past the memory budget could not be spilled to {} ({e}); give --max-memory more room, or TMPDIR a disk with space",
@@ -223,7 +226,13 @@ pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outc
             stats.add(&worker_stats);
             partials.push(partial);
         }
-        (Pipeline::merge(plan, functions, partials, table_budget), stats)
+        let whole = options
+            .max_memory
+            .map(|m| usize::try_from(m).unwrap_or(usize::MAX));
+        (
+            Pipeline::merge(plan, functions, partials, (table_budget, whole)),
+            stats,
+        )
     } else {
         match workers.into_iter().next() {
             Some(worker) => worker.into_pipeline(),

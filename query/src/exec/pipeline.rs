@@ -99,6 +99,10 @@ impl Sorted {
 struct Seen {
     index: FxMap<u64, Vec<usize>>,
     keys: Vec<Vec<Option<Value>>>,
+    /// About the bytes the keys take, and the most they may (they cannot go to disk: the run
+    /// ends with an error past it rather than the process running out of memory).
+    bytes: usize,
+    budget: Option<usize>,
 }
 
 impl Seen {
@@ -109,9 +113,14 @@ impl Seen {
         if candidates.iter().any(|&i| same_key(&self.keys[i], &key)) {
             return false;
         }
+        self.bytes += crate::exec::sort_spill::held_bytes(&key, &[]) + 32;
         self.keys.push(key);
         candidates.push(self.keys.len() - 1);
         true
+    }
+
+    fn over_budget(&self) -> bool {
+        self.budget.is_some_and(|b| self.bytes > b)
     }
 }
 
@@ -192,11 +201,13 @@ impl<'p> Pipeline<'p> {
 
     /// Lets each stats table take about `bytes` before it spills its groups to disk (none: no
     /// limit).
-    pub fn set_memory_budget(&mut self, bytes: Option<usize>) {
+    /// `whole` is all of `--max-memory`: a dedup, which only ever runs once, may take it.
+    pub fn set_memory_budget(&mut self, (bytes, whole): (Option<usize>, Option<usize>)) {
         for state in &mut self.states {
             match state {
                 StageState::Stats(groups) => groups.set_budget(bytes),
                 StageState::Sort(sorted) => sorted.budget = bytes,
+                StageState::Dedup(seen) => seen.budget = whole,
                 _ => {}
             }
         }
@@ -224,6 +235,7 @@ impl<'p> Pipeline<'p> {
             || self.states.iter().any(|s| match s {
                 StageState::Stats(groups) => groups.spill_failed(),
                 StageState::Sort(sorted) => sorted.spill_error.is_some(),
+                StageState::Dedup(seen) => seen.over_budget(),
                 _ => false,
             })
     }
@@ -383,7 +395,8 @@ impl<'p> Pipeline<'p> {
                         let StageState::Dedup(seen) = &mut self.states[i] else {
                             return;
                         };
-                        if !seen.insert(values) {
+                        // Past the budget it takes no more (the run ends with an error).
+                        if seen.over_budget() || !seen.insert(values) {
                             return;
                         }
                     }
@@ -474,10 +487,10 @@ impl<'p> Pipeline<'p> {
         plan: &'p Plan,
         functions: FnContext,
         partials: Vec<Partial>,
-        budget: Option<usize>,
+        (budget, whole): (Option<usize>, Option<usize>),
     ) -> Pipeline<'p> {
         let mut pipeline = Pipeline::new(plan, functions);
-        pipeline.set_memory_budget(budget);
+        pipeline.set_memory_budget((budget, whole));
         let Some(b) = pipeline.first_blocking else {
             return pipeline;
         };
@@ -519,7 +532,7 @@ impl<'p> Pipeline<'p> {
     }
 
     /// Flushes the holding stages in order and returns the result rows (or why groups spilled
-    /// to disk could not be read back).
+    /// to disk could not be read back, or a dedup outgrew the memory budget).
     pub fn finish(mut self) -> std::io::Result<Vec<Row>> {
         let plan = self.plan;
         for i in 0..plan.stages.len() {
@@ -598,6 +611,15 @@ impl<'p> Pipeline<'p> {
                 }
                 (_, state) => self.states[i] = state,
             }
+        }
+        if let Some(keys) = self.states.iter().find_map(|s| match s {
+            StageState::Dedup(seen) if seen.over_budget() => Some(seen.keys.len()),
+            _ => None,
+        }) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                format!("dedup had seen {keys} distinct keys, more than --max-memory holds (its keys stay in memory)"),
+            ));
         }
         Ok(self.output)
     }

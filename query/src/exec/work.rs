@@ -216,7 +216,10 @@ impl<'a> Worker<'a> {
         )
         .with_shortcuts(options.shortcuts);
         let mut pipeline = Pipeline::new(shared.plan, shared.functions);
-        pipeline.set_memory_budget(shared.table_budget);
+        let whole = options
+            .max_memory
+            .map(|m| usize::try_from(m).unwrap_or(usize::MAX));
+        pipeline.set_memory_budget((shared.table_budget, whole));
         let row = pipeline.empty_row();
         let direct = if options.validate_json || !options.shortcuts.direct_stats {
             None
