@@ -163,7 +163,7 @@ impl fmt::Display for ExecError {
             }
             ExecError::Spill(e) => write!(
                 f,
-                "the groups past the memory budget could not be spilled to {} ({e}); give --max-memory more room, or TMPDIR a disk with space",
+                "the rows past the memory budget could not be spilled to {} ({e}); give --max-memory more room, or TMPDIR a disk with space",
                 std::env::temp_dir().display()
             ),
         }

@@ -543,6 +543,9 @@ impl<'p> Pipeline<'p> {
                     // in-memory path sorts them in, one at a time.
                     let mut next = Vec::new();
                     groups.merge_spilled(&mut |(mut key, states)| {
+                        if self.saturated_after(i) {
+                            return;
+                        }
                         let finished: Vec<Option<Value>> = states.into_iter().map(AggState::finish).collect();
                         next.push(self.group_row(stats, &mut key, &finished));
                         if next.len() >= 1024 {
@@ -569,6 +572,9 @@ impl<'p> Pipeline<'p> {
                         sorted.tiebreak = slots;
                     }
                     for mut row in self.stats_rows(stats, *groups, sort_groups) {
+                        if self.saturated_after(i) {
+                            break;
+                        }
                         self.run_from(i + 1, &mut row, None);
                     }
                 }
@@ -588,6 +594,9 @@ impl<'p> Pipeline<'p> {
                         std::mem::take(&mut sorted.runs),
                         &descending,
                         &mut |(_, _, row)| {
+                            if self.saturated_after(i) {
+                                return;
+                            }
                             next.push(row);
                             if next.len() >= 1024 {
                                 for mut row in next.drain(..) {
@@ -606,6 +615,9 @@ impl<'p> Pipeline<'p> {
                         .map_or(usize::MAX, |k| usize::try_from(k).unwrap_or(usize::MAX));
                     truncate_sorted(&mut sorted.rows, &sort.keys, &sorted.tiebreak, keep);
                     for (_, _, mut row) in sorted.rows {
+                        if self.saturated_after(i) {
+                            break;
+                        }
                         self.run_from(i + 1, &mut row, None);
                     }
                 }
@@ -622,6 +634,19 @@ impl<'p> Pipeline<'p> {
             ));
         }
         Ok(self.output)
+    }
+
+    /// Whether no row handed on from holding stage `i` can reach the result any more: a later
+    /// limit is full, with no holding stage between (so a dedup between stops taking keys).
+    fn saturated_after(&self, i: usize) -> bool {
+        for (stage, state) in self.plan.stages.iter().zip(&self.states).skip(i + 1) {
+            match (stage, state) {
+                (Stage::Stats(_) | Stage::Sort(_), _) => return false,
+                (Stage::Limit(n), StageState::Limit(count)) => return count >= n,
+                _ => {}
+            }
+        }
+        false
     }
 
     /// The group slots a top-k sort right after stats stage `i` can break ties by, when the

@@ -99,12 +99,13 @@ pub fn compact(runs: Vec<Run>, descending: &[bool]) -> io::Result<Run> {
     }
 }
 
-/// Adds `run` to `runs`, merging them into one when there are too many.
+/// Adds `run` to `runs`; when there are too many, the newest half (the smaller runs) are
+/// merged into one, so each row is rewritten a few times at most, not at every compaction.
 pub fn keep_run(runs: &mut Vec<Run>, run: Run, descending: &[bool]) -> io::Result<()> {
     runs.push(run);
     if runs.len() >= MAX_RUNS {
-        let all = std::mem::take(runs);
-        runs.push(compact(all, descending)?);
+        let newest = runs.split_off(runs.len() - MAX_RUNS / 2);
+        runs.push(compact(newest, descending)?);
     }
     Ok(())
 }

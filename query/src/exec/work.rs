@@ -636,7 +636,7 @@ impl<'a> Worker<'a> {
         for line in body.rsplit(|&b| b == b'\n') {
             let line_start = end - line.len();
             end = line_start.saturating_sub(1);
-            let text = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line));
+            let text = String::from_utf8_lossy(crate::input::lines::trim_line(line));
             if let Some(ms) = self.extractor.timestamp_of(&text, context, self.year_hint) {
                 return Some((ms, start + line_start as u64));
             }

@@ -197,7 +197,8 @@ impl NextLine for SliceLines<'_> {
 /// A line without a `\r` before its newline and without a UTF-8 byte-order mark before its
 /// first byte (editors on Windows start files with one; it is no part of the event, and JSON
 /// after it must still read as JSON). Every reader goes through here, so every path agrees.
-fn trim_line(line: &[u8]) -> &[u8] {
+/// A line as every path reads it: without its `\r`, and without a byte-order mark in front.
+pub fn trim_line(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
 }

@@ -3,7 +3,7 @@
 //! lines without loading whole files.
 
 mod chunks;
-mod lines;
+pub(crate) mod lines;
 
 use std::fmt;
 use std::fs::File;
