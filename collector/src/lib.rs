@@ -4,4 +4,8 @@
 //! Design decision: everything received is kept locally first, so the read API and web page work
 //! with no AWS credentials; forwarding to X-Ray is an exporter on top of that store.
 //!
-//! Not built yet: see the open issues.
+//! Built so far: the daemon protocol's datagram and segment document decoders ([`datagram`],
+//! [`segment`]); the receiver, store, service graph, read API and forwarding are the open issue's.
+
+pub mod datagram;
+pub mod segment;
