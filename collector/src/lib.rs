@@ -5,7 +5,9 @@
 //! with no AWS credentials; forwarding to X-Ray is an exporter on top of that store.
 //!
 //! Built so far: the daemon protocol's datagram and segment document decoders ([`datagram`],
-//! [`segment`]); the receiver, store, service graph, read API and forwarding are the open issue's.
+//! [`segment`]) and the service graph ([`service_graph`]); the receiver, store, read API and
+//! forwarding are the open issue's.
 
 pub mod datagram;
 pub mod segment;
+pub mod service_graph;
