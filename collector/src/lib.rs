@@ -3,11 +3,22 @@
 //!
 //! Design decision: everything received is kept locally first, so the read API and web page work
 //! with no AWS credentials; forwarding to X-Ray is an exporter on top of that store.
-//!
-//! Built so far: the daemon protocol's datagram and segment document decoders ([`datagram`],
-//! [`segment`]) and the service graph ([`service_graph`]); the receiver, store, read API and
-//! forwarding are the open issue's.
 
+pub mod config;
 pub mod datagram;
+pub mod filter;
+pub mod forward;
+pub mod ingest;
+pub mod otlp;
+pub mod part;
+pub mod routes;
+pub mod sampling;
+pub mod sampling_proxy;
 pub mod segment;
 pub mod service_graph;
+pub mod servicemap;
+pub mod store;
+pub mod telemetry;
+pub mod trace;
+pub mod udp;
+pub mod xray_api;

@@ -272,7 +272,7 @@ fn calls(
 }
 
 /// The node X-Ray infers for a call nothing instrumented answered.
-fn inferred(sub: &Value, namespace: &str) -> NodeKey {
+pub(crate) fn inferred(sub: &Value, namespace: &str) -> NodeKey {
     let name = sub.get("name").and_then(Value::as_str).unwrap_or_default();
     if namespace == "aws" {
         let service = aws_service_name(name);

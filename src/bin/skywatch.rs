@@ -22,8 +22,11 @@ enum Command {
     Agent(AgentArgs),
     /// Print the metrics the agent keeps in the local store.
     Metrics(MetricsArgs),
-    /// Run the trace collector: an X-Ray daemon drop-in that also accepts OTLP.
-    Collector,
+    /// Run the trace collector: an X-Ray daemon drop-in that also accepts OTLP, keeps traces
+    /// locally and serves the X-Ray API on loopback.
+    Collector(CollectorArgs),
+    /// Print the service graph from a running collector.
+    Servicemap(ServicemapArgs),
     /// Render or push CloudWatch dashboards defined as code.
     Dashboard,
     /// Evaluate or push alarm rules defined as code.
@@ -40,7 +43,8 @@ impl Command {
         match self {
             Command::Agent(_) => "agent",
             Command::Metrics(_) => "metrics",
-            Command::Collector => "collector",
+            Command::Collector(_) => "collector",
+            Command::Servicemap(_) => "servicemap",
             Command::Dashboard => "dashboard",
             Command::Alarms => "alarms",
             Command::Config(_) => "config",
@@ -98,6 +102,39 @@ struct MetricsArgs {
     state_dir: Option<PathBuf>,
 }
 
+#[derive(Debug, clap::Args)]
+struct CollectorArgs {
+    /// Where daemon-protocol datagrams come in ("" turns UDP off). Default 127.0.0.1:2000.
+    #[arg(long, value_name = "HOST:PORT")]
+    udp: Option<String>,
+    /// The HTTP listener: sampling, the X-Ray API, OTLP /v1/traces, /healthz, /metrics ("" turns
+    /// it off). Default 127.0.0.1:2000.
+    #[arg(long, value_name = "HOST:PORT")]
+    http: Option<String>,
+    /// The collector's TOML config (listeners, store limits, [forward], sampling_rules).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where traces are kept (default: <state dir>/traces).
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
+    /// The state directory (default: /var/lib/skywatch as root, else $XDG_DATA_HOME/skywatch).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServicemapArgs {
+    /// How far back: 90s, 15m, 1h, 2d.
+    #[arg(long, default_value = "15m")]
+    since: String,
+    /// table, json, dot (Graphviz) or mermaid.
+    #[arg(long, default_value = "table")]
+    format: skywatch_collector::servicemap::Format,
+    /// The collector's HTTP listener.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:2000")]
+    collector: String,
+}
+
 /// Exit code for a config with errors.
 const EXIT_BAD_CONFIG: u8 = 2;
 
@@ -108,6 +145,8 @@ fn main() -> ExitCode {
         Command::Config(ConfigCommand::Convert { file }) => config_convert(&file),
         Command::Agent(args) => agent(args),
         Command::Metrics(args) => metrics(&args),
+        Command::Collector(args) => collector(args),
+        Command::Servicemap(args) => servicemap(&args),
         other => {
             eprintln!("skywatch {}: not implemented yet", other.name());
             ExitCode::from(1)
@@ -316,4 +355,98 @@ fn metrics(args: &MetricsArgs) -> ExitCode {
         print_row([&row[0], &row[1], &row[2], &row[3], &row[4]]);
     }
     ExitCode::SUCCESS
+}
+
+fn collector(args: CollectorArgs) -> ExitCode {
+    let mut config = match &args.config {
+        Some(file) => match skywatch_collector::config::load(file) {
+            Ok(config) => config,
+            Err(problems) => {
+                for p in problems {
+                    eprintln!("skywatch collector: {p}");
+                }
+                return ExitCode::from(EXIT_BAD_CONFIG);
+            }
+        },
+        None => skywatch_collector::config::CollectorConfig::default(),
+    };
+    // Flags win over the file.
+    if args.udp.is_some() {
+        config.udp = args.udp;
+    }
+    if args.http.is_some() {
+        config.http = args.http;
+    }
+    if args.store.is_some() {
+        config.store_dir = args.store;
+    }
+    let state_dir = skywatch_runtime::resolve_state_dir(args.state_dir, None);
+    let settings = match config.resolve(&state_dir) {
+        Ok(settings) => settings,
+        Err(problems) => {
+            for p in problems {
+                eprintln!("skywatch collector: {p}");
+            }
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("skywatch collector: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        let journal = skywatch_collector::part::journal();
+        let registry = skywatch_telemetry::Registry::new();
+        let collector = skywatch_collector::part::Collector::bind(settings, registry).await?;
+        let signals =
+            skywatch_runtime::Signals::new().map_err(|e| format!("cannot listen for signals: {e}"))?;
+        let mut host = skywatch_runtime::Host::new(journal.clone());
+        host.start(journal, std::time::Duration::from_secs(10), move |ctx| {
+            collector.serve(ctx)
+        });
+        let errors = host.run(signals).await;
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            let errors: Vec<String> = errors.iter().map(|(part, e)| format!("{part}: {e}")).collect();
+            Err(errors.join("; "))
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("skywatch collector: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn servicemap(args: &ServicemapArgs) -> ExitCode {
+    let Ok(window_ms) = skywatch_time::parse_duration_ms(&args.since) else {
+        eprintln!(
+            "skywatch servicemap: --since {:?} is not a duration such as 90s, 15m, 1h or 2d",
+            args.since
+        );
+        return ExitCode::from(EXIT_BAD_CONFIG);
+    };
+    let end = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let start = end - window_ms as f64 / 1000.0;
+    let fetched = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| rt.block_on(skywatch_collector::servicemap::fetch(&args.collector, start, end)));
+    match fetched {
+        Ok(graph) => {
+            print!("{}", skywatch_collector::servicemap::render(&graph, args.format));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("skywatch servicemap: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

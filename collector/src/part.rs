@@ -1,0 +1,307 @@
+//! The collector as a running part: listeners bound first (so a caller learns the ports, and a
+//! port in use fails at start), then served under a [`PartContext`] until it says stop.
+//!
+//! Stopping goes from the inputs to the outputs: the UDP reader and the HTTP listener stop
+//! taking input, what the receive queue holds goes into the store, the forwarder sends what
+//! the spool holds until the deadline, the store is flushed, and every loss is reported.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use skywatch_runtime::queue::{BoundedQueue, WhenFull};
+use skywatch_runtime::{shutdown_pair, Journal, PartContext};
+use skywatch_telemetry::Registry;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::ingest::{Ingest, Spool};
+use crate::routes::{self, Sampling};
+use crate::sampling::Sampler;
+use crate::sampling_proxy::SamplingProxy;
+use crate::store::{Loaded, Store};
+use crate::telemetry::Counters;
+use crate::udp::{self, Received};
+
+/// How often the store's gauges are refreshed and its limits applied.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(5);
+
+/// A collector with its listeners bound.
+pub struct Collector {
+    settings: Settings,
+    udp: Option<UdpSocket>,
+    http: Option<TcpListener>,
+    store: Arc<Store>,
+    loaded: Loaded,
+    registry: Registry,
+    counters: Counters,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("udp", &self.udp_address())
+            .field("http", &self.http_address())
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> f64 {
+    skywatch_runtime::clock::now_ms() as f64 / 1000.0
+}
+
+impl Collector {
+    /// Opens the store and binds the listeners the settings name.
+    pub async fn bind(settings: Settings, registry: Registry) -> Result<Collector, String> {
+        let (store, loaded) = Store::open(settings.store.clone(), now()).map_err(|e| {
+            let dir = settings
+                .store
+                .dir
+                .as_deref()
+                .map_or_else(String::new, |d| d.display().to_string());
+            format!("cannot open the trace store {dir}: {e}")
+        })?;
+        let udp = match settings.udp {
+            Some(address) => {
+                Some(udp::bind(address).map_err(|e| format!("cannot listen on udp {address}: {e}"))?)
+            }
+            None => None,
+        };
+        let http = match settings.http {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .map_err(|e| format!("cannot listen on tcp {address}: {e}"))?,
+            ),
+            None => None,
+        };
+        let counters = Counters::register(&registry);
+        Ok(Collector {
+            settings,
+            udp,
+            http,
+            store: Arc::new(store),
+            loaded,
+            registry,
+            counters,
+        })
+    }
+
+    pub fn udp_address(&self) -> Option<SocketAddr> {
+        self.udp.as_ref().and_then(|s| s.local_addr().ok())
+    }
+
+    pub fn http_address(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|s| s.local_addr().ok())
+    }
+
+    /// Serves until the context says stop.
+    pub async fn serve(self, mut ctx: PartContext) -> Result<(), String> {
+        let journal = ctx.journal;
+        let Collector {
+            settings,
+            udp,
+            http,
+            store,
+            loaded,
+            registry,
+            counters,
+        } = self;
+        if loaded.documents > 0 || loaded.unreadable_lines > 0 {
+            journal.log(format_args!(
+                "trace store: {} documents read back{}",
+                loaded.documents,
+                if loaded.unreadable_lines > 0 {
+                    format!(", {} unreadable lines skipped", loaded.unreadable_lines)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        let client = match &settings.forward {
+            Some(forward) => {
+                let sdk = skywatch_aws::sdk_config(skywatch_aws::SdkSettings {
+                    region: forward.region.clone(),
+                    region_from_imds: true,
+                    role_arn: forward.role_arn.clone(),
+                    ..skywatch_aws::SdkSettings::default()
+                })
+                .await;
+                if let Err(e) = skywatch_aws::can_reach_aws(&sdk).await {
+                    journal.log(format_args!(
+                        "forwarding to X-Ray is configured but {e}; documents wait in the spool"
+                    ));
+                }
+                Some(aws_sdk_xray::Client::new(&sdk))
+            }
+            None => None,
+        };
+        let spool: Option<Arc<Spool>> = settings
+            .forward
+            .as_ref()
+            .map(|f| Arc::new(BoundedQueue::new(f.spool_documents, WhenFull::DropOldest)));
+        let ingest = Arc::new(Ingest::new(
+            Arc::clone(&store),
+            spool.clone(),
+            counters.clone(),
+            journal,
+        ));
+        let sampling = match &client {
+            Some(client) => Sampling::Proxied(SamplingProxy::new(client.clone())),
+            None => Sampling::Local(
+                Sampler::new(&settings.sampling_rules, SystemTime::now())
+                    .map_err(|problems| format!("sampling rules: {}", problems.join("; ")))?,
+            ),
+        };
+
+        // Forwarding, with its own stop: it goes last, after the inputs have drained.
+        let (forward_stop, forward_signal) = shutdown_pair();
+        let mut background = Vec::new();
+        if let (Some(client), Some(spool)) = (&client, &spool) {
+            background.push(tokio::spawn(crate::forward::run(
+                client.clone(),
+                Arc::clone(spool),
+                counters.clone(),
+                journal,
+                forward_signal.clone(),
+            )));
+            background.push(tokio::spawn(crate::forward::telemetry(
+                client.clone(),
+                counters.clone(),
+                journal,
+                forward_signal.clone(),
+            )));
+        }
+
+        // Datagrams: a reading thread, a bounded queue, and the ingest task.
+        let queue: Arc<BoundedQueue<Received>> =
+            Arc::new(BoundedQueue::new(settings.queue_documents, WhenFull::DropOldest));
+        let stop_reading = Arc::new(AtomicBool::new(false));
+        let reader = match udp {
+            Some(socket) => Some(
+                udp::spawn(
+                    socket,
+                    Arc::clone(&queue),
+                    Arc::clone(&ingest),
+                    Arc::clone(&stop_reading),
+                )
+                .map_err(|e| format!("cannot start the UDP reader: {e}"))?,
+            ),
+            None => None,
+        };
+        let ingesting = tokio::spawn(ingest_loop(Arc::clone(&queue), Arc::clone(&ingest)));
+
+        let (http_stop, http_signal) = shutdown_pair();
+        let server = http.map(|listener| {
+            let router = routes::add(
+                skywatch_http::Router::new(registry.clone()),
+                Arc::clone(&ingest),
+                Arc::new(sampling),
+            );
+            tokio::spawn(skywatch_http::serve(listener, router, http_signal))
+        });
+        journal.log(format_args!(
+            "collecting: udp {}, http {}, store {}, {}",
+            settings.udp.map_or("off".into(), |a| a.to_string()),
+            settings.http.map_or("off".into(), |a| a.to_string()),
+            settings
+                .store
+                .dir
+                .as_deref()
+                .filter(|_| store.keeps())
+                .map_or("off".into(), |d| d.display().to_string()),
+            if client.is_some() {
+                "forwarding to X-Ray"
+            } else {
+                "local only (not forwarding)"
+            }
+        ));
+
+        loop {
+            ctx.liveness.beat();
+            tokio::select! {
+                () = ctx.shutdown.stopping() => break,
+                event = ctx.events.recv() => {
+                    // The collector reads its config at start only; say so instead of
+                    // pretending to reload.
+                    if let Some(skywatch_runtime::HostEvent::Reload { done }) = event {
+                        journal.log("reload asked: the collector's settings apply at start; restart it to change them");
+                        let _ = done.send(());
+                    }
+                }
+                () = tokio::time::sleep(HOUSEKEEPING_EVERY) => {
+                    store.prune(now());
+                    ingest.refresh_gauges();
+                }
+            }
+        }
+
+        // Inputs first.
+        stop_reading.store(true, Ordering::Relaxed);
+        http_stop.stop(Duration::from_secs(1));
+        if let Some(reader) = reader {
+            let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+        }
+        if let Some(server) = server {
+            let _ = server.await;
+        }
+        queue.close();
+        let _ = ingesting.await;
+        if let Err(e) = store.flush() {
+            journal.log(format_args!("cannot write the trace store: {e}"));
+        }
+        // Then what waits for X-Ray, within what is left of the deadline.
+        forward_stop.stop(ctx.shutdown.time_left().unwrap_or(Duration::from_secs(5)));
+        for task in background {
+            let _ = task.await;
+        }
+        ingest.refresh_gauges();
+        let losses = counters.losses();
+        let (documents, _, traces) = store.size();
+        journal.log(format_args!(
+            "stopped: {} received, {} stored ({traces} traces, {documents} documents kept), {} forwarded{}",
+            counters.received.total(),
+            counters.stored.get(),
+            counters.forwarded.get(),
+            if losses.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", losses.join(", "))
+            }
+        ));
+        Ok(())
+    }
+}
+
+/// Takes documents off the receive queue into the store until it is closed and empty.
+async fn ingest_loop(queue: Arc<BoundedQueue<Received>>, ingest: Arc<Ingest>) {
+    let mut since_flush = 0usize;
+    loop {
+        let next = if let Some(item) = queue.try_pop() {
+            Some(item)
+        } else {
+            if since_flush > 0 {
+                since_flush = 0;
+                if let Err(e) = ingest.store.flush() {
+                    ingest.once("store_flush", format_args!("cannot write the trace store: {e}"));
+                }
+            }
+            queue.pop().await
+        };
+        let Some((document, received)) = next else {
+            return;
+        };
+        // Refused documents are counted and logged inside.
+        let _ = ingest.accept(&document, received);
+        since_flush += 1;
+        if since_flush.is_multiple_of(1024) {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Runs a collector alone in a process under `journal`'s name.
+pub fn journal() -> Journal {
+    Journal::new("collector")
+}
