@@ -273,8 +273,10 @@ fn request_from_json(body: &[u8]) -> Result<ExportTraceServiceRequest, OtlpError
 /// Where a JSON value sits, as far as `proto3_json_to_serde_form` needs to know.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Context {
-    /// An `arrayValue` or `kvlistValue` object.
-    ListValue,
+    /// An `arrayValue` object.
+    ArrayValue,
+    /// A `kvlistValue` object.
+    KvlistValue,
     /// The elements of a list of `KeyValue`s (`attributes`, a `kvlistValue`'s `values`).
     KeyValues,
     KeyValue,
@@ -299,7 +301,8 @@ fn proto3_json_to_serde_form(value: &mut Value, context: Context) {
         }
         Value::Object(map) => {
             map.retain(|_, v| !v.is_null());
-            if context == Context::ListValue && !map.contains_key("values") {
+            let list_value = matches!(context, Context::ArrayValue | Context::KvlistValue);
+            if list_value && !map.contains_key("values") {
                 map.insert("values".into(), json!([]));
             }
             if context == Context::KeyValue && !map.contains_key("key") {
@@ -335,12 +338,12 @@ fn proto3_json_to_serde_form(value: &mut Value, context: Context) {
                     }
                 }
             }
-            let list_value = context == Context::ListValue;
             for (key, child) in map.iter_mut() {
                 let inner = match key.as_str() {
-                    "arrayValue" | "kvlistValue" => Context::ListValue,
+                    "arrayValue" => Context::ArrayValue,
+                    "kvlistValue" => Context::KvlistValue,
                     "attributes" => Context::KeyValues,
-                    "values" if list_value => Context::KeyValues,
+                    "values" if context == Context::KvlistValue => Context::KeyValues,
                     _ => Context::Other,
                 };
                 proto3_json_to_serde_form(child, inner);
@@ -1037,9 +1040,13 @@ fn built_url(kind: SpanKind, attrs: Attributes<'_>) -> Option<String> {
 /// The span's part of the `aws` block: operation, account, region, request id, queue, tables.
 fn span_aws<'a>(attrs: Attributes<'a>, aws_sdk: bool, consumed: &mut Vec<&'a str>) -> Map<String, Value> {
     let mut aws = Map::new();
+    // The first of `keys` present fills `field`, unless an earlier call did.
     let mut take = |field: &str, keys: &[&'a str]| {
-        if let Some(key) = keys.iter().find(|k| attrs.str(k).is_some()) {
-            aws.insert(field.to_string(), json!(attrs.str(key)));
+        if aws.contains_key(field) {
+            return;
+        }
+        if let Some((key, value)) = keys.iter().find_map(|k| Some((*k, attrs.str(k)?))) {
+            aws.insert(field.to_string(), json!(value));
             consumed.push(key);
         }
     };
@@ -1865,8 +1872,14 @@ mod tests {
                     s("rpc.system", "aws-api"),
                     s("aws.service", "DynamoDB"),
                     s("aws.table_name", "orders"),
+                    s("rpc.method", "GetItem"),
+                    s("aws.operation", "Query"),
                 ],
             ),
+        );
+        assert_eq!(
+            legacy["aws"]["operation"], "Query",
+            "aws.operation wins over rpc.method"
         );
         assert_eq!(
             (&legacy["name"], &legacy["namespace"]),

@@ -119,6 +119,8 @@ impl Collector {
                 }
             ));
         }
+        let udp_address = udp.as_ref().and_then(|s| s.local_addr().ok());
+        let http_address = http.as_ref().and_then(|s| s.local_addr().ok());
         let client = match &settings.forward {
             Some(forward) => {
                 let sdk = skywatch_aws::sdk_config(skywatch_aws::SdkSettings {
@@ -203,8 +205,8 @@ impl Collector {
         });
         journal.log(format_args!(
             "collecting: udp {}, http {}, store {}, {}",
-            settings.udp.map_or("off".into(), |a| a.to_string()),
-            settings.http.map_or("off".into(), |a| a.to_string()),
+            udp_address.map_or("off".into(), |a| a.to_string()),
+            http_address.map_or("off".into(), |a| a.to_string()),
             settings
                 .store
                 .dir

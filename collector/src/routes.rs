@@ -163,10 +163,8 @@ async fn otlp_traces(ingest: &Arc<Ingest>, request: Request) -> Response {
             Ok(converted) => converted,
             Err(e) => {
                 ingest.reject("otlp_request", &e);
-                return (
-                    StatusCode::BAD_REQUEST,
-                    otlp::error_response(encoding, &e.to_string()),
-                );
+                let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+                return (status, otlp::error_response(encoding, &e.to_string()));
             }
         };
         let spans = converted.documents.len() as u64 + converted.rejected_spans;
