@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use skywatch_runtime::queue::{BoundedQueue, Pushed};
 use skywatch_runtime::Journal;
 
+use crate::quick_check::{self, Facts};
 use crate::segment::{self, Invalid};
 use crate::store::Store;
 use crate::telemetry::Counters;
@@ -42,29 +43,32 @@ impl Ingest {
     /// Takes one segment document received at `received` (epoch seconds); returns how many
     /// segments it held, or why it was refused (counted and logged here).
     pub fn accept(&self, document: &[u8], received: f64) -> Result<usize, Invalid> {
-        let docs = match segment::parse(document) {
-            Ok(docs) => docs,
-            Err(invalid) => {
-                self.reject(invalid.code, &invalid);
-                return Err(invalid);
-            }
-        };
-        let n = docs.len();
-        if self.store.keeps() {
-            // One line per document in the store: the bytes as sent when they are one compact
-            // document, else each document written out again.
-            let single_line = n == 1 && !document.contains(&b'\n') && !document.contains(&b'\r');
-            let keep: Vec<_> = if single_line {
-                let bytes: Arc<[u8]> = Arc::from(trim(document));
-                docs.into_iter().map(|d| (d, Arc::clone(&bytes))).collect()
-            } else {
-                docs.into_iter()
+        let document = trim(document);
+        // One line per document in the store: the bytes as sent when they are one compact
+        // object (checked without building a tree), else each document written out again.
+        let one_line =
+            document.first() == Some(&b'{') && !document.contains(&b'\n') && !document.contains(&b'\r');
+        let keep: Vec<(Facts, Arc<[u8]>)> = match one_line.then(|| quick_check::facts(document)).flatten() {
+            Some(facts) => vec![(facts, Arc::from(document))],
+            None => match segment::parse(document) {
+                Ok(docs) if docs.len() == 1 && one_line => {
+                    vec![(Facts::from(&docs[0]), Arc::from(document))]
+                }
+                Ok(docs) => docs
+                    .iter()
                     .map(|d| {
                         let bytes = serde_json::to_vec(&d.json).unwrap_or_default();
-                        (d, Arc::from(bytes))
+                        (Facts::from(d), Arc::from(bytes))
                     })
-                    .collect()
-            };
+                    .collect(),
+                Err(invalid) => {
+                    self.reject(invalid.code, &invalid);
+                    return Err(invalid);
+                }
+            },
+        };
+        let n = keep.len();
+        if self.store.keeps() {
             if let Err(e) = self.store.insert(keep, received) {
                 // The documents stay in memory; only the copy on disk is missing.
                 self.counters.dropped.add(&"store_error", n as u64);
@@ -74,7 +78,7 @@ impl Ingest {
             }
         }
         if let Some(spool) = &self.spool {
-            match spool.push(Arc::from(trim(document))) {
+            match spool.push(Arc::from(document)) {
                 Pushed::Queued => {}
                 Pushed::Dropped => {
                     self.counters.dropped.add(&"spool_full", 1);

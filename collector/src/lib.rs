@@ -11,6 +11,7 @@ pub mod forward;
 pub mod ingest;
 pub mod otlp;
 pub mod part;
+pub mod quick_check;
 pub mod routes;
 pub mod sampling;
 pub mod sampling_proxy;

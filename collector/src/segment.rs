@@ -187,7 +187,7 @@ pub fn is_trace_id(id: &str) -> bool {
 
 /// A name the service takes: 1 to 200 characters of letters, digits, white space and
 /// `_ . : / % & # = + \ - @`.
-fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let chars = name.chars().count();
     if chars == 0 || chars > MAX_NAME_CHARS {
         return Err(format!("{chars} characters (1 to {MAX_NAME_CHARS})"));

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::quick_check::Facts;
 use crate::segment::{self, Document};
 
 /// By default a generation closes past this many bytes and a new one (file) starts.
@@ -166,7 +167,7 @@ impl Store {
                     match segment::parse(doc) {
                         Ok(docs) if docs.len() == 1 => {
                             for d in docs {
-                                inner.insert(d, Arc::from(doc), received, number);
+                                inner.insert(Facts::from(&d), Arc::from(doc), received, number);
                                 loaded.documents += 1;
                             }
                         }
@@ -214,7 +215,7 @@ impl Store {
     /// Keeps `docs` (each with its compact JSON), received at `received` (epoch seconds).
     /// Returns an error only when the store directory cannot be written; the documents are then
     /// still kept in memory.
-    pub fn insert(&self, docs: Vec<(Document, Arc<[u8]>)>, received: f64) -> std::io::Result<()> {
+    pub fn insert(&self, docs: Vec<(Facts, Arc<[u8]>)>, received: f64) -> std::io::Result<()> {
         if !self.keeps() {
             return Ok(());
         }
@@ -239,8 +240,8 @@ impl Store {
         drop(inner);
         if full {
             result = result.and(self.start_generation(generation + 1));
+            self.prune(received);
         }
-        self.prune(received);
         result
     }
 
@@ -348,7 +349,7 @@ impl Store {
 }
 
 impl Inner {
-    fn insert(&mut self, doc: Document, bytes: Arc<[u8]>, received: f64, generation: u64) {
+    fn insert(&mut self, doc: Facts, bytes: Arc<[u8]>, received: f64, generation: u64) {
         let len = bytes.len() as u64;
         let entry = self
             .traces
@@ -449,7 +450,7 @@ mod tests {
     use super::{Store, StoreSettings, TimeRange};
     use crate::segment::parse;
 
-    fn doc(trace: u32, id: u32, start: f64, end: Option<f64>) -> (crate::segment::Document, Arc<[u8]>) {
+    fn doc(trace: u32, id: u32, start: f64, end: Option<f64>) -> (crate::quick_check::Facts, Arc<[u8]>) {
         let end = end.map_or(r#""in_progress":true"#.to_string(), |e| {
             format!(r#""end_time":{e}"#)
         });
@@ -457,7 +458,7 @@ mod tests {
             r#"{{"id":"{id:016x}","trace_id":"1-{trace:08x}-000000000000000000000001","name":"svc","start_time":{start},{end}}}"#
         );
         let parsed = parse(json.as_bytes()).unwrap().remove(0);
-        (parsed, Arc::from(json.into_bytes()))
+        ((&parsed).into(), Arc::from(json.into_bytes()))
     }
 
     fn settings(dir: Option<&std::path::Path>, max_bytes: u64) -> StoreSettings {
