@@ -31,6 +31,9 @@ pub struct CollectorConfig {
     pub udp: Option<String>,
     /// `host:port` for the HTTP listener (sampling, X-Ray API, OTLP, health); `""` turns it off.
     pub http: Option<String>,
+    /// A second `host:port` serving the same routes, for OTLP exporters' default
+    /// (`127.0.0.1:4318`); off unless set.
+    pub otlp_http: Option<String>,
     /// Where traces are kept; default: `<state dir>/traces`.
     pub store_dir: Option<PathBuf>,
     /// The store's size limit in MiB (0: keep nothing locally, only forward).
@@ -62,6 +65,8 @@ pub struct ForwardConfig {
 pub struct Settings {
     pub udp: Option<SocketAddr>,
     pub http: Option<SocketAddr>,
+    /// A second listener with the same routes (OTLP's usual port).
+    pub otlp_http: Option<SocketAddr>,
     pub store: StoreSettings,
     pub queue_documents: usize,
     pub forward: Option<Forward>,
@@ -106,6 +111,10 @@ impl CollectorConfig {
         let mut problems = Vec::new();
         let udp = address("udp", self.udp.as_deref(), &mut problems);
         let http = address("http", self.http.as_deref(), &mut problems);
+        let otlp_http = match self.otlp_http.as_deref() {
+            None | Some("") => None,
+            Some(text) => address("otlp_http", Some(text), &mut problems),
+        };
         for rule in validate_rules(&self.sampling_rules) {
             problems.push(format!("sampling_rules: {rule}"));
         }
@@ -129,6 +138,7 @@ impl CollectorConfig {
         Ok(Settings {
             udp,
             http,
+            otlp_http,
             store: StoreSettings {
                 dir: Some(self.store_dir.clone().unwrap_or_else(|| state_dir.join("traces"))),
                 max_bytes: max_mb << 20,

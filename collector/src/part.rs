@@ -32,6 +32,7 @@ pub struct Collector {
     settings: Settings,
     udp: Option<UdpSocket>,
     http: Option<TcpListener>,
+    otlp_http: Option<TcpListener>,
     store: Arc<Store>,
     loaded: Loaded,
     registry: Registry,
@@ -76,11 +77,20 @@ impl Collector {
             ),
             None => None,
         };
+        let otlp_http = match settings.otlp_http {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .map_err(|e| format!("cannot listen on tcp {address} (OTLP): {e}"))?,
+            ),
+            None => None,
+        };
         let counters = Counters::register(&registry);
         Ok(Collector {
             settings,
             udp,
             http,
+            otlp_http,
             store: Arc::new(store),
             loaded,
             registry,
@@ -103,6 +113,7 @@ impl Collector {
             settings,
             udp,
             http,
+            otlp_http,
             store,
             loaded,
             registry,
@@ -195,18 +206,28 @@ impl Collector {
         let ingesting = tokio::spawn(ingest_loop(Arc::clone(&queue), Arc::clone(&ingest)));
 
         let (http_stop, http_signal) = shutdown_pair();
-        let server = http.map(|listener| {
-            let router = routes::add(
-                skywatch_http::Router::new(registry.clone()),
-                Arc::clone(&ingest),
-                Arc::new(sampling),
-            );
-            tokio::spawn(skywatch_http::serve(listener, router, http_signal))
-        });
+        let router = routes::add(
+            skywatch_http::Router::new(registry.clone()),
+            Arc::clone(&ingest),
+            Arc::new(sampling),
+        );
+        let otlp_address = otlp_http.as_ref().and_then(|s| s.local_addr().ok());
+        let servers: Vec<_> = [http, otlp_http]
+            .into_iter()
+            .flatten()
+            .map(|listener| {
+                tokio::spawn(skywatch_http::serve(
+                    listener,
+                    router.clone(),
+                    http_signal.clone(),
+                ))
+            })
+            .collect();
         journal.log(format_args!(
-            "collecting: udp {}, http {}, store {}, {}",
+            "collecting: udp {}, http {}{}, store {}, {}",
             udp_address.map_or("off".into(), |a| a.to_string()),
             http_address.map_or("off".into(), |a| a.to_string()),
+            otlp_address.map_or(String::new(), |a| format!(", otlp http {a}")),
             settings
                 .store
                 .dir
@@ -245,7 +266,7 @@ impl Collector {
         if let Some(reader) = reader {
             let _ = tokio::task::spawn_blocking(move || reader.join()).await;
         }
-        if let Some(server) = server {
+        for server in servers {
             let _ = server.await;
         }
         queue.close();
