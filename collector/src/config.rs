@@ -58,6 +58,8 @@ pub struct ForwardConfig {
     pub role_arn: Option<String>,
     /// Documents held while X-Ray is unreachable before the oldest are dropped.
     pub spool_documents: Option<usize>,
+    /// How often the daemon's telemetry record goes to PutTelemetryRecords (default 60).
+    pub telemetry_interval_secs: Option<u64>,
 }
 
 /// What a run uses.
@@ -78,6 +80,7 @@ pub struct Forward {
     pub region: Option<String>,
     pub role_arn: Option<String>,
     pub spool_documents: usize,
+    pub telemetry_interval: Duration,
 }
 
 /// Reads and checks a config file; every problem at once, each naming its key.
@@ -125,6 +128,9 @@ impl CollectorConfig {
             region: f.region.clone(),
             role_arn: f.role_arn.clone(),
             spool_documents: f.spool_documents.unwrap_or(DEFAULT_SPOOL_DOCUMENTS).max(1),
+            telemetry_interval: f
+                .telemetry_interval_secs
+                .map_or(crate::forward::TELEMETRY_EVERY, |s| Duration::from_secs(s.max(1))),
         });
         let max_mb = self.store_max_mb.unwrap_or(DEFAULT_STORE_MB);
         if max_mb == 0 && forward.is_none() {

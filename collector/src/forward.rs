@@ -25,7 +25,7 @@ pub const BATCH_DOCUMENTS: usize = 50;
 pub const CONCURRENT_SENDS: usize = 8;
 /// A partial batch waits at most this long for more documents (the daemon's idle flush).
 pub const BATCH_WAIT: Duration = Duration::from_secs(1);
-/// How often a telemetry record is sent.
+/// How often a telemetry record is sent by default (the daemon's period).
 pub const TELEMETRY_EVERY: Duration = Duration::from_secs(60);
 
 const POLICY: Policy = Policy::refusals_are_final();
@@ -250,9 +250,10 @@ impl Sent {
     }
 }
 
-/// Sends a telemetry record every [`TELEMETRY_EVERY`] once a segment has been received; a
-/// failed record is logged once and its counts go with the next one.
+/// Sends a telemetry record every `every` ([`TELEMETRY_EVERY`] by default) once a segment has
+/// been received; a failed record is logged once and its counts go with the next one.
 pub async fn telemetry(
+    every: Duration,
     client: aws_sdk_xray::Client,
     counters: Counters,
     journal: Journal,
@@ -261,7 +262,7 @@ pub async fn telemetry(
     let mut last = Sent::default();
     let mut failing = false;
     loop {
-        shutdown.sleep(TELEMETRY_EVERY).await;
+        shutdown.sleep(every).await;
         if shutdown.is_stopping() {
             return;
         }

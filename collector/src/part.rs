@@ -179,7 +179,12 @@ impl Collector {
                 journal,
                 forward_signal.clone(),
             )));
+            let every = settings
+                .forward
+                .as_ref()
+                .map_or(crate::forward::TELEMETRY_EVERY, |f| f.telemetry_interval);
             background.push(tokio::spawn(crate::forward::telemetry(
+                every,
                 client.clone(),
                 counters.clone(),
                 journal,

@@ -537,3 +537,147 @@ fn a_flood_of_malformed_datagrams_is_counted_and_the_collector_keeps_serving() {
     let log = collector.stop();
     assert!(log.contains(&format!("{sent} rejected")), "{log}");
 }
+
+/// Compact segment documents with fresh ids in one trace, as datagrams.
+fn datagrams(count: usize, trace_seed: u32) -> (String, Vec<Vec<u8>>) {
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let trace = format!("1-{epoch:08x}-{trace_seed:024x}");
+    let now = epoch as f64;
+    let all = (0..count)
+        .map(|i| {
+            format!(
+                "{{\"format\":\"json\",\"version\":1}}\n{{\"id\":\"{:016x}\",\"trace_id\":\"{trace}\",\"name\":\"svc\",\"start_time\":{now},\"end_time\":{}}}",
+                i + 1,
+                now + 0.01
+            )
+            .into_bytes()
+        })
+        .collect();
+    (trace, all)
+}
+
+#[test]
+fn forwarding_rides_out_5xx_and_refused_connections_and_sends_telemetry() {
+    let moto = skywatch_tests::moto::shared().unwrap();
+    let proxy = skywatch_tests::fault_proxy::FaultProxy::start(moto.addr()).unwrap();
+    proxy.set(skywatch_tests::fault_proxy::Fault::HttpStatus(503));
+    let dir = tempfile::tempdir().unwrap();
+    let env = skywatch_tests::aws::env_vars(&proxy.endpoint_url());
+    let collector = Collector::start(
+        dir.path(),
+        "[forward]\nregion = \"us-east-1\"\ntelemetry_interval_secs = 1\n",
+        &env,
+    );
+    let (trace, docs) = datagrams(20, 0xfeed);
+    for doc in &docs {
+        collector.send(doc);
+    }
+    poll_until(
+        "two 5xx answers counted",
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || (collector.metric("skywatch_collector_forward_errors_total{class=\"server\"}") >= 2).then_some(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", collector.log()));
+    proxy.set(skywatch_tests::fault_proxy::Fault::Refuse);
+    poll_until(
+        "a refused connection counted",
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || {
+            (collector.metric("skywatch_collector_forward_errors_total{class=\"network\"}") >= 1)
+                .then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", collector.log()));
+    assert_eq!(collector.metric("skywatch_collector_forwarded_total"), 0);
+    proxy.recover();
+    let landed = poll_until(
+        "all 20 documents in moto",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || {
+            let answer = aws_xray(&moto.endpoint_url(), &["batch-get-traces", "--trace-ids", &trace]).ok()?;
+            let n = answer["Traces"][0]["Segments"].as_array()?.len();
+            (n == 20).then_some(n)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", collector.log()));
+    assert_eq!(landed, 20);
+    assert_eq!(collector.metric("skywatch_collector_forwarded_total"), 20);
+    // The daemon's telemetry record went out too (moto takes it; its log shows the call).
+    poll_until(
+        "a PutTelemetryRecords call",
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || {
+            std::fs::read_to_string(moto.log_path())
+                .unwrap_or_default()
+                .contains("POST /TelemetryRecords")
+                .then_some(())
+        },
+    )
+    .unwrap();
+    let log = collector.stop();
+    assert!(log.contains("went through after"), "{log}");
+    assert!(!log.contains("dropped"), "{log}");
+}
+
+#[test]
+fn with_xray_unreachable_a_full_spool_drops_the_oldest_and_every_loss_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1: every attempt is a refused connection.
+    let env = skywatch_tests::aws::env_vars("http://127.0.0.1:1");
+    let collector = Collector::start(
+        dir.path(),
+        "[forward]\nregion = \"us-east-1\"\nspool_documents = 10\n",
+        &env,
+    );
+    let (trace, docs) = datagrams(600, 0xbeef);
+    for (i, doc) in docs.iter().enumerate() {
+        collector.send(doc);
+        if i % 100 == 99 {
+            poll_until(
+                "the collector to catch up",
+                Duration::from_secs(10),
+                Duration::from_millis(5),
+                || {
+                    (collector.metric("skywatch_collector_received_total{source=\"udp\"}") as usize > i)
+                        .then_some(())
+                },
+            )
+            .unwrap();
+        }
+    }
+    // At most 8 batches of 50 in flight, one more waiting for a slot, 10 in the spool: the
+    // rest went, oldest first, and were counted.
+    let spilled = poll_until(
+        "spool drops counted",
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || {
+            let n = collector.metric("skywatch_collector_dropped_total{reason=\"spool_full\"}");
+            (n >= 600 - 450 - 10).then_some(n)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", collector.log()));
+    // Kept locally all the same.
+    assert_eq!(collector.metric("skywatch_collector_stored_total"), 600);
+    assert!(
+        collector.log().contains("the forwarding spool is full"),
+        "{}",
+        collector.log()
+    );
+    let fetched = collector.aws(&["batch-get-traces", "--trace-ids", &trace]);
+    assert_eq!(fetched["Traces"][0]["Segments"].as_array().unwrap().len(), 600);
+    let log = collector.stop();
+    // What was in hand at the stop deadline is counted too: all 600 are accounted for.
+    let line = log.lines().find(|l| l.contains("stopped: ")).unwrap();
+    assert!(
+        line.contains("0 forwarded") && line.contains("600 dropped"),
+        "{line} (spool drops {spilled})"
+    );
+}
