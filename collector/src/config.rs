@@ -20,8 +20,14 @@ pub const DEFAULT_STORE_MB: u64 = 256;
 pub const DEFAULT_STORE_HOURS: u64 = 24;
 /// Documents waiting for the store by default (the UDP reader drops the oldest beyond it).
 pub const DEFAULT_QUEUE_DOCUMENTS: usize = 50_000;
-/// Documents waiting for X-Ray by default (the spool drops the oldest beyond it).
+/// Documents waiting for X-Ray by default (the spool drops new ones beyond it).
 pub const DEFAULT_SPOOL_DOCUMENTS: usize = 100_000;
+/// Bytes of documents waiting for the store by default.
+pub const DEFAULT_QUEUE_MB: u64 = 64;
+/// Bytes of documents waiting for X-Ray by default.
+pub const DEFAULT_SPOOL_MB: u64 = 128;
+/// The largest size limit taken (MiB), so byte counts cannot overflow.
+const MAX_MB: u64 = 1 << 30;
 
 /// The config file as written.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -40,8 +46,13 @@ pub struct CollectorConfig {
     pub store_max_mb: Option<u64>,
     /// How long traces are kept, in hours.
     pub store_max_age_hours: Option<u64>,
-    /// Documents waiting for the store before the oldest are dropped.
+    /// Documents waiting for the store before new ones are dropped.
     pub queue_documents: Option<usize>,
+    /// MiB of documents waiting for the store before new ones are dropped.
+    pub queue_max_mb: Option<u64>,
+    /// Serve the X-Ray read API (service graph, summaries, traces) on an `http` address that is
+    /// not loopback. Off: trace data stays readable from this machine only.
+    pub read_api_public: Option<bool>,
     pub forward: Option<ForwardConfig>,
     /// Sampling rules served to SDKs when not forwarding (X-Ray's field names).
     #[serde(default)]
@@ -56,8 +67,10 @@ pub struct ForwardConfig {
     pub region: Option<String>,
     /// A role to assume for X-Ray calls.
     pub role_arn: Option<String>,
-    /// Documents held while X-Ray is unreachable before the oldest are dropped.
+    /// Documents held while X-Ray is unreachable before new ones are dropped.
     pub spool_documents: Option<usize>,
+    /// MiB of documents held while X-Ray is unreachable.
+    pub spool_max_mb: Option<u64>,
     /// How often the daemon's telemetry record goes to PutTelemetryRecords (default 60).
     pub telemetry_interval_secs: Option<u64>,
 }
@@ -71,6 +84,8 @@ pub struct Settings {
     pub otlp_http: Option<SocketAddr>,
     pub store: StoreSettings,
     pub queue_documents: usize,
+    pub queue_bytes: u64,
+    pub read_api_public: bool,
     pub forward: Option<Forward>,
     pub sampling_rules: Vec<SamplingRuleConfig>,
 }
@@ -80,6 +95,7 @@ pub struct Forward {
     pub region: Option<String>,
     pub role_arn: Option<String>,
     pub spool_documents: usize,
+    pub spool_bytes: u64,
     pub telemetry_interval: Duration,
 }
 
@@ -128,11 +144,28 @@ impl CollectorConfig {
             region: f.region.clone(),
             role_arn: f.role_arn.clone(),
             spool_documents: f.spool_documents.unwrap_or(DEFAULT_SPOOL_DOCUMENTS).max(1),
+            spool_bytes: f.spool_max_mb.unwrap_or(DEFAULT_SPOOL_MB).clamp(1, MAX_MB) << 20,
             telemetry_interval: f
                 .telemetry_interval_secs
                 .map_or(crate::forward::TELEMETRY_EVERY, |s| Duration::from_secs(s.max(1))),
         });
         let max_mb = self.store_max_mb.unwrap_or(DEFAULT_STORE_MB);
+        for (key, value) in [
+            ("store_max_mb", Some(max_mb)),
+            ("queue_max_mb", self.queue_max_mb),
+            (
+                "forward.spool_max_mb",
+                self.forward.as_ref().and_then(|f| f.spool_max_mb),
+            ),
+        ] {
+            if value.is_some_and(|v| v > MAX_MB) {
+                problems.push(format!("{key}: at most {MAX_MB}"));
+            }
+        }
+        let max_hours = 24 * 366 * 10;
+        if self.store_max_age_hours.is_some_and(|h| h == 0 || h > max_hours) {
+            problems.push(format!("store_max_age_hours: 1 to {max_hours}"));
+        }
         if max_mb == 0 && forward.is_none() {
             problems.push(
                 "store_max_mb: 0 keeps nothing, and with no [forward] every trace would be lost".into(),
@@ -152,6 +185,8 @@ impl CollectorConfig {
                 generation_bytes: GENERATION_BYTES,
             },
             queue_documents: self.queue_documents.unwrap_or(DEFAULT_QUEUE_DOCUMENTS),
+            queue_bytes: self.queue_max_mb.unwrap_or(DEFAULT_QUEUE_MB).clamp(1, MAX_MB) << 20,
+            read_api_public: self.read_api_public.unwrap_or(false),
             forward,
             sampling_rules: self.sampling_rules.clone(),
         })

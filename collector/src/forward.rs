@@ -16,7 +16,7 @@ use skywatch_delivery::{Outcome, Policy, Receipt, Retrying, Step, Subject};
 use skywatch_runtime::{Journal, ShutdownSignal};
 use tokio::sync::Semaphore;
 
-use crate::ingest::Spool;
+use crate::ingest::{ByteBudget, Spool};
 use crate::telemetry::Counters;
 
 /// Documents per PutTraceSegments call (the limit X-Ray's exporters and the daemon keep to).
@@ -34,16 +34,29 @@ const POLICY: Policy = Policy::refusals_are_final();
 pub async fn run(
     client: aws_sdk_xray::Client,
     spool: Arc<Spool>,
+    spool_bytes: Arc<ByteBudget>,
     counters: Counters,
     journal: Journal,
     mut shutdown: ShutdownSignal,
 ) {
+    let pop = || {
+        let doc = spool.try_pop();
+        if let Some(doc) = &doc {
+            spool_bytes.give(doc.len());
+        }
+        doc
+    };
     let slots = Arc::new(Semaphore::new(CONCURRENT_SENDS));
     let mut sends = tokio::task::JoinSet::new();
     loop {
         let first = tokio::select! {
-            doc = spool.pop() => doc,
-            () = shutdown.stopping() => spool.try_pop(),
+            doc = spool.pop() => {
+                if let Some(doc) = &doc {
+                    spool_bytes.give(doc.len());
+                }
+                doc
+            }
+            () = shutdown.stopping() => pop(),
         };
         let Some(first) = first else {
             break;
@@ -51,7 +64,7 @@ pub async fn run(
         let mut batch = vec![first];
         let wait_until = tokio::time::Instant::now() + BATCH_WAIT;
         while batch.len() < BATCH_DOCUMENTS {
-            if let Some(doc) = spool.try_pop() {
+            if let Some(doc) = pop() {
                 batch.push(doc);
                 continue;
             }
@@ -59,7 +72,10 @@ pub async fn run(
                 break;
             }
             match tokio::time::timeout_at(wait_until, spool.pop()).await {
-                Ok(Some(doc)) => batch.push(doc),
+                Ok(Some(doc)) => {
+                    spool_bytes.give(doc.len());
+                    batch.push(doc);
+                }
                 _ => break,
             }
         }
@@ -107,8 +123,7 @@ async fn send(
             break retrying.deadline_passed();
         };
         let result = result.map(|unprocessed| {
-            let (retry, refused) = sort_unprocessed(&pending, &unprocessed);
-            let accepted = (pending.len() - retry.len()) as u64 - refused.iter().map(|(_, n)| n).sum::<u64>();
+            let (retry, refused, accepted) = sort_unprocessed(&pending, &unprocessed);
             counters.forwarded.add(accepted);
             for (code, n) in &refused {
                 counters.forward_refused.add(code, *n);
@@ -120,7 +135,12 @@ async fn send(
                 unprocessed: pending.len() as u64,
             }
         });
-        let on_failure = |e: &SendError| counters.forward_errors.add(&e.class().name(), 1);
+        let on_failure = |e: &SendError| {
+            counters.forward_errors.add(&e.class().name(), 1);
+            if e.class() == ErrorClass::Network {
+                counters.forward_network_errors.add(&network_kind(e), 1);
+            }
+        };
         if let Step::Done(outcome) = retrying.after(result, on_failure).await {
             break outcome;
         }
@@ -150,8 +170,9 @@ async fn send(
 
 /// X-Ray's answer for documents it did not take: (id, error code).
 type Unprocessed = Vec<(Option<String>, String)>;
-/// Documents to send again, and (error code, count) of those refused for good.
-type Sorted = (Vec<Arc<[u8]>>, Vec<(String, u64)>);
+/// Documents to send again, (error code, count) of those refused for good, and how many
+/// were accepted.
+type Sorted = (Vec<Arc<[u8]>>, Vec<(String, u64)>, u64);
 
 async fn put(client: &aws_sdk_xray::Client, docs: &[Arc<[u8]>]) -> Result<Unprocessed, SendError> {
     let documents: Vec<String> = docs
@@ -177,25 +198,40 @@ async fn put(client: &aws_sdk_xray::Client, docs: &[Arc<[u8]>]) -> Result<Unproc
 }
 
 /// Splits X-Ray's unprocessed documents into those to send again (their error is transient)
-/// and those refused for good, counted by code. An unprocessed entry without a known id
-/// cannot be matched to a document: it is counted as refused.
+/// and those refused for good, counted by code, and says how many were accepted. Each entry
+/// is matched to one document by id (the latest unmatched one: a batch may hold an in-progress
+/// copy and then the complete one); an entry that matches none is counted as refused and taken
+/// off the accepted count.
 fn sort_unprocessed(pending: &[Arc<[u8]>], unprocessed: &Unprocessed) -> Sorted {
+    let ids: Vec<Option<String>> = pending.iter().map(|d| document_id(d)).collect();
+    let mut used = vec![false; pending.len()];
     let mut retry = Vec::new();
     let mut refused: Vec<(String, u64)> = Vec::new();
+    let mut unmatched = 0usize;
     let mut refuse = |code: &str| match refused.iter_mut().find(|(c, _)| c == code) {
         Some((_, n)) => *n += 1,
         None => refused.push((code.to_string(), 1)),
     };
     for (id, code) in unprocessed {
-        let doc = id
-            .as_deref()
-            .and_then(|id| pending.iter().find(|d| document_id(d).as_deref() == Some(id)));
-        match doc {
-            Some(doc) if is_transient(code) => retry.push(Arc::clone(doc)),
-            _ => refuse(code),
+        let index = id.as_deref().and_then(|id| {
+            (0..pending.len())
+                .rev()
+                .find(|&i| !used[i] && ids[i].as_deref() == Some(id))
+        });
+        if let Some(i) = index {
+            used[i] = true;
+            if is_transient(code) {
+                retry.push(Arc::clone(&pending[i]));
+                continue;
+            }
+        } else {
+            unmatched += 1;
         }
+        refuse(code);
     }
-    (retry, refused)
+    let taken = used.iter().filter(|u| **u).count() + unmatched;
+    let accepted = pending.len().saturating_sub(taken) as u64;
+    (retry, refused, accepted)
 }
 
 fn document_id(doc: &[u8]) -> Option<String> {
@@ -217,6 +253,20 @@ fn is_transient(code: &str) -> bool {
         .any(|word| lower.contains(word))
 }
 
+/// What kind of network failure `error` was, as the daemon's telemetry record splits them.
+fn network_kind(error: &SendError) -> &'static str {
+    let message = error.message().to_ascii_lowercase();
+    if error.kind() == "timeout" || message.contains("timed out") || message.contains("timeout") {
+        "timeout"
+    } else if message.contains("connection refused") {
+        "refused"
+    } else if message.contains("dns") || message.contains("lookup") || message.contains("resolve") {
+        "unknown_host"
+    } else {
+        "other"
+    }
+}
+
 /// The daemon's counters as of the last record, to send differences.
 #[derive(Debug, Default, Clone, Copy)]
 struct Sent {
@@ -225,6 +275,7 @@ struct Sent {
     spilled: u64,
     rejected: u64,
     timeouts: u64,
+    refused: u64,
     http_4xx: u64,
     http_5xx: u64,
     unknown_host: u64,
@@ -241,11 +292,12 @@ impl Sent {
             forwarded: counters.forwarded.get(),
             spilled: counters.dropped.total(),
             rejected: counters.rejected.total() + counters.forward_refused.total(),
-            timeouts: errors(ErrorClass::Network),
+            timeouts: counters.forward_network_errors.get(&"timeout"),
+            refused: counters.forward_network_errors.get(&"refused"),
             http_4xx: errors(ErrorClass::Auth) + errors(ErrorClass::Final),
             http_5xx: errors(ErrorClass::Server) + errors(ErrorClass::Throttled),
-            unknown_host: 0,
-            other: 0,
+            unknown_host: counters.forward_network_errors.get(&"unknown_host"),
+            other: counters.forward_network_errors.get(&"other"),
         }
     }
 }
@@ -282,7 +334,7 @@ pub async fn telemetry(
             .backend_connection_errors(
                 BackendConnectionErrors::builder()
                     .timeout_count(diff(now.timeouts, last.timeouts))
-                    .connection_refused_count(0)
+                    .connection_refused_count(diff(now.refused, last.refused))
                     .http_code4_xx_count(diff(now.http_4xx, last.http_4xx))
                     .http_code5_xx_count(diff(now.http_5xx, last.http_5xx))
                     .unknown_host_count(diff(now.unknown_host, last.unknown_host))
@@ -339,11 +391,38 @@ mod tests {
             (Some("b2".to_string()), "MissingParam".to_string()),
             (None, "MissingParam".to_string()),
         ];
-        let (retry, refused) = sort_unprocessed(&docs, &unprocessed);
+        let (retry, refused, accepted) = sort_unprocessed(&docs, &unprocessed);
         assert_eq!(retry.len(), 1);
         assert_eq!(&*retry[0], &*docs[0]);
         assert_eq!(refused, vec![("MissingParam".to_string(), 2)]);
+        assert_eq!(accepted, 0);
         assert!(is_transient("500") && is_transient("429") && !is_transient("400"));
         assert!(!is_transient("InvalidTraceId"));
+    }
+
+    #[test]
+    fn two_copies_of_one_id_and_more_entries_than_documents_never_underflow() {
+        let copy =
+            |end: &str| -> Arc<[u8]> { Arc::from(format!(r#"{{"id":"a1","name":"x",{end}}}"#).into_bytes()) };
+        let docs = vec![copy(r#""in_progress":true"#), copy(r#""end_time":2"#)];
+        // One entry for the id: the later (complete) copy is sent again.
+        let one = vec![(Some("a1".to_string()), "ThrottlingException".to_string())];
+        let (retry, refused, accepted) = sort_unprocessed(&docs, &one);
+        assert_eq!(&*retry[0], &*docs[1]);
+        assert!(refused.is_empty());
+        assert_eq!(accepted, 1);
+        // More entries than documents, some with no id: counted, nothing overflows.
+        let many: Vec<(Option<String>, String)> = (0..5)
+            .map(|i| {
+                (
+                    if i % 2 == 0 { Some("a1".to_string()) } else { None },
+                    "400".to_string(),
+                )
+            })
+            .collect();
+        let (retry, refused, accepted) = sort_unprocessed(&docs, &many);
+        assert!(retry.is_empty());
+        assert_eq!(refused, vec![("400".to_string(), 5)]);
+        assert_eq!(accepted, 0);
     }
 }

@@ -17,12 +17,56 @@ use crate::telemetry::Counters;
 /// Documents waiting to be forwarded.
 pub type Spool = BoundedQueue<Arc<[u8]>>;
 
+/// The largest segment document X-Ray takes (64 kB); larger ones are refused on every path.
+pub const MAX_DOCUMENT_BYTES: usize = 64_000;
+
+/// Bytes held in a queue, against a limit: what keeps a queue of up-to-64-KiB documents
+/// bounded in memory as well as in count.
+#[derive(Debug)]
+pub struct ByteBudget {
+    held: std::sync::atomic::AtomicU64,
+    limit: u64,
+}
+
+impl ByteBudget {
+    pub fn new(limit: u64) -> ByteBudget {
+        ByteBudget {
+            held: std::sync::atomic::AtomicU64::new(0),
+            limit,
+        }
+    }
+
+    /// Takes `n` bytes if they fit.
+    pub fn take(&self, n: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        let n = n as u64;
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held + n <= self.limit).then_some(held + n)
+            })
+            .is_ok()
+    }
+
+    /// Gives `n` bytes back.
+    pub fn give(&self, n: usize) {
+        use std::sync::atomic::Ordering;
+        let n = n as u64;
+        let _ = self
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                Some(held.saturating_sub(n))
+            });
+    }
+}
+
 /// The way in.
 #[derive(Debug)]
 pub struct Ingest {
     pub store: Arc<Store>,
     /// Present when forwarding to X-Ray.
     pub spool: Option<Arc<Spool>>,
+    /// The spool's bytes (the forwarder gives back what it takes off).
+    pub spool_bytes: Arc<ByteBudget>,
     pub counters: Counters,
     journal: Journal,
     /// Reasons already named in the log.
@@ -30,10 +74,17 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(store: Arc<Store>, spool: Option<Arc<Spool>>, counters: Counters, journal: Journal) -> Ingest {
+    pub fn new(
+        store: Arc<Store>,
+        spool: Option<Arc<Spool>>,
+        spool_bytes: Arc<ByteBudget>,
+        counters: Counters,
+        journal: Journal,
+    ) -> Ingest {
         Ingest {
             store,
             spool,
+            spool_bytes,
             counters,
             journal,
             logged: Mutex::new(BTreeSet::new()),
@@ -44,6 +95,17 @@ impl Ingest {
     /// segments it held, or why it was refused (counted and logged here).
     pub fn accept(&self, document: &[u8], received: f64) -> Result<usize, Invalid> {
         let document = trim(document);
+        if document.len() > MAX_DOCUMENT_BYTES {
+            let invalid = Invalid {
+                code: "DocumentTooLarge",
+                detail: format!(
+                    "{} bytes, more than X-Ray takes ({MAX_DOCUMENT_BYTES})",
+                    document.len()
+                ),
+            };
+            self.reject(invalid.code, &invalid);
+            return Err(invalid);
+        }
         // One line per document in the store: the bytes as sent when they are one compact
         // object (checked without building a tree), else each document written out again.
         let one_line =
@@ -78,16 +140,28 @@ impl Ingest {
             }
         }
         if let Some(spool) = &self.spool {
+            if !self.spool_bytes.take(document.len()) {
+                self.counters.dropped.add(&"spool_full", 1);
+                self.once(
+                    "spool_full",
+                    "the forwarding spool is full (X-Ray unreachable or too slow): dropping documents",
+                );
+                return Ok(n);
+            }
             match spool.push(Arc::from(document)) {
                 Pushed::Queued => {}
                 Pushed::Dropped => {
+                    self.spool_bytes.give(document.len());
                     self.counters.dropped.add(&"spool_full", 1);
                     self.once(
                         "spool_full",
-                        "the forwarding spool is full (X-Ray unreachable or too slow): dropping the oldest documents",
+                        "the forwarding spool is full (X-Ray unreachable or too slow): dropping documents",
                     );
                 }
-                Pushed::Closed => self.counters.dropped.add(&"shutdown", 1),
+                Pushed::Closed => {
+                    self.spool_bytes.give(document.len());
+                    self.counters.dropped.add(&"shutdown", 1);
+                }
             }
         }
         Ok(n)
@@ -95,7 +169,12 @@ impl Ingest {
 
     /// Counts a refused datagram or document under `reason`, naming it in the log once.
     pub fn reject(&self, reason: &str, detail: &dyn std::fmt::Display) {
-        self.counters.rejected.add(&reason.to_string(), 1);
+        self.reject_many(reason, 1, detail);
+    }
+
+    /// Counts `n` refused under `reason`, naming the first in the log.
+    pub fn reject_many(&self, reason: &str, n: u64, detail: &dyn std::fmt::Display) {
+        self.counters.rejected.add(&reason.to_string(), n);
         self.once(
             reason,
             format_args!(

@@ -16,13 +16,13 @@ use skywatch_telemetry::Registry;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
-use crate::ingest::{Ingest, Spool};
+use crate::ingest::{ByteBudget, Ingest, Spool};
 use crate::routes::{self, Sampling};
 use crate::sampling::Sampler;
 use crate::sampling_proxy::SamplingProxy;
 use crate::store::{Loaded, Store};
 use crate::telemetry::Counters;
-use crate::udp::{self, Received};
+use crate::udp;
 
 /// How often the store's gauges are refreshed and its limits applied.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(5);
@@ -153,10 +153,14 @@ impl Collector {
         let spool: Option<Arc<Spool>> = settings
             .forward
             .as_ref()
-            .map(|f| Arc::new(BoundedQueue::new(f.spool_documents, WhenFull::DropOldest)));
+            .map(|f| Arc::new(BoundedQueue::new(f.spool_documents, WhenFull::DropNewest)));
+        let spool_bytes = Arc::new(ByteBudget::new(
+            settings.forward.as_ref().map_or(0, |f| f.spool_bytes),
+        ));
         let ingest = Arc::new(Ingest::new(
             Arc::clone(&store),
             spool.clone(),
+            Arc::clone(&spool_bytes),
             counters.clone(),
             journal,
         ));
@@ -175,6 +179,7 @@ impl Collector {
             background.push(tokio::spawn(crate::forward::run(
                 client.clone(),
                 Arc::clone(spool),
+                Arc::clone(&spool_bytes),
                 counters.clone(),
                 journal,
                 forward_signal.clone(),
@@ -193,30 +198,43 @@ impl Collector {
         }
 
         // Datagrams: a reading thread, a bounded queue, and the ingest task.
-        let queue: Arc<BoundedQueue<Received>> =
-            Arc::new(BoundedQueue::new(settings.queue_documents, WhenFull::DropOldest));
+        let handoff = udp::Handoff {
+            queue: Arc::new(BoundedQueue::new(settings.queue_documents, WhenFull::DropNewest)),
+            budget: Arc::new(ByteBudget::new(settings.queue_bytes)),
+            ingest: Arc::clone(&ingest),
+        };
         let stop_reading = Arc::new(AtomicBool::new(false));
         let reader = match udp {
             Some(socket) => Some(
-                udp::spawn(
-                    socket,
-                    Arc::clone(&queue),
-                    Arc::clone(&ingest),
-                    Arc::clone(&stop_reading),
-                )
-                .map_err(|e| format!("cannot start the UDP reader: {e}"))?,
+                udp::spawn(socket, handoff.clone(), Arc::clone(&stop_reading))
+                    .map_err(|e| format!("cannot start the UDP reader: {e}"))?,
             ),
             None => None,
         };
-        let ingesting = tokio::spawn(ingest_loop(Arc::clone(&queue), Arc::clone(&ingest)));
+        let queue = Arc::clone(&handoff.queue);
+        let ingesting = tokio::spawn(ingest_loop(handoff));
 
         let (http_stop, http_signal) = shutdown_pair();
+        let otlp_address = otlp_http.as_ref().and_then(|s| s.local_addr().ok());
+        let public: Vec<String> = [http_address, otlp_address]
+            .into_iter()
+            .flatten()
+            .filter(|a| !a.ip().is_loopback())
+            .map(|a| a.to_string())
+            .collect();
+        let read_api = settings.read_api_public || public.is_empty();
+        if !read_api {
+            journal.log(format_args!(
+                "the X-Ray read API is not served: {} is not loopback (read_api_public = true serves it)",
+                public.join(", ")
+            ));
+        }
         let router = routes::add(
             skywatch_http::Router::new(registry.clone()),
             Arc::clone(&ingest),
             Arc::new(sampling),
+            read_api,
         );
-        let otlp_address = otlp_http.as_ref().and_then(|s| s.local_addr().ok());
         let servers: Vec<_> = [http, otlp_http]
             .into_iter()
             .flatten()
@@ -259,7 +277,10 @@ impl Collector {
                     }
                 }
                 () = tokio::time::sleep(HOUSEKEEPING_EVERY) => {
-                    store.prune(now());
+                    // Documents from HTTP clients reach the disk here when no datagram flushes.
+                    if let Err(e) = store.prune(now()).and_then(|()| store.flush()) {
+                        ingest.once("store_write", format_args!("cannot write the trace store: {e}"));
+                    }
                     ingest.refresh_gauges();
                 }
             }
@@ -303,7 +324,12 @@ impl Collector {
 }
 
 /// Takes documents off the receive queue into the store until it is closed and empty.
-async fn ingest_loop(queue: Arc<BoundedQueue<Received>>, ingest: Arc<Ingest>) {
+async fn ingest_loop(handoff: udp::Handoff) {
+    let udp::Handoff {
+        queue,
+        budget,
+        ingest,
+    } = handoff;
     let mut since_flush = 0usize;
     loop {
         let next = if let Some(item) = queue.try_pop() {
@@ -320,6 +346,7 @@ async fn ingest_loop(queue: Arc<BoundedQueue<Received>>, ingest: Arc<Ingest>) {
         let Some((document, received)) = next else {
             return;
         };
+        budget.give(document.len());
         // Refused documents are counted and logged inside.
         let _ = ingest.accept(&document, received);
         since_flush += 1;

@@ -144,9 +144,29 @@ impl<'de: 'a, 'a> Deserialize<'de> for Subsegments<'a> {
     }
 }
 
-/// A subsegment's checked members (a non-object element fails the read: `parse` decides).
+/// A subsegment's checked members. Only a JSON object is one (serde's derive would also take
+/// an array of the members in order, which `segment::parse` refuses): anything else fails the
+/// read and `parse` decides.
+struct Sub<'a>(SubFields<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Sub<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Sub<'a>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Sub<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a subsegment object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Sub<'de>, A::Error> {
+                SubFields::deserialize(de::value::MapAccessDeserializer::new(map)).map(Sub)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 #[derive(Deserialize)]
-struct Sub<'a> {
+struct SubFields<'a> {
     #[serde(borrow)]
     id: Option<Scalar<'a>>,
     #[serde(borrow)]
@@ -214,7 +234,7 @@ fn common(
 
 fn subsegments_ok(subs: Option<&Subsegments<'_>>) -> bool {
     subs.is_none_or(|Subsegments(list)| {
-        list.iter().all(|s| {
+        list.iter().all(|Sub(s)| {
             common(
                 s.id.as_ref(),
                 s.name.as_ref(),
@@ -231,6 +251,10 @@ fn subsegments_ok(subs: Option<&Subsegments<'_>>) -> bool {
 /// The facts of one document that `segment::parse` would take as one segment or independent
 /// subsegment; `None` when unsure (ask `segment::parse`).
 pub fn facts(document: &[u8]) -> Option<Facts> {
+    // An object only (the derive would take an array too).
+    if document.first() != Some(&b'{') {
+        return None;
+    }
     let top: Top<'_> = serde_json::from_slice(document).ok()?;
     let (start_time, end_time) = common(
         top.id.as_ref(),
@@ -284,7 +308,7 @@ mod tests {
     #[test]
     fn mutated_documents_get_one_answer_from_both_paths() {
         let mut rng = fastrand::Rng::with_seed(5);
-        let pieces: [&[u8]; 16] = [
+        let pieces: [&[u8]; 18] = [
             b"null",
             b"\"x\"",
             b"1",
@@ -301,6 +325,8 @@ mod tests {
             b"\"a\\u0041\"",
             b",\"subsegments\":{}",
             b"\"1-581cf771-a006649127e371903a2de97\"",
+            b"[[\"70de5b6f19ff9a0b\",\"db\",1,2,null,null]]",
+            b"[\"70de5b6f19ff9a0b\",\"db\",1,2]",
         ];
         let mut fast_answers = 0;
         for _ in 0..20_000 {
@@ -343,6 +369,8 @@ mod tests {
             r#"[{"type":"subsegment","id":"70de5b6f19ff9a0a","parent_id":"70de5b6f19ff9a0b","trace_id":"1-581cf771-a006649127e371903a2de979","name":"a","start_time":1,"end_time":2}]"#,
             // A subsegment that is not an object.
             r#"{"id":"70de5b6f19ff9a0a","trace_id":"1-581cf771-a006649127e371903a2de979","name":"a","start_time":1,"end_time":2,"subsegments":[3]}"#,
+            // A subsegment written as an array of its members.
+            r#"{"id":"70de5b6f19ff9a0a","trace_id":"1-581cf771-a006649127e371903a2de979","name":"a","start_time":1,"end_time":2,"subsegments":[["70de5b6f19ff9a0b","db",1,2,null,null]]}"#,
         ] {
             assert!(facts(doc.as_bytes()).is_none(), "{doc}");
         }

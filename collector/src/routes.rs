@@ -50,8 +50,12 @@ pub fn api_error(status: StatusCode, error: &ApiError) -> Response {
     response
 }
 
-/// Adds the collector's routes to `router`.
-pub fn add(router: Router, ingest: Arc<Ingest>, sampling: Arc<Sampling>) -> Router {
+/// The read operations: trace data, which stays on this machine unless the user opts in.
+pub const READ_PATHS: [&str; 4] = ["/ServiceGraph", "/TraceGraph", "/TraceSummaries", "/Traces"];
+
+/// Adds the collector's routes to `router`; the read API only when `read_api` (else its paths
+/// answer 403 saying why).
+pub fn add(router: Router, ingest: Arc<Ingest>, sampling: Arc<Sampling>, read_api: bool) -> Router {
     let post = |router: Router,
                 path: &str,
                 op: fn(&Ingest, &[u8]) -> Result<Value, ApiError>,
@@ -82,30 +86,44 @@ pub fn add(router: Router, ingest: Arc<Ingest>, sampling: Arc<Sampling>) -> Rout
         |i, b| xray_api::put_trace_segments(i, b, now()),
         &ingest,
     );
-    router = post(
-        router,
-        "/ServiceGraph",
-        |i, b| xray_api::get_service_graph(&i.store, b),
-        &ingest,
-    );
-    router = post(
-        router,
-        "/TraceGraph",
-        |i, b| xray_api::get_trace_graph(&i.store, b),
-        &ingest,
-    );
-    router = post(
-        router,
-        "/TraceSummaries",
-        |i, b| xray_api::get_trace_summaries(&i.store, b, now()),
-        &ingest,
-    );
-    router = post(
-        router,
-        "/Traces",
-        |i, b| xray_api::batch_get_traces(&i.store, b),
-        &ingest,
-    );
+    if read_api {
+        router = post(
+            router,
+            "/ServiceGraph",
+            |i, b| xray_api::get_service_graph(&i.store, b),
+            &ingest,
+        );
+        router = post(
+            router,
+            "/TraceGraph",
+            |i, b| xray_api::get_trace_graph(&i.store, b),
+            &ingest,
+        );
+        router = post(
+            router,
+            "/TraceSummaries",
+            |i, b| xray_api::get_trace_summaries(&i.store, b, now()),
+            &ingest,
+        );
+        router = post(
+            router,
+            "/Traces",
+            |i, b| xray_api::batch_get_traces(&i.store, b),
+            &ingest,
+        );
+    } else {
+        for path in READ_PATHS {
+            router = router.route(Method::POST, path, |_| async {
+                api_error(
+                    StatusCode::FORBIDDEN,
+                    &ApiError {
+                        code: "AccessDeniedException",
+                        message: "the X-Ray read API is served on loopback only: bind http to 127.0.0.1, or set read_api_public = true".into(),
+                    },
+                )
+            });
+        }
+    }
     let rules = Arc::clone(&sampling);
     router = router.route(Method::POST, "/GetSamplingRules", move |request: Request| {
         let sampling = Arc::clone(&rules);
@@ -171,8 +189,9 @@ async fn otlp_traces(ingest: &Arc<Ingest>, request: Request) -> Response {
         ingest.counters.received.add(&"otlp", spans);
         if converted.rejected_spans > 0 {
             let why = converted.error_message.clone().unwrap_or_default();
-            ingest.reject(
+            ingest.reject_many(
                 "otlp_span",
+                converted.rejected_spans,
                 &format_args!("{} span(s): {why}", converted.rejected_spans),
             );
         }

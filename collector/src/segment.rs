@@ -185,8 +185,9 @@ pub fn is_trace_id(id: &str) -> bool {
         && b[11..].iter().all(u8::is_ascii_hexdigit)
 }
 
-/// A name the service takes: 1 to 200 characters of letters, digits, white space and
-/// `_ . : / % & # = + \ - @`.
+/// A name the service takes: 1 to 200 characters of letters, digits, spaces and
+/// `_ . : / % & # = + \ - @` (no other white space: a newline in a name would forge lines
+/// wherever it is shown).
 pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let chars = name.chars().count();
     if chars == 0 || chars > MAX_NAME_CHARS {
@@ -194,7 +195,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
     }
     match name
         .chars()
-        .find(|c| !(c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+\\-@".contains(*c)))
+        .find(|c| !(c.is_alphanumeric() || *c == ' ' || "_.:/%&#=+\\-@".contains(*c)))
     {
         Some(c) => Err(format!("{c:?} is not allowed in a name")),
         None => Ok(()),

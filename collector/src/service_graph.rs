@@ -126,6 +126,8 @@ struct Node {
     root: bool,
     active: bool,
     stats: Stats,
+    /// The requests it took as the root of a trace: its client's edge.
+    root_stats: Stats,
     edges: BTreeMap<NodeKey, Stats>,
 }
 
@@ -144,6 +146,26 @@ pub fn service_graph(docs: &[Document]) -> Value {
     for doc in docs.iter().filter(|d| !d.independent_subsegment) {
         service_of.insert(doc.id.as_str(), service_key(&doc.json));
         index_subsegments(&doc.json, &service_key(&doc.json), &mut service_of);
+    }
+    // Independent subsegments belong to their parent's service, also when the parent is
+    // itself an independent subsegment (SDKs stream nested subsegments this way): place them
+    // until no more find a place.
+    loop {
+        let mut placed = false;
+        for doc in docs.iter().filter(|d| d.independent_subsegment) {
+            if service_of.contains_key(doc.id.as_str()) {
+                continue;
+            }
+            let Some(service) = doc.parent_id.as_deref().and_then(|p| service_of.get(p)).cloned() else {
+                continue;
+            };
+            service_of.insert(doc.id.as_str(), service.clone());
+            index_subsegments(&doc.json, &service, &mut service_of);
+            placed = true;
+        }
+        if !placed {
+            break;
+        }
     }
     let segment_ids: std::collections::BTreeSet<&str> = docs
         .iter()
@@ -169,6 +191,7 @@ pub fn service_graph(docs: &[Document]) -> Value {
         node.stats.add(&doc.json);
         if doc.parent_id.is_none() {
             node.root = true;
+            node.root_stats.add(&doc.json);
         }
         // Called by another service's segment directly (Lambda's service segment and its
         // function's): an edge from that service, with this segment's view.
@@ -197,7 +220,7 @@ pub fn service_graph(docs: &[Document]) -> Value {
     let roots: Vec<(NodeKey, Stats)> = nodes
         .iter()
         .filter(|(_, n)| n.root)
-        .map(|(k, n)| (k.clone(), n.stats.clone()))
+        .map(|(k, n)| (k.clone(), n.root_stats.clone()))
         .collect();
     for (key, stats) in roots {
         let client = nodes.entry((key.0.clone(), "client".into())).or_default();
@@ -315,7 +338,8 @@ fn render(nodes: &BTreeMap<NodeKey, Node>) -> Value {
     // graph.
     let mut keys: Vec<&NodeKey> = nodes.keys().collect();
     keys.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
-    let reference = |k: &NodeKey| keys.iter().position(|x| *x == k).unwrap_or(0);
+    let references: BTreeMap<&NodeKey, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let reference = |k: &NodeKey| references.get(k).copied().unwrap_or(0);
     let services: Vec<Value> = keys
         .iter()
         .map(|key| {

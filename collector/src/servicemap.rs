@@ -131,11 +131,25 @@ pub fn render(graph: &Value, format: Format) -> String {
     }
 }
 
+/// Names come from trace data: control characters (escape sequences, newlines that would
+/// forge table rows) are shown escaped.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn label(node: &Node<'_>) -> String {
     if node.kind.is_empty() {
-        node.name.to_string()
+        printable(node.name)
     } else {
-        format!("{} ({})", node.name, node.kind)
+        format!("{} ({})", printable(node.name), printable(node.kind))
     }
 }
 
@@ -299,6 +313,20 @@ mod tests {
                  "ErrorStatistics": {"OtherCount": 0, "ThrottleCount": 0}, "FaultStatistics": {"TotalCount": 1}}}]},
             {"ReferenceId": 1, "Name": "web\"]; evil", "Type": "", "Edges": []}
         ]})
+    }
+
+    #[test]
+    fn control_characters_in_names_cannot_drive_the_terminal_or_forge_rows() {
+        let graph = json!({"Services": [
+            {"ReferenceId": 0, "Name": "a\u{1b}[31m\nFAKE  ROW", "Type": "client", "Edges": [
+                {"ReferenceId": 1, "SummaryStatistics": {"TotalCount": 1}}]},
+            {"ReferenceId": 1, "Name": "b", "Type": "", "Edges": []}
+        ]});
+        for format in [Format::Table, Format::Dot, Format::Mermaid] {
+            let out = render(&graph, format);
+            assert!(!out.contains('\u{1b}'), "{out}");
+            assert!(!out.lines().any(|l| l.starts_with("FAKE")), "{out}");
+        }
     }
 
     #[test]

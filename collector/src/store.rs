@@ -92,13 +92,17 @@ struct TraceEntry {
 
 struct Generation {
     number: u64,
+    /// Bytes written to it (documents later replaced included: they are on disk).
     bytes: u64,
     newest_received: f64,
+    /// When its first document came (epoch seconds); 0 while empty.
+    opened: f64,
 }
 
 struct Inner {
     traces: HashMap<String, TraceEntry>,
     generations: VecDeque<Generation>,
+    /// Bytes of the generations kept: what the size limit bounds.
     bytes: u64,
     documents: u64,
     writer: Option<BufWriter<File>>,
@@ -140,6 +144,7 @@ impl Store {
         };
         let mut loaded = Loaded::default();
         let mut next = 0;
+        let mut inner = store.lock();
         if let Some(dir) = store.settings.dir.clone() {
             skywatch_store::durable::create_private_dir_all(&dir)?;
             let mut numbers: Vec<u64> = std::fs::read_dir(&dir)?
@@ -150,12 +155,12 @@ impl Store {
                 })
                 .collect();
             numbers.sort_unstable();
-            let mut inner = store.lock();
             for number in numbers {
                 inner.generations.push_back(Generation {
                     number,
                     bytes: 0,
                     newest_received: 0.0,
+                    opened: 0.0,
                 });
                 let file = File::open(generation_path(&dir, number))?;
                 for line in BufReader::new(file).split(b'\n') {
@@ -166,20 +171,21 @@ impl Store {
                     };
                     match segment::parse(doc) {
                         Ok(docs) if docs.len() == 1 => {
-                            for d in docs {
-                                inner.insert(Facts::from(&d), Arc::from(doc), received, number);
-                                loaded.documents += 1;
+                            inner.account(number, line.len() as u64 + 1, received);
+                            if inner.admits(&Facts::from(&docs[0])) {
+                                inner.insert(Facts::from(&docs[0]), Arc::from(doc), received, number);
                             }
+                            loaded.documents += 1;
                         }
                         _ => loaded.unreadable_lines += 1,
                     }
                 }
                 next = number + 1;
             }
-            drop(inner);
         }
-        store.start_generation(next)?;
-        store.prune(now);
+        store.start_generation(&mut inner, next)?;
+        store.prune_locked(&mut inner, now);
+        drop(inner);
         Ok((store, loaded))
     }
 
@@ -195,34 +201,59 @@ impl Store {
         self.settings.max_bytes > 0
     }
 
-    fn start_generation(&self, number: u64) -> std::io::Result<()> {
-        let mut inner = self.lock();
-        if let Some(mut w) = inner.writer.take() {
-            w.flush()?;
-        }
-        if let Some(dir) = &self.settings.dir {
-            let file = skywatch_store::durable::open_private_append(&generation_path(dir, number))?;
-            inner.writer = Some(BufWriter::with_capacity(64 << 10, file));
-        }
+    /// A generation's size: the setting, but at most a quarter of the budget (so a small
+    /// store still prunes in steps), and at least 64 KiB.
+    fn generation_bytes(&self) -> u64 {
+        self.settings
+            .generation_bytes
+            .min(self.settings.max_bytes / 4)
+            .max(64 << 10)
+    }
+
+    /// Closes the current generation's file and starts generation `number`. The generation
+    /// is recorded even when its file cannot be opened; writing then tries again.
+    fn start_generation(&self, inner: &mut Inner, number: u64) -> std::io::Result<()> {
+        let flushed = match inner.writer.take() {
+            Some(mut w) => w.flush(),
+            None => Ok(()),
+        };
         inner.generations.push_back(Generation {
             number,
             bytes: 0,
             newest_received: 0.0,
+            opened: 0.0,
         });
+        flushed.and_then(|()| self.reopen(inner))
+    }
+
+    /// Opens the current generation's file for appending when there is a directory and no
+    /// open file.
+    fn reopen(&self, inner: &mut Inner) -> std::io::Result<()> {
+        let (Some(dir), None, Some(current)) = (&self.settings.dir, &inner.writer, inner.generations.back())
+        else {
+            return Ok(());
+        };
+        let file = skywatch_store::durable::open_private_append(&generation_path(dir, current.number))?;
+        inner.writer = Some(BufWriter::with_capacity(64 << 10, file));
         Ok(())
     }
 
     /// Keeps `docs` (each with its compact JSON), received at `received` (epoch seconds).
-    /// Returns an error only when the store directory cannot be written; the documents are then
+    /// Returns an error when the store directory cannot be written; the documents are then
     /// still kept in memory.
     pub fn insert(&self, docs: Vec<(Facts, Arc<[u8]>)>, received: f64) -> std::io::Result<()> {
         if !self.keeps() {
             return Ok(());
         }
         let mut inner = self.lock();
+        let mut result = self.reopen(&mut inner);
         let generation = inner.generations.back().map_or(0, |g| g.number);
-        let mut result = Ok(());
         for (doc, bytes) in docs {
+            // A complete document is not replaced by an in-progress copy that came late:
+            // neither kept nor written.
+            if !inner.admits(&doc) {
+                continue;
+            }
             if let Some(w) = inner.writer.as_mut() {
                 let written = write!(w, "{received:.6} ")
                     .and_then(|()| w.write_all(&bytes))
@@ -231,21 +262,32 @@ impl Store {
                     result = Err(e);
                 }
             }
+            let line = format!("{received:.6} ").len() as u64 + bytes.len() as u64 + 1;
+            inner.account(generation, line, received);
             inner.insert(doc, bytes, received, generation);
         }
-        let full = inner
-            .generations
-            .back()
-            .is_some_and(|g| g.bytes >= self.settings.generation_bytes);
-        drop(inner);
-        if full {
-            result = result.and(self.start_generation(generation + 1));
-            self.prune(received);
+        result.and(self.roll_and_prune(&mut inner, received))
+    }
+
+    /// Starts a new generation when the current one is full or has been open an eighth of the
+    /// age limit (so age pruning has something to drop even under a trickle), then prunes.
+    fn roll_and_prune(&self, inner: &mut Inner, now: f64) -> std::io::Result<()> {
+        let roll_after = self.settings.max_age.as_secs_f64() / 8.0;
+        let roll = inner.generations.back().map(|g| {
+            let full = g.bytes >= self.generation_bytes();
+            let old = g.bytes > 0 && now - g.opened > roll_after;
+            (full || old, g.number)
+        });
+        let mut result = Ok(());
+        if let Some((true, number)) = roll {
+            result = self.start_generation(inner, number + 1);
         }
+        self.prune_locked(inner, now);
         result
     }
 
-    /// Hands what was written to the OS (called when ingest has drained its queue).
+    /// Hands what was written to the OS (called when ingest has drained its queue, and by
+    /// the collector's housekeeping).
     pub fn flush(&self) -> std::io::Result<()> {
         match self.lock().writer.as_mut() {
             Some(w) => w.flush(),
@@ -253,15 +295,19 @@ impl Store {
         }
     }
 
-    /// Drops the oldest generations while the store is over its byte budget or they are older
-    /// than the age limit (never the one being written).
-    pub fn prune(&self, now: f64) {
+    /// Applies the limits as of `now`: rolls an old current generation, drops the oldest
+    /// generations while the store is over its byte budget or they are older than the age
+    /// limit.
+    pub fn prune(&self, now: f64) -> std::io::Result<()> {
         let mut inner = self.lock();
+        self.roll_and_prune(&mut inner, now)
+    }
+
+    /// Drops the oldest generations while over budget or too old (never the one being
+    /// written).
+    fn prune_locked(&self, inner: &mut Inner, now: f64) {
         let max_age = self.settings.max_age.as_secs_f64();
-        loop {
-            if inner.generations.len() < 2 {
-                break;
-            }
+        while inner.generations.len() >= 2 {
             let Some(oldest) = inner.generations.front() else {
                 break;
             };
@@ -270,8 +316,9 @@ impl Store {
             if !by_size && !by_age {
                 break;
             }
-            let number = oldest.number;
+            let (number, bytes) = (oldest.number, oldest.bytes);
             inner.generations.pop_front();
+            inner.bytes = inner.bytes.saturating_sub(bytes);
             let dropped = inner.drop_generation(number);
             if by_size {
                 inner.evicted.by_size += dropped;
@@ -349,8 +396,25 @@ impl Store {
 }
 
 impl Inner {
+    /// Whether `doc` is taken: a complete document is not replaced by an in-progress copy.
+    fn admits(&self, doc: &Facts) -> bool {
+        let old = self.traces.get(&doc.trace_id).and_then(|t| t.docs.get(&doc.id));
+        !matches!(old, Some(old) if old.end.is_some() && doc.end_time.is_none())
+    }
+
+    /// Counts `bytes` written to generation `number` at `received`.
+    fn account(&mut self, number: u64, bytes: u64, received: f64) {
+        if let Some(g) = self.generations.iter_mut().rev().find(|g| g.number == number) {
+            if g.bytes == 0 {
+                g.opened = received;
+            }
+            g.bytes += bytes;
+            g.newest_received = g.newest_received.max(received);
+            self.bytes += bytes;
+        }
+    }
+
     fn insert(&mut self, doc: Facts, bytes: Arc<[u8]>, received: f64, generation: u64) {
-        let len = bytes.len() as u64;
         let entry = self
             .traces
             .entry(doc.trace_id.clone())
@@ -370,36 +434,18 @@ impl Inner {
         entry.start = entry.start.min(stored.start);
         entry.end = entry.end.max(stored.end.unwrap_or(stored.start));
         entry.last_received = entry.last_received.max(received);
-        match entry.docs.get_mut(&stored.id) {
-            // A complete document is not replaced by an in-progress one that came late.
-            Some(old) if old.end.is_some() && stored.end.is_none() => return,
-            Some(old) => {
-                self.bytes = self.bytes - old.bytes.len() as u64 + len;
-                *old = stored;
-            }
-            None => {
-                self.bytes += len;
-                self.documents += 1;
-                entry.docs.insert(stored.id.clone(), stored);
-            }
-        }
-        if let Some(g) = self.generations.iter_mut().rev().find(|g| g.number == generation) {
-            g.bytes += len;
-            g.newest_received = g.newest_received.max(received);
+        if entry.docs.insert(stored.id.clone(), stored).is_none() {
+            self.documents += 1;
         }
     }
 
     /// Removes generation `number`'s documents; returns how many.
     fn drop_generation(&mut self, number: u64) -> u64 {
         let mut dropped = 0;
-        let mut bytes = 0;
         self.traces.retain(|_, trace| {
             trace.docs.retain(|_, d| {
                 let keep = d.generation != number;
-                if !keep {
-                    dropped += 1;
-                    bytes += d.bytes.len() as u64;
-                }
+                dropped += u64::from(!keep);
                 keep
             });
             if trace.docs.is_empty() {
@@ -414,7 +460,6 @@ impl Inner {
             trace.last_received = trace.docs.values().map(|d| d.received).fold(0.0, f64::max);
             true
         });
-        self.bytes = self.bytes.saturating_sub(bytes);
         self.documents = self.documents.saturating_sub(dropped);
         dropped
     }
@@ -536,14 +581,66 @@ mod tests {
         assert_eq!(store.traces_between(99.0, 100.5, TimeRange::TraceId).len(), 1);
         assert_eq!(store.traces_between(100.5, 200.0, TimeRange::Service).len(), 1);
         assert_eq!(store.traces_between(101.5, 200.0, TimeRange::Service).len(), 0);
-        // The current generation is never dropped; start another, then age the first out.
-        store.start_generation(1).unwrap();
+        // With no more traffic, the generation rolls once it has been open an eighth of the
+        // age limit, and goes when its newest document is older than the limit.
+        store.prune(400.0).unwrap();
+        assert!(store.trace("1-00000064-000000000000000000000001").is_some());
+        store.prune(5000.0).unwrap();
+        assert!(store.trace("1-00000064-000000000000000000000001").is_none());
+        assert_eq!(store.evicted().by_age, 1);
         store
             .insert(vec![doc(5000, 2, 5000.0, Some(5001.0))], 5000.0)
             .unwrap();
-        store.prune(5000.0);
-        assert!(store.trace("1-00000064-000000000000000000000001").is_none());
-        assert_eq!(store.evicted().by_age, 1);
+        assert_eq!(store.size().0, 1);
+    }
+
+    #[test]
+    fn a_late_in_progress_copy_is_not_written_and_replaced_copies_count_against_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(settings(Some(dir.path()), 1 << 30), 0.0).unwrap();
+        store.insert(vec![doc(5, 1, 5.0, None)], 6.0).unwrap();
+        store.insert(vec![doc(5, 1, 5.0, Some(6.0))], 7.0).unwrap();
+        store.insert(vec![doc(5, 1, 5.0, None)], 8.0).unwrap();
+        store.flush().unwrap();
+        let lines = std::fs::read_to_string(super::generation_path(dir.path(), 0)).unwrap();
+        assert_eq!(lines.lines().count(), 2, "{lines}");
+        // Both copies on disk count; one document is kept.
+        let (documents, bytes, _) = store.size();
+        assert_eq!(documents, 1);
+        assert_eq!(bytes, lines.len() as u64);
+    }
+
+    #[test]
+    fn rotation_from_many_threads_keeps_one_generation_per_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(settings(Some(dir.path()), 1 << 30), 0.0).unwrap().0);
+        let threads: Vec<_> = (0..4u32)
+            .map(|t| {
+                let store = std::sync::Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for i in 0..2_000u32 {
+                        store
+                            .insert(vec![doc(t, t * 10_000 + i + 1, 1.0, Some(2.0))], 3.0)
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        store.flush().unwrap();
+        let inner = store.lock();
+        let numbers: Vec<u64> = inner.generations.iter().map(|g| g.number).collect();
+        let mut unique = numbers.clone();
+        unique.dedup();
+        assert_eq!(numbers, unique);
+        assert_eq!(inner.documents, 8_000);
+        drop(inner);
+        // Every line on disk reads back.
+        drop(store);
+        let (_, loaded) = Store::open(settings(Some(dir.path()), 1 << 30), 4.0).unwrap();
+        assert_eq!((loaded.documents, loaded.unreadable_lines), (8_000, 0));
     }
 
     #[test]

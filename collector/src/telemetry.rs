@@ -47,6 +47,11 @@ pub const FORWARD_ERRORS: Desc = Desc::counters_by(
     "Failed PutTraceSegments attempts, by class (throttled, server, network, auth, final).",
     "class",
 );
+pub const FORWARD_NETWORK_ERRORS: Desc = Desc::counters_by(
+    "skywatch_collector_forward_network_errors_total",
+    "Failed PutTraceSegments attempts that never got an answer, by kind (timeout, refused, unknown_host, other).",
+    "kind",
+);
 pub const SPOOL_DOCUMENTS: Desc = Desc::gauge(
     "skywatch_collector_spool_documents",
     "Documents waiting to be forwarded to X-Ray.",
@@ -65,6 +70,7 @@ pub struct Counters {
     pub forwarded: Counter,
     pub forward_refused: Family<String>,
     pub forward_errors: Family<&'static str>,
+    pub forward_network_errors: Family<&'static str>,
     pub spool_documents: Gauge,
 }
 
@@ -81,6 +87,7 @@ impl Counters {
             forwarded: registry.counter(FORWARDED),
             forward_refused: registry.family(FORWARD_REFUSED),
             forward_errors: registry.family(FORWARD_ERRORS),
+            forward_network_errors: registry.family(FORWARD_NETWORK_ERRORS),
             spool_documents: registry.gauge(SPOOL_DOCUMENTS),
         }
     }

@@ -115,11 +115,15 @@ pub fn summary(id: &str, docs: &[Document]) -> Value {
     }
     summary.insert("Annotations".into(), annotations(docs));
     summary.insert("Users".into(), users(docs));
+    let mut seen = std::collections::BTreeSet::new();
     let mut services: Vec<Value> = Vec::new();
     for doc in docs.iter().filter(|d| !d.independent_subsegment) {
-        let id = service_id(&doc.json);
-        if !services.contains(&id) {
-            services.push(id);
+        let key = (
+            doc.json.get("name").and_then(Value::as_str).unwrap_or_default(),
+            doc.json.get("origin").and_then(Value::as_str).unwrap_or_default(),
+        );
+        if seen.insert(key) {
+            services.push(service_id(&doc.json));
         }
     }
     summary.insert("ServiceIds".into(), Value::Array(services));
@@ -287,36 +291,37 @@ fn deepest(value: &Value, kind: &str, path: &mut Vec<Value>, paths: &mut Vec<Vec
 /// parent never arrived stays a document of its own), then an inferred segment for each
 /// downstream call no instrumented segment answered; ordered by start time.
 pub fn assembled(docs: &[Document]) -> Vec<Value> {
+    // Independent subsegments by the id they hang under, embedded form (what placed them
+    // removed), in arrival order.
+    let mut children: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for sub in docs.iter().filter(|d| d.independent_subsegment) {
+        let Some(parent) = sub.parent_id.as_deref() else {
+            continue;
+        };
+        let mut embedded = sub.json.clone();
+        if let Value::Object(map) = &mut embedded {
+            for key in ["type", "trace_id", "parent_id"] {
+                map.remove(key);
+            }
+        }
+        children.entry(parent).or_default().push(embedded);
+    }
+    // One walk down each segment, taking each (sub)segment's children as it passes (children
+    // taken in turn bring theirs): linear in the documents.
     let mut segments: Vec<Value> = docs
         .iter()
         .filter(|d| !d.independent_subsegment)
         .map(|d| d.json.clone())
         .collect();
-    let mut orphans = Vec::new();
-    let mut pending: Vec<&Document> = docs.iter().filter(|d| d.independent_subsegment).collect();
-    // Subsegments may hang under subsegments that are themselves independent: merge until no
-    // more find a place.
-    loop {
-        let before = pending.len();
-        pending.retain(|sub| {
-            let Some(parent) = sub.parent_id.as_deref() else {
-                return true;
-            };
-            let mut embedded = sub.json.clone();
-            if let Value::Object(map) = &mut embedded {
-                for key in ["type", "trace_id", "parent_id"] {
-                    map.remove(key);
-                }
-            }
-            !segments.iter_mut().any(|s| attach(s, parent, &mut embedded))
-        });
-        if pending.len() == before {
-            break;
-        }
+    for segment in &mut segments {
+        adopt(segment, &mut children);
     }
-    for sub in pending {
-        orphans.push(sub.json.clone());
-    }
+    // What found no parent (its group is still waiting) stays a document of its own, as sent.
+    let orphans = docs
+        .iter()
+        .filter(|d| d.independent_subsegment)
+        .filter(|d| d.parent_id.as_deref().is_some_and(|p| children.contains_key(p)))
+        .map(|d| d.json.clone());
     let answered: std::collections::BTreeSet<&str> = docs
         .iter()
         .filter(|d| !d.independent_subsegment)
@@ -338,23 +343,28 @@ pub fn assembled(docs: &[Document]) -> Vec<Value> {
     all
 }
 
-/// Puts `sub` under the (sub)segment of `value` whose id is `parent`; false when none is.
-fn attach(value: &mut Value, parent: &str, sub: &mut Value) -> bool {
-    if value.get("id").and_then(Value::as_str) == Some(parent) {
-        if let Value::Object(map) = value {
-            let list = map
-                .entry("subsegments")
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Value::Array(list) = list {
-                list.push(std::mem::take(sub));
-                return true;
-            }
+/// Puts under `value` (a segment or subsegment, then each of its subsegments in turn) the
+/// independent subsegments waiting for its id.
+fn adopt(value: &mut Value, children: &mut BTreeMap<&str, Vec<Value>>) {
+    let id = value
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if let (Some(mine), Value::Object(map)) = (children.remove(id.as_str()), &mut *value) {
+        let list = map
+            .entry("subsegments")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        match list {
+            Value::Array(list) => list.extend(mine),
+            // A `subsegments` that is not a list holds no subsegments: ours take its place.
+            other => *other = Value::Array(mine),
         }
-        return false;
     }
-    match value.get_mut("subsegments") {
-        Some(Value::Array(list)) => list.iter_mut().any(|s| attach(s, parent, sub)),
-        _ => false,
+    if let Some(Value::Array(list)) = value.get_mut("subsegments") {
+        for sub in list {
+            adopt(sub, children);
+        }
     }
 }
 
@@ -473,6 +483,19 @@ mod tests {
         assert_eq!(inferred["inferred"], true);
         assert_eq!(inferred["parent_id"], "00000000000000c1");
         assert_ne!(inferred["id"], Value::from("00000000000000c1"));
+    }
+
+    #[test]
+    fn streamed_subsegments_nested_under_each_other_land_in_place_in_any_order() {
+        let out = assembled(&docs(&[
+            r#"{"type":"subsegment","id":"00000000000000c2","trace_id":"TRACE","parent_id":"00000000000000c1","name":"query","start_time":1.2,"end_time":1.3}"#,
+            r#"{"type":"subsegment","id":"00000000000000c1","trace_id":"TRACE","parent_id":"00000000000000b1","name":"load","start_time":1.1,"end_time":1.4}"#,
+            r#"{"id":"00000000000000a1","trace_id":"TRACE","name":"api","start_time":1,"end_time":2,"subsegments":[{"id":"00000000000000b1","name":"handler","start_time":1.05,"end_time":1.9}]}"#,
+        ]));
+        assert_eq!(out.len(), 1, "{out:#?}");
+        let handler = &out[0]["subsegments"][0];
+        assert_eq!(handler["subsegments"][0]["name"], "load");
+        assert_eq!(handler["subsegments"][0]["subsegments"][0]["name"], "query");
     }
 
     #[test]

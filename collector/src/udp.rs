@@ -1,7 +1,7 @@
 //! The daemon protocol's UDP receiver: a thread of its own that reads datagrams, checks their
-//! header, and hands each document to a bounded queue — never waiting on anything downstream.
-//! When the queue is full the oldest document goes (as the daemon does), counted as
-//! `dropped{reason="queue_full"}`; a malformed datagram is counted by its reason.
+//! header, and hands each document to a queue bounded in documents and in bytes — never
+//! waiting on anything downstream. When the queue is full the new document is dropped and
+//! counted as `dropped{reason="queue_full"}`; a malformed datagram is counted by its reason.
 
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +11,7 @@ use std::time::Duration;
 use skywatch_runtime::queue::{BoundedQueue, Pushed};
 
 use crate::datagram::{self, MAX_DATAGRAM_BYTES};
-use crate::ingest::Ingest;
+use crate::ingest::{ByteBudget, Ingest};
 
 /// A received document and when it came (epoch seconds).
 pub type Received = (Vec<u8>, f64);
@@ -32,23 +32,43 @@ pub fn bind(address: std::net::SocketAddr) -> std::io::Result<UdpSocket> {
     Ok(socket.into())
 }
 
+/// Where the reader hands documents.
+#[derive(Debug, Clone)]
+pub struct Handoff {
+    pub queue: Arc<BoundedQueue<Received>>,
+    /// The queue's bytes (the ingest loop gives back what it takes off).
+    pub budget: Arc<ByteBudget>,
+    pub ingest: Arc<Ingest>,
+}
+
 /// Reads `socket` on a thread until `stop` is set.
 pub fn spawn(
     socket: UdpSocket,
-    queue: Arc<BoundedQueue<Received>>,
-    ingest: Arc<Ingest>,
+    handoff: Handoff,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     socket.set_read_timeout(Some(STOP_CHECK))?;
     std::thread::Builder::new()
         .name("collector-udp".into())
-        .spawn(move || read(&socket, &queue, &ingest, &stop))
+        .spawn(move || read(&socket, &handoff, &stop))
 }
 
-fn read(socket: &UdpSocket, queue: &BoundedQueue<Received>, ingest: &Ingest, stop: &AtomicBool) {
+fn read(socket: &UdpSocket, handoff: &Handoff, stop: &AtomicBool) {
+    let Handoff {
+        queue,
+        budget,
+        ingest,
+    } = handoff;
     // One byte more than a datagram can hold, so an oversize one (loopback allows up to 64 KiB
     // on some systems) shows as such instead of as a truncated document.
     let mut buffer = vec![0u8; MAX_DATAGRAM_BYTES + 1];
+    let full = || {
+        ingest.counters.dropped.add(&"queue_full", 1);
+        ingest.once(
+            "queue_full",
+            "the receive queue is full (ingest too slow): dropping new documents",
+        );
+    };
     while !stop.load(Ordering::Relaxed) {
         let n = match socket.recv(&mut buffer) {
             Ok(n) => n,
@@ -71,17 +91,21 @@ fn read(socket: &UdpSocket, queue: &BoundedQueue<Received>, ingest: &Ingest, sto
         ingest.counters.received.add(&"udp", 1);
         match datagram::document(&buffer[..n]) {
             Ok(document) => {
+                if !budget.take(document.len()) {
+                    full();
+                    continue;
+                }
                 let received = skywatch_runtime::clock::now_ms() as f64 / 1000.0;
                 match queue.push((document.to_vec(), received)) {
                     Pushed::Queued => {}
                     Pushed::Dropped => {
-                        ingest.counters.dropped.add(&"queue_full", 1);
-                        ingest.once(
-                            "queue_full",
-                            "the receive queue is full (ingest too slow): dropping the oldest documents",
-                        );
+                        budget.give(document.len());
+                        full();
                     }
-                    Pushed::Closed => ingest.counters.dropped.add(&"shutdown", 1),
+                    Pushed::Closed => {
+                        budget.give(document.len());
+                        ingest.counters.dropped.add(&"shutdown", 1);
+                    }
                 }
             }
             Err(rejected) => ingest.reject(rejected.reason(), &rejected),

@@ -190,22 +190,26 @@ fn refusal(allowed: &[String]) -> Response {
     response
 }
 
-/// Serves `listener` until `shutdown` asks to stop; connections in progress finish on their
-/// own. A connection that fails (a client gone, a malformed request) affects only itself.
+/// Serves `listener` until `shutdown` asks to stop, then lets each open connection finish the
+/// request it is answering (no new ones) and returns when they have — within the shutdown's
+/// deadline — so a caller that flushes after `serve` returns has seen every request it
+/// answered. A connection that fails (a client gone, a malformed request) affects only itself.
 pub async fn serve(listener: TcpListener, router: Router, mut shutdown: ShutdownSignal) {
     let router = Arc::new(router);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let accepted = tokio::select! {
             accepted = async {
                 // At the cap, wait for a connection to end before accepting another.
                 let slot = Arc::clone(&slots).acquire_owned().await;
                 (listener.accept().await, slot)
             } => accepted,
-            () = shutdown.stopping() => return,
+            () = shutdown.stopping() => break,
         };
         let (accepted, Ok(slot)) = accepted else {
-            return;
+            break;
         };
         let Ok((stream, _)) = accepted else {
             // Out of descriptors or the like: pause instead of spinning.
@@ -213,7 +217,8 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: Shutdown
             continue;
         };
         let router = Arc::clone(&router);
-        tokio::spawn(async move {
+        let mut stop = shutdown.clone();
+        connections.spawn(async move {
             let _slot = slot;
             let service = hyper::service::service_fn(move |request| {
                 let router = Arc::clone(&router);
@@ -223,8 +228,28 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: Shutdown
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+            let mut connection = std::pin::pin!(connection);
+            let served = async {
+                tokio::select! {
+                    _ = connection.as_mut() => {}
+                    () = stop.stopping() => {
+                        // Finish the request in hand, take no new one.
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.as_mut().await;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, served).await;
         });
+    }
+    let drain = async { while connections.join_next().await.is_some() {} };
+    match shutdown.time_left() {
+        Some(left) => {
+            if tokio::time::timeout(left, drain).await.is_err() {
+                connections.abort_all();
+            }
+        }
+        None => drain.await,
     }
 }
 
@@ -307,6 +332,49 @@ mod tests {
             .await
             .expect("the listener ends at a stop")
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_request_in_flight_at_the_stop_is_answered_before_serve_returns() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let started_tx = std::sync::Mutex::new(Some(started_tx));
+        let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let answered_in_handler = std::sync::Arc::clone(&answered);
+        let router = Router::new(Registry::new()).route(Method::POST, "/slow", move |_| {
+            let started = started_tx.lock().unwrap().take();
+            let answered = std::sync::Arc::clone(&answered_in_handler);
+            async move {
+                if let Some(tx) = started {
+                    let _ = tx.send(());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                answered.store(true, std::sync::atomic::Ordering::SeqCst);
+                text(StatusCode::OK, "done")
+            }
+        });
+        let (stop, signal) = skywatch_runtime::shutdown_pair();
+        let server = tokio::spawn(super::serve(listener, router, signal));
+        let client = tokio::spawn(exchange(
+            addr,
+            b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+        ));
+        started_rx.await.unwrap();
+        stop.stop(std::time::Duration::from_secs(5));
+        tokio::time::timeout(std::time::Duration::from_secs(5), server)
+            .await
+            .expect("the listener ends once the request is answered")
+            .unwrap();
+        assert!(
+            answered.load(std::sync::atomic::Ordering::SeqCst),
+            "serve returned before the answer"
+        );
+        let answer = client.await.unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.ends_with("done"),
+            "{answer}"
+        );
     }
 
     #[tokio::test]

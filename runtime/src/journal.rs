@@ -18,8 +18,25 @@ impl Journal {
         self.part
     }
 
-    /// Writes one log line.
+    /// Writes one log line. Control characters (a newline, an escape sequence — messages
+    /// quote data from outside) are written escaped, so a line stays one line and cannot drive
+    /// the terminal.
     pub fn log(&self, message: impl std::fmt::Display) {
-        eprintln!("skywatch {}: {message}", self.part);
+        let text = message.to_string();
+        if text.chars().any(char::is_control) {
+            let escaped: String = text
+                .chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect();
+            eprintln!("skywatch {}: {escaped}", self.part);
+        } else {
+            eprintln!("skywatch {}: {text}", self.part);
+        }
     }
 }

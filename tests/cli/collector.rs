@@ -588,7 +588,7 @@ fn forwarding_rides_out_5xx_and_refused_connections_and_sends_telemetry() {
         Duration::from_secs(30),
         Duration::from_millis(50),
         || {
-            (collector.metric("skywatch_collector_forward_errors_total{class=\"network\"}") >= 1)
+            (collector.metric("skywatch_collector_forward_network_errors_total{kind=\"refused\"}") >= 1)
                 .then_some(())
         },
     )
@@ -627,7 +627,7 @@ fn forwarding_rides_out_5xx_and_refused_connections_and_sends_telemetry() {
 }
 
 #[test]
-fn with_xray_unreachable_a_full_spool_drops_the_oldest_and_every_loss_is_reported() {
+fn with_xray_unreachable_a_full_spool_drops_new_documents_and_every_loss_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     // Nothing listens on port 1: every attempt is a refused connection.
     let env = skywatch_tests::aws::env_vars("http://127.0.0.1:1");
@@ -653,7 +653,7 @@ fn with_xray_unreachable_a_full_spool_drops_the_oldest_and_every_loss_is_reporte
         }
     }
     // At most 8 batches of 50 in flight, one more waiting for a slot, 10 in the spool: the
-    // rest went, oldest first, and were counted.
+    // rest were refused at the spool's door, and counted.
     let spilled = poll_until(
         "spool drops counted",
         Duration::from_secs(20),
