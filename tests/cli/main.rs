@@ -8,6 +8,7 @@ mod agent;
 mod agent_journald;
 mod agent_logs;
 mod agent_silent_paths;
+mod agent_traces;
 mod collector;
 mod logq;
 mod running_agent;

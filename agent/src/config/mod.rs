@@ -13,6 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use schema::Plugin;
+pub use skywatch_collector::config::CollectorConfig;
 pub use toml_out::to_toml;
 
 /// The default global collection interval, seconds.
@@ -81,6 +82,45 @@ pub struct AgentConfig {
     pub health_listen: Option<String>,
     pub metrics: Option<MetricsConfig>,
     pub logs: Option<LogsConfig>,
+    /// The trace collector run beside the agent; none: no collector.
+    pub traces: Option<TracesConfig>,
+}
+
+/// The `traces` section: the trace collector (`skywatch collector`) the agent runs as a second
+/// part, with the collector's own settings.
+#[derive(Debug, Clone)]
+pub struct TracesConfig {
+    /// What the collector is started with, before the agent's defaults
+    /// ([`TracesConfig::for_run`]).
+    pub collector: CollectorConfig,
+    /// The same settings as `[traces]` keys, as read from our TOML or mapped from the CloudWatch
+    /// agent's JSON: what `config convert` prints and what equality compares (the collector's
+    /// type has neither `Serialize` nor `PartialEq`).
+    table: serde_json::Map<String, serde_json::Value>,
+}
+
+impl PartialEq for TracesConfig {
+    fn eq(&self, other: &TracesConfig) -> bool {
+        self.table == other.table
+    }
+}
+
+impl TracesConfig {
+    /// The collector's config for a run of `agent`: forwarding without a region or role of its
+    /// own takes the agent's (`agent.region`, `agent.credentials.role_arn`), as the metrics and
+    /// logs do. Without either the SDK's chain decides (environment, profile, instance).
+    pub fn for_run(&self, agent: &AgentConfig) -> CollectorConfig {
+        let mut config = self.collector.clone();
+        if let Some(forward) = &mut config.forward {
+            if forward.region.is_none() {
+                forward.region.clone_from(&agent.region);
+            }
+            if forward.role_arn.is_none() {
+                forward.role_arn.clone_from(&agent.role_arn);
+            }
+        }
+        config
+    }
 }
 
 /// The default longest time a log event waits before its batch is sent, seconds.
@@ -408,13 +448,14 @@ pub fn load(path: &Path) -> Loaded {
                 // for nothing is an error, not a daemon that idles (or a reload that stops
                 // collecting).
                 if config.metrics.is_none()
+                    && config.traces.is_none()
                     && config.logs.as_ref().is_none_or(|l| {
                         l.files.is_empty() && l.journald.is_empty() && l.emf_listen.is_empty()
                     })
                 {
                     loaded.errors.push(Problem {
                         path: String::new(),
-                        message: "nothing to do: the config collects no metrics and no log files (add a metrics plugin, a log file or a journald entry)".into(),
+                        message: "nothing to do: the config collects no metrics, no log files and no traces (add a metrics plugin, a log file, a journald entry or a traces section)".into(),
                     });
                     loaded.config = None;
                     return loaded;

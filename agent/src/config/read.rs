@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 mod journald;
 mod logs;
+mod traces;
 
 pub(super) use logs::normalize_glob;
 
@@ -62,13 +63,13 @@ pub(super) fn read(tree: &Value, format: Format) -> Loaded {
 /// What skywatch offers, or plans, for a part of the CloudWatch agent it does not have.
 fn plan_for(key: &str) -> &'static str {
     match key {
-        "traces" => "traces are planned for skywatch's collector (a drop-in for the X-Ray daemon, UDP 2000 and OTLP), not the agent",
-        "otlp" => "OTLP is planned for skywatch's collector",
+        "otlp" => "OTLP metrics are planned; OTLP traces are taken by the traces section (skywatch's collector)",
+        "tls" => "the OTLP listener speaks plain HTTP: keep it on loopback, or put a TLS-terminating proxy in front",
         "prometheus" => "planned: scraping Prometheus endpoints into EMF; until then the CloudWatch agent or an OpenTelemetry collector does it",
         "jmx" => "planned: JVM metrics through a JMX or Jolokia endpoint; until then the CloudWatch agent does it",
         "efa" => "planned: EFA counters from /sys/class/infiniband",
         "dpdk" => "planned: DPDK metrics from its telemetry socket",
-        "kubernetes" | "ecs" | "application_signals" => {
+        "kubernetes" | "ecs" | "application_signals" | "app_signals" => {
             "Container Insights and Application Signals belong to the EKS/ECS agents; not planned for the instance agent"
         }
         "metrics_destinations" => "skywatch sends metrics to CloudWatch or its local store (outputs.metrics); Amazon Managed Prometheus is planned",
@@ -205,8 +206,8 @@ impl Reader {
             return config;
         };
         let (known, unsupported): (&[&str], &[&str]) = match self.format {
-            Format::CloudWatchJson => (&["agent", "metrics", "logs"], &["traces"]),
-            Format::Toml => (&["agent", "outputs", "health", "metrics", "logs"], &[]),
+            Format::CloudWatchJson => (&["agent", "metrics", "logs", "traces"], &[]),
+            Format::Toml => (&["agent", "outputs", "health", "metrics", "logs", "traces"], &[]),
         };
         self.check_keys(root, "", known, &[], unsupported);
         if let Some(logs) = root.get("logs") {
@@ -224,6 +225,9 @@ impl Reader {
         // Plugins inherit the global interval, so the agent section is read first.
         if let Some(metrics) = root.get("metrics") {
             config.metrics = self.metrics(metrics, "metrics");
+        }
+        if let Some(traces) = root.get("traces") {
+            config.traces = self.traces(traces);
         }
         config
     }

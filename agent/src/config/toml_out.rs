@@ -198,6 +198,12 @@ pub fn to_toml(config: &AgentConfig) -> String {
     if let Some(logs) = &config.logs {
         root.insert("logs".into(), Value::Table(logs_table(logs)));
     }
+    if let Some(traces) = &config.traces {
+        // The collector's keys as read (our TOML) or mapped (the CloudWatch agent's JSON).
+        if let Ok(table) = Value::try_from(&traces.table) {
+            root.insert("traces".into(), table);
+        }
+    }
     toml::to_string(&root).unwrap_or_default()
 }
 

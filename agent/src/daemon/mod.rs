@@ -8,6 +8,11 @@
 //! (its EMF documents still become metrics), then the metrics are flushed, all within the stop
 //! timeout; SIGHUP reloads the config (a config with errors is refused and the running one
 //! kept). The host speaks systemd's protocol (READY/RELOADING/STOPPING, watchdog).
+//!
+//! With a `traces` section the trace collector runs as a second part of the same host: its
+//! listeners are bound at start (a port in use fails the start), its store is
+//! `<state dir>/traces`, its counters are on the health listener's /metrics, and it reads its
+//! settings at start only.
 
 mod auto_output;
 pub use auto_output::OutputStatus;
@@ -43,6 +48,8 @@ pub const JOURNAL: Journal = Journal::new("agent");
 
 /// How long a stopping agent keeps trying to send what it has.
 const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the stopping trace collector keeps sending to X-Ray (as `skywatch collector`).
+const COLLECTOR_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `--once` keeps trying, unless told otherwise.
 pub const ONCE_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Between the two readings `--once` takes for rates (cpu usage, diskio, net).
@@ -119,7 +126,7 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     let telemetry = Arc::new(Telemetry::new(&registry));
     let (health_stop, health_signal) = shutdown_pair();
     // Boxed: starting holds every part's set-up at once.
-    let agent = Box::pin(Agent::start(
+    let mut agent = Box::pin(Agent::start(
         options,
         Arc::clone(&telemetry),
         registry,
@@ -141,7 +148,15 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     let signals =
         Signals::new().map_err(|e| AgentError::Startup(format!("cannot listen for signals: {e}")))?;
     let mut host = Host::new(JOURNAL);
+    let traces = agent.traces.take();
     host.start(JOURNAL, STOP_FLUSH_TIMEOUT, move |ctx| agent.serve(ctx));
+    if let Some(collector) = traces {
+        host.start(
+            skywatch_collector::part::journal(),
+            COLLECTOR_STOP_TIMEOUT,
+            move |ctx| collector.serve(ctx),
+        );
+    }
     let errors = host.run(signals).await;
     health_stop.stop(Duration::ZERO);
     if errors.is_empty() {
@@ -169,6 +184,8 @@ struct Agent {
     emf_listened: Option<Arc<EmfQueue>>,
     /// The EMF and statsd listeners' tasks.
     listeners: Vec<tokio::task::JoinHandle<()>>,
+    /// The trace collector, bound, until the host starts it.
+    traces: Option<skywatch_collector::part::Collector>,
 }
 
 impl Agent {
@@ -219,6 +236,16 @@ impl Agent {
         let emf = emf_files.then(|| Arc::new(EmfQueue::new(EMF_FILE_BATCHES, WhenFull::DropNewest)));
         let emf_listened = (!emf_listen.is_empty() && !options.once)
             .then(|| Arc::new(EmfQueue::new(EMF_LISTENED_DOCUMENTS, WhenFull::DropNewest)));
+        let traces = match &config.traces {
+            Some(_) if options.once => {
+                JOURNAL.log("--once: the trace collector is not started");
+                None
+            }
+            Some(traces) => {
+                Some(bind_collector(&traces.for_run(&config), &state_dir, registry.clone()).await?)
+            }
+            None => None,
+        };
         let status = OutputStatus::default();
         let output = MetricOutput::open(
             &config,
@@ -347,6 +374,7 @@ impl Agent {
             emf,
             emf_listened,
             listeners: emf_listener.into_iter().chain(udp_listeners).collect(),
+            traces,
         })
     }
 
@@ -493,6 +521,21 @@ impl Agent {
         JOURNAL.log(format_args!("stopped: {}", stop_report(&result, &telemetry)));
         Ok(())
     }
+}
+
+/// Opens the trace store (`<state dir>/traces` unless the config names one) and binds the
+/// collector's listeners; its counters go to the agent's registry.
+async fn bind_collector(
+    config: &skywatch_collector::config::CollectorConfig,
+    state_dir: &std::path::Path,
+    registry: Registry,
+) -> Result<skywatch_collector::part::Collector, AgentError> {
+    let settings = config
+        .resolve(state_dir)
+        .map_err(|problems| AgentError::Startup(format!("traces: {}", problems.join("; "))))?;
+    skywatch_collector::part::Collector::bind(settings, registry)
+        .await
+        .map_err(|e| AgentError::Startup(format!("traces: {e}")))
 }
 
 /// Binds a UDP listener of `plugin` on `address` and hands it each datagram; what `take`
