@@ -210,3 +210,119 @@ async fn otlp_traces(ingest: &Arc<Ingest>, request: Request) -> Response {
         Err(e) => skywatch_http::text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use bytes::Bytes;
+    use http_body_util::BodyExt as _;
+    use skywatch_http::{HeaderMap, Method, Request, Router, StatusCode};
+
+    use super::{add, Sampling};
+    use crate::ingest::{ByteBudget, Ingest};
+    use crate::sampling::Sampler;
+    use crate::store::{Store, StoreSettings};
+    use crate::telemetry::Counters;
+
+    fn router(read_api: bool) -> (Router, Arc<Ingest>) {
+        let settings = StoreSettings {
+            dir: None,
+            max_bytes: 1 << 30,
+            max_age: Duration::from_secs(3600),
+            generation_bytes: 1 << 20,
+        };
+        let registry = skywatch_telemetry::Registry::new();
+        let ingest = Arc::new(Ingest::new(
+            Arc::new(Store::open(settings, 0.0).unwrap().0),
+            None,
+            Arc::new(ByteBudget::new(0)),
+            Counters::register(&registry),
+            skywatch_runtime::Journal::new("test"),
+        ));
+        let sampling = Arc::new(Sampling::Local(Sampler::new(&[], SystemTime::now()).unwrap()));
+        (
+            add(Router::new(registry), Arc::clone(&ingest), sampling, read_api),
+            ingest,
+        )
+    }
+
+    fn post(path: &str, headers: &[(&'static str, &'static str)], body: impl Into<Bytes>) -> Request {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, v.parse().unwrap());
+        }
+        Request {
+            method: Method::POST,
+            path: path.into(),
+            query: None,
+            headers: map,
+            body: body.into(),
+        }
+    }
+
+    async fn text(response: skywatch_http::Response) -> String {
+        String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn errors_have_the_rest_json_shape_and_the_read_api_can_be_withheld() {
+        let (open, _) = router(true);
+        let bad = open.handle(post("/TraceSummaries", &[], "not json")).await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(bad.headers()["x-amzn-ErrorType"], "InvalidRequestException");
+        assert!(text(bad).await.contains(r#""__type":"InvalidRequestException""#));
+        let (closed, _) = router(false);
+        for path in super::READ_PATHS {
+            let refused = closed.handle(post(path, &[], "{}")).await;
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{path}");
+            assert!(text(refused).await.contains("read_api_public"));
+        }
+        // Ingest and sampling stay open.
+        let put = closed
+            .handle(post("/TraceSegments", &[], r#"{"TraceSegmentDocuments":[]}"#))
+            .await;
+        assert_eq!(put.status(), StatusCode::OK);
+        assert_eq!(
+            closed.handle(post("/GetSamplingRules", &[], "{}")).await.status(),
+            StatusCode::OK
+        );
+        // Paths the daemon's proxy would have signed and sent on do not exist here.
+        let other = closed.handle(post("/CreateSamplingRule", &[], "{}")).await;
+        assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn otlp_takes_the_python_sdks_export_and_refuses_what_it_cannot_read() {
+        let (router, ingest) = router(true);
+        let fixture = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/otlp-python-traces.bin"
+        ))
+        .unwrap();
+        let ok = router
+            .handle(post(
+                "/v1/traces",
+                &[("content-type", "application/x-protobuf")],
+                fixture,
+            ))
+            .await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(ingest.counters.received.get(&"otlp"), 4);
+        assert_eq!(ingest.counters.stored.get(), 4);
+        let unsupported = router
+            .handle(post("/v1/traces", &[("content-type", "text/plain")], "x"))
+            .await;
+        assert_eq!(unsupported.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let broken = router
+            .handle(post(
+                "/v1/traces",
+                &[("content-type", "application/json")],
+                "{\"resourceSpans\": 7}",
+            ))
+            .await;
+        assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(ingest.counters.rejected.get(&"otlp_request".to_string()), 1);
+    }
+}

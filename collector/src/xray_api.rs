@@ -236,3 +236,199 @@ pub fn batch_get_traces(store: &Store, request: &[u8]) -> Result<Value, ApiError
     }
     Ok(json!({ "Traces": traces, "UnprocessedTraceIds": missing }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use serde_json::{json, Value};
+
+    use super::{
+        batch_get_traces, get_trace_graph, get_trace_summaries, put_trace_segments, SUMMARIES_PER_PAGE,
+    };
+    use crate::ingest::{ByteBudget, Ingest};
+    use crate::store::{Store, StoreSettings};
+    use crate::telemetry::Counters;
+
+    fn ingest() -> Ingest {
+        let settings = StoreSettings {
+            dir: None,
+            max_bytes: 1 << 30,
+            max_age: Duration::from_secs(3600),
+            generation_bytes: 1 << 20,
+        };
+        let (store, _) = Store::open(settings, 0.0).unwrap();
+        Ingest::new(
+            Arc::new(store),
+            None,
+            Arc::new(ByteBudget::new(0)),
+            Counters::register(&skywatch_telemetry::Registry::new()),
+            skywatch_runtime::Journal::new("test"),
+        )
+    }
+
+    fn segment(trace: u32, id: u32, name: &str, extra: &str) -> String {
+        format!(
+            r#"{{"id":"{id:016x}","trace_id":"1-{trace:08x}-000000000000000000000001","name":"{name}","start_time":{trace},"end_time":{}{extra}}}"#,
+            f64::from(trace) + 0.5
+        )
+    }
+
+    fn put(ingest: &Ingest, docs: &[String]) -> Value {
+        let body = json!({ "TraceSegmentDocuments": docs }).to_string();
+        put_trace_segments(ingest, body.as_bytes(), 1.0).unwrap()
+    }
+
+    #[test]
+    fn put_trace_segments_answers_the_refused_with_their_id_and_code() {
+        let ingest = ingest();
+        let answer = put(
+            &ingest,
+            &[
+                segment(100, 1, "ok", ""),
+                r#"{"id":"0000000000000002","name":"x","start_time":1,"end_time":2}"#.to_string(),
+                "not json".to_string(),
+                format!(r#"{{"id":"0000000000000003","pad":"{}"}}"#, "x".repeat(70_000)),
+            ],
+        );
+        let unprocessed = answer["UnprocessedTraceSegments"].as_array().unwrap();
+        let codes: Vec<&str> = unprocessed
+            .iter()
+            .map(|u| u["ErrorCode"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, ["MissingTraceId", "NotJson", "DocumentTooLarge"]);
+        assert_eq!(unprocessed[0]["Id"], "0000000000000002");
+        assert_eq!(ingest.counters.received.get(&"tcp"), 4);
+        assert_eq!(ingest.counters.stored.get(), 1);
+        let error = put_trace_segments(&ingest, b"{}", 1.0).unwrap_err();
+        assert!(
+            error.message.contains("TraceSegmentDocuments is required"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn summaries_come_a_page_at_a_time_newest_first() {
+        let ingest = ingest();
+        let docs: Vec<String> = (0..250).map(|i| segment(1000 + i, i + 1, "api", "")).collect();
+        put(&ingest, &docs);
+        let mut token: Option<String> = None;
+        let mut seen = Vec::new();
+        loop {
+            let mut request = json!({"StartTime": 0, "EndTime": 5000});
+            if let Some(t) = &token {
+                request["NextToken"] = json!(t);
+            }
+            let page = get_trace_summaries(&ingest.store, request.to_string().as_bytes(), 1.0).unwrap();
+            let ids: Vec<String> = page["TraceSummaries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["Id"].as_str().unwrap().to_string())
+                .collect();
+            assert!(ids.len() <= SUMMARIES_PER_PAGE);
+            seen.extend(ids);
+            match page.get("NextToken").and_then(Value::as_str) {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 250);
+        assert_eq!(seen[0], "1-000004e1-000000000000000000000001", "newest first");
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 250);
+    }
+
+    #[test]
+    fn time_range_types_pick_traces_by_their_id_their_arrival_or_their_segments() {
+        let ingest = ingest();
+        // A trace whose id says 100 but whose segments ran at 5000.
+        put(
+            &ingest,
+            &[r#"{"id":"0000000000000001","trace_id":"1-00000064-000000000000000000000001","name":"a","start_time":5000,"end_time":5001}"#.to_string()],
+        );
+        let count = |range: &str, start: u32, end: u32| {
+            let request = json!({"StartTime": start, "EndTime": end, "TimeRangeType": range}).to_string();
+            get_trace_summaries(&ingest.store, request.as_bytes(), 1.0).unwrap()["TraceSummaries"]
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        assert_eq!(count("TraceId", 50, 150), 1);
+        assert_eq!(count("TraceId", 4000, 6000), 0);
+        assert_eq!(count("Service", 4000, 6000), 1);
+        // Received at 1.0 (the `now` of put).
+        assert_eq!(count("Event", 0, 2), 1);
+        assert_eq!(count("Event", 3, 9), 0);
+        for (body, words) in [
+            (
+                json!({"StartTime": 0, "EndTime": 1, "TimeRangeType": "Bogus"}),
+                "TimeRangeType",
+            ),
+            (json!({"EndTime": 1}), "StartTime is required"),
+            (
+                json!({"StartTime": 5, "EndTime": 1}),
+                "EndTime is before StartTime",
+            ),
+            (
+                json!({"StartTime": 0, "EndTime": 1, "NextToken": "x"}),
+                "NextToken",
+            ),
+            (
+                json!({"StartTime": 0, "EndTime": 1, "FilterExpression": "edge(\"a\",\"b\")"}),
+                "not supported",
+            ),
+        ] {
+            let error = get_trace_summaries(&ingest.store, body.to_string().as_bytes(), 1.0).unwrap_err();
+            assert_eq!(error.code, "InvalidRequestException");
+            assert!(error.message.contains(words), "{error}");
+        }
+    }
+
+    #[test]
+    fn trace_graph_and_batch_get_traces_answer_for_the_ids_named() {
+        let ingest = ingest();
+        put(
+            &ingest,
+            &[
+                segment(100, 1, "web", ""),
+                segment(200, 2, "worker", r#","fault":true"#),
+            ],
+        );
+        let graph = get_trace_graph(
+            &ingest.store,
+            br#"{"TraceIds":["1-000000c8-000000000000000000000001"]}"#,
+        )
+        .unwrap();
+        let names: Vec<&str> = graph["Services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["worker", "worker"],
+            "the worker and its client only: {graph:#}"
+        );
+        let traces = batch_get_traces(
+            &ingest.store,
+            br#"{"TraceIds":["1-00000064-000000000000000000000001","1-00000001-000000000000000000000009"]}"#,
+        )
+        .unwrap();
+        assert_eq!(traces["Traces"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            traces["UnprocessedTraceIds"],
+            json!(["1-00000001-000000000000000000000009"])
+        );
+        let document: Value =
+            serde_json::from_str(traces["Traces"][0]["Segments"][0]["Document"].as_str().unwrap()).unwrap();
+        assert_eq!(document["name"], "web");
+        let too_many = json!({"TraceIds": vec!["1-00000001-000000000000000000000001"; 101]}).to_string();
+        assert!(batch_get_traces(&ingest.store, too_many.as_bytes()).is_err());
+        assert!(get_trace_graph(&ingest.store, b"[1]").is_err());
+    }
+}
