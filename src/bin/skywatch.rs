@@ -403,7 +403,7 @@ fn collector(args: CollectorArgs) -> ExitCode {
         let collector = skywatch_collector::part::Collector::bind(settings, registry).await?;
         let signals =
             skywatch_runtime::Signals::new().map_err(|e| format!("cannot listen for signals: {e}"))?;
-        let mut host = skywatch_runtime::Host::new(journal.clone());
+        let mut host = skywatch_runtime::Host::new(journal);
         host.start(journal, std::time::Duration::from_secs(10), move |ctx| {
             collector.serve(ctx)
         });

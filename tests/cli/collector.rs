@@ -469,13 +469,16 @@ fn forwarded_documents_land_in_xray_and_traces_survive_a_restart() {
     );
 }
 
+/// Builds one malformed datagram.
+type MakeDatagram = dyn Fn(&mut fastrand::Rng) -> Vec<u8>;
+
 #[test]
 fn a_flood_of_malformed_datagrams_is_counted_and_the_collector_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let collector = Collector::start(dir.path(), "", &[]);
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut rng = fastrand::Rng::with_seed(17);
-    let kinds: [&dyn Fn(&mut fastrand::Rng) -> Vec<u8>; 5] = [
+    let kinds: [&MakeDatagram; 5] = [
         &|_| b"no header at all".to_vec(),
         &|_| b"{\"format\":\"xml\",\"version\":1}\n{}".to_vec(),
         &|_| b"{\"format\":\"json\",\"version\":1}\n".to_vec(),
