@@ -39,7 +39,7 @@ fn help_lists_every_subcommand() {
 
 #[test]
 fn unbuilt_subcommands_say_so_and_fail() {
-    for sub in ["collector", "dashboard", "alarms", "up"] {
+    for sub in ["dashboard", "alarms", "up"] {
         let out = skywatch().arg(sub).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{sub}");
         assert_eq!(
@@ -47,6 +47,36 @@ fn unbuilt_subcommands_say_so_and_fail() {
             format!("skywatch {sub}: not implemented yet")
         );
     }
+}
+
+#[test]
+fn a_bad_collector_setting_names_its_key_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let out = skywatch()
+        .args(["collector", "--udp", "localhost", "--state-dir", state])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "skywatch collector: udp: \"localhost\" is not host:port (an IP address and a port)"
+    );
+    let config = dir.path().join("collector.toml");
+    std::fs::write(&config, "udpp = \"127.0.0.1:0\"\n").unwrap();
+    let out = skywatch()
+        .args([
+            "collector",
+            "--config",
+            config.to_str().unwrap(),
+            "--state-dir",
+            state,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown field `udpp`"), "{stderr}");
 }
 
 #[test]
