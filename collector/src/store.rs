@@ -97,6 +97,8 @@ struct Generation {
     newest_received: f64,
     /// When its first document came (epoch seconds); 0 while empty.
     opened: f64,
+    /// The traces with documents in it: what dropping it visits (not the whole store).
+    traces: std::collections::HashSet<String>,
 }
 
 struct Inner {
@@ -161,6 +163,7 @@ impl Store {
                     bytes: 0,
                     newest_received: 0.0,
                     opened: 0.0,
+                    traces: std::collections::HashSet::new(),
                 });
                 let file = File::open(generation_path(&dir, number))?;
                 for line in BufReader::new(file).split(b'\n') {
@@ -222,6 +225,7 @@ impl Store {
             bytes: 0,
             newest_received: 0.0,
             opened: 0.0,
+            traces: std::collections::HashSet::new(),
         });
         flushed.and_then(|()| self.reopen(inner))
     }
@@ -248,6 +252,7 @@ impl Store {
         let mut inner = self.lock();
         let mut result = self.reopen(&mut inner);
         let generation = inner.generations.back().map_or(0, |g| g.number);
+        let prefix = format!("{received:.6} ");
         for (doc, bytes) in docs {
             // A complete document is not replaced by an in-progress copy that came late:
             // neither kept nor written.
@@ -255,14 +260,15 @@ impl Store {
                 continue;
             }
             if let Some(w) = inner.writer.as_mut() {
-                let written = write!(w, "{received:.6} ")
+                let written = w
+                    .write_all(prefix.as_bytes())
                     .and_then(|()| w.write_all(&bytes))
                     .and_then(|()| w.write_all(b"\n"));
                 if let Err(e) = written {
                     result = Err(e);
                 }
             }
-            let line = format!("{received:.6} ").len() as u64 + bytes.len() as u64 + 1;
+            let line = (prefix.len() + bytes.len() + 1) as u64;
             inner.account(generation, line, received);
             inner.insert(doc, bytes, received, generation);
         }
@@ -316,10 +322,12 @@ impl Store {
             if !by_size && !by_age {
                 break;
             }
-            let (number, bytes) = (oldest.number, oldest.bytes);
-            inner.generations.pop_front();
-            inner.bytes = inner.bytes.saturating_sub(bytes);
-            let dropped = inner.drop_generation(number);
+            let Some(oldest) = inner.generations.pop_front() else {
+                break;
+            };
+            let number = oldest.number;
+            inner.bytes = inner.bytes.saturating_sub(oldest.bytes);
+            let dropped = inner.drop_generation(&oldest);
             if by_size {
                 inner.evicted.by_size += dropped;
             } else {
@@ -437,19 +445,29 @@ impl Inner {
         if entry.docs.insert(stored.id.clone(), stored).is_none() {
             self.documents += 1;
         }
+        if let Some(g) = self.generations.iter_mut().rev().find(|g| g.number == generation) {
+            if !g.traces.contains(&doc.trace_id) {
+                g.traces.insert(doc.trace_id);
+            }
+        }
     }
 
-    /// Removes generation `number`'s documents; returns how many.
-    fn drop_generation(&mut self, number: u64) -> u64 {
+    /// Removes `generation`'s documents (it is already out of the list); returns how many.
+    fn drop_generation(&mut self, generation: &Generation) -> u64 {
+        let number = generation.number;
         let mut dropped = 0;
-        self.traces.retain(|_, trace| {
+        for id in &generation.traces {
+            let Some(trace) = self.traces.get_mut(id) else {
+                continue;
+            };
             trace.docs.retain(|_, d| {
                 let keep = d.generation != number;
                 dropped += u64::from(!keep);
                 keep
             });
             if trace.docs.is_empty() {
-                return false;
+                self.traces.remove(id);
+                continue;
             }
             trace.start = trace.docs.values().map(|d| d.start).fold(f64::INFINITY, f64::min);
             trace.end = trace
@@ -458,8 +476,7 @@ impl Inner {
                 .map(|d| d.end.unwrap_or(d.start))
                 .fold(f64::NEG_INFINITY, f64::max);
             trace.last_received = trace.docs.values().map(|d| d.received).fold(0.0, f64::max);
-            true
-        });
+        }
         self.documents = self.documents.saturating_sub(dropped);
         dropped
     }
