@@ -72,8 +72,8 @@ pub struct Evicted {
     pub by_size: u64,
 }
 
+/// One document (its id is its key in the trace's map).
 struct Stored {
-    id: String,
     start: f64,
     end: Option<f64>,
     received: f64,
@@ -423,32 +423,43 @@ impl Inner {
     }
 
     fn insert(&mut self, doc: Facts, bytes: Arc<[u8]>, received: f64, generation: u64) {
-        let entry = self
-            .traces
-            .entry(doc.trace_id.clone())
-            .or_insert_with(|| TraceEntry {
-                start: f64::INFINITY,
-                end: f64::NEG_INFINITY,
-                ..TraceEntry::default()
-            });
+        let Facts {
+            id,
+            trace_id,
+            start_time,
+            end_time,
+        } = doc;
+        if let Some(g) = self.generations.iter_mut().rev().find(|g| g.number == generation) {
+            if !g.traces.contains(&trace_id) {
+                g.traces.insert(trace_id.clone());
+            }
+        }
+        // Most documents join a trace already here: look up before allocating a key.
+        if !self.traces.contains_key(&trace_id) {
+            self.traces.insert(
+                trace_id.clone(),
+                TraceEntry {
+                    start: f64::INFINITY,
+                    end: f64::NEG_INFINITY,
+                    ..TraceEntry::default()
+                },
+            );
+        }
+        let Some(entry) = self.traces.get_mut(&trace_id) else {
+            return;
+        };
+        entry.start = entry.start.min(start_time);
+        entry.end = entry.end.max(end_time.unwrap_or(start_time));
+        entry.last_received = entry.last_received.max(received);
         let stored = Stored {
-            start: doc.start_time,
-            end: doc.end_time,
+            start: start_time,
+            end: end_time,
             received,
             generation,
             bytes,
-            id: doc.id,
         };
-        entry.start = entry.start.min(stored.start);
-        entry.end = entry.end.max(stored.end.unwrap_or(stored.start));
-        entry.last_received = entry.last_received.max(received);
-        if entry.docs.insert(stored.id.clone(), stored).is_none() {
+        if entry.docs.insert(id, stored).is_none() {
             self.documents += 1;
-        }
-        if let Some(g) = self.generations.iter_mut().rev().find(|g| g.number == generation) {
-            if !g.traces.contains(&doc.trace_id) {
-                g.traces.insert(doc.trace_id);
-            }
         }
     }
 
