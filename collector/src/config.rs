@@ -209,6 +209,17 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_config_loads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/collector.toml");
+        let settings = super::load(&path)
+            .unwrap()
+            .resolve(std::path::Path::new("/s"))
+            .unwrap();
+        assert_eq!(settings.http.unwrap().to_string(), "127.0.0.1:2000");
+        assert!(settings.forward.is_none());
+    }
+
+    #[test]
     fn every_problem_is_named_with_its_key() {
         let config: CollectorConfig = toml::from_str(
             "udp = \"localhost\"\nstore_max_mb = 0\n[[sampling_rules]]\nRuleName = \"r\"\nPriority = 0\nFixedRate = 2.0\nReservoirSize = 1\n",

@@ -455,6 +455,28 @@ fn forwarded_documents_land_in_xray_and_traces_survive_a_restart() {
         || (collector.metric("skywatch_collector_forwarded_total") == 3).then_some(()),
     )
     .unwrap();
+    // Forwarding, the sampling calls go to X-Ray signed with the collector's credentials (moto
+    // has no sampling API: its refusal comes back in the service's error shape).
+    let mut stream = TcpStream::connect(collector.http).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "POST /GetSamplingRules HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(
+        !answer.starts_with("HTTP/1.1 200") && answer.contains("x-amzn-errortype"),
+        "{answer}"
+    );
+    assert!(answer.contains("X-Ray: "), "{answer}");
+    assert!(
+        std::fs::read_to_string(moto.log_path())
+            .unwrap_or_default()
+            .contains("POST /GetSamplingRules"),
+        "the call did not reach moto"
+    );
     let log = collector.stop();
     assert!(log.contains("3 forwarded"), "{log}");
 

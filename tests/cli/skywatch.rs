@@ -202,19 +202,28 @@ fn the_unit_passes_systemd_analyze_verify() {
     };
     assert!(probe.status.success());
     let dir = tempfile::tempdir().unwrap();
-    let unit = dir.path().join("skywatch-agent.service");
-    let text = std::fs::read_to_string(UNIT)
-        .unwrap()
-        .replace("/usr/bin/skywatch", env!("CARGO_BIN_EXE_skywatch"));
-    std::fs::write(&unit, text).unwrap();
-    let out = std::process::Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&unit)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let collector_unit = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/skywatch-collector.service"
     );
+    for (name, path) in [
+        ("skywatch-agent.service", UNIT),
+        ("skywatch-collector.service", collector_unit),
+    ] {
+        let unit = dir.path().join(name);
+        let text = std::fs::read_to_string(path)
+            .unwrap()
+            .replace("/usr/bin/skywatch", env!("CARGO_BIN_EXE_skywatch"));
+        std::fs::write(&unit, text).unwrap();
+        let out = std::process::Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&unit)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
