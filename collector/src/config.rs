@@ -42,6 +42,9 @@ pub struct CollectorConfig {
     pub otlp_http: Option<String>,
     /// Where traces are kept; default: `<state dir>/traces`.
     pub store_dir: Option<PathBuf>,
+    /// The agent's local log store, where the web page looks for a trace's log lines;
+    /// default: `<state dir>/logs` (the agent's, with the same state directory).
+    pub logs_store: Option<PathBuf>,
     /// The store's size limit in MiB (0: keep nothing locally, only forward).
     pub store_max_mb: Option<u64>,
     /// How long traces are kept, in hours.
@@ -86,6 +89,8 @@ pub struct Settings {
     pub queue_documents: usize,
     pub queue_bytes: u64,
     pub read_api_public: bool,
+    /// The local log store the page reads a trace's lines from.
+    pub logs_dir: PathBuf,
     pub forward: Option<Forward>,
     pub sampling_rules: Vec<SamplingRuleConfig>,
 }
@@ -187,6 +192,10 @@ impl CollectorConfig {
             queue_documents: self.queue_documents.unwrap_or(DEFAULT_QUEUE_DOCUMENTS),
             queue_bytes: self.queue_max_mb.unwrap_or(DEFAULT_QUEUE_MB).clamp(1, MAX_MB) << 20,
             read_api_public: self.read_api_public.unwrap_or(false),
+            logs_dir: self
+                .logs_store
+                .clone()
+                .unwrap_or_else(|| skywatch_store::logs_dir(state_dir)),
             forward,
             sampling_rules: self.sampling_rules.clone(),
         })

@@ -22,4 +22,5 @@ pub mod store;
 pub mod telemetry;
 pub mod trace;
 pub mod udp;
+pub mod web_api;
 pub mod xray_api;

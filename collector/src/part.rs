@@ -234,6 +234,7 @@ impl Collector {
             Arc::clone(&ingest),
             Arc::new(sampling),
             read_api,
+            settings.logs_dir.clone(),
         );
         let servers: Vec<_> = [http, otlp_http]
             .into_iter()

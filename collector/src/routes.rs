@@ -51,11 +51,25 @@ pub fn api_error(status: StatusCode, error: &ApiError) -> Response {
 }
 
 /// The read operations: trace data, which stays on this machine unless the user opts in.
-pub const READ_PATHS: [&str; 4] = ["/ServiceGraph", "/TraceGraph", "/TraceSummaries", "/Traces"];
+pub const READ_PATHS: [&str; 7] = [
+    "/ServiceGraph",
+    "/TraceGraph",
+    "/TraceSummaries",
+    "/Traces",
+    "/ui/api/traces",
+    "/ui/api/node-series",
+    "/ui/api/logs",
+];
 
 /// Adds the collector's routes to `router`; the read API only when `read_api` (else its paths
 /// answer 403 saying why).
-pub fn add(router: Router, ingest: Arc<Ingest>, sampling: Arc<Sampling>, read_api: bool) -> Router {
+pub fn add(
+    router: Router,
+    ingest: Arc<Ingest>,
+    sampling: Arc<Sampling>,
+    read_api: bool,
+    logs_dir: std::path::PathBuf,
+) -> Router {
     let post = |router: Router,
                 path: &str,
                 op: fn(&Ingest, &[u8]) -> Result<Value, ApiError>,
@@ -111,6 +125,40 @@ pub fn add(router: Router, ingest: Arc<Ingest>, sampling: Arc<Sampling>, read_ap
             |i, b| xray_api::batch_get_traces(&i.store, b),
             &ingest,
         );
+        let logs_dir = Arc::new(logs_dir);
+        router = post(
+            router,
+            "/ui/api/traces",
+            |i, b| crate::web_api::traces(&i.store, b),
+            &ingest,
+        );
+        router = post(
+            router,
+            "/ui/api/node-series",
+            |i, b| crate::web_api::node_series(&i.store, b),
+            &ingest,
+        );
+        let logs_ingest = Arc::clone(&ingest);
+        router = router.route(Method::POST, "/ui/api/logs", move |request: Request| {
+            let ingest = Arc::clone(&logs_ingest);
+            let logs_dir = Arc::clone(&logs_dir);
+            async move {
+                let answer = tokio::task::spawn_blocking(move || {
+                    crate::web_api::logs(&ingest.store, &logs_dir, &request.body)
+                })
+                .await;
+                match answer {
+                    Ok(result) => json_response(result),
+                    Err(e) => api_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &ApiError {
+                            code: "InternalFailure",
+                            message: e.to_string(),
+                        },
+                    ),
+                }
+            }
+        });
     } else {
         for path in READ_PATHS {
             router = router.route(Method::POST, path, |_| async {
@@ -243,7 +291,13 @@ mod tests {
         ));
         let sampling = Arc::new(Sampling::Local(Sampler::new(&[], SystemTime::now()).unwrap()));
         (
-            add(Router::new(registry), Arc::clone(&ingest), sampling, read_api),
+            add(
+                Router::new(registry),
+                Arc::clone(&ingest),
+                sampling,
+                read_api,
+                std::path::PathBuf::from("/nonexistent"),
+            ),
             ingest,
         )
     }
