@@ -1,8 +1,8 @@
 //! Forwarding to X-Ray, when configured: documents leave the spool in batches of at most
 //! [`BATCH_DOCUMENTS`] for PutTraceSegments, up to [`CONCURRENT_SENDS`] batches at a time.
 //! Unlike the daemon, nothing is dropped in silence: throttling, 5xx and network errors are
-//! retried with backoff (the batch stays in hand meanwhile, and the spool — bounded, dropping
-//! the oldest with a counter — absorbs what keeps arriving); UnprocessedTraceSegments are sent
+//! retried with backoff (the batch stays in hand meanwhile, and the spool — bounded, refusing
+//! new documents with a counter when full — absorbs what keeps arriving); UnprocessedTraceSegments are sent
 //! again when their error is transient and counted by code when not; what is still unsent at
 //! the stop deadline is counted and reported. Every 60 s the daemon's telemetry record goes to
 //! PutTelemetryRecords, as the X-Ray console expects.
@@ -344,12 +344,16 @@ pub async fn telemetry(
         let Ok(record) = record.build() else {
             continue;
         };
-        let sent = client
+        let call = client
             .put_telemetry_records()
             .telemetry_records(record)
             .hostname(hostname())
-            .send()
-            .await;
+            .send();
+        // A stop does not wait for a record.
+        let sent = tokio::select! {
+            sent = call => sent,
+            () = shutdown.stopping() => return,
+        };
         match sent {
             Ok(_) => {
                 last = now;

@@ -71,6 +71,19 @@ pub struct Ingest {
     journal: Journal,
     /// Reasons already named in the log.
     logged: Mutex<BTreeSet<String>>,
+    /// Set at shutdown, after the inputs have drained.
+    closed: std::sync::atomic::AtomicBool,
+    /// Documents being taken in right now.
+    in_flight: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a document out when dropped.
+struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl Ingest {
@@ -88,12 +101,25 @@ impl Ingest {
             counters,
             journal,
             logged: Mutex::new(BTreeSet::new()),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
     /// Takes one segment document received at `received` (epoch seconds); returns how many
     /// segments it held, or why it was refused (counted and logged here).
     pub fn accept(&self, document: &[u8], received: f64) -> Result<usize, Invalid> {
+        use std::sync::atomic::Ordering;
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let _done = InFlight(&self.in_flight);
+        if self.closed.load(Ordering::Acquire) {
+            // Past the last flush: not kept, not forwarded, and said so.
+            self.counters.dropped.add(&"shutdown", 1);
+            return Err(Invalid {
+                code: "ServiceUnavailable",
+                detail: "the collector is stopping".into(),
+            });
+        }
         let document = trim(document);
         if document.len() > MAX_DOCUMENT_BYTES {
             let invalid = Invalid {
@@ -130,6 +156,13 @@ impl Ingest {
             },
         };
         let n = keep.len();
+        // Each document goes to X-Ray on its own (an array's subsegments too), so an
+        // unprocessed one can be matched by its id and sent again.
+        let forward: Vec<Arc<[u8]>> = if self.spool.is_some() {
+            keep.iter().map(|(_, bytes)| Arc::clone(bytes)).collect()
+        } else {
+            Vec::new()
+        };
         if self.store.keeps() {
             if let Err(e) = self.store.insert(keep, received) {
                 // The documents stay in memory; only the copy on disk is missing.
@@ -140,31 +173,51 @@ impl Ingest {
             }
         }
         if let Some(spool) = &self.spool {
-            if !self.spool_bytes.take(document.len()) {
-                self.counters.dropped.add(&"spool_full", 1);
-                self.once(
-                    "spool_full",
-                    "the forwarding spool is full (X-Ray unreachable or too slow): dropping documents",
-                );
-                return Ok(n);
-            }
-            match spool.push(Arc::from(document)) {
-                Pushed::Queued => {}
-                Pushed::Dropped => {
-                    self.spool_bytes.give(document.len());
-                    self.counters.dropped.add(&"spool_full", 1);
-                    self.once(
-                        "spool_full",
-                        "the forwarding spool is full (X-Ray unreachable or too slow): dropping documents",
-                    );
-                }
-                Pushed::Closed => {
-                    self.spool_bytes.give(document.len());
-                    self.counters.dropped.add(&"shutdown", 1);
-                }
+            for doc in forward {
+                self.spool_one(spool, doc);
             }
         }
         Ok(n)
+    }
+
+    fn spool_one(&self, spool: &Spool, doc: Arc<[u8]>) {
+        let len = doc.len();
+        let full = || {
+            self.counters.dropped.add(&"spool_full", 1);
+            self.once(
+                "spool_full",
+                "the forwarding spool is full (X-Ray unreachable or too slow): dropping new documents",
+            );
+        };
+        if !self.spool_bytes.take(len) {
+            full();
+            return;
+        }
+        match spool.push(doc) {
+            Pushed::Queued => {}
+            Pushed::Dropped => {
+                self.spool_bytes.give(len);
+                full();
+            }
+            Pushed::Closed => {
+                self.spool_bytes.give(len);
+                self.counters.dropped.add(&"shutdown", 1);
+            }
+        }
+    }
+
+    /// Takes nothing more (each later document is counted as dropped at shutdown) and waits,
+    /// until `deadline`, for the documents being taken in to finish; true when they did.
+    pub async fn close(&self, deadline: tokio::time::Instant) -> bool {
+        use std::sync::atomic::Ordering;
+        self.closed.store(true, Ordering::Release);
+        while self.in_flight.load(Ordering::Acquire) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        true
     }
 
     /// Counts a refused datagram or document under `reason`, naming it in the log once.

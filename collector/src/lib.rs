@@ -22,5 +22,6 @@ pub mod store;
 pub mod telemetry;
 pub mod trace;
 pub mod udp;
+pub mod web;
 pub mod web_api;
 pub mod xray_api;

@@ -1,9 +1,11 @@
 //! The collector as a running part: listeners bound first (so a caller learns the ports, and a
 //! port in use fails at start), then served under a [`PartContext`] until it says stop.
 //!
-//! Stopping goes from the inputs to the outputs: the UDP reader and the HTTP listener stop
-//! taking input, what the receive queue holds goes into the store, the forwarder sends what
-//! the spool holds until the deadline, the store is flushed, and every loss is reported.
+//! Stopping goes from the inputs to the outputs: the UDP reader reads what the socket still
+//! holds and stops, the HTTP listener answers the requests in hand and stops, what the receive
+//! queue holds goes into the store, ingest closes (anything still arriving is counted as
+//! dropped at shutdown) and the store is flushed, the spool closes and the forwarder sends what
+//! it holds until the deadline, and every loss is reported.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -222,8 +224,14 @@ impl Collector {
             .filter(|a| !a.ip().is_loopback())
             .map(|a| a.to_string())
             .collect();
-        let read_api = settings.read_api_public || public.is_empty();
-        if !read_api {
+        let read_api = if settings.read_api_public {
+            routes::ReadApi::Public
+        } else if public.is_empty() {
+            routes::ReadApi::Loopback
+        } else {
+            routes::ReadApi::Withheld
+        };
+        if read_api == routes::ReadApi::Withheld {
             journal.log(format_args!(
                 "the X-Ray read API is not served: {} is not loopback (read_api_public = true serves it)",
                 public.join(", ")
@@ -288,8 +296,9 @@ impl Collector {
         }
 
         // Inputs first.
+        let left = || ctx.shutdown.time_left().unwrap_or(Duration::from_secs(5));
         stop_reading.store(true, Ordering::Relaxed);
-        http_stop.stop(Duration::from_secs(1));
+        http_stop.stop(left().min(Duration::from_secs(2)));
         if let Some(reader) = reader {
             let _ = tokio::task::spawn_blocking(move || reader.join()).await;
         }
@@ -298,11 +307,20 @@ impl Collector {
         }
         queue.close();
         let _ = ingesting.await;
+        // A request whose connection was cut at the drain deadline may still be taking its
+        // documents in (off the async workers): wait for it, then take nothing more.
+        let until = tokio::time::Instant::now() + left().min(Duration::from_secs(2));
+        if !ingest.close(until).await {
+            journal.log("documents were still being taken in at the stop deadline");
+        }
         if let Err(e) = store.flush() {
             journal.log(format_args!("cannot write the trace store: {e}"));
         }
         // Then what waits for X-Ray, within what is left of the deadline.
-        forward_stop.stop(ctx.shutdown.time_left().unwrap_or(Duration::from_secs(5)));
+        if let Some(spool) = &spool {
+            spool.close();
+        }
+        forward_stop.stop(left());
         for task in background {
             let _ = task.await;
         }

@@ -61,23 +61,72 @@ pub const READ_PATHS: [&str; 7] = [
     "/ui/api/logs",
 ];
 
-/// Adds the collector's routes to `router`; the read API only when `read_api` (else its paths
-/// answer 403 saying why).
+/// Who may read trace data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadApi {
+    /// Every listener is on loopback: requests must also name a local host (`Host:
+    /// localhost`, `127.0.0.1`, `[::1]`…), so a web page elsewhere cannot read it through DNS
+    /// rebinding.
+    Loopback,
+    /// The user asked for it on other addresses too (`read_api_public`).
+    Public,
+    /// A listener is not on loopback: the read paths answer 403 saying why.
+    Withheld,
+}
+
+/// Whether `headers` name this machine as the host: `localhost`, a `.localhost` name, or an
+/// IP address (with or without a port).
+fn names_a_local_host(headers: &HeaderMap) -> bool {
+    let Some(host) = header(headers, "host") else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    let name = name.to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost") || name.parse::<std::net::IpAddr>().is_ok()
+}
+
+fn foreign_host() -> Response {
+    api_error(
+        StatusCode::FORBIDDEN,
+        &ApiError {
+            code: "AccessDeniedException",
+            message:
+                "trace data is served to requests for this machine only (Host: localhost or an IP address)"
+                    .into(),
+        },
+    )
+}
+
+/// Adds the collector's routes to `router`: the read API as `read_api` says.
 pub fn add(
     router: Router,
     ingest: Arc<Ingest>,
     sampling: Arc<Sampling>,
-    read_api: bool,
+    read_api: ReadApi,
     logs_dir: std::path::PathBuf,
 ) -> Router {
+    let check_host = read_api == ReadApi::Loopback;
     let post = |router: Router,
                 path: &str,
                 op: fn(&Ingest, &[u8]) -> Result<Value, ApiError>,
                 ingest: &Arc<Ingest>| {
         let ingest = Arc::clone(ingest);
+        let reads = READ_PATHS.contains(&path);
         router.route(Method::POST, path, move |request: Request| {
             let ingest = Arc::clone(&ingest);
             async move {
+                if reads && check_host && !names_a_local_host(&request.headers) {
+                    return foreign_host();
+                }
                 // The store's reads parse documents: off the async workers.
                 let answer = tokio::task::spawn_blocking(move || op(&ingest, &request.body)).await;
                 match answer {
@@ -100,7 +149,19 @@ pub fn add(
         |i, b| xray_api::put_trace_segments(i, b, now()),
         &ingest,
     );
-    if read_api {
+    if read_api == ReadApi::Withheld {
+        for path in READ_PATHS {
+            router = router.route(Method::POST, path, |_| async {
+                api_error(
+                    StatusCode::FORBIDDEN,
+                    &ApiError {
+                        code: "AccessDeniedException",
+                        message: "the X-Ray read API is served on loopback only: bind http to 127.0.0.1, or set read_api_public = true".into(),
+                    },
+                )
+            });
+        }
+    } else {
         router = post(
             router,
             "/ServiceGraph",
@@ -143,6 +204,9 @@ pub fn add(
             let ingest = Arc::clone(&logs_ingest);
             let logs_dir = Arc::clone(&logs_dir);
             async move {
+                if check_host && !names_a_local_host(&request.headers) {
+                    return foreign_host();
+                }
                 let answer = tokio::task::spawn_blocking(move || {
                     crate::web_api::logs(&ingest.store, &logs_dir, &request.body)
                 })
@@ -159,18 +223,6 @@ pub fn add(
                 }
             }
         });
-    } else {
-        for path in READ_PATHS {
-            router = router.route(Method::POST, path, |_| async {
-                api_error(
-                    StatusCode::FORBIDDEN,
-                    &ApiError {
-                        code: "AccessDeniedException",
-                        message: "the X-Ray read API is served on loopback only: bind http to 127.0.0.1, or set read_api_public = true".into(),
-                    },
-                )
-            });
-        }
     }
     let rules = Arc::clone(&sampling);
     router = router.route(Method::POST, "/GetSamplingRules", move |request: Request| {
@@ -198,6 +250,7 @@ pub fn add(
             }
         }
     });
+    router = crate::web::add(router);
     router.route(Method::POST, "/v1/traces", move |request: Request| {
         let ingest = Arc::clone(&ingest);
         async move { otlp_traces(&ingest, request).await }
@@ -274,7 +327,7 @@ mod tests {
     use crate::store::{Store, StoreSettings};
     use crate::telemetry::Counters;
 
-    fn router(read_api: bool) -> (Router, Arc<Ingest>) {
+    fn router(read_api: super::ReadApi) -> (Router, Arc<Ingest>) {
         let settings = StoreSettings {
             dir: None,
             max_bytes: 1 << 30,
@@ -322,12 +375,12 @@ mod tests {
 
     #[tokio::test]
     async fn errors_have_the_rest_json_shape_and_the_read_api_can_be_withheld() {
-        let (open, _) = router(true);
+        let (open, _) = router(super::ReadApi::Public);
         let bad = open.handle(post("/TraceSummaries", &[], "not json")).await;
         assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
         assert_eq!(bad.headers()["x-amzn-ErrorType"], "InvalidRequestException");
         assert!(text(bad).await.contains(r#""__type":"InvalidRequestException""#));
-        let (closed, _) = router(false);
+        let (closed, _) = router(super::ReadApi::Withheld);
         for path in super::READ_PATHS {
             let refused = closed.handle(post(path, &[], "{}")).await;
             assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{path}");
@@ -348,8 +401,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn on_loopback_trace_data_goes_only_to_requests_naming_this_machine() {
+        let (router, _) = router(super::ReadApi::Loopback);
+        for (host, status) in [
+            ("127.0.0.1:2000", StatusCode::OK),
+            ("localhost:2000", StatusCode::OK),
+            ("[::1]:2000", StatusCode::OK),
+            ("app.localhost", StatusCode::OK),
+            ("attacker.example:2000", StatusCode::FORBIDDEN),
+            ("127.0.0.1.attacker.example", StatusCode::FORBIDDEN),
+        ] {
+            let mut request = post("/TraceSummaries", &[], r#"{"StartTime":0,"EndTime":1}"#);
+            request.headers.insert("host", host.parse().unwrap());
+            assert_eq!(router.handle(request).await.status(), status, "{host}");
+        }
+        // No Host at all: refused too.
+        let bare = router.handle(post("/Traces", &[], r#"{"TraceIds":[]}"#)).await;
+        assert_eq!(bare.status(), StatusCode::FORBIDDEN);
+        // Ingest does not depend on it (SDKs name whatever address they were given).
+        let put = router
+            .handle(post("/TraceSegments", &[], r#"{"TraceSegmentDocuments":[]}"#))
+            .await;
+        assert_eq!(put.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
     async fn otlp_takes_the_python_sdks_export_and_refuses_what_it_cannot_read() {
-        let (router, ingest) = router(true);
+        let (router, ingest) = router(super::ReadApi::Public);
         let fixture = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/otlp-python-traces.bin"

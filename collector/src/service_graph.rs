@@ -148,23 +148,34 @@ pub fn service_graph(docs: &[Document]) -> Value {
         index_subsegments(&doc.json, &service_key(&doc.json), &mut service_of);
     }
     // Independent subsegments belong to their parent's service, also when the parent is
-    // itself an independent subsegment (SDKs stream nested subsegments this way): place them
-    // until no more find a place.
-    loop {
-        let mut placed = false;
-        for doc in docs.iter().filter(|d| d.independent_subsegment) {
-            if service_of.contains_key(doc.id.as_str()) {
+    // itself an independent subsegment (SDKs stream nested subsegments this way): placed
+    // breadth-first from what is known, each once.
+    let mut waiting: BTreeMap<&str, Vec<&Document>> = BTreeMap::new();
+    for doc in docs.iter().filter(|d| d.independent_subsegment) {
+        if let Some(parent) = doc.parent_id.as_deref() {
+            waiting.entry(parent).or_default().push(doc);
+        }
+    }
+    let mut frontier: Vec<&str> = service_of.keys().copied().collect();
+    while let Some(id) = frontier.pop() {
+        let Some(children) = waiting.remove(id) else {
+            continue;
+        };
+        let Some(service) = service_of.get(id).cloned() else {
+            continue;
+        };
+        for child in children {
+            if service_of.contains_key(child.id.as_str()) {
                 continue;
             }
-            let Some(service) = doc.parent_id.as_deref().and_then(|p| service_of.get(p)).cloned() else {
-                continue;
-            };
-            service_of.insert(doc.id.as_str(), service.clone());
-            index_subsegments(&doc.json, &service, &mut service_of);
-            placed = true;
-        }
-        if !placed {
-            break;
+            service_of.insert(child.id.as_str(), service.clone());
+            let mut nested = BTreeMap::new();
+            index_subsegments(&child.json, &service, &mut nested);
+            for (nested_id, nested_service) in nested {
+                service_of.insert(nested_id, nested_service);
+                frontier.push(nested_id);
+            }
+            frontier.push(child.id.as_str());
         }
     }
     let segment_ids: std::collections::BTreeSet<&str> = docs

@@ -253,6 +253,7 @@ impl Store {
         let mut result = self.reopen(&mut inner);
         let generation = inner.generations.back().map_or(0, |g| g.number);
         let prefix = format!("{received:.6} ");
+        let mut line = Vec::new();
         for (doc, bytes) in docs {
             // A complete document is not replaced by an in-progress copy that came late:
             // neither kept nor written.
@@ -260,11 +261,12 @@ impl Store {
                 continue;
             }
             if let Some(w) = inner.writer.as_mut() {
-                let written = w
-                    .write_all(prefix.as_bytes())
-                    .and_then(|()| w.write_all(&bytes))
-                    .and_then(|()| w.write_all(b"\n"));
-                if let Err(e) = written {
+                // One write per line: a failure cannot leave half a line for the next to join.
+                line.clear();
+                line.extend_from_slice(prefix.as_bytes());
+                line.extend_from_slice(&bytes);
+                line.push(b'\n');
+                if let Err(e) = w.write_all(&line) {
                     result = Err(e);
                 }
             }

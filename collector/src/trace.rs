@@ -314,7 +314,7 @@ pub fn assembled(docs: &[Document]) -> Vec<Value> {
         .map(|d| d.json.clone())
         .collect();
     for segment in &mut segments {
-        adopt(segment, &mut children);
+        adopt(segment, &mut children, 0);
     }
     // What found no parent (its group is still waiting) stays a document of its own, as sent.
     let orphans = docs
@@ -343,9 +343,19 @@ pub fn assembled(docs: &[Document]) -> Vec<Value> {
     all
 }
 
+/// How deep independent subsegments are nested under their parents in BatchGetTraces's
+/// documents (a document itself holds at most 64 levels: the JSON parser's limit of 128).
+const MAX_ADOPTED_DEPTH: usize = 64;
+
 /// Puts under `value` (a segment or subsegment, then each of its subsegments in turn) the
 /// independent subsegments waiting for its id.
-fn adopt(value: &mut Value, children: &mut BTreeMap<&str, Vec<Value>>) {
+fn adopt(value: &mut Value, children: &mut BTreeMap<&str, Vec<Value>>, depth: usize) {
+    // Streamed subsegments nest under each other as deep as a sender likes: past this depth
+    // they stay documents of their own, so nothing that walks the tree (here, the inferred
+    // calls, JSON output) can run out of stack.
+    if depth >= MAX_ADOPTED_DEPTH {
+        return;
+    }
     let id = value
         .get("id")
         .and_then(Value::as_str)
@@ -363,7 +373,7 @@ fn adopt(value: &mut Value, children: &mut BTreeMap<&str, Vec<Value>>) {
     }
     if let Some(Value::Array(list)) = value.get_mut("subsegments") {
         for sub in list {
-            adopt(sub, children);
+            adopt(sub, children, depth + 1);
         }
     }
 }
@@ -496,6 +506,35 @@ mod tests {
         let handler = &out[0]["subsegments"][0];
         assert_eq!(handler["subsegments"][0]["name"], "load");
         assert_eq!(handler["subsegments"][0]["subsegments"][0]["name"], "query");
+    }
+
+    #[test]
+    fn a_chain_of_ten_thousand_streamed_subsegments_neither_overflows_nor_is_lost() {
+        let mut lines = vec![format!(
+            r#"{{"id":"{:016x}","trace_id":"{TRACE}","name":"api","start_time":1,"end_time":2}}"#,
+            1
+        )];
+        for i in 2..10_002u64 {
+            lines.push(format!(
+                r#"{{"type":"subsegment","id":"{i:016x}","trace_id":"{TRACE}","parent_id":"{:016x}","name":"s","namespace":"remote","start_time":1,"end_time":2}}"#,
+                i - 1
+            ));
+        }
+        let docs: Vec<Document> = lines.iter().flat_map(|l| parse(l.as_bytes()).unwrap()).collect();
+        // On a thread with a small stack, as the blocking pool's.
+        let out = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let out = assembled(&docs);
+                let text: usize = out.iter().map(|d| d.to_string().len()).sum();
+                let graph = crate::service_graph::service_graph(&docs);
+                (out.len(), text, graph["Services"].as_array().map_or(0, Vec::len))
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        // Every subsegment is somewhere: nested up to the depth, then documents of their own.
+        assert!(out.0 > 1 && out.1 > 0 && out.2 > 0, "{out:?}");
     }
 
     #[test]

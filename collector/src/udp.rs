@@ -69,9 +69,18 @@ fn read(socket: &UdpSocket, handoff: &Handoff, stop: &AtomicBool) {
             "the receive queue is full (ingest too slow): dropping new documents",
         );
     };
-    while !stop.load(Ordering::Relaxed) {
+    let mut draining = false;
+    loop {
+        if !draining && stop.load(Ordering::Relaxed) {
+            // Read what the socket still holds, without waiting, then stop.
+            if socket.set_nonblocking(true).is_err() {
+                break;
+            }
+            draining = true;
+        }
         let n = match socket.recv(&mut buffer) {
             Ok(n) => n,
+            Err(e) if draining && e.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(e)
                 if matches!(
                     e.kind(),
@@ -84,6 +93,9 @@ fn read(socket: &UdpSocket, handoff: &Handoff, stop: &AtomicBool) {
             }
             Err(e) => {
                 ingest.once("udp_read", format_args!("reading the UDP socket failed: {e}"));
+                if draining {
+                    break;
+                }
                 std::thread::sleep(STOP_CHECK);
                 continue;
             }
