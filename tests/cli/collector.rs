@@ -15,16 +15,16 @@ use skywatch_tests::poll::poll_until;
 const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/clients");
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/collector/tests/fixtures");
 
-struct Collector {
+pub(crate) struct Collector {
     child: Child,
     stderr: PathBuf,
-    udp: SocketAddr,
-    http: SocketAddr,
+    pub(crate) udp: SocketAddr,
+    pub(crate) http: SocketAddr,
 }
 
 impl Collector {
     /// Starts a collector on free loopback ports with `config`, its store in `dir`.
-    fn start(dir: &Path, config: &str, env: &[(&str, String)]) -> Collector {
+    pub(crate) fn start(dir: &Path, config: &str, env: &[(&str, String)]) -> Collector {
         let config_path = dir.join("collector.toml");
         std::fs::write(&config_path, config).unwrap();
         let stderr = dir.join("collector.log");
@@ -74,7 +74,7 @@ impl Collector {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
@@ -115,7 +115,7 @@ impl Collector {
     }
 
     /// Stops it with SIGTERM; its log.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()

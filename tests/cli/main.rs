@@ -14,3 +14,4 @@ mod logq;
 mod running_agent;
 mod skywatch;
 mod systemd_protocol;
+mod web_page;

@@ -1,0 +1,260 @@
+//! The collector's web page in a real browser (headless Chromium driven over the DevTools
+//! protocol by `clients/browser.py`): a fixed set of segments and a local log store holding
+//! lines with their trace ids; the test clicks node → trace → timeline → logs, reads the DOM,
+//! and keeps screenshots in `target/test-artifacts/web-page/`. Trace data and log lines carrying
+//! markup must show as text and run nothing.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::collector::Collector;
+
+const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/clients");
+const ARTIFACTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/test-artifacts/web-page");
+const XSS_NAME: &str = "<img src=x onerror=alert(1)>";
+
+fn put_segments(collector: &Collector, docs: &[Value]) {
+    let documents: Vec<String> = docs.iter().map(Value::to_string).collect();
+    let body = json!({ "TraceSegmentDocuments": documents }).to_string();
+    let mut stream = TcpStream::connect(collector.http).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "POST /TraceSegments HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        collector.http,
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""UnprocessedTraceSegments":[]"#), "{answer}");
+}
+
+fn chromium_available() -> bool {
+    Command::new("chromium")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn the_page_shows_the_map_a_nodes_traces_a_timeline_and_its_logs_and_runs_no_trace_data() {
+    assert!(chromium_available(), "chromium is missing: .ci/setup installs it");
+    let dir = tempfile::tempdir().unwrap();
+    let collector = Collector::start(dir.path(), "", &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let t1 = format!("1-{now:08x}-0000000000000000000000a1");
+    let t2 = format!("1-{now:08x}-0000000000000000000000a2");
+    let at = now as f64 - 60.0;
+    put_segments(
+        &collector,
+        &[
+            json!({
+                "id": "00000000000000a1", "trace_id": t1, "name": "web", "start_time": at, "end_time": at + 0.42,
+                "fault": true,
+                "http": {"request": {"method": "POST", "url": "http://shop.example/checkout"}, "response": {"status": 502}},
+                "annotations": {"order": "o-17"},
+                "subsegments": [
+                    {"id": "00000000000000b1", "name": "DynamoDB", "namespace": "aws", "start_time": at + 0.01, "end_time": at + 0.05,
+                     "aws": {"operation": "PutItem", "table_name": "orders"}, "http": {"response": {"status": 200}}},
+                    {"id": "00000000000000b2", "name": "payments.example.com", "namespace": "remote", "start_time": at + 0.06, "end_time": at + 0.4,
+                     "fault": true, "http": {"request": {"method": "POST", "url": "https://payments.example.com/charge"}, "response": {"status": 503}},
+                     "cause": {"exceptions": [{"id": "e1", "type": "HTTPError", "message": "503 Service Unavailable",
+                                               "stack": [{"path": "app/pay.py", "line": 42, "label": "charge"}]}]}}
+                ]
+            }),
+            json!({
+                "id": "00000000000000a2", "trace_id": t2, "name": "web", "start_time": at + 5.0, "end_time": at + 5.08,
+                "http": {"request": {"method": "GET", "url": "http://shop.example/cart?x=<script>alert(4)</script>"}, "response": {"status": 200}},
+                "annotations": {"note": "<script>alert(2)</script>"},
+                "subsegments": [
+                    {"id": "00000000000000b3", "name": "DynamoDB", "namespace": "aws", "start_time": at + 5.01, "end_time": at + 5.03,
+                     "aws": {"operation": "GetItem", "table_name": XSS_NAME}}
+                ]
+            }),
+        ],
+    );
+    // What the agent shipped to its local store, carrying the trace ids in their forms.
+    let logs = skywatch_store::LocalLogStore::open(&dir.path().join("state/logs")).unwrap();
+    let ms = (at * 1000.0) as i64;
+    let lines = [
+        format!("POST /checkout 502 X-Amzn-Trace-Id: Root={t1};Parent=00000000000000a1;Sampled=1"),
+        format!(
+            "{{\"level\":\"error\",\"msg\":\"charge failed\",\"traceId\":\"{}\"}}",
+            t1[2..].replace('-', "")
+        ),
+        format!("<script>alert(3)</script> GET /cart AWS-XRAY-TRACE-ID: {t2}@00000000000000a2"),
+        "unrelated line".to_string(),
+    ];
+    let events: Vec<(i64, &str)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (ms + i as i64 * 100, l.as_str()))
+        .collect();
+    logs.append("/ec2/shop", "i-0123456789abcdef0", &events).unwrap();
+
+    std::fs::create_dir_all(ARTIFACTS).unwrap();
+    let steps = json!([
+        {"wait": "[data-node=\"web|\"]", "timeout": 30},
+        {"eval": "[...document.querySelectorAll('[data-node]')].map(e => e.getAttribute('data-node')).sort()", "as": "nodes"},
+        {"eval": "document.querySelectorAll('[data-edge]').length", "as": "edges"},
+        {"screenshot": "1-map.png"},
+        {"click": "[data-node=\"web|\"]"},
+        {"wait": format!("#traces [data-trace=\"{t1}\"]"), "timeout": 20},
+        {"eval": "[...document.querySelectorAll('#traces [data-trace]')].map(e => e.getAttribute('data-trace'))", "as": "traces"},
+        {"screenshot": "2-node.png"},
+        {"click": format!("#traces [data-trace=\"{t1}\"]")},
+        {"wait": "#timeline [data-segment=\"00000000000000b2\"]", "timeout": 20},
+        {"texts": "#timeline [data-segment]", "as": "timeline"},
+        {"click": "#timeline [data-segment=\"00000000000000b2\"]"},
+        {"wait": "#segment-details", "timeout": 5},
+        {"eval": "document.querySelector('#segment-details').textContent", "as": "details"},
+        {"wait": "#logs [data-log]", "timeout": 20},
+        {"texts": "#logs [data-log]", "as": "logs"},
+        {"screenshot": "3-trace.png"},
+        {"click": "#back-to-map"},
+        {"wait": "[data-node^=\"<img\"]", "timeout": 20},
+        {"click": "[data-node^=\"<img\"]"},
+        {"wait": format!("#traces [data-trace=\"{t2}\"]"), "timeout": 20},
+        {"click": format!("#traces [data-trace=\"{t2}\"]")},
+        {"wait": "#logs [data-log]", "timeout": 20},
+        {"texts": "#logs [data-log]", "as": "xss_logs"},
+        {"eval": "document.body.textContent.includes('<img src=x onerror=alert(1)>')", "as": "name_as_text"},
+        {"eval": "document.querySelectorAll('img:not([src=\"/ui/icon.svg\"]), [onerror], [onload], script:not([src])').length", "as": "made_of_data"},
+        {"eval": "[...document.scripts].filter(s => !s.src).length", "as": "inline_scripts"},
+        {"eval": "window.__xss === undefined", "as": "nothing_ran"},
+        {"screenshot": "4-markup-as-text.png"}
+    ]);
+    let script = dir.path().join("steps.json");
+    std::fs::write(&script, steps.to_string()).unwrap();
+    let out = Command::new("python3")
+        .arg(Path::new(CLIENTS).join("browser.py"))
+        .arg(format!("http://{}/", collector.http))
+        .arg(&script)
+        .arg(ARTIFACTS)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser.py failed:\n{}\n{stdout}\ncollector:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        collector.log()
+    );
+    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+
+    let nodes: Vec<&str> = result["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    for expected in [
+        "web|",
+        "web|client",
+        "orders|AWS::DynamoDB::Table",
+        "payments.example.com|remote",
+        "<img src=x onerror=alert(1)>|AWS::DynamoDB::Table",
+    ] {
+        assert!(nodes.contains(&expected), "{expected} not in {nodes:?}");
+    }
+    assert!(result["edges"].as_u64().unwrap() >= 4, "{result:#}");
+    assert!(
+        result["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == t1.as_str()),
+        "{result:#}"
+    );
+    let timeline: Vec<&str> = result["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for name in ["web", "DynamoDB", "payments.example.com"] {
+        assert!(
+            timeline.iter().any(|row| row.contains(name)),
+            "{name} not in {timeline:?}"
+        );
+    }
+    let details = result["details"].as_str().unwrap();
+    assert!(
+        details.contains("503 Service Unavailable") && details.contains("app/pay.py"),
+        "{details}"
+    );
+    let logs: Vec<&str> = result["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert!(
+        logs[0].contains("Root=") && logs[1].contains("charge failed"),
+        "{logs:?}"
+    );
+    // Markup in trace data and log lines is text: shown as written, nothing made of it.
+    let xss_logs = result["xss_logs"].as_array().unwrap();
+    assert!(
+        xss_logs[0]
+            .as_str()
+            .unwrap()
+            .contains("<script>alert(3)</script>"),
+        "{xss_logs:?}"
+    );
+    assert_eq!(result["name_as_text"], true);
+    assert_eq!(result["made_of_data"], 0);
+    assert_eq!(result["inline_scripts"], 0);
+    assert_eq!(result["dialogs"], json!([]), "{result:#}");
+    assert_eq!(result["console_errors"], json!([]), "{result:#}");
+    assert_eq!(result["log_errors"], json!([]), "{result:#}");
+
+    // The logq command the page offers finds the same lines.
+    let answer = post_json(&collector, "/ui/api/logs", &json!({ "TraceId": t1 }));
+    let command = answer["Logq"].as_str().unwrap();
+    let command = command.replacen("logq ", &format!("{} ", env!("CARGO_BIN_EXE_logq")), 1);
+    let out = Command::new("sh").arg("-c").arg(&command).output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{command}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        printed.contains("Root=") && printed.contains("charge failed"),
+        "{command}\n{printed}"
+    );
+    assert!(
+        !printed.contains("unrelated line") && !printed.contains("alert(3)"),
+        "{printed}"
+    );
+    collector.stop();
+}
+
+fn post_json(collector: &Collector, path: &str, body: &Value) -> Value {
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(collector.http).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        collector.http,
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (_, payload) = answer.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(payload).unwrap()
+}
