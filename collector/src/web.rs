@@ -112,6 +112,11 @@ mod tests {
         }
     }
 
+    /// Whether a file name is a module's (all ours are lower-case `.js`).
+    fn is_script(name: &str) -> bool {
+        std::path::Path::new(name).extension().is_some_and(|e| e == "js")
+    }
+
     fn text(name: &str) -> &'static str {
         let asset = ASSETS.iter().find(|a| a.name == name).unwrap();
         std::str::from_utf8(asset.body).unwrap()
@@ -155,7 +160,7 @@ mod tests {
             referenced.insert(value.to_string());
         }
         // Modules the scripts import, relative to /ui/.
-        for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
+        for asset in ASSETS.iter().filter(|a| is_script(a.name)) {
             for module in imports(text(asset.name)) {
                 referenced.insert(format!("/ui/{module}"));
             }
@@ -173,7 +178,7 @@ mod tests {
             assert_eq!(headers["x-content-type-options"], "nosniff");
             assert_eq!(headers["referrer-policy"], "no-referrer");
             assert_eq!(headers["cache-control"], "no-cache");
-            if path.ends_with(".js") {
+            if is_script(path) {
                 assert_eq!(headers["content-type"], JS, "{path}");
             }
             let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -198,7 +203,7 @@ mod tests {
             .collect();
         let embedded: BTreeSet<String> = ASSETS.iter().map(|a| a.name.to_string()).collect();
         assert_eq!(on_disk, embedded);
-        for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
+        for asset in ASSETS.iter().filter(|a| is_script(a.name)) {
             assert_eq!(asset.content_type, JS, "{}", asset.name);
         }
     }
@@ -212,7 +217,7 @@ mod tests {
             "document.write",
             "eval(",
         ];
-        for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
+        for asset in ASSETS.iter().filter(|a| is_script(a.name)) {
             let script = text(asset.name);
             for word in forbidden {
                 assert!(!script.contains(word), "{} uses {word}", asset.name);

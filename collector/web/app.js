@@ -6,7 +6,7 @@
 
 import {h, fill, show} from './dom.js';
 import {ApiError, Unavailable, nodeSeries, serviceGraph, trace as fetchTrace} from './api.js';
-import {clock, count, duration, localInput, percent, perMinute} from './format.js';
+import {clock, count, dateTime, duration, localInput, percent, perMinute} from './format.js';
 import {ServiceMap, graphOf, nodeRef} from './map.js';
 import {renderHistogram} from './histogram.js';
 import {renderCharts} from './charts.js';
@@ -103,11 +103,11 @@ function refresh() {
 }
 
 async function load() {
-  const window = currentWindow();
-  state.window = window;
+  const period = currentWindow();
+  state.window = period;
   let answer;
   try {
-    answer = await serviceGraph(window.start, window.end);
+    answer = await serviceGraph(period.start, period.end);
   } catch (error) {
     problem(error instanceof Unavailable
       ? 'This collector serves no service graph.'
@@ -116,16 +116,22 @@ async function load() {
   }
   problem(null);
   state.graph = graphOf(answer);
-  const minutes = (window.end - window.start) / 60;
+  const minutes = (period.end - period.start) / 60;
   const empty = state.graph.nodes.size === 0;
   $('map-empty').textContent = empty
-    ? `No traces between ${clock(window.start)} and ${clock(window.end)}. Point an X-Ray SDK at the collector's UDP port, or OpenTelemetry at /v1/traces.`
+    ? `No traces between ${when(period.start)} and ${when(period.end)}. Point an X-Ray SDK at the collector's UDP port, or OpenTelemetry at /v1/traces.`
     : '';
   show($('map-empty'), empty);
   map.render(state.graph, minutes);
   map.select(state.selection);
   $('updated').textContent = `updated ${clock(Date.now() / 1000)}`;
   await renderPanel();
+}
+
+/** A time as "HH:MM:SS" today, with the date on other days. */
+function when(epochSeconds) {
+  const today = new Date().toDateString() === new Date(epochSeconds * 1000).toDateString();
+  return today ? clock(epochSeconds) : dateTime(epochSeconds);
 }
 
 function problem(text) {
@@ -148,14 +154,24 @@ function displayName(id) {
 
 function statsLine(stats, minutes) {
   if (!stats || !stats.total) return h('p', {class: 'muted', text: 'No completed requests in this range.'});
+  const shares = h('div', {class: 'share-bar', role: 'img', 'aria-label': 'outcomes'});
+  for (const outcome of ['ok', 'error', 'throttle', 'fault']) {
+    if (!stats[outcome]) continue;
+    const part = h('span', {class: outcome});
+    part.style.flexGrow = String(stats[outcome]);
+    shares.append(part);
+  }
   return h('div', {class: 'stats'},
-    h('span', null, h('b', {text: count(stats.total)}), ' requests'),
-    h('span', null, h('b', {text: perMinute(stats.total, minutes)})),
-    h('span', null, 'avg ', h('b', {text: duration(stats.avg)})),
-    h('span', {class: 'ok', text: `ok ${percent(stats.ok, stats.total)}`}),
-    h('span', {class: 'error', text: `4xx ${percent(stats.error, stats.total)}`}),
-    h('span', {class: 'fault', text: `5xx ${percent(stats.fault, stats.total)}`}),
-    h('span', {class: 'throttle', text: `429 ${percent(stats.throttle, stats.total)}`}));
+    h('div', {class: 'stats-line'},
+      h('span', null, h('b', {text: count(stats.total)}), ' requests'),
+      h('span', null, h('b', {text: perMinute(stats.total, minutes)})),
+      h('span', null, 'avg ', h('b', {text: duration(stats.avg)}))),
+    shares,
+    h('div', {class: 'stats-line'},
+      h('span', {class: 'ok', text: `ok ${percent(stats.ok, stats.total)}`}),
+      h('span', {class: 'error', text: `4xx ${percent(stats.error, stats.total)}`}),
+      h('span', {class: 'fault', text: `5xx ${percent(stats.fault, stats.total)}`}),
+      h('span', {class: 'throttle', text: `429 ${percent(stats.throttle, stats.total)}`})));
 }
 
 function renderHeader() {
@@ -169,7 +185,7 @@ function renderHeader() {
       h('h2', {text: 'All traces'}),
       h('p', {class: 'muted', text: nodes.length
         ? `${nodes.length} nodes on the map. Click a node or an edge for its response times, numbers and traces.`
-        : 'Nothing on the map yet.'}));
+        : 'Nothing on the map in this range.'}));
     return;
   }
   if (sel.kind === 'node') {
@@ -216,11 +232,11 @@ async function loadCharts() {
   const sel = state.selection;
   show($('charts-section'), sel?.kind === 'node');
   if (sel?.kind !== 'node') return;
-  const window = state.window;
+  const period = state.window;
   try {
-    const answer = await nodeSeries(window.start, window.end, nodeRef(sel.id));
+    const answer = await nodeSeries(period.start, period.end, nodeRef(sel.id));
     if (state.selection !== sel) return;
-    renderCharts($('charts'), answer.Minutes ?? [], window.start, window.end);
+    renderCharts($('charts'), answer.Minutes ?? [], period.start, period.end);
   } catch (error) {
     if (state.selection !== sel) return;
     fill($('charts'), h('p', {class: 'note', text: error instanceof Unavailable
@@ -241,6 +257,7 @@ function select(selection) {
   state.selection = selection;
   state.latency = null;
   map.select(selection);
+  fill($('charts'), h('p', {class: 'note', text: 'Loading…'}));
   writeHash();
   if (state.window) renderPanel();
 }
@@ -283,6 +300,10 @@ function renderRangeButtons() {
     button.setAttribute('aria-pressed', String(active));
   }
   show($('custom-range'), state.range === 'custom');
+  if (state.custom) {
+    $('range-from').value = localInput(state.custom.start);
+    $('range-to').value = localInput(state.custom.end);
+  }
   $('live').checked = state.live;
   $('live').disabled = state.range === 'custom';
 }
@@ -293,11 +314,11 @@ function bindHeader() {
     if (!button) return;
     const range = button.getAttribute('data-range');
     if (range === 'custom') {
-      const window = state.window ?? currentWindow();
-      $('range-from').value = localInput(window.start);
-      $('range-to').value = localInput(window.end);
+      const period = state.window ?? currentWindow();
+      $('range-from').value = localInput(period.start);
+      $('range-to').value = localInput(period.end);
       state.range = 'custom';
-      state.custom = {start: Math.floor(window.start), end: Math.ceil(window.end)};
+      state.custom = {start: Math.floor(period.start), end: Math.ceil(period.end)};
     } else {
       state.range = range;
       state.custom = null;
@@ -332,7 +353,8 @@ function bindHeader() {
   $('relayout').addEventListener('click', () => map.relayout());
   $('back-to-map').addEventListener('click', closeTrace);
   document.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && state.trace && !event.target.closest('input')) closeTrace();
+    const typing = event.target instanceof Element && event.target.closest('input');
+    if (event.key === 'Escape' && state.trace && !typing) closeTrace();
   });
 }
 

@@ -5,8 +5,7 @@ import {h, s, fill} from './dom.js';
 import {clock, count, duration} from './format.js';
 
 const W = 420;
-const H = 64;
-const PLOT = {left: 40, right: W - 6, top: 6, bottom: H - 16};
+const PLOT = {left: 40, right: W - 6, top: 6, bottom: 44};
 
 function frame(title, total, body) {
   return h('figure', {class: 'chart'},
@@ -26,14 +25,19 @@ export function renderCharts(container, minutes, start, end) {
   const slot = (PLOT.right - PLOT.left) / slots;
   const xOf = (time) => PLOT.left + ((time - t0) / 60) * slot;
 
-  const chart = (series, maxValue, format, lines) => {
-    const svg = s('svg', {viewBox: `0 0 ${W} ${H}`, class: 'chart-svg'});
+  // Only the last chart labels the time axis; the three share it.
+  const chart = (series, maxValue, format, lines, timeAxis) => {
+    const height = timeAxis ? PLOT.bottom + 14 : PLOT.bottom + 2;
+    const svg = s('svg', {viewBox: `0 0 ${W} ${height}`, class: 'chart-svg'});
     const y = (v) => PLOT.bottom - ((PLOT.bottom - PLOT.top) * v) / (maxValue || 1);
     svg.append(
       s('line', {class: 'axis', x1: PLOT.left, x2: PLOT.right, y1: PLOT.bottom, y2: PLOT.bottom}),
-      s('text', {class: 'tick', x: PLOT.left - 5, y: PLOT.top + 7, 'text-anchor': 'end', text: format(maxValue)}),
-      s('text', {class: 'tick', x: PLOT.left, y: H - 3, text: clock(t0)}),
-      s('text', {class: 'tick', x: PLOT.right, y: H - 3, 'text-anchor': 'end', text: clock(t1)}));
+      s('text', {class: 'tick', x: PLOT.left - 5, y: PLOT.top + 7, 'text-anchor': 'end', text: format(maxValue)}));
+    if (timeAxis) {
+      svg.append(
+        s('text', {class: 'tick', x: PLOT.left, y: height - 2, text: clock(t0)}),
+        s('text', {class: 'tick', x: PLOT.right, y: height - 2, 'text-anchor': 'end', text: clock(t1)}));
+    }
     if (lines) {
       for (const {key, cls} of series) {
         const points = minutes.filter((m) => m[key] !== null && m[key] !== undefined)
@@ -72,11 +76,11 @@ export function renderCharts(container, minutes, start, end) {
   const max = (f) => Math.max(0, ...minutes.map(f));
   const requests = chart(
     [{key: 'Ok', cls: 'ok'}, {key: 'Errors', cls: 'error'}, {key: 'Throttles', cls: 'throttle'}, {key: 'Faults', cls: 'fault'}],
-    max((m) => m.Requests ?? 0), count, false);
+    max((m) => m.Requests ?? 0), count, false, false);
   const problems = chart(
     [{key: 'Errors', cls: 'error'}, {key: 'Throttles', cls: 'throttle'}, {key: 'Faults', cls: 'fault'}],
-    max((m) => (m.Errors ?? 0) + (m.Throttles ?? 0) + (m.Faults ?? 0)), count, false);
-  const latency = chart([{key: 'P50', cls: 'p50'}, {key: 'P99', cls: 'p99'}], max((m) => m.P99 ?? m.P50 ?? 0), duration, true);
+    max((m) => (m.Errors ?? 0) + (m.Throttles ?? 0) + (m.Faults ?? 0)), count, false, false);
+  const latency = chart([{key: 'P50', cls: 'p50'}, {key: 'P99', cls: 'p99'}], max((m) => m.P99 ?? m.P50 ?? 0), duration, true, true);
   const p99s = minutes.map((m) => m.P99).filter((v) => v !== null && v !== undefined);
   fill(container,
     frame('Requests', `${count(sum('Requests'))} in range`, requests),

@@ -3,6 +3,7 @@
 /** A duration in seconds as "0.4 ms", "123 ms" or "1.23 s". */
 export function duration(seconds) {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '–';
+  if (seconds === 0) return '0';
   const ms = seconds * 1000;
   if (ms < 1) return `${ms.toFixed(ms < 0.1 ? 2 : 1)} ms`;
   if (ms < 10) return `${ms.toFixed(1)} ms`;
@@ -99,15 +100,17 @@ export function segmentOutcome(doc) {
   return 'ok';
 }
 
-/** Annotation values of a trace summary as [key, text] pairs. */
+/** Annotations of a trace summary as [key, "value" or "value1 | value2"] pairs. */
 export function annotationPairs(annotations) {
   const out = [];
   for (const [key, values] of Object.entries(annotations ?? {})) {
+    const texts = [];
     for (const entry of Array.isArray(values) ? values : []) {
       const v = entry?.AnnotationValue ?? {};
       const value = v.StringValue ?? v.NumberValue ?? v.BooleanValue;
-      if (value !== undefined) out.push([key, String(value)]);
+      if (value !== undefined) texts.push(String(value));
     }
+    if (texts.length) out.push([key, texts.join(' | ')]);
   }
   return out;
 }

@@ -6,7 +6,7 @@ import {h, s, fill} from './dom.js';
 import {count, duration, niceStep} from './format.js';
 
 const W = 420;
-const H = 118;
+const H = 100;
 const PLOT = {left: 36, right: W - 8, top: 10, bottom: H - 22};
 
 /** The q-quantile (0..1) of a histogram [{Value, Count}], in seconds. */
@@ -59,7 +59,8 @@ export function renderHistogram(container, histogram, range, onRange) {
   const axis = [s('line', {class: 'axis', x1: PLOT.left, x2: PLOT.right, y1: PLOT.bottom, y2: PLOT.bottom})];
   const tick = niceStep(domain, 4);
   for (let t = 0; t <= domain + 1e-9; t += tick) {
-    axis.push(s('text', {class: 'tick', x: xOf(t), y: H - 6, 'text-anchor': 'middle', text: duration(t)}));
+    const anchor = t === 0 ? 'start' : xOf(t) > PLOT.right - 20 ? 'end' : 'middle';
+    axis.push(s('text', {class: 'tick', x: xOf(t), y: H - 6, 'text-anchor': anchor, text: duration(t)}));
   }
   axis.push(s('text', {class: 'tick', x: PLOT.left - 6, y: PLOT.top + 8, 'text-anchor': 'end', text: count(maxCount)}));
   axis.push(s('text', {class: 'tick', x: PLOT.left - 6, y: PLOT.bottom, 'text-anchor': 'end', text: '0'}));

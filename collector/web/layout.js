@@ -9,11 +9,11 @@
 // placed, next to their callers, on the nearest free spot. "Re-layout" starts over.
 
 /** Horizontal distance between layers. */
-export const COLUMN = 230;
+export const COLUMN = 185;
 /** Horizontal distance between the sub-columns of a wide layer. */
-export const SUBCOLUMN = 165;
+export const SUBCOLUMN = 130;
 /** Vertical distance between two nodes of one column. */
-export const ROW = 96;
+export const ROW = 100;
 
 const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
 

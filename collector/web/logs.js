@@ -33,7 +33,8 @@ export class TraceLogs {
     if (!events.length) {
       parts.push(h('p', {class: 'note', text: 'No log lines carry this trace id in the local log store.'}));
     } else {
-      parts.push(h('ol', {class: 'log-lines'}, events.map((event) => line(event))));
+      const forms = idForms(traceId);
+      parts.push(h('ol', {class: 'log-lines'}, events.map((event) => line(event, forms))));
     }
     const notes = [];
     if (answer.Truncated) notes.push(`Showing the first ${events.length} lines; run the command for all of them.`);
@@ -43,14 +44,46 @@ export class TraceLogs {
   }
 }
 
-function line(event) {
+/** `message` as text nodes, with the trace id's forms marked. */
+function marked(message, forms) {
+  const lower = message.toLowerCase();
+  const out = [];
+  let at = 0;
+  while (at < message.length) {
+    let next = -1;
+    let length = 0;
+    for (const form of forms) {
+      const found = lower.indexOf(form, at);
+      if (found !== -1 && (next === -1 || found < next)) {
+        next = found;
+        length = form.length;
+      }
+    }
+    if (next === -1) break;
+    out.push(message.slice(at, next), h('mark', {text: message.slice(next, next + length)}));
+    at = next + length;
+  }
+  out.push(message.slice(at));
+  return out;
+}
+
+/** The forms a trace id takes in log lines: 1-xxxxxxxx-xxx… and its 32 hex digits. */
+function idForms(traceId) {
+  const lower = traceId.toLowerCase();
+  const forms = [lower];
+  const hex = lower.slice(2).replace(/-/g, '');
+  if (/^[0-9a-f]{32}$/.test(hex)) forms.push(hex);
+  return forms;
+}
+
+function line(event, forms) {
   const group = String(event.LogGroup ?? '');
   const stream = String(event.LogStream ?? '');
   const time = Number(event.Timestamp);
   return h('li', {class: 'log-line', 'data-log': ''},
     h('span', {class: 'log-time', text: Number.isFinite(time) ? clockMs(time) : '', title: Number.isFinite(time) ? dateTime(time / 1000) : ''}),
     h('span', {class: 'log-stream', text: stream || group, title: `${group} ${stream}`}),
-    h('span', {class: 'log-message', text: String(event.Message ?? '')}));
+    h('span', {class: 'log-message'}, marked(String(event.Message ?? ''), forms)));
 }
 
 /** The logq command in a box with a copy button. */

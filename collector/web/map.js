@@ -113,7 +113,8 @@ export class ServiceMap {
       const geometry = this.edgePath(pos.get(edge.from), pos.get(edge.to), graph.nodes.get(edge.from), graph.nodes.get(edge.to));
       const total = edge.stats?.total ?? 0;
       const width = 1.2 + (2.8 * Math.log1p(total)) / Math.log1p(maxCount);
-      const faulty = edge.stats && edge.stats.fault > 0 ? 'faulty' : null;
+      // Tinted when at least 5% of its calls fault: a hint, not an alarm.
+      const faulty = edge.stats && edge.stats.total && edge.stats.fault / edge.stats.total >= 0.05 ? 'faulty' : null;
       const d = `M ${geometry.points[0].x} ${geometry.points[0].y} C ${geometry.points[1].x} ${geometry.points[1].y}, ${geometry.points[2].x} ${geometry.points[2].y}, ${geometry.points[3].x} ${geometry.points[3].y}`;
       edgeEls.push(s('g', {class: ['edge', faulty], 'data-edge': edge.id, tabindex: 0, role: 'button', 'aria-label': `${edge.from} to ${edge.to}`},
         s('title', {text: this.edgeTitle(edge)}),
@@ -126,8 +127,9 @@ export class ServiceMap {
     this.nodeLayer.replaceChildren(...nodeEls);
     this.labelLayer.replaceChildren(...this.placeLabels(labels, pos));
     this.applyClasses();
-    // Follow the graph until the user pans or zooms; after that the view is theirs.
-    if (!this.userMoved) this.fit();
+    // Until the user pans or zooms, refit only when a node would be out of view: the map
+    // does not rescale on every refresh. After that the view is theirs.
+    if (!this.userMoved && (!this.fitted || !this.allInView())) this.fit();
   }
 
   nodeElement(node, p) {
@@ -167,7 +169,7 @@ export class ServiceMap {
     g.append(
       s('text', {class: 'latency', y: -1, text: st?.avg != null ? duration(st.avg) : '–'}),
       s('text', {class: 'rate', y: 11, text: st ? perMinute(st.total, this.minutes) : ''}),
-      s('text', {class: 'name', y: RADIUS + 16, text: truncate(node.name, 24)}));
+      s('text', {class: 'name', y: RADIUS + 16, text: truncate(node.name, 22)}));
     if (node.type) g.append(s('text', {class: 'type', y: RADIUS + 29, text: truncate(node.type, 28)}));
     return g;
   }
@@ -222,7 +224,7 @@ export class ServiceMap {
       if (node.client) {
         taken.push({x0: p.x - 22, x1: p.x + 22, y0: p.y - CLIENT_RADIUS - 2, y1: p.y + CLIENT_RADIUS + 18});
       } else {
-        const half = Math.max(RADIUS + 2, Math.min(24, node.name.length) * 3.4, Math.min(28, node.type.length) * 2.9);
+        const half = Math.max(RADIUS + 2, Math.min(22, node.name.length) * 3.4, Math.min(28, node.type.length) * 2.9);
         taken.push({x0: p.x - half, x1: p.x + half, y0: p.y - RADIUS - 4, y1: p.y + RADIUS + (node.type ? 33 : 21)});
       }
     }
@@ -293,6 +295,18 @@ export class ServiceMap {
     this.viewport.setAttribute('transform', `translate(${x.toFixed(1)} ${y.toFixed(1)}) scale(${k.toFixed(4)})`);
   }
 
+  /** Whether every node (with its label) is inside the visible area. */
+  allInView() {
+    const box = this.svg.getBoundingClientRect();
+    const {x, y, k} = this.view;
+    return [...this.graph.nodes.keys()].every((id) => {
+      const p = this.layout.positions.get(id);
+      const sx = x + p.x * k;
+      const sy = y + p.y * k;
+      return sx - 80 * k >= 0 && sx + 80 * k <= box.width && sy - 40 * k >= 0 && sy + 60 * k <= box.height;
+    });
+  }
+
   /** Scales and centres the map to show every node. */
   fit() {
     const box = this.svg.getBoundingClientRect();
@@ -304,6 +318,7 @@ export class ServiceMap {
     const y1 = Math.max(...shown.map((p) => p.y)) + 70;
     const k = Math.max(0.2, Math.min(1.3, box.width / (x1 - x0), box.height / (y1 - y0)));
     this.view = {k, x: box.width / 2 - ((x0 + x1) / 2) * k, y: box.height / 2 - ((y0 + y1) / 2) * k};
+    this.fitted = true;
     this.userMoved = false;
     this.applyView();
   }
@@ -324,6 +339,7 @@ export class ServiceMap {
   relayout() {
     this.layout.reset();
     this.userMoved = false;
+    this.fitted = false;
     this.render(this.graph, this.minutes);
     this.fit();
   }
@@ -339,6 +355,10 @@ export class ServiceMap {
       if (label) return {kind: 'edge', id: label.getAttribute('data-edge-label')};
       return null;
     };
+    // Follow the window's size until the user has moved the view.
+    new ResizeObserver(() => {
+      if (!this.userMoved && this.graph.nodes.size) this.fit();
+    }).observe(svg);
     svg.addEventListener('wheel', (event) => {
       event.preventDefault();
       const box = svg.getBoundingClientRect();

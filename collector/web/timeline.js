@@ -154,13 +154,9 @@ export class Timeline {
         const bar = h('span', {class: ['tl-bar', outcome, running && 'running', node.kind === 'inferred' && 'inferred']});
         bar.style.left = `${left}%`;
         bar.style.width = `${Math.max(0.3, right - left)}%`;
+        // After the bar: the track keeps a margin on its right for the last one.
         const text = h('span', {class: 'tl-dur', text: running ? 'in progress' : duration(end - start)});
-        if (right > 82) {
-          text.classList.add('before');
-          text.style.right = `${100 - left}%`;
-        } else {
-          text.style.left = `${right}%`;
-        }
+        text.style.left = `${right}%`;
         track.append(bar, text);
       }
       rows.push(h('div', {class: ['tl-row', node.kind, node.id === this.selected && 'selected'], 'data-segment': node.id, tabindex: 0, role: 'button'}, name, track));

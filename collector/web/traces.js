@@ -55,6 +55,8 @@ export class TraceList {
    */
   async load(query) {
     const sequence = ++this.sequence;
+    // aria-busy at once (tests and screen readers wait on it), the dimming only when slow.
+    this.list.setAttribute('aria-busy', 'true');
     const busy = setTimeout(() => this.list.classList.add('loading'), 300);
     try {
       const answer = await traceSummaries({...query, filter: this.filter});
@@ -79,7 +81,10 @@ export class TraceList {
       }
     } finally {
       clearTimeout(busy);
-      if (sequence === this.sequence) this.list.classList.remove('loading');
+      if (sequence === this.sequence) {
+        this.list.classList.remove('loading');
+        this.list.removeAttribute('aria-busy');
+      }
     }
   }
 
@@ -95,20 +100,24 @@ export class TraceList {
   row(summary) {
     const outcome = traceOutcome(summary);
     const http = summary.Http ?? {};
-    const status = http.HttpStatus ?? (outcome === 'ok' ? 'ok' : outcome);
+    const code = Number(http.HttpStatus) || 0;
+    // The badge tells the entry point's answer; a problem further down gets its own tag.
+    const shown = code >= 500 ? 'fault' : code === 429 ? 'throttle' : code >= 400 ? 'error' : code ? 'ok' : outcome;
+    const status = code || outcome;
     const url = http.HttpURL ?? summary.EntryPoint?.Name ?? '';
     const annotations = annotationPairs(summary.Annotations);
     const id = String(summary.Id ?? '');
     return h('li', {class: ['trace-row', id === this.openId && 'open'], 'data-trace': id, tabindex: 0, title: id},
       h('div', {class: 'trace-line'},
         h('span', {class: 'time', text: summary.StartTime ? clock(summary.StartTime) : '', title: summary.StartTime ? dateTime(summary.StartTime) : ''}),
-        h('span', {class: ['status', outcome], text: String(status)}),
+        h('span', {class: ['status', shown], text: String(status)}),
         h('span', {class: 'method', text: http.HttpMethod ? String(http.HttpMethod) : ''}),
         h('span', {class: 'url', text: truncate(url, 300), title: String(url)}),
+        outcome !== shown ? h('span', {class: ['status', 'flag', outcome], title: `the trace has a ${outcome}`, text: outcome}) : null,
         h('span', {class: 'duration', text: duration(summary.ResponseTime ?? summary.Duration)})),
       annotations.length
-        ? h('div', {class: 'annotations'}, annotations.slice(0, 6).map(([k, v]) => h('span', {class: 'chip', title: `${k} = ${v}`, text: `${truncate(k, 24)}=${truncate(v, 40)}`})),
-          annotations.length > 6 ? h('span', {class: 'muted', text: `+${annotations.length - 6}`}) : null)
+        ? h('div', {class: 'annotations', title: annotations.map(([k, v]) => `${k} = ${v}`).join('\n')},
+          annotations.map(([k, v]) => h('span', {class: 'chip', text: `${truncate(k, 24)}=${truncate(v, 40)}`})))
         : null);
   }
 }

@@ -92,6 +92,9 @@ class Browser:
                                               suppress_origin=True)
         for domain in ("Runtime", "Page", "Log"):
             self.call(domain + ".enable")
+        # The window size includes the (invisible) browser UI: pin the page's own viewport.
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
 
     # ----- the protocol -----
 
