@@ -4,6 +4,7 @@ Usage: browser.py URL SCRIPT.json OUTDIR
 
 SCRIPT.json is a list of steps, run in order:
   {"wait": "CSS selector", "timeout": 10}    until an element matches (polled, with a deadline)
+  {"until": "JS expression", "timeout": 10}  until the expression is truthy (polled likewise)
   {"click": "CSS selector"}                  a real mouse click at the element's centre (or a
                                              dispatched click event when something covers it)
   {"drag": "CSS selector", "from": [x, y], "to": [x, y]}
@@ -197,6 +198,16 @@ class Browser:
                                  % (timeout, selector, self.page_text()))
             self.pump(POLL_INTERVAL_S)
 
+    def until(self, expression, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.evaluate(expression):
+                return
+            if time.monotonic() >= deadline:
+                raise StepFailed("timed out after %s s waiting until %s; the page says:\n%s"
+                                 % (timeout, expression, self.page_text()))
+            self.pump(POLL_INTERVAL_S)
+
     def box(self, selector):
         """The element's viewport rectangle, after scrolling it into view; fails when absent."""
         rect = self.evaluate("""(() => {
@@ -292,6 +303,8 @@ def run(browser, url, steps, outdir, collected):
         try:
             if "wait" in step:
                 browser.wait(step["wait"], float(step.get("timeout", DEFAULT_WAIT_S)))
+            elif "until" in step:
+                browser.until(step["until"], float(step.get("timeout", DEFAULT_WAIT_S)))
             elif "click" in step:
                 browser.click(step["click"])
             elif "drag" in step:
