@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use skywatch_agent::{ConfigFormat as Format, Loaded};
 
+mod alarms;
+mod dashboard;
+
 /// Observability for web developers on AWS: ship host metrics and logs, collect traces, keep
 /// dashboards and alarms in git. Everything works locally first; AWS is configuration.
 #[derive(Debug, Parser)]
@@ -28,9 +31,11 @@ enum Command {
     /// Print the service graph from a running collector.
     Servicemap(ServicemapArgs),
     /// Render or push CloudWatch dashboards defined as code.
-    Dashboard,
-    /// Evaluate or push alarm rules defined as code.
-    Alarms,
+    #[command(subcommand)]
+    Dashboard(dashboard::DashboardCommand),
+    /// Check, push or evaluate alarm rules defined as code.
+    #[command(subcommand)]
+    Alarms(alarms::AlarmsCommand),
     /// Check or convert agent configuration (ours or the CloudWatch agent's JSON).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -45,8 +50,8 @@ impl Command {
             Command::Metrics(_) => "metrics",
             Command::Collector(_) => "collector",
             Command::Servicemap(_) => "servicemap",
-            Command::Dashboard => "dashboard",
-            Command::Alarms => "alarms",
+            Command::Dashboard(_) => "dashboard",
+            Command::Alarms(_) => "alarms",
             Command::Config(_) => "config",
             Command::Up => "up",
         }
@@ -147,6 +152,8 @@ fn main() -> ExitCode {
         Command::Metrics(args) => metrics(&args),
         Command::Collector(args) => collector(args),
         Command::Servicemap(args) => servicemap(&args),
+        Command::Dashboard(command) => dashboard::run(command),
+        Command::Alarms(command) => alarms::run(command),
         other => {
             eprintln!("skywatch {}: not implemented yet", other.name());
             ExitCode::from(1)
