@@ -94,6 +94,34 @@ fn names_a_local_host(headers: &HeaderMap) -> bool {
     name == "localhost" || name.ends_with(".localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
+/// Why a read of trace data is refused, if it is: on loopback, a Host that does not name this
+/// machine (DNS rebinding); anywhere, a request a browser sent for a page of another origin
+/// (its `Origin` is not the `Host`, or `Sec-Fetch-Site` says cross-site or same-site). Such a
+/// page cannot read the answer, but it could make the collector do the work; the SDKs, the aws
+/// CLI and the collector's own page pass.
+fn refuse_read(headers: &HeaderMap, check_host: bool) -> Option<Response> {
+    if check_host && !names_a_local_host(headers) {
+        return Some(foreign_host());
+    }
+    let fetched_from_elsewhere = matches!(
+        header(headers, "sec-fetch-site"),
+        Some("cross-site" | "same-site")
+    );
+    let origin_elsewhere = header(headers, "origin").is_some_and(|origin| {
+        let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+        Some(authority) != header(headers, "host")
+    });
+    (fetched_from_elsewhere || origin_elsewhere).then(|| {
+        api_error(
+            StatusCode::FORBIDDEN,
+            &ApiError {
+                code: "AccessDeniedException",
+                message: "trace data is not served to pages of other origins".into(),
+            },
+        )
+    })
+}
+
 fn foreign_host() -> Response {
     api_error(
         StatusCode::FORBIDDEN,
@@ -124,8 +152,8 @@ pub fn add(
         router.route(Method::POST, path, move |request: Request| {
             let ingest = Arc::clone(&ingest);
             async move {
-                if reads && check_host && !names_a_local_host(&request.headers) {
-                    return foreign_host();
+                if let Some(refusal) = reads.then(|| refuse_read(&request.headers, check_host)).flatten() {
+                    return refusal;
                 }
                 // The store's reads parse documents: off the async workers.
                 let answer = tokio::task::spawn_blocking(move || op(&ingest, &request.body)).await;
@@ -204,8 +232,8 @@ pub fn add(
             let ingest = Arc::clone(&logs_ingest);
             let logs_dir = Arc::clone(&logs_dir);
             async move {
-                if check_host && !names_a_local_host(&request.headers) {
-                    return foreign_host();
+                if let Some(refusal) = refuse_read(&request.headers, check_host) {
+                    return refusal;
                 }
                 let answer = tokio::task::spawn_blocking(move || {
                     crate::web_api::logs(&ingest.store, &logs_dir, &request.body)
@@ -423,6 +451,74 @@ mod tests {
             .handle(post("/TraceSegments", &[], r#"{"TraceSegmentDocuments":[]}"#))
             .await;
         assert_eq!(put.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn every_read_path_refuses_foreign_hosts_and_pages_of_other_origins() {
+        let bodies = [
+            ("/ServiceGraph", r#"{"StartTime":0,"EndTime":1}"#),
+            ("/TraceGraph", r#"{"TraceIds":[]}"#),
+            ("/TraceSummaries", r#"{"StartTime":0,"EndTime":1}"#),
+            ("/Traces", r#"{"TraceIds":[]}"#),
+            ("/ui/api/traces", r#"{"StartTime":0,"EndTime":1}"#),
+            (
+                "/ui/api/node-series",
+                r#"{"StartTime":0,"EndTime":60,"Name":"web"}"#,
+            ),
+            (
+                "/ui/api/logs",
+                r#"{"TraceId":"1-5759e988-bd862e3fe1be46a994272793","StartTime":0,"EndTime":1}"#,
+            ),
+        ];
+        assert_eq!(bodies.len(), super::READ_PATHS.len());
+        for read_api in [super::ReadApi::Loopback, super::ReadApi::Public] {
+            let (router, _) = router(read_api);
+            for (path, body) in bodies {
+                let ask = |headers: &[(&'static str, &str)]| {
+                    let mut request = post(path, &[], body);
+                    for (name, value) in headers {
+                        request.headers.insert(*name, value.parse().unwrap());
+                    }
+                    router.handle(request)
+                };
+                let host = ("host", "127.0.0.1:2000");
+                assert_eq!(ask(&[host]).await.status(), StatusCode::OK, "{path}");
+                // The collector's own page.
+                let own = [
+                    host,
+                    ("origin", "http://127.0.0.1:2000"),
+                    ("sec-fetch-site", "same-origin"),
+                ];
+                assert_eq!(ask(&own).await.status(), StatusCode::OK, "{path}");
+                for foreign in [
+                    [
+                        host,
+                        ("origin", "https://attacker.example"),
+                        ("sec-fetch-site", "cross-site"),
+                    ],
+                    [
+                        host,
+                        ("origin", "http://localhost:3000"),
+                        ("sec-fetch-site", "cross-site"),
+                    ],
+                    [host, ("origin", "http://127.0.0.1:3000"), ("x-other", "1")],
+                    [host, ("sec-fetch-site", "same-site"), ("x-other", "1")],
+                ] {
+                    assert_eq!(
+                        ask(&foreign).await.status(),
+                        StatusCode::FORBIDDEN,
+                        "{path} {foreign:?}"
+                    );
+                }
+                let rebound = ask(&[("host", "attacker.example:2000")]).await.status();
+                let expected = if read_api == super::ReadApi::Loopback {
+                    StatusCode::FORBIDDEN
+                } else {
+                    StatusCode::OK
+                };
+                assert_eq!(rebound, expected, "{path}");
+            }
+        }
     }
 
     #[tokio::test]

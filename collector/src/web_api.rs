@@ -52,10 +52,27 @@ fn number(map: &Map<String, Value>, key: &str) -> Result<Option<f64>, ApiError> 
 fn window(map: &Map<String, Value>) -> Result<(f64, f64), ApiError> {
     let start = number(map, "StartTime")?.ok_or_else(|| invalid("StartTime is required"))?;
     let end = number(map, "EndTime")?.ok_or_else(|| invalid("EndTime is required"))?;
+    check_times(start, end)?;
+    Ok((start, end))
+}
+
+/// The latest time a request may name: far enough ahead for any clock, near enough that
+/// minute and millisecond arithmetic on it cannot overflow.
+const LATEST_TIME: f64 = 1.0e11;
+
+/// Times are seconds since the epoch, from 0 to [`LATEST_TIME`], the end not before the start.
+fn check_times(start: f64, end: f64) -> Result<(), ApiError> {
+    for (name, t) in [("StartTime", start), ("EndTime", end)] {
+        if !(0.0..=LATEST_TIME).contains(&t) {
+            return Err(invalid(format!(
+                "{name} must be seconds since the epoch (0 to {LATEST_TIME:e})"
+            )));
+        }
+    }
     if end < start {
         return Err(invalid("EndTime is before StartTime"));
     }
-    Ok((start, end))
+    Ok(())
 }
 
 /// A node as the map names it: {Name, Type}.
@@ -67,6 +84,7 @@ fn node(value: Option<&Value>, key: &str) -> Result<Option<(String, String)>, Ap
     let kind = value.get("Type").and_then(Value::as_str).unwrap_or_default();
     match name {
         Some(name) => Ok(Some((name.to_string(), kind.to_string()))),
+        None if key.is_empty() => Err(invalid("Name is required")),
         None => Err(invalid(format!("{key}.Name is required"))),
     }
 }
@@ -207,11 +225,11 @@ pub fn node_series(store: &Store, request: &[u8]) -> Result<Value, ApiError> {
     let map = body(request)?;
     let (start, end) = window(&map)?;
     let key = node(Some(&Value::Object(map.clone())), "")?.ok_or_else(|| invalid("Name is required"))?;
-    let first = (start / 60.0).floor() as i64;
-    let last = (end / 60.0).floor() as i64;
-    if last - first > 24 * 60 {
+    if end - start > 86_400.0 {
         return Err(invalid("at most a day of minutes at once"));
     }
+    let first = (start / 60.0).floor() as i64;
+    let last = (end / 60.0).floor() as i64;
     let mut minutes: BTreeMap<i64, Minute> = (first..=last).map(|m| (m, Minute::default())).collect();
     for stored in store.traces_between(start, end, TimeRange::Service) {
         let graph = service_graph(&stored.documents);
@@ -300,6 +318,10 @@ pub fn logs(store: &Store, logs_dir: &Path, request: &[u8]) -> Result<Value, Api
         id_forms(trace_id).ok_or_else(|| invalid(format!("{trace_id:?} is not an X-Ray trace id")))?;
     let (start, end) =
         if let (Some(start), Some(end)) = (number(&map, "StartTime")?, number(&map, "EndTime")?) {
+            check_times(start, end)?;
+            if end - start > 86_400.0 {
+                return Err(invalid("at most a day of log lines at once"));
+            }
             (start, end)
         } else {
             let docs = store.trace(trace_id).map(|t| t.documents).unwrap_or_default();
@@ -316,7 +338,7 @@ pub fn logs(store: &Store, logs_dir: &Path, request: &[u8]) -> Result<Value, Api
             }
         };
     let (start_ms, end_ms) = ((start * 1000.0) as i64, (end * 1000.0) as i64);
-    let mut events = Vec::new();
+    let mut events = std::collections::BinaryHeap::new();
     let mut truncated = false;
     let mut unreadable = 0u64;
     let groups = match std::fs::read_dir(logs_dir) {
@@ -353,15 +375,16 @@ pub fn logs(store: &Store, logs_dir: &Path, request: &[u8]) -> Result<Value, Api
                 {
                     continue;
                 }
-                if events.len() >= MAX_LOG_EVENTS {
-                    truncated = true;
-                    break;
-                }
+                // Keep the oldest: a max-heap of at most MAX_LOG_EVENTS drops the newest.
                 events.push((event.timestamp_ms, name.clone(), event.stream, event.message));
+                if events.len() > MAX_LOG_EVENTS {
+                    events.pop();
+                    truncated = true;
+                }
             }
         }
     }
-    events.sort();
+    let events = events.into_sorted_vec();
     let mut groups_found: Vec<&str> = events.iter().map(|e| e.1.as_str()).collect();
     groups_found.sort_unstable();
     groups_found.dedup();
@@ -372,7 +395,7 @@ pub fn logs(store: &Store, logs_dir: &Path, request: &[u8]) -> Result<Value, Api
     });
     let root = forms[0].get(2..).unwrap_or_default();
     let logq = format!(
-        "logq --store {}{group_args} --start {} --end {} 'fields @timestamp, @logStream, @message | filter @message like /{root}|{}/ | sort @timestamp asc'",
+        "logq --store {}{group_args} --start {} --end {} 'fields @timestamp, @logStream, @message | filter @message like /(?i){root}|{}/ | sort @timestamp asc'",
         shell_quote(&logs_dir.parent().unwrap_or(logs_dir).display().to_string()),
         skywatch_time::rfc3339_ms(start_ms),
         skywatch_time::rfc3339_ms(end_ms),
@@ -495,6 +518,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.message.contains("not supported"), "{error}");
+    }
+
+    #[test]
+    fn times_out_of_range_are_refused_not_overflowed() {
+        let store = store();
+        let dir = tempfile::tempdir().unwrap();
+        for (start, end) in [
+            ("-1e300", "1e300"),
+            ("-1e300", "-1e300"),
+            ("1e300", "1e300"),
+            ("0", "1e12"),
+            ("100", "90"),
+        ] {
+            let window = format!(r#""StartTime": {start}, "EndTime": {end}"#);
+            let series = node_series(&store, format!(r#"{{{window}, "Name": "web"}}"#).as_bytes());
+            assert_eq!(series.unwrap_err().code, "InvalidRequestException", "{window}");
+            let traces = traces(&store, format!("{{{window}}}").as_bytes());
+            assert!(traces.is_err(), "{window}");
+            let lines = logs(
+                &store,
+                dir.path(),
+                format!(r#"{{{window}, "TraceId": "{T1}"}}"#).as_bytes(),
+            );
+            assert!(lines.is_err(), "{window}");
+        }
+        // More than a day of minutes or of log lines at once.
+        let long = br#"{"StartTime": 0, "EndTime": 172800, "Name": "web"}"#;
+        assert!(node_series(&store, long).is_err());
+        let long = format!(r#"{{"StartTime": 0, "EndTime": 172800, "TraceId": "{T1}"}}"#);
+        assert!(logs(&store, dir.path(), long.as_bytes()).is_err());
     }
 
     #[test]

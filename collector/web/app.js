@@ -40,7 +40,7 @@ const traceLogs = new TraceLogs();
 function readHash() {
   const params = new URLSearchParams(location.hash.slice(1));
   const range = params.get('range');
-  if (range in RANGES) state.range = range;
+  if (range !== null && Object.hasOwn(RANGES, range)) state.range = range;
   const from = Number(params.get('from'));
   const to = Number(params.get('to'));
   if (range === 'custom' && from > 0 && to > from) {
@@ -195,11 +195,19 @@ function renderHeader() {
       h('p', {class: 'muted', text: Type === 'client' ? `in front of ${Name}` : Type || 'service'}),
       item ? statsLine(item.stats, minutes) : h('p', {class: 'note', text: 'Not on the map in this range.'}));
   } else {
-    const [from, to] = sel.id.split('->');
+    const [from, to] = edgeEnds(sel.id);
     fill($('selection'),
       h('div', {class: 'selection-head'}, h('h2', {class: 'edge-title'}, h('span', {text: displayName(from)}), h('span', {class: 'arrow', text: ' → '}), h('span', {text: displayName(to)})), close),
       item ? statsLine(item.stats, minutes) : h('p', {class: 'note', text: 'Not on the map in this range.'}));
   }
+}
+
+/** An edge's two node ids: from the map (names may hold "->"), else read off its id. */
+function edgeEnds(id) {
+  const edge = state.graph?.edges.get(id);
+  if (edge) return [edge.from, edge.to];
+  const at = id.indexOf('->');
+  return [id.slice(0, at), id.slice(at + 2)];
 }
 
 function traceQuery() {
@@ -207,7 +215,7 @@ function traceQuery() {
   const sel = state.selection;
   if (sel?.kind === 'node') query.node = nodeRef(sel.id);
   if (sel?.kind === 'edge') {
-    const [from, to] = sel.id.split('->');
+    const [from, to] = edgeEnds(sel.id);
     query.edge = {From: nodeRef(from), To: nodeRef(to)};
   }
   if (state.latency) {
@@ -228,17 +236,21 @@ function renderHistogramSection() {
   });
 }
 
+/** Counts chart requests, so that only the latest one's answer is drawn. */
+let chartsAsked = 0;
+
 async function loadCharts() {
   const sel = state.selection;
   show($('charts-section'), sel?.kind === 'node');
   if (sel?.kind !== 'node') return;
   const period = state.window;
+  const asked = ++chartsAsked;
   try {
     const answer = await nodeSeries(period.start, period.end, nodeRef(sel.id));
-    if (state.selection !== sel) return;
+    if (asked !== chartsAsked) return;
     renderCharts($('charts'), answer.Minutes ?? [], period.start, period.end);
   } catch (error) {
-    if (state.selection !== sel) return;
+    if (asked !== chartsAsked) return;
     fill($('charts'), h('p', {class: 'note', text: error instanceof Unavailable
       ? 'This collector does not serve per-minute numbers.'
       : `Could not load the numbers: ${error instanceof ApiError ? error.message : String(error)}`}));

@@ -14,13 +14,15 @@ function frame(title, total, body) {
 }
 
 /** Draws `minutes` ([{Time, Requests, Ok, Errors, Throttles, Faults, P50, P99}]) over [start, end]. */
-export function renderCharts(container, minutes, start, end) {
+export function renderCharts(container, allMinutes, start, end) {
+  const t0 = Math.floor(start / 60) * 60;
+  const t1 = Math.max(t0 + 60, Math.ceil(end / 60) * 60);
+  // A range ending on a whole minute gets a row for that minute too: it lies past the plot.
+  const minutes = allMinutes.filter((m) => m.Time >= t0 && m.Time < t1);
   if (!minutes.length) {
     fill(container, h('p', {class: 'note', text: 'No numbers for this range.'}));
     return;
   }
-  const t0 = Math.floor(start / 60) * 60;
-  const t1 = Math.max(t0 + 60, Math.ceil(end / 60) * 60);
   const slots = Math.round((t1 - t0) / 60);
   const slot = (PLOT.right - PLOT.left) / slots;
   const xOf = (time) => PLOT.left + ((time - t0) / 60) * slot;

@@ -9,6 +9,9 @@ const W = 420;
 const H = 100;
 const PLOT = {left: 36, right: W - 8, top: 10, bottom: H - 22};
 
+/** Whether a drag across the bars is under way: a live refresh then leaves the chart alone. */
+let dragging = false;
+
 /** The q-quantile (0..1) of a histogram [{Value, Count}], in seconds. */
 export function percentile(histogram, q) {
   const buckets = [...histogram].sort((a, b) => a.Value - b.Value);
@@ -27,6 +30,7 @@ export function percentile(histogram, q) {
  * `onRange(range | null)` is called when the user selects or clears one.
  */
 export function renderHistogram(container, histogram, range, onRange) {
+  if (dragging && container.querySelector('.catcher')) return;
   const buckets = (histogram ?? []).filter((b) => Number.isFinite(b.Value) && b.Count > 0);
   if (!buckets.length) {
     fill(container, h('p', {class: 'note', text: 'No completed requests in this range.'}));
@@ -85,6 +89,11 @@ export function renderHistogram(container, histogram, range, onRange) {
     if (event.button !== 0) return;
     catcher.setPointerCapture(event.pointerId);
     drag = {x: svgX(event), from: secondsOf(svgX(event))};
+    dragging = true;
+  });
+  catcher.addEventListener('pointercancel', () => {
+    drag = null;
+    dragging = false;
   });
   catcher.addEventListener('pointermove', (event) => {
     if (drag) showBand(drag.from, secondsOf(svgX(event)));
@@ -94,6 +103,7 @@ export function renderHistogram(container, histogram, range, onRange) {
     const x = svgX(event);
     const from = drag.from;
     drag = null;
+    dragging = false;
     if (Math.abs(x - (xOf(from))) < 3) {
       // A click: the bin under the pointer.
       const i = Math.min(bins - 1, Math.floor(from / step));

@@ -46,7 +46,8 @@ export class TraceLogs {
 
 /** `message` as text nodes, with the trace id's forms marked. */
 function marked(message, forms) {
-  const lower = message.toLowerCase();
+  // ASCII only: toLowerCase() may change the length of other characters, and so the offsets.
+  const lower = message.replace(/[A-Z]/g, (c) => c.toLowerCase());
   const out = [];
   let at = 0;
   while (at < message.length) {

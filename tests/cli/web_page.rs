@@ -72,7 +72,7 @@ fn the_page_shows_the_map_a_nodes_traces_a_timeline_and_its_logs_and_runs_no_tra
             json!({
                 "id": "00000000000000a2", "trace_id": t2, "name": "web", "start_time": at + 5.0, "end_time": at + 5.08,
                 "http": {"request": {"method": "GET", "url": "http://shop.example/cart?x=<script>alert(4)</script>"}, "response": {"status": 200}},
-                "annotations": {"note": "<script>alert(2)</script>"},
+                "annotations": {"note": "<script>alert(2)</script>", "probe": "<img src=x onerror=window.__xss=1><script>window.__xss=2</script>"},
                 "subsegments": [
                     {"id": "00000000000000b3", "name": "DynamoDB", "namespace": "aws", "start_time": at + 5.01, "end_time": at + 5.03,
                      "aws": {"operation": "GetItem", "table_name": XSS_NAME}}
@@ -90,7 +90,8 @@ fn the_page_shows_the_map_a_nodes_traces_a_timeline_and_its_logs_and_runs_no_tra
             t1[2..].replace('-', "")
         ),
         format!("<script>alert(3)</script> GET /cart AWS-XRAY-TRACE-ID: {t2}@00000000000000a2"),
-        "unrelated line".to_string(),
+        format!("WARN upstream retried {}", t1.to_uppercase()),
+        "<svg onload=window.__xss=3></svg> unrelated line".to_string(),
     ];
     let events: Vec<(i64, &str)> = lines
         .iter()
@@ -108,6 +109,21 @@ fn the_page_shows_the_map_a_nodes_traces_a_timeline_and_its_logs_and_runs_no_tra
         {"wait": format!("#traces [data-trace=\"{t1}\"]"), "timeout": 20},
         {"eval": "[...document.querySelectorAll('#traces [data-trace]')].map(e => e.getAttribute('data-trace'))", "as": "traces"},
         {"screenshot": "2-node.png"},
+        // The filter-expression box narrows the list, and clearing it brings all back.
+        {"type": "#filter", "text": "http.status = 502", "enter": true},
+        {"until": format!("[...document.querySelectorAll('#traces [data-trace]')].map(e => e.getAttribute('data-trace')).join() === '{t1}'"), "timeout": 20},
+        {"type": "#filter", "text": "", "enter": true},
+        {"until": "document.querySelectorAll('#traces [data-trace]').length === 2", "timeout": 20},
+        // Dragging across the fast end of the histogram keeps only the 80 ms trace.
+        {"drag": "#histogram .catcher", "from": [2, 20], "to": [120, 20]},
+        {"until": format!("[...document.querySelectorAll('#traces [data-trace]')].map(e => e.getAttribute('data-trace')).join() === '{t2}'"), "timeout": 20},
+        {"eval": "document.querySelector('.histogram-range').textContent", "as": "latency_range"},
+        {"click": "#histogram-clear"},
+        {"until": "document.querySelectorAll('#traces [data-trace]').length === 2", "timeout": 20},
+        // Another range: the map and the list follow.
+        {"click": "[data-range=\"5m\"]"},
+        {"until": "document.querySelector('[data-range=\"5m\"]').getAttribute('aria-pressed') === 'true' && document.querySelectorAll('#traces [data-trace]').length === 2", "timeout": 20},
+        {"eval": "location.hash", "as": "hash"},
         {"click": format!("#traces [data-trace=\"{t1}\"]")},
         {"wait": "#timeline [data-segment=\"00000000000000b2\"]", "timeout": 20},
         {"texts": "#timeline [data-segment]", "as": "timeline"},
@@ -148,7 +164,18 @@ fn the_page_shows_the_map_a_nodes_traces_a_timeline_and_its_logs_and_runs_no_tra
     ] {
         assert!(nodes.contains(&expected), "{expected} not in {nodes:?}");
     }
-    assert!(result["edges"].as_u64().unwrap() >= 4, "{result:#}");
+    assert_eq!(result["edges"], 4, "{result:#}");
+    assert!(
+        result["latency_range"]
+            .as_str()
+            .unwrap()
+            .contains("Traces with a response time of 0"),
+        "{result:#}"
+    );
+    assert!(
+        result["hash"].as_str().unwrap().contains("range=5m"),
+        "{result:#}"
+    );
     assert!(
         result["traces"]
             .as_array()
@@ -180,9 +207,9 @@ fn the_page_shows_the_map_a_nodes_traces_a_timeline_and_its_logs_and_runs_no_tra
         .iter()
         .map(|t| t.as_str().unwrap())
         .collect();
-    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert_eq!(logs.len(), 3, "{logs:?}");
     assert!(
-        logs[0].contains("Root=") && logs[1].contains("charge failed"),
+        logs[0].contains("Root=") && logs[1].contains("charge failed") && logs[2].contains("WARN upstream"),
         "{logs:?}"
     );
     // Markup in trace data and log lines is text: shown as written, nothing made of it.
@@ -197,6 +224,9 @@ fn the_page_shows_the_map_a_nodes_traces_a_timeline_and_its_logs_and_runs_no_tra
     assert_eq!(result["name_as_text"], true);
     assert_eq!(result["made_of_data"], 0);
     assert_eq!(result["inline_scripts"], 0);
+    // The payloads would set window.__xss had any of them run (the CSP would stop an inline
+    // handler too, and report it in log_errors, checked below).
+    assert_eq!(result["nothing_ran"], true);
     assert_eq!(result["dialogs"], json!([]), "{result:#}");
     assert_eq!(result["console_errors"], json!([]), "{result:#}");
     assert_eq!(result["log_errors"], json!([]), "{result:#}");
@@ -213,7 +243,7 @@ fn the_page_shows_the_map_a_nodes_traces_a_timeline_and_its_logs_and_runs_no_tra
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        printed.contains("Root=") && printed.contains("charge failed"),
+        printed.contains("Root=") && printed.contains("charge failed") && printed.contains("WARN upstream"),
         "{command}\n{printed}"
     );
     assert!(
