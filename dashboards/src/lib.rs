@@ -5,3 +5,4 @@
 //! be pushed to AWS or evaluated against the agent's local metrics store.
 //!
 //! Not built yet: see the open issues.
+pub mod dashboard;
