@@ -97,7 +97,7 @@ pub fn load(text: &str, overrides: &[(String, String)]) -> Result<Rendered, Prob
         }
         FileKind::Toml => {
             let read = config::read(text, overrides).map_err(Problems)?;
-            finish(read.name, read.dashboard, read.problems)
+            finish(read.name, read.dashboard, read.problems, true)
         }
     }
 }
@@ -128,10 +128,16 @@ impl std::error::Error for PresetError {}
 
 /// Places a model's widgets, renders it and checks the result.
 pub fn render_model(dashboard: Dashboard) -> Result<Rendered, Problems> {
-    finish(None, dashboard, Vec::new())
+    finish(None, dashboard, Vec::new(), false)
 }
 
-fn finish(name: Option<String>, mut dashboard: Dashboard, mut problems: Vec<Problem>) -> Result<Rendered, Problems> {
+/// `toml_keys`: the model came from our TOML, so problems also get the key path written there.
+fn finish(
+    name: Option<String>,
+    mut dashboard: Dashboard,
+    mut problems: Vec<Problem>,
+    toml_keys: bool,
+) -> Result<Rendered, Problems> {
     let slots: Vec<placement::Slot> = dashboard
         .widgets
         .iter()
@@ -161,7 +167,9 @@ fn finish(name: Option<String>, mut dashboard: Dashboard, mut problems: Vec<Prob
             .iter()
             .any(|b| p.pointer == *b || p.pointer.starts_with(&format!("{b}/")));
         if !seen {
-            p.key = config::key_for(&p.pointer);
+            if toml_keys {
+                p.key = config::key_for(&p.pointer);
+            }
             problems.push(p);
         }
     }
