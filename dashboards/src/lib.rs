@@ -6,3 +6,5 @@
 //!
 //! Not built yet: see the open issues.
 pub mod dashboard;
+
+pub mod alarms;
