@@ -10,6 +10,7 @@ mod agent_logs;
 mod agent_silent_paths;
 mod agent_traces;
 mod collector;
+mod dashboard;
 mod logq;
 mod running_agent;
 mod skywatch;

@@ -11,8 +11,9 @@ use serde_json::Value;
 
 use super::log_query;
 use super::model::{
-    AlarmSort, AlarmState, AlarmWidget, Annotations, Dashboard, Legend, LogView, LogWidget, MetricRow, MetricView,
-    MetricWidget, PeriodOverride, RenderOptions, TextBackground, TextWidget, Variable, Widget, WidgetKind, YAxis,
+    AlarmSort, AlarmState, AlarmWidget, Annotations, Dashboard, Legend, LogView, LogWidget, MetricRow,
+    MetricView, MetricWidget, PeriodOverride, RenderOptions, TextBackground, TextWidget, Variable, Widget,
+    WidgetKind, YAxis,
 };
 use super::problem::Problem;
 use super::shorthand;
@@ -105,7 +106,8 @@ pub struct Read {
 /// Reads our TOML `text` with `overrides` (from `--var`) on top of its `[vars]`. `Err` when the
 /// file cannot be read into a model at all.
 pub fn read(text: &str, overrides: &[(String, String)]) -> Result<Read, Vec<Problem>> {
-    let mut table: toml::Table = toml::from_str(text).map_err(|e| vec![Problem::at_key("", toml_error(&e))])?;
+    let mut table: toml::Table =
+        toml::from_str(text).map_err(|e| vec![Problem::at_key("", toml_error(&e))])?;
     let mut problems = Vec::new();
     let mut values = BTreeMap::new();
     if let Some(declared) = table.get("vars") {
@@ -117,29 +119,55 @@ pub fn read(text: &str, overrides: &[(String, String)]) -> Result<Read, Vec<Prob
                 Some(s) => {
                     values.insert(name.clone(), s.to_string());
                 }
-                None => problems.push(Problem::at_key(format!("vars.{name}"), "a variable's value must be a string")),
+                None => problems.push(Problem::at_key(
+                    format!("vars.{name}"),
+                    "a variable's value must be a string",
+                )),
             }
         }
     }
     for (name, value) in overrides {
+        // A --var the file never refers to is most likely a misspelt one.
+        if !text.contains(&format!("${{{name}}}")) {
+            let known: Vec<&str> = values.keys().map(String::as_str).collect();
+            problems.push(Problem::at_key(
+                format!("--var {name}"),
+                format!(
+                    "the dashboard has no ${{{name}}}; its variables: {}",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
+        }
         values.insert(name.clone(), value.clone());
     }
+    // An unknown variable is a problem, not the end of the check: its reference stays as
+    // written and everything else is still checked, so every problem is reported at once.
     for (key, value) in &mut table {
         if key != "vars" {
             substitute_all(value, key.clone(), &values, &mut problems);
         }
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let file: FileConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
-        .map_err(|e| vec![Problem::at_key(e.path().to_string(), e.inner().message().to_string())])?;
+    let file: FileConfig = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        vec![Problem::at_key(
+            e.path().to_string(),
+            e.inner().message().to_string(),
+        )]
+    })?;
     let defaults = &file.dashboard;
     let mut widgets = Vec::with_capacity(file.widget.len());
     for (i, raw) in file.widget.into_iter().enumerate() {
         let key = format!("widget[{i}]");
         match serde_path_to_error::deserialize::<_, WidgetConfig>(raw) {
-            Ok(config) => widgets.push(convert_widget(i, config, defaults.region.as_deref(), &mut problems)),
+            Ok(config) => widgets.push(convert_widget(
+                i,
+                config,
+                defaults.region.as_deref(),
+                &mut problems,
+            )),
             Err(e) => {
                 let path = e.path().to_string();
                 let key = if path == "." { key } else { format!("{key}.{path}") };
@@ -175,7 +203,12 @@ fn toml_error(e: &toml::de::Error) -> String {
     format!("not valid TOML: {}", e.to_string().trim_end())
 }
 
-fn substitute_all(value: &mut toml::Value, key: String, vars: &BTreeMap<String, String>, problems: &mut Vec<Problem>) {
+fn substitute_all(
+    value: &mut toml::Value,
+    key: String,
+    vars: &BTreeMap<String, String>,
+    problems: &mut Vec<Problem>,
+) {
     match value {
         toml::Value::String(s) => match vars::substitute(s, vars) {
             Ok(new) => *s = new,
@@ -252,8 +285,10 @@ impl Context<'_> {
 
     /// A problem with a key that has no place in the body (so no JSON pointer).
     fn key_problem(&mut self, field: &str, message: impl Into<String>) {
-        self.problems
-            .push(Problem::at_key(format!("widget[{}].{field}", self.index), message));
+        self.problems.push(Problem::at_key(
+            format!("widget[{}].{field}", self.index),
+            message,
+        ));
     }
 
     /// Refuses fields set on a widget type they do not belong to.
@@ -279,7 +314,12 @@ impl Context<'_> {
     }
 }
 
-fn convert_widget(index: usize, w: WidgetConfig, default_region: Option<&str>, problems: &mut Vec<Problem>) -> Widget {
+fn convert_widget(
+    index: usize,
+    w: WidgetConfig,
+    default_region: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> Widget {
     let mut cx = Context { index, problems };
     if w.x.is_some() != w.y.is_some() {
         cx.key_problem(
@@ -297,18 +337,31 @@ fn convert_widget(index: usize, w: WidgetConfig, default_region: Option<&str>, p
         ("live_data", w.live_data.is_some()),
         ("set_period_to_time_range", w.set_period_to_time_range.is_some()),
         ("sparkline", w.sparkline.is_some()),
-        ("single_value_full_precision", w.single_value_full_precision.is_some()),
+        (
+            "single_value_full_precision",
+            w.single_value_full_precision.is_some(),
+        ),
         ("trend", w.trend.is_some()),
         ("timezone", w.timezone.is_some()),
     ];
-    let log_only = [("log_groups", w.log_groups.is_some()), ("query", w.query.is_some())];
+    let log_only = [
+        ("log_groups", w.log_groups.is_some()),
+        ("query", w.query.is_some()),
+    ];
     let alarm_only = [
         ("alarms", w.alarms.is_some()),
         ("sort_by", w.sort_by.is_some()),
         ("states", w.states.is_some()),
     ];
-    let text_only = [("markdown", w.markdown.is_some()), ("background", w.background.is_some())];
-    let graph_only = [("region", w.region.is_some()), ("view", w.view.is_some()), ("stacked", w.stacked.is_some())];
+    let text_only = [
+        ("markdown", w.markdown.is_some()),
+        ("background", w.background.is_some()),
+    ];
+    let graph_only = [
+        ("region", w.region.is_some()),
+        ("view", w.view.is_some()),
+        ("stacked", w.stacked.is_some()),
+    ];
     let kind = match w.kind {
         WidgetType::Metric => {
             cx.not_for("metric", &log_only);
@@ -316,7 +369,11 @@ fn convert_widget(index: usize, w: WidgetConfig, default_region: Option<&str>, p
             cx.not_for("metric", &text_only);
             let view = w.view.as_deref().and_then(|v| {
                 parse_enum::<MetricView>(v).or_else(|| {
-                    cx.problem("view", "properties/view", format!("{v:?} is not a view: timeSeries, singleValue, gauge, bar, pie or table"));
+                    cx.problem(
+                        "view",
+                        "properties/view",
+                        format!("{v:?} is not a view: timeSeries, singleValue, gauge, bar, pie or table"),
+                    );
                     None
                 })
             });
@@ -347,7 +404,11 @@ fn convert_widget(index: usize, w: WidgetConfig, default_region: Option<&str>, p
             cx.not_for("log", &text_only);
             let view = w.view.as_deref().and_then(|v| {
                 parse_enum::<LogView>(v).or_else(|| {
-                    cx.problem("view", "properties/view", format!("{v:?} is not a log view: table, timeSeries, bar or pie"));
+                    cx.problem(
+                        "view",
+                        "properties/view",
+                        format!("{v:?} is not a log view: table, timeSeries, bar or pie"),
+                    );
                     None
                 })
             });
@@ -355,7 +416,11 @@ fn convert_widget(index: usize, w: WidgetConfig, default_region: Option<&str>, p
             let query = if let Some(q) = w.query {
                 log_query::with_sources(&w.log_groups.unwrap_or_default(), &q)
             } else {
-                cx.problem("query", "properties/query", "required: query (a Logs Insights query)");
+                cx.problem(
+                    "query",
+                    "properties/query",
+                    "required: query (a Logs Insights query)",
+                );
                 String::new()
             };
             WidgetKind::Log(LogWidget {
@@ -467,9 +532,15 @@ mod tests {
 
     #[test]
     fn pointers_map_to_toml_keys() {
-        assert_eq!(key_for("/widgets/3/properties/metrics/1/4/yAxis").unwrap(), "widget[3].metrics[1][4].y_axis");
+        assert_eq!(
+            key_for("/widgets/3/properties/metrics/1/4/yAxis").unwrap(),
+            "widget[3].metrics[1][4].y_axis"
+        );
         assert_eq!(key_for("/widgets/0/width").unwrap(), "widget[0].width");
         assert_eq!(key_for("/periodOverride").unwrap(), "dashboard.period_override");
-        assert_eq!(key_for("/widgets/2/properties/sortBy").unwrap(), "widget[2].sort_by");
+        assert_eq!(
+            key_for("/widgets/2/properties/sortBy").unwrap(),
+            "widget[2].sort_by"
+        );
     }
 }

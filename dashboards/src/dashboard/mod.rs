@@ -151,8 +151,10 @@ fn finish(
     for (widget, rect) in dashboard.widgets.iter_mut().zip(placement::place(&slots)) {
         widget.x = Some(rect.x);
         widget.y = Some(rect.y);
-        widget.width = Some(rect.width);
-        widget.height = Some(rect.height);
+        // A size given out of range stays as given, for the check below to report (placement
+        // only clamped it to find a spot).
+        widget.width = Some(widget.width.unwrap_or(rect.width));
+        widget.height = Some(widget.height.unwrap_or(rect.height));
     }
     if let Some(name) = &name {
         if let Some(message) = validate::check_name(name) {
@@ -160,7 +162,11 @@ fn finish(
         }
     }
     let body = dashboard.to_value();
-    let found_before: Vec<String> = problems.iter().map(|p| p.pointer.clone()).filter(|p| !p.is_empty()).collect();
+    let found_before: Vec<String> = problems
+        .iter()
+        .map(|p| p.pointer.clone())
+        .filter(|p| !p.is_empty())
+        .collect();
     for mut p in validate::check_body(&body) {
         // A problem already reported while reading the TOML is not reported again.
         let seen = found_before
