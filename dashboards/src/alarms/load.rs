@@ -457,6 +457,13 @@ impl Ctx {
     fn read_all(mut self, items: &[(String, &Value, bool)]) -> Result<Rules, CheckError> {
         let mut alarms = Vec::new();
         let mut paths = Vec::new();
+        // Names come from every item, valid or not, so that one broken alarm does not also
+        // show up as "unknown" in the composites naming it.
+        let name_key = self.k("name", "AlarmName");
+        let named: Vec<(&str, &str)> = items
+            .iter()
+            .filter_map(|(path, value, _)| Some((path.as_str(), value.get(name_key)?.as_str()?)))
+            .collect();
         for (path, value, composite) in items {
             let alarm = if *composite {
                 self.composite(value, path).map(Alarm::Composite)
@@ -468,7 +475,7 @@ impl Ctx {
                 paths.push(path.clone());
             }
         }
-        self.cross_checks(&alarms, &paths);
+        self.cross_checks(&alarms, &paths, &named);
         if self.problems.is_empty() {
             Ok(Rules { alarms })
         } else {
@@ -476,18 +483,15 @@ impl Ctx {
         }
     }
 
-    fn cross_checks(&mut self, alarms: &[Alarm], paths: &[String]) {
+    fn cross_checks(&mut self, alarms: &[Alarm], paths: &[String], named: &[(&str, &str)]) {
         let name_key = self.k("name", "AlarmName");
         let rule_key = self.k("rule", "AlarmRule");
         let mut first: HashMap<&str, &str> = HashMap::new();
-        for (alarm, path) in alarms.iter().zip(paths) {
-            if let Some(earlier) = first.insert(alarm.name(), path) {
+        for (path, name) in named {
+            if let Some(earlier) = first.insert(name, path) {
                 let earlier = if earlier.is_empty() { "the first alarm" } else { earlier };
-                self.problem(
-                    &join(path, name_key),
-                    format!("duplicate alarm name {:?} (also {earlier})", alarm.name()),
-                );
-                first.insert(alarm.name(), earlier);
+                self.problem(&join(path, name_key), format!("duplicate alarm name {name:?} (also {earlier})"));
+                first.insert(name, earlier);
             }
         }
         // Composite children must be alarms of this file; composites must not form cycles.
@@ -789,7 +793,7 @@ impl Ctx {
         if let Some(s) = stat {
             if let Some(parsed) = Statistic::parse(&s) {
                 statistic = Some(parsed);
-            } else if self.form == Form::Toml && s.starts_with('p') {
+            } else if self.form == Form::Toml && looks_extended(&s) {
                 extended = self.extended(&s, &obj.path(stat_key));
             } else {
                 self.problem(&obj.path(stat_key), stat_message(&s, self.form));
@@ -969,10 +973,10 @@ impl Ctx {
     }
 
     fn query_stat(&mut self, s: String, path: &str) -> Option<String> {
-        if Statistic::parse(&s).is_some() || (s.starts_with('p') && self.extended(&s, path).is_some()) {
+        if Statistic::parse(&s).is_some() || (looks_extended(&s) && self.extended(&s, path).is_some()) {
             Some(s)
         } else {
-            if !s.starts_with('p') {
+            if !looks_extended(&s) {
                 self.problem(path, stat_message(&s, Form::Toml));
             }
             None
@@ -1003,7 +1007,7 @@ impl Ctx {
         let stat = stat.and_then(|s| {
             if Statistic::parse(&s).is_some() {
                 Some(s)
-            } else if s.starts_with('p') {
+            } else if looks_extended(&s) {
                 self.extended(&s, &obj.path("Stat"))
             } else {
                 self.problem(&obj.path("Stat"), stat_message(&s, Form::Json));
@@ -1101,6 +1105,13 @@ impl Ctx {
             self.problem(path, format!("expressions refer to each other in a cycle: {}", shown.join(" → ")));
         }
     }
+}
+
+/// Whether a statistic is written like an extended one (`p99`, `tm90`, `IQM`, `PR(10:90)`).
+fn looks_extended(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    let digits_after = |prefix: &str| lower.strip_prefix(prefix).is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit() || c == '('));
+    ["p", "tm", "tc", "ts", "wm", "pr"].iter().any(|p| digits_after(p)) || lower == "iqm"
 }
 
 fn stat_message(s: &str, form: Form) -> String {

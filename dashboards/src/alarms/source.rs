@@ -39,14 +39,27 @@ impl MemorySource {
     pub fn push(&mut self, namespace: &str, metric_name: &str, dimensions: &[(String, String)], sample: Sample) {
         let mut dims = dimensions.to_vec();
         dims.sort();
+        let samples = self
+            .series
+            .entry((namespace.to_string(), metric_name.to_string(), dims))
+            .or_default();
+        // Kept in time order; a sample of an equal time goes after those already there.
+        let at = samples.partition_point(|s| s.timestamp_ms <= sample.timestamp_ms);
+        samples.insert(at, sample);
+    }
+
+    /// Bulk loading: appends without keeping order; [`MemorySource::sort`] must follow.
+    fn push_unsorted(&mut self, namespace: &str, metric_name: &str, dimensions: &[(String, String)], sample: Sample) {
+        let mut dims = dimensions.to_vec();
+        dims.sort();
         self.series
             .entry((namespace.to_string(), metric_name.to_string(), dims))
             .or_default()
             .push(sample);
     }
 
-    /// Sorts each metric's samples by time (stable: equal times keep their order).
-    fn seal(&mut self) {
+    /// Puts each metric's samples in time order (stable: equal times keep their order).
+    fn sort(&mut self) {
         for samples in self.series.values_mut() {
             samples.sort_by_key(|s| s.timestamp_ms);
         }
@@ -112,9 +125,9 @@ impl DatapointsFile {
             }
             let (namespace, metric, dims, sample) =
                 parse_datum(line).map_err(|message| DatapointsError { line: i + 1, message })?;
-            source.push(&namespace, &metric, &dims, sample);
+            source.push_unsorted(&namespace, &metric, &dims, sample);
         }
-        source.seal();
+        source.sort();
         Ok(DatapointsFile { source })
     }
 
@@ -245,7 +258,7 @@ impl StoreSource {
         for stored in read.datums {
             let d = stored.datum;
             let unit = (!d.unit.is_empty()).then_some(d.unit);
-            source.push(
+            source.push_unsorted(
                 &stored.namespace,
                 &d.name,
                 &d.dimensions,
@@ -256,7 +269,7 @@ impl StoreSource {
                 },
             );
         }
-        source.seal();
+        source.sort();
         Ok(StoreSource {
             source,
             malformed_lines: read.malformed_lines,
