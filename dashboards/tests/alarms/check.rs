@@ -196,3 +196,18 @@ ok_actions = ["arn:aws:sns:eu-west-1:123456789012:ops"]
         )
     );
 }
+
+#[test]
+fn the_examples_in_docs_alarms_md_are_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/alarms.md");
+    let doc = std::fs::read_to_string(path).unwrap();
+    let mut checked = 0;
+    for (lang, parse) in [("```toml\n", parse_toml as fn(&str) -> _), ("```json\n[", parse_json)] {
+        let start = doc.find(lang).unwrap() + lang.len() - usize::from(lang.ends_with('['));
+        let end = start + doc[start..].find("```").unwrap();
+        let rules = parse(&doc[start..end]).unwrap_or_else(|e| panic!("{lang}{e}"));
+        assert!(rules.alarms.len() >= 2);
+        checked += 1;
+    }
+    assert_eq!(checked, 2);
+}
