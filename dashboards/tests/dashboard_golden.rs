@@ -65,10 +65,17 @@ fn every_dashboard_case_renders_as_expected() {
         match std::fs::read_to_string(case.join(file)) {
             Ok(expected) if expected == got => {}
             Ok(_) => failures.push(format!("{}: {file} differs; got:\n{got}", case.display())),
-            Err(_) => failures.push(format!("{}: expected {other}, got {file}:\n{got}", case.display())),
+            Err(_) => failures.push(format!(
+                "{}: expected {other}, got {file}:\n{got}",
+                case.display()
+            )),
         }
     }
-    assert!(failures.is_empty(), "cases differ (BLESS=1 to accept):\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "cases differ (BLESS=1 to accept):\n{}",
+        failures.join("\n")
+    );
 }
 
 /// A rendered body is itself a valid body file, and reads back to the same JSON.

@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::math::{self, Scope};
-use super::model::{alarm_arn, Alarm, CompositeAlarm, LowSampleCount, MetricAlarm, MetricDataQuery, Rules, Stat, StateValue, TreatMissingData};
+use super::model::{
+    alarm_arn, Alarm, CompositeAlarm, LowSampleCount, MetricAlarm, MetricDataQuery, Rules, Stat, StateValue,
+    TreatMissingData,
+};
 use super::reason::{self, Outcome, Point};
 use super::rule::child_name;
 use super::source::MetricSource;
@@ -50,9 +53,11 @@ impl Default for Settings {
 impl Settings {
     /// The cadence of an alarm with this period.
     pub fn cadence_for(&self, period_secs: u32) -> i64 {
-        self.cadence_ms
-            .filter(|c| *c > 0)
-            .unwrap_or(if period_secs < 60 { i64::from(period_secs) * 1000 } else { 60_000 })
+        self.cadence_ms.filter(|c| *c > 0).unwrap_or(if period_secs < 60 {
+            i64::from(period_secs) * 1000
+        } else {
+            60_000
+        })
     }
 
     /// The number of periods in the evaluation range for N evaluation periods.
@@ -218,8 +223,12 @@ impl Evaluator {
         let mut transitions = Vec::new();
         let mut changed_now: HashMap<String, StateValue> = HashMap::new();
         for i in 0..self.rules.alarms.len() {
-            let Alarm::Metric(alarm) = &self.rules.alarms[i] else { continue };
-            let Some(status) = self.status.get(&alarm.alarm_name) else { continue };
+            let Alarm::Metric(alarm) = &self.rules.alarms[i] else {
+                continue;
+            };
+            let Some(status) = self.status.get(&alarm.alarm_name) else {
+                continue;
+            };
             if status.next_evaluation_ms.is_some_and(|due| due > now_ms) {
                 continue;
             }
@@ -228,7 +237,10 @@ impl Evaluator {
             let current = status.state;
             let evaluation = evaluate_metric_alarm(alarm, &self.settings, now_ms, source, current);
             let alarm = alarm.clone();
-            let status = self.status.entry(alarm.alarm_name.clone()).or_insert_with(AlarmStatus::initial);
+            let status = self
+                .status
+                .entry(alarm.alarm_name.clone())
+                .or_insert_with(AlarmStatus::initial);
             status.next_evaluation_ms = Some(next);
             status.configuration_updated_ms.get_or_insert(now_ms);
             if let Some((new, reason, data)) = evaluation {
@@ -240,10 +252,15 @@ impl Evaluator {
             }
         }
         for i in self.composite_order.clone() {
-            let Alarm::Composite(c) = &self.rules.alarms[i] else { continue };
+            let Alarm::Composite(c) = &self.rules.alarms[i] else {
+                continue;
+            };
             let c = c.clone();
             let (new, reason, data) = self.evaluate_composite(&c, &changed_now, now_ms);
-            let status = self.status.entry(c.alarm_name.clone()).or_insert_with(AlarmStatus::initial);
+            let status = self
+                .status
+                .entry(c.alarm_name.clone())
+                .or_insert_with(AlarmStatus::initial);
             status.configuration_updated_ms.get_or_insert(now_ms);
             if new != status.state {
                 let t = self.change(&Alarm::Composite(c), new, reason, data, now_ms);
@@ -254,9 +271,19 @@ impl Evaluator {
         transitions
     }
 
-    fn change(&mut self, alarm: &Alarm, new: StateValue, reason: String, data: String, now_ms: i64) -> Transition {
+    fn change(
+        &mut self,
+        alarm: &Alarm,
+        new: StateValue,
+        reason: String,
+        data: String,
+        now_ms: i64,
+    ) -> Transition {
         let name = alarm.name().to_string();
-        let status = self.status.entry(name.clone()).or_insert_with(AlarmStatus::initial);
+        let status = self
+            .status
+            .entry(name.clone())
+            .or_insert_with(AlarmStatus::initial);
         let transition = Transition {
             alarm_arn: alarm_arn(&self.settings.region, &self.settings.account_id, &name),
             alarm_name: name,
@@ -269,7 +296,11 @@ impl Evaluator {
             old_reason_data: std::mem::replace(&mut status.reason_data, data),
             old_timestamp_ms: status.state_updated_ms,
             configuration_updated_ms: status.configuration_updated_ms.unwrap_or(now_ms),
-            actions: if alarm.actions_enabled() { alarm.actions(new).to_vec() } else { Vec::new() },
+            actions: if alarm.actions_enabled() {
+                alarm.actions(new).to_vec()
+            } else {
+                Vec::new()
+            },
         };
         status.state = new;
         status.state_updated_ms = Some(now_ms);
@@ -285,11 +316,18 @@ impl Evaluator {
         now_ms: i64,
     ) -> (StateValue, String, String) {
         let state_of = |name: &str| self.status.get(name).map(|s| s.state);
-        let mut children: Vec<&str> = c.rule.references().into_iter().map(|(r, _)| child_name(r)).collect();
+        let mut children: Vec<&str> = c
+            .rule
+            .references()
+            .into_iter()
+            .map(|(r, _)| child_name(r))
+            .collect();
         children.dedup();
         let truth = c.rule.evaluate(&state_of);
-        let all_insufficient =
-            !children.is_empty() && children.iter().all(|n| state_of(n).is_none_or(|s| s == StateValue::InsufficientData));
+        let all_insufficient = !children.is_empty()
+            && children
+                .iter()
+                .all(|n| state_of(n).is_none_or(|s| s == StateValue::InsufficientData));
         let new = if all_insufficient && !truth {
             StateValue::InsufficientData
         } else if truth {
@@ -305,7 +343,10 @@ impl Evaluator {
                 changed_now[*n].as_str(),
                 reason::aws_time(now_ms)
             ),
-            None => format!("The alarm rule evaluated to {}", if truth { "TRUE" } else { "FALSE" }),
+            None => format!(
+                "The alarm rule evaluated to {}",
+                if truth { "TRUE" } else { "FALSE" }
+            ),
         };
         let triggering: Vec<Value> = children
             .iter()
@@ -328,7 +369,13 @@ impl Evaluator {
 /// Composite alarms, each after the composites it names (cycles, which checking refuses, are
 /// broken arbitrarily).
 fn composite_order(rules: &Rules) -> Vec<usize> {
-    fn visit(i: usize, rules: &Rules, index: &HashMap<&str, usize>, state: &mut Vec<u8>, order: &mut Vec<usize>) {
+    fn visit(
+        i: usize,
+        rules: &Rules,
+        index: &HashMap<&str, usize>,
+        state: &mut Vec<u8>,
+        order: &mut Vec<usize>,
+    ) {
         if state[i] != 0 {
             return;
         }
@@ -343,7 +390,12 @@ fn composite_order(rules: &Rules) -> Vec<usize> {
         }
         state[i] = 2;
     }
-    let index: HashMap<&str, usize> = rules.alarms.iter().enumerate().map(|(i, a)| (a.name(), i)).collect();
+    let index: HashMap<&str, usize> = rules
+        .alarms
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.name(), i))
+        .collect();
     let mut order = Vec::new();
     let mut state = vec![0u8; rules.alarms.len()]; // 0 new, 1 visiting, 2 done
     for i in 0..rules.alarms.len() {
@@ -366,9 +418,19 @@ pub struct Decision {
 /// The decision procedure of research §1.5. `slots` is the evaluation range, oldest first (a
 /// `None` is a period without a datapoint); `n` EvaluationPeriods, `m` DatapointsToAlarm.
 pub fn decide(slots: &[Option<Point>], n: u32, m: u32, treat: TreatMissingData) -> Decision {
-    let real: Vec<(usize, Point)> = slots.iter().enumerate().filter_map(|(i, p)| p.map(|p| (i, p))).collect();
+    let real: Vec<(usize, Point)> = slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.map(|p| (i, p)))
+        .collect();
     let n_usize = n as usize;
-    let alarm_if = |breaching: usize| if breaching >= m as usize { StateValue::Alarm } else { StateValue::Ok };
+    let alarm_if = |breaching: usize| {
+        if breaching >= m as usize {
+            StateValue::Alarm
+        } else {
+            StateValue::Ok
+        }
+    };
     if real.is_empty() {
         let state = match treat {
             TreatMissingData::Missing => Some(StateValue::InsufficientData),
@@ -376,13 +438,28 @@ pub fn decide(slots: &[Option<Point>], n: u32, m: u32, treat: TreatMissingData) 
             TreatMissingData::Breaching => Some(StateValue::Alarm),
             TreatMissingData::NotBreaching => Some(StateValue::Ok),
         };
-        let filled = if matches!(treat, TreatMissingData::Breaching | TreatMissingData::NotBreaching) { n } else { 0 };
-        return Decision { state, evaluated: Vec::new(), filled };
+        let filled = if matches!(
+            treat,
+            TreatMissingData::Breaching | TreatMissingData::NotBreaching
+        ) {
+            n
+        } else {
+            0
+        };
+        return Decision {
+            state,
+            evaluated: Vec::new(),
+            filled,
+        };
     }
     if real.len() >= n_usize {
         let evaluated: Vec<Point> = real.iter().rev().take(n_usize).map(|(_, p)| *p).collect();
         let breaching = evaluated.iter().filter(|p| p.breaching).count();
-        return Decision { state: Some(alarm_if(breaching)), evaluated, filled: 0 };
+        return Decision {
+            state: Some(alarm_if(breaching)),
+            evaluated,
+            filled: 0,
+        };
     }
     let evaluated: Vec<Point> = real.iter().rev().map(|(_, p)| *p).collect();
     let breaching = evaluated.iter().filter(|p| p.breaching).count();
@@ -399,7 +476,13 @@ pub fn decide(slots: &[Option<Point>], n: u32, m: u32, treat: TreatMissingData) 
             filled: to_fill as u32,
         },
         TreatMissingData::Missing | TreatMissingData::Ignore => {
-            let keep_or = |s: StateValue| if treat == TreatMissingData::Missing { Some(s) } else { None };
+            let keep_or = |s: StateValue| {
+                if treat == TreatMissingData::Missing {
+                    Some(s)
+                } else {
+                    None
+                }
+            };
             let state = if breaching >= m as usize {
                 Some(StateValue::Alarm)
             } else if evaluated.iter().any(|p| !p.breaching) {
@@ -415,7 +498,11 @@ pub fn decide(slots: &[Option<Point>], n: u32, m: u32, treat: TreatMissingData) 
                     keep_or(StateValue::InsufficientData)
                 }
             };
-            Decision { state, evaluated, filled: 0 }
+            Decision {
+                state,
+                evaluated,
+                filled: 0,
+            }
         }
     }
 }
@@ -436,7 +523,10 @@ fn series_for(
     dimensions: &[super::model::Dimension],
     unit: Option<&str>,
 ) -> Vec<Option<Bucket>> {
-    let mut dims: Vec<(String, String)> = dimensions.iter().map(|d| (d.name.clone(), d.value.clone())).collect();
+    let mut dims: Vec<(String, String)> = dimensions
+        .iter()
+        .map(|d| (d.name.clone(), d.value.clone()))
+        .collect();
     dims.sort();
     let end = grid.first_start_ms + grid.period_ms * grid.slots as i64;
     let samples = source.samples(namespace, metric, &dims, grid.first_start_ms, end);
@@ -504,12 +594,17 @@ fn evaluate_metric_alarm(
         slots: range,
     };
     let dynamodb = alarm.namespace.as_deref() == Some("AWS/DynamoDB")
-        || alarm
-            .metrics
-            .iter()
-            .any(|q| q.metric_stat.as_ref().is_some_and(|s| s.namespace == "AWS/DynamoDB"));
+        || alarm.metrics.iter().any(|q| {
+            q.metric_stat
+                .as_ref()
+                .is_some_and(|s| s.namespace == "AWS/DynamoDB")
+        });
     // Alarms on AWS/DynamoDB metrics always behave as `ignore` (research §1.2).
-    let treat = if dynamodb { TreatMissingData::Ignore } else { alarm.treat_missing_data_or_default() };
+    let treat = if dynamodb {
+        TreatMissingData::Ignore
+    } else {
+        alarm.treat_missing_data_or_default()
+    };
     let mut low_sample = vec![false; range];
     let values: Vec<Option<(f64, Option<f64>)>> = if alarm.metrics.is_empty() {
         let stat = alarm.stat()?;
@@ -536,11 +631,23 @@ fn evaluate_metric_alarm(
         let mut metric_series = HashMap::new();
         for q in &alarm.metrics {
             let Some(s) = &q.metric_stat else { continue };
-            let Some(stat) = Stat::parse(&s.stat) else { continue };
-            let buckets = series_for(&grid, source, &s.namespace, &s.metric_name, &s.dimensions, s.unit.as_deref());
+            let Some(stat) = Stat::parse(&s.stat) else {
+                continue;
+            };
+            let buckets = series_for(
+                &grid,
+                source,
+                &s.namespace,
+                &s.metric_name,
+                &s.dimensions,
+                s.unit.as_deref(),
+            );
             metric_series.insert(
                 q.id.as_str(),
-                buckets.iter().map(|b| b.as_ref().and_then(|b| b.value(stat))).collect::<Vec<_>>(),
+                buckets
+                    .iter()
+                    .map(|b| b.as_ref().and_then(|b| b.value(stat)))
+                    .collect::<Vec<_>>(),
             );
         }
         let scope = MathScope {
@@ -591,7 +698,13 @@ fn evaluate_metric_alarm(
 
 /// Replays `source` from `from_ms` to `to_ms` (inclusive): a fresh evaluator ticks at each
 /// due time; returns every change of state in order.
-pub fn replay(rules: &Rules, source: &dyn MetricSource, from_ms: i64, to_ms: i64, settings: &Settings) -> Vec<TimelineEntry> {
+pub fn replay(
+    rules: &Rules,
+    source: &dyn MetricSource,
+    from_ms: i64,
+    to_ms: i64,
+    settings: &Settings,
+) -> Vec<TimelineEntry> {
     let mut evaluator = Evaluator::new(rules.clone(), settings.clone());
     let mut entries = Vec::new();
     let mut now = from_ms;

@@ -46,7 +46,11 @@ pub struct CheckError {
 impl fmt::Display for CheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
-        writeln!(f, "{n} problem{} in the alarm rules:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{n} problem{} in the alarm rules:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.problems {
             writeln!(f, "{p}")?;
         }
@@ -103,7 +107,9 @@ pub fn parse_toml(text: &str) -> Result<Rules, CheckError> {
     if let Some(mut top) = ctx.object(&value, String::new()) {
         for (section, composite) in [("alarm", false), ("composite", true)] {
             let Some(list) = top.get(section) else { continue };
-            let Some(list) = ctx.array(list, &top.path(section)) else { continue };
+            let Some(list) = ctx.array(list, &top.path(section)) else {
+                continue;
+            };
             for (i, item) in list.iter().enumerate() {
                 items.push((format!("{section}[{i}]"), item, composite));
             }
@@ -137,7 +143,10 @@ pub fn parse_json(text: &str) -> Result<Rules, CheckError> {
             .collect(),
         Value::Object(map) => vec![(String::new(), &value, map.contains_key("AlarmRule"))],
         _ => {
-            ctx.problem("", "expected a JSON list of PutMetricAlarm requests, or one request object");
+            ctx.problem(
+                "",
+                "expected a JSON list of PutMetricAlarm requests, or one request object",
+            );
             Vec::new()
         }
     };
@@ -213,7 +222,11 @@ impl Ctx {
                 seen: Vec::new(),
             }),
             other => {
-                let message = format!("expected {}, found {}", self.k("a table", "an object"), type_name(other));
+                let message = format!(
+                    "expected {}, found {}",
+                    self.k("a table", "an object"),
+                    type_name(other)
+                );
                 self.problem(&path, message);
                 None
             }
@@ -247,7 +260,10 @@ impl Ctx {
         match v {
             Value::String(s) => Some(s.clone()),
             other => {
-                self.problem(&obj.path(key), format!("expected a string, found {}", type_name(other)));
+                self.problem(
+                    &obj.path(key),
+                    format!("expected a string, found {}", type_name(other)),
+                );
                 None
             }
         }
@@ -266,7 +282,10 @@ impl Ctx {
         if let Value::Bool(b) = v {
             Some(*b)
         } else {
-            self.problem(&obj.path(key), format!("expected true or false, found {}", type_name(v)));
+            self.problem(
+                &obj.path(key),
+                format!("expected true or false, found {}", type_name(v)),
+            );
             None
         }
     }
@@ -276,7 +295,10 @@ impl Ctx {
         match v.as_f64() {
             Some(n) if n.is_finite() => Some(n),
             _ => {
-                self.problem(&obj.path(key), format!("expected a number, found {}", type_name(v)));
+                self.problem(
+                    &obj.path(key),
+                    format!("expected a number, found {}", type_name(v)),
+                );
                 None
             }
         }
@@ -287,7 +309,10 @@ impl Ctx {
         match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
             Some(n) if n >= 1 => Some(n),
             _ => {
-                self.problem(&obj.path(key), format!("expected a whole number of at least 1, found {v}"));
+                self.problem(
+                    &obj.path(key),
+                    format!("expected a whole number of at least 1, found {v}"),
+                );
                 None
             }
         }
@@ -313,7 +338,10 @@ impl Ctx {
         if limits::HIGH_RESOLUTION_PERIODS_SECS.contains(&secs) || (secs > 0 && secs % 60 == 0) {
             Some(secs)
         } else {
-            self.problem(&path, format!("the period is {secs} s; it must be 10, 20, 30 or a multiple of 60"));
+            self.problem(
+                &path,
+                format!("the period is {secs} s; it must be 10, 20, 30 or a multiple of 60"),
+            );
             None
         }
     }
@@ -321,12 +349,17 @@ impl Ctx {
     fn string_list(&mut self, obj: &mut Obj<'_>, key: &str) -> Vec<String> {
         let Some(v) = obj.get(key) else { return Vec::new() };
         let path = obj.path(key);
-        let Some(list) = self.array(v, &path) else { return Vec::new() };
+        let Some(list) = self.array(v, &path) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (i, item) in list.iter().enumerate() {
             match item {
                 Value::String(s) => out.push(s.clone()),
-                other => self.problem(&format!("{path}[{i}]"), format!("expected a string, found {}", type_name(other))),
+                other => self.problem(
+                    &format!("{path}[{i}]"),
+                    format!("expected a string, found {}", type_name(other)),
+                ),
             }
         }
         out
@@ -338,12 +371,19 @@ impl Ctx {
         if list.len() > limits::MAX_ACTIONS_PER_STATE {
             self.problem(
                 &path,
-                format!("{} actions; AWS allows at most {}", list.len(), limits::MAX_ACTIONS_PER_STATE),
+                format!(
+                    "{} actions; AWS allows at most {}",
+                    list.len(),
+                    limits::MAX_ACTIONS_PER_STATE
+                ),
             );
         }
         for (i, arn) in list.iter().enumerate() {
             if !arn.starts_with("arn:") || arn.split(':').count() < 6 {
-                self.problem(&format!("{path}[{i}]"), format!("{arn:?} is not an ARN (arn:aws:sns:region:account:topic)"));
+                self.problem(
+                    &format!("{path}[{i}]"),
+                    format!("{arn:?} is not an ARN (arn:aws:sns:region:account:topic)"),
+                );
             }
         }
         list
@@ -354,7 +394,13 @@ impl Ctx {
         let name = self.required_string(obj, key)?;
         let chars = name.chars().count();
         if chars == 0 || chars > limits::MAX_ALARM_NAME_CHARS {
-            self.problem(&obj.path(key), format!("an alarm name has 1 to {} characters", limits::MAX_ALARM_NAME_CHARS));
+            self.problem(
+                &obj.path(key),
+                format!(
+                    "an alarm name has 1 to {} characters",
+                    limits::MAX_ALARM_NAME_CHARS
+                ),
+            );
         } else if name.chars().any(char::is_control) {
             self.problem(&obj.path(key), "an alarm name has no control characters");
         }
@@ -365,7 +411,10 @@ impl Ctx {
         let key = self.k("description", "AlarmDescription");
         let d = self.string(obj, key)?;
         if d.chars().count() > limits::MAX_ALARM_DESCRIPTION_CHARS {
-            self.problem(&obj.path(key), format!("at most {} characters", limits::MAX_ALARM_DESCRIPTION_CHARS));
+            self.problem(
+                &obj.path(key),
+                format!("at most {} characters", limits::MAX_ALARM_DESCRIPTION_CHARS),
+            );
         }
         Some(d)
     }
@@ -377,18 +426,30 @@ impl Ctx {
         let mut tags = Vec::new();
         match self.form {
             Form::Toml => {
-                let Some(t) = self.object(v, path.clone()) else { return tags };
+                let Some(t) = self.object(v, path.clone()) else {
+                    return tags;
+                };
                 for (k, v) in t.map {
                     match v {
-                        Value::String(s) => tags.push(Tag { key: k.clone(), value: s.clone() }),
-                        other => self.problem(&t.path(k), format!("expected a string, found {}", type_name(other))),
+                        Value::String(s) => tags.push(Tag {
+                            key: k.clone(),
+                            value: s.clone(),
+                        }),
+                        other => self.problem(
+                            &t.path(k),
+                            format!("expected a string, found {}", type_name(other)),
+                        ),
                     }
                 }
             }
             Form::Json => {
-                let Some(list) = self.array(v, &path) else { return tags };
+                let Some(list) = self.array(v, &path) else {
+                    return tags;
+                };
                 for (i, item) in list.iter().enumerate() {
-                    let Some(mut t) = self.object(item, format!("{path}[{i}]")) else { continue };
+                    let Some(mut t) = self.object(item, format!("{path}[{i}]")) else {
+                        continue;
+                    };
                     let k = self.required_string(&mut t, "Key");
                     let val = self.required_string(&mut t, "Value");
                     self.finish(&t, &["Key", "Value"]);
@@ -399,7 +460,10 @@ impl Ctx {
             }
         }
         if tags.len() > limits::MAX_TAGS {
-            self.problem(&path, format!("{} tags; AWS allows at most {}", tags.len(), limits::MAX_TAGS));
+            self.problem(
+                &path,
+                format!("{} tags; AWS allows at most {}", tags.len(), limits::MAX_TAGS),
+            );
         }
         tags
     }
@@ -410,18 +474,30 @@ impl Ctx {
         let mut dims = Vec::new();
         match self.form {
             Form::Toml => {
-                let Some(t) = self.object(v, path.clone()) else { return dims };
+                let Some(t) = self.object(v, path.clone()) else {
+                    return dims;
+                };
                 for (k, v) in t.map {
                     match v {
-                        Value::String(s) => dims.push(Dimension { name: k.clone(), value: s.clone() }),
-                        other => self.problem(&t.path(k), format!("expected a string, found {}", type_name(other))),
+                        Value::String(s) => dims.push(Dimension {
+                            name: k.clone(),
+                            value: s.clone(),
+                        }),
+                        other => self.problem(
+                            &t.path(k),
+                            format!("expected a string, found {}", type_name(other)),
+                        ),
                     }
                 }
             }
             Form::Json => {
-                let Some(list) = self.array(v, &path) else { return dims };
+                let Some(list) = self.array(v, &path) else {
+                    return dims;
+                };
                 for (i, item) in list.iter().enumerate() {
-                    let Some(mut d) = self.object(item, format!("{path}[{i}]")) else { continue };
+                    let Some(mut d) = self.object(item, format!("{path}[{i}]")) else {
+                        continue;
+                    };
                     let name = self.required_string(&mut d, "Name");
                     let value = self.required_string(&mut d, "Value");
                     self.finish(&d, &["Name", "Value"]);
@@ -432,7 +508,14 @@ impl Ctx {
             }
         }
         if dims.len() > limits::MAX_DIMENSIONS {
-            self.problem(&path, format!("{} dimensions; AWS allows at most {}", dims.len(), limits::MAX_DIMENSIONS));
+            self.problem(
+                &path,
+                format!(
+                    "{} dimensions; AWS allows at most {}",
+                    dims.len(),
+                    limits::MAX_DIMENSIONS
+                ),
+            );
         }
         let mut names: Vec<&str> = dims.iter().map(|d| d.name.as_str()).collect();
         names.sort_unstable();
@@ -447,7 +530,10 @@ impl Ctx {
         if !STANDARD_UNITS.contains(&unit.as_str()) {
             let message = match suggest(&unit, &STANDARD_UNITS) {
                 Some(s) => format!("unknown unit {unit:?} (did you mean {s}?)"),
-                None => format!("unknown unit {unit:?}; CloudWatch units are {}", STANDARD_UNITS.join(", ")),
+                None => format!(
+                    "unknown unit {unit:?}; CloudWatch units are {}",
+                    STANDARD_UNITS.join(", ")
+                ),
             };
             self.problem(&obj.path(key), message);
         }
@@ -479,7 +565,9 @@ impl Ctx {
         if self.problems.is_empty() {
             Ok(Rules { alarms })
         } else {
-            Err(CheckError { problems: self.problems })
+            Err(CheckError {
+                problems: self.problems,
+            })
         }
     }
 
@@ -489,8 +577,15 @@ impl Ctx {
         let mut first: HashMap<&str, &str> = HashMap::new();
         for (path, name) in named {
             if let Some(earlier) = first.insert(name, path) {
-                let earlier = if earlier.is_empty() { "the first alarm" } else { earlier };
-                self.problem(&join(path, name_key), format!("duplicate alarm name {name:?} (also {earlier})"));
+                let earlier = if earlier.is_empty() {
+                    "the first alarm"
+                } else {
+                    earlier
+                };
+                self.problem(
+                    &join(path, name_key),
+                    format!("duplicate alarm name {name:?} (also {earlier})"),
+                );
                 first.insert(name, earlier);
             }
         }
@@ -502,8 +597,14 @@ impl Ctx {
                 let name = child_name(reference);
                 if !first.contains_key(name) {
                     let e = SyntaxError::new(offset, format!("no alarm named {name:?} in this file"));
-                    self.problem(&join(path, rule_key), format!("unknown alarm\n{}", e.render(&c.alarm_rule)));
-                } else if matches!(alarms.iter().find(|a| a.name() == name), Some(Alarm::Composite(_))) {
+                    self.problem(
+                        &join(path, rule_key),
+                        format!("unknown alarm\n{}", e.render(&c.alarm_rule)),
+                    );
+                } else if matches!(
+                    alarms.iter().find(|a| a.name() == name),
+                    Some(Alarm::Composite(_))
+                ) {
                     edges.entry(c.alarm_name.as_str()).or_default().push(name);
                 }
             }
@@ -517,7 +618,10 @@ impl Ctx {
                 .map_or(String::new(), |(_, p)| join(p, rule_key));
             let mut shown: Vec<String> = cycle.iter().map(|n| format!("{n:?}")).collect();
             shown.push(format!("{start:?}"));
-            self.problem(&path, format!("composite alarms form a cycle: {}", shown.join(" → ")));
+            self.problem(
+                &path,
+                format!("composite alarms form a cycle: {}", shown.join(" → ")),
+            );
         }
     }
 
@@ -528,22 +632,34 @@ impl Ctx {
         let actions_enabled = self.boolean(&mut obj, self.k("actions_enabled", "ActionsEnabled"));
         let ok_actions = self.actions(&mut obj, self.k("ok_actions", "OKActions"));
         let alarm_actions = self.actions(&mut obj, self.k("alarm_actions", "AlarmActions"));
-        let insufficient_data_actions =
-            self.actions(&mut obj, self.k("insufficient_data_actions", "InsufficientDataActions"));
+        let insufficient_data_actions = self.actions(
+            &mut obj,
+            self.k("insufficient_data_actions", "InsufficientDataActions"),
+        );
         let tags = self.tags(&mut obj);
         let rule_key = self.k("rule", "AlarmRule");
         let alarm_rule = self.required_string(&mut obj, rule_key);
         let rule = alarm_rule.as_ref().and_then(|text| match rule::parse(text) {
             Ok(rule) => Some(rule),
             Err(e) => {
-                self.problem(&obj.path(rule_key), format!("invalid alarm rule\n{}", e.render(text)));
+                self.problem(
+                    &obj.path(rule_key),
+                    format!("invalid alarm rule\n{}", e.render(text)),
+                );
                 None
             }
         });
         if self.form == Form::Json {
-            for key in ["ActionsSuppressor", "ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod"] {
+            for key in [
+                "ActionsSuppressor",
+                "ActionsSuppressorWaitPeriod",
+                "ActionsSuppressorExtensionPeriod",
+            ] {
                 if obj.get(key).is_some() {
-                    self.problem(&obj.path(key), "action suppression is not supported by skywatch's evaluator");
+                    self.problem(
+                        &obj.path(key),
+                        "action suppression is not supported by skywatch's evaluator",
+                    );
                 }
             }
         }
@@ -572,7 +688,10 @@ impl Ctx {
         self.finish(&obj, known);
         if let (Some(name), Some(rule)) = (&name, &rule) {
             if rule.references().iter().any(|(r, _)| child_name(r) == name) {
-                self.problem(&obj.path(rule_key), "a composite alarm's rule names the alarm itself");
+                self.problem(
+                    &obj.path(rule_key),
+                    "a composite alarm's rule names the alarm itself",
+                );
             }
         }
         Some(CompositeAlarm {
@@ -597,8 +716,10 @@ impl Ctx {
         let actions_enabled = self.boolean(&mut obj, self.k("actions_enabled", "ActionsEnabled"));
         let ok_actions = self.actions(&mut obj, self.k("ok_actions", "OKActions"));
         let alarm_actions = self.actions(&mut obj, self.k("alarm_actions", "AlarmActions"));
-        let insufficient_data_actions =
-            self.actions(&mut obj, self.k("insufficient_data_actions", "InsufficientDataActions"));
+        let insufficient_data_actions = self.actions(
+            &mut obj,
+            self.k("insufficient_data_actions", "InsufficientDataActions"),
+        );
         let tags = self.tags(&mut obj);
 
         let namespace_key = self.k("namespace", "Namespace");
@@ -631,22 +752,34 @@ impl Ctx {
             self.problem(&obj.path(threshold_key), message);
         }
         if !toml && obj.get("ThresholdMetricId").is_some() && threshold.is_some() {
-            self.problem(&obj.path("ThresholdMetricId"), "anomaly detection alarms are not supported by skywatch's evaluator");
+            self.problem(
+                &obj.path("ThresholdMetricId"),
+                "anomaly detection alarms are not supported by skywatch's evaluator",
+            );
         }
         let comparison_operator = self.comparison(&mut obj);
         let treat_key = self.k("treat_missing_data", "TreatMissingData");
         let treat_missing_data = self.string(&mut obj, treat_key).and_then(|t| {
             let parsed = TreatMissingData::parse(&t);
             if parsed.is_none() {
-                self.problem(&obj.path(treat_key), format!("expected breaching, notBreaching, ignore or missing, found {t:?}"));
+                self.problem(
+                    &obj.path(treat_key),
+                    format!("expected breaching, notBreaching, ignore or missing, found {t:?}"),
+                );
             }
             parsed
         });
-        let low_key = self.k("evaluate_low_sample_count_percentile", "EvaluateLowSampleCountPercentile");
+        let low_key = self.k(
+            "evaluate_low_sample_count_percentile",
+            "EvaluateLowSampleCountPercentile",
+        );
         let evaluate_low_sample_count_percentile = self.string(&mut obj, low_key).and_then(|t| {
             let parsed = LowSampleCount::parse(&t);
             if parsed.is_none() {
-                self.problem(&obj.path(low_key), format!("expected evaluate or ignore, found {t:?}"));
+                self.problem(
+                    &obj.path(low_key),
+                    format!("expected evaluate or ignore, found {t:?}"),
+                );
             }
             parsed
         });
@@ -658,26 +791,44 @@ impl Ctx {
                 (namespace_key, namespace.is_some()),
                 (metric_key, metric_name.is_some()),
                 (self.k("dimensions", "Dimensions"), !dimensions.is_empty()),
-                (self.k("statistic", "Statistic"), statistic.is_some() || (toml && extended_statistic.is_some())),
+                (
+                    self.k("statistic", "Statistic"),
+                    statistic.is_some() || (toml && extended_statistic.is_some()),
+                ),
                 ("ExtendedStatistic", !toml && extended_statistic.is_some()),
                 (period_key, period.is_some()),
                 (self.k("unit", "Unit"), unit.is_some()),
             ] {
                 if present {
-                    self.problem(&obj.path(key), format!("not allowed together with {metrics_key} (give it in each metric query)"));
+                    self.problem(
+                        &obj.path(key),
+                        format!("not allowed together with {metrics_key} (give it in each metric query)"),
+                    );
                 }
             }
             self.check_math(&metrics, &obj.path(metrics_key));
         } else {
-            for (key, present) in [(namespace_key, namespace.is_some()), (metric_key, metric_name.is_some())] {
+            for (key, present) in [
+                (namespace_key, namespace.is_some()),
+                (metric_key, metric_name.is_some()),
+            ] {
                 if !present && !obj.map.contains_key(key) {
-                    self.problem(&obj.path(key), format!("required (or give {metrics_key} for metric math)"));
+                    self.problem(
+                        &obj.path(key),
+                        format!("required (or give {metrics_key} for metric math)"),
+                    );
                 }
             }
             if statistic.is_none() && extended_statistic.is_none() {
-                let has_any = ["statistic", "Statistic", "ExtendedStatistic"].iter().any(|k| obj.map.contains_key(*k));
+                let has_any = ["statistic", "Statistic", "ExtendedStatistic"]
+                    .iter()
+                    .any(|k| obj.map.contains_key(*k));
                 if !has_any {
-                    let message = if toml { "required: statistic = \"Average\" (or Sum, Minimum, Maximum, SampleCount, p99)" } else { "give Statistic or ExtendedStatistic" };
+                    let message = if toml {
+                        "required: statistic = \"Average\" (or Sum, Minimum, Maximum, SampleCount, p99)"
+                    } else {
+                        "give Statistic or ExtendedStatistic"
+                    };
                     self.problem(&obj.path(self.k("statistic", "Statistic")), message);
                 }
             }
@@ -686,13 +837,18 @@ impl Ctx {
             }
         }
         let period_secs = if math {
-            metrics.iter().find_map(|q| q.metric_stat.as_ref().map(|s| s.period))
+            metrics
+                .iter()
+                .find_map(|q| q.metric_stat.as_ref().map(|s| s.period))
         } else {
             period
         };
         if let (Some(n), Some(m)) = (evaluation_periods, datapoints_to_alarm) {
             if m > n {
-                self.problem(&obj.path(m_key), format!("{m} datapoints to alarm is more than the {n} evaluation periods"));
+                self.problem(
+                    &obj.path(m_key),
+                    format!("{m} datapoints to alarm is more than the {n} evaluation periods"),
+                );
             }
         }
         if let (Some(n), Some(p)) = (evaluation_periods, period_secs) {
@@ -787,7 +943,11 @@ impl Ctx {
     fn statistic(&mut self, obj: &mut Obj<'_>) -> (Option<Statistic>, Option<String>) {
         let (stat_key, ext_key) = (self.k("statistic", "Statistic"), "ExtendedStatistic");
         let stat = self.string(obj, stat_key);
-        let ext = if self.form == Form::Json { self.string(obj, ext_key) } else { None };
+        let ext = if self.form == Form::Json {
+            self.string(obj, ext_key)
+        } else {
+            None
+        };
         let mut statistic = None;
         let mut extended = None;
         if let Some(s) = stat {
@@ -801,7 +961,10 @@ impl Ctx {
         }
         if let Some(e) = ext {
             if statistic.is_some() {
-                self.problem(&obj.path(ext_key), "give Statistic or ExtendedStatistic, not both");
+                self.problem(
+                    &obj.path(ext_key),
+                    "give Statistic or ExtendedStatistic, not both",
+                );
             }
             extended = self.extended(&e, &obj.path(ext_key));
         }
@@ -813,7 +976,10 @@ impl Ctx {
             return Some(text.to_string());
         }
         let lower = text.to_ascii_lowercase();
-        let message = if ["tm", "tc", "ts", "wm", "iqm", "pr("].iter().any(|p| lower.starts_with(p)) {
+        let message = if ["tm", "tc", "ts", "wm", "iqm", "pr("]
+            .iter()
+            .any(|p| lower.starts_with(p))
+        {
             format!("{text:?}: only percentiles (p0 to p100, such as p99 or p99.9) are evaluated here; trimmed and winsorized statistics are not")
         } else {
             format!("{text:?} is not a percentile: write p followed by 0 to 100, such as p99 or p99.9")
@@ -826,7 +992,14 @@ impl Ctx {
         let key = self.k("comparison", "ComparisonOperator");
         let Some(text) = self.string(obj, key) else {
             if !obj.map.contains_key(key) {
-                self.problem(&obj.path(key), if self.form == Form::Toml { "required: \">\", \">=\", \"<\" or \"<=\"" } else { "required" });
+                self.problem(
+                    &obj.path(key),
+                    if self.form == Form::Toml {
+                        "required: \">\", \">=\", \"<\" or \"<=\""
+                    } else {
+                        "required"
+                    },
+                );
             }
             return None;
         };
@@ -834,7 +1007,9 @@ impl Ctx {
         if parsed.is_none() {
             let message = if matches!(
                 text.as_str(),
-                "LessThanLowerOrGreaterThanUpperThreshold" | "LessThanLowerThreshold" | "GreaterThanUpperThreshold"
+                "LessThanLowerOrGreaterThanUpperThreshold"
+                    | "LessThanLowerThreshold"
+                    | "GreaterThanUpperThreshold"
             ) {
                 format!("{text} compares with an anomaly detection band, which skywatch's evaluator does not support")
             } else {
@@ -851,7 +1026,9 @@ impl Ctx {
     fn queries(&mut self, obj: &mut Obj<'_>, key: &str) -> Vec<MetricDataQuery> {
         let Some(v) = obj.get(key) else { return Vec::new() };
         let path = obj.path(key);
-        let Some(list) = self.array(v, &path) else { return Vec::new() };
+        let Some(list) = self.array(v, &path) else {
+            return Vec::new();
+        };
         if list.is_empty() {
             self.problem(&path, "at least one query");
         }
@@ -875,7 +1052,10 @@ impl Ctx {
                 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && id.len() <= limits::MAX_QUERY_ID_CHARS;
             if !valid {
-                self.problem(&obj.path(id_key), format!("{id:?} is not a valid id: a lowercase letter, then letters, digits or _"));
+                self.problem(
+                    &obj.path(id_key),
+                    format!("{id:?} is not a valid id: a lowercase letter, then letters, digits or _"),
+                );
             }
         }
         let label = self.string(&mut obj, self.k("label", "Label"));
@@ -886,18 +1066,26 @@ impl Ctx {
         let expression = self.string(&mut obj, expr_key);
         let parsed = expression.as_ref().and_then(|text| {
             if text.chars().count() > limits::MAX_EXPRESSION_CHARS {
-                self.problem(&obj.path(expr_key), format!("at most {} characters", limits::MAX_EXPRESSION_CHARS));
+                self.problem(
+                    &obj.path(expr_key),
+                    format!("at most {} characters", limits::MAX_EXPRESSION_CHARS),
+                );
             }
             match math::parse(text) {
                 Ok(e) => Some(e),
                 Err(e) => {
-                    self.problem(&obj.path(expr_key), format!("invalid expression\n{}", e.render(text)));
+                    self.problem(
+                        &obj.path(expr_key),
+                        format!("invalid expression\n{}", e.render(text)),
+                    );
                     None
                 }
             }
         });
         let metric_stat = if toml {
-            let has_metric = ["namespace", "metric", "dimensions", "statistic", "unit"].iter().any(|k| obj.map.contains_key(*k));
+            let has_metric = ["namespace", "metric", "dimensions", "statistic", "unit"]
+                .iter()
+                .any(|k| obj.map.contains_key(*k));
             if has_metric {
                 let namespace = self.required_string(&mut obj, "namespace");
                 let metric_name = self.required_string(&mut obj, "metric");
@@ -957,7 +1145,18 @@ impl Ctx {
                 if metric_stat.is_some() { None } else { period },
             )
         } else {
-            (&["Id", "Label", "ReturnData", "Period", "AccountId", "MetricStat", "Expression"][..], period)
+            (
+                &[
+                    "Id",
+                    "Label",
+                    "ReturnData",
+                    "Period",
+                    "AccountId",
+                    "MetricStat",
+                    "Expression",
+                ][..],
+                period,
+            )
         };
         self.finish(&obj, known);
         Some(MetricDataQuery {
@@ -989,16 +1188,17 @@ impl Ctx {
         if metric.is_none() {
             self.problem(&obj.path("Metric"), "required");
         }
-        let (namespace, metric_name, dimensions) = match metric.and_then(|m| self.object(m, join(path, "Metric"))) {
-            Some(mut m) => {
-                let namespace = self.required_string(&mut m, "Namespace");
-                let metric_name = self.required_string(&mut m, "MetricName");
-                let dimensions = self.dimensions(&mut m, "Dimensions");
-                self.finish(&m, &["Namespace", "MetricName", "Dimensions"]);
-                (namespace, metric_name, dimensions)
-            }
-            None => (None, None, Vec::new()),
-        };
+        let (namespace, metric_name, dimensions) =
+            match metric.and_then(|m| self.object(m, join(path, "Metric"))) {
+                Some(mut m) => {
+                    let namespace = self.required_string(&mut m, "Namespace");
+                    let metric_name = self.required_string(&mut m, "MetricName");
+                    let dimensions = self.dimensions(&mut m, "Dimensions");
+                    self.finish(&m, &["Namespace", "MetricName", "Dimensions"]);
+                    (namespace, metric_name, dimensions)
+                }
+                None => (None, None, Vec::new()),
+            };
         let period = self.period(&mut obj, "Period");
         if period.is_none() && !obj.map.contains_key("Period") {
             self.problem(&obj.path("Period"), "required");
@@ -1050,21 +1250,38 @@ impl Ctx {
         }
         let metric_count = queries.iter().filter(|q| q.metric_stat.is_some()).count();
         if metric_count > limits::MAX_METRICS_IN_MATH_ALARM {
-            self.problem(path, format!("{metric_count} metrics; a metric math alarm uses at most {}", limits::MAX_METRICS_IN_MATH_ALARM));
+            self.problem(
+                path,
+                format!(
+                    "{metric_count} metrics; a metric math alarm uses at most {}",
+                    limits::MAX_METRICS_IN_MATH_ALARM
+                ),
+            );
         }
         let mut ids: HashMap<&str, usize> = HashMap::new();
         for (i, q) in queries.iter().enumerate() {
             if ids.insert(q.id.as_str(), i).is_some() {
-                self.problem(&format!("{path}[{i}].{}", self.k("id", "Id")), format!("duplicate id {:?}", q.id));
+                self.problem(
+                    &format!("{path}[{i}].{}", self.k("id", "Id")),
+                    format!("duplicate id {:?}", q.id),
+                );
             }
         }
-        let periods: Vec<u32> = queries.iter().filter_map(|q| q.metric_stat.as_ref().map(|s| s.period)).collect();
+        let periods: Vec<u32> = queries
+            .iter()
+            .filter_map(|q| q.metric_stat.as_ref().map(|s| s.period))
+            .collect();
         if periods.windows(2).any(|w| w[0] != w[1]) {
-            self.problem(path, "every metric of a metric math alarm must use the same period");
+            self.problem(
+                path,
+                "every metric of a metric math alarm must use the same period",
+            );
         }
         let expr_key = self.k("expression", "Expression");
         for (i, q) in queries.iter().enumerate() {
-            let (Some(expr), Some(text)) = (&q.parsed, &q.expression) else { continue };
+            let (Some(expr), Some(text)) = (&q.parsed, &q.expression) else {
+                continue;
+            };
             for (id, offset) in math::references(expr) {
                 let message = if id == q.id {
                     Some("an expression cannot use its own id".to_string())
@@ -1075,7 +1292,10 @@ impl Ctx {
                 };
                 if let Some(message) = message {
                     let e = SyntaxError::new(offset, message);
-                    self.problem(&format!("{path}[{i}].{expr_key}"), format!("unknown id\n{}", e.render(text)));
+                    self.problem(
+                        &format!("{path}[{i}].{expr_key}"),
+                        format!("unknown id\n{}", e.render(text)),
+                    );
                 }
             }
             if returned == [i] && math::kind_of(expr) != math::Kind::Series {
@@ -1096,13 +1316,25 @@ impl Ctx {
             .iter()
             .filter_map(|q| {
                 let refs = math::references(q.parsed.as_ref()?);
-                Some((q.id.as_str(), refs.into_iter().map(|(r, _)| r).filter(|r| ids.contains_key(r)).collect()))
+                Some((
+                    q.id.as_str(),
+                    refs.into_iter()
+                        .map(|(r, _)| r)
+                        .filter(|r| ids.contains_key(r))
+                        .collect(),
+                ))
             })
             .collect();
         for cycle in cycles(&edges) {
             let mut shown: Vec<&str> = cycle.clone();
             shown.push(cycle[0]);
-            self.problem(path, format!("expressions refer to each other in a cycle: {}", shown.join(" → ")));
+            self.problem(
+                path,
+                format!(
+                    "expressions refer to each other in a cycle: {}",
+                    shown.join(" → ")
+                ),
+            );
         }
     }
 }
@@ -1110,15 +1342,24 @@ impl Ctx {
 /// Whether a statistic is written like an extended one (`p99`, `tm90`, `IQM`, `PR(10:90)`).
 fn looks_extended(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
-    let digits_after = |prefix: &str| lower.strip_prefix(prefix).is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit() || c == '('));
-    ["p", "tm", "tc", "ts", "wm", "pr"].iter().any(|p| digits_after(p)) || lower == "iqm"
+    let digits_after = |prefix: &str| {
+        lower
+            .strip_prefix(prefix)
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit() || c == '('))
+    };
+    ["p", "tm", "tc", "ts", "wm", "pr"]
+        .iter()
+        .any(|p| digits_after(p))
+        || lower == "iqm"
 }
 
 fn stat_message(s: &str, form: Form) -> String {
     let names = Statistic::ALL.map(Statistic::as_str).join(", ");
     match form {
         Form::Toml => format!("unknown statistic {s:?}; expected {names} or a percentile such as p99"),
-        Form::Json => format!("unknown statistic {s:?}; expected {names} (percentiles go in ExtendedStatistic)"),
+        Form::Json => {
+            format!("unknown statistic {s:?}; expected {names} (percentiles go in ExtendedStatistic)")
+        }
     }
 }
 
@@ -1140,7 +1381,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(cur) };
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(cur)
+            };
             prev = cur;
         }
     }

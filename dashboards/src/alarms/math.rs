@@ -62,7 +62,10 @@ const CLOUDWATCH_ONLY_FUNCTIONS: &[&str] = &[
 pub enum Expr {
     Number(f64),
     /// Another query's id (`m1`, `e1`).
-    Id { id: String, offset: usize },
+    Id {
+        id: String,
+        offset: usize,
+    },
     Neg(Box<Expr>),
     Not(Box<Expr>),
     Arith(ArithOp, Box<Expr>, Box<Expr>),
@@ -71,7 +74,9 @@ pub enum Expr {
     Array(Vec<Expr>),
     /// `METRICS()` or `METRICS("prefix")`: every metric (not expression) query, optionally only
     /// those whose id starts with the prefix, in query order.
-    Metrics { prefix: Option<String> },
+    Metrics {
+        prefix: Option<String>,
+    },
     Aggregate(Aggregate, Box<Expr>),
     Abs(Box<Expr>),
     Fill(Box<Expr>, Fill),
@@ -330,7 +335,10 @@ impl ExprParser<'_> {
             self.at += 1;
             let right = self.and()?;
             let kind = combine(left.1, right.1, offset)?;
-            left = (Expr::Logic(LogicOp::Or, Box::new(left.0), Box::new(right.0)), kind);
+            left = (
+                Expr::Logic(LogicOp::Or, Box::new(left.0), Box::new(right.0)),
+                kind,
+            );
         }
         Ok(left)
     }
@@ -342,7 +350,10 @@ impl ExprParser<'_> {
             self.at += 1;
             let right = self.compare()?;
             let kind = combine(left.1, right.1, offset)?;
-            left = (Expr::Logic(LogicOp::And, Box::new(left.0), Box::new(right.0)), kind);
+            left = (
+                Expr::Logic(LogicOp::And, Box::new(left.0), Box::new(right.0)),
+                kind,
+            );
         }
         Ok(left)
     }
@@ -533,7 +544,10 @@ impl ExprParser<'_> {
         }
         let close_offset_fallback = self.offset();
         let args = self.nested_list()?;
-        let end = self.tokens.get(self.at - 1).map_or(close_offset_fallback, |(_, o)| *o);
+        let end = self
+            .tokens
+            .get(self.at - 1)
+            .map_or(close_offset_fallback, |(_, o)| *o);
         let is_repeat = |e: &Expr| matches!(e, Expr::Number(n) if n.is_nan());
         for (i, (e, _, at)) in args.iter().enumerate() {
             if is_repeat(e) && !(upper == "FILL" && i == 1) {
@@ -581,7 +595,10 @@ impl ExprParser<'_> {
                 arity(2..=2, "two arguments: a series and a number or REPEAT")?;
                 let (e, kind, at) = args.next().ok_or_else(missing)?;
                 if kind == Kind::Scalar {
-                    return Err(SyntaxError::new(at, "FILL's first argument is a time series or an array"));
+                    return Err(SyntaxError::new(
+                        at,
+                        "FILL's first argument is a time series or an array",
+                    ));
                 }
                 let (with, _, at) = args.next().ok_or_else(missing)?;
                 let fill = match with {
@@ -591,12 +608,10 @@ impl ExprParser<'_> {
                         Expr::Number(n) => Fill::Value(-n),
                         _ => Fill::Repeat,
                     },
-                    _ => {
-                        return Err(SyntaxError::new(
-                            at,
-                            "FILL's second argument is a number or REPEAT (LINEAR and series are not supported)",
-                        ))
-                    }
+                    _ => return Err(SyntaxError::new(
+                        at,
+                        "FILL's second argument is a number or REPEAT (LINEAR and series are not supported)",
+                    )),
                 };
                 Ok((Expr::Fill(Box::new(e), fill), kind))
             }
@@ -604,7 +619,10 @@ impl ExprParser<'_> {
                 arity(2..=3, "a condition and one or two values: IF(condition, a[, b])")?;
                 let (cond, ck, at) = args.next().ok_or_else(missing)?;
                 if ck == Kind::Array {
-                    return Err(SyntaxError::new(at, "IF's condition is a time series or a number"));
+                    return Err(SyntaxError::new(
+                        at,
+                        "IF's condition is a time series or a number",
+                    ));
                 }
                 let mut values = Vec::new();
                 for (e, kind, at) in args {
@@ -707,7 +725,9 @@ pub fn uses_metrics_function(expr: &Expr) -> bool {
         }
         Expr::Array(items) => items.iter().any(uses_metrics_function),
         Expr::If(c, a, b) => {
-            uses_metrics_function(c) || uses_metrics_function(a) || b.as_deref().is_some_and(uses_metrics_function)
+            uses_metrics_function(c)
+                || uses_metrics_function(a)
+                || b.as_deref().is_some_and(uses_metrics_function)
         }
     }
 }
@@ -930,28 +950,55 @@ mod tests {
     #[test]
     fn series_align_by_slot_and_scalars_broadcast() {
         assert_eq!(eval("m1 + m2"), Value::Series(vec![Some(11.0), None, None]));
-        assert_eq!(eval("100 * m1 / 2"), Value::Series(vec![Some(50.0), None, Some(150.0)]));
+        assert_eq!(
+            eval("100 * m1 / 2"),
+            Value::Series(vec![Some(50.0), None, Some(150.0)])
+        );
         assert_eq!(eval("m1 / 0"), Value::Series(vec![None, None, None]));
     }
 
     #[test]
     fn aggregates_skip_missing_values() {
-        assert_eq!(eval("SUM([m1, m2])"), Value::Series(vec![Some(11.0), Some(20.0), Some(3.0)]));
-        assert_eq!(eval("MAX(METRICS())"), Value::Series(vec![Some(10.0), Some(20.0), Some(3.0)]));
-        assert_eq!(eval("AVG(METRICS(\"m1\"))"), Value::Series(vec![Some(1.0), None, Some(3.0)]));
-        assert_eq!(eval("MIN([m1, m2 * 0])"), Value::Series(vec![Some(0.0), Some(0.0), Some(3.0)]));
+        assert_eq!(
+            eval("SUM([m1, m2])"),
+            Value::Series(vec![Some(11.0), Some(20.0), Some(3.0)])
+        );
+        assert_eq!(
+            eval("MAX(METRICS())"),
+            Value::Series(vec![Some(10.0), Some(20.0), Some(3.0)])
+        );
+        assert_eq!(
+            eval("AVG(METRICS(\"m1\"))"),
+            Value::Series(vec![Some(1.0), None, Some(3.0)])
+        );
+        assert_eq!(
+            eval("MIN([m1, m2 * 0])"),
+            Value::Series(vec![Some(0.0), Some(0.0), Some(3.0)])
+        );
     }
 
     #[test]
     fn fill_and_if() {
-        assert_eq!(eval("FILL(m1, 0)"), Value::Series(vec![Some(1.0), Some(0.0), Some(3.0)]));
-        assert_eq!(eval("FILL(m1, -1)"), Value::Series(vec![Some(1.0), Some(-1.0), Some(3.0)]));
-        assert_eq!(eval("FILL(m2, REPEAT)"), Value::Series(vec![Some(10.0), Some(20.0), Some(20.0)]));
+        assert_eq!(
+            eval("FILL(m1, 0)"),
+            Value::Series(vec![Some(1.0), Some(0.0), Some(3.0)])
+        );
+        assert_eq!(
+            eval("FILL(m1, -1)"),
+            Value::Series(vec![Some(1.0), Some(-1.0), Some(3.0)])
+        );
+        assert_eq!(
+            eval("FILL(m2, REPEAT)"),
+            Value::Series(vec![Some(10.0), Some(20.0), Some(20.0)])
+        );
         assert_eq!(
             eval("IF(m2 > 15 AND m2 < 100, 1, 0)"),
             Value::Series(vec![Some(0.0), Some(1.0), None])
         );
-        assert_eq!(eval("IF(m1 >= 3 || m1 == 1, m1)"), Value::Series(vec![Some(1.0), None, Some(3.0)]));
+        assert_eq!(
+            eval("IF(m1 >= 3 || m1 == 1, m1)"),
+            Value::Series(vec![Some(1.0), None, Some(3.0)])
+        );
         assert_eq!(eval("ABS(-m1)"), Value::Series(vec![Some(1.0), None, Some(3.0)]));
     }
 
@@ -965,16 +1012,28 @@ mod tests {
             err("RATE(m1)"),
             "  RATE(m1)\n  ^ CloudWatch's RATE is not supported here; supported: ABS, AVG, FILL, IF, MAX, METRICS, MIN, SUM"
         );
-        assert_eq!(err("m1 ^ 2"), "  m1 ^ 2\n     ^ unexpected character '^' (the ^ power operator is not supported)");
+        assert_eq!(
+            err("m1 ^ 2"),
+            "  m1 ^ 2\n     ^ unexpected character '^' (the ^ power operator is not supported)"
+        );
         assert_eq!(err("m1 +"), "  m1 +\n      ^ the expression ends too early");
         assert_eq!(err("(m1"), "  (m1\n     ^ expected \")\", found the end");
-        assert_eq!(err("m1 m2"), "  m1 m2\n     ^ expected an operator or the end of the expression, found \"m2\"");
+        assert_eq!(
+            err("m1 m2"),
+            "  m1 m2\n     ^ expected an operator or the end of the expression, found \"m2\""
+        );
         assert_eq!(
             err("SUM(m1, m2)"),
             "  SUM(m1, m2)\n          ^ SUM takes one argument: an array such as [m1, m2] or METRICS()"
         );
-        assert_eq!(err("FILL(m1, LINEAR)").lines().nth(1).unwrap(), "           ^ \"LINEAR\" is not a metric id: ids start with a lowercase letter");
-        assert_eq!(err("m1 + REPEAT"), "  m1 + REPEAT\n       ^ REPEAT is only FILL's second argument");
+        assert_eq!(
+            err("FILL(m1, LINEAR)").lines().nth(1).unwrap(),
+            "           ^ \"LINEAR\" is not a metric id: ids start with a lowercase letter"
+        );
+        assert_eq!(
+            err("m1 + REPEAT"),
+            "  m1 + REPEAT\n       ^ REPEAT is only FILL's second argument"
+        );
         assert_eq!(err("sum([m1])"), "  sum([m1])\n  ^ write SUM in capitals");
         assert!(err("[m1] + m2").contains("an array combines with a number only"));
         assert!(matches!(parse("m1").unwrap(), Expr::Id { .. }));

@@ -5,9 +5,9 @@
 use serde_json::{json, Map, Value};
 
 use super::evaluate::{Settings, Transition};
+use super::limits::MAX_SNS_SUBJECT_CHARS;
 use super::model::{Alarm, Dimension, MetricAlarm, MetricDataQuery, Stat, Statistic};
 use super::reason::aws_time;
-use super::limits::MAX_SNS_SUBJECT_CHARS;
 
 /// An SNS Publish's Subject and Message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,10 @@ const REGION_NAMES: &[(&str, &str)] = &[
 
 /// The long name of a region code; the code itself for a region not in the table.
 pub fn region_long_name(region: &str) -> &str {
-    REGION_NAMES.iter().find(|(code, _)| *code == region).map_or(region, |(_, name)| name)
+    REGION_NAMES
+        .iter()
+        .find(|(code, _)| *code == region)
+        .map_or(region, |(_, name)| name)
 }
 
 /// `ALARM: "name" in EU (Ireland)`. Past SNS's 100 characters the name is cut and `...` put
@@ -75,7 +78,11 @@ pub fn subject(state: &str, name: &str, region: &str) -> String {
 }
 
 fn sns_dimensions(dims: &[Dimension]) -> Value {
-    Value::Array(dims.iter().map(|d| json!({"value": d.value, "name": d.name})).collect())
+    Value::Array(
+        dims.iter()
+            .map(|d| json!({"value": d.value, "name": d.name}))
+            .collect(),
+    )
 }
 
 fn upper_statistic(s: Statistic) -> &'static str {
@@ -135,15 +142,26 @@ fn trigger(alarm: &MetricAlarm) -> Value {
     if let Some(m) = alarm.datapoints_to_alarm {
         t.insert("DatapointsToAlarm".into(), json!(m));
     }
-    t.insert("ComparisonOperator".into(), json!(alarm.comparison_operator.as_str()));
+    t.insert(
+        "ComparisonOperator".into(),
+        json!(alarm.comparison_operator.as_str()),
+    );
     t.insert("Threshold".into(), json!(alarm.threshold));
-    t.insert("TreatMissingData".into(), json!(alarm.treat_missing_data_or_default().as_str()));
+    t.insert(
+        "TreatMissingData".into(),
+        json!(alarm.treat_missing_data_or_default().as_str()),
+    );
     t.insert(
         "EvaluateLowSampleCountPercentile".into(),
-        json!(alarm.evaluate_low_sample_count_percentile.map_or("", |e| e.as_str())),
+        json!(alarm
+            .evaluate_low_sample_count_percentile
+            .map_or("", |e| e.as_str())),
     );
     if !alarm.metrics.is_empty() {
-        t.insert("Metrics".into(), Value::Array(alarm.metrics.iter().map(trigger_query).collect()));
+        t.insert(
+            "Metrics".into(),
+            Value::Array(alarm.metrics.iter().map(trigger_query).collect()),
+        );
     }
     Value::Object(t)
 }
@@ -194,7 +212,14 @@ fn event_id(parts: &[&str]) -> String {
         }
     }
     let hex = format!("{h:032x}");
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 fn event_dimensions(dims: &[Dimension]) -> Value {
@@ -260,7 +285,9 @@ pub fn eventbridge_event(alarm: &Alarm, transition: &Transition, settings: &Sett
         Alarm::Metric(a) => json!({"description": a.alarm_description, "metrics": event_metrics(a)}),
         Alarm::Composite(c) => json!({"alarmRule": c.alarm_rule, "description": c.alarm_description}),
     };
-    let old_time = transition.old_timestamp_ms.unwrap_or(transition.configuration_updated_ms);
+    let old_time = transition
+        .old_timestamp_ms
+        .unwrap_or(transition.configuration_updated_ms);
     json!({
         "version": "0",
         "id": event_id(&[&transition.alarm_arn, &transition.timestamp_ms.to_string(), transition.new_state.as_str()]),
@@ -295,8 +322,12 @@ mod tests {
 
     #[test]
     fn subjects_keep_state_and_region_within_100_characters() {
-        assert_eq!(subject("ALARM", "bucketbytesAlarm", "eu-west-1"), "ALARM: \"bucketbytesAlarm\" in EU (Ireland)");
-        let long = "AutoAlarm-i-0bb9aaaaaaaaaaaaa-StatusCheckFailed-with-a-very-long-suffix-that-goes-on-and-on";
+        assert_eq!(
+            subject("ALARM", "bucketbytesAlarm", "eu-west-1"),
+            "ALARM: \"bucketbytesAlarm\" in EU (Ireland)"
+        );
+        let long =
+            "AutoAlarm-i-0bb9aaaaaaaaaaaaa-StatusCheckFailed-with-a-very-long-suffix-that-goes-on-and-on";
         let s = subject("INSUFFICIENT_DATA", long, "eu-west-2");
         assert_eq!(s.chars().count(), 100);
         assert!(s.starts_with("INSUFFICIENT_DATA: \"AutoAlarm-i-0bb9"), "{s}");

@@ -7,11 +7,19 @@ use serde_json::{json, Map, Value};
 use super::model::{CompositeAlarm, Dimension, MetricAlarm, MetricDataQuery, Tag};
 
 fn dimensions(dims: &[Dimension]) -> Value {
-    Value::Array(dims.iter().map(|d| json!({"Name": d.name, "Value": d.value})).collect())
+    Value::Array(
+        dims.iter()
+            .map(|d| json!({"Name": d.name, "Value": d.value}))
+            .collect(),
+    )
 }
 
 fn tags(tags: &[Tag]) -> Value {
-    Value::Array(tags.iter().map(|t| json!({"Key": t.key, "Value": t.value})).collect())
+    Value::Array(
+        tags.iter()
+            .map(|t| json!({"Key": t.key, "Value": t.value}))
+            .collect(),
+    )
 }
 
 fn put_common(
@@ -73,7 +81,10 @@ pub fn to_put_metric_alarm_json(alarm: &MetricAlarm) -> Value {
         m.insert("DatapointsToAlarm".into(), json!(v));
     }
     m.insert("Threshold".into(), json!(alarm.threshold));
-    m.insert("ComparisonOperator".into(), json!(alarm.comparison_operator.as_str()));
+    m.insert(
+        "ComparisonOperator".into(),
+        json!(alarm.comparison_operator.as_str()),
+    );
     if let Some(v) = alarm.treat_missing_data {
         m.insert("TreatMissingData".into(), json!(v.as_str()));
     }
@@ -81,7 +92,10 @@ pub fn to_put_metric_alarm_json(alarm: &MetricAlarm) -> Value {
         m.insert("EvaluateLowSampleCountPercentile".into(), json!(v.as_str()));
     }
     if !alarm.metrics.is_empty() {
-        m.insert("Metrics".into(), Value::Array(alarm.metrics.iter().map(query).collect()));
+        m.insert(
+            "Metrics".into(),
+            Value::Array(alarm.metrics.iter().map(query).collect()),
+        );
     }
     if !alarm.tags.is_empty() {
         m.insert("Tags".into(), tags(&alarm.tags));

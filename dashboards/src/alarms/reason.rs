@@ -12,10 +12,18 @@ pub fn java_double(x: f64) -> String {
         return "NaN".into();
     }
     if x.is_infinite() {
-        return if x > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if x > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if x.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let magnitude = x.abs();
     if (1e-3..1e7).contains(&magnitude) {
@@ -28,7 +36,11 @@ pub fn java_double(x: f64) -> String {
     } else {
         let s = format!("{x:e}");
         let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
+        let mantissa = if mantissa.contains('.') {
+            mantissa.to_string()
+        } else {
+            format!("{mantissa}.0")
+        };
         format!("{mantissa}E{exponent}")
     }
 }
@@ -137,16 +149,29 @@ fn missing_phrase(j: usize, label: &str) -> String {
 }
 
 /// NewStateReason for a metric alarm's change from `old` to `new`.
-pub fn state_reason(alarm: &MetricAlarm, treat: TreatMissingData, outcome: &Outcome, old: StateValue, new: StateValue) -> String {
+pub fn state_reason(
+    alarm: &MetricAlarm,
+    treat: TreatMissingData,
+    outcome: &Outcome,
+    old: StateValue,
+    new: StateValue,
+) -> String {
     let n = alarm.evaluation_periods as usize;
     let threshold = java_double(alarm.threshold);
     let words = alarm.comparison_operator.words();
     let filled = outcome.filled as usize;
     if outcome.range_points.is_empty() || (outcome.evaluated.is_empty() && filled == n) {
-        let head = if new == StateValue::InsufficientData { "Insufficient Data" } else { "Threshold Crossed" };
+        let head = if new == StateValue::InsufficientData {
+            "Insufficient Data"
+        } else {
+            "Threshold Crossed"
+        };
         let label = treated(treat);
         let phrase = missing_phrase(n, label);
-        return format!("{head}: no datapoints were received for {}{phrase}.", plural(n, "period", "periods"));
+        return format!(
+            "{head}: no datapoints were received for {}{phrase}.",
+            plural(n, "period", "periods")
+        );
     }
     if new == StateValue::InsufficientData {
         // Breaching points too recent to decide, and no non-breaching one (our wording: AWS's
@@ -161,11 +186,18 @@ pub fn state_reason(alarm: &MetricAlarm, treat: TreatMissingData, outcome: &Outc
         );
     }
     let want_breaching = new == StateValue::Alarm;
-    let supporting: Vec<&Point> = outcome.evaluated.iter().filter(|p| p.breaching == want_breaching).collect();
+    let supporting: Vec<&Point> = outcome
+        .evaluated
+        .iter()
+        .filter(|p| p.breaching == want_breaching)
+        .collect();
     let k = supporting.len();
     let verb = if k == 1 { "was" } else { "were" };
     let not = if want_breaching { "" } else { "not " };
-    let missing = if matches!(treat, TreatMissingData::Breaching | TreatMissingData::NotBreaching) {
+    let missing = if matches!(
+        treat,
+        TreatMissingData::Breaching | TreatMissingData::NotBreaching
+    ) {
         missing_phrase(filled, treated(treat))
     } else {
         String::new()
@@ -193,7 +225,10 @@ pub fn state_reason_data(alarm: &MetricAlarm, outcome: &Outcome, now_ms: i64) ->
     let mut m = Map::new();
     m.insert("version".into(), json!("1.0"));
     m.insert("queryDate".into(), json!(aws_time(now_ms)));
-    let start = outcome.evaluated.last().map_or(outcome.range_start_ms, |p| p.timestamp_ms);
+    let start = outcome
+        .evaluated
+        .last()
+        .map_or(outcome.range_start_ms, |p| p.timestamp_ms);
     m.insert("startDate".into(), json!(aws_time(start)));
     match (alarm.metrics.is_empty(), alarm.stat()) {
         (true, Some(Stat::Simple(s))) => {

@@ -220,7 +220,11 @@ impl RuleParser<'_> {
         while self.eat_keyword("OR") {
             items.push(self.and()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { RuleExpr::Or(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            RuleExpr::Or(items)
+        })
     }
 
     fn and(&mut self) -> Result<RuleExpr, SyntaxError> {
@@ -228,7 +232,11 @@ impl RuleParser<'_> {
         while self.eat_keyword("AND") {
             items.push(self.not()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { RuleExpr::And(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            RuleExpr::And(items)
+        })
     }
 
     fn deeper(&mut self) -> Result<(), SyntaxError> {
@@ -285,8 +293,10 @@ impl RuleParser<'_> {
                     let upper = word.to_ascii_uppercase();
                     let message = if upper != word
                         && (state_keyword(&upper).is_some()
-                            || matches!(upper.as_str(), "TRUE" | "FALSE" | "AND" | "OR" | "NOT" | "AT_LEAST"))
-                    {
+                            || matches!(
+                                upper.as_str(),
+                                "TRUE" | "FALSE" | "AND" | "OR" | "NOT" | "AT_LEAST"
+                            )) {
                         format!("write {upper} in capitals")
                     } else {
                         format!(
@@ -432,24 +442,48 @@ mod tests {
     fn documented_examples_parse_and_evaluate() {
         use StateValue::{Alarm, Ok};
         let rule = "ALARM(CPUUtilizationTooHigh) AND NOT ALARM(DeploymentInProgress)";
-        assert!(truth(rule, &[("CPUUtilizationTooHigh", Alarm), ("DeploymentInProgress", Ok)]));
-        assert!(!truth(rule, &[("CPUUtilizationTooHigh", Alarm), ("DeploymentInProgress", Alarm)]));
-        assert!(truth("(ALARM(a) OR ALARM(b)) AND OK(c)", &[("b", Alarm), ("c", Ok)]));
+        assert!(truth(
+            rule,
+            &[("CPUUtilizationTooHigh", Alarm), ("DeploymentInProgress", Ok)]
+        ));
+        assert!(!truth(
+            rule,
+            &[("CPUUtilizationTooHigh", Alarm), ("DeploymentInProgress", Alarm)]
+        ));
+        assert!(truth(
+            "(ALARM(a) OR ALARM(b)) AND OK(c)",
+            &[("b", Alarm), ("c", Ok)]
+        ));
         assert!(!truth("(ALARM(a) OR ALARM(b)) AND OK(c)", &[("b", Alarm)]));
-        assert!(truth("ALARM(a) OR ALARM(b) AND FALSE", &[("a", Alarm)]), "AND binds tighter");
+        assert!(
+            truth("ALARM(a) OR ALARM(b) AND FALSE", &[("a", Alarm)]),
+            "AND binds tighter"
+        );
         assert!(truth("NOT NOT TRUE", &[]));
         assert!(truth(
             "ALARM(\"arn:aws:cloudwatch:us-east-1:123456789012:alarm:my alarm\")",
             &[("my alarm", Alarm)]
         ));
         assert!(truth("ALARM( spaced name )", &[("spaced name", Alarm)]));
-        assert!(truth("AT_LEAST(2, ALARM, (a, b, \"c\"))", &[("a", Alarm), ("c", Alarm)]));
-        assert!(!truth("AT_LEAST(67%, ALARM, (a, b, c))", &[("a", Alarm), ("c", Alarm)]));
-        assert!(truth("AT_LEAST(66%, ALARM, (a, b, c))", &[("a", Alarm), ("c", Alarm)]));
+        assert!(truth(
+            "AT_LEAST(2, ALARM, (a, b, \"c\"))",
+            &[("a", Alarm), ("c", Alarm)]
+        ));
+        assert!(!truth(
+            "AT_LEAST(67%, ALARM, (a, b, c))",
+            &[("a", Alarm), ("c", Alarm)]
+        ));
+        assert!(truth(
+            "AT_LEAST(66%, ALARM, (a, b, c))",
+            &[("a", Alarm), ("c", Alarm)]
+        ));
         assert_eq!(child_name("arn:aws:cloudwatch:eu-west-1:1:alarm:x:y"), "x:y");
         assert!(matches!(
             parse("AT_LEAST(1, OK, (a))").unwrap(),
-            RuleExpr::AtLeast { threshold: AtLeast::Count(1), .. }
+            RuleExpr::AtLeast {
+                threshold: AtLeast::Count(1),
+                ..
+            }
         ));
     }
 
@@ -459,20 +493,41 @@ mod tests {
             err("ALARM(a) AND WARN(b)"),
             "  ALARM(a) AND WARN(b)\n               ^ unknown function WARN; expected ALARM, OK, INSUFFICIENT_DATA, AT_LEAST, TRUE, FALSE or NOT"
         );
-        assert_eq!(err("ALARM(a) and OK(b)"), "  ALARM(a) and OK(b)\n           ^ expected AND, OR or the end of the rule, found \"and\"");
+        assert_eq!(
+            err("ALARM(a) and OK(b)"),
+            "  ALARM(a) and OK(b)\n           ^ expected AND, OR or the end of the rule, found \"and\""
+        );
         assert_eq!(err("alarm(a)"), "  alarm(a)\n  ^ write ALARM in capitals");
-        assert_eq!(err("ALARM(a"), "  ALARM(a\n         ^ expected ')', found the end");
-        assert_eq!(err("ALARM()"), "  ALARM()\n        ^ expected an alarm name or ARN, found ')'");
-        assert_eq!(err("ALARM(a) AND"), "  ALARM(a) AND\n              ^ the rule ends too early");
-        assert_eq!(err("ALARM(\"a)"), "  ALARM(\"a)\n        ^ this name is not closed with \"");
-        assert_eq!(err("AT_LEAST(4, ALARM, (a, b))"), "  AT_LEAST(4, ALARM, (a, b))\n           ^ AT_LEAST(4, …) over 2 alarms can never be true");
+        assert_eq!(
+            err("ALARM(a"),
+            "  ALARM(a\n         ^ expected ')', found the end"
+        );
+        assert_eq!(
+            err("ALARM()"),
+            "  ALARM()\n        ^ expected an alarm name or ARN, found ')'"
+        );
+        assert_eq!(
+            err("ALARM(a) AND"),
+            "  ALARM(a) AND\n              ^ the rule ends too early"
+        );
+        assert_eq!(
+            err("ALARM(\"a)"),
+            "  ALARM(\"a)\n        ^ this name is not closed with \""
+        );
+        assert_eq!(
+            err("AT_LEAST(4, ALARM, (a, b))"),
+            "  AT_LEAST(4, ALARM, (a, b))\n           ^ AT_LEAST(4, …) over 2 alarms can never be true"
+        );
         assert_eq!(err(""), "  \n  ^ the rule is empty");
     }
 
     #[test]
     fn limits_are_checked() {
         let many: Vec<String> = (0..101).map(|i| format!("ALARM(a{i})")).collect();
-        assert!(parse(&many.join(" OR ")).unwrap_err().message.contains("at most 100"));
+        assert!(parse(&many.join(" OR "))
+            .unwrap_err()
+            .message
+            .contains("at most 100"));
         let long = format!("ALARM({})", "x".repeat(10_240));
         assert!(parse(&long).unwrap_err().message.contains("at most 10240"));
         let deep = "(".repeat(5_000) + "TRUE" + &")".repeat(5_000);

@@ -36,7 +36,13 @@ impl MemorySource {
     }
 
     /// Adds a sample; `dimensions` in any order.
-    pub fn push(&mut self, namespace: &str, metric_name: &str, dimensions: &[(String, String)], sample: Sample) {
+    pub fn push(
+        &mut self,
+        namespace: &str,
+        metric_name: &str,
+        dimensions: &[(String, String)],
+        sample: Sample,
+    ) {
         let mut dims = dimensions.to_vec();
         dims.sort();
         let samples = self
@@ -49,7 +55,13 @@ impl MemorySource {
     }
 
     /// Bulk loading: appends without keeping order; [`MemorySource::sort`] must follow.
-    fn push_unsorted(&mut self, namespace: &str, metric_name: &str, dimensions: &[(String, String)], sample: Sample) {
+    fn push_unsorted(
+        &mut self,
+        namespace: &str,
+        metric_name: &str,
+        dimensions: &[(String, String)],
+        sample: Sample,
+    ) {
         let mut dims = dimensions.to_vec();
         dims.sort();
         self.series
@@ -84,11 +96,20 @@ impl MetricSource for MemorySource {
         from_ms: i64,
         to_ms: i64,
     ) -> Vec<Sample> {
-        let key = (namespace.to_string(), metric_name.to_string(), dimensions.to_vec());
-        let Some(samples) = self.series.get(&key) else { return Vec::new() };
+        let key = (
+            namespace.to_string(),
+            metric_name.to_string(),
+            dimensions.to_vec(),
+        );
+        let Some(samples) = self.series.get(&key) else {
+            return Vec::new();
+        };
         let start = samples.partition_point(|s| s.timestamp_ms < from_ms);
         let end = samples.partition_point(|s| s.timestamp_ms < to_ms);
-        samples.get(start..end.max(start)).map(<[Sample]>::to_vec).unwrap_or_default()
+        samples
+            .get(start..end.max(start))
+            .map(<[Sample]>::to_vec)
+            .unwrap_or_default()
     }
 }
 
@@ -165,7 +186,9 @@ type ParsedDatum = (String, String, Vec<(String, String)>, Sample);
 
 fn parse_datum(line: &str) -> Result<ParsedDatum, String> {
     let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-    let obj = v.as_object().ok_or("expected a JSON object (a MetricDatum plus Namespace)")?;
+    let obj = v
+        .as_object()
+        .ok_or("expected a JSON object (a MetricDatum plus Namespace)")?;
     if let Some(k) = obj.keys().find(|k| !DATUM_KEYS.contains(&k.as_str())) {
         return Err(format!("unknown key {k:?}; expected {}", DATUM_KEYS.join(", ")));
     }
@@ -180,7 +203,10 @@ fn parse_datum(line: &str) -> Result<ParsedDatum, String> {
     let metric = text("MetricName")?;
     let mut dims = Vec::new();
     if let Some(d) = obj.get("Dimensions") {
-        for item in d.as_array().ok_or("Dimensions must be a list of {\"Name\", \"Value\"}")? {
+        for item in d
+            .as_array()
+            .ok_or("Dimensions must be a list of {\"Name\", \"Value\"}")?
+        {
             let name = item.get("Name").and_then(Value::as_str);
             let value = item.get("Value").and_then(Value::as_str);
             match (name, value) {
@@ -190,9 +216,14 @@ fn parse_datum(line: &str) -> Result<ParsedDatum, String> {
         }
     }
     let timestamp_ms = match obj.get("Timestamp") {
-        Some(Value::String(s)) => skywatch_time::parse_rfc3339(s).ok_or_else(|| format!("Timestamp {s:?} is not RFC 3339"))?,
+        Some(Value::String(s)) => {
+            skywatch_time::parse_rfc3339(s).ok_or_else(|| format!("Timestamp {s:?} is not RFC 3339"))?
+        }
         Some(Value::Number(n)) => {
-            let secs = n.as_f64().filter(|s| s.is_finite() && s.abs() < 1e13).ok_or("Timestamp is out of range")?;
+            let secs = n
+                .as_f64()
+                .filter(|s| s.is_finite() && s.abs() < 1e13)
+                .ok_or("Timestamp is out of range")?;
             (secs * 1000.0).round() as i64
         }
         Some(_) => return Err("Timestamp must be RFC 3339 text or epoch seconds".into()),
@@ -203,8 +234,15 @@ fn parse_datum(line: &str) -> Result<ParsedDatum, String> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err("Unit must be a string".into()),
     };
-    let number = |v: &Value, what: &str| v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| format!("{what} must be a finite number"));
-    let kinds = ["Value", "Values", "StatisticValues"].iter().filter(|k| obj.contains_key(**k)).count();
+    let number = |v: &Value, what: &str| {
+        v.as_f64()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("{what} must be a finite number"))
+    };
+    let kinds = ["Value", "Values", "StatisticValues"]
+        .iter()
+        .filter(|k| obj.contains_key(**k))
+        .count();
     if kinds != 1 {
         return Err("give exactly one of Value, Values (+ Counts) and StatisticValues".into());
     }
@@ -224,11 +262,21 @@ fn parse_datum(line: &str) -> Result<ParsedDatum, String> {
         if counts.len() != values.len() {
             return Err(format!("{} Values but {} Counts", values.len(), counts.len()));
         }
-        let values: Vec<f64> = values.iter().map(|v| number(v, "each value")).collect::<Result<_, _>>()?;
+        let values: Vec<f64> = values
+            .iter()
+            .map(|v| number(v, "each value"))
+            .collect::<Result<_, _>>()?;
         SampleKind::Distribution(values.into_iter().zip(counts).collect())
     } else {
-        let s = obj.get("StatisticValues").and_then(Value::as_object).ok_or("StatisticValues must be an object")?;
-        let field = |k: &str| s.get(k).ok_or_else(|| format!("StatisticValues.{k} is required")).and_then(|v| number(v, k));
+        let s = obj
+            .get("StatisticValues")
+            .and_then(Value::as_object)
+            .ok_or("StatisticValues must be an object")?;
+        let field = |k: &str| {
+            s.get(k)
+                .ok_or_else(|| format!("StatisticValues.{k} is required"))
+                .and_then(|v| number(v, k))
+        };
         SampleKind::Stats {
             count: field("SampleCount")?,
             sum: field("Sum")?,
@@ -239,7 +287,16 @@ fn parse_datum(line: &str) -> Result<ParsedDatum, String> {
     if obj.contains_key("Counts") && !obj.contains_key("Values") {
         return Err("Counts goes with Values".into());
     }
-    Ok((namespace, metric, dims, Sample { timestamp_ms, unit, kind }))
+    Ok((
+        namespace,
+        metric,
+        dims,
+        Sample {
+            timestamp_ms,
+            unit,
+            kind,
+        },
+    ))
 }
 
 /// The agent's local metrics store (`state_dir/metrics`), read into memory from `since_ms`.
@@ -301,15 +358,27 @@ mod tests {
 {"Namespace":"App","MetricName":"Latency","Dimensions":[{"Name":"a","Value":"1"},{"Name":"b","Value":"2"}],"Timestamp":1709670300.5,"StatisticValues":{"SampleCount":2,"Sum":3,"Minimum":1,"Maximum":2}}
 "#;
         let file = DatapointsFile::parse(text).unwrap();
-        let dims = vec![("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())];
+        let dims = vec![
+            ("a".to_string(), "1".to_string()),
+            ("b".to_string(), "2".to_string()),
+        ];
         let got = file.samples("App", "Latency", &dims, 0, i64::MAX);
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].timestamp_ms, 1_709_670_300_000);
         assert_eq!(got[0].unit.as_deref(), Some("Milliseconds"));
-        assert_eq!(got[1].kind, SampleKind::Distribution(vec![(1.0, 3.0), (2.0, 4.0)]));
+        assert_eq!(
+            got[1].kind,
+            SampleKind::Distribution(vec![(1.0, 3.0), (2.0, 4.0)])
+        );
         assert_eq!(got[2].timestamp_ms, 1_709_670_300_500);
-        assert!(file.samples("App", "Latency", &dims[..1], 0, i64::MAX).is_empty(), "dimension sets match exactly");
-        assert_eq!(file.samples("App", "Latency", &dims, 0, 1_709_670_300_001).len(), 2);
+        assert!(
+            file.samples("App", "Latency", &dims[..1], 0, i64::MAX).is_empty(),
+            "dimension sets match exactly"
+        );
+        assert_eq!(
+            file.samples("App", "Latency", &dims, 0, 1_709_670_300_001).len(),
+            2
+        );
     }
 
     #[test]
@@ -317,11 +386,26 @@ mod tests {
         let good = r#"{"Namespace":"A","MetricName":"m","Timestamp":0,"Value":1}"#;
         for (bad, message) in [
             ("{", "not JSON"),
-            (r#"{"Namespace":"A","MetricName":"m","Timestamp":0}"#, "exactly one of Value"),
-            (r#"{"Namespace":"A","MetricName":"m","Value":1}"#, "Timestamp is required"),
-            (r#"{"Namespace":"A","MetricName":"m","Timestamp":"yesterday","Value":1}"#, "not RFC 3339"),
-            (r#"{"Namespace":"A","MetricName":"m","Timestamp":0,"Value":1,"Extra":1}"#, "unknown key \"Extra\""),
-            (r#"{"Namespace":"A","MetricName":"m","Timestamp":0,"Values":[1],"Counts":[1,2]}"#, "1 Values but 2 Counts"),
+            (
+                r#"{"Namespace":"A","MetricName":"m","Timestamp":0}"#,
+                "exactly one of Value",
+            ),
+            (
+                r#"{"Namespace":"A","MetricName":"m","Value":1}"#,
+                "Timestamp is required",
+            ),
+            (
+                r#"{"Namespace":"A","MetricName":"m","Timestamp":"yesterday","Value":1}"#,
+                "not RFC 3339",
+            ),
+            (
+                r#"{"Namespace":"A","MetricName":"m","Timestamp":0,"Value":1,"Extra":1}"#,
+                "unknown key \"Extra\"",
+            ),
+            (
+                r#"{"Namespace":"A","MetricName":"m","Timestamp":0,"Values":[1],"Counts":[1,2]}"#,
+                "1 Values but 2 Counts",
+            ),
         ] {
             let err = DatapointsFile::parse(&format!("{good}\n{bad}\n")).unwrap_err();
             assert_eq!(err.line, 2, "{bad}");

@@ -18,7 +18,12 @@ pub struct Sample {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SampleKind {
     Value(f64),
-    Stats { count: f64, sum: f64, min: f64, max: f64 },
+    Stats {
+        count: f64,
+        sum: f64,
+        min: f64,
+        max: f64,
+    },
     /// `(value, count)` pairs.
     Distribution(Vec<(f64, f64)>),
 }
@@ -70,7 +75,8 @@ impl Bucket {
                 }
             }
             SampleKind::Stats { count, sum, min, max } => {
-                let ok = [*count, *sum, *min, *max].iter().all(|x| x.is_finite()) && *count > 0.0 && min <= max;
+                let ok =
+                    [*count, *sum, *min, *max].iter().all(|x| x.is_finite()) && *count > 0.0 && min <= max;
                 if !ok {
                     return;
                 }
@@ -153,7 +159,9 @@ pub fn buckets(
         if offset < 0 {
             continue;
         }
-        let Ok(i) = usize::try_from(offset / period_ms) else { continue };
+        let Ok(i) = usize::try_from(offset / period_ms) else {
+            continue;
+        };
         if let Some(slot) = out.get_mut(i) {
             slot.get_or_insert_with(Bucket::new).add(&s.kind);
         }
@@ -173,7 +181,11 @@ mod tests {
     use crate::alarms::model::{Stat, Statistic};
 
     fn value(t: i64, v: f64) -> Sample {
-        Sample { timestamp_ms: t, unit: Some("Percent".into()), kind: SampleKind::Value(v) }
+        Sample {
+            timestamp_ms: t,
+            unit: Some("Percent".into()),
+            kind: SampleKind::Value(v),
+        }
     }
 
     #[test]
@@ -182,7 +194,11 @@ mod tests {
             value(60_000, 1.0),
             value(119_999, 3.0),
             value(120_000, 10.0),
-            Sample { timestamp_ms: 60_500, unit: None, kind: SampleKind::Value(100.0) },
+            Sample {
+                timestamp_ms: 60_500,
+                unit: None,
+                kind: SampleKind::Value(100.0),
+            },
         ];
         let b = buckets(&samples, Some("Percent"), 60_000, 0, 3);
         assert!(b[0].is_none());
@@ -190,9 +206,15 @@ mod tests {
         assert_eq!(first.value(Stat::Simple(Statistic::Average)), Some(2.0));
         assert_eq!(first.value(Stat::Simple(Statistic::SampleCount)), Some(2.0));
         assert_eq!(first.value(Stat::Simple(Statistic::Maximum)), Some(3.0));
-        assert_eq!(b[2].as_ref().unwrap().value(Stat::Simple(Statistic::Sum)), Some(10.0));
+        assert_eq!(
+            b[2].as_ref().unwrap().value(Stat::Simple(Statistic::Sum)),
+            Some(10.0)
+        );
         let all = buckets(&samples, None, 60_000, 0, 3);
-        assert_eq!(all[1].as_ref().unwrap().value(Stat::Simple(Statistic::Maximum)), Some(100.0));
+        assert_eq!(
+            all[1].as_ref().unwrap().value(Stat::Simple(Statistic::Maximum)),
+            Some(100.0)
+        );
     }
 
     #[test]
@@ -210,7 +232,12 @@ mod tests {
         let stats = vec![Sample {
             timestamp_ms: 0,
             unit: None,
-            kind: SampleKind::Stats { count: 4.0, sum: 10.0, min: 1.0, max: 4.0 },
+            kind: SampleKind::Stats {
+                count: 4.0,
+                sum: 10.0,
+                min: 1.0,
+                max: 4.0,
+            },
         }];
         let b = buckets(&stats, None, 60_000, 0, 1).remove(0).unwrap();
         assert_eq!(b.value(Stat::Percentile(99.0)), None);

@@ -71,7 +71,10 @@ mod tests {
     #[test]
     fn caret_points_at_the_character_on_its_line() {
         let e = SyntaxError::new(8, "unknown function foo");
-        assert_eq!(e.render("SUM(m1, foo(m2))"), "  SUM(m1, foo(m2))\n          ^ unknown function foo");
+        assert_eq!(
+            e.render("SUM(m1, foo(m2))"),
+            "  SUM(m1, foo(m2))\n          ^ unknown function foo"
+        );
         let e = SyntaxError::new(6, "here");
         assert_eq!(e.render("a\nbé\ncd"), "  cd\n  ^ here");
         let e = SyntaxError::new(3, "after é");

@@ -12,11 +12,11 @@
 
 use serde_json::Value;
 
+use super::limits::MAX_ALARMS_PER_WIDGET;
 use super::model::{
     AlarmWidget, Dashboard, MetricRow, MetricWidget, RenderOptions, TextWidget, Widget, WidgetKind,
 };
 use super::problem::{Problem, Problems};
-use super::limits::MAX_ALARMS_PER_WIDGET;
 
 /// Where the collector publishes per-service trace metrics.
 pub const NAMESPACE: &str = "skywatch/Traces";
@@ -75,11 +75,19 @@ impl Service {
     }
 
     fn metric(&self, name: &str) -> MetricRow {
-        let mut tokens = vec![NAMESPACE.to_string(), name.to_string(), "Service".to_string(), self.name.clone()];
+        let mut tokens = vec![
+            NAMESPACE.to_string(),
+            name.to_string(),
+            "Service".to_string(),
+            self.name.clone(),
+        ];
         if !self.kind.is_empty() {
             tokens.extend(["Type".to_string(), self.kind.clone()]);
         }
-        MetricRow { tokens, options: None }
+        MetricRow {
+            tokens,
+            options: None,
+        }
     }
 }
 
@@ -161,7 +169,11 @@ fn service_row(service: &Service, region: &str) -> [Widget; 3] {
             6,
         )
     };
-    let requests = graph(format!("{label}: requests"), vec![service.metric("Requests")], "Sum");
+    let requests = graph(
+        format!("{label}: requests"),
+        vec![service.metric("Requests")],
+        "Sum",
+    );
     let latency = graph(
         format!("{label}: latency (ms)"),
         vec![
@@ -214,7 +226,12 @@ pub fn generate(graph: &Value, options: &GenerateOptions) -> Result<Dashboard, P
         };
         active
             .iter()
-            .map(|s| format!("arn:aws:cloudwatch:{}:{account}:alarm:{}-faults", options.region, s.name))
+            .map(|s| {
+                format!(
+                    "arn:aws:cloudwatch:{}:{account}:alarm:{}-faults",
+                    options.region, s.name
+                )
+            })
             .collect::<Vec<_>>()
     } else {
         options.alarms.clone()
@@ -222,7 +239,11 @@ pub fn generate(graph: &Value, options: &GenerateOptions) -> Result<Dashboard, P
     let mut alarms = alarms;
     alarms.dedup();
     for (i, chunk) in alarms.chunks(MAX_ALARMS_PER_WIDGET).enumerate() {
-        let title = if i == 0 { "Alarms".to_string() } else { format!("Alarms ({})", i + 1) };
+        let title = if i == 0 {
+            "Alarms".to_string()
+        } else {
+            format!("Alarms ({})", i + 1)
+        };
         widgets.push(sized(
             WidgetKind::Alarm(AlarmWidget {
                 alarms: chunk.to_vec(),
@@ -234,7 +255,10 @@ pub fn generate(graph: &Value, options: &GenerateOptions) -> Result<Dashboard, P
             3,
         ));
     }
-    for (heading, group) in [("## Instrumented services", &active), ("## Downstream (seen by their callers)", &inferred)] {
+    for (heading, group) in [
+        ("## Instrumented services", &active),
+        ("## Downstream (seen by their callers)", &inferred),
+    ] {
         if group.is_empty() {
             continue;
         }

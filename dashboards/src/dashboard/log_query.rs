@@ -57,7 +57,12 @@ pub fn check(full: &str) -> Result<(), String> {
         Err(e) => {
             let span = e.span();
             let shifted = Span::new(span.start + start, span.end + start);
-            Err(skywatch_query::diagnostic::render("query error", e.message(), shifted, full))
+            Err(skywatch_query::diagnostic::render(
+                "query error",
+                e.message(),
+                shifted,
+                full,
+            ))
         }
     }
 }

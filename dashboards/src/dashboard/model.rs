@@ -140,7 +140,12 @@ impl Serialize for Widget {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("type", self.kind.type_name())?;
-        for (key, value) in [("x", self.x), ("y", self.y), ("width", self.width), ("height", self.height)] {
+        for (key, value) in [
+            ("x", self.x),
+            ("y", self.y),
+            ("width", self.width),
+            ("height", self.height),
+        ] {
             if let Some(v) = value {
                 map.serialize_entry(key, &v)?;
             }

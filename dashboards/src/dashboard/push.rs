@@ -58,7 +58,11 @@ fn messages(list: &[aws_sdk_cloudwatch::types::DashboardValidationMessage]) -> V
 
 /// Creates or replaces dashboard `name` with `body`; the validation messages (warnings) of a
 /// successful call.
-pub async fn put_dashboard(config: &SdkConfig, name: &str, body: &str) -> Result<Vec<ValidationMessage>, PushError> {
+pub async fn put_dashboard(
+    config: &SdkConfig,
+    name: &str,
+    body: &str,
+) -> Result<Vec<ValidationMessage>, PushError> {
     let client = aws_sdk_cloudwatch::Client::new(config);
     match client
         .put_dashboard()

@@ -77,7 +77,10 @@ pub fn expand_tokens(tokens: &[&str], previous: Option<&[String]>) -> Result<Vec
         Some(p) => p,
         None if needs_previous => {
             let at = tokens.iter().position(|t| *t == SAME || *t == REST).unwrap_or(0);
-            return Err((at, format!("{:?} refers to the previous row, and there is none", tokens[at])));
+            return Err((
+                at,
+                format!("{:?} refers to the previous row, and there is none", tokens[at]),
+            ));
         }
         None => return Ok(tokens.iter().map(ToString::to_string).collect()),
     };
@@ -106,11 +109,30 @@ pub fn expand_tokens(tokens: &[&str], previous: Option<&[String]>) -> Result<Vec
                 ),
             ));
         }
-        placed.extend(before.iter().enumerate().map(|(i, t)| (Some(i), (*t).to_string())));
-        placed.extend(previous[before.len()..copied_end].iter().map(|t| (None, t.clone())));
-        placed.extend(after.iter().enumerate().map(|(i, t)| (Some(at + 1 + i), (*t).to_string())));
+        placed.extend(
+            before
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (Some(i), (*t).to_string())),
+        );
+        placed.extend(
+            previous[before.len()..copied_end]
+                .iter()
+                .map(|t| (None, t.clone())),
+        );
+        placed.extend(
+            after
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (Some(at + 1 + i), (*t).to_string())),
+        );
     } else {
-        placed.extend(tokens.iter().enumerate().map(|(i, t)| (Some(i), (*t).to_string())));
+        placed.extend(
+            tokens
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (Some(i), (*t).to_string())),
+        );
     }
     // Then ".", by final position.
     let mut out = Vec::with_capacity(placed.len());
@@ -174,17 +196,37 @@ mod tests {
 
     #[test]
     fn same_after_rest_uses_the_final_position() {
-        let p = prev(&["AWS/ApplicationELB", "RequestCount", "LoadBalancer", "app/a/1", "TargetGroup", "tg"]);
+        let p = prev(&[
+            "AWS/ApplicationELB",
+            "RequestCount",
+            "LoadBalancer",
+            "app/a/1",
+            "TargetGroup",
+            "tg",
+        ]);
         assert_eq!(
             expand_tokens(&["...", "LoadBalancer", ".", "TargetGroup", "tg-2"], Some(&p)).unwrap(),
-            prev(&["AWS/ApplicationELB", "RequestCount", "LoadBalancer", "app/a/1", "TargetGroup", "tg-2"])
+            prev(&[
+                "AWS/ApplicationELB",
+                "RequestCount",
+                "LoadBalancer",
+                "app/a/1",
+                "TargetGroup",
+                "tg-2"
+            ])
         );
     }
 
     #[test]
     fn shorthand_in_the_first_row_is_an_error() {
         let err = expand_tokens(&[".", "x"], None).unwrap_err();
-        assert_eq!(err, (0, "\".\" refers to the previous row, and there is none".to_string()));
+        assert_eq!(
+            err,
+            (
+                0,
+                "\".\" refers to the previous row, and there is none".to_string()
+            )
+        );
     }
 
     #[test]
@@ -218,7 +260,11 @@ mod tests {
             let rows: Vec<Value> = (0..rng.usize(1..6))
                 .map(|_| {
                     let n = rng.usize(1..7);
-                    Value::Array((0..n).map(|_| json!(vocabulary[rng.usize(..vocabulary.len())])).collect())
+                    Value::Array(
+                        (0..n)
+                            .map(|_| json!(vocabulary[rng.usize(..vocabulary.len())]))
+                            .collect(),
+                    )
                 })
                 .collect();
             let (out, errors) = expand(&rows);
@@ -228,7 +274,14 @@ mod tests {
                 if !has_shorthand {
                     assert_eq!(row, expanded);
                 } else if !errors.iter().any(|e| e.row == i) {
-                    assert!(!expanded.as_array().unwrap().iter().any(|t| t == "." || t == "..."), "{rows:?}");
+                    assert!(
+                        !expanded
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|t| t == "." || t == "..."),
+                        "{rows:?}"
+                    );
                 }
             }
         }

@@ -24,13 +24,24 @@ const ROW_SHAPE: &str =
     "Field \"metrics\" has to be an array of array of strings, with an optional metricRenderer object as last element";
 const NOT_A_STRING: &str = "Invalid metric field type, only 'String' type is allowed";
 const RENDER_KEYS: [&str; 10] = [
-    "expression", "label", "id", "color", "stat", "period", "visible", "yAxis", "region", "accountId",
+    "expression",
+    "label",
+    "id",
+    "color",
+    "stat",
+    "period",
+    "visible",
+    "yAxis",
+    "region",
+    "accountId",
 ];
 
 /// Checks a dashboard name against PutDashboard's pattern.
 pub fn check_name(name: &str) -> Option<String> {
     let ok = (1..=limits::MAX_NAME_CHARS).contains(&name.chars().count())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     (!ok).then(|| {
         format!(
             "dashboard name {name:?} must be 1-{} characters of A-Z, a-z, 0-9, _ and -",
@@ -60,7 +71,10 @@ pub fn check_body(body: &Value) -> Vec<Problem> {
     for key in ["start", "end"] {
         if let Some(v) = top.get(key) {
             if !v.is_string() {
-                c.push(format!("/{key}"), "should be a string (ISO 8601 time, or relative like -PT6H)");
+                c.push(
+                    format!("/{key}"),
+                    "should be a string (ISO 8601 time, or relative like -PT6H)",
+                );
             }
         }
     }
@@ -86,7 +100,11 @@ pub fn check_body(body: &Value) -> Vec<Problem> {
     if widgets.len() > limits::MAX_WIDGETS {
         c.push(
             "/widgets",
-            format!("Should NOT have more than {} items (found {})", limits::MAX_WIDGETS, widgets.len()),
+            format!(
+                "Should NOT have more than {} items (found {})",
+                limits::MAX_WIDGETS,
+                widgets.len()
+            ),
         );
     }
     let mut metrics_total = 0;
@@ -159,7 +177,10 @@ impl Checker {
     fn one_of(&mut self, at: &str, props: &Map<String, Value>, key: &str, allowed: &[&str]) {
         if let Some(v) = props.get(key) {
             if !v.as_str().is_some_and(|s| allowed.contains(&s)) {
-                self.push(format!("{at}/{key}"), format!("should be one of {}", allowed.join(", ")));
+                self.push(
+                    format!("{at}/{key}"),
+                    format!("should be one of {}", allowed.join(", ")),
+                );
             }
         }
     }
@@ -186,14 +207,22 @@ impl Checker {
             if !v.as_str().is_some_and(is_stat) {
                 self.push(
                     format!("{at}/stat"),
-                    format!("{v} is not a statistic (Average, Sum, Minimum, Maximum, SampleCount, p99, tm90, …)"),
+                    format!(
+                        "{v} is not a statistic (Average, Sum, Minimum, Maximum, SampleCount, p99, tm90, …)"
+                    ),
                 );
             }
         }
     }
 }
 
-fn grid_number(c: &mut Checker, at: &str, w: &Map<String, Value>, key: &str, range: (u64, u64)) -> Option<u64> {
+fn grid_number(
+    c: &mut Checker,
+    at: &str,
+    w: &Map<String, Value>,
+    key: &str,
+    range: (u64, u64),
+) -> Option<u64> {
     let v = w.get(key)?;
     match v.as_u64() {
         Some(n) if n >= range.0 && n <= range.1 => Some(n),
@@ -203,7 +232,10 @@ fn grid_number(c: &mut Checker, at: &str, w: &Map<String, Value>, key: &str, ran
             } else {
                 format!("a whole number {}-{}", range.0, range.1)
             };
-            c.push(format!("{at}/{key}"), format!("{key} must be {allowed}, found {v}"));
+            c.push(
+                format!("{at}/{key}"),
+                format!("{key} must be {allowed}, found {v}"),
+            );
             None
         }
     }
@@ -226,7 +258,10 @@ fn check_widget(c: &mut Checker, at: &str, widget: &Value, metrics_total: &mut u
         if width_ok && x + width > limits::GRID_COLUMNS {
             c.push(
                 format!("{at}/width"),
-                format!("x + width must be at most {} (x {x}, width {width})", limits::GRID_COLUMNS),
+                format!(
+                    "x + width must be at most {} (x {x}, width {width})",
+                    limits::GRID_COLUMNS
+                ),
             );
         }
     }
@@ -252,7 +287,10 @@ fn check_widget(c: &mut Checker, at: &str, widget: &Value, metrics_total: &mut u
         }
     };
     match w.get("type").and_then(Value::as_str) {
-        None => c.push(format!("{at}/type"), "required: type (metric, log, alarm, text, explorer or custom)"),
+        None => c.push(
+            format!("{at}/type"),
+            "required: type (metric, log, alarm, text, explorer or custom)",
+        ),
         Some(kind) => {
             if let Some(props) = props {
                 match kind {
@@ -267,7 +305,9 @@ fn check_widget(c: &mut Checker, at: &str, widget: &Value, metrics_total: &mut u
                     "explorer" | "custom" => {}
                     other => c.push(
                         format!("{at}/type"),
-                        format!("unknown widget type {other:?} (metric, log, alarm, text, explorer or custom)"),
+                        format!(
+                            "unknown widget type {other:?} (metric, log, alarm, text, explorer or custom)"
+                        ),
                     ),
                 }
             }
@@ -278,8 +318,20 @@ fn check_widget(c: &mut Checker, at: &str, widget: &Value, metrics_total: &mut u
 
 fn check_metric(c: &mut Checker, at: &str, props: &Map<String, Value>, metrics_total: &mut usize) {
     c.required_string(at, props, "region");
-    c.one_of(at, props, "view", &["timeSeries", "singleValue", "gauge", "bar", "pie", "table"]);
-    for key in ["stacked", "liveData", "setPeriodToTimeRange", "sparkline", "singleValueFullPrecision", "trend"] {
+    c.one_of(
+        at,
+        props,
+        "view",
+        &["timeSeries", "singleValue", "gauge", "bar", "pie", "table"],
+    );
+    for key in [
+        "stacked",
+        "liveData",
+        "setPeriodToTimeRange",
+        "sparkline",
+        "singleValueFullPrecision",
+        "trend",
+    ] {
         c.boolean(at, props, key);
     }
     c.stat(at, props);
@@ -290,7 +342,10 @@ fn check_metric(c: &mut Checker, at: &str, props: &Map<String, Value>, metrics_t
             .and_then(Value::as_str)
             .is_some_and(|p| ["bottom", "right", "hidden"].contains(&p));
         if !ok {
-            c.push(format!("{at}/legend/position"), "should be bottom, right or hidden");
+            c.push(
+                format!("{at}/legend/position"),
+                "should be bottom, right or hidden",
+            );
         }
     }
     let alarm_annotations = props
@@ -300,7 +355,10 @@ fn check_metric(c: &mut Checker, at: &str, props: &Map<String, Value>, metrics_t
         .is_some_and(|a| !a.is_empty());
     match props.get("metrics") {
         None if alarm_annotations => {}
-        None => c.push(format!("{at}/metrics"), "required: metrics (or annotations.alarms)"),
+        None => c.push(
+            format!("{at}/metrics"),
+            "required: metrics (or annotations.alarms)",
+        ),
         Some(Value::Array(rows)) => {
             *metrics_total += rows.len();
             if rows.len() > limits::MAX_METRICS_PER_WIDGET {
@@ -318,11 +376,22 @@ fn check_metric(c: &mut Checker, at: &str, props: &Map<String, Value>, metrics_t
         Some(_) => c.push(format!("{at}/metrics"), ROW_SHAPE),
     }
     if props.get("view").and_then(Value::as_str) == Some("gauge") {
-        let bound = |k: &str| props.get("yAxis").and_then(|y| y.pointer(&format!("/left/{k}"))).and_then(Value::as_f64);
+        let bound = |k: &str| {
+            props
+                .get("yAxis")
+                .and_then(|y| y.pointer(&format!("/left/{k}")))
+                .and_then(Value::as_f64)
+        };
         match (bound("min"), bound("max")) {
             (Some(min), Some(max)) if min < max => {}
-            (Some(_), Some(_)) => c.push(format!("{at}/yAxis/left"), "a gauge's yAxis.left.min must be below its max"),
-            _ => c.push(format!("{at}/yAxis/left"), "a gauge needs yAxis.left.min and yAxis.left.max (numbers)"),
+            (Some(_), Some(_)) => c.push(
+                format!("{at}/yAxis/left"),
+                "a gauge's yAxis.left.min must be below its max",
+            ),
+            _ => c.push(
+                format!("{at}/yAxis/left"),
+                "a gauge needs yAxis.left.min and yAxis.left.max (numbers)",
+            ),
         }
     }
     if let Some(annotations) = props.get("annotations") {
@@ -368,9 +437,15 @@ fn check_rows(c: &mut Checker, at: &str, rows: &[Value]) {
         }
         let expression = options.and_then(|o| o.get("expression"));
         if tokens == 0 && expression.is_none() {
-            c.push(row_at.clone(), "a row needs a namespace and a metric name, or an expression");
+            c.push(
+                row_at.clone(),
+                "a row needs a namespace and a metric name, or an expression",
+            );
         } else if tokens > 0 && expression.is_some() {
-            c.push(format!("{row_at}/{tokens}/expression"), "a row has either metric tokens or an expression, not both");
+            c.push(
+                format!("{row_at}/{tokens}/expression"),
+                "a row has either metric tokens or an expression, not both",
+            );
         } else if tokens > 0 && (tokens < 2 || tokens % 2 != 0) {
             c.push(
                 row_at.clone(),
@@ -382,7 +457,10 @@ fn check_rows(c: &mut Checker, at: &str, rows: &[Value]) {
             check_render_options(c, &o_at, o);
             if let Some(id) = o.get("id").and_then(Value::as_str) {
                 if let Some((_, first)) = ids.iter().find(|(seen, _)| *seen == id) {
-                    c.push(format!("{o_at}/id"), format!("id {id:?} is already used by row {first}"));
+                    c.push(
+                        format!("{o_at}/id"),
+                        format!("id {id:?} is already used by row {first}"),
+                    );
                 } else {
                     ids.push((id, i));
                 }
@@ -396,7 +474,10 @@ fn check_render_options(c: &mut Checker, at: &str, o: &Map<String, Value>) {
         if !RENDER_KEYS.contains(&key.as_str()) {
             c.push(
                 format!("{at}/{key}"),
-                format!("unknown rendering property {key:?} (one of {})", RENDER_KEYS.join(", ")),
+                format!(
+                    "unknown rendering property {key:?} (one of {})",
+                    RENDER_KEYS.join(", ")
+                ),
             );
         }
     }
@@ -410,12 +491,18 @@ fn check_render_options(c: &mut Checker, at: &str, o: &Map<String, Value>) {
         }
     }
     if let Some(color) = o.get("color") {
-        if !color.as_str().is_some_and(|s| COLOR.as_ref().is_some_and(|r| r.is_match(s))) {
+        if !color
+            .as_str()
+            .is_some_and(|s| COLOR.as_ref().is_some_and(|r| r.is_match(s)))
+        {
             c.push(format!("{at}/color"), "should be a colour like #1f77b4");
         }
     }
     if let Some(id) = o.get("id") {
-        if !id.as_str().is_some_and(|s| METRIC_ID.as_ref().is_some_and(|r| r.is_match(s))) {
+        if !id
+            .as_str()
+            .is_some_and(|s| METRIC_ID.as_ref().is_some_and(|r| r.is_match(s)))
+        {
             c.push(
                 format!("{at}/id"),
                 "an id starts with a lowercase letter, then letters, digits and _",
@@ -425,7 +512,10 @@ fn check_render_options(c: &mut Checker, at: &str, o: &Map<String, Value>) {
 }
 
 fn check_annotations(c: &mut Checker, at: &str, annotations: &Value) {
-    for (kind, fills) in [("horizontal", ["above", "below", "between"].as_slice()), ("vertical", &["before", "after"])] {
+    for (kind, fills) in [
+        ("horizontal", ["above", "below", "between"].as_slice()),
+        ("vertical", &["before", "after"]),
+    ] {
         let Some(list) = annotations.get(kind).and_then(Value::as_array) else {
             continue;
         };
@@ -433,7 +523,10 @@ fn check_annotations(c: &mut Checker, at: &str, annotations: &Value) {
             let marks: Vec<&Value> = match item {
                 Value::Array(band) if band.len() == 2 => band.iter().collect(),
                 Value::Array(_) => {
-                    c.push(format!("{at}/{kind}/{i}"), "a band is an array of exactly 2 marks");
+                    c.push(
+                        format!("{at}/{kind}/{i}"),
+                        "a band is an array of exactly 2 marks",
+                    );
                     continue;
                 }
                 other => vec![other],
@@ -446,12 +539,22 @@ fn check_annotations(c: &mut Checker, at: &str, annotations: &Value) {
                     value.is_some_and(Value::is_string)
                 };
                 if !ok {
-                    let what = if kind == "horizontal" { "a number" } else { "an ISO 8601 time" };
-                    c.push(format!("{at}/{kind}/{i}"), format!("an annotation needs a value ({what})"));
+                    let what = if kind == "horizontal" {
+                        "a number"
+                    } else {
+                        "an ISO 8601 time"
+                    };
+                    c.push(
+                        format!("{at}/{kind}/{i}"),
+                        format!("an annotation needs a value ({what})"),
+                    );
                 }
                 if let Some(fill) = mark.get("fill") {
                     if !fill.as_str().is_some_and(|f| fills.contains(&f)) {
-                        c.push(format!("{at}/{kind}/{i}/fill"), format!("should be one of {}", fills.join(", ")));
+                        c.push(
+                            format!("{at}/{kind}/{i}/fill"),
+                            format!("should be one of {}", fills.join(", ")),
+                        );
                     }
                 }
             }
@@ -489,21 +592,35 @@ fn check_alarm(c: &mut Checker, at: &str, props: &Map<String, Value>) {
                 );
             }
             for (i, arn) in alarms.iter().enumerate() {
-                if !arn.as_str().is_some_and(|a| a.starts_with("arn:") && a.contains(":alarm:")) {
-                    c.push(format!("{at}/alarms/{i}"), format!("{arn} is not an alarm ARN (arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME)"));
+                if !arn
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("arn:") && a.contains(":alarm:"))
+                {
+                    c.push(
+                        format!("{at}/alarms/{i}"),
+                        format!("{arn} is not an alarm ARN (arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME)"),
+                    );
                 }
             }
         }
         Some(_) => c.push(format!("{at}/alarms"), "should be an array of alarm ARNs"),
     }
-    c.one_of(at, props, "sortBy", &["default", "stateUpdatedTimestamp", "timestamp"]);
+    c.one_of(
+        at,
+        props,
+        "sortBy",
+        &["default", "stateUpdatedTimestamp", "timestamp"],
+    );
     if let Some(states) = props.get("states") {
         let ok = states.as_array().is_some_and(|s| {
             s.iter()
                 .all(|v| matches!(v.as_str(), Some("ALARM" | "OK" | "INSUFFICIENT_DATA")))
         });
         if !ok {
-            c.push(format!("{at}/states"), "should be a list of ALARM, OK, INSUFFICIENT_DATA");
+            c.push(
+                format!("{at}/states"),
+                "should be a list of ALARM, OK, INSUFFICIENT_DATA",
+            );
         }
     }
 }
@@ -534,7 +651,15 @@ mod tests {
 
     #[test]
     fn stats_and_periods() {
-        for ok in ["Average", "p99", "p99.9", "tm90", "TM(10%:90%)", "IQM", "SampleCount"] {
+        for ok in [
+            "Average",
+            "p99",
+            "p99.9",
+            "tm90",
+            "TM(10%:90%)",
+            "IQM",
+            "SampleCount",
+        ] {
             assert!(is_stat(ok), "{ok}");
         }
         for bad in ["average", "p", "Avg", "p999x"] {
@@ -575,7 +700,10 @@ mod limit_tests {
         let problems = check_body(&body);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].pointer, "/widgets");
-        assert_eq!(problems[0].message, "the dashboard has 2700 metrics; at most 2500 are allowed");
+        assert_eq!(
+            problems[0].message,
+            "the dashboard has 2700 metrics; at most 2500 are allowed"
+        );
     }
 
     #[test]
@@ -584,7 +712,10 @@ mod limit_tests {
         let body = json!({"widgets": vec![widget; 501]});
         let problems = check_body(&body);
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert_eq!(problems[0].message, "Should NOT have more than 500 items (found 501)");
+        assert_eq!(
+            problems[0].message,
+            "Should NOT have more than 500 items (found 501)"
+        );
     }
 
     #[test]

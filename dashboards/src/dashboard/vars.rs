@@ -15,7 +15,10 @@ pub fn parse_assignment(arg: &str) -> Result<(String, String), String> {
 }
 
 fn is_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// `text` with every `${name}` replaced; the error lists each unknown or malformed reference.
@@ -71,7 +74,10 @@ mod tests {
 
     #[test]
     fn references_are_replaced_and_dollars_kept() {
-        assert_eq!(substitute("a ${region} $5 $${x}", &vars()).unwrap(), "a eu-west-1 $5 ${x}");
+        assert_eq!(
+            substitute("a ${region} $5 $${x}", &vars()).unwrap(),
+            "a eu-west-1 $5 ${x}"
+        );
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! `alarms check`: every problem at once with its path, and the JSON form's round trip.
 
-use skywatch_dashboards::alarms::{parse_json, parse_toml, to_put_composite_alarm_json, to_put_metric_alarm_json, Alarm};
+use skywatch_dashboards::alarms::{
+    parse_json, parse_toml, to_put_composite_alarm_json, to_put_metric_alarm_json, Alarm,
+};
 
-fn problems(result: Result<skywatch_dashboards::alarms::Rules, skywatch_dashboards::alarms::CheckError>) -> Vec<String> {
+fn problems(
+    result: Result<skywatch_dashboards::alarms::Rules, skywatch_dashboards::alarms::CheckError>,
+) -> Vec<String> {
     result
         .unwrap_err()
         .problems
@@ -94,12 +98,20 @@ rule = "OK(loop-c)"
         ]
     );
     let err = parse_toml(text).unwrap_err();
-    let expression = err.problems.iter().find(|p| p.path == "alarm[2].metrics[1].expression").unwrap();
+    let expression = err
+        .problems
+        .iter()
+        .find(|p| p.path == "alarm[2].metrics[1].expression")
+        .unwrap();
     assert_eq!(
         expression.message,
         "invalid expression\n  SUM(m1, foo(m2))\n          ^ unknown function foo; supported: ABS, AVG, FILL, IF, MAX, METRICS, MIN, SUM"
     );
-    let unknown = err.problems.iter().find(|p| p.path == "composite[0].rule").unwrap();
+    let unknown = err
+        .problems
+        .iter()
+        .find(|p| p.path == "composite[0].rule")
+        .unwrap();
     assert_eq!(unknown.message, "unknown alarm\n  ALARM(cpu) AND OK(nothing)\n                    ^ no alarm named \"nothing\" in this file");
 }
 
@@ -137,7 +149,9 @@ fn normalized(v: &serde_json::Value) -> serde_json::Value {
     match v {
         serde_json::Value::Number(n) => serde_json::json!(n.as_f64()),
         serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(normalized).collect()),
-        serde_json::Value::Object(map) => serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), normalized(v))).collect()),
+        serde_json::Value::Object(map) => {
+            serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), normalized(v))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -183,7 +197,9 @@ alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:ops"]
 ok_actions = ["arn:aws:sns:eu-west-1:123456789012:ops"]
 "#;
     let rules = parse_toml(toml).unwrap();
-    let Alarm::Metric(m) = &rules.alarms[0] else { panic!() };
+    let Alarm::Metric(m) = &rules.alarms[0] else {
+        panic!()
+    };
     let json = to_put_metric_alarm_json(m);
     assert_eq!(
         json.to_string(),
@@ -202,7 +218,10 @@ fn the_examples_in_docs_alarms_md_are_valid() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/alarms.md");
     let doc = std::fs::read_to_string(path).unwrap();
     let mut checked = 0;
-    for (lang, parse) in [("```toml\n", parse_toml as fn(&str) -> _), ("```json\n[", parse_json)] {
+    for (lang, parse) in [
+        ("```toml\n", parse_toml as fn(&str) -> _),
+        ("```json\n[", parse_json),
+    ] {
         let start = doc.find(lang).unwrap() + lang.len() - usize::from(lang.ends_with('['));
         let end = start + doc[start..].find("```").unwrap();
         let rules = parse(&doc[start..end]).unwrap_or_else(|e| panic!("{lang}{e}"));

@@ -31,10 +31,20 @@ fn reason_matches_the_sao_paulo_sample_exactly() {
              "DatapointsToAlarm":1,"Threshold":20,"ComparisonOperator":"GreaterThanThreshold","TreatMissingData":"missing"}]"#,
     );
     let mut ev = Evaluator::new(rules, settings("sa-east-1", "622547859380"));
-    set_state(&mut ev, "CORE - DB - USO CPU", StateValue::Ok, Some(1_709_670_645_526));
+    set_state(
+        &mut ev,
+        "CORE - DB - USO CPU",
+        StateValue::Ok,
+        Some(1_709_670_645_526),
+    );
     let mut src = MemorySource::new();
     let dims = [("DBInstanceIdentifier".to_string(), "wehandle".to_string())];
-    src.push("AWS/RDS", "CPUUtilization", &dims, value(1_709_670_300_000 + 60_000, 23.196_333_333_333_335));
+    src.push(
+        "AWS/RDS",
+        "CPUUtilization",
+        &dims,
+        value(1_709_670_300_000 + 60_000, 23.196_333_333_333_335),
+    );
     let t = ev.evaluate(1_709_670_664_488, &src);
     assert_eq!(
         t[0].reason,
@@ -47,7 +57,12 @@ fn reason_matches_the_sao_paulo_sample_exactly() {
 fn reason_matches_the_waf_sample_with_nineteen_filled_points() {
     let toml = "[[alarm]]\nname = \"t\"\nnamespace = \"Test\"\nmetric = \"m\"\nstatistic = \"Sum\"\nperiod = 300\n\
                 evaluation_periods = 20\ndatapoints_to_alarm = 1\nthreshold = 1\ncomparison = \">=\"\ntreat_missing_data = \"notBreaching\"\n";
-    let (state, reason) = once(toml, &[(1_710_591_300_000, 613.0)], 1_710_591_600_000 + 2_000, StateValue::Ok);
+    let (state, reason) = once(
+        toml,
+        &[(1_710_591_300_000, 613.0)],
+        1_710_591_600_000 + 2_000,
+        StateValue::Ok,
+    );
     assert_eq!(state, StateValue::Alarm);
     assert_eq!(
         reason.unwrap(),
@@ -79,7 +94,10 @@ fn reason_and_reason_data_match_the_eventbridge_doc_sample() {
                 evaluation_periods = 1\ndatapoints_to_alarm = 1\nthreshold = 50\ncomparison = \">\"\n";
     let mut ev = Evaluator::new(rules(toml), Settings::default());
     set_state(&mut ev, "t", StateValue::Alarm, Some(0));
-    let t = ev.evaluate(1_569_937_620_000 + 40_985, &source(&[(1_569_937_560_000, 0.066_685_190_330_647_2)]));
+    let t = ev.evaluate(
+        1_569_937_620_000 + 40_985,
+        &source(&[(1_569_937_560_000, 0.066_685_190_330_647_2)]),
+    );
     assert_eq!(
         t[0].reason,
         "Threshold Crossed: 1 out of the last 1 datapoints [0.0666851903306472 (01/10/19 13:46:00)] was not greater \
@@ -99,9 +117,15 @@ fn reason_and_reason_data_match_the_eventbridge_doc_sample() {
 
 #[test]
 fn reason_uses_the_short_form_when_datapoints_to_alarm_is_unset() {
-    let toml = "[[alarm]]\nname = \"t\"\nnamespace = \"Test\"\nmetric = \"m\"\nstatistic = \"Sum\"\nperiod = 60\n\
+    let toml =
+        "[[alarm]]\nname = \"t\"\nnamespace = \"Test\"\nmetric = \"m\"\nstatistic = \"Sum\"\nperiod = 60\n\
                 evaluation_periods = 1\nthreshold = 1\ncomparison = \">=\"\n";
-    let (state, reason) = once(toml, &[(1_710_868_440_000, 0.0)], 1_710_868_530_000, StateValue::Alarm);
+    let (state, reason) = once(
+        toml,
+        &[(1_710_868_440_000, 0.0)],
+        1_710_868_530_000,
+        StateValue::Alarm,
+    );
     assert_eq!(state, StateValue::Ok);
     assert_eq!(
         reason.unwrap(),
@@ -148,26 +172,58 @@ fn m_of_n_counts_breaching_points_that_need_not_be_consecutive() {
     let d = |p: &str, n, m| decide(&slots(p), n, m, Missing).state;
     assert_eq!(d("0X0XX--", 5, 3), Some(StateValue::Alarm));
     assert_eq!(d("0X0X0--", 5, 3), Some(StateValue::Ok));
-    assert_eq!(d("X0X00X0", 5, 3), Some(StateValue::Ok), "only the newest 5 real points count");
+    assert_eq!(
+        d("X0X00X0", 5, 3),
+        Some(StateValue::Ok),
+        "only the newest 5 real points count"
+    );
     assert_eq!(d("XX00000", 5, 1), Some(StateValue::Ok));
-    assert_eq!(d("0-0-XX-X", 3, 3), Some(StateValue::Alarm), "the newest N real points, gaps skipped");
+    assert_eq!(
+        d("0-0-XX-X", 3, 3),
+        Some(StateValue::Alarm),
+        "the newest N real points, gaps skipped"
+    );
 }
 
 #[test]
 fn premature_transition_needs_the_oldest_breach_m_periods_back() {
     use TreatMissingData::{Ignore, Missing};
-    assert_eq!(decide(&slots("--X--"), 3, 3, Missing).state, Some(StateValue::Alarm));
-    assert_eq!(decide(&slots("---X-"), 3, 3, Missing).state, Some(StateValue::InsufficientData));
-    assert_eq!(decide(&slots("---XX"), 3, 3, Missing).state, Some(StateValue::InsufficientData));
-    assert_eq!(decide(&slots("---XX"), 3, 2, Missing).state, Some(StateValue::Alarm), "b >= M");
-    assert_eq!(decide(&slots("--X-0"), 3, 3, Missing).state, Some(StateValue::Ok), "a non-breaching point");
-    assert_eq!(decide(&slots("--X--"), 3, 3, Ignore).state, None, "ignore keeps the state");
+    assert_eq!(
+        decide(&slots("--X--"), 3, 3, Missing).state,
+        Some(StateValue::Alarm)
+    );
+    assert_eq!(
+        decide(&slots("---X-"), 3, 3, Missing).state,
+        Some(StateValue::InsufficientData)
+    );
+    assert_eq!(
+        decide(&slots("---XX"), 3, 3, Missing).state,
+        Some(StateValue::InsufficientData)
+    );
+    assert_eq!(
+        decide(&slots("---XX"), 3, 2, Missing).state,
+        Some(StateValue::Alarm),
+        "b >= M"
+    );
+    assert_eq!(
+        decide(&slots("--X-0"), 3, 3, Missing).state,
+        Some(StateValue::Ok),
+        "a non-breaching point"
+    );
+    assert_eq!(
+        decide(&slots("--X--"), 3, 3, Ignore).state,
+        None,
+        "ignore keeps the state"
+    );
     // Through the evaluator: a single breach that ages into the premature rule.
     let toml = one_alarm("evaluation_periods = 3\ndatapoints_to_alarm = 3\n");
     let now = 1_000 * MINUTE_MS;
     let mut ev = Evaluator::new(rules(&toml), Settings::default());
     let src = source(&[(now - 2 * MINUTE_MS, 99.0)]);
-    assert!(ev.evaluate(now, &src).is_empty(), "age 2 < M: stays INSUFFICIENT_DATA");
+    assert!(
+        ev.evaluate(now, &src).is_empty(),
+        "age 2 < M: stays INSUFFICIENT_DATA"
+    );
     let t = ev.evaluate(now + MINUTE_MS, &src);
     assert_eq!(t[0].new_state, StateValue::Alarm, "age 3 = M");
     assert_eq!(
@@ -189,20 +245,34 @@ fn starts_insufficient_and_changes_only_on_a_new_state() {
     let now = 500 * MINUTE_MS;
     let src = source(&[(now - MINUTE_MS, 90.0), (now, 10.0), (now + MINUTE_MS, 20.0)]);
     let t = ev.evaluate(now, &src);
-    assert_eq!((t[0].old_state, t[0].new_state), (StateValue::InsufficientData, StateValue::Alarm));
+    assert_eq!(
+        (t[0].old_state, t[0].new_state),
+        (StateValue::InsufficientData, StateValue::Alarm)
+    );
     assert_eq!(t[0].actions, ["arn:aws:sns:us-east-1:123456789012:a"]);
-    assert_eq!(t[0].alarm_arn, "arn:aws:cloudwatch:us-east-1:123456789012:alarm:t");
-    assert!(ev.evaluate(now + 30_000, &src).is_empty(), "not due until the next minute");
+    assert_eq!(
+        t[0].alarm_arn,
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:t"
+    );
+    assert!(
+        ev.evaluate(now + 30_000, &src).is_empty(),
+        "not due until the next minute"
+    );
     let t = ev.evaluate(now + MINUTE_MS, &src);
     assert_eq!(t[0].new_state, StateValue::Ok);
     assert_eq!(t[0].actions, ["arn:aws:sns:us-east-1:123456789012:o"]);
     assert_eq!(t[0].old_reason.split(' ').next(), Some("Threshold"));
-    assert!(ev.evaluate(now + 2 * MINUTE_MS, &src).is_empty(), "OK again: no transition, no action");
+    assert!(
+        ev.evaluate(now + 2 * MINUTE_MS, &src).is_empty(),
+        "OK again: no transition, no action"
+    );
 }
 
 #[test]
 fn no_actions_when_actions_are_disabled() {
-    let toml = one_alarm("evaluation_periods = 1\nactions_enabled = false\nalarm_actions = [\"arn:aws:sns:us-east-1:1:a\"]\n");
+    let toml = one_alarm(
+        "evaluation_periods = 1\nactions_enabled = false\nalarm_actions = [\"arn:aws:sns:us-east-1:1:a\"]\n",
+    );
     let mut ev = Evaluator::new(rules(&toml), Settings::default());
     let now = 500 * MINUTE_MS;
     let t = ev.evaluate(now, &source(&[(now - MINUTE_MS, 90.0)]));
@@ -221,7 +291,12 @@ fn a_restored_snapshot_keeps_states_across_a_restart() {
     let mut restarted = Evaluator::new(rules(&toml), Settings::default());
     assert!(restarted.restore(&serde_json::from_str(&saved).unwrap()));
     assert_eq!(restarted.states()["t"].state, StateValue::Alarm);
-    assert!(restarted.evaluate(now + MINUTE_MS, &source(&[(now, 91.0)])).is_empty(), "no repeated ALARM");
+    assert!(
+        restarted
+            .evaluate(now + MINUTE_MS, &source(&[(now, 91.0)]))
+            .is_empty(),
+        "no repeated ALARM"
+    );
 }
 
 #[test]
@@ -229,7 +304,12 @@ fn points_outside_the_range_and_the_period_in_progress_are_not_evaluated() {
     let toml = one_alarm("evaluation_periods = 1\n");
     let now = 500 * MINUTE_MS + 10_000;
     // Range for N = 1 is 3 periods: [now-4m, now-1m). The current minute is still in progress.
-    let (state, _) = once(&toml, &[(now - 4 * MINUTE_MS, 90.0), (now - 5_000, 90.0)], now, StateValue::Ok);
+    let (state, _) = once(
+        &toml,
+        &[(now - 4 * MINUTE_MS, 90.0), (now - 5_000, 90.0)],
+        now,
+        StateValue::Ok,
+    );
     assert_eq!(state, StateValue::InsufficientData);
     let mut ev = Evaluator::new(
         rules(&toml),
@@ -239,9 +319,16 @@ fn points_outside_the_range_and_the_period_in_progress_are_not_evaluated() {
         },
     );
     let src = source(&[(now - 40_000, 90.0)]);
-    assert!(ev.evaluate(now, &src).is_empty(), "the last minute ended 10 s ago: not complete with a 15 s delay");
+    assert!(
+        ev.evaluate(now, &src).is_empty(),
+        "the last minute ended 10 s ago: not complete with a 15 s delay"
+    );
     let mut ev = Evaluator::new(rules(&toml), Settings::default());
-    assert_eq!(ev.evaluate(now, &src)[0].new_state, StateValue::Alarm, "complete without the delay");
+    assert_eq!(
+        ev.evaluate(now, &src)[0].new_state,
+        StateValue::Alarm,
+        "complete without the delay"
+    );
 }
 
 #[test]
@@ -250,12 +337,16 @@ fn dynamodb_alarms_always_behave_as_ignore() {
                 evaluation_periods = 1\nthreshold = 1\ncomparison = \">=\"\ntreat_missing_data = \"breaching\"\n";
     let mut ev = Evaluator::new(rules(toml), Settings::default());
     set_state(&mut ev, "t", StateValue::Ok, None);
-    assert!(ev.evaluate(500 * MINUTE_MS, &MemorySource::new()).is_empty(), "no data: keeps OK instead of breaching");
+    assert!(
+        ev.evaluate(500 * MINUTE_MS, &MemorySource::new()).is_empty(),
+        "no data: keeps OK instead of breaching"
+    );
 }
 
 #[test]
 fn low_sample_percentiles_keep_the_state_with_ignore() {
-    let base = "[[alarm]]\nname = \"t\"\nnamespace = \"Test\"\nmetric = \"m\"\nstatistic = \"p99\"\nperiod = 60\n\
+    let base =
+        "[[alarm]]\nname = \"t\"\nnamespace = \"Test\"\nmetric = \"m\"\nstatistic = \"p99\"\nperiod = 60\n\
                 evaluation_periods = 1\nthreshold = 50\ncomparison = \">\"\n";
     let now = 500 * MINUTE_MS;
     let few: Vec<(i64, f64)> = (0..10).map(|i| (now - MINUTE_MS + i, 90.0)).collect();
@@ -267,11 +358,19 @@ fn low_sample_percentiles_keep_the_state_with_ignore() {
         "Test",
         "m",
         &[],
-        Sample { timestamp_ms: now - MINUTE_MS, unit: None, kind: SampleKind::Distribution(vec![(10.0, 980.0), (90.0, 20.0)]) },
+        Sample {
+            timestamp_ms: now - MINUTE_MS,
+            unit: None,
+            kind: SampleKind::Distribution(vec![(10.0, 980.0), (90.0, 20.0)]),
+        },
     );
     let mut ev = Evaluator::new(rules(&ignore), Settings::default());
     set_state(&mut ev, "t", StateValue::Ok, None);
-    assert_eq!(ev.evaluate(now, &src)[0].new_state, StateValue::Alarm, "1000 samples: evaluated");
+    assert_eq!(
+        ev.evaluate(now, &src)[0].new_state,
+        StateValue::Alarm,
+        "1000 samples: evaluated"
+    );
 }
 
 #[test]
@@ -279,10 +378,32 @@ fn unit_filter_keeps_only_samples_of_the_alarm_unit() {
     let toml = one_alarm("evaluation_periods = 1\nunit = \"Percent\"\n");
     let now = 500 * MINUTE_MS;
     let mut src = MemorySource::new();
-    src.push("Test", "m", &[], Sample { timestamp_ms: now - 1_000 - MINUTE_MS, unit: Some("Count".into()), kind: SampleKind::Value(99.0) });
+    src.push(
+        "Test",
+        "m",
+        &[],
+        Sample {
+            timestamp_ms: now - 1_000 - MINUTE_MS,
+            unit: Some("Count".into()),
+            kind: SampleKind::Value(99.0),
+        },
+    );
     let mut ev = Evaluator::new(rules(&toml), Settings::default());
-    assert_eq!(ev.evaluate(now, &src).len(), 0, "a Count sample does not count for a Percent alarm");
-    src.push("Test", "m", &[], Sample { timestamp_ms: now - 2_000 - MINUTE_MS, unit: Some("Percent".into()), kind: SampleKind::Value(99.0) });
+    assert_eq!(
+        ev.evaluate(now, &src).len(),
+        0,
+        "a Count sample does not count for a Percent alarm"
+    );
+    src.push(
+        "Test",
+        "m",
+        &[],
+        Sample {
+            timestamp_ms: now - 2_000 - MINUTE_MS,
+            unit: Some("Percent".into()),
+            kind: SampleKind::Value(99.0),
+        },
+    );
     let t = ev.evaluate(now + MINUTE_MS, &src);
     assert_eq!(t[0].new_state, StateValue::Alarm, "the Percent sample counts");
 }
@@ -326,7 +447,11 @@ return_data = true
     let mut ev = Evaluator::new(rules(toml), Settings::default());
     let t = ev.evaluate(now, &src);
     assert_eq!(t[0].new_state, StateValue::Alarm);
-    assert!(t[0].reason.starts_with("Threshold Crossed: 2 datapoints [15.0 ("), "{}", t[0].reason);
+    assert!(
+        t[0].reason.starts_with("Threshold Crossed: 2 datapoints [15.0 ("),
+        "{}",
+        t[0].reason
+    );
     assert!(!t[0].reason_data.contains("\"statistic\""));
 }
 
@@ -344,18 +469,42 @@ fn composite_follows_its_children_after_they_are_evaluated() {
     let names: Vec<(&str, StateValue)> = t.iter().map(|t| (t.alarm_name.as_str(), t.new_state)).collect();
     // b has no data: INSUFFICIENT_DATA, so NOT OK(b) holds.
     assert_eq!(names, [("t", StateValue::Alarm), ("both", StateValue::Alarm)]);
-    assert_eq!(t[1].reason, format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:t transitioned to ALARM at {}", skywatch_dashboards::alarms::reason::aws_time(now)));
+    assert_eq!(
+        t[1].reason,
+        format!(
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:t transitioned to ALARM at {}",
+            skywatch_dashboards::alarms::reason::aws_time(now)
+        )
+    );
     assert_eq!(t[1].actions, ["arn:aws:sns:us-east-1:1:c"]);
     let t = ev.evaluate(now + MINUTE_MS, &source(&[(now - MINUTE_MS, 90.0), (now, 10.0)]));
-    assert_eq!(t.iter().map(|t| (t.alarm_name.as_str(), t.new_state)).collect::<Vec<_>>(), [("t", StateValue::Ok), ("both", StateValue::Ok)]);
+    assert_eq!(
+        t.iter()
+            .map(|t| (t.alarm_name.as_str(), t.new_state))
+            .collect::<Vec<_>>(),
+        [("t", StateValue::Ok), ("both", StateValue::Ok)]
+    );
 }
 
 #[test]
 fn replay_ticks_at_the_cadence_and_reports_each_change() {
     let toml = one_alarm("evaluation_periods = 1\nperiod = 10\n").replace("period = 60\n", "");
     let start = 100 * MINUTE_MS;
-    let points: Vec<(i64, f64)> = (0..12).map(|i| (start + i * 10_000 + 1, if (3..6).contains(&i) { 90.0 } else { 10.0 })).collect();
-    let timeline = replay(&rules(&toml), &source(&points), start, start + 2 * MINUTE_MS, &Settings::default());
+    let points: Vec<(i64, f64)> = (0..12)
+        .map(|i| {
+            (
+                start + i * 10_000 + 1,
+                if (3..6).contains(&i) { 90.0 } else { 10.0 },
+            )
+        })
+        .collect();
+    let timeline = replay(
+        &rules(&toml),
+        &source(&points),
+        start,
+        start + 2 * MINUTE_MS,
+        &Settings::default(),
+    );
     let changes: Vec<(String, StateValue)> = timeline.iter().map(|e| (e.time.clone(), e.new_state)).collect();
     assert_eq!(
         changes,

@@ -3,13 +3,37 @@
 use skywatch_dashboards::alarms::{math, rule};
 
 const MATH_PIECES: &[&str] = &[
-    "m1", "e2", "SUM", "AVG", "MIN", "MAX", "METRICS", "FILL", "IF", "ABS", "REPEAT", "RATE", "foo", "(", ")", "[", "]", ",",
-    "+", "-", "*", "/", "^", "<", "<=", "==", "!=", ">", ">=", "&&", "||", "AND", "OR", "NOT", "!", "1", "2.5", ".5", "1e3",
-    "1e999", "\"m\"", "\"", " ", "é", "\t", "\n", "=", "LINEAR",
+    "m1", "e2", "SUM", "AVG", "MIN", "MAX", "METRICS", "FILL", "IF", "ABS", "REPEAT", "RATE", "foo", "(",
+    ")", "[", "]", ",", "+", "-", "*", "/", "^", "<", "<=", "==", "!=", ">", ">=", "&&", "||", "AND", "OR",
+    "NOT", "!", "1", "2.5", ".5", "1e3", "1e999", "\"m\"", "\"", " ", "é", "\t", "\n", "=", "LINEAR",
 ];
 const RULE_PIECES: &[&str] = &[
-    "ALARM", "OK", "INSUFFICIENT_DATA", "AT_LEAST", "TRUE", "FALSE", "AND", "OR", "NOT", "and", "(", ")", ",", "\"", "\\",
-    "a", "b c", "arn:aws:cloudwatch:us-east-1:1:alarm:x", "50%", "2", "0", "99999999999", " ", "é", "\n", "%",
+    "ALARM",
+    "OK",
+    "INSUFFICIENT_DATA",
+    "AT_LEAST",
+    "TRUE",
+    "FALSE",
+    "AND",
+    "OR",
+    "NOT",
+    "and",
+    "(",
+    ")",
+    ",",
+    "\"",
+    "\\",
+    "a",
+    "b c",
+    "arn:aws:cloudwatch:us-east-1:1:alarm:x",
+    "50%",
+    "2",
+    "0",
+    "99999999999",
+    " ",
+    "é",
+    "\n",
+    "%",
 ];
 
 fn random_text(rng: &mut fastrand::Rng, pieces: &[&str]) -> String {
@@ -19,7 +43,9 @@ fn random_text(rng: &mut fastrand::Rng, pieces: &[&str]) -> String {
 
 fn random_bytes(rng: &mut fastrand::Rng) -> String {
     let len = rng.usize(0..16);
-    (0..len).map(|_| char::from_u32(rng.u32(0..0x300)).unwrap_or('x')).collect()
+    (0..len)
+        .map(|_| char::from_u32(rng.u32(0..0x300)).unwrap_or('x'))
+        .collect()
 }
 
 #[test]
@@ -27,17 +53,27 @@ fn math_parser_never_panics_and_errors_point_inside_the_input() {
     let mut rng = fastrand::Rng::with_seed(19);
     let mut accepted = 0;
     for i in 0..20_000 {
-        let text = if i % 4 == 0 { random_bytes(&mut rng) } else { random_text(&mut rng, MATH_PIECES) };
+        let text = if i % 4 == 0 {
+            random_bytes(&mut rng)
+        } else {
+            random_text(&mut rng, MATH_PIECES)
+        };
         match math::parse(&text) {
             Ok(_) => accepted += 1,
             Err(e) => {
-                assert!(e.offset <= text.len() && text.is_char_boundary(e.offset), "{text:?}: {e:?}");
+                assert!(
+                    e.offset <= text.len() && text.is_char_boundary(e.offset),
+                    "{text:?}: {e:?}"
+                );
                 let rendered = e.render(&text);
                 assert!(rendered.contains('^'), "{rendered}");
             }
         }
     }
-    assert!(accepted > 100, "the generator reaches valid expressions too ({accepted})");
+    assert!(
+        accepted > 100,
+        "the generator reaches valid expressions too ({accepted})"
+    );
 }
 
 #[test]
@@ -45,14 +81,24 @@ fn rule_parser_never_panics_and_errors_point_inside_the_input() {
     let mut rng = fastrand::Rng::with_seed(1919);
     let mut accepted = 0;
     for i in 0..20_000 {
-        let text = if i % 4 == 0 { random_bytes(&mut rng) } else { random_text(&mut rng, RULE_PIECES) };
+        let text = if i % 4 == 0 {
+            random_bytes(&mut rng)
+        } else {
+            random_text(&mut rng, RULE_PIECES)
+        };
         match rule::parse(&text) {
             Ok(_) => accepted += 1,
             Err(e) => {
-                assert!(e.offset <= text.len() && text.is_char_boundary(e.offset), "{text:?}: {e:?}");
+                assert!(
+                    e.offset <= text.len() && text.is_char_boundary(e.offset),
+                    "{text:?}: {e:?}"
+                );
                 assert!(e.render(&text).contains('^'));
             }
         }
     }
-    assert!(accepted > 20, "the generator reaches valid rules too ({accepted})");
+    assert!(
+        accepted > 20,
+        "the generator reaches valid rules too ({accepted})"
+    );
 }

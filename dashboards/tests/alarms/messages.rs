@@ -17,13 +17,26 @@ fn sns_message_has_cloudwatch_field_order_and_quirks() {
     let rules = rules(RULE);
     let s = settings("sa-east-1", "622547859380");
     let mut ev = Evaluator::new(rules.clone(), s.clone());
-    set_state(&mut ev, "CORE - DB - USO CPU", StateValue::Ok, Some(1_709_670_645_526));
+    set_state(
+        &mut ev,
+        "CORE - DB - USO CPU",
+        StateValue::Ok,
+        Some(1_709_670_645_526),
+    );
     let mut src = MemorySource::new();
     let dims = [("DBInstanceIdentifier".to_string(), "wehandle".to_string())];
-    src.push("AWS/RDS", "CPUUtilization", &dims, value(1_709_670_360_000, 23.196_333_333_333_335));
+    src.push(
+        "AWS/RDS",
+        "CPUUtilization",
+        &dims,
+        value(1_709_670_360_000, 23.196_333_333_333_335),
+    );
     let t = ev.evaluate(1_709_670_664_488, &src).remove(0);
     let n = sns_notification(&rules.alarms[0], &t, &s);
-    assert_eq!(n.subject, "ALARM: \"CORE - DB - USO CPU\" in South America (Sao Paulo)");
+    assert_eq!(
+        n.subject,
+        "ALARM: \"CORE - DB - USO CPU\" in South America (Sao Paulo)"
+    );
     let expected = concat!(
         r#"{"AlarmName":"CORE - DB - USO CPU","AlarmDescription":"DESCRIÇÃO DO ALARME","AWSAccountId":"622547859380","#,
         r#""AlarmConfigurationUpdatedTimestamp":"2024-03-05T20:30:45.526+0000","NewStateValue":"ALARM","#,
@@ -45,9 +58,20 @@ fn sns_message_has_cloudwatch_field_order_and_quirks() {
     assert_eq!(event["resources"][0], t.alarm_arn);
     assert_eq!(event["detail"]["state"]["value"], "ALARM");
     assert_eq!(event["detail"]["previousState"]["value"], "OK");
-    assert_eq!(event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["DBInstanceIdentifier"], "wehandle");
-    assert_eq!(event["detail"]["configuration"]["metrics"][0]["metricStat"]["stat"], "Average");
-    assert_eq!(event, eventbridge_event(&rules.alarms[0], &t, &s), "the event id is stable");
+    assert_eq!(
+        event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]
+            ["DBInstanceIdentifier"],
+        "wehandle"
+    );
+    assert_eq!(
+        event["detail"]["configuration"]["metrics"][0]["metricStat"]["stat"],
+        "Average"
+    );
+    assert_eq!(
+        event,
+        eventbridge_event(&rules.alarms[0], &t, &s),
+        "the event id is stable"
+    );
 }
 
 #[test]
@@ -69,16 +93,24 @@ fn sns_trigger_for_percentiles_math_and_unset_options() {
     set_state(&mut ev, "p", StateValue::Ok, Some(0));
     set_state(&mut ev, "m", StateValue::Ok, Some(0));
     let mut src = MemorySource::new();
-    src.push("App", "Latency", &[], skywatch_dashboards::alarms::Sample {
-        timestamp_ms: 600_000,
-        unit: Some("Milliseconds".into()),
-        kind: skywatch_dashboards::alarms::SampleKind::Value(0.0),
-    });
+    src.push(
+        "App",
+        "Latency",
+        &[],
+        skywatch_dashboards::alarms::Sample {
+            timestamp_ms: 600_000,
+            unit: Some("Milliseconds".into()),
+            kind: skywatch_dashboards::alarms::SampleKind::Value(0.0),
+        },
+    );
     let dims = [("InstanceId".to_string(), "TestInstance".to_string())];
     src.push("AWS/EC2", "NetworkOut", &dims, value(600_000, 5.0));
     let t = ev.evaluate(660_000, &src);
     let msg = |name: &str| -> serde_json::Value {
-        let tr = t.iter().find(|t| t.alarm_name == name).unwrap_or_else(|| panic!("{name}: {t:?}"));
+        let tr = t
+            .iter()
+            .find(|t| t.alarm_name == name)
+            .unwrap_or_else(|| panic!("{name}: {t:?}"));
         let alarm = rules.get(name).unwrap();
         serde_json::from_str(&sns_notification(alarm, tr, &cfg).message).unwrap()
     };
@@ -100,18 +132,29 @@ fn sns_trigger_for_percentiles_math_and_unset_options() {
         )
     );
     let mut src2 = MemorySource::new();
-    src2.push("App", "Latency", &[], skywatch_dashboards::alarms::Sample {
-        timestamp_ms: 660_000,
-        unit: Some("Milliseconds".into()),
-        kind: skywatch_dashboards::alarms::SampleKind::Value(-5.0),
-    });
+    src2.push(
+        "App",
+        "Latency",
+        &[],
+        skywatch_dashboards::alarms::Sample {
+            timestamp_ms: 660_000,
+            unit: Some("Milliseconds".into()),
+            kind: skywatch_dashboards::alarms::SampleKind::Value(-5.0),
+        },
+    );
     let t = ev.evaluate(720_000, &src2);
     let tp = t.iter().find(|t| t.alarm_name == "p").expect("p goes to ALARM");
-    let p_msg: serde_json::Value = serde_json::from_str(&sns_notification(rules.get("p").unwrap(), tp, &cfg).message).unwrap();
+    let p_msg: serde_json::Value =
+        serde_json::from_str(&sns_notification(rules.get("p").unwrap(), tp, &cfg).message).unwrap();
     let trigger = serde_json::to_string(&p_msg["Trigger"]).unwrap();
     assert!(
         trigger.starts_with(r#"{"MetricName":"Latency","Namespace":"App","StatisticType":"ExtendedStatistic","ExtendedStatistic":"p99","Unit":"Milliseconds","Dimensions":[],"Period":60,"EvaluationPeriods":1,"ComparisonOperator""#),
         "{trigger}"
     );
-    assert!(trigger.ends_with(r#""Threshold":0.0,"TreatMissingData":"missing","EvaluateLowSampleCountPercentile":"evaluate"}"#), "{trigger}");
+    assert!(
+        trigger.ends_with(
+            r#""Threshold":0.0,"TreatMissingData":"missing","EvaluateLowSampleCountPercentile":"evaluate"}"#
+        ),
+        "{trigger}"
+    );
 }

@@ -7,8 +7,10 @@ use skywatch_dashboards::alarms::{parse_rules, DatapointsFile};
 #[test]
 fn replay_of_the_datapoints_file_gives_the_golden_timeline() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/alarms/replay");
-    let rules = parse_rules(&std::fs::read_to_string(dir.join("rules.toml")).unwrap()).unwrap_or_else(|e| panic!("{e}"));
-    let source = DatapointsFile::parse(&std::fs::read_to_string(dir.join("datapoints.jsonl")).unwrap()).unwrap();
+    let rules = parse_rules(&std::fs::read_to_string(dir.join("rules.toml")).unwrap())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let source =
+        DatapointsFile::parse(&std::fs::read_to_string(dir.join("datapoints.jsonl")).unwrap()).unwrap();
     let from = skywatch_time::parse_rfc3339("2026-01-10T09:00:00Z").unwrap();
     let to = skywatch_time::parse_rfc3339("2026-01-10T09:20:00Z").unwrap();
     let settings = Settings {
@@ -25,5 +27,8 @@ fn replay_of_the_datapoints_file_gives_the_golden_timeline() {
         std::fs::write(&golden, &timeline).unwrap();
     }
     let expected = std::fs::read_to_string(&golden).unwrap_or_default();
-    assert_eq!(timeline, expected, "the timeline differs (BLESS=1 to accept, then review the diff)");
+    assert_eq!(
+        timeline, expected,
+        "the timeline differs (BLESS=1 to accept, then review the diff)"
+    );
 }

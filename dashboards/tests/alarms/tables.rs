@@ -59,22 +59,36 @@ fn every_cell_of_the_documented_missing_data_tables() {
             for prior in PRIORS {
                 cells += 1;
                 let mut ev = Evaluator::new(rules(&toml), Settings::default());
-                assert_eq!(ev.settings().range_for(3), 5, "the default range for N = 3 is the documented 5 points");
+                assert_eq!(
+                    ev.settings().range_for(3),
+                    5,
+                    "the default range for N = 3 is the documented 5 points"
+                );
                 set_state(&mut ev, "t", prior, Some(0));
                 let transitions = ev.evaluate(now, &src);
                 let got = ev.states()["t"].state;
                 let want = expected.unwrap_or(prior);
-                let cell = format!("line {}: {points} N={n} M={m} {treat} from {prior:?}", line_no + 1);
+                let cell = format!(
+                    "line {}: {points} N={n} M={m} {treat} from {prior:?}",
+                    line_no + 1
+                );
                 if got != want {
                     failures.push(format!("{cell}: got {got:?}, want {want:?}"));
                     continue;
                 }
                 if (got != prior) != (transitions.len() == 1) {
-                    failures.push(format!("{cell}: {} transitions for {prior:?} -> {got:?}", transitions.len()));
+                    failures.push(format!(
+                        "{cell}: {} transitions for {prior:?} -> {got:?}",
+                        transitions.len()
+                    ));
                 }
                 let fills = matches!(*treat, "breaching" | "notBreaching");
                 if let (true, Some(t)) = (fills && filled > 0, transitions.first()) {
-                    let label = if *treat == "breaching" { "Breaching" } else { "NonBreaching" };
+                    let label = if *treat == "breaching" {
+                        "Breaching"
+                    } else {
+                        "NonBreaching"
+                    };
                     let phrase = if filled == 1 {
                         format!("and 1 missing datapoint was treated as [{label}]")
                     } else {
@@ -88,5 +102,10 @@ fn every_cell_of_the_documented_missing_data_tables() {
         }
     }
     assert_eq!(cells, 11 * 4 * 3, "every row, treatment and prior state");
-    assert!(failures.is_empty(), "{} cells differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cells differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

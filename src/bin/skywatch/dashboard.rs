@@ -60,7 +60,12 @@ pub struct SourceArgs {
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
     /// A running skywatch collector's HTTP listener to ask for its service graph.
-    #[arg(long, value_name = "HOST:PORT", required_unless_present = "graph", conflicts_with = "graph")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        required_unless_present = "graph",
+        conflicts_with = "graph"
+    )]
     collector: Option<String>,
     /// How far back the collector's graph reaches: 90s, 15m, 1h, 2d.
     #[arg(long, default_value = "1h", requires = "collector")]

@@ -23,12 +23,19 @@ pub struct UnknownPreset(pub String);
 impl fmt::Display for UnknownPreset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = ALL.iter().map(|p| p.name).collect();
-        write!(f, "no preset named {:?}; the presets are: {}", self.0, names.join(", "))
+        write!(
+            f,
+            "no preset named {:?}; the presets are: {}",
+            self.0,
+            names.join(", ")
+        )
     }
 }
 
 impl std::error::Error for UnknownPreset {}
 
 pub fn find(name: &str) -> Result<&'static Preset, UnknownPreset> {
-    ALL.iter().find(|p| p.name == name).ok_or_else(|| UnknownPreset(name.to_string()))
+    ALL.iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| UnknownPreset(name.to_string()))
 }
