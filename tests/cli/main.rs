@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agent;
+mod agent_alarms;
 mod agent_journald;
 mod agent_logs;
 mod agent_silent_paths;

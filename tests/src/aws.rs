@@ -2,7 +2,8 @@
 //! and dummy static credentials. moto routes requests by the SigV4 credential scope, so requests must
 //! be signed, but the keys themselves are never checked.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+pub use aws_config::SdkConfig;
+use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 
 /// The region every test uses.

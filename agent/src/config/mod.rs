@@ -84,6 +84,23 @@ pub struct AgentConfig {
     pub logs: Option<LogsConfig>,
     /// The trace collector run beside the agent; none: no collector.
     pub traces: Option<TracesConfig>,
+    /// Alarm rules evaluated on the collected metrics; none: no alarms.
+    pub alarms: Option<AlarmsConfig>,
+}
+
+/// The `alarms` section (our TOML only): alarm rules the agent evaluates on the metrics it
+/// collects, with CloudWatch's semantics, publishing to SNS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmsConfig {
+    /// Rule files (our TOML, or PutMetricAlarm CLI-input JSON); relative paths are relative to
+    /// the config file's directory once loaded.
+    pub rule_files: Vec<std::path::PathBuf>,
+    /// The region named in ARNs and messages, and where SNS is called; default: the agent's.
+    pub region: Option<String>,
+    /// The account named in ARNs and messages; default: the instance's, else 123456789012.
+    pub account_id: Option<String>,
+    /// Publish notifications to SNS (default true); false: logged and kept in the history only.
+    pub publish: bool,
 }
 
 /// The `traces` section: the trace collector (`skywatch collector`) the agent runs as a second
@@ -443,6 +460,27 @@ pub fn load(path: &Path) -> Loaded {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let mut loaded = parse(&text);
+            if let Some(config) = &mut loaded.config {
+                if let Some(alarms) = &mut config.alarms {
+                    // Rule files next to the config are found wherever the agent runs.
+                    let base = path.parent().unwrap_or(Path::new("."));
+                    for file in &mut alarms.rule_files {
+                        if file.is_relative() {
+                            *file = base.join(&*file);
+                        }
+                    }
+                    if let Err(problems) =
+                        skywatch_dashboards::alarms::daemon::read_rule_files(&alarms.rule_files)
+                    {
+                        loaded.errors.push(Problem {
+                            path: "alarms.rules".into(),
+                            message: problems,
+                        });
+                        loaded.config = None;
+                        return loaded;
+                    }
+                }
+            }
             if let Some(config) = &loaded.config {
                 // The same verdict for `config check`, a start and a reload: a config that asks
                 // for nothing is an error, not a daemon that idles (or a reload that stops

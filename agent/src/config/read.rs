@@ -207,7 +207,12 @@ impl Reader {
         };
         let (known, unsupported): (&[&str], &[&str]) = match self.format {
             Format::CloudWatchJson => (&["agent", "metrics", "logs", "traces"], &[]),
-            Format::Toml => (&["agent", "outputs", "health", "metrics", "logs", "traces"], &[]),
+            Format::Toml => (
+                &[
+                    "agent", "outputs", "health", "metrics", "logs", "traces", "alarms",
+                ],
+                &[],
+            ),
         };
         self.check_keys(root, "", known, &[], unsupported);
         if let Some(logs) = root.get("logs") {
@@ -229,7 +234,63 @@ impl Reader {
         if let Some(traces) = root.get("traces") {
             config.traces = self.traces(traces);
         }
+        if let Some(alarms) = root.get("alarms") {
+            config.alarms = self.alarms(alarms);
+        }
         config
+    }
+
+    /// Reads `[alarms]`: `rules` (a path or a list of paths), `region`, `account_id`, `publish`.
+    fn alarms(&mut self, value: &Value) -> Option<super::AlarmsConfig> {
+        let map = self.object(value, "alarms")?;
+        self.check_keys(
+            map,
+            "alarms",
+            &["rules", "region", "account_id", "publish"],
+            &[],
+            &[],
+        );
+        let rule_files: Vec<std::path::PathBuf> = match map.get("rules") {
+            Some(Value::String(one)) => vec![one.into()],
+            Some(list @ Value::Array(_)) => self
+                .strings(list, "alarms.rules")
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            Some(_) => {
+                self.error("alarms.rules", "expected a rule file's path or a list of paths");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        if rule_files.is_empty() {
+            self.error(
+                "alarms.rules",
+                "name at least one rule file (our TOML or PutMetricAlarm JSON)",
+            );
+        }
+        let region = map.get("region").and_then(|v| self.string(v, "alarms.region"));
+        let account_id = map
+            .get("account_id")
+            .and_then(|v| self.string(v, "alarms.account_id"));
+        if let Some(account) = &account_id {
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                self.error(
+                    "alarms.account_id",
+                    format!("expected 12 digits, found {account:?}"),
+                );
+            }
+        }
+        let publish = map
+            .get("publish")
+            .and_then(|v| self.boolean(v, "alarms.publish"))
+            .unwrap_or(true);
+        Some(super::AlarmsConfig {
+            rule_files,
+            region,
+            account_id,
+            publish,
+        })
     }
 
     fn agent(&mut self, value: &Value, config: &mut AgentConfig) {

@@ -204,6 +204,25 @@ pub fn to_toml(config: &AgentConfig) -> String {
             root.insert("traces".into(), table);
         }
     }
+    if let Some(alarms) = &config.alarms {
+        let mut table = Table::new();
+        let files = alarms
+            .rule_files
+            .iter()
+            .map(|p| Value::String(p.display().to_string()))
+            .collect();
+        table.insert("rules".into(), Value::Array(files));
+        if let Some(region) = &alarms.region {
+            table.insert("region".into(), Value::String(region.clone()));
+        }
+        if let Some(account) = &alarms.account_id {
+            table.insert("account_id".into(), Value::String(account.clone()));
+        }
+        if !alarms.publish {
+            table.insert("publish".into(), Value::Boolean(false));
+        }
+        root.insert("alarms".into(), Value::Table(table));
+    }
     toml::to_string(&root).unwrap_or_default()
 }
 

@@ -49,6 +49,8 @@ pub(super) struct MetricOutput {
     status: OutputStatus,
     /// `auto` on the local store: CloudWatch once AWS can be reached.
     upgrade: Option<Upgrade>,
+    /// Where the alarm evaluator sees every datum, whatever the destination.
+    tap: Option<skywatch_dashboards::alarms::daemon::Window>,
 }
 
 struct Upgrade {
@@ -148,6 +150,7 @@ impl MetricOutput {
             telemetry,
             status,
             upgrade,
+            tap: None,
         })
     }
 
@@ -170,8 +173,16 @@ impl MetricOutput {
         self.upgrade = None;
     }
 
+    /// Shows every datum delivered from now on to the alarm evaluator too.
+    pub(super) fn tap(&mut self, window: skywatch_dashboards::alarms::daemon::Window) {
+        self.tap = Some(window);
+    }
+
     /// Hands datums of `namespace` to the output.
     pub(super) fn deliver(&self, namespace: &str, datums: Vec<Datum>) {
+        if let Some(tap) = &self.tap {
+            tap.record(namespace, &datums);
+        }
         let telemetry = &self.telemetry;
         match &self.sink {
             Sink::Local(store) => match store.append(namespace, &datums) {

@@ -34,7 +34,7 @@ use skywatch_telemetry::Registry;
 use self::collection::{emf_datums, no_metrics, resolve_plugin_dimensions, schedule, Collection, Scheduled};
 use self::logs::LogsRunning;
 use self::metric_output::MetricOutput;
-use crate::config::{AgentConfig, MetricsConfig, Plugin, Problem};
+use crate::config::{AgentConfig, AlarmsConfig, MetricsConfig, Plugin, Problem};
 use crate::logs::shipper::ShipperReport;
 use crate::metrics::collect::Collector;
 use crate::metrics::emf_listener::{self, Listen};
@@ -42,6 +42,7 @@ use crate::metrics::{collectd, statsd};
 use crate::telemetry::LogOutcome;
 use crate::telemetry::Telemetry;
 use skywatch_aws::limits::MAX_DATUMS_PER_PUT;
+use skywatch_dashboards::alarms::daemon::{self as alarms_daemon, AlarmsPart};
 
 /// The agent's log lines: `skywatch agent: …`.
 pub const JOURNAL: Journal = Journal::new("agent");
@@ -50,6 +51,9 @@ pub const JOURNAL: Journal = Journal::new("agent");
 const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long the stopping trace collector keeps sending to X-Ray (as `skywatch collector`).
 const COLLECTOR_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the alarms part may take at a stop to publish what waits (the rest stays in its
+/// outbox for the next start).
+const ALARMS_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `--once` keeps trying, unless told otherwise.
 pub const ONCE_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Between the two readings `--once` takes for rates (cpu usage, diskio, net).
@@ -149,7 +153,13 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
         Signals::new().map_err(|e| AgentError::Startup(format!("cannot listen for signals: {e}")))?;
     let mut host = Host::new(JOURNAL);
     let traces = agent.traces.take();
+    let alarms = agent.alarms.take();
     host.start(JOURNAL, STOP_FLUSH_TIMEOUT, move |ctx| agent.serve(ctx));
+    if let Some(part) = alarms {
+        host.start(alarms_daemon::JOURNAL, ALARMS_STOP_TIMEOUT, move |ctx| {
+            part.serve(ctx)
+        });
+    }
     if let Some(collector) = traces {
         host.start(
             skywatch_collector::part::journal(),
@@ -186,6 +196,8 @@ struct Agent {
     listeners: Vec<tokio::task::JoinHandle<()>>,
     /// The trace collector, bound, until the host starts it.
     traces: Option<skywatch_collector::part::Collector>,
+    /// The alarm evaluator, until the host starts it.
+    alarms: Option<AlarmsPart>,
 }
 
 impl Agent {
@@ -246,8 +258,16 @@ impl Agent {
             }
             None => None,
         };
+        let alarms = match &config.alarms {
+            Some(_) if options.once => {
+                JOURNAL.log("--once: alarm rules are evaluated by the running agent, not with --once");
+                None
+            }
+            Some(alarms) => Some(start_alarms(alarms, &config, facts.as_ref(), &state_dir, &registry).await?),
+            None => None,
+        };
         let status = OutputStatus::default();
-        let output = MetricOutput::open(
+        let mut output = MetricOutput::open(
             &config,
             &metrics,
             facts.as_ref().map(|f| f.region.clone()),
@@ -257,6 +277,9 @@ impl Agent {
             status.clone(),
         )
         .await?;
+        if let Some((_, window)) = &alarms {
+            output.tap(window.clone());
+        }
         if let Some(addr) = &config.health_listen {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
@@ -375,6 +398,7 @@ impl Agent {
             emf_listened,
             listeners: emf_listener.into_iter().chain(udp_listeners).collect(),
             traces,
+            alarms: alarms.map(|(part, _)| part),
         })
     }
 
@@ -521,6 +545,48 @@ impl Agent {
         JOURNAL.log(format_args!("stopped: {}", stop_report(&result, &telemetry)));
         Ok(())
     }
+}
+
+/// Reads the alarm rules and restores their states: the part that evaluates them, and the
+/// window the metric output fills for it.
+async fn start_alarms(
+    alarms: &AlarmsConfig,
+    config: &AgentConfig,
+    facts: Option<&InstanceFacts>,
+    state_dir: &std::path::Path,
+    registry: &Registry,
+) -> Result<(AlarmsPart, alarms_daemon::Window), AgentError> {
+    let region = alarms
+        .region
+        .clone()
+        .or_else(|| config.region.clone())
+        .or_else(|| facts.map(|f| f.region.clone()))
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let settings = skywatch_dashboards::alarms::Settings {
+        region: region.clone(),
+        account_id: alarms
+            .account_id
+            .clone()
+            .unwrap_or_else(|| "123456789012".to_string()),
+        ..skywatch_dashboards::alarms::Settings::default()
+    };
+    let setup = alarms_daemon::Setup {
+        rule_files: alarms.rule_files.clone(),
+        settings,
+        publish: alarms.publish,
+        dir: state_dir.join("alarms"),
+        sdk: skywatch_aws::SdkSettings {
+            region: Some(region),
+            dual_stack: config.use_dualstack_endpoint,
+            role_arn: config.role_arn.clone(),
+            ..skywatch_aws::SdkSettings::default()
+        },
+    };
+    let window = alarms_daemon::Window::new();
+    let part = AlarmsPart::start(setup, window.clone(), registry)
+        .await
+        .map_err(|e| AgentError::Startup(format!("alarms: {e}")))?;
+    Ok((part, window))
 }
 
 /// Opens the trace store (`<state dir>/traces` unless the config names one) and binds the

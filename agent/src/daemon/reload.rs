@@ -40,6 +40,9 @@ pub(super) fn reload(
     if config.logs != running.logs || config.logs_output != running.logs_output {
         JOURNAL.log("changes to log files and journald entries take effect at the next start");
     }
+    if config.alarms != running.alarms {
+        JOURNAL.log("changes to the [alarms] section take effect at the next start (the rule files themselves are read again now)");
+    }
     resolve_plugin_dimensions(&mut metrics, facts);
     let running_metrics = running.metrics.as_ref();
     if config.output != running.output

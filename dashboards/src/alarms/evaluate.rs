@@ -705,15 +705,27 @@ pub fn replay(
     to_ms: i64,
     settings: &Settings,
 ) -> Vec<TimelineEntry> {
+    replay_transitions(rules, source, from_ms, to_ms, settings)
+        .iter()
+        .map(TimelineEntry::from)
+        .collect()
+}
+
+/// The state changes of a replay, as the evaluator produces them (for their notifications).
+pub fn replay_transitions(
+    rules: &Rules,
+    source: &dyn MetricSource,
+    from_ms: i64,
+    to_ms: i64,
+    settings: &Settings,
+) -> Vec<Transition> {
     let mut evaluator = Evaluator::new(rules.clone(), settings.clone());
-    let mut entries = Vec::new();
+    let mut transitions = Vec::new();
     let mut now = from_ms;
     while now <= to_ms {
-        for t in evaluator.evaluate(now, source) {
-            entries.push(TimelineEntry::from(&t));
-        }
+        transitions.extend(evaluator.evaluate(now, source));
         let next = evaluator.next_evaluation_ms().unwrap_or(now + 60_000);
         now = next.max(now + 1);
     }
-    entries
+    transitions
 }

@@ -10,12 +10,15 @@
 //! cells of the two documented missing-data tables; where AWS's documentation is silent, the
 //! choice is written down in docs/alarms.md.
 
+pub mod daemon;
 pub mod evaluate;
 pub mod limits;
 pub mod load;
 pub mod math;
 pub mod model;
 pub mod notify;
+pub mod publish;
+pub mod push;
 pub mod put_json;
 pub mod reason;
 pub mod rule;
@@ -23,7 +26,7 @@ pub mod source;
 pub mod statistics;
 pub mod syntax;
 
-pub use evaluate::{replay, Evaluator, Settings, Snapshot, TimelineEntry, Transition};
+pub use evaluate::{replay, replay_transitions, Evaluator, Settings, Snapshot, TimelineEntry, Transition};
 pub use load::{parse_json, parse_rules, parse_toml, CheckError, Problem};
 pub use model::{Alarm, CompositeAlarm, MetricAlarm, Rules, StateValue};
 pub use notify::{eventbridge_event, sns_notification, Notification};

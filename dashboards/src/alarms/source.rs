@@ -22,7 +22,8 @@ pub trait MetricSource {
     ) -> Vec<Sample>;
 }
 
-type SeriesKey = (String, String, Vec<(String, String)>);
+/// A metric: namespace, name and its dimensions sorted by name.
+pub type SeriesKey = (String, String, Vec<(String, String)>);
 
 /// Samples held in memory, indexed by metric.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +81,43 @@ impl MemorySource {
     /// How many samples are held.
     pub fn len(&self) -> usize {
         self.series.values().map(Vec::len).sum()
+    }
+
+    /// The oldest and newest sample times, if any.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let first = self
+            .series
+            .values()
+            .filter_map(|s| s.first())
+            .map(|s| s.timestamp_ms)
+            .min()?;
+        let last = self
+            .series
+            .values()
+            .filter_map(|s| s.last())
+            .map(|s| s.timestamp_ms)
+            .max()?;
+        Some((first, last))
+    }
+
+    /// Every metric's samples: `((namespace, metric, sorted dimensions), samples)`.
+    pub fn series(&self) -> impl Iterator<Item = (&SeriesKey, &Vec<Sample>)> {
+        self.series.iter()
+    }
+
+    /// Whether samples of this metric (dimensions sorted) would be asked for.
+    pub fn has_series(&self, key: &SeriesKey) -> bool {
+        self.series.contains_key(key)
+    }
+
+    /// Forgets the samples older than `before_ms` (a window kept in memory), and metrics left
+    /// with none.
+    pub fn prune(&mut self, before_ms: i64) {
+        self.series.retain(|_, samples| {
+            let old = samples.partition_point(|s| s.timestamp_ms < before_ms);
+            samples.drain(..old);
+            !samples.is_empty()
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -155,6 +193,11 @@ impl DatapointsFile {
     /// How many datums were read.
     pub fn len(&self) -> usize {
         self.source.len()
+    }
+
+    /// The oldest and newest datum times, if any.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        self.source.time_range()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -334,6 +377,11 @@ impl StoreSource {
     }
 
     /// Lines of the store that could not be read.
+    /// The oldest and newest datum times, if any.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        self.source.time_range()
+    }
+
     pub fn malformed_lines(&self) -> u64 {
         self.malformed_lines
     }
