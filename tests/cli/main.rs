@@ -10,6 +10,7 @@ mod agent_journald;
 mod agent_logs;
 mod agent_silent_paths;
 mod agent_traces;
+mod alarms;
 mod collector;
 mod dashboard;
 mod logq;
