@@ -138,13 +138,20 @@ fn pushed_rules_come_back_from_describe_alarms_as_written() {
     );
     assert_eq!(alarm.metric_name(), Some("CPUUtilization"));
     assert_eq!(alarm.namespace(), Some("AWS/EC2"));
-    assert_eq!(alarm.statistic().map(|s| s.as_str()), Some("Average"));
+    assert_eq!(
+        alarm
+            .statistic()
+            .map(skywatch_tests::cloudwatch::types::Statistic::as_str),
+        Some("Average")
+    );
     assert_eq!(alarm.period(), Some(60));
     assert_eq!(alarm.evaluation_periods(), Some(5));
     assert_eq!(alarm.datapoints_to_alarm(), Some(3));
     assert_eq!(alarm.threshold(), Some(80.0));
     assert_eq!(
-        alarm.comparison_operator().map(|c| c.as_str()),
+        alarm
+            .comparison_operator()
+            .map(skywatch_tests::cloudwatch::types::ComparisonOperator::as_str),
         Some("GreaterThanThreshold")
     );
     assert_eq!(alarm.treat_missing_data(), Some("notBreaching"));

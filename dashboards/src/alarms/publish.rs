@@ -38,6 +38,10 @@ pub struct Outbox {
     next: Mutex<u64>,
 }
 
+/// The notifications waiting (with their files, oldest first), and the files set aside because
+/// they could not be read.
+pub type Pending = (Vec<(PathBuf, Outgoing)>, Vec<PathBuf>);
+
 /// Where a notification refused for good is kept, inside the outbox.
 const UNDELIVERABLE: &str = "undeliverable";
 
@@ -78,7 +82,7 @@ impl Outbox {
 
     /// The notifications waiting, oldest first; a file that cannot be read is moved aside
     /// (to `undeliverable/`) and returned in the second list.
-    pub fn pending(&self) -> io::Result<(Vec<(PathBuf, Outgoing)>, Vec<PathBuf>)> {
+    pub fn pending(&self) -> io::Result<Pending> {
         let mut ready = Vec::new();
         let mut unreadable = Vec::new();
         for path in pending_files(&self.dir)? {
@@ -103,7 +107,7 @@ impl Outbox {
     }
 
     /// Forgets a delivered notification.
-    fn delivered(&self, path: &Path) -> io::Result<()> {
+    fn delivered(path: &Path) -> io::Result<()> {
         match std::fs::remove_file(path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -313,7 +317,7 @@ impl Notifier {
                 .await;
             match sent {
                 Ok(_) => {
-                    self.outbox.delivered(&path)?;
+                    Outbox::delivered(&path)?;
                     self.counters.published.add(1);
                     round.published += 1;
                     let mut named = self
@@ -385,7 +389,7 @@ impl Notifier {
 fn error_class(error: &SendError) -> ErrorClass {
     match error {
         SendError::Retry { class, .. } => *class,
-        _ => ErrorClass::Final,
+        SendError::Rejected { .. } => ErrorClass::Final,
     }
 }
 

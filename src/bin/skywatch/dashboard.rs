@@ -277,11 +277,9 @@ fn generate_command(args: GenerateArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    match (args.push, args.name) {
-        (true, Some(name)) => put(&name, &rendered),
-        _ => {
-            print_body(&rendered, args.compact);
-            ExitCode::SUCCESS
-        }
+    if let (true, Some(name)) = (args.push, args.name) {
+        return put(&name, &rendered);
     }
+    print_body(&rendered, args.compact);
+    ExitCode::SUCCESS
 }
