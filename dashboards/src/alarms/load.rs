@@ -1159,6 +1159,12 @@ impl Ctx {
             )
         };
         self.finish(&obj, known);
+        // In our TOML an unset return_data means false (only the watched series says true);
+        // made explicit so the model, PutMetricAlarm and the SNS Trigger all mean the same.
+        let return_data = match self.form {
+            Form::Toml => Some(return_data.unwrap_or(false)),
+            Form::Json => return_data,
+        };
         Some(MetricDataQuery {
             id: id?,
             label,

@@ -222,8 +222,15 @@ fn the_examples_in_docs_alarms_md_are_valid() {
         ("```toml\n", parse_toml as fn(&str) -> _),
         ("```json\n[", parse_json),
     ] {
-        let start = doc.find(lang).unwrap() + lang.len() - usize::from(lang.ends_with('['));
-        let end = start + doc[start..].find("```").unwrap();
+        // The first block of rules (a TOML block may also show the agent's [alarms] section).
+        let (start, end) = doc
+            .match_indices(lang)
+            .map(|(at, _)| {
+                let start = at + lang.len() - usize::from(lang.ends_with('['));
+                (start, start + doc[start..].find("```").unwrap())
+            })
+            .find(|&(start, end)| !doc[start..end].contains("[alarms]\n"))
+            .unwrap();
         let rules = parse(&doc[start..end]).unwrap_or_else(|e| panic!("{lang}{e}"));
         assert!(rules.alarms.len() >= 2);
         checked += 1;

@@ -439,7 +439,9 @@ return_data = true
 "#;
     let now = 500 * MINUTE_MS;
     let mut src = MemorySource::new();
-    for (i, (e, r)) in [(5.0, 100.0), (20.0, 100.0), (15.0, 100.0)].iter().enumerate() {
+    // Requests differ from 100, so the rate differs from the error count: the alarm must
+    // watch the expression (return_data), not the first metric.
+    for (i, (e, r)) in [(5.0, 100.0), (20.0, 50.0), (15.0, 50.0)].iter().enumerate() {
         let t = now - (3 - i as i64) * MINUTE_MS;
         src.push("App", "Errors", &[], crate::common::value(t, *e));
         src.push("App", "Requests", &[], crate::common::value(t, *r));
@@ -448,7 +450,7 @@ return_data = true
     let t = ev.evaluate(now, &src);
     assert_eq!(t[0].new_state, StateValue::Alarm);
     assert!(
-        t[0].reason.starts_with("Threshold Crossed: 2 datapoints [15.0 ("),
+        t[0].reason.starts_with("Threshold Crossed: 2 datapoints [30.0 ("),
         "{}",
         t[0].reason
     );

@@ -26,7 +26,7 @@ fn replay_of_the_datapoints_file_gives_the_golden_timeline() {
     if std::env::var_os("BLESS").is_some() {
         std::fs::write(&golden, &timeline).unwrap();
     }
-    let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+    let expected = std::fs::read_to_string(&golden).expect("the golden timeline (BLESS=1 writes it)");
     assert_eq!(
         timeline, expected,
         "the timeline differs (BLESS=1 to accept, then review the diff)"
