@@ -97,8 +97,10 @@ pub struct AlarmsConfig {
     pub rule_files: Vec<std::path::PathBuf>,
     /// The region named in ARNs and messages, and where SNS is called; default: the agent's.
     pub region: Option<String>,
-    /// The account named in ARNs and messages; default: the instance's, else 123456789012.
+    /// The account named in ARNs and messages; default 123456789012.
     pub account_id: Option<String>,
+    /// Periods in each evaluation range; default N + max(N / 3, 2).
+    pub range_periods: Option<u32>,
     /// Publish notifications to SNS (default true); false: logged and kept in the history only.
     pub publish: bool,
 }

@@ -281,6 +281,19 @@ impl Reader {
                 );
             }
         }
+        let range_periods = map.get("range_periods").and_then(|v| {
+            let periods = v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| (1..=10_000).contains(n));
+            if periods.is_none() {
+                self.error(
+                    "alarms.range_periods",
+                    format!("expected a number of periods from 1 to 10000, found {v}"),
+                );
+            }
+            periods
+        });
         let publish = map
             .get("publish")
             .and_then(|v| self.boolean(v, "alarms.publish"))
@@ -289,6 +302,7 @@ impl Reader {
             rule_files,
             region,
             account_id,
+            range_periods,
             publish,
         })
     }

@@ -218,6 +218,9 @@ pub fn to_toml(config: &AgentConfig) -> String {
         if let Some(account) = &alarms.account_id {
             table.insert("account_id".into(), Value::String(account.clone()));
         }
+        if let Some(periods) = alarms.range_periods {
+            table.insert("range_periods".into(), Value::Integer(i64::from(periods)));
+        }
         if !alarms.publish {
             table.insert("publish".into(), Value::Boolean(false));
         }

@@ -22,7 +22,7 @@ use skywatch_telemetry::{Counter, Desc, Registry};
 use super::evaluate::{Evaluator, Settings, Snapshot, TimelineEntry, Transition};
 use super::model::{Alarm, Rules};
 use super::notify::sns_notification;
-use super::publish::{Counters, Notifier, Outbox};
+use super::publish::{Counters, Notifier, Outbox, Outgoing};
 use super::source::{MemorySource, SeriesKey};
 use super::statistics::{Sample, SampleKind};
 use super::MetricSource;
@@ -50,6 +50,18 @@ pub struct Window {
     samples: Arc<Mutex<MemorySource>>,
     /// The metrics the rules read; `None` until the rules are known.
     watched: Arc<Mutex<Option<HashSet<SeriesKey>>>>,
+}
+
+/// `state.json`: the alarms' states and the notifications of their latest changes that have
+/// not reached the outbox yet. Written (atomically) before those notifications are queued, so a
+/// crash between the two neither loses them (they are queued at the next start) nor repeats
+/// the change (the state is already saved).
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedState {
+    #[serde(flatten)]
+    snapshot: Snapshot,
+    #[serde(default)]
+    pending: Vec<Outgoing>,
 }
 
 /// One metric's samples in `window.json`.
@@ -257,6 +269,9 @@ impl PartCounters {
 pub struct AlarmsPart {
     setup: Setup,
     evaluator: Evaluator,
+    /// Notifications of state changes already saved in `state.json` but not yet written to the
+    /// outbox (written at the next tick; kept across restarts by the state file).
+    pending: Vec<Outgoing>,
     window: Window,
     notifier: Option<Notifier>,
     notifier_counters: Counters,
@@ -280,9 +295,10 @@ impl AlarmsPart {
         window.watch(&rules);
         let mut evaluator = Evaluator::new(rules, setup.settings.clone());
         let state_file = setup.dir.join("state.json");
+        let mut pending = Vec::new();
         match std::fs::read(&state_file) {
-            Ok(bytes) => match serde_json::from_slice::<Snapshot>(&bytes) {
-                Ok(snapshot) if evaluator.restore(&snapshot) => {}
+            Ok(bytes) => match serde_json::from_slice::<SavedState>(&bytes) {
+                Ok(saved) if evaluator.restore(&saved.snapshot) => pending = saved.pending,
                 _ => JOURNAL.log(format_args!(
                     "{} cannot be read; every alarm starts in INSUFFICIENT_DATA",
                     state_file.display()
@@ -312,6 +328,7 @@ impl AlarmsPart {
         let part = AlarmsPart {
             setup,
             evaluator,
+            pending,
             window,
             notifier,
             notifier_counters,
@@ -379,7 +396,9 @@ impl AlarmsPart {
             let now = now_ms();
             let transitions = self.evaluator.evaluate(now, &self.window);
             self.counters.evaluations.add(1);
-            if !transitions.is_empty() {
+            if transitions.is_empty() {
+                self.queue_pending(journal);
+            } else {
                 self.record(&transitions, journal);
             }
             self.window.prune(now - self.keep_ms());
@@ -402,7 +421,7 @@ impl AlarmsPart {
                 }
             }
             let due = self.evaluator.next_evaluation_ms().map_or(MAX_SLEEP, |at| {
-                Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0))
+                Duration::from_millis(u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0))
             });
             let mut sleep = due.min(MAX_SLEEP);
             if let Some(every) = ctx.liveness.every() {
@@ -445,8 +464,9 @@ impl AlarmsPart {
         Ok(())
     }
 
-    /// Logs, keeps and queues the notifications of `transitions`, then saves the states.
-    fn record(&self, transitions: &[Transition], journal: Journal) {
+    /// Logs and keeps `transitions`, saves the states with their notifications, then queues
+    /// those in the outbox.
+    fn record(&mut self, transitions: &[Transition], journal: Journal) {
         let history = self.setup.dir.join("history.jsonl");
         let mut lines = String::new();
         for t in transitions {
@@ -467,20 +487,38 @@ impl AlarmsPart {
                 continue;
             };
             let n = sns_notification(alarm, t, self.evaluator.settings());
-            if let Err(e) = notifier.queue(&t.alarm_name, &t.actions, &n.subject, &n.message) {
-                self.counters.history_errors.add(1);
-                journal.log(format_args!(
-                    "alarm {:?}: cannot queue its notification in {}: {e}; it is not sent",
-                    t.alarm_name,
-                    notifier.outbox().dir().display()
-                ));
-            }
+            self.pending.extend(notifier.prepare(t, &n.subject, &n.message));
         }
         if let Err(e) = append(&history, lines.as_bytes()) {
             self.counters.history_errors.add(1);
             journal.log(format_args!("cannot append to {}: {e}", history.display()));
         }
         self.save_states();
+        self.queue_pending(journal);
+    }
+
+    /// Moves the pending notifications into the outbox; what cannot be written stays pending
+    /// (saved with the states) and is tried again at the next tick.
+    fn queue_pending(&mut self, journal: Journal) {
+        let Some(notifier) = &self.notifier else {
+            self.pending.clear();
+            return;
+        };
+        if self.pending.is_empty() {
+            return;
+        }
+        match notifier.enqueue(std::mem::take(&mut self.pending)) {
+            Ok(()) => self.save_states(),
+            Err((kept, e)) => {
+                self.counters.history_errors.add(1);
+                journal.log(format_args!(
+                    "cannot write {} notification(s) to the outbox {}: {e}; kept in state.json and tried again",
+                    kept.len(),
+                    notifier.outbox().dir().display()
+                ));
+                self.pending = kept;
+            }
+        }
     }
 
     fn save_window(&self) {
@@ -496,7 +534,11 @@ impl AlarmsPart {
 
     fn save_states(&self) {
         let path = self.setup.dir.join("state.json");
-        let saved = serde_json::to_vec(&self.evaluator.snapshot())
+        let state = SavedState {
+            snapshot: self.evaluator.snapshot(),
+            pending: self.pending.clone(),
+        };
+        let saved = serde_json::to_vec(&state)
             .map_err(std::io::Error::other)
             .and_then(|bytes| skywatch_store::durable::write_atomically(&path, &bytes));
         if let Err(e) = saved {

@@ -37,8 +37,16 @@ pub const MAX_DIMENSIONS: usize = 30;
 pub const MAX_STATE_REASON_CHARS: usize = 1_023;
 /// See [`MAX_STATE_REASON_CHARS`].
 pub const MAX_STATE_REASON_DATA_CHARS: usize = 4_000;
-/// SNS Subject: at most 100 characters (SNS Publish).
-pub const MAX_SNS_SUBJECT_CHARS: usize = 100;
+/// SNS Subject: "less than 100 characters long", with no line breaks or control characters
+/// (SNS Publish).
+pub const MAX_SNS_SUBJECT_CHARS: usize = 99;
 /// Nesting depth our parsers accept in a math expression or an alarm rule (ours, not AWS's: it
 /// keeps a hostile file from exhausting the stack).
 pub const MAX_NESTING: usize = 64;
+
+/// Queries (metrics and expressions) in one metric math alarm. Ours: AWS documents the metrics
+/// (at most 10) but not the expressions; this keeps evaluation's recursion shallow.
+pub const MAX_QUERIES_IN_MATH_ALARM: usize = 100;
+
+/// Alarms in one rule file. Ours: it keeps checking and ordering composites (recursive) cheap.
+pub const MAX_ALARMS_PER_FILE: usize = 5_000;

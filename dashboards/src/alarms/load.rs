@@ -572,6 +572,16 @@ impl Ctx {
     }
 
     fn cross_checks(&mut self, alarms: &[Alarm], paths: &[String], named: &[(&str, &str)]) {
+        if alarms.len() > limits::MAX_ALARMS_PER_FILE {
+            self.problem(
+                "",
+                format!(
+                    "{} alarms; a rule file holds at most {}",
+                    alarms.len(),
+                    limits::MAX_ALARMS_PER_FILE
+                ),
+            );
+        }
         let name_key = self.k("name", "AlarmName");
         let rule_key = self.k("rule", "AlarmRule");
         let mut first: HashMap<&str, &str> = HashMap::new();
@@ -1253,6 +1263,16 @@ impl Ctx {
                 ),
             };
             self.problem(path, message);
+        }
+        if queries.len() > limits::MAX_QUERIES_IN_MATH_ALARM {
+            self.problem(
+                path,
+                format!(
+                    "{} queries; a metric math alarm here has at most {}",
+                    queries.len(),
+                    limits::MAX_QUERIES_IN_MATH_ALARM
+                ),
+            );
         }
         let metric_count = queries.iter().filter(|q| q.metric_stat.is_some()).count();
         if metric_count > limits::MAX_METRICS_IN_MATH_ALARM {

@@ -62,7 +62,7 @@ pub fn region_long_name(region: &str) -> &str {
         .map_or(region, |(_, name)| name)
 }
 
-/// `ALARM: "name" in EU (Ireland)`. Past SNS's 100 characters the name is cut and `...` put
+/// `ALARM: "name" in EU (Ireland)`. Past SNS's limit (under 100 characters) the name is cut and `...` put
 /// inside the quotes, so the state and region stay readable.
 pub fn subject(state: &str, name: &str, region: &str) -> String {
     let long = region_long_name(region);
@@ -329,7 +329,7 @@ mod tests {
         let long =
             "AutoAlarm-i-0bb9aaaaaaaaaaaaa-StatusCheckFailed-with-a-very-long-suffix-that-goes-on-and-on";
         let s = subject("INSUFFICIENT_DATA", long, "eu-west-2");
-        assert_eq!(s.chars().count(), 100);
+        assert_eq!(s.chars().count(), 99);
         assert!(s.starts_with("INSUFFICIENT_DATA: \"AutoAlarm-i-0bb9"), "{s}");
         assert!(s.ends_with("...\" in EU (London)"), "{s}");
         assert_eq!(region_long_name("sa-east-1"), "South America (Sao Paulo)");

@@ -19,10 +19,17 @@ use skywatch_backoff::Backoff;
 use skywatch_runtime::Journal;
 use skywatch_telemetry::{Counter, Desc, Family, Gauge, Registry};
 
+use super::evaluate::Transition;
+
 /// One message for one topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Outgoing {
+    /// Its name in the outbox: the state change's time (zero-padded, so names sort in the
+    /// order of the changes) and a hash of the change and the topic. The same change for the
+    /// same topic always has the same key, so queuing it twice (a retry after a crash) writes
+    /// one file.
+    pub key: String,
     pub topic_arn: String,
     pub subject: String,
     pub message: String,
@@ -34,8 +41,6 @@ pub struct Outgoing {
 #[derive(Debug)]
 pub struct Outbox {
     dir: PathBuf,
-    /// A sequence that keeps file names in the order notifications were queued.
-    next: Mutex<u64>,
 }
 
 /// The notifications waiting (with their files, oldest first), and the files set aside because
@@ -49,14 +54,8 @@ impl Outbox {
     /// Opens (creating, private to this user) the outbox in `dir`.
     pub fn open(dir: &Path) -> io::Result<Outbox> {
         skywatch_store::durable::create_private_dir_all(dir)?;
-        let last = pending_files(dir)?
-            .iter()
-            .filter_map(|p| sequence_of(p))
-            .max()
-            .unwrap_or(0);
         Ok(Outbox {
             dir: dir.to_path_buf(),
-            next: Mutex::new(last + 1),
         })
     }
 
@@ -64,19 +63,17 @@ impl Outbox {
         &self.dir
     }
 
-    /// Queues `notification`: on disk (synced) when this returns.
+    /// Queues `notification` under its key: on disk (synced) when this returns. Queuing the
+    /// same notification again rewrites the same file.
     pub fn push(&self, notification: &Outgoing) -> io::Result<()> {
-        let sequence = {
-            let mut next = self
-                .next
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let sequence = *next;
-            *next += 1;
-            sequence
-        };
+        if !is_key(&notification.key) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{:?} is not an outbox key", notification.key),
+            ));
+        }
         let bytes = serde_json::to_vec(notification).map_err(io::Error::other)?;
-        let path = self.dir.join(format!("{sequence:020}.json"));
+        let path = self.dir.join(format!("{}.json", notification.key));
         skywatch_store::durable::write_atomically(&path, &bytes)
     }
 
@@ -118,30 +115,66 @@ impl Outbox {
     fn set_aside(&self, path: &Path) -> io::Result<PathBuf> {
         let dir = self.dir.join(UNDELIVERABLE);
         skywatch_store::durable::create_private_dir_all(&dir)?;
-        let target = dir.join(path.file_name().unwrap_or_default());
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let stem = name.strip_suffix(".json").unwrap_or(&name).to_string();
+        // Never over an earlier one (the same notification refused twice keeps both records).
+        let mut target = dir.join(&name);
+        let mut n = 1;
+        while target.exists() {
+            target = dir.join(format!("{stem}.{n}.json"));
+            n += 1;
+        }
         std::fs::rename(path, &target)?;
         Ok(target)
     }
 }
 
-/// The queued files (`<sequence>.json`) of `dir`, oldest first.
+/// The queued files (`<key>.json`) of `dir`, oldest first. An entry that cannot be read is
+/// an error: a notification must not be passed over in silence.
 fn pending_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| sequence_of(p).is_some())
-        .collect();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let queued = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+            .is_some_and(is_key);
+        if queued {
+            files.push(path);
+        }
+    }
     files.sort();
     Ok(files)
 }
 
-fn sequence_of(path: &Path) -> Option<u64> {
-    let name = path.file_name()?.to_str()?;
-    let digits = name.strip_suffix(".json")?;
-    if digits.len() != 20 {
-        return None;
+/// Outbox keys: 20 digits, `-`, 16 hex digits.
+fn is_key(key: &str) -> bool {
+    let Some((time, hash)) = key.split_once('-') else {
+        return false;
+    };
+    time.len() == 20
+        && time.bytes().all(|b| b.is_ascii_digit())
+        && hash.len() == 16
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The key of the notification of a state change (`alarm_arn` entering `state` at
+/// `timestamp_ms`) for `topic`.
+pub fn key_for(alarm_arn: &str, timestamp_ms: i64, state: &str, topic: &str) -> String {
+    // FNV-1a: stable across builds and platforms, which the std hasher is not.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [alarm_arn, state, topic, &timestamp_ms.to_string()] {
+        for byte in part.bytes().chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
     }
-    digits.parse().ok()
+    format!("{:020}-{hash:016x}", timestamp_ms.max(0))
 }
 
 /// The notifier's counters on `/metrics`.
@@ -247,36 +280,60 @@ impl Notifier {
         &self.outbox
     }
 
-    /// Queues the notifications for an alarm's actions: SNS topics to the outbox; any other
-    /// action named (once per action) and counted.
-    pub fn queue(
-        &self,
-        alarm_name: &str,
-        actions: &[String],
-        subject: &str,
-        message: &str,
-    ) -> io::Result<()> {
-        for action in actions {
+    /// The notifications of a state change for its actions: one per SNS topic, keyed by the
+    /// change and the topic. Any other action is named (once per action) and counted: it
+    /// cannot run locally.
+    pub fn prepare(&self, transition: &Transition, subject: &str, message: &str) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        for action in &transition.actions {
             if !is_sns_topic(action) {
                 let service = action_service(action);
                 self.counters.not_run.add(&service, 1);
                 if self.first_time(&format!("action {action}")) {
                     self.journal.log(format_args!(
-                        "alarm {alarm_name:?}: action {action} is not an SNS topic; only SNS actions run locally"
+                        "alarm {:?}: action {action} is not an SNS topic; only SNS actions run locally",
+                        transition.alarm_name
                     ));
                 }
                 continue;
             }
-            self.outbox.push(&Outgoing {
+            out.push(Outgoing {
+                key: key_for(
+                    &transition.alarm_arn,
+                    transition.timestamp_ms,
+                    transition.new_state.as_str(),
+                    action,
+                ),
                 topic_arn: action.clone(),
                 subject: subject.to_string(),
                 message: message.to_string(),
-                alarm_name: alarm_name.to_string(),
-            })?;
+                alarm_name: transition.alarm_name.clone(),
+            });
+        }
+        out
+    }
+
+    /// Writes `notifications` to the outbox; the ones that could not be written come back
+    /// with the first error (nothing is lost: the caller keeps them and tries again).
+    pub fn enqueue(&self, notifications: Vec<Outgoing>) -> Result<(), (Vec<Outgoing>, io::Error)> {
+        let mut left = notifications.into_iter();
+        while let Some(n) = left.next() {
+            if let Err(e) = self.outbox.push(&n) {
+                let mut kept = vec![n];
+                kept.extend(left);
+                self.update_waiting();
+                return Err((kept, e));
+            }
             self.counters.queued.add(1);
         }
         self.update_waiting();
         Ok(())
+    }
+
+    /// [`Notifier::prepare`] then [`Notifier::enqueue`].
+    pub fn queue(&self, transition: &Transition, subject: &str, message: &str) -> io::Result<()> {
+        self.enqueue(self.prepare(transition, subject, message))
+            .map_err(|(_, e)| e)
     }
 
     fn first_time(&self, key: &str) -> bool {
@@ -305,8 +362,14 @@ impl Notifier {
                 path.display()
             ));
         }
-        let mut ready = ready.into_iter();
-        for (path, notification) in ready.by_ref() {
+        // Order is kept per topic: a topic that fails keeps the rest of its notifications
+        // waiting behind the failed one, while other topics go on.
+        let mut stopped_topics: BTreeSet<String> = BTreeSet::new();
+        for (path, notification) in ready {
+            if stopped_topics.contains(&notification.topic_arn) {
+                round.waiting += 1;
+                continue;
+            }
             let sent = self
                 .client
                 .publish()
@@ -317,15 +380,25 @@ impl Notifier {
                 .await;
             match sent {
                 Ok(_) => {
-                    Outbox::delivered(&path)?;
                     self.counters.published.add(1);
                     round.published += 1;
+                    if let Err(e) = Outbox::delivered(&path) {
+                        self.journal.log(format_args!(
+                            "alarm {:?}: the notification to {} was published but {} cannot be removed ({e}); it may be sent again",
+                            notification.alarm_name,
+                            notification.topic_arn,
+                            path.display()
+                        ));
+                    }
                     let mut named = self
                         .named
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    if named.remove("publish") {
-                        self.journal.log("SNS Publish works again");
+                    if named.remove(&format!("publish {}", notification.topic_arn)) {
+                        self.journal.log(format_args!(
+                            "SNS Publish to {} works again",
+                            notification.topic_arn
+                        ));
                     }
                 }
                 Err(e) => {
@@ -344,17 +417,17 @@ impl Notifier {
                         ));
                         continue;
                     }
-                    if self.first_time("publish") {
+                    if self.first_time(&format!("publish {}", notification.topic_arn)) {
                         self.journal.log(format_args!(
-                            "SNS Publish to {} failed ({}): {error}; notifications wait in {} and are retried",
+                            "SNS Publish to {} failed ({}): {error}; its notifications wait in {} and are retried",
                             notification.topic_arn,
                             class.name(),
                             self.outbox.dir().display()
                         ));
                     }
-                    round.waiting = 1 + ready.len() as u64;
+                    round.waiting += 1;
                     round.stopped_by = Some(error.to_string());
-                    break;
+                    stopped_topics.insert(notification.topic_arn.clone());
                 }
             }
         }
@@ -415,8 +488,15 @@ mod tests {
     use super::*;
 
     fn note(n: u32) -> Outgoing {
+        let topic = "arn:aws:sns:us-east-1:123456789012:alarms";
         Outgoing {
-            topic_arn: "arn:aws:sns:us-east-1:123456789012:alarms".into(),
+            key: key_for(
+                "arn:aws:cloudwatch:us-east-1:123456789012:alarm:a",
+                i64::from(n) * 1000,
+                "ALARM",
+                topic,
+            ),
+            topic_arn: topic.into(),
             subject: format!("ALARM: \"a{n}\" in US East (N. Virginia)"),
             message: format!("{{\"n\":{n}}}"),
             alarm_name: format!("a{n}"),
@@ -424,16 +504,19 @@ mod tests {
     }
 
     #[test]
-    fn the_outbox_keeps_order_across_reopening_and_sets_unreadable_files_aside() {
+    fn the_outbox_keeps_the_order_of_the_changes_and_a_notification_queued_twice_once() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(dir.path()).unwrap();
-        for n in 0..12 {
+        for n in (0..12).rev() {
             outbox.push(&note(n)).unwrap();
         }
         drop(outbox);
         let outbox = Outbox::open(dir.path()).unwrap();
+        // A retry after a crash writes the same file again.
+        outbox.push(&note(3)).unwrap();
         outbox.push(&note(12)).unwrap();
-        std::fs::write(dir.path().join(format!("{:020}.json", 999_999)), b"{torn").unwrap();
+        let torn = format!("{}.json", key_for("x", 999_999, "OK", "t"));
+        std::fs::write(dir.path().join(&torn), b"{torn").unwrap();
         std::fs::write(dir.path().join("notes.txt"), b"not ours").unwrap();
         let (ready, unreadable) = outbox.pending().unwrap();
         let names: Vec<String> = ready.iter().map(|(_, n)| n.alarm_name.clone()).collect();
@@ -442,6 +525,26 @@ mod tests {
         assert_eq!(unreadable.len(), 1);
         assert!(unreadable[0].starts_with(dir.path().join(UNDELIVERABLE)));
         assert_eq!(outbox.len().unwrap(), 13);
+        // Set aside twice under one name: both kept.
+        std::fs::write(dir.path().join(&torn), b"{torn again").unwrap();
+        let (_, again) = outbox.pending().unwrap();
+        assert_ne!(again[0], unreadable[0]);
+        assert!(again[0].exists() && unreadable[0].exists());
+    }
+
+    #[test]
+    fn keys_are_stable_and_differ_by_change_and_topic() {
+        let a = key_for("arn:a", 1_000, "ALARM", "arn:sns:t1");
+        assert_eq!(a, key_for("arn:a", 1_000, "ALARM", "arn:sns:t1"));
+        assert!(is_key(&a) && a.starts_with("00000000000000001000-"));
+        for other in [
+            key_for("arn:b", 1_000, "ALARM", "arn:sns:t1"),
+            key_for("arn:a", 1_001, "ALARM", "arn:sns:t1"),
+            key_for("arn:a", 1_000, "OK", "arn:sns:t1"),
+            key_for("arn:a", 1_000, "ALARM", "arn:sns:t2"),
+        ] {
+            assert_ne!(a, other);
+        }
     }
 
     #[test]

@@ -16,6 +16,9 @@ use skywatch_dashboards::alarms::{
 const EXIT_FAILED: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
 
+/// The longest replay, in evaluation ticks (about four years of one-minute alarms).
+const MAX_REPLAY_EVALUATIONS: i64 = 2_000_000;
+
 #[derive(Debug, Subcommand)]
 pub enum AlarmsCommand {
     /// Check a rule file (our TOML, or a JSON list of PutMetricAlarm requests as
@@ -67,6 +70,10 @@ pub struct EvalArgs {
     /// The account named in ARNs and messages.
     #[arg(long, default_value = "123456789012")]
     account: String,
+    /// Periods in each evaluation range (CloudWatch does not document it). Default:
+    /// N + max(N / 3, 2).
+    #[arg(long, value_name = "PERIODS")]
+    range_periods: Option<u32>,
     /// Send each change's notification to its SNS actions (region and credentials from the SDK
     /// chain; AWS_ENDPOINT_URL works). Undelivered ones stay in the outbox for the next run.
     #[arg(long)]
@@ -74,7 +81,7 @@ pub struct EvalArgs {
     /// With --publish: how long to keep trying, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30, requires = "publish")]
     publish_timeout: u64,
-    /// Where the outbox lives (<state dir>/alarms/outbox).
+    /// Where the outbox lives (<state dir>/alarms/eval-outbox).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
 }
@@ -228,6 +235,7 @@ fn eval(args: &EvalArgs) -> ExitCode {
     let settings = Settings {
         region: args.region.clone(),
         account_id: args.account.clone(),
+        range_periods: args.range_periods,
         ..Settings::default()
     };
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -296,6 +304,24 @@ fn eval(args: &EvalArgs) -> ExitCode {
         eprintln!("skywatch alarms eval: --to is before --from");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
+    let cadence_ms = rules
+        .alarms
+        .iter()
+        .filter_map(|a| match a {
+            Alarm::Metric(m) => Some(settings.cadence_for(m.period_secs())),
+            Alarm::Composite(_) => None,
+        })
+        .min()
+        .unwrap_or(60_000)
+        .max(1);
+    if (to - from) / cadence_ms > MAX_REPLAY_EVALUATIONS {
+        eprintln!(
+            "skywatch alarms eval: {} to {} is more than {MAX_REPLAY_EVALUATIONS} evaluations; narrow it with --from and --to",
+            skywatch_time::rfc3339_ms(from),
+            skywatch_time::rfc3339_ms(to)
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     let transitions = replay_transitions(&rules, source.as_dyn(), from, to, &settings);
     for t in &transitions {
         let Some(alarm) = rules.get(&t.alarm_name) else {
@@ -330,7 +356,8 @@ fn publish(
     transitions: &[alarms::Transition],
 ) -> ExitCode {
     let state_dir = skywatch_runtime::resolve_state_dir(args.state_dir.clone(), None);
-    let dir = state_dir.join("alarms").join("outbox");
+    // An outbox of its own: the agent's is the agent's to deliver.
+    let dir = state_dir.join("alarms").join("eval-outbox");
     let outbox = match Outbox::open(&dir) {
         Ok(outbox) => outbox,
         Err(e) => {
@@ -360,7 +387,7 @@ fn publish(
                 continue;
             };
             let n = sns_notification(alarm, t, settings);
-            notifier.queue(&t.alarm_name, &t.actions, &n.subject, &n.message)?;
+            notifier.queue(t, &n.subject, &n.message)?;
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(args.publish_timeout);
         notifier.deliver_until(deadline).await
