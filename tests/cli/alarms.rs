@@ -376,6 +376,14 @@ fn eval_publish_sends_each_change_to_its_topic() {
                     .send()
                     .await
                     .ok()?;
+                for m in answer.messages() {
+                    sqs.delete_message()
+                        .queue_url(&queue)
+                        .receipt_handle(m.receipt_handle().unwrap_or_default())
+                        .send()
+                        .await
+                        .ok()?;
+                }
                 let mut seen = seen.lock().unwrap();
                 for m in answer.messages() {
                     let v: Value = serde_json::from_str(m.body().unwrap_or_default()).unwrap();
@@ -384,12 +392,6 @@ fn eval_publish_sends_each_change_to_its_topic() {
                         v["OldStateValue"].as_str().unwrap().to_string(),
                         v["NewStateValue"].as_str().unwrap().to_string(),
                     ));
-                    sqs.delete_message()
-                        .queue_url(&queue)
-                        .receipt_handle(m.receipt_handle().unwrap_or_default())
-                        .send()
-                        .await
-                        .ok()?;
                 }
                 (seen.len() >= 2).then_some(())
             },

@@ -106,6 +106,14 @@ impl Window {
         *self.watched.lock().unwrap_or_else(PoisonError::into_inner) = Some(watched_metrics(rules));
     }
 
+    /// Whether any datum of `key` is held.
+    fn has(&self, key: &SeriesKey) -> bool {
+        self.samples
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .has_series(key)
+    }
+
     fn prune(&self, before_ms: i64) {
         self.samples
             .lock()
@@ -157,6 +165,11 @@ impl Window {
 
 /// The metrics the metric alarms of `rules` read: (namespace, name, dimensions sorted).
 fn watched_metrics(rules: &Rules) -> HashSet<SeriesKey> {
+    rules.alarms.iter().flat_map(metrics_of).collect()
+}
+
+/// The metrics one alarm reads (none for a composite).
+fn metrics_of(alarm: &Alarm) -> Vec<SeriesKey> {
     let key = |namespace: &str, metric: &str, dimensions: &[super::model::Dimension]| {
         let mut dims: Vec<(String, String)> = dimensions
             .iter()
@@ -165,17 +178,17 @@ fn watched_metrics(rules: &Rules) -> HashSet<SeriesKey> {
         dims.sort();
         (namespace.to_string(), metric.to_string(), dims)
     };
-    let mut watched = HashSet::new();
-    for alarm in &rules.alarms {
-        let Alarm::Metric(m) = alarm else { continue };
-        if let (Some(namespace), Some(metric)) = (&m.namespace, &m.metric_name) {
-            watched.insert(key(namespace, metric, &m.dimensions));
-        }
-        for stat in m.metrics.iter().filter_map(|q| q.metric_stat.as_ref()) {
-            watched.insert(key(&stat.namespace, &stat.metric_name, &stat.dimensions));
-        }
+    let Alarm::Metric(m) = alarm else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    if let (Some(namespace), Some(metric)) = (&m.namespace, &m.metric_name) {
+        keys.push(key(namespace, metric, &m.dimensions));
     }
-    watched
+    for stat in m.metrics.iter().filter_map(|q| q.metric_stat.as_ref()) {
+        keys.push(key(&stat.namespace, &stat.metric_name, &stat.dimensions));
+    }
+    keys
 }
 
 impl MetricSource for Window {
@@ -244,6 +257,7 @@ struct PartCounters {
     transitions: Counter,
     evaluations: Counter,
     history_errors: Counter,
+    metrics_not_seen: Counter,
 }
 
 impl PartCounters {
@@ -261,6 +275,10 @@ impl PartCounters {
                 "skywatch_alarms_history_write_errors_total",
                 "State changes or states that could not be written to the state directory.",
             )),
+            metrics_not_seen: registry.counter(Desc::counter(
+                "skywatch_alarms_metrics_not_seen_total",
+                "Metrics a rule reads of which no datum arrived within its evaluation range (named once each).",
+            )),
         }
     }
 }
@@ -276,6 +294,8 @@ pub struct AlarmsPart {
     notifier: Option<Notifier>,
     notifier_counters: Counters,
     counters: PartCounters,
+    /// Metrics already named as never seen (once per run).
+    named_missing: HashSet<SeriesKey>,
 }
 
 impl std::fmt::Debug for AlarmsPart {
@@ -333,6 +353,7 @@ impl AlarmsPart {
             notifier,
             notifier_counters,
             counters: PartCounters::register(registry),
+            named_missing: HashSet::new(),
         };
         let window_file = part.setup.dir.join(WINDOW_FILE);
         match part.window.load(&window_file, now_ms() - part.keep_ms()) {
@@ -391,6 +412,10 @@ impl AlarmsPart {
         let mut failed_rounds = 0u32;
         let mut next_delivery = tokio::time::Instant::now();
         let mut next_window_save = tokio::time::Instant::now() + SAVE_WINDOW_EVERY;
+        // Once the longest range has passed, a watched metric with no datum is named: a rule
+        // matches a metric only with exactly its dimensions, and a typo would otherwise leave the
+        // alarm in INSUFFICIENT_DATA without a word.
+        let check_missing_at = now_ms() + self.keep_ms();
         loop {
             ctx.liveness.beat();
             let now = now_ms();
@@ -402,6 +427,9 @@ impl AlarmsPart {
                 self.record(&transitions, journal);
             }
             self.window.prune(now - self.keep_ms());
+            if now >= check_missing_at {
+                self.name_missing_metrics(journal);
+            }
             if tokio::time::Instant::now() >= next_window_save {
                 self.save_window();
                 next_window_save = tokio::time::Instant::now() + SAVE_WINDOW_EVERY;
@@ -521,6 +549,27 @@ impl AlarmsPart {
         }
     }
 
+    fn name_missing_metrics(&mut self, journal: Journal) {
+        for alarm in &self.evaluator.rules().alarms {
+            for key in metrics_of(alarm) {
+                if self.window.has(&key) || self.named_missing.contains(&key) {
+                    continue;
+                }
+                let dims: Vec<String> = key.2.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                journal.log(format_args!(
+                    "alarm {:?}: no datum of {}/{} with dimensions {{{}}} in the last {} s; the agent must collect that metric with exactly those dimensions (it adds host unless omit_hostname)",
+                    alarm.name(),
+                    key.0,
+                    key.1,
+                    dims.join(", "),
+                    self.keep_ms() / 1000
+                ));
+                self.counters.metrics_not_seen.add(1);
+                self.named_missing.insert(key);
+            }
+        }
+    }
+
     fn save_window(&self) {
         let path = self.setup.dir.join(WINDOW_FILE);
         if let Err(e) = self.window.save(&path) {
@@ -596,4 +645,134 @@ fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 fn now_ms() -> i64 {
     skywatch_runtime::clock::now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::alarms::publish::key_for;
+    use serde_json::Value;
+
+    const RULES: &str = r#"
+[[alarm]]
+name = "memory high"
+namespace = "CWAgent"
+metric = "mem_used_percent"
+dimensions = { host = "web-1" }
+statistic = "Average"
+period = 60
+evaluation_periods = 3
+comparison = ">"
+threshold = 80
+alarm_actions = ["arn:aws:sns:us-east-1:123456789012:ops"]
+"#;
+
+    fn outbox_files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn notifications_saved_with_the_states_reach_the_outbox_after_a_crash_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules.toml");
+        std::fs::write(&rules, RULES).unwrap();
+        let alarms_dir = dir.path().join("alarms");
+        std::fs::create_dir_all(&alarms_dir).unwrap();
+        // As a crash right after saving a change leaves it: its notification not yet queued.
+        let topic = "arn:aws:sns:us-east-1:123456789012:ops";
+        let pending = Outgoing {
+            key: key_for(
+                "arn:aws:cloudwatch:us-east-1:123456789012:alarm:memory high",
+                60_000,
+                "ALARM",
+                topic,
+            ),
+            topic_arn: topic.into(),
+            subject: "ALARM: \"memory high\" in US East (N. Virginia)".into(),
+            message: "{}".into(),
+            alarm_name: "memory high".into(),
+        };
+        let saved = serde_json::json!({"version": 1, "alarms": {}, "pending": [pending]});
+        std::fs::write(alarms_dir.join("state.json"), saved.to_string()).unwrap();
+        let setup = Setup {
+            rule_files: vec![rules],
+            settings: Settings::default(),
+            publish: true,
+            dir: alarms_dir.clone(),
+            sdk: skywatch_aws::SdkSettings {
+                region: Some("us-east-1".into()),
+                ..skywatch_aws::SdkSettings::default()
+            },
+        };
+        let mut part = AlarmsPart::start(setup, Window::new(), &Registry::new())
+            .await
+            .unwrap();
+        assert_eq!(part.pending.len(), 1);
+        part.queue_pending(JOURNAL);
+        let outbox = alarms_dir.join("outbox");
+        assert_eq!(outbox_files(&outbox), [format!("{}.json", pending.key)]);
+        let state: Value =
+            serde_json::from_slice(&std::fs::read(alarms_dir.join("state.json")).unwrap()).unwrap();
+        assert_eq!(state["pending"], serde_json::json!([]));
+        // Queued again (a second crash before state.json said so): still one file.
+        part.pending.push(pending.clone());
+        part.queue_pending(JOURNAL);
+        assert_eq!(outbox_files(&outbox).len(), 1);
+    }
+
+    #[test]
+    fn the_window_keeps_only_what_the_rules_read() {
+        let window = Window::new();
+        window.watch(&super::super::parse_rules(RULES).unwrap());
+        let datum = |name: &str, host: &str| Datum {
+            name: name.into(),
+            unit: "Percent".into(),
+            dimensions: vec![("host".into(), host.into())],
+            value: 90.0,
+            timestamp_ms: 1_000,
+            storage_resolution: 60,
+        };
+        window.record(
+            "CWAgent",
+            &[
+                datum("mem_used_percent", "web-1"),
+                datum("mem_used_percent", "web-2"),
+                datum("cpu", "web-1"),
+            ],
+        );
+        let watched = (
+            "CWAgent".to_string(),
+            "mem_used_percent".to_string(),
+            vec![("host".to_string(), "web-1".to_string())],
+        );
+        assert!(window.has(&watched));
+        assert_eq!(
+            window
+                .samples("CWAgent", "mem_used_percent", &watched.2, 0, 2_000)
+                .len(),
+            1
+        );
+        let other = (
+            "CWAgent".to_string(),
+            "mem_used_percent".to_string(),
+            vec![("host".to_string(), "web-2".to_string())],
+        );
+        assert!(!window.has(&other));
+        // Saved and read back.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("window.json");
+        window.save(&file).unwrap();
+        let again = Window::new();
+        again.watch(&super::super::parse_rules(RULES).unwrap());
+        assert_eq!(again.load(&file, 0).unwrap(), 1);
+        assert_eq!(again.load(&file, 5_000).unwrap(), 0);
+    }
 }
