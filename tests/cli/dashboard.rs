@@ -201,3 +201,49 @@ fn generate_makes_a_row_per_service_from_a_service_graph() {
         "{rendered}"
     );
 }
+
+#[test]
+fn generate_asks_a_running_collector_given_as_a_url() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let collector = crate::collector::Collector::start(dir.path(), "", &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let segment = serde_json::json!({
+        "id": "00000000000000c1", "trace_id": format!("1-{:08x}-0000000000000000000000c1", now as u64),
+        "name": "checkout-api", "start_time": now - 30.0, "end_time": now - 29.9,
+        "http": {"request": {"method": "GET", "url": "http://shop.example/"}, "response": {"status": 200}}
+    });
+    let body = serde_json::json!({"TraceSegmentDocuments": [segment.to_string()]}).to_string();
+    let mut stream = std::net::TcpStream::connect(collector.http).unwrap();
+    write!(
+        stream,
+        "POST /TraceSegments HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        collector.http,
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let url = format!("http://{}/", collector.http);
+    let out = skywatch(
+        &[
+            "dashboard",
+            "generate",
+            "--collector",
+            &url,
+            "--since",
+            "15m",
+            "--var",
+            "account=123456789012",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rendered = text(&out.stdout);
+    assert!(rendered.contains("checkout-api"), "{rendered}");
+    collector.stop();
+}

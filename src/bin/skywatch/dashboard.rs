@@ -59,7 +59,8 @@ pub struct SourceArgs {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// A running skywatch collector's HTTP listener to ask for its service graph.
+    /// A running skywatch collector's HTTP listener to ask for its service graph: HOST:PORT or
+    /// http://HOST:PORT/.
     #[arg(
         long,
         value_name = "HOST:PORT",
@@ -248,7 +249,13 @@ fn generate_command(args: GenerateArgs) -> ExitCode {
             }
         }
     } else {
-        let address = args.collector.unwrap_or_default();
+        // HOST:PORT, or a URL as a browser shows it (http://127.0.0.1:2000/).
+        let given = args.collector.unwrap_or_default();
+        let address = given
+            .strip_prefix("http://")
+            .unwrap_or(&given)
+            .trim_end_matches('/')
+            .to_string();
         let Ok(window_ms) = skywatch_time::parse_duration_ms(&args.since) else {
             eprintln!(
                 "skywatch dashboard generate: --since {:?} is not a duration such as 90s, 15m, 1h or 2d",
