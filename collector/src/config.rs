@@ -56,6 +56,9 @@ pub struct CollectorConfig {
     /// Serve the X-Ray read API (service graph, summaries, traces) on an `http` address that is
     /// not loopback. Off: trace data stays readable from this machine only.
     pub read_api_public: Option<bool>,
+    /// Publish per-service numbers each minute (namespace skywatch/Traces) to the local metrics
+    /// store, or, inside the agent, wherever its metrics go. Default true.
+    pub trace_metrics: Option<bool>,
     pub forward: Option<ForwardConfig>,
     /// Sampling rules served to SDKs when not forwarding (X-Ray's field names).
     #[serde(default)]
@@ -91,6 +94,9 @@ pub struct Settings {
     pub read_api_public: bool,
     /// The local log store the page reads a trace's lines from.
     pub logs_dir: PathBuf,
+    /// Where per-service metrics go when the collector runs on its own (the local metrics
+    /// store); `None`: not published (inside the agent they go to its metric output instead).
+    pub metrics_dir: Option<PathBuf>,
     pub forward: Option<Forward>,
     pub sampling_rules: Vec<SamplingRuleConfig>,
 }
@@ -192,6 +198,10 @@ impl CollectorConfig {
             queue_documents: self.queue_documents.unwrap_or(DEFAULT_QUEUE_DOCUMENTS),
             queue_bytes: self.queue_max_mb.unwrap_or(DEFAULT_QUEUE_MB).clamp(1, MAX_MB) << 20,
             read_api_public: self.read_api_public.unwrap_or(false),
+            metrics_dir: self
+                .trace_metrics
+                .unwrap_or(true)
+                .then(|| skywatch_store::metrics_dir(state_dir)),
             logs_dir: self
                 .logs_store
                 .clone()

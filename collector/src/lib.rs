@@ -21,6 +21,7 @@ pub mod servicemap;
 pub mod store;
 pub mod telemetry;
 pub mod trace;
+pub mod trace_metrics;
 pub mod udp;
 pub mod web;
 pub mod web_api;

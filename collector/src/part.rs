@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use std::path::PathBuf;
+
 use skywatch_runtime::queue::{BoundedQueue, WhenFull};
 use skywatch_runtime::{shutdown_pair, Journal, PartContext};
 use skywatch_telemetry::Registry;
@@ -39,6 +41,16 @@ pub struct Collector {
     loaded: Loaded,
     registry: Registry,
     counters: Counters,
+    metrics: MetricsSink,
+}
+
+/// Where the per-service metrics (`skywatch/Traces`) go each minute.
+enum MetricsSink {
+    /// The local metrics store (the collector on its own).
+    Store(PathBuf),
+    /// The agent's metric output (the collector inside the agent).
+    Agent(tokio::sync::mpsc::Sender<(String, Vec<skywatch_store::Datum>)>),
+    Off,
 }
 
 impl std::fmt::Debug for Collector {
@@ -88,7 +100,12 @@ impl Collector {
             None => None,
         };
         let counters = Counters::register(&registry);
+        let metrics = settings
+            .metrics_dir
+            .clone()
+            .map_or(MetricsSink::Off, MetricsSink::Store);
         Ok(Collector {
+            metrics,
             settings,
             udp,
             http,
@@ -98,6 +115,17 @@ impl Collector {
             registry,
             counters,
         })
+    }
+
+    /// Hands the per-service metrics to the agent (wherever its metrics go) instead of the local
+    /// store, unless they are off.
+    pub fn send_metrics_to(
+        &mut self,
+        sender: tokio::sync::mpsc::Sender<(String, Vec<skywatch_store::Datum>)>,
+    ) {
+        if !matches!(self.metrics, MetricsSink::Off) {
+            self.metrics = MetricsSink::Agent(sender);
+        }
     }
 
     pub fn udp_address(&self) -> Option<SocketAddr> {
@@ -120,7 +148,9 @@ impl Collector {
             loaded,
             registry,
             counters,
+            metrics,
         } = self;
+        let mut publisher = MetricsPublisher::new(metrics, now(), counters.clone());
         if loaded.documents > 0 || loaded.unreadable_lines > 0 {
             journal.log(format_args!(
                 "trace store: {} documents read back{}",
@@ -291,6 +321,7 @@ impl Collector {
                         ingest.once("store_write", format_args!("cannot write the trace store: {e}"));
                     }
                     ingest.refresh_gauges();
+                    publisher.publish_due(&store, now(), journal);
                 }
             }
         }
@@ -378,4 +409,168 @@ async fn ingest_loop(handoff: udp::Handoff) {
 /// Runs a collector alone in a process under `journal`'s name.
 pub fn journal() -> Journal {
     Journal::new("collector")
+}
+
+/// Publishes each minute's per-service numbers once the minute has settled.
+struct MetricsPublisher {
+    sink: MetricsSink,
+    /// The next minute to publish (seconds, a multiple of 60).
+    next_minute: i64,
+    /// The store, opened at the first write.
+    store: Option<skywatch_store::LocalMetricStore>,
+    failing: bool,
+    counters: Counters,
+}
+
+impl MetricsPublisher {
+    fn new(sink: MetricsSink, now: f64, counters: Counters) -> MetricsPublisher {
+        MetricsPublisher {
+            sink,
+            next_minute: (now as i64).div_euclid(60) * 60,
+            store: None,
+            failing: false,
+            counters,
+        }
+    }
+
+    fn publish_due(&mut self, store: &Store, now: f64, journal: Journal) {
+        if matches!(self.sink, MetricsSink::Off) {
+            return;
+        }
+        // After a long pause (a suspended machine), only the last hour is caught up.
+        let now_s = now as i64;
+        self.next_minute = self.next_minute.max((now_s - 3600).div_euclid(60) * 60);
+        while now_s >= self.next_minute + 60 + crate::trace_metrics::SETTLE_SECS {
+            let datums = crate::trace_metrics::minute_datums(store, self.next_minute);
+            self.next_minute += 60;
+            if datums.is_empty() {
+                continue;
+            }
+            let count = datums.len() as u64;
+            let sent = match &self.sink {
+                MetricsSink::Off => Ok(()),
+                MetricsSink::Agent(sender) => sender
+                    .try_send((crate::trace_metrics::NAMESPACE.to_string(), datums))
+                    .map_err(|e| format!("the agent's metric output is not taking them: {e}")),
+                MetricsSink::Store(dir) => {
+                    if self.store.is_none() {
+                        match skywatch_store::LocalMetricStore::open(
+                            dir,
+                            skywatch_store::Retention::default(),
+                        ) {
+                            Ok(opened) => self.store = Some(opened),
+                            Err(e) => {
+                                self.counters.metrics_unpublished.add(count);
+                                self.report(
+                                    journal,
+                                    &format!("cannot open the metrics store {}: {e}", dir.display()),
+                                );
+                                continue;
+                            }
+                        }
+                    }
+                    self.store
+                        .as_ref()
+                        .map_or(Ok(()), |s| s.append(crate::trace_metrics::NAMESPACE, &datums))
+                        .map_err(|e| format!("cannot write the metrics store {}: {e}", dir.display()))
+                }
+            };
+            match sent {
+                Ok(()) => {
+                    self.counters.metrics_published.add(count);
+                    if self.failing {
+                        journal.log("per-service metrics are published again");
+                        self.failing = false;
+                    }
+                }
+                Err(message) => {
+                    self.counters.metrics_unpublished.add(count);
+                    self.report(journal, &message);
+                }
+            }
+        }
+    }
+
+    /// Names a failure once until publishing works again.
+    fn report(&mut self, journal: Journal, message: &str) {
+        if !self.failing {
+            journal.log(format_args!(
+                "per-service metrics ({}) not published: {message}",
+                crate::trace_metrics::NAMESPACE
+            ));
+            self.failing = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::float_cmp)]
+    use super::*;
+    use crate::quick_check::Facts;
+    use crate::segment::parse;
+    use crate::store::StoreSettings;
+
+    #[test]
+    fn each_settled_minute_is_published_once_to_the_local_store() {
+        let store = Store::open(
+            StoreSettings {
+                dir: None,
+                max_bytes: 1 << 30,
+                max_age: Duration::from_secs(1 << 30),
+                generation_bytes: 1 << 20,
+            },
+            0.0,
+        )
+        .unwrap()
+        .0;
+        let minute = 1_796_640_000_i64;
+        for (i, at) in [(1, minute + 5), (2, minute + 65)] {
+            let doc = format!(
+                r#"{{"id":"{i:016x}","trace_id":"1-6b168000-{i:024x}","name":"web","start_time":{at},"end_time":{at}.25}}"#
+            )
+            .into_bytes();
+            let parsed = parse(&doc).unwrap().remove(0);
+            store
+                .insert(vec![(Facts::from(&parsed), Arc::from(doc))], 1.0)
+                .unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Registry::new();
+        let counters = Counters::register(&registry);
+        let mut publisher = MetricsPublisher::new(
+            MetricsSink::Store(dir.path().to_path_buf()),
+            minute as f64 + 1.0,
+            counters.clone(),
+        );
+        let journal = Journal::new("test");
+        // Not settled yet: nothing.
+        publisher.publish_due(&store, (minute + 60 + 10) as f64, journal);
+        assert_eq!(counters.metrics_published.get(), 0);
+        // The first minute settles; the second not yet.
+        publisher.publish_due(&store, (minute + 60 + 20) as f64, journal);
+        publisher.publish_due(&store, (minute + 60 + 30) as f64, journal);
+        let read = skywatch_store::read_metrics_since(dir.path(), 0).unwrap();
+        let requests: Vec<(i64, f64)> = read
+            .datums
+            .iter()
+            .filter(|d| d.namespace == "skywatch/Traces" && d.datum.name == "Requests")
+            .map(|d| (d.datum.timestamp_ms, d.datum.value))
+            .collect();
+        assert_eq!(requests, [(minute * 1000, 1.0)]);
+        // Both, each once.
+        publisher.publish_due(&store, (minute + 120 + 20) as f64, journal);
+        let read = skywatch_store::read_metrics_since(dir.path(), 0).unwrap();
+        let minutes: Vec<i64> = read
+            .datums
+            .iter()
+            .filter(|d| d.datum.name == "Requests")
+            .map(|d| d.datum.timestamp_ms / 1000)
+            .collect();
+        assert_eq!(minutes, [minute, minute + 60]);
+        let latency = read.datums.iter().find(|d| d.datum.name == "LatencyP99").unwrap();
+        assert_eq!(latency.datum.value, 250.0);
+        assert_eq!(latency.datum.unit, "Milliseconds");
+        assert_eq!(counters.metrics_unpublished.get(), 0);
+    }
 }

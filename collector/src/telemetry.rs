@@ -56,6 +56,14 @@ pub const SPOOL_DOCUMENTS: Desc = Desc::gauge(
     "skywatch_collector_spool_documents",
     "Documents waiting to be forwarded to X-Ray.",
 );
+pub const METRICS_PUBLISHED: Desc = Desc::counter(
+    "skywatch_collector_trace_metrics_published_total",
+    "Per-service datums (skywatch/Traces) handed to the metrics store or the agent.",
+);
+pub const METRICS_UNPUBLISHED: Desc = Desc::counter(
+    "skywatch_collector_trace_metrics_unpublished_total",
+    "Per-service datums (skywatch/Traces) that could not be written or handed over.",
+);
 
 /// Every handle the collector's parts count with.
 #[derive(Debug, Clone)]
@@ -72,6 +80,8 @@ pub struct Counters {
     pub forward_errors: Family<&'static str>,
     pub forward_network_errors: Family<&'static str>,
     pub spool_documents: Gauge,
+    pub metrics_published: Counter,
+    pub metrics_unpublished: Counter,
 }
 
 impl Counters {
@@ -89,6 +99,8 @@ impl Counters {
             forward_errors: registry.family(FORWARD_ERRORS),
             forward_network_errors: registry.family(FORWARD_NETWORK_ERRORS),
             spool_documents: registry.gauge(SPOOL_DOCUMENTS),
+            metrics_published: registry.counter(METRICS_PUBLISHED),
+            metrics_unpublished: registry.counter(METRICS_UNPUBLISHED),
         }
     }
 

@@ -54,6 +54,8 @@ const COLLECTOR_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the alarms part may take at a stop to publish what waits (the rest stays in its
 /// outbox for the next start).
 const ALARMS_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Minutes of the collector's service metrics that may wait for the agent's loop.
+const TRACE_METRICS_BATCHES: usize = 64;
 /// How long `--once` keeps trying, unless told otherwise.
 pub const ONCE_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Between the two readings `--once` takes for rates (cpu usage, diskio, net).
@@ -198,6 +200,8 @@ struct Agent {
     traces: Option<skywatch_collector::part::Collector>,
     /// The alarm evaluator, until the host starts it.
     alarms: Option<AlarmsPart>,
+    /// The collector's per-minute service metrics, to deliver with the agent's own.
+    trace_metrics: tokio::sync::mpsc::Receiver<(String, Vec<crate::metrics::datum::Datum>)>,
 }
 
 impl Agent {
@@ -258,6 +262,12 @@ impl Agent {
             }
             None => None,
         };
+        // The collector's per-service metrics go where the agent's go (and its alarms see them).
+        let (trace_metrics_tx, trace_metrics) = tokio::sync::mpsc::channel(TRACE_METRICS_BATCHES);
+        let mut traces = traces;
+        if let Some(collector) = &mut traces {
+            collector.send_metrics_to(trace_metrics_tx);
+        }
         let alarms = match &config.alarms {
             Some(_) if options.once => {
                 JOURNAL.log("--once: alarm rules are evaluated by the running agent, not with --once");
@@ -398,6 +408,7 @@ impl Agent {
             emf_listened,
             listeners: emf_listener.into_iter().chain(udp_listeners).collect(),
             traces,
+            trace_metrics,
             alarms: alarms.map(|(part, _)| part),
         })
     }
@@ -469,6 +480,10 @@ impl Agent {
                 }
                 Some(docs) = next_emf(emf.as_deref(), &self.telemetry) => {
                     self.take_emf(docs);
+                    continue;
+                }
+                Some((namespace, datums)) = self.trace_metrics.recv() => {
+                    self.output.deliver(&namespace, datums);
                     continue;
                 }
                 () = stopping.stopping() => break,

@@ -3,10 +3,10 @@
 //! and an alarm status widget on top.
 //!
 //! X-Ray publishes no per-service CloudWatch metrics, so the graphs read the namespace
-//! [`NAMESPACE`], in the shape our collector is meant to publish (docs/dashboards.md, "generate"):
+//! [`NAMESPACE`], which our collector publishes each minute (collector/src/trace_metrics.rs):
 //! dimensions `Service` and `Type` (left out when the node has no type), metrics `Requests`,
-//! `Faults`, `Errors`, `Throttles` (counts, graphed with Sum) and `Latency` (milliseconds,
-//! graphed with p50 and p99). Client nodes are left out (they are the callers, not services);
+//! `Faults`, `Errors`, `Throttles` (counts, graphed with Sum) and `LatencyP50`, `LatencyP99`
+//! (milliseconds per minute, graphed with Maximum). Client nodes are left out (they are the callers, not services);
 //! instrumented services (State "active") come first, nodes inferred from their callers'
 //! subsegments (AWS resources, remote hosts, databases) follow as a second group.
 
@@ -176,19 +176,19 @@ fn service_row(service: &Service, region: &str) -> [Widget; 3] {
     );
     let latency = graph(
         format!("{label}: latency (ms)"),
+        // The collector publishes each minute's p50 and p99; over a longer period the graph
+        // shows the worst minute's.
         vec![
-            service.metric("Latency").with(RenderOptions {
-                stat: Some("p50".to_string()),
+            service.metric("LatencyP50").with(RenderOptions {
                 label: Some("p50".to_string()),
                 ..RenderOptions::default()
             }),
-            service.metric("Latency").with(RenderOptions {
-                stat: Some("p99".to_string()),
+            service.metric("LatencyP99").with(RenderOptions {
                 label: Some("p99".to_string()),
                 ..RenderOptions::default()
             }),
         ],
-        "p99",
+        "Maximum",
     );
     let rates = graph(
         format!("{label}: faults, errors, throttles (%)"),
