@@ -21,6 +21,7 @@ mod emit;
 mod kinds;
 mod rng;
 mod stacks;
+mod varied;
 mod vocab;
 
 use std::fs::File;
@@ -166,6 +167,29 @@ pub struct Options {
     pub bytes: Option<u64>,
     /// Time of the first event, epoch milliseconds UTC.
     pub start_ms: i64,
+    /// How JSON lines are laid out (`app-json` only).
+    pub shape: Shape,
+}
+
+/// How a JSON kind's lines are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shape {
+    /// Keys in a fixed order, whole-number latencies: the first benchmark file's layout.
+    #[default]
+    Plain,
+    /// The same events with shuffled key order, decimal latencies, optional, nested and long
+    /// members and non-ASCII text (see `varied.rs`).
+    Varied,
+}
+
+impl Shape {
+    pub fn from_name(s: &str) -> Option<Shape> {
+        match s {
+            "plain" => Some(Shape::Plain),
+            "varied" => Some(Shape::Varied),
+            _ => None,
+        }
+    }
 }
 
 impl Default for Options {
@@ -175,6 +199,7 @@ impl Default for Options {
             lines: None,
             bytes: None,
             start_ms: DEFAULT_START_MS,
+            shape: Shape::Plain,
         }
     }
 }
@@ -205,6 +230,7 @@ pub fn write_fixtures(dir: &Path) -> io::Result<Vec<PathBuf>> {
             lines: Some(kind.fixture_lines()),
             bytes: None,
             start_ms: DEFAULT_START_MS,
+            shape: Shape::Plain,
         };
         let mut text = Vec::new();
         run(kind, &opts, true, kind.fixture_gap_ms(), &mut text)?;
@@ -238,6 +264,11 @@ fn run(
         (ALL.iter().position(|&k| k == kind).unwrap_or(0) as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let (seed, start) = (opts.seed ^ salt, opts.start_ms);
     match kind {
+        Kind::AppJson if opts.shape == Shape::Varied => drive(
+            &mut varied::Varied::new(kinds::app_json::AppJson::new(seed, start, gap_ms, fixture), seed),
+            opts,
+            out,
+        ),
         Kind::AppJson => drive(
             &mut kinds::app_json::AppJson::new(seed, start, gap_ms, fixture),
             opts,

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Command, FromArgMatches as _};
-use skywatch_loggen::{generate, parse_rfc3339_ms, parse_size, write_fixtures, Kind, Options};
+use skywatch_loggen::{generate, parse_rfc3339_ms, parse_size, write_fixtures, Kind, Options, Shape};
 
 const DEFAULT_LINES: u64 = 10_000;
 
@@ -25,6 +25,7 @@ conformance corpus runs against: one <kind>.log per kind.";
 const EXAMPLES: &str = "\
 Examples:
   loggen app-json --bytes 1G -o app-1g.jsonl     1 GiB of JSON logs, whole lines only
+  loggen app-json --shape varied --bytes 1G -o app-varied-1g.jsonl
   loggen access --lines 1000 --seed 7            1000 nginx lines on stdout
   loggen lambda --start 2024-06-01T12:00:00Z -n 50
   loggen fixtures tests/fixtures/logs";
@@ -46,6 +47,14 @@ struct GenArgs {
     /// Write to FILE instead of stdout (and report the rate on stderr)
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Layout of JSON lines (app-json): plain (fixed key order, whole-number latencies) or
+    /// varied (shuffled keys, decimal latencies, optional/nested/long members, non-ASCII text)
+    #[arg(long, value_name = "SHAPE", default_value = "plain", value_parser = shape_arg)]
+    shape: Shape,
+}
+
+fn shape_arg(s: &str) -> Result<Shape, String> {
+    Shape::from_name(s).ok_or_else(|| format!("`{s}` is not a shape; use plain or varied"))
 }
 
 fn size_arg(s: &str) -> Result<u64, String> {
@@ -115,6 +124,7 @@ fn run() -> anyhow::Result<()> {
         },
         bytes: args.bytes,
         start_ms: args.start,
+        shape: args.shape,
     };
     if let Some(path) = &args.output {
         let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
