@@ -157,7 +157,7 @@ def datafusion_cmd(q):
               "s=pa.schema([('timestamp',pa.string()),('level',pa.string()),('message',pa.string()),"
               "('userId',pa.string()),('path',pa.string()),('status',pa.int64()),('latencyMs',pa.float64()),"
               "('service',pa.string())]);"
-              "ctx=SessionContext();ctx.register_json('app',sys.argv[2],schema=s);"
+              "ctx=SessionContext();ctx.register_json('app',sys.argv[2],schema=s,file_extension='.jsonl');"
               "t=ctx.sql(sys.argv[1]).to_arrow_table().to_pylist();"
               "w=csv.writer(sys.stdout);[w.writerow(list(r.values())) for r in t]")
     return f"{sys.executable} -c {shquote(script)} {shquote(DF_SQL[q])} {shquote(APP)}"

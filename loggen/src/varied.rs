@@ -37,7 +37,7 @@ impl<G: LineGen> Varied<G> {
     pub fn new(inner: G, seed: u64) -> Varied<G> {
         Varied {
             inner,
-            rng: Rng::new(seed ^ 0x5eed_0f_5a4e),
+            rng: Rng::new(seed ^ 0x005e_ed0f_5a4e),
             scratch: Vec::new(),
         }
     }
@@ -95,13 +95,18 @@ impl<G: LineGen> LineGen for Varied<G> {
             pod.insert("restarts".into(), Value::from(rng.below(4)));
             let mut ctx = Map::new();
             ctx.insert("region".into(), Value::from(rng.pick(&REGIONS)));
-            ctx.insert("zone".into(), Value::from(format!("{}", (b'a' + rng.below(3) as u8) as char)));
+            ctx.insert(
+                "zone".into(),
+                Value::from(format!("{}", (b'a' + rng.below(3) as u8) as char)),
+            );
             ctx.insert("pod".into(), Value::Object(pod));
             entries.push(("ctx".into(), Value::Object(ctx)));
         }
         if rng.per_mille(50) {
             let n = rng.range(500, 4000) as usize;
-            let payload: String = (0..n).map(|i| (b'a' + ((i * 7 + n) % 26) as u8) as char).collect();
+            let payload: String = (0..n)
+                .map(|i| (b'a' + ((i * 7 + n) % 26) as u8) as char)
+                .collect();
             entries.push(("payload".into(), Value::String(payload)));
         }
         rng.shuffle(&mut entries);

@@ -15,7 +15,7 @@
 use memchr::memmem::Finder;
 
 use super::json_fields::{
-    bool_value, escape_that_may_spell, number_value, scan_string, unescape_into, valid_through,
+    bool_value, escape_that_may_spell, number_value, scan_string, unescape_into, valid_through_with_keys,
     MAX_FIELDS_PER_EVENT,
 };
 use crate::value::Value;
@@ -207,9 +207,26 @@ impl KeyFinder {
             }
             found[k] = (value_start, end, kind);
         }
-        // Keys before any `{` or `[` byte are at the top level.
-        if memchr::memchr2(b'{', b'[', &bytes[first + 1..furthest]).is_some() {
-            return false;
+        // Keys before any `{` or `[` byte are at the top level. Past one (a nested object or an
+        // array before a key, as when keys come in any order), the structural check below
+        // proves each key found is a member of the top-level object.
+        let nested_before = memchr::memchr2(b'{', b'[', &bytes[first + 1..furthest]).is_some();
+        let mut keys_at = [0usize; 16];
+        let mut n_keys = 0;
+        if nested_before {
+            for (k, (_, finder)) in self.keys.iter().enumerate() {
+                let (value_start, _, kind) = found[k];
+                if kind == KIND_ABSENT {
+                    continue;
+                }
+                // The key's opening quote: its needle `"key":` ends where the value (after
+                // optional blanks) starts.
+                let Some(quote) = key_quote_before(bytes, value_start, finder.needle().len()) else {
+                    return false;
+                };
+                keys_at[n_keys] = quote;
+                n_keys += 1;
+            }
         }
         // The line up to the last value read must read as JSON, within the field limit: the
         // full scan's fields are the ones before a break, the first 200.
@@ -218,14 +235,30 @@ impl KeyFinder {
             .filter(|&&(_, _, kind)| kind != KIND_ABSENT)
             .map(|&(_, end, _)| end)
             .max();
-        last_value
-            .is_none_or(|end| valid_through(bytes, end).is_some_and(|leaves| leaves <= MAX_FIELDS_PER_EVENT))
+        last_value.is_none_or(|end| {
+            valid_through_with_keys(bytes, end, &keys_at[..n_keys])
+                .is_some_and(|leaves| leaves <= MAX_FIELDS_PER_EVENT)
+        })
     }
+}
+
+/// Where the `"key":` needle of `len` bytes that precedes the value at `value_start` (blanks
+/// allowed between its colon and the value) begins.
+fn key_quote_before(bytes: &[u8], value_start: usize, len: usize) -> Option<usize> {
+    let mut colon_end = value_start;
+    while colon_end > 0 && matches!(bytes[colon_end - 1], b' ' | b'\t' | b'\n' | b'\r') {
+        colon_end -= 1;
+    }
+    colon_end.checked_sub(len)
 }
 
 /// Whether `body` has a `\u` escape (which could spell a key's letters).
 fn has_unicode_escape(body: &[u8]) -> bool {
-    memchr::memchr_iter(b'\\', body).any(|i| body.get(i + 1) == Some(&b'u'))
+    // One SIMD search for the pair (stack traces have many other escapes), with a searcher
+    // built once.
+    static UNICODE_ESCAPE: std::sync::LazyLock<Finder<'static>> =
+        std::sync::LazyLock::new(|| Finder::new(b"\\u").into_owned());
+    UNICODE_ESCAPE.find(body).is_some()
 }
 
 const KIND_STR: u8 = 1;

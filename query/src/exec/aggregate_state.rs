@@ -9,6 +9,7 @@ use crate::fx_hash::FxHasher;
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 use crate::exec::distinct::Distinct;
+use crate::exec::exact_sum::ExactSum;
 use crate::exec::natural_order::natural_cmp;
 use crate::plan::aggregate::AggKind;
 use crate::value::Value;
@@ -19,14 +20,9 @@ use crate::value::Value;
 pub enum AggState {
     Count(u64),
     Distinct(Box<Distinct>),
-    Sum {
-        sum: f64,
-        n: u64,
-    },
-    Mean {
-        sum: f64,
-        n: u64,
-    },
+    /// Exact, so the answer does not depend on the order rows arrive in (threads, pieces).
+    Sum(Box<ExactSum>),
+    Mean(Box<ExactSum>),
     /// min and max prefer numbers: text values count only when no value is a number.
     Min(Box<Extreme>),
     Max(Box<Extreme>),
@@ -43,8 +39,8 @@ impl AggState {
         match kind {
             AggKind::Count => AggState::Count(0),
             AggKind::CountDistinct => AggState::Distinct(Box::default()),
-            AggKind::Sum => AggState::Sum { sum: 0.0, n: 0 },
-            AggKind::Avg => AggState::Mean { sum: 0.0, n: 0 },
+            AggKind::Sum => AggState::Sum(Box::default()),
+            AggKind::Avg => AggState::Mean(Box::default()),
             AggKind::Min => AggState::Min(Box::default()),
             AggKind::Max => AggState::Max(Box::default()),
             AggKind::Pct(p) => AggState::Pct(Box::new(Percentile::new(p))),
@@ -67,10 +63,9 @@ impl AggState {
                     distinct.add(&text);
                 }
             }
-            AggState::Sum { sum, n } | AggState::Mean { sum, n } => {
+            AggState::Sum(sum) | AggState::Mean(sum) => {
                 if let Some(x) = value.as_number() {
-                    *sum += x;
-                    *n += 1;
+                    sum.add(x);
                 }
             }
             AggState::Min(best) => best.add(value, std::cmp::Ordering::Less),
@@ -109,11 +104,7 @@ impl AggState {
         match (self, other) {
             (AggState::Count(a), AggState::Count(b)) => *a += b,
             (AggState::Distinct(a), AggState::Distinct(b)) => a.merge(*b),
-            (AggState::Sum { sum, n }, AggState::Sum { sum: s2, n: n2 })
-            | (AggState::Mean { sum, n }, AggState::Mean { sum: s2, n: n2 }) => {
-                *sum += s2;
-                *n += n2;
-            }
+            (AggState::Sum(a), AggState::Sum(b)) | (AggState::Mean(a), AggState::Mean(b)) => a.merge(&b),
             (AggState::Min(a), AggState::Min(b)) => a.merge(*b, std::cmp::Ordering::Less),
             (AggState::Max(a), AggState::Max(b)) => a.merge(*b, std::cmp::Ordering::Greater),
             (AggState::Pct(a), AggState::Pct(b)) => a.merge(*b),
@@ -139,8 +130,10 @@ impl AggState {
         match self {
             AggState::Count(n) => Some(Value::Num(n as f64)),
             AggState::Distinct(distinct) => Some(Value::Num(distinct.count() as f64)),
-            AggState::Sum { sum, n } => (n > 0).then_some(()).and_then(|()| Value::num(sum)),
-            AggState::Mean { sum, n } => (n > 0).then_some(()).and_then(|()| Value::num(sum / n as f64)),
+            AggState::Sum(sum) => (sum.n > 0).then_some(()).and_then(|()| Value::num(sum.value())),
+            AggState::Mean(sum) => (sum.n > 0)
+                .then_some(())
+                .and_then(|()| Value::num(sum.value() / sum.n as f64)),
             AggState::Min(e) | AggState::Max(e) => {
                 let Extreme { number, text } = *e;
                 number.map(|(_, v)| v).or(text)
@@ -153,6 +146,22 @@ impl AggState {
             AggState::Earliest(v) | AggState::Latest(v) => v.map(|b| b.1),
         }
     }
+}
+
+/// An [`ExactSum`] as [`AggState::encode`] wrote it: terms, special sum, partials.
+fn decode_sum(input: &mut crate::exec::encoding::Reader<'_>) -> Option<ExactSum> {
+    let n = input.u64()?;
+    let special = input.f64()?;
+    let count = usize::try_from(input.u64()?).ok()?;
+    // A few partials at most; a larger count is a corrupt spill file.
+    if count > 64 {
+        return None;
+    }
+    let mut partials = Vec::with_capacity(count);
+    for _ in 0..count {
+        partials.push(input.f64()?);
+    }
+    Some(ExactSum::from_parts(&partials, special, n))
 }
 
 /// Spilling a state to disk and reading it back (see [`crate::exec::spill`]).
@@ -171,9 +180,14 @@ impl AggState {
         match self {
             AggState::Count(n) => put_u64(out, *n),
             AggState::Distinct(d) => d.encode(out),
-            AggState::Sum { sum, n } | AggState::Mean { sum, n } => {
-                put_f64(out, *sum);
-                put_u64(out, *n);
+            AggState::Sum(sum) | AggState::Mean(sum) => {
+                put_u64(out, sum.n);
+                put_f64(out, sum.special());
+                let partials: Vec<f64> = sum.partials().copied().collect();
+                put_u64(out, partials.len() as u64);
+                for p in partials {
+                    put_f64(out, p);
+                }
             }
             AggState::Min(e) | AggState::Max(e) => {
                 match &e.number {
@@ -222,14 +236,8 @@ impl AggState {
         Some(match kind {
             AggKind::Count => AggState::Count(input.u64()?),
             AggKind::CountDistinct => AggState::Distinct(Box::new(Distinct::decode(input)?)),
-            AggKind::Sum => AggState::Sum {
-                sum: input.f64()?,
-                n: input.u64()?,
-            },
-            AggKind::Avg => AggState::Mean {
-                sum: input.f64()?,
-                n: input.u64()?,
-            },
+            AggKind::Sum => AggState::Sum(Box::new(decode_sum(input)?)),
+            AggKind::Avg => AggState::Mean(Box::new(decode_sum(input)?)),
             AggKind::Min | AggKind::Max => {
                 let number = if input.u8()? == 0 {
                     None
@@ -288,7 +296,8 @@ impl AggState {
             _ => 0,
         };
         match self {
-            AggState::Count(_) | AggState::Sum { .. } | AggState::Mean { .. } => 0,
+            AggState::Count(_) => 0,
+            AggState::Sum(_) | AggState::Mean(_) => 64,
             AggState::Distinct(d) => 64 + d.heap_bytes(),
             AggState::Min(e) | AggState::Max(e) => {
                 96 + e.number.as_ref().map_or(0, |(_, v)| value(v)) + e.text.as_ref().map_or(0, value)

@@ -11,6 +11,7 @@ mod direct_stats;
 pub mod distinct;
 pub mod encoding;
 pub mod eval;
+pub mod exact_sum;
 pub mod extract;
 mod feed;
 pub mod groups;
