@@ -373,21 +373,9 @@ impl AlarmsPart {
 
     /// How long the window must keep datums for the rules.
     fn keep_ms(&self) -> i64 {
-        let settings = self.evaluator.settings();
         self.evaluator
-            .rules()
-            .alarms
-            .iter()
-            .filter_map(|a| match a {
-                Alarm::Metric(m) => Some(
-                    i64::from(settings.range_for(m.evaluation_periods) + 1)
-                        * i64::from(m.period_secs())
-                        * 1000,
-                ),
-                Alarm::Composite(_) => None,
-            })
-            .max()
-            .unwrap_or(0)
+            .settings()
+            .longest_range_ms(self.evaluator.rules(), 1)
             + WINDOW_MARGIN_MS
     }
 

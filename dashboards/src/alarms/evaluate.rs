@@ -64,6 +64,25 @@ impl Settings {
     pub fn range_for(&self, n: u32) -> u32 {
         self.range_periods.unwrap_or(n + (n / 3).max(2)).max(n)
     }
+
+    /// How far back the longest evaluation range of `rules` reaches, in milliseconds, with
+    /// `extra_periods` more of each alarm's period (the one in progress, for a window that must
+    /// hold every datapoint an evaluation may read).
+    pub fn longest_range_ms(&self, rules: &Rules, extra_periods: u32) -> i64 {
+        rules
+            .alarms
+            .iter()
+            .filter_map(|a| match a {
+                Alarm::Metric(m) => Some(
+                    i64::from(self.range_for(m.evaluation_periods) + extra_periods)
+                        * i64::from(m.period_secs())
+                        * 1000,
+                ),
+                Alarm::Composite(_) => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// What the evaluator knows about one alarm; kept across restarts by [`Snapshot`].

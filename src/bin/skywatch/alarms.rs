@@ -211,22 +211,6 @@ impl Source {
     }
 }
 
-/// The longest evaluation range of `rules`, in ms: how long after the last datapoint a replay
-/// still has something to say.
-fn longest_range_ms(rules: &Rules, settings: &Settings) -> i64 {
-    rules
-        .alarms
-        .iter()
-        .filter_map(|a| match a {
-            Alarm::Metric(m) => {
-                Some(i64::from(settings.range_for(m.evaluation_periods)) * i64::from(m.period_secs()) * 1000)
-            }
-            Alarm::Composite(_) => None,
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 fn eval(args: &EvalArgs) -> ExitCode {
     let rules = match load(&args.file) {
         Ok(rules) => rules,
@@ -274,7 +258,7 @@ fn eval(args: &EvalArgs) -> ExitCode {
         } else {
             dir
         };
-        let since = from.unwrap_or(now_ms - 3 * 3_600_000) - longest_range_ms(&rules, &settings);
+        let since = from.unwrap_or(now_ms - 3 * 3_600_000) - settings.longest_range_ms(&rules, 0);
         match StoreSource::read(&metrics, since) {
             Ok(store) => {
                 if store.malformed_lines() > 0 {
@@ -295,7 +279,7 @@ fn eval(args: &EvalArgs) -> ExitCode {
     let (from, to) = match (&source, source.time_range()) {
         (Source::File(_), Some((first, last))) => (
             from.unwrap_or(first),
-            to.unwrap_or(last + longest_range_ms(&rules, &settings)),
+            to.unwrap_or(last + settings.longest_range_ms(&rules, 0)),
         ),
         (Source::File(_), None) => (from.unwrap_or(now_ms), to.unwrap_or(now_ms)),
         (Source::Store(_), _) => (from.unwrap_or(now_ms - 3 * 3_600_000), to.unwrap_or(now_ms)),
