@@ -1,16 +1,10 @@
 //! Running state of each aggregate function, per group. States merge, so partial aggregates built
 //! on several threads combine into one answer.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
-use crate::fx_hash::FxHasher;
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-
 use crate::exec::distinct::Distinct;
 use crate::exec::exact_sum::ExactSum;
 use crate::exec::natural_order::natural_cmp;
+use crate::exec::value_counts::ValueCounts;
 use crate::plan::aggregate::AggKind;
 use crate::value::Value;
 
@@ -208,8 +202,8 @@ impl AggState {
                     put_u64(out, n);
                 }
                 put_u64(out, p.sparse.len() as u64);
-                for (&bits, &n) in &p.sparse {
-                    put_u64(out, bits);
+                for (value, n) in p.sparse.pairs() {
+                    put_u64(out, value.to_bits());
                     put_u64(out, n);
                 }
             }
@@ -264,10 +258,10 @@ impl AggState {
                     dense.push(input.u64()?);
                 }
                 let sparse_len = input.u64()?;
-                let mut sparse = FxMap::default();
+                let mut sparse = ValueCounts::default();
                 for _ in 0..sparse_len {
                     let bits = input.u64()?;
-                    sparse.insert(bits, input.u64()?);
+                    sparse.add(f64::from_bits(bits), input.u64()?);
                 }
                 AggState::Pct(Box::new(Percentile {
                     p,
@@ -302,7 +296,7 @@ impl AggState {
             AggState::Min(e) | AggState::Max(e) => {
                 96 + e.number.as_ref().map_or(0, |(_, v)| value(v)) + e.text.as_ref().map_or(0, value)
             }
-            AggState::Pct(p) => 96 + p.dense.capacity() * 8 + p.sparse.capacity() * 24,
+            AggState::Pct(p) => 96 + p.dense.capacity() * 8 + p.sparse.capacity() * 16,
             AggState::Stddev(_) => 32,
             AggState::Earliest(b) | AggState::Latest(b) => b.as_ref().map_or(0, |b| 48 + value(&b.1)),
             AggState::SortsFirst(v) | AggState::SortsLast(v) => v.as_ref().map_or(0, value),
@@ -318,8 +312,8 @@ pub struct Percentile {
     p: f64,
     /// `dense[v]`: how many times the whole number `v` was added.
     dense: Vec<u64>,
-    /// Counts of other values, by their bits.
-    sparse: FxMap<u64, u64>,
+    /// Counts of other values.
+    sparse: ValueCounts,
     added: u64,
 }
 
@@ -333,7 +327,7 @@ impl Percentile {
         Percentile {
             p,
             dense: Vec::new(),
-            sparse: FxMap::default(),
+            sparse: ValueCounts::default(),
             added: 0,
         }
     }
@@ -356,9 +350,7 @@ impl Percentile {
                 return;
             }
         }
-        // -0.0 and 0.0 are one value.
-        let x = if x == 0.0 { 0.0 } else { x };
-        *self.sparse.entry(x.to_bits()).or_insert(0) += n;
+        self.sparse.add(x, n);
     }
 
     fn merge(&mut self, other: Percentile) {
@@ -367,8 +359,8 @@ impl Percentile {
                 self.add(v as f64, n);
             }
         }
-        for (bits, n) in other.sparse {
-            self.add(f64::from_bits(bits), n);
+        for (value, n) in other.sparse.sorted() {
+            self.add(value, n);
         }
     }
 
@@ -380,10 +372,13 @@ impl Percentile {
             .filter(|(_, n)| **n > 0)
             .map(|(v, n)| (v as f64, *n))
             .collect();
-        // A whole number may be in both places (counted in the map before the array reached
-        // it); equal values sort next to each other, which is all the walk below needs.
-        values.extend(self.sparse.into_iter().map(|(bits, n)| (f64::from_bits(bits), n)));
-        values.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Both lists are sorted: merged in order. A whole number may be in both places (counted
+        // in the other list before the array reached it); equal values next to each other are
+        // all the walk below needs.
+        let sparse = self.sparse.sorted();
+        if !sparse.is_empty() {
+            values = merge_sorted(values, sparse);
+        }
         let total: u64 = values.iter().map(|(_, n)| n).sum();
         if total == 0 {
             return None;
@@ -398,6 +393,21 @@ impl Percentile {
             }
         }
         values.last().and_then(|(v, _)| Value::num(*v))
+    }
+}
+
+/// Two lists sorted by value as one.
+fn merge_sorted(a: Vec<(f64, u64)>, b: Vec<(f64, u64)>) -> Vec<(f64, u64)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.0.total_cmp(&y.0).is_le(),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return out,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
     }
 }
 

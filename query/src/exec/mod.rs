@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod prefilter;
 pub mod sort_spill;
 pub mod spill;
+pub mod value_counts;
 mod work;
 
 use std::fmt;
