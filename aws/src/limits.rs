@@ -57,3 +57,35 @@ pub const MAX_LOG_EVENT_AGE_MS: i64 = 14 * 24 * 3_600_000;
 /// How far ahead an event may be. API reference: "None of the log events in the batch can be
 /// more than 2 hours in the future."
 pub const MAX_LOG_EVENT_AHEAD_MS: i64 = 2 * 3_600_000;
+
+/// CloudWatch's standard units (`StandardUnit` in the CloudWatch API), as PutMetricData,
+/// EMF and alarm rules name them.
+pub const STANDARD_UNITS: [&str; 27] = [
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];

@@ -340,35 +340,7 @@ pub const WINDOWS_PLUGINS: &[&str] = &[
 ];
 
 /// CloudWatch's standard units (`StandardUnit`).
-pub const UNITS: &[&str] = &[
-    "Seconds",
-    "Microseconds",
-    "Milliseconds",
-    "Bytes",
-    "Kilobytes",
-    "Megabytes",
-    "Gigabytes",
-    "Terabytes",
-    "Bits",
-    "Kilobits",
-    "Megabits",
-    "Gigabits",
-    "Terabits",
-    "Percent",
-    "Count",
-    "Bytes/Second",
-    "Kilobytes/Second",
-    "Megabytes/Second",
-    "Gigabytes/Second",
-    "Terabytes/Second",
-    "Bits/Second",
-    "Kilobits/Second",
-    "Megabits/Second",
-    "Gigabits/Second",
-    "Terabits/Second",
-    "Count/Second",
-    "None",
-];
+pub const UNITS: &[&str] = &skywatch_aws::limits::STANDARD_UNITS;
 
 /// The `${aws:…}` values global `append_dimensions` may take, by dimension name.
 pub const EC2_DIMENSIONS: &[(&str, &str)] = &[

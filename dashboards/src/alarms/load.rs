@@ -421,68 +421,38 @@ impl Ctx {
 
     fn tags(&mut self, obj: &mut Obj<'_>) -> Vec<Tag> {
         let key = self.k("tags", "Tags");
-        let Some(v) = obj.get(key) else { return Vec::new() };
-        let path = obj.path(key);
-        let mut tags = Vec::new();
-        match self.form {
-            Form::Toml => {
-                let Some(t) = self.object(v, path.clone()) else {
-                    return tags;
-                };
-                for (k, v) in t.map {
-                    match v {
-                        Value::String(s) => tags.push(Tag {
-                            key: k.clone(),
-                            value: s.clone(),
-                        }),
-                        other => self.problem(
-                            &t.path(k),
-                            format!("expected a string, found {}", type_name(other)),
-                        ),
-                    }
-                }
-            }
-            Form::Json => {
-                let Some(list) = self.array(v, &path) else {
-                    return tags;
-                };
-                for (i, item) in list.iter().enumerate() {
-                    let Some(mut t) = self.object(item, format!("{path}[{i}]")) else {
-                        continue;
-                    };
-                    let k = self.required_string(&mut t, "Key");
-                    let val = self.required_string(&mut t, "Value");
-                    self.finish(&t, &["Key", "Value"]);
-                    if let (Some(key), Some(value)) = (k, val) {
-                        tags.push(Tag { key, value });
-                    }
-                }
-            }
-        }
-        if tags.len() > limits::MAX_TAGS {
+        let Some((pairs, path)) = self.name_value_pairs(obj, key, ("Key", "Value")) else {
+            return Vec::new();
+        };
+        if pairs.len() > limits::MAX_TAGS {
             self.problem(
                 &path,
-                format!("{} tags; AWS allows at most {}", tags.len(), limits::MAX_TAGS),
+                format!("{} tags; AWS allows at most {}", pairs.len(), limits::MAX_TAGS),
             );
         }
-        tags
+        pairs.into_iter().map(|(key, value)| Tag { key, value }).collect()
     }
 
-    fn dimensions(&mut self, obj: &mut Obj<'_>, key: &str) -> Vec<Dimension> {
-        let Some(v) = obj.get(key) else { return Vec::new() };
+    /// A table of strings in TOML (`{ name = "value" }`), or a list of
+    /// `{"<name_field>": …, "<value_field>": …}` objects in JSON (`Dimensions`, `Tags`); with
+    /// the key's path, or `None` when the key is not there.
+    fn name_value_pairs(
+        &mut self,
+        obj: &mut Obj<'_>,
+        key: &str,
+        (name_field, value_field): (&str, &str),
+    ) -> Option<(Vec<(String, String)>, String)> {
+        let v = obj.get(key)?;
         let path = obj.path(key);
-        let mut dims = Vec::new();
+        let mut pairs = Vec::new();
         match self.form {
             Form::Toml => {
                 let Some(t) = self.object(v, path.clone()) else {
-                    return dims;
+                    return Some((pairs, path));
                 };
                 for (k, v) in t.map {
                     match v {
-                        Value::String(s) => dims.push(Dimension {
-                            name: k.clone(),
-                            value: s.clone(),
-                        }),
+                        Value::String(s) => pairs.push((k.clone(), s.clone())),
                         other => self.problem(
                             &t.path(k),
                             format!("expected a string, found {}", type_name(other)),
@@ -492,21 +462,32 @@ impl Ctx {
             }
             Form::Json => {
                 let Some(list) = self.array(v, &path) else {
-                    return dims;
+                    return Some((pairs, path));
                 };
                 for (i, item) in list.iter().enumerate() {
                     let Some(mut d) = self.object(item, format!("{path}[{i}]")) else {
                         continue;
                     };
-                    let name = self.required_string(&mut d, "Name");
-                    let value = self.required_string(&mut d, "Value");
-                    self.finish(&d, &["Name", "Value"]);
+                    let name = self.required_string(&mut d, name_field);
+                    let value = self.required_string(&mut d, value_field);
+                    self.finish(&d, &[name_field, value_field]);
                     if let (Some(name), Some(value)) = (name, value) {
-                        dims.push(Dimension { name, value });
+                        pairs.push((name, value));
                     }
                 }
             }
         }
+        Some((pairs, path))
+    }
+
+    fn dimensions(&mut self, obj: &mut Obj<'_>, key: &str) -> Vec<Dimension> {
+        let Some((pairs, path)) = self.name_value_pairs(obj, key, ("Name", "Value")) else {
+            return Vec::new();
+        };
+        let dims: Vec<Dimension> = pairs
+            .into_iter()
+            .map(|(name, value)| Dimension { name, value })
+            .collect();
         if dims.len() > limits::MAX_DIMENSIONS {
             self.problem(
                 &path,

@@ -403,35 +403,7 @@ pub struct CompositeAlarm {
 }
 
 /// The CloudWatch standard units (StandardUnit).
-pub const STANDARD_UNITS: [&str; 27] = [
-    "Seconds",
-    "Microseconds",
-    "Milliseconds",
-    "Bytes",
-    "Kilobytes",
-    "Megabytes",
-    "Gigabytes",
-    "Terabytes",
-    "Bits",
-    "Kilobits",
-    "Megabits",
-    "Gigabits",
-    "Terabits",
-    "Percent",
-    "Count",
-    "Bytes/Second",
-    "Kilobytes/Second",
-    "Megabytes/Second",
-    "Gigabytes/Second",
-    "Terabytes/Second",
-    "Bits/Second",
-    "Kilobits/Second",
-    "Megabits/Second",
-    "Gigabits/Second",
-    "Terabits/Second",
-    "Count/Second",
-    "None",
-];
+pub use skywatch_aws::limits::STANDARD_UNITS;
 
 /// `arn:aws:cloudwatch:<region>:<account>:alarm:<name>`.
 pub fn alarm_arn(region: &str, account_id: &str, name: &str) -> String {
