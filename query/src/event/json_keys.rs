@@ -205,6 +205,16 @@ impl KeyFinder {
             if escapes && escape_that_may_spell(rest, in_key).is_some() {
                 return false;
             }
+            // The full scan skips a null, so an earlier value of the key (spaced from its colon,
+            // or spelled with `\u`, which the search above passes over) would stay: decline
+            // unless this is the key's first mention.
+            if kind == KIND_NONE {
+                let before = &bytes[first + 1..at];
+                if quoted.find(before).is_some() || escapes && escape_that_may_spell(before, in_key).is_some()
+                {
+                    return false;
+                }
+            }
             found[k] = (value_start, end, kind);
         }
         // Keys before any `{` or `[` byte are at the top level. Past one (a nested object or an
@@ -349,6 +359,14 @@ mod tests {
 
     #[test]
     fn declines_what_it_cannot_prove() {
+        // A null after an earlier value the search passed over: the full scan keeps the earlier.
+        for line in [
+            r#"{"a" :1,"a":null}"#,
+            r#"{"\u0061":1,"a":null}"#,
+            r#"{"a" :1,"n":{},"a":null}"#,
+        ] {
+            assert_eq!(fast(&["a"], line), None, "{line}");
+        }
         // A key only found after a nested object may itself be nested.
         assert!(fast(&["status"], r#"{"http":{"status":1},"status":2}"#).is_none());
         // A key whose name occurs again after its value may be repeated (the last value counts).
@@ -414,6 +432,7 @@ mod tests {
             ("b", r#""b":true"#),
             ("s", r#""s":"a\\""#),
             ("a", r#""a":-0.5e3"#),
+            ("a", r#""a":null"#),
             ("b", r#""b":"\ud83d\ude00""#),
         ];
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;

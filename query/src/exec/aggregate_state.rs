@@ -201,8 +201,9 @@ impl AggState {
                 for &n in &p.dense {
                     put_u64(out, n);
                 }
-                put_u64(out, p.sparse.len() as u64);
-                for (value, n) in p.sparse.pairs() {
+                let pairs = p.sparse.pairs();
+                put_u64(out, pairs.len() as u64);
+                for (value, n) in pairs {
                     put_u64(out, value.to_bits());
                     put_u64(out, n);
                 }

@@ -4,7 +4,8 @@
 //! (`11.9 + 0.3 + …`) can differ in the last bits. Here each addition is exact: the running sum
 //! is kept as a few non-overlapping doubles (Shewchuk's partials, as in Python's `math.fsum`),
 //! and the result is the correctly rounded sum of all terms. Most data needs one or two
-//! partials, kept inline.
+//! partials, kept inline. One limit: a sum that overflows a double on the way (terms near
+//! ±1.8e308) is kept plainly from then on, so it may still depend on the order.
 
 /// Partials kept without an allocation.
 const INLINE: usize = 3;
@@ -76,7 +77,8 @@ impl ExactSum {
             }
             x = hi;
         }
-        if x != 0.0 || kept == 0 {
+        // Zeros are not kept (a sum of nothing but -0.0 is 0.0, as in `math.fsum`).
+        if x != 0.0 {
             buf[kept] = x;
             kept += 1;
         }
@@ -224,6 +226,7 @@ mod tests {
         assert_eq!(exact(&[1e308, 1e308]), f64::INFINITY);
         assert!(exact(&[f64::INFINITY, f64::NEG_INFINITY]).is_nan());
         assert_eq!(exact(&[]), 0.0);
+        assert_eq!(exact(&[-0.0, -0.0]).to_bits(), 0.0_f64.to_bits());
         // Python: math.fsum([1, 1e-16, 1e-16]) == 1.0000000000000002
         assert_eq!(exact(&[1.0, 1e-16, 1e-16]), 1.000_000_000_000_000_2);
         let parts = {

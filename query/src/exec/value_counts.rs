@@ -4,8 +4,11 @@
 //! at a time while the chunk is in cache, and merged into sorted runs of similar size (so each
 //! value is merged O(log n) times, sequentially). Equal values are counted once per run.
 
-/// Values appended before they are sorted into a run.
+/// Values appended before they are sorted into a run, at most...
 const CHUNK: usize = 8192;
+/// ...and at least (below it, as many as the runs already hold: a group with few distinct values
+/// stays small however many rows it has).
+const MIN_CHUNK: usize = 64;
 
 /// Counts of numbers, by value. Keys are the numbers' bits mapped so that unsigned order is the
 /// numbers' total order (negative numbers before positive ones), and -0.0 is 0.0.
@@ -35,7 +38,8 @@ impl ValueCounts {
     /// Counts `x` `n` more times.
     pub fn add(&mut self, x: f64, n: u64) {
         self.pending.push((key_of(x), n));
-        if self.pending.len() >= CHUNK {
+        let held: usize = self.runs.iter().map(Vec::len).sum();
+        if self.pending.len() >= held.clamp(MIN_CHUNK, CHUNK) {
             self.flush();
         }
     }
@@ -49,9 +53,9 @@ impl ValueCounts {
         if self.pending.is_empty() {
             return;
         }
-        let mut chunk = std::mem::take(&mut self.pending);
-        chunk.sort_unstable_by_key(|&(k, _)| k);
-        let run = compact(chunk);
+        self.pending.sort_unstable_by_key(|&(k, _)| k);
+        let run = compact(&self.pending);
+        self.pending.clear();
         self.runs.push(run);
         // Size tiers: merge while the newest run is at least half the one before it.
         while self.runs.len() >= 2 {
@@ -76,12 +80,16 @@ impl ValueCounts {
         merged.into_iter().map(|(k, n)| (value_of(k), n)).collect()
     }
 
-    /// Every value and its count, in no particular order (for spilling and merging).
-    pub fn pairs(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
-        self.pending
+    /// Every value once with its count, in increasing order, without changing the counts (for
+    /// spilling).
+    pub fn pairs(&self) -> Vec<(f64, u64)> {
+        let mut pending = self.pending.clone();
+        pending.sort_unstable_by_key(|&(k, _)| k);
+        let merged = self
+            .runs
             .iter()
-            .chain(self.runs.iter().flatten())
-            .map(|&(k, n)| (value_of(k), n))
+            .fold(compact(&pending), |acc, run| merge(&acc, run));
+        merged.into_iter().map(|(k, n)| (value_of(k), n)).collect()
     }
 
     /// How many entries are held (a value may be in several runs).
@@ -94,10 +102,11 @@ impl ValueCounts {
     }
 }
 
-/// A sorted list with equal keys' counts added together.
-fn compact(sorted: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    let mut out: Vec<(u64, u64)> = Vec::with_capacity(sorted.len());
-    for (k, n) in sorted {
+/// A sorted list with equal keys' counts added together (allocated to its size).
+fn compact(sorted: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let distinct = 1 + sorted.windows(2).filter(|w| w[0].0 != w[1].0).count();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(distinct.min(sorted.len()));
+    for &(k, n) in sorted {
         match out.last_mut() {
             Some(last) if last.0 == k => last.1 += n,
             _ => out.push((k, n)),
@@ -183,8 +192,19 @@ mod tests {
             *expected.entry(key_of(v)).or_default() += 1;
         }
         let expected: Vec<(f64, u64)> = expected.into_iter().map(|(k, n)| (value_of(k), n)).collect();
-        let pairs: u64 = counts.pairs().map(|(_, n)| n).sum();
-        assert_eq!(pairs, 50_000);
+        let pairs = counts.pairs();
+        assert_eq!(pairs.iter().map(|(_, n)| n).sum::<u64>(), 50_000);
+        assert_eq!(pairs, expected);
         assert_eq!(counts.sorted(), expected);
+        // Many rows of a few values stay a few entries.
+        let mut few = ValueCounts::default();
+        for i in 0..100_000 {
+            few.add(f64::from(i % 5) + 0.5, 1);
+        }
+        assert!(few.capacity() < 2 * MIN_CHUNK, "{}", few.capacity());
+        assert_eq!(
+            few.sorted(),
+            (0..5).map(|v| (f64::from(v) + 0.5, 20_000)).collect::<Vec<_>>()
+        );
     }
 }
