@@ -30,7 +30,7 @@ fn hostname() -> String {
 }
 
 /// A config sending mem and swap every second, flushed every second, tagged `test=<tag>`.
-fn cloudwatch_config(tag: &str, output: &str) -> String {
+pub(crate) fn cloudwatch_config(tag: &str, output: &str) -> String {
     format!(
         r#"
 [agent]

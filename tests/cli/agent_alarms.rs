@@ -46,22 +46,8 @@ ok_actions = ["{topic}"]
 }
 
 fn agent_config(tag: &str, output: &str) -> String {
-    format!(
-        r#"
-[agent]
-metrics_collection_interval = 1
-[outputs]
-metrics = "{output}"
-[metrics]
-force_flush_interval = 1
-[metrics.mem]
-measurement = ["used_percent"]
-append_dimensions = {{ test = "{tag}" }}
-[alarms]
-rules = "rules.toml"
-account_id = "123456789012"
-"#
-    )
+    crate::agent::cloudwatch_config(tag, output)
+        + "[alarms]\nrules = \"rules.toml\"\naccount_id = \"123456789012\"\n"
 }
 
 /// A topic with a queue subscribed to it: (topic ARN, queue URL).

@@ -23,6 +23,27 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `skywatch alarms eval RULES --datapoints FILE` and `extra` arguments.
+fn eval_file(rules: &std::path::Path, datapoints: &std::path::Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "alarms",
+        "eval",
+        rules.to_str().unwrap(),
+        "--datapoints",
+        datapoints.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    skywatch(&args, &[])
+}
+
+/// One JSON value per line of `out`'s stdout.
+fn json_lines(out: &Output) -> Vec<Value> {
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// 12 datapoints 10 s apart: six at 25, then six at 10.
 fn datapoints(start_s: i64) -> String {
     (0..12)
@@ -175,21 +196,9 @@ fn eval_replays_a_datapoints_file_and_the_agents_store_alike() {
     let start_s = 1_796_640_000;
     let file = dir.path().join("datapoints.jsonl");
     std::fs::write(&file, datapoints(start_s)).unwrap();
-    let out = skywatch(
-        &[
-            "alarms",
-            "eval",
-            rules_file.to_str().unwrap(),
-            "--datapoints",
-            file.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let out = eval_file(&rules_file, &file, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let timeline: Vec<Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let timeline = json_lines(&out);
     let states: Vec<(&str, &str, &str)> = timeline
         .iter()
         .map(|t| {
@@ -251,25 +260,11 @@ fn eval_replays_a_datapoints_file_and_the_agents_store_alike() {
         &[],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let from_store: Vec<Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let from_store = json_lines(&out);
     assert_eq!(from_store, timeline);
 
     // As CloudWatch would publish them, and as EventBridge events.
-    let out = skywatch(
-        &[
-            "alarms",
-            "eval",
-            rules_file.to_str().unwrap(),
-            "--datapoints",
-            file.to_str().unwrap(),
-            "--format",
-            "sns",
-        ],
-        &[],
-    );
+    let out = eval_file(&rules_file, &file, &["--format", "sns"]);
     let first: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(
         first["Subject"],
@@ -277,34 +272,14 @@ fn eval_replays_a_datapoints_file_and_the_agents_store_alike() {
     );
     let message: Value = serde_json::from_str(first["Message"].as_str().unwrap()).unwrap();
     assert_eq!(message["Trigger"]["Statistic"], "AVERAGE");
-    let out = skywatch(
-        &[
-            "alarms",
-            "eval",
-            rules_file.to_str().unwrap(),
-            "--datapoints",
-            file.to_str().unwrap(),
-            "--format",
-            "eventbridge",
-        ],
-        &[],
-    );
+    let out = eval_file(&rules_file, &file, &["--format", "eventbridge"]);
     let event: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(event["detail-type"], "CloudWatch Alarm State Change");
     assert_eq!(event["detail"]["state"]["value"], "ALARM");
 
     // A malformed datapoint line is named, and nothing is replayed.
     std::fs::write(&file, datapoints(start_s) + "{\"Namespace\": 5}\n").unwrap();
-    let out = skywatch(
-        &[
-            "alarms",
-            "eval",
-            rules_file.to_str().unwrap(),
-            "--datapoints",
-            file.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let out = eval_file(&rules_file, &file, &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("line 13"), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
