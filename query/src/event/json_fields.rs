@@ -17,6 +17,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 
+use super::special_bytes::SpecialBytes;
 use crate::value::Value;
 
 /// Leaves kept per JSON event: the first 200 in document order. Leaves are counted whether or not
@@ -229,6 +230,8 @@ pub struct JsonFlattener {
     scratch: Scratch,
     /// Unescaped string values, reused.
     text: String,
+    /// The line's special-byte masks, reused.
+    words: Vec<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -306,6 +309,7 @@ impl JsonFlattener {
             enough: &wanted.enough,
             repeat_needles: &wanted.repeat_needles,
             repeat_chars: &wanted.repeat_chars,
+            specials: SpecialBytes::new(bytes, &mut self.words),
             possible_repeat: None,
             satisfied: 0,
         };
@@ -418,6 +422,8 @@ struct Scan<'a> {
     enough: &'a [Vec<Box<str>>],
     repeat_needles: &'a [memchr::memmem::Finder<'static>],
     repeat_chars: &'a str,
+    /// Where strings end.
+    specials: SpecialBytes<'a>,
     /// Where the next possible repeat of a wanted key starts (`None`: not looked for yet).
     possible_repeat: Option<usize>,
     satisfied: u64,
@@ -448,7 +454,7 @@ impl Scan<'_> {
             if b.get(i) != Some(&b'"') {
                 return None;
             }
-            let (key_end, escaped) = scan_string(b, i + 1)?;
+            let (key_end, escaped) = self.specials.scan_string(i + 1)?;
             let base = self.scratch.path.len();
             let path = if !collect {
                 Path::Skip
@@ -584,7 +590,7 @@ impl Scan<'_> {
                 end
             }
             b'"' => {
-                let (end, escaped) = scan_string(b, i + 1)?;
+                let (end, escaped) = self.specials.scan_string(i + 1)?;
                 self.leaf(
                     path,
                     RawValue::Str {
@@ -675,7 +681,12 @@ impl Scan<'_> {
 /// Also that a member key of the top-level object starts (its opening quote) at each offset of
 /// `keys_at` before that point: the proof, for a key found by substring search after a `{` or
 /// `[`, that it is at the top level and not inside a nested value.
-pub fn valid_through_with_keys(b: &[u8], end: usize, keys_at: &[usize]) -> Option<usize> {
+pub(super) fn valid_through_with_keys(
+    specials: &mut SpecialBytes<'_>,
+    end: usize,
+    keys_at: &[usize],
+) -> Option<usize> {
+    let b = specials.bytes();
     let mut keys_seen = 0usize;
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
@@ -700,7 +711,7 @@ pub fn valid_through_with_keys(b: &[u8], end: usize, keys_at: &[usize]) -> Optio
                 if depth == 1 && keys_at.contains(&i) {
                     keys_seen += 1;
                 }
-                let (end, _) = scan_string(b, i + 1)?;
+                let (end, _) = specials.scan_string(i + 1)?;
                 i = skip_ws(b, end + 1);
                 if b.get(i) != Some(&b':') {
                     return None;
@@ -720,7 +731,7 @@ pub fn valid_through_with_keys(b: &[u8], end: usize, keys_at: &[usize]) -> Optio
                     continue;
                 }
                 b'"' => {
-                    i = scan_string(b, i + 1)?.0 + 1;
+                    i = specials.scan_string(i + 1)?.0 + 1;
                     true
                 }
                 b't' => {
@@ -799,7 +810,7 @@ fn push_decimal(out: &mut String, mut n: usize) {
 }
 
 /// Validates a JSON number starting at `i`; returns the index after it.
-fn scan_number(b: &[u8], i: usize) -> Option<usize> {
+pub(super) fn scan_number(b: &[u8], i: usize) -> Option<usize> {
     let digits = |mut j: usize| {
         while b.get(j).is_some_and(u8::is_ascii_digit) {
             j += 1;
@@ -833,27 +844,8 @@ fn scan_number(b: &[u8], i: usize) -> Option<usize> {
     Some(j)
 }
 
-/// Validates a JSON string whose opening quote is just before `i`; returns the index of the
-/// closing quote and whether the string has escapes.
-#[inline]
-pub(super) fn scan_string(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
-    let mut escaped = false;
-    loop {
-        i = find_special(b, i);
-        match *b.get(i)? {
-            b'"' => return Some((i, escaped)),
-            b'\\' => {
-                escaped = true;
-                i = scan_escape(b, i + 1)?;
-            }
-            // A raw control character: not allowed in a JSON string.
-            _ => return None,
-        }
-    }
-}
-
 /// Validates the escape whose backslash is just before `i`; returns the index after it.
-fn scan_escape(b: &[u8], i: usize) -> Option<usize> {
+pub(super) fn scan_escape(b: &[u8], i: usize) -> Option<usize> {
     match *b.get(i)? {
         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(i + 1),
         b'u' => {
@@ -893,70 +885,6 @@ fn hex4(b: &[u8], i: usize) -> Option<u32> {
     b.get(i..i + 4)?
         .iter()
         .try_fold(0u32, |n, &d| Some(n * 16 + char::from(d).to_digit(16)?))
-}
-
-/// Bytes checked eight at a time before switching to SIMD search: most keys and values are
-/// shorter, and a memchr call costs about as much as four words.
-const SWAR_BYTES: usize = 32;
-
-/// The first index at or after `i` holding `"`, `\`, or a byte below 0x20 (or `b.len()`).
-#[inline]
-fn find_special(b: &[u8], i: usize) -> usize {
-    let mut at = i;
-    while at < i + SWAR_BYTES {
-        let Some(chunk) = b.get(at..at + 8) else {
-            return find_special_bytewise(b, at);
-        };
-        if let Some(hit) = <[u8; 8]>::try_from(chunk).ok().and_then(special_in_word) {
-            return at + hit;
-        }
-        at += 8;
-    }
-    find_special_long(b, at)
-}
-
-/// The index of the first `"`, `\` or control byte in a word.
-#[inline]
-fn special_in_word(chunk: [u8; 8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let w = u64::from_le_bytes(chunk);
-    let quote = w ^ (ONES * u64::from(b'"'));
-    let backslash = w ^ (ONES * u64::from(b'\\'));
-    // Classic SWAR tests; a borrow can set bits above a hit, never below, so the lowest set bit
-    // marks the first special byte.
-    let hits = ((quote.wrapping_sub(ONES) & !quote)
-        | (backslash.wrapping_sub(ONES) & !backslash)
-        | (w.wrapping_sub(ONES * 0x20) & !w))
-        & HIGH;
-    (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize)
-}
-
-/// [`find_special`] past the first bytes of a long string: SIMD search for the quote or
-/// backslash, then a vectorised check for control bytes before it.
-#[cold]
-fn find_special_long(b: &[u8], i: usize) -> usize {
-    let Some(rest) = b.get(i..) else { return b.len() };
-    let end = memchr::memchr2(b'"', b'\\', rest).map_or(b.len(), |offset| i + offset);
-    match b.get(i..end) {
-        Some(body) if has_control_bytes(body) => find_special_bytewise(b, i),
-        _ => end,
-    }
-}
-
-fn find_special_bytewise(b: &[u8], mut i: usize) -> usize {
-    while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            return i;
-        }
-        i += 1;
-    }
-    i
-}
-
-/// Whether any byte is below 0x20; a min-fold, so it compiles to vector code.
-fn has_control_bytes(b: &[u8]) -> bool {
-    b.iter().fold(u8::MAX, |low, &c| low.min(c)) < 0x20
 }
 
 /// Appends the unescaped text of a string body; `None` on an invalid escape.

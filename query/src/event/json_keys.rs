@@ -15,9 +15,10 @@
 use memchr::memmem::Finder;
 
 use super::json_fields::{
-    bool_value, escape_that_may_spell, number_value, scan_string, unescape_into, valid_through_with_keys,
+    bool_value, escape_that_may_spell, number_value, scan_number, unescape_into, valid_through_with_keys,
     MAX_FIELDS_PER_EVENT,
 };
+use super::special_bytes::SpecialBytes;
 use crate::value::Value;
 
 /// A key's value as [`KeyFinder::read_raw`] finds it.
@@ -30,6 +31,15 @@ pub enum RawValue<'l> {
     /// Anything else (a number, null, a boolean, an escaped string...): read it with
     /// [`KeyFinder::read`].
     Other,
+}
+
+/// Buffers a [`KeyFinder`] reuses from line to line: one per reader.
+#[derive(Debug, Default)]
+pub struct KeyScratch {
+    /// Unescaped string values.
+    text: String,
+    /// The line's special-byte masks.
+    words: Vec<u64>,
 }
 
 /// The keys to look for, prepared once per query.
@@ -78,8 +88,13 @@ impl KeyFinder {
     /// nothing) if the line is not one this fast path can answer for.
     /// `emit` gets each key's number (its place in [`KeyFinder::names`]), name and value.
     /// A value that is not valid UTF-8 declines too (the caller reads the line as text).
-    pub fn read(&self, line: &[u8], text: &mut String, emit: &mut dyn FnMut(usize, &str, Value)) -> bool {
-        self.read_each(line, text, |k, value| {
+    pub fn read(
+        &self,
+        line: &[u8],
+        scratch: &mut KeyScratch,
+        emit: &mut dyn FnMut(usize, &str, Value),
+    ) -> bool {
+        self.read_each(line, scratch, |k, value| {
             if let Some(value) = value {
                 emit(k, &self.keys[k].0, value);
             }
@@ -91,11 +106,12 @@ impl KeyFinder {
     pub fn read_each(
         &self,
         line: &[u8],
-        text: &mut String,
+        scratch: &mut KeyScratch,
         mut each: impl FnMut(usize, Option<Value>),
     ) -> bool {
         let mut found: [(usize, usize, u8); 16] = [(0, 0, 0); 16];
-        if self.keys.len() > found.len() || !self.locate(line, &mut found) {
+        let text = &mut scratch.text;
+        if self.keys.len() > found.len() || !self.locate(line, &mut scratch.words, &mut found) {
             return false;
         }
         // Every value's text is checked before any is emitted (a string's contents, a
@@ -136,9 +152,9 @@ impl KeyFinder {
 
     /// For a finder of one key: what the line holds under it, read in place. `None` if the
     /// fast path declines.
-    pub fn read_raw<'l>(&self, line: &'l [u8]) -> Option<RawValue<'l>> {
+    pub fn read_raw<'l>(&self, line: &'l [u8], scratch: &mut KeyScratch) -> Option<RawValue<'l>> {
         let mut found: [(usize, usize, u8); 16] = [(0, 0, 0); 16];
-        if self.keys.len() != 1 || !self.locate(line, &mut found) {
+        if self.keys.len() != 1 || !self.locate(line, &mut scratch.words, &mut found) {
             return None;
         }
         let (start, end, kind) = found[0];
@@ -154,7 +170,7 @@ impl KeyFinder {
     }
 
     /// Finds every key's value span and kind; false if the fast path cannot vouch for them.
-    fn locate(&self, bytes: &[u8], found: &mut [(usize, usize, u8); 16]) -> bool {
+    fn locate(&self, bytes: &[u8], words: &mut Vec<u64>, found: &mut [(usize, usize, u8); 16]) -> bool {
         let (Some(first), Some(last)) = (
             bytes.iter().position(|b| !b.is_ascii_whitespace()),
             bytes.iter().rposition(|b| !b.is_ascii_whitespace()),
@@ -165,6 +181,7 @@ impl KeyFinder {
             return false;
         }
         let body = &bytes[first + 1..last];
+        let mut specials = SpecialBytes::new(bytes, words);
         let mut furthest = first + 1;
         let mut unicode_escapes: Option<bool> = None;
         for (k, (_, finder)) in self.keys.iter().enumerate() {
@@ -191,7 +208,7 @@ impl KeyFinder {
             }
             furthest = furthest.max(at);
             let value_start = skip_ws(bytes, at + finder.needle().len());
-            let Some((end, kind)) = value_end(bytes, value_start) else {
+            let Some((end, kind)) = value_end(&mut specials, value_start) else {
                 return false;
             };
             // A repeated key keeps its last value: the full scan reads one that may repeat.
@@ -246,7 +263,7 @@ impl KeyFinder {
             .map(|&(_, end, _)| end)
             .max();
         last_value.is_none_or(|end| {
-            valid_through_with_keys(bytes, end, &keys_at[..n_keys])
+            valid_through_with_keys(&mut specials, end, &keys_at[..n_keys])
                 .is_some_and(|leaves| leaves <= MAX_FIELDS_PER_EVENT)
         })
     }
@@ -289,34 +306,25 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 
 /// The end of the scalar value at `i`, and its kind; `None` for anything not a well-formed
 /// scalar (objects and arrays cannot occur before the first `{`/`[` past the opening brace).
-fn value_end(b: &[u8], i: usize) -> Option<(usize, u8)> {
+fn value_end(specials: &mut SpecialBytes<'_>, i: usize) -> Option<(usize, u8)> {
+    let b = specials.bytes();
     match *b.get(i)? {
         b'"' => {
-            let (close, escaped) = scan_string(b, i + 1)?;
+            let (close, escaped) = specials.scan_string(i + 1)?;
             Some((close + 1, if escaped { KIND_ESCAPED } else { KIND_STR }))
         }
         b't' if b.get(i..i + 4)? == b"true" => Some((i + 4, KIND_TRUE)),
         b'f' if b.get(i..i + 5)? == b"false" => Some((i + 5, KIND_FALSE)),
         b'n' if b.get(i..i + 4)? == b"null" => Some((i + 4, KIND_NONE)),
         b'-' | b'0'..=b'9' => {
-            let len = b[i..]
-                .iter()
-                .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-                .unwrap_or(b.len() - i);
-            // Only the ASCII bytes above: no UTF-8 to check until a float must parse.
-            let text = &b[i..i + len];
-            // JSON's number grammar is stricter than f64's; check the parts that matter.
-            let digits = text.strip_prefix(b"-").unwrap_or(text);
-            if !digits.first().is_some_and(u8::is_ascii_digit)
-                || (digits.len() > 1 && digits[0] == b'0' && digits[1].is_ascii_digit())
+            // JSON's number grammar, and nothing number-like straight after it (`1.5.3`).
+            let end = scan_number(b, i)?;
+            if b.get(end)
+                .is_some_and(|c| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
             {
                 return None;
             }
-            // Plain integers are well-formed as they stand; others must parse.
-            if !digits.iter().all(u8::is_ascii_digit) {
-                std::str::from_utf8(text).ok()?.parse::<f64>().ok()?;
-            }
-            Some((i + len, KIND_NUM))
+            Some((end, KIND_NUM))
         }
         _ => None,
     }
@@ -331,9 +339,9 @@ mod tests {
     fn fast(names: &[&str], line: &str) -> Option<Vec<(String, Value)>> {
         let finder = KeyFinder::new(names.iter().copied())?;
         let mut out = Vec::new();
-        let mut text = String::new();
+        let mut scratch = super::KeyScratch::default();
         finder
-            .read(line.as_bytes(), &mut text, &mut |_, k, v| {
+            .read(line.as_bytes(), &mut scratch, &mut |_, k, v| {
                 out.push((k.to_string(), v));
             })
             .then_some(out)

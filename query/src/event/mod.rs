@@ -36,10 +36,11 @@
 mod json_fields;
 mod json_keys;
 mod known_formats;
+mod special_bytes;
 mod timestamp;
 
 pub use json_fields::{flatten_json, JsonFlattener, Wanted, MAX_DEPTH, MAX_FIELDS_PER_EVENT};
-pub use json_keys::{KeyFinder, RawValue};
+pub use json_keys::{KeyFinder, KeyScratch, RawValue};
 pub use known_formats::{
     is_known_format_field, lambda_fields, route53_fields, unwrap_event, vpc_flow_fields, Wrapped,
 };

@@ -8,7 +8,7 @@
 //! declines a line (not a JSON object it can vouch for, or one without a time of its own when
 //! times matter), the caller runs the line through the row path.
 
-use crate::event::KeyFinder;
+use crate::event::{KeyFinder, KeyScratch};
 use crate::exec::extract::Extractor;
 use crate::exec::groups::Groups;
 use crate::exec::pipeline::Pipeline;
@@ -56,8 +56,8 @@ pub struct DirectStats<'p> {
     /// The values of the line being read, by finder key.
     values: Vec<Option<Value>>,
     key: Vec<Option<Value>>,
-    /// Reused buffer for unescaped strings.
-    text: String,
+    /// The key finder's buffers.
+    scratch: KeyScratch,
 }
 
 impl<'p> DirectStats<'p> {
@@ -138,7 +138,7 @@ impl<'p> DirectStats<'p> {
             times,
             range,
             key: Vec::new(),
-            text: String::new(),
+            scratch: KeyScratch::default(),
         })
     }
 
@@ -148,7 +148,7 @@ impl<'p> DirectStats<'p> {
         let values = &mut self.values;
         if !self
             .finder
-            .read_each(line, &mut self.text, |k, value| values[k] = value)
+            .read_each(line, &mut self.scratch, |k, value| values[k] = value)
         {
             return Direct::Declined;
         }

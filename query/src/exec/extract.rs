@@ -16,8 +16,8 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 use crate::event::{
     is_known_format_field, lambda_fields, leading_timestamp, parse_timestamp_text, parse_timestamp_value,
-    route53_fields, unwrap_event, vpc_flow_fields, JsonFlattener, KeyFinder, RawValue, TimestampFormat,
-    Wanted, Wrapped, TIMESTAMP_KEYS,
+    route53_fields, unwrap_event, vpc_flow_fields, JsonFlattener, KeyFinder, KeyScratch, RawValue,
+    TimestampFormat, Wanted, Wrapped, TIMESTAMP_KEYS,
 };
 use crate::exec::pipeline::Row;
 use crate::plan::{InputFields, Slot};
@@ -63,7 +63,8 @@ pub struct Extractor<'p> {
     /// order. `None` when the fast path cannot serve this query (see [`KeyFinder`]).
     fast: Option<(Option<KeyFinder>, Vec<KeyFinder>)>,
     /// Reused buffer for unescaped values.
-    text: String,
+    /// The key finders' buffers.
+    key_scratch: KeyScratch,
     /// The slot of each key of the fast path's field finder, in its key order.
     fast_slots: Vec<Slot>,
 }
@@ -156,7 +157,7 @@ impl<'p> Extractor<'p> {
             timestamp_needed,
             fast_slots,
             fast,
-            text: String::new(),
+            key_scratch: KeyScratch::default(),
         }
     }
 
@@ -187,7 +188,7 @@ impl<'p> Extractor<'p> {
         let (fields, stamps) = self.fast.as_ref()?;
         if let Some(fields) = fields {
             let fast_slots = &self.fast_slots;
-            let read = fields.read(line.as_bytes(), &mut self.text, &mut |k, _, value| {
+            let read = fields.read(line.as_bytes(), &mut self.key_scratch, &mut |k, _, value| {
                 if let Some(&slot) = fast_slots.get(k) {
                     row[slot] = Some(value);
                 }
@@ -209,7 +210,7 @@ impl<'p> Extractor<'p> {
     pub fn timestamp_by_key(&mut self, line: &[u8]) -> Option<Option<i64>> {
         let (_, stamps) = self.fast.as_ref()?;
         for finder in stamps {
-            match finder.read_raw(line) {
+            match finder.read_raw(line, &mut self.key_scratch) {
                 None => return None,
                 // An absent key: the next one in rank order.
                 Some(RawValue::Absent) => continue,
@@ -225,7 +226,7 @@ impl<'p> Extractor<'p> {
                 }
             }
             let mut stamp = None;
-            if !finder.read(line, &mut self.text, &mut |_, _, value| {
+            if !finder.read(line, &mut self.key_scratch, &mut |_, _, value| {
                 stamp = Some(value);
             }) {
                 return None;
