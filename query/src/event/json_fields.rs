@@ -364,39 +364,40 @@ const EXACT_POWERS_OF_TEN: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
-/// A JSON number (already validated) as a value.
-pub(super) fn number_value(text: &str) -> Value {
-    let digits = text.strip_prefix('-').unwrap_or(text);
+/// [`number_value`] for the common numbers, read from their bytes: integers of up to 15
+/// digits and decimals of up to 15 digits without an exponent. `None` for the others.
+pub(super) fn short_number(text: &[u8]) -> Option<Value> {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    let sign = if digits.len() == text.len() { 1.0 } else { -1.0 };
     // Up to 15 digits an integer is exact in an f64; skip the general parser.
-    if digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
-        let magnitude = digits.bytes().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')) as f64;
-        return Value::Num(if digits.len() == text.len() {
-            magnitude
-        } else {
-            -magnitude
-        });
+    if digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let magnitude = digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')) as f64;
+        return Some(Value::Num(sign * magnitude));
     }
     // A decimal of at most 15 digits and no exponent (`11.9`, `240.125`): its digits as an
     // integer and a power of ten are both exact in an f64, so one division is correctly rounded
     // — the same double the general parser gives, for much less.
-    if let Some((whole, fraction)) = digits.split_once('.') {
-        let count = whole.len() + fraction.len();
-        if count <= 15
-            && !fraction.is_empty()
-            && whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit())
-        {
-            let mantissa = whole
-                .bytes()
-                .chain(fraction.bytes())
-                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')) as f64;
-            let magnitude = mantissa / EXACT_POWERS_OF_TEN[fraction.len()];
-            return Value::Num(if digits.len() == text.len() {
-                magnitude
-            } else {
-                -magnitude
-            });
-        }
+    let dot = digits.iter().position(|&b| b == b'.')?;
+    let (whole, fraction) = (&digits[..dot], &digits[dot + 1..]);
+    let count = whole.len() + fraction.len();
+    if count <= 15 && !fraction.is_empty() && whole.iter().chain(fraction).all(u8::is_ascii_digit) {
+        let mantissa = whole
+            .iter()
+            .chain(fraction)
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')) as f64;
+        return Some(Value::Num(
+            sign * (mantissa / EXACT_POWERS_OF_TEN[fraction.len()]),
+        ));
     }
+    None
+}
+
+/// A JSON number (already validated) as a value.
+pub(super) fn number_value(text: &str) -> Value {
+    if let Some(value) = short_number(text.as_bytes()) {
+        return value;
+    }
+    let digits = text.strip_prefix('-').unwrap_or(text);
     // An integer a double cannot hold exactly is kept as written (it still compares and
     // computes as a number; exactly where both sides are integers).
     if digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -669,116 +670,6 @@ impl Scan<'_> {
             KeyRef::Keys(start, keys.len())
         });
         pending.push(Pending { key, value });
-    }
-}
-
-/// Whether `line` reads as JSON without an error up to the end of a value at or past `end`, and
-/// how many leaves come before that point. The key-directed paths, which look only at the keys
-/// they want, ask this for the part of the line up to the last value they read, so that they
-/// give exactly the fields the full scan gives: the ones before the first error, within the
-/// first [`MAX_FIELDS_PER_EVENT`]. `usize::MAX`: the whole line.
-///
-/// Also that a member key of the top-level object starts (its opening quote) at each offset of
-/// `keys_at` before that point: the proof, for a key found by substring search after a `{` or
-/// `[`, that it is at the top level and not inside a nested value.
-pub(super) fn valid_through_with_keys(
-    specials: &mut SpecialBytes<'_>,
-    end: usize,
-    keys_at: &[usize],
-) -> Option<usize> {
-    let b = specials.bytes();
-    let mut keys_seen = 0usize;
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return None;
-    }
-    i += 1;
-    // Bit d-1 is set when the container at depth d is an array.
-    let mut arrays: u64 = 0;
-    let mut depth = 1usize;
-    let mut leaves = 0usize;
-    let mut just_opened = true;
-    loop {
-        i = skip_ws(b, i);
-        let in_array = (arrays >> (depth - 1)) & 1 == 1;
-        let empty = just_opened && b.get(i) == Some(if in_array { &b']' } else { &b'}' });
-        just_opened = false;
-        if !empty {
-            if !in_array {
-                if b.get(i) != Some(&b'"') {
-                    return None;
-                }
-                if depth == 1 && keys_at.contains(&i) {
-                    keys_seen += 1;
-                }
-                let (end, _) = specials.scan_string(i + 1)?;
-                i = skip_ws(b, end + 1);
-                if b.get(i) != Some(&b':') {
-                    return None;
-                }
-                i = skip_ws(b, i + 1);
-            }
-            let leaf = match *b.get(i)? {
-                open @ (b'{' | b'[') => {
-                    if depth >= MAX_DEPTH {
-                        return None;
-                    }
-                    depth += 1;
-                    let bit = 1u64 << (depth - 1);
-                    arrays = if open == b'[' { arrays | bit } else { arrays & !bit };
-                    i += 1;
-                    just_opened = true;
-                    continue;
-                }
-                b'"' => {
-                    i = specials.scan_string(i + 1)?.0 + 1;
-                    true
-                }
-                b't' => {
-                    literal(b, i, b"true")?;
-                    i += 4;
-                    true
-                }
-                b'f' => {
-                    literal(b, i, b"false")?;
-                    i += 5;
-                    true
-                }
-                b'n' => {
-                    literal(b, i, b"null")?;
-                    i += 4;
-                    false
-                }
-                b'-' | b'0'..=b'9' => {
-                    i = scan_number(b, i)?;
-                    true
-                }
-                _ => return None,
-            };
-            leaves += usize::from(leaf);
-        }
-        // After a value (or an empty container): a comma, or the ends of containers.
-        loop {
-            if i >= end {
-                return (keys_seen == keys_at.len()).then_some(leaves);
-            }
-            i = skip_ws(b, i);
-            let in_array = (arrays >> (depth - 1)) & 1 == 1;
-            match b.get(i) {
-                Some(b',') => {
-                    i += 1;
-                    break;
-                }
-                Some(b']') if in_array => {}
-                Some(b'}') if !in_array => {}
-                _ => return None,
-            }
-            i += 1;
-            depth -= 1;
-            if depth == 0 {
-                return (skip_ws(b, i) == b.len() && keys_seen == keys_at.len()).then_some(leaves);
-            }
-        }
     }
 }
 

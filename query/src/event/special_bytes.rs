@@ -27,14 +27,9 @@ impl<'a> SpecialBytes<'a> {
         SpecialBytes { bytes, words }
     }
 
-    /// The line.
-    pub fn bytes(&self) -> &'a [u8] {
-        self.bytes
-    }
-
     /// The first index at or after `i` holding `"`, `\` or a byte below 0x20 (or the line's
     /// length).
-    #[inline(always)]
+    #[inline]
     pub fn next(&mut self, i: usize) -> usize {
         let len = self.bytes.len();
         if i >= len {
@@ -57,7 +52,7 @@ impl<'a> SpecialBytes<'a> {
 
     /// Validates a JSON string whose opening quote is just before `i`; returns the index of
     /// the closing quote and whether the string has escapes.
-    #[inline(always)]
+    #[inline]
     pub fn scan_string(&mut self, mut i: usize) -> Option<(usize, bool)> {
         let mut escaped = false;
         loop {
@@ -74,23 +69,22 @@ impl<'a> SpecialBytes<'a> {
         }
     }
 
-    #[inline(always)]
+    #[inline]
     fn word(&mut self, word: usize) -> u64 {
         while self.words.len() <= word {
             let start = self.words.len() * 64;
-            let mask = match self
+            let whole = self
                 .bytes
                 .get(start..start + 64)
-                .and_then(|b| <&[u8; 64]>::try_from(b).ok())
-            {
-                Some(block) => block_mask_sse2(block),
-                None => {
-                    // The line's last, short block, padded with bytes that are not special.
-                    let mut block = [b' '; 64];
-                    let tail = self.bytes.get(start..).unwrap_or_default();
-                    block[..tail.len()].copy_from_slice(tail);
-                    block_mask_sse2(&block)
-                }
+                .and_then(|b| <&[u8; 64]>::try_from(b).ok());
+            let mask = if let Some(block) = whole {
+                block_mask_sse2(block)
+            } else {
+                // The line's last, short block, padded with bytes that are not special.
+                let mut block = [b' '; 64];
+                let tail = self.bytes.get(start..).unwrap_or_default();
+                block[..tail.len()].copy_from_slice(tail);
+                block_mask_sse2(&block)
             };
             self.words.push(mask);
         }
