@@ -4,7 +4,7 @@
 use std::hash::Hasher;
 
 use crate::exec::aggregate_state::AggState;
-use crate::exec::natural_order::cmp_nulls_last;
+use crate::exec::natural_order::{cmp_nulls_last, natural_cmp_known, sort_number};
 use crate::exec::spill::{write_run, Run};
 use crate::fx_hash::FxHasher;
 use crate::plan::aggregate::{AggKind, StatsStage};
@@ -20,6 +20,107 @@ pub fn key_order(a: &[Option<Value>], b: &[Option<Value>]) -> std::cmp::Ordering
         .chain(a.iter().zip(b).map(|(x, y)| tie_order(x.as_ref(), y.as_ref())))
         .find(|o| o.is_ne())
         .unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// Sorts the group numbers `order` by their keys (`width` values each, back to back in
+/// `keys`) in [`key_order`]. Groups are sorted first by a compact key of their first value (its
+/// kind, and the first bytes of its natural-order form or its number), which decides almost
+/// every comparison without reaching into the values; only groups whose compact keys tie are
+/// compared in full.
+pub fn sort_in_key_order(order: &mut [usize], keys: &[Option<Value>], width: usize) {
+    if width == 0 {
+        return;
+    }
+    let numbers: Vec<Option<f64>> = keys.iter().map(|k| k.as_ref().and_then(sort_number)).collect();
+    let cell = |group: usize, i: usize| (keys[group * width + i].as_ref(), numbers[group * width + i]);
+    let full = |a: usize, b: usize| {
+        (0..width)
+            .map(|i| match (cell(a, i), cell(b, i)) {
+                ((Some(x), nx), (Some(y), ny)) => natural_cmp_known(x, nx, y, ny),
+                ((Some(_), _), (None, _)) => std::cmp::Ordering::Less,
+                ((None, _), (Some(_), _)) => std::cmp::Ordering::Greater,
+                ((None, _), (None, _)) => std::cmp::Ordering::Equal,
+            })
+            .chain((0..width).map(|i| tie_order(cell(a, i).0, cell(b, i).0)))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    let mut decorated: Vec<(u8, u64, usize)> = order
+        .iter()
+        .map(|&g| {
+            let (value, number) = cell(g, 0);
+            let (kind, prefix) = sort_prefix(value, number);
+            (kind, prefix, g)
+        })
+        .collect();
+    decorated.sort_unstable_by_key(|&(kind, prefix, _)| (kind, prefix));
+    // Distinct groups are never equal in the full order, so unstable sorts give the one order.
+    for tied in decorated.chunk_by_mut(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        if tied.len() > 1 {
+            tied.sort_unstable_by(|a, b| full(a.2, b.2));
+        }
+    }
+    for (slot, (_, _, g)) in order.iter_mut().zip(decorated) {
+        *slot = g;
+    }
+}
+
+/// A compact key that orders values as [`cmp_nulls_last`] does wherever the keys differ:
+/// texts, then lists and maps, then numbers (by value), then nulls; texts by the first 8 bytes
+/// of their natural-order form (see [`natural_form_prefix`]).
+fn sort_prefix(value: Option<&Value>, number: Option<f64>) -> (u8, u64) {
+    match (value, number) {
+        (None, _) => (3, 0),
+        (Some(_), Some(n)) => (2, total_order_bits(n)),
+        (Some(Value::List(_) | Value::Map(_)), None) => (1, 0),
+        (Some(v), None) => (0, v.as_text().map_or(0, |t| natural_form_prefix(t.as_bytes()))),
+    }
+}
+
+/// A double's bits, mapped so that unsigned order is numeric order (-0.0 as 0.0).
+fn total_order_bits(x: f64) -> u64 {
+    let bits = (if x == 0.0 { 0.0 } else { x }).to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// The first 8 bytes (zero-padded) of a text's natural-order form, whose byte order is the
+/// texts' natural order: each byte that is not a digit is written plus one (UTF-8 has no 0xFF),
+/// so that 0 can end a run of them before a run of digits (a run that ends is the smaller);
+/// each run of digits is written as `0` plus one (to compare against other bytes as any digit
+/// would), its length (4 bytes, big-endian) and its digits (runs of digits compare by length,
+/// then value). A text that ends pads with 0, the smallest byte, so prefixes that differ order
+/// their texts, and prefixes that tie say nothing.
+fn natural_form_prefix(text: &[u8]) -> u64 {
+    let mut out = [0u8; 8];
+    let mut n = 0;
+    let mut i = 0;
+    let mut push = |byte: u8, n: &mut usize| {
+        if let Some(slot) = out.get_mut(*n) {
+            *slot = byte;
+            *n += 1;
+        }
+    };
+    while n < 8 && i < text.len() {
+        if text[i].is_ascii_digit() {
+            if i > 0 {
+                push(0, &mut n);
+            }
+            let end = i + text[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let len = u32::try_from(end - i).unwrap_or(u32::MAX).to_be_bytes();
+            for &byte in [b'0' + 1].iter().chain(&len).chain(&text[i..end]) {
+                push(byte, &mut n);
+            }
+            i = end;
+        } else {
+            push(text[i].saturating_add(1), &mut n);
+            i += 1;
+        }
+    }
+    u64::from_be_bytes(out)
 }
 
 /// Values the sort order holds equal, ordered by kind (then content): equal exactly when
@@ -284,12 +385,7 @@ impl Groups {
         let per_group = self.per_group;
         let mut order: Vec<usize> = (0..self.hashes.len()).collect();
         let keys = &self.keys;
-        order.sort_by(|&a, &b| {
-            key_order(
-                &keys[a * width..(a + 1) * width],
-                &keys[b * width..(b + 1) * width],
-            )
-        });
+        sort_in_key_order(&mut order, keys, width);
         let states = &self.states;
         let run = write_run(order.iter().map(|&g| {
             (
@@ -570,8 +666,76 @@ impl Groups {
 
 #[cfg(test)]
 mod tests {
-    use super::{hash_values, same_key};
+    use super::{hash_values, key_order, same_key, sort_in_key_order};
     use crate::value::Value;
+    use std::sync::Arc;
+
+    #[test]
+    fn the_compact_sort_gives_the_key_order() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let pieces = [
+            "0",
+            "00",
+            "1",
+            "9",
+            "10",
+            "123456789",
+            "a",
+            "b",
+            "-",
+            ".",
+            " ",
+            "\u{0}",
+            "é",
+            "x1",
+        ];
+        for width in [1, 2] {
+            let mut keys = Vec::new();
+            for _ in 0..3000 * width {
+                keys.push(match next(9) {
+                    0 => None,
+                    1 => Some(Value::Num(next(50) as f64 - 25.0)),
+                    2 => Some(Value::Num(0.5 * next(10) as f64)),
+                    3 => Some(Value::str(
+                        ["9007199254740993", "9007199254740992", "-0", "1e3"][next(4)],
+                    )),
+                    4 => Some(Value::List(Arc::new(vec![Value::Num(1.0)]))),
+                    5 => Some(Value::Bool(next(2) == 0)),
+                    _ => Some(Value::str(
+                        (0..next(6))
+                            .map(|_| pieces[next(pieces.len())])
+                            .collect::<String>(),
+                    )),
+                });
+            }
+            let groups = keys.len() / width;
+            let mut expected: Vec<usize> = (0..groups).collect();
+            expected.sort_by(|&a, &b| {
+                key_order(
+                    &keys[a * width..(a + 1) * width],
+                    &keys[b * width..(b + 1) * width],
+                )
+            });
+            let mut got: Vec<usize> = (0..groups).collect();
+            sort_in_key_order(&mut got, &keys, width);
+            // Equal keys may come in either order; their keys may not.
+            let at = |order: &[usize], i: usize| keys[order[i] * width..(order[i] + 1) * width].to_vec();
+            for i in 0..groups {
+                assert!(
+                    same_key(&at(&got, i), &at(&expected, i)),
+                    "{:?} {:?}",
+                    at(&got, i),
+                    at(&expected, i)
+                );
+            }
+        }
+    }
 
     #[test]
     fn equal_keys_hash_alike_and_kinds_differ() {

@@ -11,7 +11,7 @@ use std::hash::BuildHasherDefault;
 
 use crate::exec::aggregate_state::AggState;
 use crate::exec::eval::{eval, truthy, Scope};
-use crate::exec::groups::{hash_values, key_order, same_key, tie_order, Groups};
+use crate::exec::groups::{hash_values, same_key, sort_in_key_order, tie_order, Groups};
 use crate::exec::natural_order::cmp_nulls_last;
 use crate::exec::sort_spill;
 use crate::functions::FnContext;
@@ -680,12 +680,7 @@ impl<'p> Pipeline<'p> {
         // Groups come out in ascending order of their values (time order for bin()), as the
         // groups merged from disk do.
         if sort_groups && width > 0 {
-            order.sort_by(|&a, &b| {
-                key_order(
-                    &keys[a * width..(a + 1) * width],
-                    &keys[b * width..(b + 1) * width],
-                )
-            });
+            sort_in_key_order(&mut order, &keys, width);
         }
         let mut rows = Vec::with_capacity(count);
         for group in order {
