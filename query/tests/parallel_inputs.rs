@@ -98,3 +98,58 @@ fn batched_counts_match_counting_one_row_at_a_time() {
         assert_eq!(total.trim(), r#"{"n":5003,"rows":60000}"#, "{threads} threads");
     }
 }
+
+/// Each core's table takes a third of `--max-memory` (with two cores) while it is built, and
+/// the table they merge into may take what the whole budget leaves once it is merged: groups
+/// that fit the budget but not a third of it are not written to disk (and the answer is one
+/// thread's).
+#[test]
+fn merged_groups_that_fit_the_budget_are_not_spilled() {
+    use skywatch_query::exec::{run, RunOptions, Shortcuts};
+    use skywatch_query::output::{write, Format};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ids.log");
+    let mut data = Vec::new();
+    for i in 0u64..40_000 {
+        writeln!(
+            data,
+            r#"{{"id":"request-{:08x}","n":{i}}}"#,
+            i.wrapping_mul(2_654_435_761) % 1_000_003
+        )
+        .unwrap();
+    }
+    std::fs::write(&path, &data).unwrap();
+    let sources = skywatch_query::input::resolve(&[path.display().to_string()]).unwrap();
+    let plan = skywatch_query::compile("stats count(*) as c by id | sort c desc | limit 5").unwrap();
+    let outcome = |threads: usize, max_memory: u64| {
+        let options = RunOptions {
+            threads,
+            max_memory: Some(max_memory),
+            // Small pieces, so that both cores take a share of a small file.
+            shortcuts: Shortcuts {
+                piece_bytes: Some(64 << 10),
+                ..Shortcuts::default()
+            },
+            ..RunOptions::default()
+        };
+        let outcome = run(&plan, &sources, &options).unwrap();
+        let mut out = Vec::new();
+        write(&outcome.result, Format::Ndjson, &mut out).unwrap();
+        (String::from_utf8(out).unwrap(), outcome.stats.spills)
+    };
+    // How much the groups take: about the smallest budget one thread keeps them under.
+    let mut fits: u64 = 1 << 20;
+    while outcome(1, fits).1 > 0 {
+        fits += fits / 4;
+    }
+    let (expected, _) = outcome(1, fits);
+    // A bit over twice that: each core's third holds its half of the groups, and the merged
+    // table fits what is left of the budget, though not a third of it.
+    let (two_threads, spills) = outcome(2, fits * 9 / 4);
+    assert_eq!(two_threads, expected);
+    assert_eq!(spills, 0, "groups that fit the budget were spilled");
+    // A budget a tenth of that spills, and still gives the one answer.
+    let (small, spills) = outcome(2, fits / 10);
+    assert_eq!(small, expected);
+    assert!(spills > 0);
+}

@@ -7,8 +7,9 @@
 //! top-level keys are wanted comes from a SIMD substring search for each quoted name, kept one
 //! occurrence ahead of the walk, so keys are not compared one by one. The walk stops as soon as
 //! no wanted name occurs in the rest of the line (and no `\u` escape there could spell one): the
-//! rest cannot change the answer, and it is not read. Only lines that do not start with `{` and
-//! end with `}` are declined, for the full scan to decide what they are.
+//! rest cannot change the answer, and it is not read. Lines that do not start with `{` and end
+//! with `}` are declined, for the full scan to decide what they are, and so are values that are
+//! not valid UTF-8 and finders of more than 16 keys.
 
 use memchr::memmem::Finder;
 
@@ -22,11 +23,12 @@ use crate::value::Value;
 /// A key's value as [`KeyFinder::read_raw`] finds it.
 #[derive(Debug, PartialEq)]
 pub enum RawValue<'l> {
-    /// The key is not in the line.
+    /// The line has no value for the key: not there at the top level, or only as null or a
+    /// container, past the 200-leaf limit, or after a break.
     Absent,
     /// A string without escapes: its contents.
     Plain(&'l str),
-    /// Anything else (a number, null, a boolean, an escaped string...): read it with
+    /// Any other value (a number, a boolean, an escaped string): read it with
     /// [`KeyFinder::read`].
     Other,
 }
@@ -47,7 +49,7 @@ pub struct KeyFinder {
     names: Vec<String>,
     /// Each key as the line writes it (`@@key` is written `@key`).
     written: Vec<String>,
-    /// A finder for each key's `"<key as written>"`, to prove it absent (or not repeated).
+    /// A finder for each key's `"<key as written>"`: where the walk may meet a wanted key.
     quoted: Vec<Finder<'static>>,
 }
 
@@ -191,9 +193,11 @@ impl KeyFinder {
     /// spell one.
     fn locate(&self, bytes: &[u8], scratch: &mut KeyScratch, found: &mut [(usize, usize, u8); 16]) -> bool {
         let n = self.names.len();
+        // JSON's blanks only (not a form feed, which `is_ascii_whitespace` would skip).
+        let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
         let (Some(first), Some(last)) = (
-            bytes.iter().position(|b| !b.is_ascii_whitespace()),
-            bytes.iter().rposition(|b| !b.is_ascii_whitespace()),
+            bytes.iter().position(|b| !blank(b)),
+            bytes.iter().rposition(|b| !blank(b)),
         ) else {
             return false;
         };
@@ -402,10 +406,9 @@ impl<'f, 'l> Occurrences<'f, 'l> {
             if self.next[k] < at {
                 self.next[k] = self.search(k, at);
             }
+            // `"name"` starting at a key's opening quote is that whole key: a name has no quote.
             if self.next[k] == at {
-                if close == at + self.quoted[k].needle().len() - 1 {
-                    key = Some(k);
-                }
+                key = Some(k);
                 self.next[k] = self.search(k, close + 1);
             }
         }
@@ -510,8 +513,15 @@ mod tests {
         ] {
             assert_eq!(fast(names, line), Some(full(names, line)), "{line} {names:?}");
         }
-        // Not closed: left to the full scan, which decides what the line is.
+        // Not closed, or past JSON's blanks (a form feed is none): left to the full scan,
+        // which decides what the line is.
         assert!(fast(&["level"], r#"{"level":"x""#).is_none());
+        assert!(fast(&["a"], "\u{c}{\"a\":1}").is_none());
+        assert!(fast(&["a"], "{\"a\":1}\u{c}").is_none());
+        assert_eq!(
+            fast(&["a"], " \t{\"a\":1}\r\n"),
+            Some(full(&["a"], " \t{\"a\":1}\r\n"))
+        );
         // Dotted names may be nested fields.
         assert!(KeyFinder::new(["http.status"]).is_none());
     }

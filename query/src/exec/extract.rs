@@ -62,7 +62,6 @@ pub struct Extractor<'p> {
     /// Key-directed reading: the fields (all must be found), then each timestamp key in rank
     /// order. `None` when the fast path cannot serve this query (see [`KeyFinder`]).
     fast: Option<(Option<KeyFinder>, Vec<KeyFinder>)>,
-    /// Reused buffer for unescaped values.
     /// The key finders' buffers.
     key_scratch: KeyScratch,
     /// The slot of each key of the fast path's field finder, in its key order.

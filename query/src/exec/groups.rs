@@ -89,10 +89,10 @@ fn total_order_bits(x: f64) -> u64 {
 
 /// The first 8 bytes (zero-padded) of a text's natural-order form, whose byte order is the
 /// texts' natural order: each byte that is not a digit is written plus one (UTF-8 has no 0xFF),
-/// so that 0 can end a run of them before a run of digits (a run that ends is the smaller);
-/// each run of digits is written as `0` plus one (to compare against other bytes as any digit
-/// would), its length (4 bytes, big-endian) and its digits (runs of digits compare by length,
-/// then value). A text that ends pads with 0, the smallest byte, so prefixes that differ order
+/// so that a 0 byte can end a run of them before a run of digits (a run that ends is the
+/// smaller); each run of digits is written as the byte `b'0' + 1` (to compare against other
+/// bytes as any digit would), its length (4 bytes, big-endian) and its digits (runs of digits
+/// compare by length, then value). A text that ends pads with 0, the smallest byte, so prefixes that differ order
 /// their texts, and prefixes that tie say nothing.
 fn natural_form_prefix(text: &[u8]) -> u64 {
     let mut out = [0u8; 8];

@@ -494,15 +494,27 @@ impl<'p> Pipeline<'p> {
         let Some(b) = pipeline.first_blocking else {
             return pipeline;
         };
+        // The stats tables not merged yet, in bytes: while they live, the merged table may take
+        // what of the whole budget they leave (each took at most its share, so merging one in,
+        // while it still lives, stays within the whole).
+        let mut unmerged: usize = partials
+            .iter()
+            .map(|p| match &p.state {
+                StageState::Stats(groups) => groups.estimated_bytes(),
+                _ => 0,
+            })
+            .sum();
         for partial in partials {
             pipeline.matched += partial.matched;
             match (&plan.stages[b], &mut pipeline.states[b], partial.state) {
                 (Stage::Stats(_), StageState::Stats(mine), StageState::Stats(mut theirs)) => {
+                    unmerged = unmerged.saturating_sub(theirs.estimated_bytes());
                     // The smaller table goes into the bigger one.
                     if theirs.len() > mine.len() {
                         std::mem::swap(mine, &mut theirs);
                     }
-                    mine.set_budget(budget);
+                    let room = whole.map(|w| w.saturating_sub(unmerged).max(budget.unwrap_or(0)));
+                    mine.set_budget(room.or(budget));
                     mine.merge(*theirs);
                     mine.maybe_spill();
                 }
