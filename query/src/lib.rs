@@ -19,6 +19,8 @@ pub mod input;
 pub mod output;
 pub mod plan;
 pub mod syntax;
+#[cfg(test)]
+mod test_rng;
 pub mod value;
 
 use std::fmt;

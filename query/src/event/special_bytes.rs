@@ -147,6 +147,7 @@ fn block_mask_bytewise(block: &[u8; 64]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::{block_mask_bytewise, block_mask_sse2, SpecialBytes};
+    use crate::test_rng::Rng;
 
     fn next_bytewise(b: &[u8], i: usize) -> usize {
         (i..b.len())
@@ -190,27 +191,15 @@ mod tests {
         assert_eq!(s.next(69), 70);
     }
 
-    /// SplitMix64: failures reproduce from the seed.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            ((z ^ (z >> 31)) % n as u64) as usize
-        }
-
-        fn bytes(&mut self, alphabet: &[u8], max_len: usize) -> Vec<u8> {
-            let len = self.below(max_len + 1);
-            (0..len)
-                .map(|_| match self.below(4) {
-                    0 => self.below(256) as u8,
-                    _ => alphabet[self.below(alphabet.len())],
-                })
-                .collect()
-        }
+    /// Random bytes: mostly from `alphabet`, now and then any byte.
+    fn random_bytes(rng: &mut Rng, alphabet: &[u8], max_len: usize) -> Vec<u8> {
+        let len = rng.below(max_len + 1);
+        (0..len)
+            .map(|_| match rng.below(4) {
+                0 => rng.below(256) as u8,
+                _ => rng.pick(alphabet),
+            })
+            .collect()
     }
 
     #[test]
@@ -221,7 +210,7 @@ mod tests {
         ];
         let mut words = Vec::new();
         for _ in 0..3000 {
-            let line = rng.bytes(&alphabet, 300);
+            let line = random_bytes(&mut rng, &alphabet, 300);
             let mut s = SpecialBytes::new(&line, &mut words);
             for _ in 0..10 {
                 let i = rng.below(320);
@@ -239,7 +228,7 @@ mod tests {
         let mut words = Vec::new();
         for _ in 0..5000 {
             let mut line = vec![b'"'];
-            line.extend(rng.bytes(&alphabet, 200));
+            line.extend(random_bytes(&mut rng, &alphabet, 200));
             let mut s = SpecialBytes::new(&line, &mut words);
             assert_eq!(s.scan_string(1), scan_string_bytewise(&line, 1), "{line:?}");
         }

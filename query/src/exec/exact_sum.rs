@@ -184,13 +184,8 @@ mod tests {
 
     #[test]
     fn the_order_of_the_terms_does_not_matter() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = || rng.next();
         for _ in 0..300 {
             let n = 1 + (next() % 400) as usize;
             let terms: Vec<f64> = (0..n)

@@ -178,13 +178,8 @@ mod tests {
     #[test]
     fn comparing_at_the_first_difference_matches_comparing_run_by_run() {
         let alphabet = [b'0', b'1', b'9', b'a', b'b', b'-', b'.', b'!', b'~', b' '];
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = crate::test_rng::Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: usize| rng.below(n);
         let mut strings: Vec<String> = (0..400)
             .map(|_| {
                 (0..next(7))

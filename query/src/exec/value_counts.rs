@@ -173,15 +173,9 @@ mod tests {
 
     #[test]
     fn counts_come_back_sorted_and_summed_whatever_the_order() {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::Rng(0x9e37_79b9_7f4a_7c15);
         let values: Vec<f64> = (0..50_000)
-            .map(|_| (next() % 30_000) as f64 / 1000.0 - 3.0)
+            .map(|_| rng.below(30_000) as f64 / 1000.0 - 3.0)
             .collect();
         let mut counts = ValueCounts::default();
         for &v in &values {
