@@ -8,7 +8,7 @@
 #
 # Data goes to $BENCH_DIR (default target/bench-data): a 1 GiB JSON app log (per SHAPE) and a 500 MB nginx
 # access log from our own deterministic generator (loggen, seed 42). Results are printed as a
-# Markdown table and written to $BENCH_DIR/results.md.
+# Markdown table and written to $BENCH_DIR/results-$SHAPE.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BENCH_DIR=${BENCH_DIR:-$PWD/target/bench-data}

@@ -5,7 +5,7 @@
 #   SHAPE=plain QUERIES="q4 q5" benches/scale.sh
 #
 # The 10 GiB file is generated (loggen, seed 42, the 1 GiB file's shape) into $BENCH_DIR for the
-# run and deleted when it ends, however it ends. Needs 11 GiB free there; the page cache holds it
+# run and deleted when it ends, however it ends (a file of that name already there is replaced). Needs 11 GiB free there; the page cache holds it
 # on a machine with 24 GiB of RAM, so both sizes are timed warm. Results go to
 # $BENCH_DIR/scale-$SHAPE.md.
 set -euo pipefail
@@ -14,6 +14,7 @@ export BENCH_DIR=${BENCH_DIR:-$PWD/target/bench-data}
 export BENCH_VENV=${BENCH_VENV:-$PWD/target/bench-venv}
 export SHAPE=${SHAPE:-varied}
 export LC_ALL=C
+export PYTHONDONTWRITEBYTECODE=1
 
 cargo build --release -q -p skywatch --bin logq -p skywatch-loggen --bin loggen
 mkdir -p "$BENCH_DIR"
