@@ -638,7 +638,7 @@ mod tests {
         let mut answered = 0;
         for _ in 0..20_000 {
             let mut line = rng.pick(&lines).as_bytes().to_vec();
-            for _ in 0..1 + rng.below(3) {
+            for _ in 0..=rng.below(3) {
                 let at = rng.below(line.len());
                 match rng.below(4) {
                     0 => line[at] = rng.pick(&noise),
