@@ -45,7 +45,7 @@ pub fn sort_in_key_order(order: &mut [usize], keys: &[Option<Value>], width: usi
             .find(|o| o.is_ne())
             .unwrap_or(std::cmp::Ordering::Equal)
     };
-    let mut decorated: Vec<(u8, u64, usize)> = order
+    let mut decorated: Vec<(u8, u128, usize)> = order
         .iter()
         .map(|&g| {
             let (value, number) = cell(g, 0);
@@ -66,12 +66,12 @@ pub fn sort_in_key_order(order: &mut [usize], keys: &[Option<Value>], width: usi
 }
 
 /// A compact key that orders values as [`cmp_nulls_last`] does wherever the keys differ:
-/// texts, then lists and maps, then numbers (by value), then nulls; texts by the first 8 bytes
+/// texts, then lists and maps, then numbers (by value), then nulls; texts by the first 16 bytes
 /// of their natural-order form (see [`natural_form_prefix`]).
-fn sort_prefix(value: Option<&Value>, number: Option<f64>) -> (u8, u64) {
+fn sort_prefix(value: Option<&Value>, number: Option<f64>) -> (u8, u128) {
     match (value, number) {
         (None, _) => (3, 0),
-        (Some(_), Some(n)) => (2, total_order_bits(n)),
+        (Some(_), Some(n)) => (2, u128::from(total_order_bits(n))),
         (Some(Value::List(_) | Value::Map(_)), None) => (1, 0),
         (Some(v), None) => (0, v.as_text().map_or(0, |t| natural_form_prefix(t.as_bytes()))),
     }
@@ -87,15 +87,17 @@ fn total_order_bits(x: f64) -> u64 {
     }
 }
 
-/// The first 8 bytes (zero-padded) of a text's natural-order form, whose byte order is the
+/// The first 16 bytes (zero-padded) of a text's natural-order form, whose byte order is the
 /// texts' natural order: each byte that is not a digit is written plus one (UTF-8 has no 0xFF),
 /// so that a 0 byte can end a run of them before a run of digits (a run that ends is the
 /// smaller); each run of digits is written as the byte `b'0' + 1` (to compare against other
-/// bytes as any digit would), its length (4 bytes, big-endian) and its digits (runs of digits
-/// compare by length, then value). A text that ends pads with 0, the smallest byte, so prefixes that differ order
-/// their texts, and prefixes that tie say nothing.
-fn natural_form_prefix(text: &[u8]) -> u64 {
-    let mut out = [0u8; 8];
+/// bytes as any digit would), its length in one byte and its digits (runs of digits compare by
+/// length, then value). A run of 255 digits or more is written with length 255 and the rest of
+/// the prefix 0xFF: all such runs tie, above every shorter one. A text that ends pads with 0,
+/// the smallest byte. So prefixes that differ order their texts, and prefixes that tie say
+/// nothing.
+fn natural_form_prefix(text: &[u8]) -> u128 {
+    let mut out = [0u8; 16];
     let mut n = 0;
     let mut i = 0;
     let mut push = |byte: u8, n: &mut usize| {
@@ -104,15 +106,25 @@ fn natural_form_prefix(text: &[u8]) -> u64 {
             *n += 1;
         }
     };
-    while n < 8 && i < text.len() {
+    while n < 16 && i < text.len() {
         if text[i].is_ascii_digit() {
             if i > 0 {
                 push(0, &mut n);
             }
             let end = i + text[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-            let len = u32::try_from(end - i).unwrap_or(u32::MAX).to_be_bytes();
-            for &byte in [b'0' + 1].iter().chain(&len).chain(&text[i..end]) {
-                push(byte, &mut n);
+            push(b'0' + 1, &mut n);
+            match u8::try_from(end - i) {
+                Ok(len) if len < u8::MAX => {
+                    push(len, &mut n);
+                    for &digit in &text[i..end] {
+                        push(digit, &mut n);
+                    }
+                }
+                _ => {
+                    while n < 16 {
+                        push(u8::MAX, &mut n);
+                    }
+                }
             }
             i = end;
         } else {
@@ -120,7 +132,7 @@ fn natural_form_prefix(text: &[u8]) -> u64 {
             i += 1;
         }
     }
-    u64::from_be_bytes(out)
+    u128::from_be_bytes(out)
 }
 
 /// Values the sort order holds equal, ordered by kind (then content): equal exactly when
@@ -690,6 +702,16 @@ mod tests {
             "é",
             "x1",
         ];
+        // Digit runs around the length a prefix can hold (254, 255, 256 and more digits).
+        let long_runs: Vec<String> = [253, 254, 255, 256, 300]
+            .iter()
+            .flat_map(|&n| ["1".repeat(n), "9".repeat(n), format!("a{}", "5".repeat(n))])
+            .collect();
+        let pieces: Vec<&str> = pieces
+            .iter()
+            .copied()
+            .chain(long_runs.iter().map(String::as_str))
+            .collect();
         for width in [1, 2] {
             let mut keys = Vec::new();
             for _ in 0..3000 * width {
