@@ -513,17 +513,9 @@ mod tests {
 
     #[test]
     fn each_settled_minute_is_published_once_to_the_local_store() {
-        let store = Store::open(
-            StoreSettings {
-                dir: None,
-                max_bytes: 1 << 30,
-                max_age: Duration::from_secs(1 << 30),
-                generation_bytes: 1 << 20,
-            },
-            0.0,
-        )
-        .unwrap()
-        .0;
+        let store = Store::open(StoreSettings::in_memory(Duration::from_secs(1 << 30)), 0.0)
+            .unwrap()
+            .0;
         let minute = 1_796_640_000_i64;
         for (i, at) in [(1, minute + 5), (2, minute + 65)] {
             let doc = format!(

@@ -356,12 +356,7 @@ mod tests {
     use crate::telemetry::Counters;
 
     fn router(read_api: super::ReadApi) -> (Router, Arc<Ingest>) {
-        let settings = StoreSettings {
-            dir: None,
-            max_bytes: 1 << 30,
-            max_age: Duration::from_secs(3600),
-            generation_bytes: 1 << 20,
-        };
+        let settings = StoreSettings::in_memory(Duration::from_secs(3600));
         let registry = skywatch_telemetry::Registry::new();
         let ingest = Arc::new(Ingest::new(
             Arc::new(Store::open(settings, 0.0).unwrap().0),

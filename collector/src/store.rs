@@ -39,6 +39,19 @@ pub struct StoreSettings {
     pub generation_bytes: u64,
 }
 
+#[cfg(test)]
+impl StoreSettings {
+    /// An in-memory store for tests: 1 GiB, small generations, documents kept for `max_age`.
+    pub(crate) fn in_memory(max_age: Duration) -> StoreSettings {
+        StoreSettings {
+            dir: None,
+            max_bytes: 1 << 30,
+            max_age,
+            generation_bytes: 1 << 20,
+        }
+    }
+}
+
 /// Which time places a trace in a window (GetTraceSummaries' `TimeRangeType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeRange {

@@ -121,7 +121,7 @@ pub fn minute_datums(store: &Store, minute_s: i64) -> Vec<Datum> {
 }
 
 /// The p-quantile (nearest rank) of a histogram of whole milliseconds.
-fn nearest_rank(times: &BTreeMap<u64, u64>, p: f64) -> Option<u64> {
+pub(crate) fn nearest_rank(times: &BTreeMap<u64, u64>, p: f64) -> Option<u64> {
     let total: u64 = times.values().sum();
     if total == 0 {
         return None;
@@ -160,17 +160,9 @@ mod tests {
 
     #[test]
     fn a_minutes_numbers_per_service() {
-        let store = Store::open(
-            StoreSettings {
-                dir: None,
-                max_bytes: 1 << 30,
-                max_age: Duration::from_secs(1 << 30),
-                generation_bytes: 1 << 20,
-            },
-            0.0,
-        )
-        .unwrap()
-        .0;
+        let store = Store::open(StoreSettings::in_memory(Duration::from_secs(1 << 30)), 0.0)
+            .unwrap()
+            .0;
         let minute = 6_000;
         let docs = [
             segment(1, "web", minute as f64 + 1.0, 0.100, 200),

@@ -201,21 +201,9 @@ struct Minute {
     times: BTreeMap<u64, u64>,
 }
 
+/// The p-quantile (nearest rank) of a histogram of whole milliseconds, in seconds.
 fn percentile(times: &BTreeMap<u64, u64>, p: f64) -> Option<f64> {
-    let total: u64 = times.values().sum();
-    if total == 0 {
-        return None;
-    }
-    // The nearest rank.
-    let rank = ((p * total as f64).ceil() as u64).clamp(1, total);
-    let mut seen = 0;
-    for (ms, n) in times {
-        seen += n;
-        if seen >= rank {
-            return Some(*ms as f64 / 1000.0);
-        }
-    }
-    None
+    crate::trace_metrics::nearest_rank(times, p).map(|ms| ms as f64 / 1000.0)
 }
 
 /// `/ui/api/node-series`: a node's requests, outcomes and p50/p99 response time per minute of
@@ -438,12 +426,7 @@ mod tests {
     const T2: &str = "1-65000000-aaaaaaaaaaaaaaaaaaaaaaa2";
 
     fn store() -> Store {
-        let settings = StoreSettings {
-            dir: None,
-            max_bytes: 1 << 30,
-            max_age: Duration::from_secs(3600),
-            generation_bytes: 1 << 20,
-        };
+        let settings = StoreSettings::in_memory(Duration::from_secs(3600));
         let store = Store::open(settings, 0.0).unwrap().0;
         // T1 at 120 s: web calls DynamoDB (0.2 s) and faults; T2 at 200 s: web alone, fast.
         let docs = [

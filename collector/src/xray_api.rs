@@ -252,12 +252,7 @@ mod tests {
     use crate::telemetry::Counters;
 
     fn ingest() -> Ingest {
-        let settings = StoreSettings {
-            dir: None,
-            max_bytes: 1 << 30,
-            max_age: Duration::from_secs(3600),
-            generation_bytes: 1 << 20,
-        };
+        let settings = StoreSettings::in_memory(Duration::from_secs(3600));
         let (store, _) = Store::open(settings, 0.0).unwrap();
         Ingest::new(
             Arc::new(store),
