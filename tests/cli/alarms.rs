@@ -3,7 +3,7 @@
 //! back unchanged, a replay of a datapoints file and of the agent's local store, and a replay
 //! that publishes its notifications to SNS (moto, read back from a subscribed SQS queue).
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -11,17 +11,7 @@ use skywatch_tests::aws::{env_vars, sdk_config};
 use skywatch_tests::moto;
 use skywatch_tests::names::unique_name;
 
-fn skywatch(args: &[&str], env: &[(&str, String)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_skywatch"))
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::skywatch::{run as skywatch, text};
 
 /// `skywatch alarms eval RULES --datapoints FILE` and `extra` arguments.
 fn eval_file(rules: &std::path::Path, datapoints: &std::path::Path, extra: &[&str]) -> Output {

@@ -125,6 +125,28 @@ impl Collector {
         assert!(status.success(), "collector exit: {status}\n{}", self.log());
         self.log()
     }
+
+    /// Puts segment documents through the collector's PutTraceSegments endpoint and returns its
+    /// HTTP answer, having checked that it is a 200.
+    pub(crate) fn put_segments(&self, docs: &[serde_json::Value]) -> String {
+        let documents: Vec<String> = docs.iter().map(serde_json::Value::to_string).collect();
+        let body = serde_json::json!({ "TraceSegmentDocuments": documents }).to_string();
+        let mut stream = TcpStream::connect(self.http).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "POST /TraceSegments HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.http,
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        answer
+    }
 }
 
 impl Drop for Collector {

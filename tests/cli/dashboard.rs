@@ -2,24 +2,12 @@
 //! mistakes (every problem at once, exit 2, the query's caret), a push to CloudWatch (moto, the
 //! real SDK) that GetDashboard returns unchanged, and a dashboard generated from a service graph.
 
-use std::process::{Command, Output};
-
 use serde_json::Value;
 use skywatch_tests::aws::{env_vars, sdk_config};
 use skywatch_tests::moto;
 use skywatch_tests::names::unique_name;
 
-fn skywatch(args: &[&str], env: &[(&str, String)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_skywatch"))
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::skywatch::{run as skywatch, text};
 
 #[test]
 fn the_capstone_preset_renders_with_the_variables_given() {
@@ -204,7 +192,6 @@ fn generate_makes_a_row_per_service_from_a_service_graph() {
 
 #[test]
 fn generate_asks_a_running_collector_given_as_a_url() {
-    use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let collector = crate::collector::Collector::start(dir.path(), "", &[]);
     let now = std::time::SystemTime::now()
@@ -216,18 +203,7 @@ fn generate_asks_a_running_collector_given_as_a_url() {
         "name": "checkout-api", "start_time": now - 30.0, "end_time": now - 29.9,
         "http": {"request": {"method": "GET", "url": "http://shop.example/"}, "response": {"status": 200}}
     });
-    let body = serde_json::json!({"TraceSegmentDocuments": [segment.to_string()]}).to_string();
-    let mut stream = std::net::TcpStream::connect(collector.http).unwrap();
-    write!(
-        stream,
-        "POST /TraceSegments HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        collector.http,
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    collector.put_segments(&[segment]);
     let url = format!("http://{}/", collector.http);
     let out = skywatch(
         &[

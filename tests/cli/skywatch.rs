@@ -1,9 +1,24 @@
 //! The `skywatch` command line: help, version, and honest stubs.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 fn skywatch() -> Command {
     Command::new(env!("CARGO_BIN_EXE_skywatch"))
+}
+
+/// Runs `skywatch` with `args` and the environment variables `env` added; its exit status and
+/// output.
+pub(crate) fn run(args: &[&str], env: &[(&str, String)]) -> Output {
+    skywatch()
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap()
+}
+
+/// Output bytes as text (invalid UTF-8 shown as replacement characters).
+pub(crate) fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

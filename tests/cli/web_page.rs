@@ -19,20 +19,7 @@ const ARTIFACTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/test-artifa
 const XSS_NAME: &str = "<img src=x onerror=alert(1)>";
 
 fn put_segments(collector: &Collector, docs: &[Value]) {
-    let documents: Vec<String> = docs.iter().map(Value::to_string).collect();
-    let body = json!({ "TraceSegmentDocuments": documents }).to_string();
-    let mut stream = TcpStream::connect(collector.http).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        stream,
-        "POST /TraceSegments HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        collector.http,
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let answer = collector.put_segments(docs);
     assert!(answer.contains(r#""UnprocessedTraceSegments":[]"#), "{answer}");
 }
 
