@@ -183,7 +183,7 @@ impl<'p> DirectStats<'p> {
             groups.maybe_spill();
             return Direct::Added(time);
         }
-        let index = groups.find_or_insert(&self.key);
+        let index = groups.find_or_insert(&mut self.key);
         let time_value = time.map(Value::Time);
         for (state, arg) in groups.states_mut(index).iter_mut().zip(&self.args) {
             let value = match arg {

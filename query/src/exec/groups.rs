@@ -497,7 +497,7 @@ impl Groups {
     /// Counts the rows waiting in the batch.
     pub fn count_pending(&mut self) {
         let hashes = std::mem::take(&mut self.pending_hashes);
-        let keys = std::mem::take(&mut self.pending_keys);
+        let mut keys = std::mem::take(&mut self.pending_keys);
         let mut found = std::mem::take(&mut self.pending_found);
         found.clear();
         // Room for every new group of the batch first, so no slot moves while it is counted.
@@ -511,7 +511,7 @@ impl Groups {
         std::hint::black_box(touched);
         let width = self.width;
         for (n, &hash) in hashes.iter().enumerate() {
-            let key = &keys[n * width..(n + 1) * width];
+            let key = &mut keys[n * width..(n + 1) * width];
             found.push(self.slot_of(hash, key));
         }
         for &slot in &found {
@@ -532,19 +532,22 @@ impl Groups {
         self.hashes.is_empty()
     }
 
-    /// The number of the group with key `values`, created (with fresh states) if new.
-    pub fn find_or_insert(&mut self, values: &[Option<Value>]) -> usize {
+    /// The number of the group with key `values`, created (with fresh states) if new — the
+    /// values are then moved into the table, leaving `values` empty.
+    pub fn find_or_insert(&mut self, values: &mut [Option<Value>]) -> usize {
         self.reserve(1);
         let slot = self.slot_of(hash_values(values), values);
         self.slots[slot].group as usize
     }
 
-    /// The slot of the group with key `values` (hashing to `hash`), the group created if new.
-    /// The table must have room for one more group.
-    fn slot_of(&mut self, hash: u64, values: &[Option<Value>]) -> usize {
+    /// The slot of the group with key `values` (hashing to `hash`), the group created if new
+    /// (the values moved in, leaving `values` empty). The table must have room for one more
+    /// group.
+    fn slot_of(&mut self, hash: u64, values: &mut [Option<Value>]) -> usize {
         let mask = self.slots.len() - 1;
         let tag = tag_of(hash);
         let short = short_text(values);
+        let short_len = short.map(<[u8]>::len);
         // Inline texts are zero-padded: a short key compares as one fixed-size array.
         let mut padded = [0u8; INLINE_KEY_BYTES];
         if let Some(text) = short {
@@ -580,8 +583,8 @@ impl Groups {
             group,
             ..Slot::VACANT
         };
-        if let Some(text) = short {
-            slot.len = text.len() as u8;
+        if let Some(len) = short_len {
+            slot.len = len as u8;
             slot.text = padded;
         }
         self.slots[i] = slot;
@@ -594,7 +597,7 @@ impl Groups {
                 _ => 0,
             })
             .sum::<usize>();
-        self.keys.extend_from_slice(values);
+        self.keys.extend(values.iter_mut().map(Option::take));
         self.states.extend_from_slice(&self.fresh);
         i
     }
@@ -644,8 +647,10 @@ impl Groups {
         let width = self.width;
         let per_group = self.per_group;
         let mut states = other.states.into_iter();
+        // Keys are moved in, not copied: a copy would touch each text's memory twice.
+        let mut keys = std::mem::take(&mut other.keys);
         for (group, &hash) in other.hashes.iter().enumerate() {
-            let key = &other.keys[group * width..(group + 1) * width];
+            let key = &mut keys[group * width..(group + 1) * width];
             // Room for one more at a time: most keys are usually in both tables.
             self.reserve(1);
             let slot = self.slot_of(hash, key);

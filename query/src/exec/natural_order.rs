@@ -22,6 +22,15 @@ pub fn natural_cmp_known(
 ) -> Ordering {
     match (left_number, right_number) {
         (Some(x), Some(y)) => crate::value::cmp_numbers(left, x, right, y).then_with(|| {
+            // One number, or one time, is one text: no need to write both out.
+            let same_value = match (left, right) {
+                (Value::Num(p), Value::Num(q)) => p.to_bits() == q.to_bits(),
+                (Value::Time(p), Value::Time(q)) => p == q,
+                _ => false,
+            };
+            if same_value {
+                return Ordering::Equal;
+            }
             match (left.as_text(), right.as_text()) {
                 (Some(p), Some(q)) => p.cmp(&q),
                 _ => Ordering::Equal,

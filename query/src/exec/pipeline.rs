@@ -39,8 +39,9 @@ struct Sorted {
     /// a stats stage's group slots when it hands its groups over unsorted.
     tiebreak: Vec<usize>,
     /// For a sort with a limit, once that many rows are held: the sort keys of the last row
-    /// kept. A row whose keys sort after them cannot make the cut and is not held.
-    floor: Option<Vec<Option<Value>>>,
+    /// kept, and its tiebreak values. A row that sorts after them cannot make the cut and is
+    /// not held.
+    floor: Option<(Vec<Option<Value>>, Vec<Option<Value>>)>,
     /// Bytes the rows may take before they spill to disk (a sort without a limit).
     budget: Option<usize>,
     /// About the bytes the held rows take.
@@ -70,9 +71,9 @@ impl Sorted {
         sort_spill::keep_run(&mut self.runs, run, &descending)
     }
 
-    /// Whether a row with sort keys `keys` sorts strictly after the floor.
-    fn below_floor(&self, keys: &[Option<Value>], order: &[(CExpr, bool)]) -> bool {
-        let Some(floor) = &self.floor else {
+    /// Whether `row`, with sort keys `keys`, sorts strictly after the floor.
+    fn below_floor(&self, keys: &[Option<Value>], row: &Row, order: &[(CExpr, bool)]) -> bool {
+        let Some((floor, floor_ties)) = &self.floor else {
             return false;
         };
         for (i, (_, descending)) in order.iter().enumerate() {
@@ -81,7 +82,22 @@ impl Sorted {
                 o => return o.is_gt(),
             }
         }
-        // Equal keys: the tiebreak decides, later.
+        // Equal keys: the tiebreak values, as `truncate_sorted` compares them.
+        let mine = |slot: usize| row.get(slot).and_then(Option::as_ref);
+        let pairs = || self.tiebreak.iter().zip(floor_ties);
+        for (&slot, theirs) in pairs() {
+            match cmp_nulls_last(mine(slot), theirs.as_ref(), false) {
+                std::cmp::Ordering::Equal => {}
+                o => return o.is_gt(),
+            }
+        }
+        for (&slot, theirs) in pairs() {
+            match tie_order(mine(slot), theirs.as_ref()) {
+                std::cmp::Ordering::Equal => {}
+                o => return o.is_gt(),
+            }
+        }
+        // Equal in all: the arrival order decides, later.
         false
     }
 
@@ -89,7 +105,14 @@ impl Sorted {
     fn truncate(&mut self, order: &[(CExpr, bool)], keep: usize) {
         truncate_sorted(&mut self.rows, order, &self.tiebreak, keep);
         if self.rows.len() >= keep {
-            self.floor = self.rows.last().map(|held| held.0.clone());
+            self.floor = self.rows.last().map(|held| {
+                let ties = self
+                    .tiebreak
+                    .iter()
+                    .map(|&slot| value(held, slot).cloned())
+                    .collect();
+                (held.0.clone(), ties)
+            });
         }
     }
 }
@@ -148,6 +171,8 @@ pub struct Pipeline<'p> {
     count_only: Vec<bool>,
     /// Reused buffer for computed and parsed fields.
     capture_buf: Vec<(usize, Option<Value>)>,
+    /// Reused buffer for a row's sort keys.
+    sort_key_buf: Vec<Option<Value>>,
 }
 
 /// What a worker's pipeline holds at the end of its share of the input.
@@ -184,6 +209,7 @@ impl<'p> Pipeline<'p> {
                 .map(|s| matches!(s, Stage::Stats(stats) if Groups::counts_only(stats)))
                 .collect(),
             capture_buf: Vec::new(),
+            sort_key_buf: Vec::new(),
         }
     }
 
@@ -358,13 +384,17 @@ impl<'p> Pipeline<'p> {
                     if from_input && self.first_blocking == Some(i) {
                         self.matched += 1;
                     }
-                    let keys: Vec<Option<Value>> = sort.keys.iter().map(|(e, _)| eval(e, &scope)).collect();
+                    // A row that cannot make the cut gives its keys' buffer back.
+                    let mut keys = std::mem::take(&mut self.sort_key_buf);
+                    keys.clear();
+                    keys.extend(sort.keys.iter().map(|(e, _)| eval(e, &scope)));
                     let StageState::Sort(sorted) = &mut self.states[i] else {
                         return;
                     };
                     let seq = sorted.next_seq;
                     sorted.next_seq += 1;
-                    if sorted.below_floor(&keys, &sort.keys) {
+                    if sorted.below_floor(&keys, row, &sort.keys) {
+                        self.sort_key_buf = keys;
                         return;
                     }
                     // A held row outlives the line: copy the message in if it is needed.
@@ -449,7 +479,7 @@ impl<'p> Pipeline<'p> {
             self.key_buf = key;
             return;
         }
-        let index = groups.find_or_insert(&key);
+        let index = groups.find_or_insert(&mut key);
         for (state, spec) in groups.states_mut(index).iter_mut().zip(&stats.aggregates) {
             // A field argument is read in place; other expressions are evaluated.
             let computed;
@@ -554,12 +584,15 @@ impl<'p> Pipeline<'p> {
                     // Groups beyond the memory budget: merged from disk in the order the
                     // in-memory path sorts them in, one at a time.
                     let mut next = Vec::new();
+                    let mut outputs = Vec::new();
                     groups.merge_spilled(&mut |(mut key, states)| {
                         if self.saturated_after(i) {
                             return;
                         }
                         let finished: Vec<Option<Value>> = states.into_iter().map(AggState::finish).collect();
-                        next.push(self.group_row(stats, &mut key, &finished));
+                        let mut row = self.empty_row();
+                        self.fill_group_row(stats, &mut row, &mut key, &finished, &mut outputs);
+                        next.push(row);
                         if next.len() >= 1024 {
                             for mut row in next.drain(..) {
                                 self.run_from(i + 1, &mut row, None);
@@ -583,10 +616,27 @@ impl<'p> Pipeline<'p> {
                     {
                         sorted.tiebreak = slots;
                     }
-                    for mut row in self.stats_rows(stats, *groups, sort_groups) {
+                    let (mut keys, finished, order) = finished_groups(stats, *groups, sort_groups);
+                    let (width, per_group) = (stats.groups.len(), stats.aggregates.len());
+                    let mut row = Row::new();
+                    let mut outputs = Vec::new();
+                    for group in order {
                         if self.saturated_after(i) {
                             break;
                         }
+                        // A row the next stages did not keep is emptied and used again.
+                        if row.len() == self.plan.slot_names.len() {
+                            row.fill(None);
+                        } else {
+                            row = self.empty_row();
+                        }
+                        let aggregates = finished
+                            .get(group * per_group..(group + 1) * per_group)
+                            .unwrap_or_default();
+                        let key = keys
+                            .get_mut(group * width..(group + 1) * width)
+                            .unwrap_or_default();
+                        self.fill_group_row(stats, &mut row, key, aggregates, &mut outputs);
                         self.run_from(i + 1, &mut row, None);
                     }
                 }
@@ -673,65 +723,62 @@ impl<'p> Pipeline<'p> {
         (!overwritten).then_some(slots)
     }
 
-    fn stats_rows(&self, stats: &StatsStage, groups: Groups, sort_groups: bool) -> Vec<Row> {
-        let width = stats.groups.len();
-        let per_group = stats.aggregates.len();
-        let (mut keys, states) = groups.into_flat();
-        let mut count = states.len().checked_div(per_group).unwrap_or(0);
-        let mut finished: Vec<Option<Value>> = states.into_iter().map(AggState::finish).collect();
-        if count == 0 && stats.groups.is_empty() {
-            // `stats count(*)` over nothing is one row of zeros, not no rows.
-            finished = stats
-                .aggregates
-                .iter()
-                .map(|a| AggState::new(a.kind).finish())
-                .collect();
-            count = 1;
-        }
-        let mut order: Vec<usize> = (0..count).collect();
-        // Groups come out in ascending order of their values (time order for bin()), as the
-        // groups merged from disk do.
-        if sort_groups && width > 0 {
-            sort_in_key_order(&mut order, &keys, width);
-        }
-        let mut rows = Vec::with_capacity(count);
-        for group in order {
-            let aggregates = finished
-                .get(group * per_group..(group + 1) * per_group)
-                .unwrap_or_default();
-            let key = keys
-                .get_mut(group * width..(group + 1) * width)
-                .unwrap_or_default();
-            rows.push(self.group_row(stats, key, aggregates));
-        }
-        rows
-    }
-
-    /// The row of one group: its `by` values (taken from `key`) and its outputs computed from
-    /// the finished `aggregates`.
-    fn group_row(&self, stats: &StatsStage, key: &mut [Option<Value>], aggregates: &[Option<Value>]) -> Row {
-        let mut row = self.empty_row();
+    /// Fills the empty `row` with one group: its `by` values (taken from `key`) and its outputs
+    /// computed from the finished `aggregates` (`outputs` is scratch space).
+    fn fill_group_row(
+        &self,
+        stats: &StatsStage,
+        row: &mut Row,
+        key: &mut [Option<Value>],
+        aggregates: &[Option<Value>],
+        outputs: &mut Vec<(usize, Option<Value>)>,
+    ) {
         for (n, (slot, _)) in stats.groups.iter().enumerate() {
             row[*slot] = key.get_mut(n).and_then(Option::take);
         }
-        let outputs: Vec<(usize, Option<Value>)> = {
-            let scope = Scope {
-                row: &row,
-                aggregates,
-                functions: &self.functions,
-                message: None,
-            };
-            stats
-                .outputs
-                .iter()
-                .map(|(slot, e)| (*slot, eval(e, &scope)))
-                .collect()
+        outputs.clear();
+        let scope = Scope {
+            row,
+            aggregates,
+            functions: &self.functions,
+            message: None,
         };
-        for (slot, value) in outputs {
+        outputs.extend(stats.outputs.iter().map(|(slot, e)| (*slot, eval(e, &scope))));
+        for (slot, value) in outputs.drain(..) {
             row[slot] = value;
         }
-        row
     }
+}
+
+/// A stats stage's groups at the end: their key values (`width` per group), their finished
+/// aggregates (one per aggregate) and the order to hand them on in — ascending key order when
+/// `sort_groups`, else as they are.
+fn finished_groups(
+    stats: &StatsStage,
+    groups: Groups,
+    sort_groups: bool,
+) -> (Vec<Option<Value>>, Vec<Option<Value>>, Vec<usize>) {
+    let width = stats.groups.len();
+    let per_group = stats.aggregates.len();
+    let (keys, states) = groups.into_flat();
+    let mut count = states.len().checked_div(per_group).unwrap_or(0);
+    let mut finished: Vec<Option<Value>> = states.into_iter().map(AggState::finish).collect();
+    if count == 0 && stats.groups.is_empty() {
+        // `stats count(*)` over nothing is one row of zeros, not no rows.
+        finished = stats
+            .aggregates
+            .iter()
+            .map(|a| AggState::new(a.kind).finish())
+            .collect();
+        count = 1;
+    }
+    let mut order: Vec<usize> = (0..count).collect();
+    // Groups come out in ascending order of their values (time order for bin()), as the
+    // groups merged from disk do.
+    if sort_groups && width > 0 {
+        sort_in_key_order(&mut order, &keys, width);
+    }
+    (keys, finished, order)
 }
 
 fn first_blocking(plan: &Plan) -> Option<usize> {
