@@ -336,7 +336,14 @@ pub fn cmp_numbers(left: &Value, x: f64, right: &Value, y: f64) -> std::cmp::Ord
 
 /// Parses a *number value*: the whole string (spaces around allowed) is one decimal number.
 pub fn parse_number(s: &str) -> Option<f64> {
-    let t = s.trim();
+    // Text that starts and ends with a visible ASCII byte has no spaces to trim (the common
+    // case, and trimming Unicode spaces costs a character decode at each end).
+    let visible = |b: Option<&u8>| b.is_some_and(u8::is_ascii_graphic);
+    let t = if visible(s.as_bytes().first()) && visible(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    };
     let bytes = t.as_bytes();
     let first = *bytes.first()?;
     // Reject what f64::from_str accepts but is not a number in a log ("inf", "NaN", "+").
@@ -378,6 +385,11 @@ mod tests {
         assert_eq!(parse_number("NaN"), None);
         assert_eq!(parse_number(""), None);
         assert_eq!(parse_number("-"), None);
+        // Spaces of every kind around a number, as `str::trim` takes them.
+        assert_eq!(parse_number("\u{a0}7\u{2003}"), Some(7.0));
+        assert_eq!(parse_number("\u{b}7\t"), Some(7.0));
+        assert_eq!(parse_number("7\u{3000}"), Some(7.0));
+        assert_eq!(parse_number("\u{1c}7"), None);
     }
 
     #[test]

@@ -153,3 +153,97 @@ fn merged_groups_that_fit_the_budget_are_not_spilled() {
     assert_eq!(small, expected);
     assert!(spills > 0);
 }
+
+/// A table past a few ten thousand groups splits into parts by hash; two cores' split tables
+/// merge part by part. Around the split (just under, at and past it), with rows counted in
+/// batches or one at a time, one core or two, spilling or not, every group keeps its count and
+/// sum, and the groups come out in key order.
+#[test]
+fn tables_split_into_parts_keep_every_group() {
+    use skywatch_query::exec::{run, RunOptions, Shortcuts};
+    use skywatch_query::output::{write, Format};
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().unwrap();
+    for distinct in [32_767u64, 32_768, 50_000] {
+        let path = dir.path().join(format!("ids-{distinct}.log"));
+        let mut data = Vec::new();
+        let mut expected: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for i in 0..distinct * 3 {
+            // Keys come back in shuffled order; a few take most rows.
+            let id = if i % 5 == 0 { i % 3 } else { (i * 7_919) % distinct };
+            let id = format!("k{id:06}");
+            let n = i % 1_000;
+            writeln!(data, r#"{{"id":"{id}","n":{n}}}"#).unwrap();
+            let group = expected.entry(id).or_default();
+            *group = (group.0 + 1, group.1 + n);
+        }
+        std::fs::write(&path, &data).unwrap();
+        let sources = skywatch_query::input::resolve(&[path.display().to_string()]).unwrap();
+        // The first rows in key order (as many as a result holds), and sums over every group
+        // that a lost, doubled or mismatched group would change.
+        let first = |line: &dyn Fn(&str, u64, u64) -> String| -> String {
+            expected
+                .iter()
+                .take(10_000)
+                .map(|(id, &(c, s))| line(id, c, s))
+                .collect()
+        };
+        let counted = first(&|id, c, _| format!("{{\"id\":\"{id}\",\"c\":{c}}}\n"));
+        let summed = first(&|id, c, s| format!("{{\"id\":\"{id}\",\"c\":{c},\"s\":{s}}}\n"));
+        let (rows, squares, products) = expected
+            .values()
+            .fold((0, 0, 0), |(r, q, p), &(c, s)| (r + c, q + c * c, p + c * s));
+        let sums = format!(
+            "{{\"groups\":{},\"rows\":{rows},\"squares\":{squares},\"products\":{products}}}\n",
+            expected.len()
+        );
+        let summary =
+            "| stats count(*) as groups, sum(c) as rows, sum(c * c) as squares, sum(c * s) as products";
+        for (query, want) in [
+            ("stats count(*) as c by id".to_string(), &counted),
+            ("stats count(*) as c, sum(n) as s by id".to_string(), &summed),
+            (format!("stats count(*) as c, sum(n) as s by id {summary}"), &sums),
+            (
+                format!("stats count(*) as c by id | fields c, c * 0 + 1 as s {summary}"),
+                &{
+                    let (rows, squares) = expected
+                        .values()
+                        .fold((0, 0), |(r, q), &(c, _)| (r + c, q + c * c));
+                    format!(
+                        "{{\"groups\":{},\"rows\":{rows},\"squares\":{squares},\"products\":{rows}}}\n",
+                        expected.len()
+                    )
+                },
+            ),
+        ] {
+            let plan = skywatch_query::compile(&query).unwrap();
+            for threads in [1, 2] {
+                for max_memory in [None, Some(2 << 20)] {
+                    let options = RunOptions {
+                        threads,
+                        max_memory,
+                        shortcuts: Shortcuts {
+                            piece_bytes: Some(256 << 10),
+                            ..Shortcuts::default()
+                        },
+                        ..RunOptions::default()
+                    };
+                    let outcome = run(&plan, &sources, &options).unwrap();
+                    let mut out = Vec::new();
+                    write(&outcome.result, Format::Ndjson, &mut out).unwrap();
+                    let got = String::from_utf8(out).unwrap();
+                    let path_name =
+                        format!("{query}: {distinct} ids, {threads} threads, budget {max_memory:?}");
+                    if got != *want {
+                        let at = got.lines().zip(want.lines()).position(|(g, w)| g != w);
+                        panic!(
+                            "{path_name}: first difference at line {at:?}: {:?}",
+                            at.map(|i| (got.lines().nth(i), want.lines().nth(i)))
+                        );
+                    }
+                    assert_eq!(outcome.stats.spills > 0, max_memory.is_some(), "{path_name}");
+                }
+            }
+        }
+    }
+}

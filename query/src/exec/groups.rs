@@ -212,7 +212,7 @@ pub fn same_key(a: &[Option<Value>], b: &[Option<Value>]) -> bool {
 /// Longest one-string key kept inline in a slot.
 const INLINE_KEY_BYTES: usize = 15;
 
-/// One slot of the groups' open-addressing table: the group's hash tag and number and, for a
+/// One slot of a part's open-addressing table: the group's hash tag and number and, for a
 /// short one-string key, its text — a probe usually reads this one half cache line and nothing
 /// else. Rows counted in batches are counted here too.
 #[derive(Clone, Copy)]
@@ -220,7 +220,7 @@ const INLINE_KEY_BYTES: usize = 15;
 struct Slot {
     /// The high half of the group's hash.
     tag: u32,
-    /// The group's number, or [`Slot::EMPTY`].
+    /// The group's number in its part, or [`Slot::EMPTY`].
     group: u32,
     /// Rows counted by [`Groups::count_later`], not yet in the group's states.
     count: u64,
@@ -260,40 +260,224 @@ const COUNT_BATCH: usize = 64;
 /// Slots of a new table (a power of two).
 const FIRST_SLOTS: usize = 16;
 
-/// The groups of a stats stage, looked up by hash without building a key per row. An
-/// open-addressing table (linear probing, at most half full) holds 32-byte slots; keys and
-/// aggregate states live in flat arrays by group number (a group's key is `width` values at
-/// `number × width`), and short one-string keys are compared in the slot, so a probe reads one
-/// cache line where a table of indexes would read three.
+/// Parts a table is split into once it holds [`SPLIT_AT`] groups, by the top bits of the hash.
+const PARTS: usize = 64;
+const _: () = assert!(PARTS < u8::MAX as usize);
+const PART_SHIFT: u32 = 64 - PARTS.trailing_zeros();
+/// Groups at which a table splits into parts.
+const SPLIT_AT: usize = 1 << 15;
+
+/// A group's number: its part in the high half, its number in the part in the low half.
+fn group_id(part: usize, group: u32) -> usize {
+    (part << 32) | group as usize
+}
+
+/// Some of the groups of a table: those whose hashes share their top bits, once the table is
+/// [split](Groups). An open-addressing table (linear probing, at most half full) holds 32-byte
+/// slots; keys and aggregate states live in flat arrays by group number (a group's key is
+/// `width` values at `number × width`), and short one-string keys are compared in the slot, so
+/// a probe reads one cache line where a table of indexes would read three.
+struct Part {
+    slots: Vec<Slot>,
+    /// Each group's full hash, by number (to place it again when the table grows).
+    hashes: Vec<u64>,
+    /// Each group's place in the order groups first came to the whole table (rising).
+    arrivals: Vec<u64>,
+    keys: Vec<Option<Value>>,
+    states: Vec<AggState>,
+    /// Heap bytes of the keys' texts.
+    key_heap: usize,
+}
+
+impl Part {
+    fn new() -> Part {
+        Part {
+            slots: vec![Slot::VACANT; FIRST_SLOTS],
+            hashes: Vec::new(),
+            arrivals: Vec::new(),
+            keys: Vec::new(),
+            states: Vec::new(),
+            key_heap: 0,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<Slot>()
+            + self.hashes.capacity() * 8
+            + self.arrivals.capacity() * 8
+            + self.keys.capacity() * std::mem::size_of::<Option<Value>>()
+            + self.states.capacity() * std::mem::size_of::<AggState>()
+            + self.key_heap
+    }
+
+    /// The slot of the group with key `values` (hashing to `hash`), the group created with
+    /// `fresh` states and arrival number `arrival` if new (the values moved in, leaving
+    /// `values` empty). The table must have room for one more group.
+    fn slot_of(
+        &mut self,
+        hash: u64,
+        values: &mut [Option<Value>],
+        fresh: &[AggState],
+        arrival: u64,
+    ) -> usize {
+        let width = values.len();
+        let mask = self.slots.len() - 1;
+        let tag = tag_of(hash);
+        let short = short_text(values);
+        let short_len = short.map(<[u8]>::len);
+        // Inline texts are zero-padded: a short key compares as one fixed-size array.
+        let mut padded = [0u8; INLINE_KEY_BYTES];
+        if let Some(text) = short {
+            padded[..text.len()].copy_from_slice(text);
+        }
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = &self.slots[i];
+            if slot.group == Slot::EMPTY {
+                break;
+            }
+            if slot.tag == tag {
+                let same = if let Some(len) = short_len {
+                    usize::from(slot.len) == len && slot.text == padded
+                } else {
+                    let at = slot.group as usize * width;
+                    slot.len == Slot::NOT_INLINE
+                        && self
+                            .keys
+                            .get(at..at + width)
+                            .is_some_and(|key| same_key(key, values))
+                };
+                if same {
+                    return i;
+                }
+            }
+            i = (i + 1) & mask;
+        }
+        // More than 2^32 groups cannot be held in memory anyway.
+        let group = self.hashes.len() as u32;
+        let mut slot = Slot {
+            tag,
+            group,
+            ..Slot::VACANT
+        };
+        if let Some(len) = short_len {
+            slot.len = len as u8;
+            slot.text = padded;
+        }
+        self.slots[i] = slot;
+        self.hashes.push(hash);
+        self.arrivals.push(arrival);
+        self.key_heap += values
+            .iter()
+            .map(|v| match v {
+                Some(Value::Str(s)) if s.len() > 22 => s.len() + 16,
+                Some(other @ (Value::List(_) | Value::Map(_))) => other.to_string().len() * 2,
+                _ => 0,
+            })
+            .sum::<usize>();
+        self.keys.extend(values.iter_mut().map(Option::take));
+        self.states.extend_from_slice(fresh);
+        i
+    }
+
+    /// Grows the table until `additional` more groups keep it at most half full.
+    fn reserve(&mut self, additional: usize) {
+        let needed = (self.hashes.len() + additional) * 2;
+        if needed <= self.slots.len() {
+            return;
+        }
+        let capacity = needed.next_power_of_two();
+        let mask = capacity - 1;
+        let old = std::mem::replace(&mut self.slots, vec![Slot::VACANT; capacity]);
+        for slot in old.into_iter().filter(|s| s.group != Slot::EMPTY) {
+            let mut i = self.hashes[slot.group as usize] as usize & mask;
+            while self.slots[i].group != Slot::EMPTY {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+        }
+    }
+
+    /// The rows counted in each group's slot (by [`Groups::count_later`]), by group number.
+    fn counts_by_group(&self) -> Vec<u64> {
+        let mut counts = vec![0; self.hashes.len()];
+        for slot in self.slots.iter().filter(|s| s.group != Slot::EMPTY) {
+            counts[slot.group as usize] = slot.count;
+        }
+        counts
+    }
+
+    /// The rows counted in slots folded into the groups' states (`per_group` each).
+    fn fold_counts(&mut self, per_group: usize) {
+        for (group, count) in self.counts_by_group().into_iter().enumerate() {
+            if count > 0 {
+                for state in &mut self.states[group * per_group..(group + 1) * per_group] {
+                    state.merge(AggState::Count(count));
+                }
+            }
+        }
+        for slot in &mut self.slots {
+            slot.count = 0;
+        }
+    }
+
+    /// Folds another table's groups (`width` values of key, `per_group` states each) into
+    /// these: each placed by the hash the other computed, its key and states moved; new ones
+    /// arrive after every group of this table (their arrival numbers raised by `later`).
+    fn absorb(&mut self, mut other: Part, width: usize, per_group: usize, fresh: &[AggState], later: u64) {
+        let counts = other.counts_by_group();
+        let mut states = other.states.into_iter();
+        // Keys are moved in, not copied: a copy would touch each text's memory twice.
+        let mut keys = std::mem::take(&mut other.keys);
+        for (group, &hash) in other.hashes.iter().enumerate() {
+            let key = &mut keys[group * width..(group + 1) * width];
+            // Room for one more at a time: most keys are usually in both tables.
+            self.reserve(1);
+            let slot = self.slot_of(hash, key, fresh, later + other.arrivals[group]);
+            self.slots[slot].count += counts[group];
+            let at = self.slots[slot].group as usize * per_group;
+            for mine in &mut self.states[at..at + per_group] {
+                if let Some(theirs) = states.next() {
+                    mine.merge(theirs);
+                }
+            }
+        }
+    }
+}
+
+/// The groups of a stats stage, looked up by hash without building a key per row.
+///
+/// A table with many groups is split into [`PARTS`] parts by the top bits of the groups'
+/// hashes (as two-level aggregation tables are): each part is small enough that growing it
+/// stays in cache, and two workers' tables merge part by part, on several threads.
 ///
 /// With many groups, a probe waits on memory. A stage that only counts rows hands its keys
 /// over in batches ([`Groups::count_later`]): the batch's probes do not depend on each other,
 /// so the processor overlaps their cache misses.
 pub struct Groups {
-    slots: Vec<Slot>,
-    /// Each group's full hash, by number (to place it again when the table grows).
-    hashes: Vec<u64>,
-    /// Values per key; set by the first group.
+    /// One part, or [`PARTS`] once split.
+    parts: Vec<Part>,
+    /// Groups in all parts.
+    total: usize,
+    /// Arrival numbers given out (see [`Part::arrivals`]).
+    arrived: u64,
+    /// Values per key.
     width: usize,
-    keys: Vec<Option<Value>>,
     /// Aggregate states per group.
     per_group: usize,
-    states: Vec<AggState>,
     /// A new group's states.
     fresh: Vec<AggState>,
     /// Keys of rows waiting to be counted (`width` values each) and their hashes.
     pending_keys: Vec<Option<Value>>,
     pending_hashes: Vec<u64>,
-    /// The pending rows' slots, found before any is counted.
-    pending_found: Vec<usize>,
+    /// The pending rows' parts and slots, found before any is counted.
+    pending_found: Vec<(usize, usize)>,
     /// The aggregates' kinds (to read spilled states back).
     kinds: Vec<AggKind>,
     /// Bytes the table may take before it spills (none: no limit).
     budget: Option<usize>,
     /// The table's size is looked at again once it has this many groups.
     next_check: usize,
-    /// Heap bytes of the keys' texts.
-    key_heap: usize,
     /// Groups spilled to disk, each run sorted.
     runs: Vec<Run>,
     /// A spill that failed (the run ends with it).
@@ -321,12 +505,11 @@ const STATE_SAMPLE: usize = 64;
 impl Groups {
     pub fn new(stats: &StatsStage) -> Groups {
         Groups {
-            slots: vec![Slot::VACANT; FIRST_SLOTS],
-            hashes: Vec::new(),
+            parts: vec![Part::new()],
+            total: 0,
+            arrived: 0,
             width: stats.groups.len(),
-            keys: Vec::new(),
             per_group: stats.aggregates.len(),
-            states: Vec::new(),
             fresh: stats.aggregates.iter().map(|a| AggState::new(a.kind)).collect(),
             pending_keys: Vec::new(),
             pending_hashes: Vec::new(),
@@ -334,7 +517,6 @@ impl Groups {
             kinds: stats.aggregates.iter().map(|a| a.kind).collect(),
             budget: None,
             next_check: CHECK_EVERY,
-            key_heap: 0,
             runs: Vec::new(),
             spill_error: None,
             spills: 0,
@@ -345,29 +527,31 @@ impl Groups {
     /// Spill to disk beyond `bytes` (none: never).
     pub fn set_budget(&mut self, bytes: Option<usize>) {
         self.budget = bytes;
-        self.next_check = self.hashes.len() + check_interval(bytes);
+        self.next_check = self.total + check_interval(bytes);
     }
 
     /// About how many bytes the table takes: slots, keys, states and what they hold.
     pub fn estimated_bytes(&self) -> usize {
-        let groups = self.hashes.len();
-        let sample = STATE_SAMPLE.min(groups);
-        let sampled: usize = (0..sample)
-            .map(|i| {
-                // Spread over the table, old groups and new.
-                let at = (i * groups / sample) * self.per_group;
-                self.states
-                    .get(at..at + self.per_group)
-                    .map_or(0, |states| states.iter().map(AggState::heap_bytes).sum())
-            })
-            .sum();
-        let states_heap = sampled * groups / sample.max(1);
-        self.slots.len() * std::mem::size_of::<Slot>()
-            + self.hashes.capacity() * 8
-            + self.keys.capacity() * std::mem::size_of::<Option<Value>>()
-            + self.states.capacity() * std::mem::size_of::<AggState>()
-            + self.key_heap
-            + states_heap
+        let sample = STATE_SAMPLE.min(self.total);
+        let per_group = self.per_group;
+        // Spread over the parts, and in each over old groups and new.
+        let (mut sampled, mut measured) = (0, 0);
+        let mut taken = 0;
+        for (n, part) in self.parts.iter().enumerate() {
+            let here = sample * (n + 1) / self.parts.len() - taken;
+            taken += here;
+            let groups = part.hashes.len();
+            for i in 0..here.min(groups) {
+                let at = (i * groups / here) * per_group;
+                sampled += part
+                    .states
+                    .get(at..at + per_group)
+                    .map_or(0, |states| states.iter().map(AggState::heap_bytes).sum());
+                measured += 1;
+            }
+        }
+        let states_heap = sampled * self.total / measured.max(1);
+        self.parts.iter().map(Part::bytes).sum::<usize>() + states_heap
     }
 
     /// Spills the table to a run if it has grown past its budget (looked at every few
@@ -375,8 +559,7 @@ impl Groups {
     pub fn maybe_spill(&mut self) {
         let Some(budget) = self.budget else { return };
         self.adds += 1;
-        if (self.hashes.len() < self.next_check && self.adds < ADDS_CHECK_EVERY) || self.spill_error.is_some()
-        {
+        if (self.total < self.next_check && self.adds < ADDS_CHECK_EVERY) || self.spill_error.is_some() {
             return;
         }
         self.adds = 0;
@@ -386,19 +569,19 @@ impl Groups {
             }
             self.next_check = check_interval(self.budget);
         } else {
-            self.next_check = self.hashes.len() + check_interval(self.budget);
+            self.next_check = self.total + check_interval(self.budget);
         }
     }
 
     /// Writes every group, in key order, to a new run and empties the table.
     pub fn spill(&mut self) -> std::io::Result<()> {
-        self.fold_counts();
         let width = self.width;
         let per_group = self.per_group;
-        let mut order: Vec<usize> = (0..self.hashes.len()).collect();
-        let keys = &self.keys;
-        sort_in_key_order(&mut order, keys, width);
-        let states = &self.states;
+        // Taking the groups empties the table and gives its memory back (before any
+        // compaction reads the runs).
+        let (keys, states) = self.take_flat();
+        let mut order: Vec<usize> = (0..states.len().checked_div(per_group).unwrap_or(0)).collect();
+        sort_in_key_order(&mut order, &keys, width);
         let run = write_run(order.iter().map(|&g| {
             (
                 &keys[g * width..(g + 1) * width],
@@ -407,12 +590,6 @@ impl Groups {
         }))?;
         self.runs.push(run);
         self.spills += 1;
-        // Empty, and its memory given back (before any compaction reads the runs).
-        self.slots = vec![Slot::VACANT; FIRST_SLOTS];
-        self.hashes = Vec::new();
-        self.keys = Vec::new();
-        self.states = Vec::new();
-        self.key_heap = 0;
         if self.runs.len() >= crate::exec::spill::MAX_RUNS {
             let runs = std::mem::take(&mut self.runs);
             self.runs
@@ -452,26 +629,11 @@ impl Groups {
         }
         // Rows still waiting in a counting batch are groups too.
         self.count_pending();
-        if !self.hashes.is_empty() {
+        if self.total > 0 {
             self.spill()?;
         }
         let runs = std::mem::take(&mut self.runs);
         crate::exec::spill::merge_runs(runs, self.width, &self.kinds, each)
-    }
-
-    /// The rows counted in slots (by [`Groups::count_later`]) folded into the groups' states.
-    fn fold_counts(&mut self) {
-        self.count_pending();
-        for (group, count) in self.counts_by_group().into_iter().enumerate() {
-            if count > 0 {
-                for state in self.states_mut(group) {
-                    state.merge(AggState::Count(count));
-                }
-            }
-        }
-        for slot in &mut self.slots {
-            slot.count = 0;
-        }
     }
 
     /// Whether every aggregate of `stats` counts rows and nothing else (`count(*)`), so rows
@@ -500,22 +662,39 @@ impl Groups {
         let mut keys = std::mem::take(&mut self.pending_keys);
         let mut found = std::mem::take(&mut self.pending_found);
         found.clear();
+        self.split_when_big(hashes.len());
         // Room for every new group of the batch first, so no slot moves while it is counted.
-        self.reserve(hashes.len());
+        if self.parts.len() == 1 {
+            self.parts[0].reserve(hashes.len());
+        } else {
+            let mut in_part = [0usize; PARTS];
+            for &hash in &hashes {
+                in_part[(hash >> PART_SHIFT) as usize] += 1;
+            }
+            for (part, &n) in self.parts.iter_mut().zip(&in_part) {
+                part.reserve(n);
+            }
+        }
         // Touch every first slot before probing: the loads do not wait on each other, so their
         // cache misses overlap; the probes then find the slots in cache.
-        let mask = self.slots.len() - 1;
-        let touched = hashes
-            .iter()
-            .fold(0u32, |acc, &hash| acc ^ self.slots[hash as usize & mask].tag);
+        let touched = hashes.iter().fold(0u32, |acc, &hash| {
+            let part = &self.parts[self.part_of(hash)];
+            acc ^ part.slots[hash as usize & (part.slots.len() - 1)].tag
+        });
         std::hint::black_box(touched);
         let width = self.width;
         for (n, &hash) in hashes.iter().enumerate() {
             let key = &mut keys[n * width..(n + 1) * width];
-            found.push(self.slot_of(hash, key));
+            let p = self.part_of(hash);
+            let part = &mut self.parts[p];
+            let before = part.hashes.len();
+            found.push((p, part.slot_of(hash, key, &self.fresh, self.arrived)));
+            let new = part.hashes.len() - before;
+            self.total += new;
+            self.arrived += new as u64;
         }
-        for &slot in &found {
-            self.slots[slot].count += 1;
+        for &(part, slot) in &found {
+            self.parts[part].slots[slot].count += 1;
         }
         self.pending_hashes = hashes;
         self.pending_hashes.clear();
@@ -525,111 +704,73 @@ impl Groups {
     }
 
     pub fn len(&self) -> usize {
-        self.hashes.len()
+        self.total
     }
 
     pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
+        self.total == 0
     }
 
     /// The number of the group with key `values`, created (with fresh states) if new — the
     /// values are then moved into the table, leaving `values` empty.
     pub fn find_or_insert(&mut self, values: &mut [Option<Value>]) -> usize {
-        self.reserve(1);
-        let slot = self.slot_of(hash_values(values), values);
-        self.slots[slot].group as usize
+        self.split_when_big(1);
+        let hash = hash_values(values);
+        let p = self.part_of(hash);
+        let part = &mut self.parts[p];
+        part.reserve(1);
+        let before = part.hashes.len();
+        let slot = part.slot_of(hash, values, &self.fresh, self.arrived);
+        let new = part.hashes.len() - before;
+        self.total += new;
+        self.arrived += new as u64;
+        group_id(p, part.slots[slot].group)
     }
 
-    /// The slot of the group with key `values` (hashing to `hash`), the group created if new
-    /// (the values moved in, leaving `values` empty). The table must have room for one more
-    /// group.
-    fn slot_of(&mut self, hash: u64, values: &mut [Option<Value>]) -> usize {
-        let mask = self.slots.len() - 1;
-        let tag = tag_of(hash);
-        let short = short_text(values);
-        let short_len = short.map(<[u8]>::len);
-        // Inline texts are zero-padded: a short key compares as one fixed-size array.
-        let mut padded = [0u8; INLINE_KEY_BYTES];
-        if let Some(text) = short {
-            padded[..text.len()].copy_from_slice(text);
-        }
-        let mut i = hash as usize & mask;
-        loop {
-            let slot = &self.slots[i];
-            if slot.group == Slot::EMPTY {
-                break;
-            }
-            if slot.tag == tag {
-                let same = if let Some(text) = short {
-                    usize::from(slot.len) == text.len() && slot.text == padded
-                } else {
-                    let at = slot.group as usize * self.width;
-                    slot.len == Slot::NOT_INLINE
-                        && self
-                            .keys
-                            .get(at..at + self.width)
-                            .is_some_and(|key| same_key(key, values))
-                };
-                if same {
-                    return i;
-                }
-            }
-            i = (i + 1) & mask;
-        }
-        // More than 2^32 groups cannot be held in memory anyway.
-        let group = self.hashes.len() as u32;
-        let mut slot = Slot {
-            tag,
-            group,
-            ..Slot::VACANT
-        };
-        if let Some(len) = short_len {
-            slot.len = len as u8;
-            slot.text = padded;
-        }
-        self.slots[i] = slot;
-        self.hashes.push(hash);
-        self.key_heap += values
-            .iter()
-            .map(|v| match v {
-                Some(Value::Str(s)) if s.len() > 22 => s.len() + 16,
-                Some(other @ (Value::List(_) | Value::Map(_))) => other.to_string().len() * 2,
-                _ => 0,
-            })
-            .sum::<usize>();
-        self.keys.extend(values.iter_mut().map(Option::take));
-        self.states.extend_from_slice(&self.fresh);
-        i
+    /// The aggregate states of group `id` (as [`Groups::find_or_insert`] numbers it).
+    pub fn states_mut(&mut self, id: usize) -> &mut [AggState] {
+        let at = (id & u32::MAX as usize) * self.per_group;
+        &mut self.parts[id >> 32].states[at..at + self.per_group]
     }
 
-    /// Grows the table until `additional` more groups keep it at most half full.
-    fn reserve(&mut self, additional: usize) {
-        let needed = (self.hashes.len() + additional) * 2;
-        if needed <= self.slots.len() {
+    /// The part a hash belongs in.
+    fn part_of(&self, hash: u64) -> usize {
+        if self.parts.len() == 1 {
+            0
+        } else {
+            (hash >> PART_SHIFT) as usize
+        }
+    }
+
+    /// Splits the table into parts when `more` groups could take it to [`SPLIT_AT`].
+    fn split_when_big(&mut self, more: usize) {
+        if self.parts.len() == 1 && self.total + more >= SPLIT_AT {
+            self.split();
+        }
+    }
+
+    /// Moves every group into the part its hash's top bits name.
+    fn split(&mut self) {
+        let (width, per_group) = (self.width, self.per_group);
+        let Some(mut whole) = self.parts.pop() else {
             return;
-        }
-        let capacity = needed.next_power_of_two();
-        let mask = capacity - 1;
-        let old = std::mem::replace(&mut self.slots, vec![Slot::VACANT; capacity]);
-        for slot in old.into_iter().filter(|s| s.group != Slot::EMPTY) {
-            let mut i = self.hashes[slot.group as usize] as usize & mask;
-            while self.slots[i].group != Slot::EMPTY {
-                i = (i + 1) & mask;
-            }
-            self.slots[i] = slot;
+        };
+        whole.fold_counts(per_group);
+        self.parts = (0..PARTS).map(|_| Part::new()).collect();
+        let mut states = whole.states.into_iter();
+        for (group, &hash) in whole.hashes.iter().enumerate() {
+            let part = &mut self.parts[(hash >> PART_SHIFT) as usize];
+            part.reserve(1);
+            let key = &mut whole.keys[group * width..(group + 1) * width];
+            let slot = part.slot_of(hash, key, &[], whole.arrivals[group]);
+            debug_assert_eq!(part.slots[slot].group as usize, part.hashes.len() - 1);
+            part.states.extend(states.by_ref().take(per_group));
         }
     }
 
-    /// The aggregate states of group `i`.
-    pub fn states_mut(&mut self, i: usize) -> &mut [AggState] {
-        let at = i * self.per_group;
-        &mut self.states[at..at + self.per_group]
-    }
-
-    /// Folds another worker's groups into these.
-    /// Each group is placed by the hash the other worker computed; keys are copied, states
-    /// moved.
-    pub fn merge(&mut self, mut other: Groups) {
+    /// Folds another worker's groups into these, part by part on up to `threads` threads.
+    /// Each group is placed by the hash the other worker computed; keys and states are moved.
+    pub fn merge(&mut self, mut other: Groups, threads: usize) {
         self.runs.append(&mut other.runs);
         self.spills += other.spills;
         if self.runs.len() > crate::exec::spill::MAX_RUNS {
@@ -643,41 +784,85 @@ impl Groups {
             self.spill_error = other.spill_error.take();
         }
         other.count_pending();
-        let counts = other.counts_by_group();
-        let width = self.width;
-        let per_group = self.per_group;
-        let mut states = other.states.into_iter();
-        // Keys are moved in, not copied: a copy would touch each text's memory twice.
-        let mut keys = std::mem::take(&mut other.keys);
-        for (group, &hash) in other.hashes.iter().enumerate() {
-            let key = &mut keys[group * width..(group + 1) * width];
-            // Room for one more at a time: most keys are usually in both tables.
-            self.reserve(1);
-            let slot = self.slot_of(hash, key);
-            self.slots[slot].count += counts[group];
-            let at = self.slots[slot].group as usize * per_group;
-            for mine in &mut self.states[at..at + per_group] {
-                if let Some(theirs) = states.next() {
-                    mine.merge(theirs);
+        // Both split, or neither.
+        if self.parts.len() > 1 || other.parts.len() > 1 || self.total + other.total >= SPLIT_AT {
+            for table in [&mut *self, &mut other] {
+                if table.parts.len() == 1 {
+                    table.split();
                 }
             }
         }
-    }
-
-    /// The rows counted in each group's slot (by [`Groups::count_later`]), by group number.
-    fn counts_by_group(&self) -> Vec<u64> {
-        let mut counts = vec![0; self.hashes.len()];
-        for slot in self.slots.iter().filter(|s| s.group != Slot::EMPTY) {
-            counts[slot.group as usize] = slot.count;
+        let (width, per_group) = (self.width, self.per_group);
+        let fresh = &self.fresh;
+        let later = self.arrived;
+        let pairs: Vec<(&mut Part, Part)> = self.parts.iter_mut().zip(other.parts).collect();
+        let threads = threads.clamp(1, pairs.len().max(1));
+        if threads == 1 {
+            for (mine, theirs) in pairs {
+                mine.absorb(theirs, width, per_group, fresh, later);
+            }
+        } else {
+            let mut shares: Vec<Vec<(&mut Part, Part)>> = (0..threads).map(|_| Vec::new()).collect();
+            for (n, pair) in pairs.into_iter().enumerate() {
+                shares[n % threads].push(pair);
+            }
+            std::thread::scope(|scope| {
+                for share in shares {
+                    scope.spawn(move || {
+                        for (mine, theirs) in share {
+                            mine.absorb(theirs, width, per_group, fresh, later);
+                        }
+                    });
+                }
+            });
         }
-        counts
+        self.total = self.parts.iter().map(|p| p.hashes.len()).sum();
+        self.arrived += other.arrived;
     }
 
-    /// Every group's key values (`width` per group) and states (one per aggregate), in order
-    /// of first appearance, in two flat lists.
+    /// Every group's key values and states, in two flat lists in the order the groups first
+    /// came (so their keys are read in about the order they were allocated in, not scattered
+    /// by hash), the counts in slots folded in; the table is left empty.
+    fn take_flat(&mut self) -> (Vec<Option<Value>>, Vec<AggState>) {
+        self.count_pending();
+        let (width, per_group) = (self.width, self.per_group);
+        let mut parts = std::mem::replace(&mut self.parts, vec![Part::new()]);
+        self.total = 0;
+        if let [only] = parts.as_mut_slice() {
+            self.arrived = 0;
+            only.fold_counts(per_group);
+            return (std::mem::take(&mut only.keys), std::mem::take(&mut only.states));
+        }
+        let mut keys = Vec::with_capacity(parts.iter().map(|p| p.keys.len()).sum());
+        let mut states = Vec::with_capacity(parts.iter().map(|p| p.states.len()).sum());
+        // Arrival numbers are distinct and below `arrived`: each names the part that holds
+        // the group that came then (each part's groups are in arrival order already).
+        let arrived = usize::try_from(std::mem::take(&mut self.arrived)).unwrap_or(usize::MAX);
+        let mut part_at = vec![u8::MAX; arrived];
+        for (n, part) in parts.iter_mut().enumerate() {
+            part.fold_counts(per_group);
+            for &arrival in &part.arrivals {
+                if let Some(at) = usize::try_from(arrival).ok().and_then(|a| part_at.get_mut(a)) {
+                    *at = n as u8;
+                }
+            }
+        }
+        let mut cursors: Vec<_> = parts
+            .into_iter()
+            .map(|part| (part.keys.into_iter(), part.states.into_iter()))
+            .collect();
+        for &n in part_at.iter().filter(|&&n| n != u8::MAX) {
+            let (part_keys, part_states) = &mut cursors[usize::from(n)];
+            keys.extend(part_keys.by_ref().take(width));
+            states.extend(part_states.by_ref().take(per_group));
+        }
+        (keys, states)
+    }
+
+    /// Every group's key values (`width` per group) and states (one per aggregate), in two
+    /// flat lists.
     pub fn into_flat(mut self) -> (Vec<Option<Value>>, Vec<AggState>) {
-        self.fold_counts();
-        (std::mem::take(&mut self.keys), std::mem::take(&mut self.states))
+        self.take_flat()
     }
 }
 

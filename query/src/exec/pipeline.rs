@@ -31,6 +31,12 @@ const PRESENT_FOR_COUNT: Value = Value::Bool(true);
 /// Rows held by a sort: sort keys, arrival order, row.
 type Held = (Vec<Option<Value>>, u64, Row);
 
+/// The last row a sort with a limit keeps: its sort keys, and its values in the tiebreak slots.
+struct Floor {
+    keys: Vec<Option<Value>>,
+    ties: Vec<Option<Value>>,
+}
+
 #[derive(Default)]
 struct Sorted {
     rows: Vec<Held>,
@@ -41,7 +47,7 @@ struct Sorted {
     /// For a sort with a limit, once that many rows are held: the sort keys of the last row
     /// kept, and its tiebreak values. A row that sorts after them cannot make the cut and is
     /// not held.
-    floor: Option<(Vec<Option<Value>>, Vec<Option<Value>>)>,
+    floor: Option<Floor>,
     /// Bytes the rows may take before they spill to disk (a sort without a limit).
     budget: Option<usize>,
     /// About the bytes the held rows take.
@@ -73,7 +79,11 @@ impl Sorted {
 
     /// Whether `row`, with sort keys `keys`, sorts strictly after the floor.
     fn below_floor(&self, keys: &[Option<Value>], row: &Row, order: &[(CExpr, bool)]) -> bool {
-        let Some((floor, floor_ties)) = &self.floor else {
+        let Some(Floor {
+            keys: floor,
+            ties: floor_ties,
+        }) = &self.floor
+        else {
             return false;
         };
         for (i, (_, descending)) in order.iter().enumerate() {
@@ -111,7 +121,10 @@ impl Sorted {
                     .iter()
                     .map(|&slot| value(held, slot).cloned())
                     .collect();
-                (held.0.clone(), ties)
+                Floor {
+                    keys: held.0.clone(),
+                    ties,
+                }
             });
         }
     }
@@ -534,6 +547,8 @@ impl<'p> Pipeline<'p> {
                 _ => 0,
             })
             .sum();
+        // Tables merge part by part on as many threads as there were workers.
+        let threads = partials.len();
         for partial in partials {
             pipeline.matched += partial.matched;
             match (&plan.stages[b], &mut pipeline.states[b], partial.state) {
@@ -545,7 +560,7 @@ impl<'p> Pipeline<'p> {
                     }
                     let room = whole.map(|w| w.saturating_sub(unmerged).max(budget.unwrap_or(0)));
                     mine.set_budget(room.or(budget));
-                    mine.merge(*theirs);
+                    mine.merge(*theirs, threads);
                     mine.maybe_spill();
                 }
                 (Stage::Sort(sort), StageState::Sort(mine), StageState::Sort(mut theirs)) => {
