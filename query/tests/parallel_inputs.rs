@@ -197,10 +197,25 @@ fn tables_split_into_parts_keep_every_group() {
             "{{\"groups\":{},\"rows\":{rows},\"squares\":{squares},\"products\":{products}}}\n",
             expected.len()
         );
+        // The top groups, and the bottom ones (many tie: the ids break the ties).
+        let mut by_count: Vec<(&String, u64)> = expected.iter().map(|(id, &(c, _))| (id, c)).collect();
+        by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let line = |id: &str, c: u64| format!("{{\"id\":\"{id}\",\"c\":{c}}}\n");
+        let top: String = by_count.iter().take(25).map(|&(id, c)| line(id, c)).collect();
+        by_count.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(b.0)));
+        let bottom: String = by_count.iter().take(1_500).map(|&(id, c)| line(id, c)).collect();
         let summary =
             "| stats count(*) as groups, sum(c) as rows, sum(c * c) as squares, sum(c * s) as products";
         for (query, want) in [
             ("stats count(*) as c by id".to_string(), &counted),
+            (
+                "stats count(*) as c by id | sort c desc | limit 25".to_string(),
+                &top,
+            ),
+            (
+                "stats count(*) as c by id | sort c | limit 1500".to_string(),
+                &bottom,
+            ),
             ("stats count(*) as c, sum(n) as s by id".to_string(), &summed),
             (format!("stats count(*) as c, sum(n) as s by id {summary}"), &sums),
             (

@@ -267,6 +267,9 @@ const PART_SHIFT: u32 = 64 - PARTS.trailing_zeros();
 /// Groups at which a table splits into parts.
 const SPLIT_AT: usize = 1 << 15;
 
+/// One part's groups: their key values (`width` per group) and states (one per aggregate).
+pub type GroupsPart = (Vec<Option<Value>>, Vec<AggState>);
+
 /// A group's number: its part in the high half, its number in the part in the low half.
 fn group_id(part: usize, group: u32) -> usize {
     (part << 32) | group as usize
@@ -857,6 +860,20 @@ impl Groups {
             states.extend(part_states.by_ref().take(per_group));
         }
         (keys, states)
+    }
+
+    /// Every group's key values and states, part by part (each in two flat lists, in the
+    /// order its groups came), the counts in slots folded in.
+    pub fn into_parts(mut self) -> Vec<GroupsPart> {
+        self.count_pending();
+        let per_group = self.per_group;
+        self.parts
+            .into_iter()
+            .map(|mut part| {
+                part.fold_counts(per_group);
+                (part.keys, part.states)
+            })
+            .collect()
     }
 
     /// Every group's key values (`width` per group) and states (one per aggregate), in two

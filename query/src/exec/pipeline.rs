@@ -11,13 +11,13 @@ use std::hash::BuildHasherDefault;
 
 use crate::exec::aggregate_state::AggState;
 use crate::exec::eval::{eval, truthy, Scope};
-use crate::exec::groups::{hash_values, same_key, sort_in_key_order, tie_order, Groups};
+use crate::exec::groups::{hash_values, same_key, sort_in_key_order, tie_order, Groups, GroupsPart};
 use crate::exec::natural_order::cmp_nulls_last;
 use crate::exec::sort_spill;
 use crate::functions::FnContext;
 use crate::fx_hash::FxHasher;
 use crate::plan::aggregate::StatsStage;
-use crate::plan::{CExpr, ParseMatcher, Plan, Stage};
+use crate::plan::{CExpr, ParseMatcher, Plan, SortStage, Stage};
 use crate::value::Value;
 
 /// A row: one optional value per plan slot.
@@ -30,6 +30,10 @@ const PRESENT_FOR_COUNT: Value = Value::Bool(true);
 
 /// Rows held by a sort: sort keys, arrival order, row.
 type Held = (Vec<Option<Value>>, u64, Row);
+
+/// Groups before a top-k sort past which the rows that can make its cut are picked on several
+/// threads.
+const PARALLEL_TOP_K_GROUPS: usize = 1 << 15;
 
 /// The last row a sort with a limit keeps: its sort keys, and its values in the tiebreak slots.
 struct Floor {
@@ -186,6 +190,8 @@ pub struct Pipeline<'p> {
     capture_buf: Vec<(usize, Option<Value>)>,
     /// Reused buffer for a row's sort keys.
     sort_key_buf: Vec<Option<Value>>,
+    /// Threads the end of the query may use (as many as read the input).
+    threads: usize,
 }
 
 /// What a worker's pipeline holds at the end of its share of the input.
@@ -223,6 +229,7 @@ impl<'p> Pipeline<'p> {
                 .collect(),
             capture_buf: Vec::new(),
             sort_key_buf: Vec::new(),
+            threads: 1,
         }
     }
 
@@ -533,6 +540,7 @@ impl<'p> Pipeline<'p> {
         (budget, whole): (Option<usize>, Option<usize>),
     ) -> Pipeline<'p> {
         let mut pipeline = Pipeline::new(plan, functions);
+        pipeline.threads = partials.len().max(1);
         pipeline.set_memory_budget((budget, whole));
         let Some(b) = pipeline.first_blocking else {
             return pipeline;
@@ -606,7 +614,14 @@ impl<'p> Pipeline<'p> {
                         }
                         let finished: Vec<Option<Value>> = states.into_iter().map(AggState::finish).collect();
                         let mut row = self.empty_row();
-                        self.fill_group_row(stats, &mut row, &mut key, &finished, &mut outputs);
+                        fill_group_row(
+                            stats,
+                            &self.functions,
+                            &mut row,
+                            &mut key,
+                            &finished,
+                            &mut outputs,
+                        );
                         next.push(row);
                         if next.len() >= 1024 {
                             for mut row in next.drain(..) {
@@ -631,6 +646,23 @@ impl<'p> Pipeline<'p> {
                     {
                         sorted.tiebreak = slots;
                     }
+                    if let (Some(Stage::Sort(sort)), true) = (
+                        plan.stages.get(i + 1),
+                        !sort_groups && self.threads > 1 && groups.len() >= PARALLEL_TOP_K_GROUPS,
+                    ) {
+                        // Many groups before a top-k sort: each thread picks the rows that can
+                        // make the cut from its share of the groups, and the sort takes only
+                        // those.
+                        let candidates = self.top_k_candidates(stats, sort, *groups);
+                        if let Some(StageState::Sort(sorted)) = self.states.get_mut(i + 1) {
+                            for (keys, _, row) in candidates {
+                                let seq = sorted.next_seq;
+                                sorted.next_seq += 1;
+                                sorted.rows.push((keys, seq, row));
+                            }
+                        }
+                        continue;
+                    }
                     let (mut keys, finished, order) = finished_groups(stats, *groups, sort_groups);
                     let (width, per_group) = (stats.groups.len(), stats.aggregates.len());
                     let mut row = Row::new();
@@ -651,7 +683,7 @@ impl<'p> Pipeline<'p> {
                         let key = keys
                             .get_mut(group * width..(group + 1) * width)
                             .unwrap_or_default();
-                        self.fill_group_row(stats, &mut row, key, aggregates, &mut outputs);
+                        fill_group_row(stats, &self.functions, &mut row, key, aggregates, &mut outputs);
                         self.run_from(i + 1, &mut row, None);
                     }
                 }
@@ -738,30 +770,137 @@ impl<'p> Pipeline<'p> {
         (!overwritten).then_some(slots)
     }
 
-    /// Fills the empty `row` with one group: its `by` values (taken from `key`) and its outputs
-    /// computed from the finished `aggregates` (`outputs` is scratch space).
-    fn fill_group_row(
-        &self,
-        stats: &StatsStage,
-        row: &mut Row,
-        key: &mut [Option<Value>],
-        aggregates: &[Option<Value>],
-        outputs: &mut Vec<(usize, Option<Value>)>,
-    ) {
-        for (n, (slot, _)) in stats.groups.iter().enumerate() {
-            row[*slot] = key.get_mut(n).and_then(Option::take);
+    /// The rows of `groups` that can make the cut of the top-k `sort` that follows stats stage
+    /// `stats` (at least those it keeps), found on [`Pipeline::threads`] threads, each over
+    /// its share of the table's parts. Rows of distinct groups never tie in full (the tiebreak
+    /// compares their values and kinds), so which rows come from which thread, and in what
+    /// order, cannot change the sort's answer.
+    fn top_k_candidates(&self, stats: &StatsStage, sort: &SortStage, groups: Groups) -> Vec<Held> {
+        let keep = sort
+            .keep
+            .map_or(usize::MAX, |k| usize::try_from(k).unwrap_or(usize::MAX))
+            .max(1);
+        let tiebreak: Vec<usize> = stats.groups.iter().map(|(slot, _)| *slot).collect();
+        let (width, per_group) = (stats.groups.len(), stats.aggregates.len());
+        let slots = self.plan.slot_names.len();
+        let mut shares: Vec<Vec<(usize, GroupsPart)>> = (0..self.threads).map(|_| Vec::new()).collect();
+        for (n, part) in groups.into_parts().into_iter().enumerate() {
+            shares[n % self.threads].push((n, part));
         }
-        outputs.clear();
-        let scope = Scope {
-            row,
-            aggregates,
-            functions: &self.functions,
-            message: None,
-        };
-        outputs.extend(stats.outputs.iter().map(|(slot, e)| (*slot, eval(e, &scope))));
-        for (slot, value) in outputs.drain(..) {
-            row[slot] = value;
-        }
+        let functions = &self.functions;
+        let tiebreak = &tiebreak;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = shares
+                .into_iter()
+                .map(|share| {
+                    scope.spawn(move || {
+                        let mut sorted = Sorted {
+                            tiebreak: tiebreak.clone(),
+                            ..Sorted::default()
+                        };
+                        let (mut row, mut outputs, mut finished, mut keys) =
+                            (Row::new(), Vec::new(), Vec::new(), Vec::new());
+                        // The keys of rows that miss the cut, freed later, off the answer's path.
+                        let mut missed: Vec<Option<Value>> = Vec::new();
+                        for (part, (mut group_keys, states)) in share {
+                            let mut states = states.into_iter();
+                            for group in 0..group_keys.len().checked_div(width).unwrap_or(0) {
+                                if group % TOUCH_AHEAD == 0 {
+                                    touch_texts(
+                                        group_keys.get(group * width..).unwrap_or_default(),
+                                        TOUCH_AHEAD * width,
+                                    );
+                                }
+                                finished.clear();
+                                finished.extend(states.by_ref().take(per_group).map(AggState::finish));
+                                if row.len() == slots {
+                                    missed.extend(tiebreak.iter().map(|&slot| row[slot].take()));
+                                    row.fill(None);
+                                } else {
+                                    row = vec![None; slots];
+                                }
+                                let key = &mut group_keys[group * width..(group + 1) * width];
+                                fill_group_row(stats, functions, &mut row, key, &finished, &mut outputs);
+                                let scope = Scope {
+                                    row: &row,
+                                    aggregates: &[],
+                                    functions,
+                                    message: None,
+                                };
+                                keys.clear();
+                                keys.extend(sort.keys.iter().map(|(e, _)| eval(e, &scope)));
+                                if sorted.below_floor(&keys, &row, &sort.keys) {
+                                    continue;
+                                }
+                                let seq = ((part as u64) << 32) | group as u64;
+                                sorted
+                                    .rows
+                                    .push((std::mem::take(&mut keys), seq, std::mem::take(&mut row)));
+                                if sorted.rows.len() >= keep.saturating_mul(2).max(1024) {
+                                    sorted.truncate(&sort.keys, keep);
+                                }
+                            }
+                        }
+                        sorted.truncate(&sort.keys, keep);
+                        drop_in_background(missed);
+                        sorted.rows
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        })
+    }
+}
+
+/// Drops `value` on a thread of its own: freeing millions of group keys takes a good part of a
+/// second that the answer need not wait for. (If no thread can be started, here and now.)
+fn drop_in_background<T: Send + 'static>(value: T) {
+    // A thread that cannot start drops its closure, and the value with it, here.
+    let _started = std::thread::Builder::new()
+        .name("logq-free".into())
+        .spawn(move || drop(value));
+}
+
+/// Groups whose key texts are touched at once, ahead of their rows.
+const TOUCH_AHEAD: usize = 32;
+
+/// Reads the first byte of the texts among the first `n` of `values`. The loads do not wait
+/// on each other, so their cache misses overlap; each text is then in cache when it is
+/// compared (a table's parts hold their groups' texts scattered over the heap).
+fn touch_texts(values: &[Option<Value>], n: usize) {
+    let touched = values.iter().take(n).fold(0u8, |acc, v| match v {
+        Some(Value::Str(text)) => acc ^ text.as_bytes().first().copied().unwrap_or(0),
+        _ => acc,
+    });
+    std::hint::black_box(touched);
+}
+
+/// Fills the empty `row` with one group: its `by` values (taken from `key`) and its outputs
+/// computed from the finished `aggregates` (`outputs` is scratch space).
+fn fill_group_row(
+    stats: &StatsStage,
+    functions: &FnContext,
+    row: &mut Row,
+    key: &mut [Option<Value>],
+    aggregates: &[Option<Value>],
+    outputs: &mut Vec<(usize, Option<Value>)>,
+) {
+    for (n, (slot, _)) in stats.groups.iter().enumerate() {
+        row[*slot] = key.get_mut(n).and_then(Option::take);
+    }
+    outputs.clear();
+    let scope = Scope {
+        row,
+        aggregates,
+        functions,
+        message: None,
+    };
+    outputs.extend(stats.outputs.iter().map(|(slot, e)| (*slot, eval(e, &scope))));
+    for (slot, value) in outputs.drain(..) {
+        row[slot] = value;
     }
 }
 
