@@ -54,6 +54,12 @@ fn top_k_is_the_head_of_the_full_sort() {
             30,
         ),
         (
+            // Two `by` terms of one name: the row shows the last; the groups are still pairs.
+            "stats count(*) as c, max(n) as m by tag as k, score as k | sort c desc | limit 40",
+            "stats count(*) as c, max(n) as m by tag as k, score as k | sort c desc",
+            40,
+        ),
+        (
             "stats count(*) as c by tag | sort c desc | limit 700",
             "stats count(*) as c by tag | sort c desc",
             700,

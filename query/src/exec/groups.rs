@@ -267,10 +267,16 @@ const PART_SHIFT: u32 = 64 - PARTS.trailing_zeros();
 /// Groups at which a table splits into parts.
 const SPLIT_AT: usize = 1 << 15;
 
-/// One part's groups: their key values (`width` per group) and states (one per aggregate).
-pub type GroupsPart = (Vec<Option<Value>>, Vec<AggState>);
+/// One part's groups: their key values (`width` per group), states (one per aggregate) and
+/// arrival numbers (the order they came to the table in, rising).
+pub struct GroupsPart {
+    pub keys: Vec<Option<Value>>,
+    pub states: Vec<AggState>,
+    pub arrivals: Vec<u64>,
+}
 
 /// A group's number: its part in the high half, its number in the part in the low half.
+const _: () = assert!(usize::BITS == 64, "group numbers hold a part and a u32");
 fn group_id(part: usize, group: u32) -> usize {
     (part << 32) | group as usize
 }
@@ -315,7 +321,7 @@ impl Part {
 
     /// The slot of the group with key `values` (hashing to `hash`), the group created with
     /// `fresh` states and arrival number `arrival` if new (the values moved in, leaving
-    /// `values` empty). The table must have room for one more group.
+    /// `None`s in `values`). The table must have room for one more group.
     fn slot_of(
         &mut self,
         hash: u64,
@@ -537,21 +543,21 @@ impl Groups {
     pub fn estimated_bytes(&self) -> usize {
         let sample = STATE_SAMPLE.min(self.total);
         let per_group = self.per_group;
-        // Spread over the parts, and in each over old groups and new.
+        // Spread over all the groups, the parts laid end to end: old groups and new in each.
         let (mut sampled, mut measured) = (0, 0);
-        let mut taken = 0;
-        for (n, part) in self.parts.iter().enumerate() {
-            let here = sample * (n + 1) / self.parts.len() - taken;
-            taken += here;
-            let groups = part.hashes.len();
-            for i in 0..here.min(groups) {
-                let at = (i * groups / here) * per_group;
+        let mut next = (0..sample).map(|j| j * self.total / sample).peekable();
+        let mut start = 0;
+        for part in &self.parts {
+            let end = start + part.hashes.len();
+            while let Some(g) = next.next_if(|&g| g < end) {
+                let at = (g - start) * per_group;
                 sampled += part
                     .states
                     .get(at..at + per_group)
                     .map_or(0, |states| states.iter().map(AggState::heap_bytes).sum());
                 measured += 1;
             }
+            start = end;
         }
         let states_heap = sampled * self.total / measured.max(1);
         self.parts.iter().map(Part::bytes).sum::<usize>() + states_heap
@@ -715,7 +721,7 @@ impl Groups {
     }
 
     /// The number of the group with key `values`, created (with fresh states) if new — the
-    /// values are then moved into the table, leaving `values` empty.
+    /// values are then moved into the table, leaving `None`s in `values`.
     pub fn find_or_insert(&mut self, values: &mut [Option<Value>]) -> usize {
         self.split_when_big(1);
         let hash = hash_values(values);
@@ -787,6 +793,9 @@ impl Groups {
             self.spill_error = other.spill_error.take();
         }
         other.count_pending();
+        if other.total == 0 {
+            return;
+        }
         // Both split, or neither.
         if self.parts.len() > 1 || other.parts.len() > 1 || self.total + other.total >= SPLIT_AT {
             for table in [&mut *self, &mut other] {
@@ -859,11 +868,18 @@ impl Groups {
             keys.extend(part_keys.by_ref().take(width));
             states.extend(part_states.by_ref().take(per_group));
         }
+        // Arrival numbers are distinct and below `arrived` (see `merge`), so nothing is left;
+        // were one repeated, its groups would still come, last.
+        debug_assert!(cursors.iter().all(|(k, s)| k.len() == 0 && s.len() == 0));
+        for (part_keys, part_states) in cursors {
+            keys.extend(part_keys);
+            states.extend(part_states);
+        }
         (keys, states)
     }
 
-    /// Every group's key values and states, part by part (each in two flat lists, in the
-    /// order its groups came), the counts in slots folded in.
+    /// Every group's key values, states and arrival number, part by part (each part's groups
+    /// in the order they came), the counts in slots folded in.
     pub fn into_parts(mut self) -> Vec<GroupsPart> {
         self.count_pending();
         let per_group = self.per_group;
@@ -871,7 +887,11 @@ impl Groups {
             .into_iter()
             .map(|mut part| {
                 part.fold_counts(per_group);
-                (part.keys, part.states)
+                GroupsPart {
+                    keys: part.keys,
+                    states: part.states,
+                    arrivals: part.arrivals,
+                }
             })
             .collect()
     }

@@ -556,7 +556,7 @@ impl<'p> Pipeline<'p> {
             })
             .sum();
         // Tables merge part by part on as many threads as there were workers.
-        let threads = partials.len();
+        let threads = pipeline.threads;
         for partial in partials {
             pipeline.matched += partial.matched;
             match (&plan.stages[b], &mut pipeline.states[b], partial.state) {
@@ -767,14 +767,21 @@ impl<'p> Pipeline<'p> {
         }
         let slots: Vec<usize> = stats.groups.iter().map(|(slot, _)| *slot).collect();
         let overwritten = stats.outputs.iter().any(|(slot, _)| slots.contains(slot));
-        (!overwritten).then_some(slots)
+        // Two `by` terms of one name leave only the last in the row: groups could then tie in
+        // full, and the sort needs them in key order instead.
+        let shared = slots
+            .iter()
+            .enumerate()
+            .any(|(n, slot)| slots[..n].contains(slot));
+        (!overwritten && !shared).then_some(slots)
     }
 
     /// The rows of `groups` that can make the cut of the top-k `sort` that follows stats stage
     /// `stats` (at least those it keeps), found on [`Pipeline::threads`] threads, each over
     /// its share of the table's parts. Rows of distinct groups never tie in full (the tiebreak
-    /// compares their values and kinds), so which rows come from which thread, and in what
-    /// order, cannot change the sort's answer.
+    /// compares their values and kinds, one slot per `by` term — see
+    /// [`Pipeline::top_k_tiebreak`]), so which rows come from which thread, and in what order,
+    /// cannot change the sort's answer.
     fn top_k_candidates(&self, stats: &StatsStage, sort: &SortStage, groups: Groups) -> Vec<Held> {
         let keep = sort
             .keep
@@ -802,7 +809,15 @@ impl<'p> Pipeline<'p> {
                             (Row::new(), Vec::new(), Vec::new(), Vec::new());
                         // The keys of rows that miss the cut, freed later, off the answer's path.
                         let mut missed: Vec<Option<Value>> = Vec::new();
-                        for (part, (mut group_keys, states)) in share {
+                        for (
+                            part,
+                            GroupsPart {
+                                keys: mut group_keys,
+                                states,
+                                ..
+                            },
+                        ) in share
+                        {
                             let mut states = states.into_iter();
                             for group in 0..group_keys.len().checked_div(width).unwrap_or(0) {
                                 if group % TOUCH_AHEAD == 0 {
@@ -941,13 +956,13 @@ fn first_blocking(plan: &Plan) -> Option<usize> {
         .position(|s| matches!(s, Stage::Stats(_) | Stage::Sort(_)))
 }
 
-/// Sorts by the keys (then the tiebreak slots, then arrival order) and keeps the first `keep`
-/// rows.
 /// A held row's value in `slot`.
 fn value(h: &Held, slot: usize) -> Option<&Value> {
     h.2.get(slot).and_then(Option::as_ref)
 }
 
+/// Sorts by the keys (then the tiebreak slots, then arrival order) and keeps the first `keep`
+/// rows.
 fn truncate_sorted(rows: &mut Vec<Held>, keys: &[(CExpr, bool)], tiebreak: &[usize], keep: usize) {
     let cmp = |a: &Held, b: &Held| {
         for (i, (_, descending)) in keys.iter().enumerate() {
