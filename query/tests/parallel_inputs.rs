@@ -34,6 +34,31 @@ fn answer(query: &str, path: &std::path::Path, threads: usize) -> String {
     answer::ndjson(query, path, threads)
 }
 
+/// The NDJSON answer of `plan` over `sources` read in pieces of `piece_bytes`, and how many
+/// times its stats tables spilled.
+fn run_in_pieces(
+    plan: &skywatch_query::plan::Plan,
+    sources: &[skywatch_query::input::Source],
+    threads: usize,
+    max_memory: Option<u64>,
+    piece_bytes: u64,
+) -> (String, u64) {
+    use skywatch_query::exec::{run, RunOptions, Shortcuts};
+    let options = RunOptions {
+        threads,
+        max_memory,
+        shortcuts: Shortcuts {
+            piece_bytes: Some(piece_bytes),
+            ..Shortcuts::default()
+        },
+        ..RunOptions::default()
+    };
+    let outcome = run(plan, sources, &options).unwrap();
+    let mut out = Vec::new();
+    skywatch_query::output::write(&outcome.result, skywatch_query::output::Format::Ndjson, &mut out).unwrap();
+    (String::from_utf8(out).unwrap(), outcome.stats.spills)
+}
+
 #[test]
 fn pieces_and_chunks_answer_as_one_reader_does() {
     let dir = tempfile::tempdir().unwrap();
@@ -105,8 +130,6 @@ fn batched_counts_match_counting_one_row_at_a_time() {
 /// thread's).
 #[test]
 fn merged_groups_that_fit_the_budget_are_not_spilled() {
-    use skywatch_query::exec::{run, RunOptions, Shortcuts};
-    use skywatch_query::output::{write, Format};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ids.log");
     let mut data = Vec::new();
@@ -121,22 +144,9 @@ fn merged_groups_that_fit_the_budget_are_not_spilled() {
     std::fs::write(&path, &data).unwrap();
     let sources = skywatch_query::input::resolve(&[path.display().to_string()]).unwrap();
     let plan = skywatch_query::compile("stats count(*) as c by id | sort c desc | limit 5").unwrap();
-    let outcome = |threads: usize, max_memory: u64| {
-        let options = RunOptions {
-            threads,
-            max_memory: Some(max_memory),
-            // Small pieces, so that both cores take a share of a small file.
-            shortcuts: Shortcuts {
-                piece_bytes: Some(64 << 10),
-                ..Shortcuts::default()
-            },
-            ..RunOptions::default()
-        };
-        let outcome = run(&plan, &sources, &options).unwrap();
-        let mut out = Vec::new();
-        write(&outcome.result, Format::Ndjson, &mut out).unwrap();
-        (String::from_utf8(out).unwrap(), outcome.stats.spills)
-    };
+    // Small pieces, so that both cores take a share of a small file.
+    let outcome =
+        |threads: usize, max_memory: u64| run_in_pieces(&plan, &sources, threads, Some(max_memory), 64 << 10);
     // How much the groups take: about the smallest budget one thread keeps them under.
     let mut fits: u64 = 1 << 20;
     while outcome(1, fits).1 > 0 {
@@ -160,8 +170,6 @@ fn merged_groups_that_fit_the_budget_are_not_spilled() {
 /// sum, and the groups come out in key order.
 #[test]
 fn tables_split_into_parts_keep_every_group() {
-    use skywatch_query::exec::{run, RunOptions, Shortcuts};
-    use skywatch_query::output::{write, Format};
     use std::collections::BTreeMap;
     let dir = tempfile::tempdir().unwrap();
     for distinct in [32_767u64, 32_768, 50_000] {
@@ -234,19 +242,7 @@ fn tables_split_into_parts_keep_every_group() {
             let plan = skywatch_query::compile(&query).unwrap();
             for threads in [1, 2] {
                 for max_memory in [None, Some(2 << 20)] {
-                    let options = RunOptions {
-                        threads,
-                        max_memory,
-                        shortcuts: Shortcuts {
-                            piece_bytes: Some(256 << 10),
-                            ..Shortcuts::default()
-                        },
-                        ..RunOptions::default()
-                    };
-                    let outcome = run(&plan, &sources, &options).unwrap();
-                    let mut out = Vec::new();
-                    write(&outcome.result, Format::Ndjson, &mut out).unwrap();
-                    let got = String::from_utf8(out).unwrap();
+                    let (got, spills) = run_in_pieces(&plan, &sources, threads, max_memory, 256 << 10);
                     let path_name =
                         format!("{query}: {distinct} ids, {threads} threads, budget {max_memory:?}");
                     if got != *want {
@@ -256,7 +252,7 @@ fn tables_split_into_parts_keep_every_group() {
                             at.map(|i| (got.lines().nth(i), want.lines().nth(i)))
                         );
                     }
-                    assert_eq!(outcome.stats.spills > 0, max_memory.is_some(), "{path_name}");
+                    assert_eq!(spills > 0, max_memory.is_some(), "{path_name}");
                 }
             }
         }

@@ -130,21 +130,28 @@ impl Collector {
     /// HTTP answer, having checked that it is a 200.
     pub(crate) fn put_segments(&self, docs: &[serde_json::Value]) -> String {
         let documents: Vec<String> = docs.iter().map(serde_json::Value::to_string).collect();
-        let body = serde_json::json!({ "TraceSegmentDocuments": documents }).to_string();
+        let body = serde_json::json!({ "TraceSegmentDocuments": documents });
+        let answer = self.post("/TraceSegments", &body);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        answer
+    }
+
+    /// POSTs `body` as JSON to `path` on the collector's HTTP listener; its whole HTTP answer.
+    pub(crate) fn post(&self, path: &str, body: &serde_json::Value) -> String {
+        let body = body.to_string();
         let mut stream = TcpStream::connect(self.http).unwrap();
         stream
             .set_read_timeout(Some(std::time::Duration::from_secs(10)))
             .unwrap();
         write!(
             stream,
-            "POST /TraceSegments HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.http,
             body.len()
         )
         .unwrap();
         let mut answer = String::new();
         stream.read_to_string(&mut answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         answer
     }
 }

@@ -4,11 +4,8 @@
 //! and keeps screenshots in `target/test-artifacts/web-page/`. Trace data and log lines carrying
 //! markup must show as text and run nothing.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -241,18 +238,7 @@ fn the_page_shows_the_map_a_nodes_traces_a_timeline_and_its_logs_and_runs_no_tra
 }
 
 fn post_json(collector: &Collector, path: &str, body: &Value) -> Value {
-    let body = body.to_string();
-    let mut stream = TcpStream::connect(collector.http).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        collector.http,
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    let answer = collector.post(path, body);
     let (_, payload) = answer.split_once("\r\n\r\n").unwrap();
     serde_json::from_str(payload).unwrap()
 }
