@@ -783,90 +783,112 @@ impl<'p> Pipeline<'p> {
     /// [`Pipeline::top_k_tiebreak`]), so which rows come from which thread, and in what order,
     /// cannot change the sort's answer.
     fn top_k_candidates(&self, stats: &StatsStage, sort: &SortStage, groups: Groups) -> Vec<Held> {
-        let keep = sort
-            .keep
-            .map_or(usize::MAX, |k| usize::try_from(k).unwrap_or(usize::MAX))
-            .max(1);
-        let tiebreak: Vec<usize> = stats.groups.iter().map(|(slot, _)| *slot).collect();
-        let (width, per_group) = (stats.groups.len(), stats.aggregates.len());
-        let slots = self.plan.slot_names.len();
+        let top = TopK {
+            stats,
+            sort,
+            functions: &self.functions,
+            tiebreak: stats.groups.iter().map(|(slot, _)| *slot).collect(),
+            keep: sort
+                .keep
+                .map_or(usize::MAX, |k| usize::try_from(k).unwrap_or(usize::MAX))
+                .max(1),
+            slots: self.plan.slot_names.len(),
+        };
         let mut shares: Vec<Vec<(usize, GroupsPart)>> = (0..self.threads).map(|_| Vec::new()).collect();
         for (n, part) in groups.into_parts().into_iter().enumerate() {
             shares[n % self.threads].push((n, part));
         }
-        let functions = &self.functions;
-        let tiebreak = &tiebreak;
+        let top = &top;
         std::thread::scope(|scope| {
             let handles: Vec<_> = shares
                 .into_iter()
-                .map(|share| {
-                    scope.spawn(move || {
-                        let mut sorted = Sorted {
-                            tiebreak: tiebreak.clone(),
-                            ..Sorted::default()
-                        };
-                        let (mut row, mut outputs, mut finished, mut keys) =
-                            (Row::new(), Vec::new(), Vec::new(), Vec::new());
-                        // The keys of rows that miss the cut, freed later, off the answer's path.
-                        let mut missed: Vec<Option<Value>> = Vec::new();
-                        for (
-                            part,
-                            GroupsPart {
-                                keys: mut group_keys,
-                                states,
-                                ..
-                            },
-                        ) in share
-                        {
-                            let mut states = states.into_iter();
-                            for group in 0..group_keys.len().checked_div(width).unwrap_or(0) {
-                                if group % TOUCH_AHEAD == 0 {
-                                    touch_texts(
-                                        group_keys.get(group * width..).unwrap_or_default(),
-                                        TOUCH_AHEAD * width,
-                                    );
-                                }
-                                finished.clear();
-                                finished.extend(states.by_ref().take(per_group).map(AggState::finish));
-                                if row.len() == slots {
-                                    missed.extend(tiebreak.iter().map(|&slot| row[slot].take()));
-                                    row.fill(None);
-                                } else {
-                                    row = vec![None; slots];
-                                }
-                                let key = &mut group_keys[group * width..(group + 1) * width];
-                                fill_group_row(stats, functions, &mut row, key, &finished, &mut outputs);
-                                let scope = Scope {
-                                    row: &row,
-                                    aggregates: &[],
-                                    functions,
-                                    message: None,
-                                };
-                                keys.clear();
-                                keys.extend(sort.keys.iter().map(|(e, _)| eval(e, &scope)));
-                                if sorted.below_floor(&keys, &row, &sort.keys) {
-                                    continue;
-                                }
-                                let seq = ((part as u64) << 32) | group as u64;
-                                sorted
-                                    .rows
-                                    .push((std::mem::take(&mut keys), seq, std::mem::take(&mut row)));
-                                if sorted.rows.len() >= keep.saturating_mul(2).max(1024) {
-                                    sorted.truncate(&sort.keys, keep);
-                                }
-                            }
-                        }
-                        sorted.truncate(&sort.keys, keep);
-                        drop_in_background(missed);
-                        sorted.rows
-                    })
-                })
+                .map(|share| scope.spawn(move || top.candidates(share)))
                 .collect();
             handles
                 .into_iter()
                 .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
                 .collect()
         })
+    }
+}
+
+/// A top-k sort after a stats stage, as each thread of [`Pipeline::top_k_candidates`] applies
+/// it to its share of the groups.
+struct TopK<'a> {
+    stats: &'a StatsStage,
+    sort: &'a SortStage,
+    functions: &'a FnContext,
+    /// The stats stage's group slots, which break ties.
+    tiebreak: Vec<usize>,
+    keep: usize,
+    /// Slots per row.
+    slots: usize,
+}
+
+impl TopK<'_> {
+    /// The rows of the groups in `share` (parts, by number) that can make the cut.
+    fn candidates(&self, share: Vec<(usize, GroupsPart)>) -> Vec<Held> {
+        let (width, per_group) = (self.stats.groups.len(), self.stats.aggregates.len());
+        let order = &self.sort.keys;
+        let mut sorted = Sorted {
+            tiebreak: self.tiebreak.clone(),
+            ..Sorted::default()
+        };
+        let (mut row, mut key, mut keys, mut outputs, mut finished) =
+            (Row::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // The parts' groups, freed later, off the answer's path: rows take copies of the keys.
+        let mut spent = Vec::with_capacity(share.len());
+        for (part, mut groups) in share {
+            for group in 0..groups.keys.len().checked_div(width).unwrap_or(0) {
+                let group_key = &groups.keys[group * width..(group + 1) * width];
+                if group % TOUCH_AHEAD == 0 {
+                    touch_texts(&groups.keys[group * width..], TOUCH_AHEAD * width);
+                }
+                finished.clear();
+                finished.extend(
+                    groups.states[group * per_group..(group + 1) * per_group]
+                        .iter_mut()
+                        .map(|state| std::mem::replace(state, AggState::Count(0)).finish()),
+                );
+                if row.len() == self.slots {
+                    row.fill(None);
+                } else {
+                    row = vec![None; self.slots];
+                }
+                key.clear();
+                key.extend_from_slice(group_key);
+                fill_group_row(
+                    self.stats,
+                    self.functions,
+                    &mut row,
+                    &mut key,
+                    &finished,
+                    &mut outputs,
+                );
+                let scope = Scope {
+                    row: &row,
+                    aggregates: &[],
+                    functions: self.functions,
+                    message: None,
+                };
+                keys.clear();
+                keys.extend(order.iter().map(|(e, _)| eval(e, &scope)));
+                if sorted.below_floor(&keys, &row, order) {
+                    continue;
+                }
+                let seq = ((part as u64) << 32) | group as u64;
+                sorted
+                    .rows
+                    .push((std::mem::take(&mut keys), seq, std::mem::take(&mut row)));
+                if sorted.rows.len() >= self.keep.saturating_mul(2).max(1024) {
+                    sorted.truncate(order, self.keep);
+                }
+            }
+            spent.push(groups);
+        }
+        sorted.truncate(order, self.keep);
+        drop_in_background(spent);
+        sorted.rows
     }
 }
 
