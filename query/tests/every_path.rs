@@ -320,6 +320,25 @@ fn battery_answers(
     (answers, served, spills)
 }
 
+/// Writes to `failures` each of `battery`'s queries whose answer on path `name` is not the
+/// reference's.
+fn note_disagreements(
+    failures: &mut String,
+    name: &str,
+    battery: &[&str],
+    reference: &[String],
+    answers: &[String],
+) {
+    for ((query, expected), answer) in battery.iter().zip(reference).zip(answers) {
+        if answer != expected {
+            let _ = write!(
+                failures,
+                "\n[{name}] {query}\nreference:\n{expected}actual:\n{answer}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_generated_input_full_of_edge_lines_gives_one_answer_on_every_path() {
     let seed = seed();
@@ -367,15 +386,7 @@ fn a_generated_input_full_of_edge_lines_gives_one_answer_on_every_path() {
             "direct stats",
         );
         expect(served.prefilter, on.prefilter, "the pre-filter");
-        for (i, answer) in answers.iter().enumerate() {
-            if *answer != reference[i] {
-                let _ = write!(
-                    failures,
-                    "\n[{}] {}\nreference:\n{}actual:\n{answer}",
-                    variant.name, BATTERY[i], reference[i]
-                );
-            }
-        }
+        note_disagreements(&mut failures, &variant.name, BATTERY, &reference, &answers);
     }
     assert!(
         failures.is_empty(),
@@ -453,15 +464,13 @@ fn a_high_cardinality_input_gives_one_answer_on_every_path() {
             "[{}] {spills} spills",
             variant.name
         );
-        for (i, answer) in answers.iter().enumerate() {
-            if *answer != reference[i] {
-                let _ = write!(
-                    failures,
-                    "\n[{}] {}\nreference:\n{}actual:\n{answer}",
-                    variant.name, HIGH_CARDINALITY[i], reference[i]
-                );
-            }
-        }
+        note_disagreements(
+            &mut failures,
+            &variant.name,
+            HIGH_CARDINALITY,
+            &reference,
+            &answers,
+        );
     }
     assert!(
         failures.is_empty(),
