@@ -808,26 +808,12 @@ impl Groups {
         let fresh = &self.fresh;
         let later = self.arrived;
         let pairs: Vec<(&mut Part, Part)> = self.parts.iter_mut().zip(other.parts).collect();
-        let threads = threads.clamp(1, pairs.len().max(1));
-        if threads == 1 {
-            for (mine, theirs) in pairs {
-                mine.absorb(theirs, width, per_group, fresh, later);
-            }
-        } else {
-            let mut shares: Vec<Vec<(&mut Part, Part)>> = (0..threads).map(|_| Vec::new()).collect();
-            for (n, pair) in pairs.into_iter().enumerate() {
-                shares[n % threads].push(pair);
-            }
-            std::thread::scope(|scope| {
-                for share in shares {
-                    scope.spawn(move || {
-                        for (mine, theirs) in share {
-                            mine.absorb(theirs, width, per_group, fresh, later);
-                        }
-                    });
-                }
-            });
-        }
+        crate::exec::shared_work::on_threads(
+            pairs,
+            threads,
+            || (),
+            |(), (mine, theirs)| mine.absorb(theirs, width, per_group, fresh, later),
+        );
         self.total = self.parts.iter().map(|p| p.hashes.len()).sum();
         self.arrived += other.arrived;
     }

@@ -18,6 +18,7 @@ pub mod groups;
 pub mod natural_order;
 pub mod pipeline;
 pub mod prefilter;
+mod shared_work;
 pub mod sort_spill;
 pub mod spill;
 pub mod value_counts;

@@ -794,21 +794,17 @@ impl<'p> Pipeline<'p> {
                 .max(1),
             slots: self.plan.slot_names.len(),
         };
-        let mut shares: Vec<Vec<(usize, GroupsPart)>> = (0..self.threads).map(|_| Vec::new()).collect();
-        for (n, part) in groups.into_parts().into_iter().enumerate() {
-            shares[n % self.threads].push((n, part));
-        }
-        let top = &top;
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = shares
-                .into_iter()
-                .map(|share| scope.spawn(move || top.candidates(share)))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                .collect()
-        })
+        let parts: Vec<(usize, GroupsPart)> = groups.into_parts().into_iter().enumerate().collect();
+        let pickers = crate::exec::shared_work::on_threads(
+            parts,
+            self.threads,
+            || top.picker(),
+            |picker, (n, part)| top.pick(picker, n, part),
+        );
+        pickers
+            .into_iter()
+            .flat_map(|picker| top.finish(picker))
+            .collect()
     }
 }
 
@@ -825,70 +821,91 @@ struct TopK<'a> {
     slots: usize,
 }
 
+/// What one thread of [`Pipeline::top_k_candidates`] holds: the rows that may make the cut,
+/// the parts it is done with, and buffers reused from group to group.
+struct Picker {
+    sorted: Sorted,
+    /// The parts' groups, freed later, off the answer's path (rows take copies of the keys).
+    spent: Vec<GroupsPart>,
+    row: Row,
+    key: Vec<Option<Value>>,
+    keys: Vec<Option<Value>>,
+    outputs: Vec<(usize, Option<Value>)>,
+    finished: Vec<Option<Value>>,
+}
+
 impl TopK<'_> {
-    /// The rows of the groups in `share` (parts, by number) that can make the cut.
-    fn candidates(&self, share: Vec<(usize, GroupsPart)>) -> Vec<Held> {
+    fn picker(&self) -> Picker {
+        Picker {
+            sorted: Sorted {
+                tiebreak: self.tiebreak.clone(),
+                ..Sorted::default()
+            },
+            spent: Vec::new(),
+            row: Row::new(),
+            key: Vec::new(),
+            keys: Vec::new(),
+            outputs: Vec::new(),
+            finished: Vec::new(),
+        }
+    }
+
+    /// Holds the rows of part `n`'s groups that can make the cut.
+    fn pick(&self, picker: &mut Picker, n: usize, mut groups: GroupsPart) {
         let (width, per_group) = (self.stats.groups.len(), self.stats.aggregates.len());
         let order = &self.sort.keys;
-        let mut sorted = Sorted {
-            tiebreak: self.tiebreak.clone(),
-            ..Sorted::default()
-        };
-        let (mut row, mut key, mut keys, mut outputs, mut finished) =
-            (Row::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        // The parts' groups, freed later, off the answer's path: rows take copies of the keys.
-        let mut spent = Vec::with_capacity(share.len());
-        for (part, mut groups) in share {
-            for group in 0..groups.keys.len().checked_div(width).unwrap_or(0) {
-                let group_key = &groups.keys[group * width..(group + 1) * width];
-                if group % TOUCH_AHEAD == 0 {
-                    touch_texts(&groups.keys[group * width..], TOUCH_AHEAD * width);
-                }
-                finished.clear();
-                finished.extend(
-                    groups.states[group * per_group..(group + 1) * per_group]
-                        .iter_mut()
-                        .map(|state| std::mem::replace(state, AggState::Count(0)).finish()),
-                );
-                if row.len() == self.slots {
-                    row.fill(None);
-                } else {
-                    row = vec![None; self.slots];
-                }
-                key.clear();
-                key.extend_from_slice(group_key);
-                fill_group_row(
-                    self.stats,
-                    self.functions,
-                    &mut row,
-                    &mut key,
-                    &finished,
-                    &mut outputs,
-                );
-                let scope = Scope {
-                    row: &row,
-                    aggregates: &[],
-                    functions: self.functions,
-                    message: None,
-                };
-                keys.clear();
-                keys.extend(order.iter().map(|(e, _)| eval(e, &scope)));
-                if sorted.below_floor(&keys, &row, order) {
-                    continue;
-                }
-                let seq = ((part as u64) << 32) | group as u64;
-                sorted
-                    .rows
-                    .push((std::mem::take(&mut keys), seq, std::mem::take(&mut row)));
-                if sorted.rows.len() >= self.keep.saturating_mul(2).max(1024) {
-                    sorted.truncate(order, self.keep);
-                }
+        let Picker {
+            sorted,
+            row,
+            key,
+            keys,
+            outputs,
+            finished,
+            ..
+        } = picker;
+        for group in 0..groups.keys.len().checked_div(width).unwrap_or(0) {
+            if group % TOUCH_AHEAD == 0 {
+                touch_texts(&groups.keys[group * width..], TOUCH_AHEAD * width);
             }
-            spent.push(groups);
+            finished.clear();
+            finished.extend(
+                groups.states[group * per_group..(group + 1) * per_group]
+                    .iter_mut()
+                    .map(|state| std::mem::replace(state, AggState::Count(0)).finish()),
+            );
+            if row.len() == self.slots {
+                row.fill(None);
+            } else {
+                *row = vec![None; self.slots];
+            }
+            key.clear();
+            key.extend_from_slice(&groups.keys[group * width..(group + 1) * width]);
+            fill_group_row(self.stats, self.functions, row, key, finished, outputs);
+            let scope = Scope {
+                row,
+                aggregates: &[],
+                functions: self.functions,
+                message: None,
+            };
+            keys.clear();
+            keys.extend(order.iter().map(|(e, _)| eval(e, &scope)));
+            if sorted.below_floor(keys, row, order) {
+                continue;
+            }
+            let seq = ((n as u64) << 32) | group as u64;
+            sorted.rows.push((std::mem::take(keys), seq, std::mem::take(row)));
+            if sorted.rows.len() >= self.keep.saturating_mul(2).max(1024) {
+                sorted.truncate(order, self.keep);
+            }
         }
-        sorted.truncate(order, self.keep);
-        drop_in_background(spent);
-        sorted.rows
+        picker.spent.push(groups);
+    }
+
+    /// A thread's candidates, its parts handed to be freed.
+    fn finish(&self, mut picker: Picker) -> Vec<Held> {
+        picker.sorted.truncate(&self.sort.keys, self.keep);
+        drop_in_background(picker.spent);
+        picker.sorted.rows
     }
 }
 
