@@ -485,6 +485,8 @@ pub struct Groups {
     kinds: Vec<AggKind>,
     /// Bytes the table may take before it spills (none: no limit).
     budget: Option<usize>,
+    /// The budget the workers' tables share, if they do, and what this one last reported.
+    pool: Option<(std::sync::Arc<TablePool>, usize)>,
     /// The table's size is looked at again once it has this many groups.
     next_check: usize,
     /// Groups spilled to disk, each run sorted.
@@ -495,6 +497,37 @@ pub struct Groups {
     spills: u64,
     /// Rows added since the size was last looked at (states grow without new groups too).
     adds: usize,
+}
+
+/// The bytes the workers' stats tables may take together, and what they last said they take.
+#[derive(Debug)]
+pub struct TablePool {
+    limit: usize,
+    taken: std::sync::atomic::AtomicUsize,
+}
+
+impl TablePool {
+    pub fn new(limit: usize) -> TablePool {
+        TablePool {
+            limit,
+            taken: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Replaces a table's last report (`reported`) by `bytes`; whether the tables now take
+    /// more than the pool holds.
+    fn report(&self, reported: &mut usize, bytes: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        let now = if bytes >= *reported {
+            self.taken.fetch_add(bytes - *reported, Ordering::Relaxed) + (bytes - *reported)
+        } else {
+            self.taken
+                .fetch_sub(*reported - bytes, Ordering::Relaxed)
+                .saturating_sub(*reported - bytes)
+        };
+        *reported = bytes;
+        now > self.limit
+    }
 }
 
 /// Rows added between looks at a table's size when no new group comes.
@@ -525,6 +558,7 @@ impl Groups {
             pending_found: Vec::new(),
             kinds: stats.aggregates.iter().map(|a| a.kind).collect(),
             budget: None,
+            pool: None,
             next_check: CHECK_EVERY,
             runs: Vec::new(),
             spill_error: None,
@@ -533,10 +567,18 @@ impl Groups {
         }
     }
 
-    /// Spill to disk beyond `bytes` (none: never).
+    /// Spill to disk beyond `bytes` (none: never), whatever other tables take.
     pub fn set_budget(&mut self, bytes: Option<usize>) {
         self.budget = bytes;
+        self.pool = None;
         self.next_check = self.total + check_interval(bytes);
+    }
+
+    /// Spill past the budget only while the tables sharing `pool` take more than it holds
+    /// (so a worker that read more of the input than the others does not spill on their
+    /// behalf).
+    pub fn share_budget(&mut self, pool: std::sync::Arc<TablePool>) {
+        self.pool = Some((pool, 0));
     }
 
     /// About how many bytes the table takes: slots, keys, states and what they hold.
@@ -572,9 +614,19 @@ impl Groups {
             return;
         }
         self.adds = 0;
-        if self.estimated_bytes() > budget {
+        let estimate = self.estimated_bytes();
+        let over = estimate > budget
+            && self
+                .pool
+                .as_mut()
+                .is_none_or(|(pool, reported)| pool.report(reported, estimate));
+        if over {
             if let Err(e) = self.spill() {
                 self.spill_error = Some(e);
+            }
+            let left = self.estimated_bytes();
+            if let Some((pool, reported)) = &mut self.pool {
+                pool.report(reported, left);
             }
             self.next_check = check_interval(self.budget);
         } else {
@@ -965,6 +1017,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_pool_says_when_its_tables_take_more_than_it_holds() {
+        let pool = super::TablePool::new(100);
+        let (mut a, mut b) = (0, 0);
+        // One table may take most of the pool while the other takes little.
+        assert!(!pool.report(&mut a, 90));
+        assert!(!pool.report(&mut b, 10));
+        assert!(pool.report(&mut b, 11));
+        // A table that spilled reports what it kept: the pool has room again.
+        assert!(!pool.report(&mut a, 5));
+        assert_eq!((a, b), (5, 11));
+        assert!(!pool.report(&mut b, 95));
+        assert!(pool.report(&mut a, 6));
     }
 
     #[test]

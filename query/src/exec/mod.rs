@@ -212,6 +212,10 @@ pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outc
         functions,
         prefilter: prefilter.as_ref(),
         table_budget,
+        // The workers' shares taken together: whichever worker read more may use them.
+        table_pool: table_budget
+            .filter(|_| workers_count > 1)
+            .map(|share| std::sync::Arc::new(groups::TablePool::new(share.saturating_mul(workers_count)))),
     };
 
     let (workers, unreadable) = feed::run_workers(

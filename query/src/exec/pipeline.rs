@@ -259,6 +259,16 @@ impl<'p> Pipeline<'p> {
         }
     }
 
+    /// Makes the stats tables spill past their budget only while the tables sharing `pool`
+    /// take more than it holds.
+    pub fn share_table_budget(&mut self, pool: &std::sync::Arc<crate::exec::groups::TablePool>) {
+        for state in &mut self.states {
+            if let StageState::Stats(groups) = state {
+                groups.share_budget(pool.clone());
+            }
+        }
+    }
+
     /// A fresh row with every slot empty.
     pub fn empty_row(&self) -> Row {
         vec![None; self.plan.slot_names.len()]

@@ -173,6 +173,9 @@ pub struct Shared<'a> {
     pub prefilter: Option<&'a Prefilter>,
     /// Bytes each worker's stats table may take before it spills.
     pub table_budget: Option<usize>,
+    /// With several workers: the bytes their tables may take together (the sum of their
+    /// budgets); a table past its own budget spills only while they take more.
+    pub table_pool: Option<std::sync::Arc<crate::exec::groups::TablePool>>,
 }
 
 impl Shared<'_> {
@@ -220,6 +223,9 @@ impl<'a> Worker<'a> {
             .max_memory
             .map(|m| usize::try_from(m).unwrap_or(usize::MAX));
         pipeline.set_memory_budget((shared.table_budget, whole));
+        if let Some(pool) = &shared.table_pool {
+            pipeline.share_table_budget(pool);
+        }
         let row = pipeline.empty_row();
         let direct = if options.validate_json || !options.shortcuts.direct_stats {
             None
