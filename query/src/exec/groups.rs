@@ -267,12 +267,11 @@ const PART_SHIFT: u32 = 64 - PARTS.trailing_zeros();
 /// Groups at which a table splits into parts.
 const SPLIT_AT: usize = 1 << 15;
 
-/// One part's groups: their key values (`width` per group), states (one per aggregate) and
-/// arrival numbers (the order they came to the table in, rising).
+/// One part's groups: their key values (`width` per group) and states (one per aggregate), in
+/// the order they came.
 pub struct GroupsPart {
     pub keys: Vec<Option<Value>>,
     pub states: Vec<AggState>,
-    pub arrivals: Vec<u64>,
 }
 
 /// A group's number: its part in the high half, its number in the part in the low half.
@@ -772,6 +771,11 @@ impl Groups {
         self.total == 0
     }
 
+    /// Whether the table is split into parts (see [`Groups::into_parts`]).
+    pub fn is_split(&self) -> bool {
+        self.parts.len() > 1
+    }
+
     /// The number of the group with key `values`, created (with fresh states) if new — the
     /// values are then moved into the table, leaving `None`s in `values`.
     pub fn find_or_insert(&mut self, values: &mut [Option<Value>]) -> usize {
@@ -916,8 +920,7 @@ impl Groups {
         (keys, states)
     }
 
-    /// Every group's key values, states and arrival number, part by part (each part's groups
-    /// in the order they came), the counts in slots folded in.
+    /// Every group's key values and states, part by part, the counts in slots folded in.
     pub fn into_parts(mut self) -> Vec<GroupsPart> {
         self.count_pending();
         let per_group = self.per_group;
@@ -928,7 +931,6 @@ impl Groups {
                 GroupsPart {
                     keys: part.keys,
                     states: part.states,
-                    arrivals: part.arrivals,
                 }
             })
             .collect()

@@ -31,10 +31,6 @@ const PRESENT_FOR_COUNT: Value = Value::Bool(true);
 /// Rows held by a sort: sort keys, arrival order, row.
 type Held = (Vec<Option<Value>>, u64, Row);
 
-/// Groups before a top-k sort past which the rows that can make its cut are picked on several
-/// threads.
-const PARALLEL_TOP_K_GROUPS: usize = 1 << 15;
-
 /// The last row a sort with a limit keeps: its sort keys, and its values in the tiebreak slots.
 struct Floor {
     keys: Vec<Option<Value>>,
@@ -656,13 +652,11 @@ impl<'p> Pipeline<'p> {
                     {
                         sorted.tiebreak = slots;
                     }
-                    if let (Some(Stage::Sort(sort)), true) = (
-                        plan.stages.get(i + 1),
-                        !sort_groups && self.threads > 1 && groups.len() >= PARALLEL_TOP_K_GROUPS,
-                    ) {
-                        // Many groups before a top-k sort: each thread picks the rows that can
-                        // make the cut from its share of the groups, and the sort takes only
-                        // those.
+                    let shared = !sort_groups && self.threads > 1 && groups.is_split();
+                    if let Some(Stage::Sort(sort)) = plan.stages.get(i + 1).filter(|_| shared) {
+                        // A table split into parts before a top-k sort: each thread picks the
+                        // rows that can make the cut from its share of the parts, and the sort
+                        // takes only those.
                         let candidates = self.top_k_candidates(stats, sort, *groups);
                         if let Some(StageState::Sort(sorted)) = self.states.get_mut(i + 1) {
                             for (keys, _, row) in candidates {
