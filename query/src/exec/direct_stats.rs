@@ -77,7 +77,11 @@ impl<'p> DirectStats<'p> {
         let mut term_of = |expr: &'p CExpr| -> Option<Term<'p>> {
             match expr {
                 CExpr::Slot(slot) if *slot == timestamp => return Some(Term::Time),
-                CExpr::Floor { time, period } if matches!(**time, CExpr::Slot(s) if s == timestamp) => {
+                CExpr::Floor {
+                    time,
+                    period,
+                    shift_ms: 0,
+                } if matches!(**time, CExpr::Slot(s) if s == timestamp) => {
                     return Some(Term::Bin(period));
                 }
                 _ => {}

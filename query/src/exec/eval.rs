@@ -117,9 +117,13 @@ pub fn eval(expr: &CExpr, scope: &Scope<'_>) -> Option<Value> {
             let values: Vec<Option<Value>> = args.iter().map(|a| eval(a, scope)).collect();
             (function.call)(scope.functions, &values)
         }
-        CExpr::Floor { time, period } => {
+        CExpr::Floor {
+            time,
+            period,
+            shift_ms,
+        } => {
             let ms = time_ms(&eval(time, scope)?)?;
-            Some(Value::Time(floor_to_period(ms, period)))
+            Some(Value::Time(floor_to_period(ms, period).saturating_add(*shift_ms)))
         }
     }
 }

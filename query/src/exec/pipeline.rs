@@ -14,10 +14,11 @@ use crate::exec::eval::{eval, truthy, Scope};
 use crate::exec::groups::{hash_values, same_key, sort_in_key_order, tie_order, Groups, GroupsPart};
 use crate::exec::natural_order::cmp_nulls_last;
 use crate::exec::sort_spill;
+use crate::exec::{parse_fields, rows};
 use crate::functions::FnContext;
 use crate::fx_hash::FxHasher;
 use crate::plan::aggregate::StatsStage;
-use crate::plan::{CExpr, ParseMatcher, Plan, SortStage, Stage};
+use crate::plan::{CExpr, Plan, SortStage, Stage};
 use crate::value::Value;
 
 /// A row: one optional value per plan slot.
@@ -166,6 +167,8 @@ enum StageState {
     Sort(Sorted),
     Dedup(Seen),
     Limit(u64),
+    /// The rows a row-window command has been given so far.
+    Rows(Vec<Row>),
 }
 
 /// The running query.
@@ -206,6 +209,7 @@ impl<'p> Pipeline<'p> {
                 Stage::Sort(_) => StageState::Sort(Sorted::default()),
                 Stage::Dedup(_) => StageState::Dedup(Seen::default()),
                 Stage::Limit(_) => StageState::Limit(0),
+                Stage::Rows(_) => StageState::Rows(Vec::new()),
                 _ => StageState::Stateless,
             })
             .collect();
@@ -234,9 +238,12 @@ impl<'p> Pipeline<'p> {
     /// whole input in order).
     pub fn parallelizable(plan: &Plan) -> bool {
         match first_blocking(plan) {
-            Some(b) => plan.stages[..b]
-                .iter()
-                .all(|s| matches!(s, Stage::Filter(_) | Stage::Compute(_) | Stage::Parse(_))),
+            Some(b) => plan.stages[..b].iter().all(|s| {
+                matches!(
+                    s,
+                    Stage::Filter(_) | Stage::Compute(_) | Stage::Parse(_) | Stage::Expand(_)
+                )
+            }),
             None => false,
         }
     }
@@ -372,32 +379,68 @@ impl<'p> Pipeline<'p> {
                     if parse.captures.is_empty() {
                         continue;
                     }
+                    let Some(text) = scope.text_of(&parse.source) else {
+                        // Nothing to parse: the row flows on without the fields.
+                        continue;
+                    };
+                    if parse.multi {
+                        let matches = parse_fields::every_match(parse, &text);
+                        drop(text);
+                        if !matches.is_empty() {
+                            // One row per match.
+                            for captured in matches {
+                                let mut copy = row.clone();
+                                for (slot, value) in captured {
+                                    copy[slot] = value;
+                                }
+                                self.run_from(i + 1, &mut copy, line);
+                                if self.done {
+                                    break;
+                                }
+                            }
+                            return;
+                        }
+                        continue;
+                    }
                     let mut captured = std::mem::take(&mut self.capture_buf);
                     captured.clear();
-                    if let Some(text) = scope.text_of(&parse.source) {
-                        match &parse.matcher {
-                            ParseMatcher::Glob(glob) => {
-                                let mut parts = Vec::with_capacity(glob.stars());
-                                if glob.captures(&text, &mut parts) {
-                                    captured.extend(parse.captures.iter().map(|(group, slot)| {
-                                        (*slot, parts.get(*group - 1).map(|p| Value::str(*p)))
-                                    }));
-                                }
-                            }
-                            ParseMatcher::Regex(regex) => {
-                                if let Some(caps) = regex.captures(&text) {
-                                    captured.extend(parse.captures.iter().map(|(group, slot)| {
-                                        (*slot, caps.get(*group).map(|m| Value::str(m.as_str())))
-                                    }));
-                                }
-                            }
-                        }
-                    }
+                    parse_fields::first_match(parse, &text, &mut captured);
+                    drop(text);
                     // A line the pattern does not match flows on without the fields.
                     for (slot, value) in captured.drain(..) {
                         row[slot] = value;
                     }
                     self.capture_buf = captured;
+                }
+                Stage::Expand(expand) => {
+                    let value = eval(&expand.source, &scope)
+                        .or_else(|| expand.fallback.as_ref().and_then(|f| eval(f, &scope)));
+                    let Some(value) = value else {
+                        if expand.keep_missing {
+                            continue;
+                        }
+                        return;
+                    };
+                    for element in parse_fields::elements(value) {
+                        let mut copy = row.clone();
+                        copy[expand.slot] = Some(element);
+                        self.run_from(i + 1, &mut copy, line);
+                        if self.done {
+                            break;
+                        }
+                    }
+                    return;
+                }
+                Stage::Rows(_) => {
+                    if let Some((slot, text)) = message {
+                        if row[slot].is_none() {
+                            row[slot] = Some(Value::str(text));
+                        }
+                    }
+                    if let StageState::Rows(rows) = &mut self.states[i] {
+                        rows.push(std::mem::take(row));
+                    }
+                    return;
                 }
                 Stage::Stats(stats) => {
                     if from_input && self.first_blocking == Some(i) {
@@ -734,6 +777,14 @@ impl<'p> Pipeline<'p> {
                         self.run_from(i + 1, &mut row, None);
                     }
                 }
+                (Stage::Rows(stage), StageState::Rows(held)) => {
+                    for mut row in rows::apply(stage, held, &self.functions)? {
+                        if self.saturated_after(i) {
+                            break;
+                        }
+                        self.run_from(i + 1, &mut row, None);
+                    }
+                }
                 (_, state) => self.states[i] = state,
             }
         }
@@ -754,7 +805,7 @@ impl<'p> Pipeline<'p> {
     fn saturated_after(&self, i: usize) -> bool {
         for (stage, state) in self.plan.stages.iter().zip(&self.states).skip(i + 1) {
             match (stage, state) {
-                (Stage::Stats(_) | Stage::Sort(_), _) => return false,
+                (Stage::Stats(_) | Stage::Sort(_) | Stage::Rows(_), _) => return false,
                 (Stage::Limit(n), StageState::Limit(count)) => return count >= n,
                 _ => {}
             }

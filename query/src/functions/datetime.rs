@@ -69,6 +69,15 @@ pub struct Period {
     pub unit: PeriodUnit,
 }
 
+impl Period {
+    /// Its length in ms, if it has a fixed one (not months, quarters or years).
+    pub fn fixed_ms(&self) -> Option<i64> {
+        self.unit
+            .fixed_ms()
+            .map(|unit| i64::from(self.count).saturating_mul(unit))
+    }
+}
+
 /// The unit of a [`Period`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PeriodUnit {

@@ -30,10 +30,12 @@ pub enum CExpr {
         function: &'static ScalarFunction,
         args: Vec<CExpr>,
     },
-    /// `bin(period)`: the time in `time` rounded down to the period.
+    /// `bin(period)`: the time in `time` rounded down to the period, then moved by `shift_ms`
+    /// (`stats … by bin(5m) offset 1h`).
     Floor {
         time: Box<CExpr>,
         period: Period,
+        shift_ms: i64,
     },
     /// The value of the stats stage's aggregate number N (only in stats outputs).
     Aggregate(usize),

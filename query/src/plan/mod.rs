@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod expr;
 pub mod glob;
 mod planner;
+pub mod rows;
 
 use std::fmt;
 
@@ -107,6 +108,22 @@ pub enum Stage {
     Sort(SortStage),
     Dedup(Vec<CExpr>),
     Limit(u64),
+    /// `unnest`, `expand`: one row per element of a list.
+    Expand(Box<ExpandStage>),
+    /// A row-window command: holds the rows, then hands them on changed.
+    Rows(Box<rows::RowStage>),
+}
+
+#[derive(Debug)]
+pub struct ExpandStage {
+    pub source: CExpr,
+    /// Read when `source` has no value: the list in the event's JSON (`items` of
+    /// `{"items":[…]}`, which the reader flattens to `items.0`, `items.1`).
+    pub fallback: Option<CExpr>,
+    /// Where each element goes.
+    pub slot: Slot,
+    /// `expand` keeps a row without the field as it is; `unnest` drops it.
+    pub keep_missing: bool,
 }
 
 #[derive(Debug)]
@@ -116,12 +133,18 @@ pub struct ParseStage {
     /// Capture number (1-based, as regex groups count) → slot, for the captures later stages
     /// or the result read.
     pub captures: Vec<(usize, Slot)>,
+    /// `… multi`: one row per match.
+    pub multi: bool,
 }
 
 #[derive(Debug)]
 pub enum ParseMatcher {
     Glob(Box<glob::GlobPattern>),
     Regex(regex::Regex),
+    /// `logfmt`: capture 1 is the map of the pairs.
+    Logfmt,
+    /// `csv`: capture n is the n-th value.
+    Csv,
 }
 
 #[derive(Debug)]

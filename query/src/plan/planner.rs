@@ -14,6 +14,9 @@ use crate::syntax::ast::{
 };
 use crate::syntax::span::Span;
 use crate::value::Value;
+use reshape::{numbered, regex_captures};
+
+mod reshape;
 
 /// Rows returned when the query has no `limit`.
 pub const DEFAULT_LIMIT: u64 = 10_000;
@@ -109,6 +112,8 @@ struct Planner<'a> {
     dedup: Option<Span>,
     explicit_sort: bool,
     limit: Option<u64>,
+    /// Whether a `limit any` asked for rows in no particular order.
+    limit_any: bool,
     /// Whether the columns were chosen explicitly (fields, display, parse, stats).
     columns_chosen: bool,
 }
@@ -130,6 +135,7 @@ impl<'a> Planner<'a> {
             dedup: None,
             explicit_sort: false,
             limit: None,
+            limit_any: false,
             columns_chosen: false,
         };
         planner.input.timestamp = planner.slot("@timestamp");
@@ -189,7 +195,13 @@ impl<'a> Planner<'a> {
                 self.stages.push(Stage::Filter(compiled));
                 Ok(())
             }
-            CommandKind::Stats(stats) => self.stats(command, &stats.aggregates, &stats.by),
+            CommandKind::Stats(stats) => {
+                self.stats(command, &stats.aggregates, &stats.by)?;
+                match &stats.offset {
+                    Some((text, span)) => self.shift_bins(text, *span),
+                    None => Ok(()),
+                }
+            }
             CommandKind::Sort(keys) => {
                 let mut compiled = Vec::with_capacity(keys.len());
                 for key in keys {
@@ -231,6 +243,26 @@ impl<'a> Planner<'a> {
                 self.stages.push(Stage::Dedup(compiled));
                 Ok(())
             }
+            CommandKind::LimitAny(n) => {
+                if *n > MAX_LIMIT {
+                    return Err(PlanError::new(
+                        format!("limit must be at most {MAX_LIMIT}, found {n}"),
+                        command.span,
+                    ));
+                }
+                self.sort_or_limit = Some(command.word_span);
+                if is_last {
+                    self.limit = Some(*n);
+                }
+                self.limit_any = true;
+                self.stages.push(Stage::Limit(*n));
+                Ok(())
+            }
+            CommandKind::Unnest { source, alias } => self.unnest(source, alias),
+            CommandKind::Expand(field) => self.expand(field),
+            CommandKind::FilterIndex(expr) => self.filter_index(expr),
+            CommandKind::Json { source, path, alias } => self.json(source, path, alias),
+            CommandKind::Rows(rows) => self.row_command(command, rows),
             CommandKind::NotSupported(name) => Err(PlanError::new(
                 format!("not supported yet: {name}"),
                 command.word_span,
@@ -364,28 +396,22 @@ impl<'a> Planner<'a> {
                 }
                 (
                     ParseMatcher::Glob(Box::new(GlobPattern::new(pattern))),
-                    aliases
-                        .iter()
-                        .enumerate()
-                        .map(|(i, a)| (i + 1, a.name.clone(), a.span))
-                        .collect(),
+                    numbered(aliases, 1),
                 )
             }
-            ParsePattern::Regex { pattern, span } => {
+            ParsePattern::Regex {
+                pattern,
+                span,
+                aliases,
+            } => {
                 let regex = compile_regex(pattern, *span)?;
-                let names: Vec<(usize, String, Span)> = regex
-                    .capture_names()
-                    .enumerate()
-                    .filter_map(|(i, n)| n.map(|n| (i, n.to_string(), *span)))
-                    .collect();
-                if names.is_empty() {
-                    return Err(PlanError::new(
-                        "a parse regex needs named groups such as (?<name>...), one per field it creates",
-                        *span,
-                    ));
-                }
+                let names = regex_captures(&regex, aliases, *span)?;
                 (ParseMatcher::Regex(regex), names)
             }
+            ParsePattern::Logfmt { alias } => {
+                (ParseMatcher::Logfmt, numbered(std::slice::from_ref(alias), 1))
+            }
+            ParsePattern::Csv { aliases } => (ParseMatcher::Csv, numbered(aliases, 1)),
         };
         let mut captures = Vec::with_capacity(names.len());
         for (group, name, span) in names {
@@ -397,6 +423,7 @@ impl<'a> Planner<'a> {
             source,
             matcher,
             captures,
+            multi: parse.multi,
         })));
         Ok(())
     }
@@ -722,6 +749,7 @@ impl<'a> Planner<'a> {
         Ok(CExpr::Floor {
             time: Box::new(CExpr::Slot(time)),
             period,
+            shift_ms: 0,
         })
     }
 
@@ -826,12 +854,16 @@ impl<'a> Planner<'a> {
 
     fn finish(mut self) -> Plan {
         let aggregated = self.stats_count > 0;
-        if !aggregated && !self.explicit_sort && self.dedup.is_none() {
-            // Events come newest first unless the query sorts them.
+        let has_rows = self.stages.iter().any(|s| matches!(s, Stage::Rows(_)));
+        // `limit any` takes rows as they come, unless a row-window command needs an order.
+        let ordered = has_rows || !self.limit_any;
+        if !aggregated && !self.explicit_sort && self.dedup.is_none() && ordered {
+            // Events come newest first unless the query sorts them (row-window commands see
+            // them in that order too).
             let at = self
                 .stages
                 .iter()
-                .position(|s| matches!(s, Stage::Limit(_)))
+                .position(|s| matches!(s, Stage::Limit(_) | Stage::Rows(_)))
                 .unwrap_or(self.stages.len());
             let ts = self.input.timestamp;
             self.stages.insert(
@@ -841,6 +873,22 @@ impl<'a> Planner<'a> {
                     keep: None,
                 }),
             );
+        }
+        // A row-window command sees events newest first when nothing before it orders them.
+        if let Some(at) = self.stages.iter().position(|s| matches!(s, Stage::Rows(_))) {
+            let ordered = self.stages[..at]
+                .iter()
+                .any(|s| matches!(s, Stage::Sort(_) | Stage::Stats(_)));
+            if !ordered {
+                let ts = self.input.timestamp;
+                self.stages.insert(
+                    at,
+                    Stage::Sort(SortStage {
+                        keys: vec![(CExpr::Slot(ts), true)],
+                        keep: None,
+                    }),
+                );
+            }
         }
         let row_limit = if let Some(n) = self.limit {
             n
@@ -918,6 +966,10 @@ fn split_path(written: &str) -> Vec<String> {
 
 fn stage_reads_slot(stage: &Stage, slot: Slot) -> bool {
     match stage {
+        Stage::Expand(expand) => {
+            expand.source.reads_slot(slot) || expand.fallback.as_ref().is_some_and(|e| e.reads_slot(slot))
+        }
+        Stage::Rows(rows) => rows.reads_slot(slot),
         Stage::Filter(e) => e.reads_slot(slot),
         Stage::Compute(items) => items.iter().any(|(_, e)| e.reads_slot(slot)),
         Stage::Parse(parse) => parse.source.reads_slot(slot),

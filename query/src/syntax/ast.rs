@@ -27,6 +27,25 @@ pub enum CommandKind {
     Limit(u64),
     Parse(Parse),
     Dedup(Vec<Expr>),
+    /// `limit any n`: any n rows, in no particular order (no default sort).
+    LimitAny(u64),
+    /// `unnest field into alias`: one row per element of a list.
+    Unnest {
+        source: Expr,
+        alias: Name,
+    },
+    /// `expand field`: one row per element of a list, the field taking the element.
+    Expand(Expr),
+    /// `filterIndex field = value` / `filterIndex field in [...]`: a filter (logq has no indexes).
+    FilterIndex(Expr),
+    /// `json field=source "a.b" as alias`: one value from a JSON text or map.
+    Json {
+        source: Expr,
+        path: String,
+        alias: Name,
+    },
+    /// A command over the whole row sequence (`accum`, `filldown`, `addtotals`, …).
+    Rows(RowCommand),
     /// A command of the language that logq does not run yet (`unnest`, `join`, …), or a form of a
     /// supported command that it does not run yet (`parse … multi`, `limit any`): the name says which.
     NotSupported(String),
@@ -41,9 +60,14 @@ impl CommandKind {
             CommandKind::Filter(_) => "filter",
             CommandKind::Stats(_) => "stats",
             CommandKind::Sort(_) => "sort",
-            CommandKind::Limit(_) => "limit",
+            CommandKind::Limit(_) | CommandKind::LimitAny(_) => "limit",
             CommandKind::Parse(_) => "parse",
             CommandKind::Dedup(_) => "dedup",
+            CommandKind::Unnest { .. } => "unnest",
+            CommandKind::Expand(_) => "expand",
+            CommandKind::FilterIndex(_) => "filterIndex",
+            CommandKind::Json { .. } => "json",
+            CommandKind::Rows(command) => command.name(),
             CommandKind::NotSupported(name) => name,
         }
     }
@@ -66,6 +90,8 @@ pub struct Name {
 pub struct Stats {
     pub aggregates: Vec<Projection>,
     pub by: Vec<Projection>,
+    /// `… by bin(5m) offset 1h`: the bins are shifted by this period (its text and span).
+    pub offset: Option<(String, Span)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +105,8 @@ pub struct Parse {
     /// The field parsed; `@message` when omitted.
     pub source: Expr,
     pub pattern: ParsePattern,
+    /// `… multi`: one row per match instead of the first match.
+    pub multi: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,8 +117,80 @@ pub enum ParsePattern {
         span: Span,
         aliases: Vec<Name>,
     },
-    /// `/(?<a>…)…/`: one field per named group.
-    Regex { pattern: String, span: Span },
+    /// `/(?<a>…)…/`: one field per named group; with `as a, b` the groups in order (named or
+    /// not) take the names instead.
+    Regex {
+        pattern: String,
+        span: Span,
+        aliases: Vec<Name>,
+    },
+    /// `logfmt as alias`: a map of the line's `key=value` pairs.
+    Logfmt { alias: Name },
+    /// `csv as a, b, c`: one field per comma-separated value.
+    Csv { aliases: Vec<Name> },
+}
+
+/// The row-window commands: each sees the rows in their current order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowCommand {
+    /// `accum f [as out]`: running sum.
+    Accum { field: Name, alias: Option<Name> },
+    /// `autoregress f [as alias] [p=n | p=n-m]`: values of earlier rows.
+    Autoregress {
+        field: Name,
+        alias: Option<Name>,
+        lags: (u32, u32),
+    },
+    /// `filldown [f …]` (names may end in `*`): the last value above fills an empty field.
+    Filldown(Vec<Name>),
+    /// `fillmissing [with v for f, …]`: rows for the empty bins of the stats before.
+    Fillmissing(Vec<(Expr, Name)>),
+    /// `addtotals [fieldname=n] [row=b] [col=b] [labelfield=f] [label=s] [f, …]`.
+    Addtotals(Addtotals),
+    /// `outlier [action=remove|transform] [param=n] [uselower=b] [mark=b] f …`.
+    Outlier(Outlier),
+    /// `sessionize f, … [maxspan d] [as out]`.
+    Sessionize {
+        fields: Vec<Expr>,
+        maxspan: Option<(String, Span)>,
+        alias: Option<Name>,
+    },
+    /// `countFrequent f, …`: a count per value combination, most frequent first.
+    CountFrequent(Vec<Expr>),
+}
+
+impl RowCommand {
+    pub fn name(&self) -> &'static str {
+        match self {
+            RowCommand::Accum { .. } => "accum",
+            RowCommand::Autoregress { .. } => "autoregress",
+            RowCommand::Filldown(_) => "filldown",
+            RowCommand::Fillmissing(_) => "fillmissing",
+            RowCommand::Addtotals(_) => "addtotals",
+            RowCommand::Outlier(_) => "outlier",
+            RowCommand::Sessionize { .. } => "sessionize",
+            RowCommand::CountFrequent(_) => "countFrequent",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Addtotals {
+    pub fieldname: String,
+    pub row: bool,
+    pub col: bool,
+    pub labelfield: Option<String>,
+    pub label: String,
+    pub fields: Vec<Name>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outlier {
+    pub remove: bool,
+    pub param: f64,
+    pub uselower: bool,
+    pub mark: bool,
+    pub fields: Vec<Name>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -13,36 +13,42 @@ use crate::syntax::lexer::{tokenize, Tok, Token};
 use crate::syntax::span::Span;
 use crate::syntax::SyntaxError;
 
-/// The commands logq runs.
+mod row_commands;
+
+/// The commands logq runs that a message lists when it expects a command.
 pub const SUPPORTED_COMMANDS: &[&str] = &[
     "fields", "display", "filter", "where", "stats", "sort", "limit", "parse", "dedup",
 ];
 
-/// Commands of the language that logq recognises but does not run yet.
-pub const NOT_YET_COMMANDS: &[&str] = &[
+/// The other commands logq runs.
+pub const MORE_COMMANDS: &[&str] = &[
     "unnest",
     "expand",
-    "pattern",
-    "anomaly",
-    "diff",
     "filterIndex",
-    "SOURCE",
-    "lookup",
-    "cidrlookup",
-    "join",
-    "addtotals",
-    "relevantfields",
-    "autoregress",
+    "json",
     "accum",
+    "autoregress",
     "filldown",
     "fillmissing",
+    "addtotals",
     "outlier",
     "sessionize",
     "countFrequent",
     "count_frequent",
+];
+
+/// Commands of the language that logq recognises but does not run yet.
+pub const NOT_YET_COMMANDS: &[&str] = &[
+    "pattern",
+    "anomaly",
+    "diff",
+    "SOURCE",
+    "lookup",
+    "cidrlookup",
+    "join",
+    "relevantfields",
     "appendcols",
     "logcompare",
-    "json",
     "search",
     "order",
 ];
@@ -189,6 +195,12 @@ impl Parser {
             "limit" => self.limit()?,
             "parse" => self.parse()?,
             "dedup" => CommandKind::Dedup(self.comma_list(Parser::expr)?),
+            "unnest" => self.unnest()?,
+            "expand" => CommandKind::Expand(self.postfix()?),
+            "filterindex" => CommandKind::FilterIndex(self.expr()?),
+            "json" => self.json()?,
+            "accum" | "autoregress" | "filldown" | "fillmissing" | "addtotals" | "outlier" | "sessionize"
+            | "countfrequent" | "count_frequent" => CommandKind::Rows(self.row_command(&lower)?),
             "head" | "tail" => {
                 return Err(SyntaxError::new(
                     format!("'{word}' is a deprecated command that logq does not run; use 'limit'"),
@@ -204,7 +216,9 @@ impl Parser {
                         "mismatched input '{word}' expecting a command ({})",
                         SUPPORTED_COMMANDS.join(", ")
                     );
-                    if let Some(s) = did_you_mean(&word, SUPPORTED_COMMANDS.iter().copied()) {
+                    if let Some(s) =
+                        did_you_mean(&word, SUPPORTED_COMMANDS.iter().chain(MORE_COMMANDS).copied())
+                    {
                         let _ = write!(message, "; did you mean '{s}'?");
                     }
                     return Err(SyntaxError::new(message, word_tok.span));
@@ -351,11 +365,28 @@ impl Parser {
         } else {
             Vec::new()
         };
-        if self.at_word("offset") {
-            self.skip_command()?;
-            return Ok(CommandKind::NotSupported("stats … offset".to_string()));
-        }
-        Ok(CommandKind::Stats(Stats { aggregates, by }))
+        let offset = if self.eat_word("offset") {
+            let tok = self.advance();
+            match tok.tok {
+                Tok::Duration(text) | Tok::Str(text) => Some((text, tok.span)),
+                other => {
+                    return Err(SyntaxError::new(
+                        format!(
+                            "offset takes a time period such as 1h or 1d, found {}",
+                            other.describe()
+                        ),
+                        tok.span,
+                    ))
+                }
+            }
+        } else {
+            None
+        };
+        Ok(CommandKind::Stats(Stats {
+            aggregates,
+            by,
+            offset,
+        }))
     }
 
     fn sort_keys(&mut self) -> Result<Vec<SortKey>, SyntaxError> {
@@ -382,14 +413,15 @@ impl Parser {
     }
 
     fn limit(&mut self) -> Result<CommandKind, SyntaxError> {
-        if self.at_word("any") {
-            self.skip_command()?;
-            return Ok(CommandKind::NotSupported("limit any".to_string()));
-        }
+        let any = self.eat_word("any");
         let tok = self.advance();
         match tok.tok {
             #[allow(clippy::float_cmp)]
-            Tok::Num(n) if n.fract() == 0.0 && (1.0..=1e15).contains(&n) => Ok(CommandKind::Limit(n as u64)),
+            Tok::Num(n) if n.fract() == 0.0 && (1.0..=1e15).contains(&n) => Ok(if any {
+                CommandKind::LimitAny(n as u64)
+            } else {
+                CommandKind::Limit(n as u64)
+            }),
             _ => Err(SyntaxError::new(
                 format!("limit takes a whole number of rows, found {}", tok.tok.describe()),
                 tok.span,
@@ -399,30 +431,46 @@ impl Parser {
 
     fn parse(&mut self) -> Result<CommandKind, SyntaxError> {
         let word_end = self.prev_end();
-        let source = match &self.peek().tok {
-            Tok::Str(_) | Tok::Regex(_) => Expr {
-                kind: ExprKind::Field("@message".to_string()),
-                span: Span::new(word_end, word_end),
-            },
-            Tok::Ident(w) if w.eq_ignore_ascii_case("logfmt") || w.eq_ignore_ascii_case("csv") => {
-                let name = format!("parse {}", w.to_ascii_lowercase());
-                self.skip_command()?;
-                return Ok(CommandKind::NotSupported(name));
-            }
-            Tok::Ident(_) | Tok::Quoted(_) => self.postfix()?,
-            _ => return Err(self.unexpected("a field, a \"glob pattern\" or a /regex/ after 'parse'")),
+        let message = Expr {
+            kind: ExprKind::Field("@message".to_string()),
+            span: Span::new(word_end, word_end),
         };
-        if self.at_word("logfmt") || self.at_word("csv") {
-            let name = format!(
-                "parse {}",
-                self.advance()
-                    .tok
-                    .describe()
-                    .trim_matches('\'')
-                    .to_ascii_lowercase()
-            );
-            self.skip_command()?;
-            return Ok(CommandKind::NotSupported(name));
+        // `parse logfmt as …` / `parse csv as …` read @message; `parse csv "…"` reads a field.
+        let mode_word = |p: &Parser| {
+            (p.at_word("logfmt") || p.at_word("csv"))
+                && matches!(p.peek_at(1), Tok::Ident(w) if w.eq_ignore_ascii_case("as"))
+        };
+        let source = match &self.peek().tok {
+            Tok::Str(_) | Tok::Regex(_) => message,
+            Tok::Ident(_) if mode_word(self) => message,
+            Tok::Ident(_) | Tok::Quoted(_) => self.postfix()?,
+            _ => {
+                return Err(
+                    self.unexpected("a field, a \"glob pattern\", a /regex/, logfmt or csv after 'parse'")
+                )
+            }
+        };
+        if self.eat_word("logfmt") {
+            if !self.eat_word("as") {
+                return Err(self.unexpected("'as' and the name of the map logfmt makes"));
+            }
+            let alias = self.name("a name for the map")?;
+            return self.parse_end(Parse {
+                source,
+                pattern: ParsePattern::Logfmt { alias },
+                multi: false,
+            });
+        }
+        if self.eat_word("csv") {
+            if !self.eat_word("as") {
+                return Err(self.unexpected("'as' and one name per comma-separated value"));
+            }
+            let aliases = self.comma_list(|p| p.name("a field name"))?;
+            return self.parse_end(Parse {
+                source,
+                pattern: ParsePattern::Csv { aliases },
+                multi: false,
+            });
         }
         let tok = self.advance();
         let pattern = match tok.tok {
@@ -438,23 +486,15 @@ impl Parser {
                 }
             }
             Tok::Regex(pattern) => {
-                if self.at_word("as") || self.at_word("multi") {
-                    // `… multi` anywhere before the next `|` is the multi form.
-                    let multi = self.tokens[self.pos..]
-                        .iter()
-                        .take_while(|t| t.tok != Tok::Pipe && t.tok != Tok::Eof)
-                        .any(|t| matches!(&t.tok, Tok::Ident(w) if w.eq_ignore_ascii_case("multi")));
-                    let form = if multi {
-                        "parse … multi"
-                    } else {
-                        "parse /regex/ as"
-                    };
-                    self.skip_command()?;
-                    return Ok(CommandKind::NotSupported(form.to_string()));
-                }
+                let aliases = if self.eat_word("as") {
+                    self.comma_list(|p| p.name("a field name"))?
+                } else {
+                    Vec::new()
+                };
                 ParsePattern::Regex {
                     pattern,
                     span: tok.span,
+                    aliases,
                 }
             }
             other => {
@@ -467,7 +507,30 @@ impl Parser {
                 ))
             }
         };
-        Ok(CommandKind::Parse(Parse { source, pattern }))
+        let multi_span = self.peek().span;
+        let multi = self.eat_word("multi");
+        if multi && !matches!(pattern, ParsePattern::Regex { .. }) {
+            return Err(SyntaxError::new(
+                "multi works with a /regex/ pattern (one row per match)",
+                multi_span,
+            ));
+        }
+        Ok(CommandKind::Parse(Parse {
+            source,
+            pattern,
+            multi,
+        }))
+    }
+
+    /// A logfmt or csv parse, which takes no `multi`.
+    fn parse_end(&mut self, parse: Parse) -> Result<CommandKind, SyntaxError> {
+        if self.at_word("multi") {
+            return Err(SyntaxError::new(
+                "multi works with a /regex/ pattern (one row per match)",
+                self.peek().span,
+            ));
+        }
+        Ok(CommandKind::Parse(parse))
     }
 
     // ---- expressions ----
@@ -786,6 +849,7 @@ fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
 fn is_command_word(word: &str) -> bool {
     SUPPORTED_COMMANDS
         .iter()
+        .chain(MORE_COMMANDS)
         .chain(NOT_YET_COMMANDS)
         .any(|c| c.eq_ignore_ascii_case(word))
 }

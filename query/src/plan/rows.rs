@@ -1,0 +1,69 @@
+//! The compiled row-window commands: each sees every row that reaches it, in order, and hands
+//! them on changed (`exec::rows` runs them).
+
+use crate::functions::Period;
+use crate::plan::{CExpr, Slot};
+use crate::value::Value;
+
+#[derive(Debug)]
+pub enum RowStage {
+    /// Running sum of `source` into `out`.
+    Accum {
+        source: Slot,
+        out: Slot,
+    },
+    /// `outs`: (lag, slot) — the value of `source` that many rows above.
+    Autoregress {
+        source: Slot,
+        outs: Vec<(usize, Slot)>,
+    },
+    /// An empty slot takes the last value above it.
+    Filldown(Vec<Slot>),
+    /// Rows for the bins the stats before left empty.
+    Fillmissing(Fillmissing),
+    Addtotals(Addtotals),
+    Outlier(Outlier),
+    Sessionize(Sessionize),
+}
+
+#[derive(Debug)]
+pub struct Fillmissing {
+    /// The `bin()` term's slot and period, and how far its labels are shifted (`offset`).
+    pub bin: Slot,
+    pub period: Period,
+    pub shift_ms: i64,
+    /// The other `by` terms: a series per combination of their values.
+    pub others: Vec<Slot>,
+    /// Constants for the new rows (`with 0 for n`); other fields stay empty.
+    pub fills: Vec<(Slot, Value)>,
+}
+
+#[derive(Debug)]
+pub struct Addtotals {
+    /// The fields summed (numbers only; others are skipped).
+    pub fields: Vec<Slot>,
+    /// Where each row's total goes (`row=true`).
+    pub total: Option<Slot>,
+    /// Whether a last row sums each column (`col=true`).
+    pub col: bool,
+    /// Where that row's label goes, and the label.
+    pub label: Option<(Slot, String)>,
+}
+
+#[derive(Debug)]
+pub struct Outlier {
+    pub fields: Vec<Slot>,
+    pub remove: bool,
+    pub param: f64,
+    pub uselower: bool,
+    /// Where a row that had an outlying value is marked (`mark=true`).
+    pub mark: Option<Slot>,
+}
+
+#[derive(Debug)]
+pub struct Sessionize {
+    pub keys: Vec<CExpr>,
+    pub time: Slot,
+    pub maxspan_ms: i64,
+    pub out: Slot,
+}
