@@ -26,6 +26,9 @@ pub enum AggState {
     Latest(Option<Box<(i64, Value)>>),
     SortsFirst(Option<Value>),
     SortsLast(Option<Value>),
+    Rate(Box<Rate>),
+    /// The value counts, and how many buckets.
+    Histogram(Box<Percentile>, u32),
 }
 
 impl AggState {
@@ -43,6 +46,12 @@ impl AggState {
             AggKind::Latest => AggState::Latest(None),
             AggKind::SortsFirst => AggState::SortsFirst(None),
             AggKind::SortsLast => AggState::SortsLast(None),
+            AggKind::Rate(period_ms) => AggState::Rate(Box::new(Rate {
+                period_ms,
+                first: None,
+                last: None,
+            })),
+            AggKind::Histogram(buckets) => AggState::Histogram(Box::new(Percentile::new(50.0)), buckets),
         }
     }
 
@@ -90,6 +99,16 @@ impl AggState {
             }
             AggState::SortsFirst(best) => keep_if(best, value, |new, old| natural_cmp(new, old).is_lt()),
             AggState::SortsLast(best) => keep_if(best, value, |new, old| natural_cmp(new, old).is_gt()),
+            AggState::Rate(rate) => {
+                if let (Some(t), Some(x)) = (time, value.as_number()) {
+                    rate.add(t, x);
+                }
+            }
+            AggState::Histogram(counts, _) => {
+                if let Some(x) = value.as_number() {
+                    counts.add(x, 1);
+                }
+            }
         }
     }
 
@@ -115,6 +134,12 @@ impl AggState {
             (AggState::SortsLast(a), AggState::SortsLast(Some(b))) => {
                 keep_if(a, &b, |new, old| natural_cmp(new, old).is_gt());
             }
+            (AggState::Rate(a), AggState::Rate(b)) => {
+                for (t, x) in b.first.into_iter().chain(b.last) {
+                    a.add(t, x);
+                }
+            }
+            (AggState::Histogram(a, _), AggState::Histogram(b, _)) => a.merge(*b),
             _ => {}
         }
     }
@@ -138,6 +163,8 @@ impl AggState {
                 .then_some(())
                 .and_then(|()| Value::num((w.m2 / w.n as f64).sqrt())),
             AggState::Earliest(v) | AggState::Latest(v) => v.map(|b| b.1),
+            AggState::Rate(rate) => rate.finish(),
+            AggState::Histogram(counts, buckets) => counts.histogram(buckets),
         }
     }
 }
@@ -194,20 +221,7 @@ impl AggState {
                 }
                 put_value(out, e.text.as_ref());
             }
-            AggState::Pct(p) => {
-                put_f64(out, p.p);
-                put_u64(out, p.added);
-                put_u64(out, p.dense.len() as u64);
-                for &n in &p.dense {
-                    put_u64(out, n);
-                }
-                let pairs = p.sparse.pairs();
-                put_u64(out, pairs.len() as u64);
-                for (value, n) in pairs {
-                    put_u64(out, value.to_bits());
-                    put_u64(out, n);
-                }
-            }
+            AggState::Pct(p) => p.encode(out),
             AggState::Stddev(w) => {
                 put_u64(out, w.n);
                 put_f64(out, w.mean);
@@ -215,6 +229,19 @@ impl AggState {
             }
             AggState::Earliest(best) | AggState::Latest(best) => timed(out, best),
             AggState::SortsFirst(v) | AggState::SortsLast(v) => put_value(out, v.as_ref()),
+            AggState::Rate(rate) => {
+                for point in [rate.first, rate.last] {
+                    match point {
+                        Some((t, x)) => {
+                            out.push(1);
+                            put_u64(out, t as u64);
+                            put_f64(out, x);
+                        }
+                        None => out.push(0),
+                    }
+                }
+            }
+            AggState::Histogram(counts, _) => counts.encode(out),
         }
     }
 
@@ -250,27 +277,25 @@ impl AggState {
                     AggState::Max(extreme)
                 }
             }
-            AggKind::Pct(_) => {
-                let p = input.f64()?;
-                let added = input.u64()?;
-                let dense_len = usize::try_from(input.u64()?).ok()?;
-                let mut dense = Vec::new();
-                for _ in 0..dense_len {
-                    dense.push(input.u64()?);
-                }
-                let sparse_len = input.u64()?;
-                let mut sparse = ValueCounts::default();
-                for _ in 0..sparse_len {
-                    let bits = input.u64()?;
-                    sparse.add(f64::from_bits(bits), input.u64()?);
-                }
-                AggState::Pct(Box::new(Percentile {
-                    p,
-                    dense,
-                    sparse,
-                    added,
+            AggKind::Rate(period_ms) => {
+                let mut point = || -> Option<Option<(i64, f64)>> {
+                    Some(if input.u8()? == 0 {
+                        None
+                    } else {
+                        let t = input.u64()? as i64;
+                        Some((t, input.f64()?))
+                    })
+                };
+                let first = point()?;
+                let last = point()?;
+                AggState::Rate(Box::new(Rate {
+                    period_ms,
+                    first,
+                    last,
                 }))
             }
+            AggKind::Histogram(buckets) => AggState::Histogram(Box::new(Percentile::decode(input)?), buckets),
+            AggKind::Pct(_) => AggState::Pct(Box::new(Percentile::decode(input)?)),
             AggKind::Stddev => AggState::Stddev(Box::new(Welford {
                 n: input.u64()?,
                 mean: input.f64()?,
@@ -301,7 +326,40 @@ impl AggState {
             AggState::Stddev(_) => 32,
             AggState::Earliest(b) | AggState::Latest(b) => b.as_ref().map_or(0, |b| 48 + value(&b.1)),
             AggState::SortsFirst(v) | AggState::SortsLast(v) => v.as_ref().map_or(0, value),
+            AggState::Rate(_) => 48,
+            AggState::Histogram(p, _) => 96 + p.dense.capacity() * 8 + p.sparse.capacity() * 16,
         }
+    }
+}
+
+/// The earliest and latest (time, value) of a group, for `rate`.
+#[derive(Debug, Clone)]
+pub struct Rate {
+    period_ms: i64,
+    first: Option<(i64, f64)>,
+    last: Option<(i64, f64)>,
+}
+
+impl Rate {
+    fn add(&mut self, t: i64, x: f64) {
+        // Events at the same time order by value, so the answer does not depend on the order
+        // rows arrive in (threads, pieces): the smallest is earliest, the largest latest.
+        let before = |(ta, xa): (i64, f64), (tb, xb): (i64, f64)| ta.cmp(&tb).then(xa.total_cmp(&xb)).is_lt();
+        if self.first.is_none_or(|first| before((t, x), first)) {
+            self.first = Some((t, x));
+        }
+        if self.last.is_none_or(|last| before(last, (t, x))) {
+            self.last = Some((t, x));
+        }
+    }
+
+    /// (latest − earliest) per period; nothing with fewer than two distinct times.
+    fn finish(&self) -> Option<Value> {
+        let ((t0, x0), (t1, x1)) = (self.first?, self.last?);
+        if t1 <= t0 {
+            return None;
+        }
+        Value::num((x1 - x0) * self.period_ms as f64 / (t1 - t0) as f64)
     }
 }
 
@@ -365,27 +423,105 @@ impl Percentile {
         }
     }
 
-    fn finish(self) -> Option<Value> {
-        let mut values: Vec<(f64, u64)> = self
+    /// Every value added with its count, in ascending order.
+    fn sorted_counts(self) -> Vec<(f64, u64)> {
+        let values: Vec<(f64, u64)> = self
             .dense
             .iter()
             .enumerate()
             .filter(|(_, n)| **n > 0)
             .map(|(v, n)| (v as f64, *n))
             .collect();
-        // Both lists are sorted: merged in order. A whole number may be in both places (counted
-        // in the other list before the array reached it); equal values next to each other are
-        // all the walk below needs.
         let sparse = self.sparse.sorted();
-        if !sparse.is_empty() {
-            values = merge_sorted(values, sparse);
+        if sparse.is_empty() {
+            values
+        } else {
+            merge_sorted(values, sparse)
         }
+    }
+
+    /// `buckets` equal-width ranges from the smallest to the largest value, each with how many
+    /// values fall in it (the last range includes the largest value): a map from `"lo-hi"` to
+    /// the count, in order. When every value is the same there is one range.
+    fn histogram(self, buckets: u32) -> Option<Value> {
+        let values = self.sorted_counts();
+        let (min, max) = (values.first()?.0, values.last()?.0);
+        // All values equal: one range holds them all.
+        let buckets = if max > min { buckets.max(1) as usize } else { 1 };
+        let width = (max - min) / buckets as f64;
+        let mut counts = vec![0u64; buckets];
+        for (x, n) in &values {
+            let at = if width > 0.0 {
+                (((x - min) / width) as usize).min(buckets - 1)
+            } else {
+                0
+            };
+            counts[at] += n;
+        }
+        let edge = |i: usize| {
+            let x = if i == buckets { max } else { min + width * i as f64 };
+            Value::Num(x)
+                .as_text()
+                .map(std::borrow::Cow::into_owned)
+                .unwrap_or_default()
+        };
+        let entries = counts
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (format!("{}-{}", edge(i), edge(i + 1)), Value::Num(*n as f64)))
+            .collect();
+        Some(Value::Map(std::sync::Arc::new(entries)))
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        use crate::exec::encoding::{put_f64, put_u64};
+        put_f64(out, self.p);
+        put_u64(out, self.added);
+        put_u64(out, self.dense.len() as u64);
+        for &n in &self.dense {
+            put_u64(out, n);
+        }
+        let pairs = self.sparse.pairs();
+        put_u64(out, pairs.len() as u64);
+        for (value, n) in pairs {
+            put_u64(out, value.to_bits());
+            put_u64(out, n);
+        }
+    }
+
+    fn decode(input: &mut crate::exec::encoding::Reader<'_>) -> Option<Percentile> {
+        let p = input.f64()?;
+        let added = input.u64()?;
+        let dense_len = usize::try_from(input.u64()?).ok()?;
+        let mut dense = Vec::new();
+        for _ in 0..dense_len {
+            dense.push(input.u64()?);
+        }
+        let sparse_len = input.u64()?;
+        let mut sparse = ValueCounts::default();
+        for _ in 0..sparse_len {
+            let bits = input.u64()?;
+            sparse.add(f64::from_bits(bits), input.u64()?);
+        }
+        Some(Percentile {
+            p,
+            dense,
+            sparse,
+            added,
+        })
+    }
+
+    fn finish(self) -> Option<Value> {
+        // A whole number may be in both lists (counted in the map before the array reached
+        // it); equal values next to each other are all the walk below needs.
+        let p = self.p;
+        let values = self.sorted_counts();
         let total: u64 = values.iter().map(|(_, n)| n).sum();
         if total == 0 {
             return None;
         }
         // Nearest rank: the smallest value with at least p% of values at or below it.
-        let rank = ((self.p / 100.0) * total as f64).ceil().max(1.0) as u64;
+        let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
         let mut seen = 0;
         for (value, n) in &values {
             seen += n;
@@ -626,6 +762,8 @@ mod percentile_tests {
             AggKind::Latest,
             AggKind::SortsFirst,
             AggKind::SortsLast,
+            AggKind::Rate(60_000),
+            AggKind::Histogram(7),
         ];
         let values: Vec<Value> = (0..5000)
             .map(|i| match i % 4 {

@@ -20,6 +20,11 @@ pub enum AggKind {
     Latest,
     SortsFirst,
     SortsLast,
+    /// `rate(f, period)`: how much `f` changed per period, from the group's earliest to its
+    /// latest value (ms in the period).
+    Rate(i64),
+    /// `histogram(f, buckets)`: a map of equal-width ranges to counts.
+    Histogram(u32),
 }
 
 /// The aggregate functions logq runs: (name, kind for one-argument use). `pct` takes a second
@@ -38,16 +43,13 @@ pub const AGGREGATES: &[(&str, AggKind)] = &[
     ("latest", AggKind::Latest),
     ("sortsFirst", AggKind::SortsFirst),
     ("sortsLast", AggKind::SortsLast),
-];
-
-/// Aggregate functions of the language that logq does not run yet.
-pub const NOT_YET_AGGREGATES: &[&str] = &[
-    "rate",
-    "countOverTime",
-    "count_over_time",
-    "sumOverTime",
-    "sum_over_time",
-    "histogram",
+    // The time-series functions: counts and sums per group (per bin with `by bin()`).
+    ("countOverTime", AggKind::Count),
+    ("count_over_time", AggKind::Count),
+    ("sumOverTime", AggKind::Sum),
+    ("sum_over_time", AggKind::Sum),
+    ("rate", AggKind::Rate(60_000)),
+    ("histogram", AggKind::Histogram(10)),
 ];
 
 /// The aggregate named `name` (case-insensitive), with its canonical spelling.

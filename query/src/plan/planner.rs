@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::diagnostic::did_you_mean;
 use crate::functions::{parse_period, scalar, scalar_names};
-use crate::plan::aggregate::{aggregate, AggKind, AggSpec, StatsStage, NOT_YET_AGGREGATES};
+use crate::plan::aggregate::{aggregate, AggKind, AggSpec, StatsStage};
 use crate::plan::expr::{CExpr, Matcher};
 use crate::plan::glob::GlobPattern;
 use crate::plan::{Column, InputFields, ParseMatcher, ParseStage, Plan, PlanError, Slot, SortStage, Stage};
@@ -694,9 +694,6 @@ impl<'a> Planner<'a> {
                 name_span,
             ));
         }
-        if NOT_YET_AGGREGATES.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-            return Err(PlanError::new(format!("not supported yet: {name}"), name_span));
-        }
         let Some(function) = scalar(name) else {
             return Err(unknown_function(name, name_span));
         };
@@ -768,9 +765,6 @@ impl<'a> Planner<'a> {
                     stage.aggregates.push(spec);
                     return Ok(CExpr::Aggregate(stage.aggregates.len() - 1));
                 }
-                if NOT_YET_AGGREGATES.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-                    return Err(PlanError::new(format!("not supported yet: {name}"), *name_span));
-                }
                 let Some(function) = scalar(name) else {
                     return Err(unknown_function(name, *name_span));
                 };
@@ -837,6 +831,35 @@ impl<'a> Planner<'a> {
                 kind: AggKind::Pct(p),
                 arg: Some(arg),
             });
+        }
+        if let AggKind::Rate(_) | AggKind::Histogram(_) = kind {
+            check_arity(canonical, 2, Some(2), args.len(), span)?;
+            let kind = match (kind, &args[1].kind) {
+                (AggKind::Rate(_), ExprKind::Duration(text) | ExprKind::Str(text)) => {
+                    match parse_period(text).and_then(|p| p.fixed_ms()) {
+                        Some(ms) => AggKind::Rate(ms),
+                        None => return Err(bad_period(text, args[1].span)),
+                    }
+                }
+                (AggKind::Rate(_), _) => {
+                    return Err(PlanError::new(
+                        "rate() takes the period to count change per, such as 1m or 1s",
+                        args[1].span,
+                    ))
+                }
+                #[allow(clippy::float_cmp)] // exactly whole
+                (_, ExprKind::Num(n)) if n.fract() == 0.0 && (1.0..=1000.0).contains(n) => {
+                    AggKind::Histogram(*n as u32)
+                }
+                _ => {
+                    return Err(PlanError::new(
+                        "histogram() takes how many buckets, a whole number from 1 to 1000",
+                        args[1].span,
+                    ))
+                }
+            };
+            let arg = self.aggregate_arg(&args[0])?;
+            return Ok(AggSpec { kind, arg: Some(arg) });
         }
         check_arity(canonical, 1, Some(1), args.len(), span)?;
         let arg = self.aggregate_arg(&args[0])?;
@@ -977,7 +1000,7 @@ fn stage_reads_slot(stage: &Stage, slot: Slot) -> bool {
             stats.groups.iter().any(|(_, e)| e.reads_slot(slot))
                 || stats.aggregates.iter().any(|a| {
                     a.arg.as_ref().is_some_and(|e| e.reads_slot(slot))
-                        || matches!(a.kind, AggKind::Earliest | AggKind::Latest)
+                        || matches!(a.kind, AggKind::Earliest | AggKind::Latest | AggKind::Rate(_))
                             && stats.timestamp == Some(slot)
                 })
         }
