@@ -120,7 +120,9 @@ impl AggState {
             (AggState::Sum(a), AggState::Sum(b)) | (AggState::Mean(a), AggState::Mean(b)) => a.merge(&b),
             (AggState::Min(a), AggState::Min(b)) => a.merge(*b, std::cmp::Ordering::Less),
             (AggState::Max(a), AggState::Max(b)) => a.merge(*b, std::cmp::Ordering::Greater),
-            (AggState::Pct(a), AggState::Pct(b)) => a.merge(*b),
+            (AggState::Pct(a), AggState::Pct(b)) | (AggState::Histogram(a, _), AggState::Histogram(b, _)) => {
+                a.merge(*b);
+            }
             (AggState::Stddev(a), AggState::Stddev(b)) => a.merge(&b),
             (AggState::Earliest(a), AggState::Earliest(Some(b))) if a.as_ref().is_none_or(|x| b.0 < x.0) => {
                 *a = Some(b);
@@ -139,7 +141,6 @@ impl AggState {
                     a.add(t, x);
                 }
             }
-            (AggState::Histogram(a, _), AggState::Histogram(b, _)) => a.merge(*b),
             _ => {}
         }
     }
@@ -322,12 +323,13 @@ impl AggState {
             AggState::Min(e) | AggState::Max(e) => {
                 96 + e.number.as_ref().map_or(0, |(_, v)| value(v)) + e.text.as_ref().map_or(0, value)
             }
-            AggState::Pct(p) => 96 + p.dense.capacity() * 8 + p.sparse.capacity() * 16,
+            AggState::Pct(p) | AggState::Histogram(p, _) => {
+                96 + p.dense.capacity() * 8 + p.sparse.capacity() * 16
+            }
             AggState::Stddev(_) => 32,
             AggState::Earliest(b) | AggState::Latest(b) => b.as_ref().map_or(0, |b| 48 + value(&b.1)),
             AggState::SortsFirst(v) | AggState::SortsLast(v) => v.as_ref().map_or(0, value),
             AggState::Rate(_) => 48,
-            AggState::Histogram(p, _) => 96 + p.dense.capacity() * 8 + p.sparse.capacity() * 16,
         }
     }
 }
