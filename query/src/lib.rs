@@ -29,7 +29,7 @@ use std::fmt;
 pub use event::TimestampFormat;
 pub use exec::extract::TimestampRule;
 pub use exec::{run, Outcome, RunOptions, Statistics};
-pub use input::{leave_out_binary, resolve as resolve_inputs, resolve_store, Source};
+pub use input::{leave_out_binary, resolve as resolve_inputs, resolve_store, source_notes, Catalog, Source};
 pub use output::{write as write_results, write_table_within, Format, ResultSet};
 pub use plan::Plan;
 

@@ -199,6 +199,23 @@ fn parse_chunk_name(name: &str) -> Option<(i64, i64, u64)> {
     ))
 }
 
+/// The log groups the store under `store` holds, sorted by name (directories whose names do not
+/// decode are not groups).
+pub fn groups(store: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(store)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        if let Some(name) = entry.file_name().to_str().and_then(decode_name) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 /// The chunks of `group` (every stream) that may hold events in `[start_ms, end_ms]`, by name.
 pub fn chunks_in_range(
     store: &Path,

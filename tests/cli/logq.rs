@@ -1240,3 +1240,163 @@ fn a_dedup_past_max_memory_is_a_clear_error_not_an_out_of_memory_death() {
     assert!(fine.status.success(), "{}", stderr(&fine));
     assert_eq!(stdout(&fine).lines().count(), 6, "{}", stderr(&fine));
 }
+
+/// A tree of directories that play log groups: `aws/lambda/api`, `aws/lambda/db`, `web`, and
+/// the root's own files (the group named as the root).
+fn group_tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("logs");
+    for (sub, name, level) in [
+        ("aws/lambda/api", "a.log", "ERROR"),
+        ("aws/lambda/api", "b.log", "INFO"),
+        ("aws/lambda/db", "c.log", "ERROR"),
+        ("web", "d.log", "ERROR"),
+        ("", "e.log", "INFO"),
+    ] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+        let line = format!(
+            "{{\"timestamp\":\"2024-03-01T00:00:0{}Z\",\"level\":\"{level}\",\"file\":\"{name}\"}}\n",
+            name.len()
+        );
+        std::fs::write(root.join(sub).join(name), line).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn source_selects_directories_below_a_path_as_log_groups() {
+    let dir = group_tree();
+    let root = dir.path().join("logs");
+    let root = root.to_str().unwrap();
+    let run = |query: &str| logq().args(["--format", "csv", query, root]).output().unwrap();
+
+    let out =
+        run("SOURCE logGroups(namePrefix: ['/aws/lambda']) | stats count(*) as n by level | sort level asc");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "level,n\nERROR,2\nINFO,1\n");
+
+    let out = run("SOURCE '/web' | fields file");
+    assert_eq!(stdout(&out), "file\nd.log\n", "{}", stderr(&out));
+    // The root's own files are the group named as the root directory.
+    let out = run("SOURCE logs | fields file");
+    assert_eq!(stdout(&out), "file\ne.log\n", "{}", stderr(&out));
+
+    // What local groups cannot honour is said, and the groups are read.
+    let out = run("SOURCE logGroups(class: ['INFREQUENT_ACCESS'], accountIdentifiers: ['111122223333']) | stats count(*) as n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "n\n5\n");
+    assert!(stderr(&out).contains("no log class"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("belong to no account"), "{}", stderr(&out));
+
+    // A SOURCE that selects nothing names the groups there are.
+    let out = run("SOURCE logGroups(namePrefix: ['/nope']) | fields file");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("the groups are: aws/lambda/api, aws/lambda/db, logs, web"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn source_start_and_end_bound_the_time_range_over_the_command_lines() {
+    let dir = group_tree();
+    let root = dir.path().join("logs");
+    let out = logq()
+        .args([
+            "--format",
+            "csv",
+            "--since",
+            "1h",
+            "SOURCE logGroups() START=2024-03-01T00:00:05Z END=2024-03-01T00:00:05Z | fields file | sort file asc",
+            root.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "file\na.log\nb.log\nc.log\nd.log\ne.log\n");
+    assert!(
+        stderr(&out).contains("START=2024-03-01T00:00:05Z is used instead"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = logq()
+        .args([
+            "SOURCE logGroups() START=yesterday | fields file",
+            root.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("^^^^^^^^^"), "{}", stderr(&out));
+}
+
+#[test]
+fn source_selects_the_stores_groups() {
+    let dir = agent_store();
+    let store = dir.path().to_str().unwrap();
+    let run = |extra: &[&str], query: &str| {
+        logq()
+            .args(["--store", store, "--format", "csv"])
+            .args(extra)
+            .arg(query)
+            .output()
+            .unwrap()
+    };
+    let out = run(
+        &[],
+        "SOURCE logGroups(namePrefix: ['/ec2']) | stats count(*) as n by @log | sort @log asc",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "@log,n\n/ec2/app,5\n/ec2/other,1\n");
+    let out = run(&[], "SOURCE '/ec2/other' | fields @message");
+    assert_eq!(
+        stdout(&out),
+        "@message\nERROR not this group\n",
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(
+        &["--log-group", "/ec2/app"],
+        "SOURCE '/ec2/other' | fields @message",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("leave out --log-group"), "{}", stderr(&out));
+    let out = run(&[], "fields @message");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--store needs --log-group"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// In CloudWatch mode the query goes to the service as written: SOURCE picks the groups there,
+/// and no log group names are sent.
+#[test]
+fn cloudwatch_mode_sends_a_source_query_without_log_group_names() {
+    let moto = skywatch_tests::moto::shared().unwrap_or_else(|e| panic!("{e}"));
+    let out = logq()
+        .args([
+            "--cloudwatch",
+            "SOURCE logGroups(namePrefix: ['/it/none']) | fields @message",
+        ])
+        .envs(skywatch_tests::aws::env_vars(&moto.endpoint_url()))
+        .output()
+        .unwrap();
+    // logq's own check ("no log group to query") passed: whatever happened, the service decided.
+    assert!(
+        !stderr(&out).contains("no log group to query"),
+        "{}",
+        stderr(&out)
+    );
+    let out = logq().args(["--cloudwatch", "fields @message"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--cloudwatch needs --log-group"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -2,6 +2,7 @@
 //! zstd decompressed transparently (recognised by their magic bytes, not their names), split into
 //! lines without loading whole files.
 
+mod catalog;
 mod chunks;
 pub(crate) mod lines;
 
@@ -10,6 +11,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+pub use catalog::{source_notes, Catalog};
 pub use chunks::{Chunk, Chunker};
 pub use lines::{Line, LineReader, NextLine, SliceLines};
 

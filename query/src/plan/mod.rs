@@ -74,6 +74,8 @@ pub struct Plan {
     pub row_limit: u64,
     /// Whether the query aggregates (result rows are not events).
     pub aggregated: bool,
+    /// The log groups and time range the query's `SOURCE` asks for.
+    pub source: Option<crate::syntax::ast::SourceClause>,
 }
 
 /// The event fields a query reads.

@@ -10,7 +10,7 @@ use crate::plan::expr::{CExpr, Matcher};
 use crate::plan::glob::GlobPattern;
 use crate::plan::{Column, InputFields, ParseMatcher, ParseStage, Plan, PlanError, Slot, SortStage, Stage};
 use crate::syntax::ast::{
-    Command, CommandKind, Expr, ExprKind, Parse, ParsePattern, Projection, Query, UnaryOp,
+    Command, CommandKind, Expr, ExprKind, Parse, ParsePattern, Projection, Query, SourceClause, UnaryOp,
 };
 use crate::syntax::span::Span;
 use crate::value::Value;
@@ -55,7 +55,7 @@ fn check_not_yet_supported(query: &Query) -> Result<(), PlanError> {
     let mut seen_sort = false;
     for (i, command) in query.commands.iter().enumerate() {
         match &command.kind {
-            CommandKind::NotSupported(name) if name == "SOURCE" && i > 0 => {
+            CommandKind::Source(_) if i > 0 => {
                 return Err(PlanError::new(
                     "SOURCE must be the first command of a query",
                     command.word_span,
@@ -114,6 +114,8 @@ struct Planner<'a> {
     limit: Option<u64>,
     /// Whether a `limit any` asked for rows in no particular order.
     limit_any: bool,
+    /// The query's `SOURCE`, if it has one.
+    source_clause: Option<SourceClause>,
     /// Whether the columns were chosen explicitly (fields, display, parse, stats).
     columns_chosen: bool,
 }
@@ -136,6 +138,7 @@ impl<'a> Planner<'a> {
             explicit_sort: false,
             limit: None,
             limit_any: false,
+            source_clause: None,
             columns_chosen: false,
         };
         planner.input.timestamp = planner.slot("@timestamp");
@@ -263,6 +266,7 @@ impl<'a> Planner<'a> {
             CommandKind::FilterIndex(expr) => self.filter_index(expr),
             CommandKind::Json { source, path, alias } => self.json(source, path, alias),
             CommandKind::Rows(rows) => self.row_command(command, rows),
+            CommandKind::Source(clause) => self.source_clause(clause),
             CommandKind::NotSupported(name) => Err(PlanError::new(
                 format!("not supported yet: {name}"),
                 command.word_span,
@@ -967,6 +971,7 @@ impl<'a> Planner<'a> {
             columns: self.columns,
             row_limit,
             aggregated,
+            source: self.source_clause,
         }
     }
 }

@@ -44,6 +44,8 @@ pub enum CommandKind {
         path: String,
         alias: Name,
     },
+    /// `SOURCE …`: which log groups the query reads, and perhaps its time range.
+    Source(SourceClause),
     /// A command over the whole row sequence (`accum`, `filldown`, `addtotals`, …).
     Rows(RowCommand),
     /// A command of the language that logq does not run yet (`unnest`, `join`, …), or a form of a
@@ -68,6 +70,7 @@ impl CommandKind {
             CommandKind::FilterIndex(_) => "filterIndex",
             CommandKind::Json { .. } => "json",
             CommandKind::Rows(command) => command.name(),
+            CommandKind::Source(_) => "SOURCE",
             CommandKind::NotSupported(name) => name,
         }
     }
@@ -259,4 +262,26 @@ pub enum BinaryOp {
     Div,
     Rem,
     Pow,
+}
+
+/// What `SOURCE` selects.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SourceClause {
+    /// `SOURCE '/group'`, `SOURCE name`: groups by name.
+    pub groups: Vec<String>,
+    /// `logGroups(namePrefix: [...])`.
+    pub name_prefixes: Vec<String>,
+    /// `logGroups()` without a name filter, or only account/class filters: every group.
+    pub every_group: bool,
+    /// `logGroups(accountIdentifiers: [...])`.
+    pub accounts: Vec<String>,
+    /// `logGroups(class: [...])`.
+    pub classes: Vec<String>,
+    /// `dataSource([...])`.
+    pub data_sources: Vec<String>,
+    /// `logGroupTags(...)`, as written.
+    pub tags: Option<Span>,
+    /// `START=…`, `END=…`: the text and where it is.
+    pub start: Option<(String, Span)>,
+    pub end: Option<(String, Span)>,
 }

@@ -14,6 +14,7 @@ use crate::syntax::span::Span;
 use crate::syntax::SyntaxError;
 
 mod row_commands;
+mod source;
 
 /// The commands logq runs that a message lists when it expects a command.
 pub const SUPPORTED_COMMANDS: &[&str] = &[
@@ -22,6 +23,7 @@ pub const SUPPORTED_COMMANDS: &[&str] = &[
 
 /// The other commands logq runs.
 pub const MORE_COMMANDS: &[&str] = &[
+    "SOURCE",
     "unnest",
     "expand",
     "filterIndex",
@@ -42,7 +44,6 @@ pub const NOT_YET_COMMANDS: &[&str] = &[
     "pattern",
     "anomaly",
     "diff",
-    "SOURCE",
     "lookup",
     "cidrlookup",
     "join",
@@ -69,6 +70,7 @@ pub fn parse_query(src: &str) -> Result<Query, SyntaxError> {
         tokens,
         pos: 0,
         depth: 0,
+        src: src.to_string(),
     };
     let mut commands = Vec::new();
     loop {
@@ -102,6 +104,8 @@ struct Parser {
     /// nested parentheses (within the 10,000-character limit) is an error, not a stack
     /// overflow.
     depth: usize,
+    /// The query text, for values read as written (`START=2026-01-23T00:00:00Z`).
+    src: String,
 }
 
 /// How deep expressions may nest (parentheses, `not`, unary minus, lists, calls).
@@ -195,6 +199,7 @@ impl Parser {
             "limit" => self.limit()?,
             "parse" => self.parse()?,
             "dedup" => CommandKind::Dedup(self.comma_list(Parser::expr)?),
+            "source" => CommandKind::Source(self.source()?),
             "unnest" => self.unnest()?,
             "expand" => CommandKind::Expand(self.postfix()?),
             "filterindex" => CommandKind::FilterIndex(self.expr()?),

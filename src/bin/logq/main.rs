@@ -84,10 +84,15 @@ struct Cli {
     /// --store, over the group in the agent's local store.
     #[arg(long = "log-group", value_name = "NAME")]
     log_groups: Vec<String>,
-    /// Read --log-group from the skywatch agent's local store in DIR (the agent's state
-    /// directory, or its logs/ directory) instead of CloudWatch.
-    #[arg(long, value_name = "DIR", requires = "log_groups")]
+    /// Read --log-group (or the groups the query's SOURCE names) from the skywatch agent's
+    /// local store in DIR (the agent's state directory, or its logs/ directory) instead of
+    /// CloudWatch.
+    #[arg(long, value_name = "DIR")]
     store: Option<std::path::PathBuf>,
+    /// Run the query on CloudWatch Logs Insights even without --log-group: its SOURCE command
+    /// says which log groups.
+    #[arg(long, conflicts_with = "store")]
+    cloudwatch: bool,
 }
 
 /// Exit statuses: 0 ok, 1 input/output or AWS failure, 2 the query or the arguments are wrong.
@@ -161,36 +166,34 @@ fn run(cli: &Cli) -> Result<(), Failure> {
 
     // Validate locally first: a typo costs nothing, even in CloudWatch mode.
     let plan = skywatch_query::compile(&query).map_err(|e| Failure::query(e.render(&query)))?;
+    let (start_ms, end_ms) = match &plan.source {
+        Some(clause) => source_times(clause, (start_ms, end_ms), now_ms)?,
+        None => (start_ms, end_ms),
+    };
 
-    let (result, stats, unreadable) = if cli.log_groups.is_empty() {
-        let sources =
-            skywatch_query::resolve_inputs(&paths).map_err(|e| Failure::runtime(format!("logq: {e}")))?;
-        let (sources, binary) = skywatch_query::leave_out_binary(sources);
-        for (name, why) in &binary {
-            let _ = writeln!(io::stderr(), "logq: {name}: {why}");
-        }
-        run_local(cli, &plan, &sources, start_ms, end_ms, now_ms)?
-    } else if let Some(store) = &cli.store {
+    let remote = cli.cloudwatch || (!cli.log_groups.is_empty() && cli.store.is_none());
+    let (result, stats, unreadable) = if remote {
         if !paths.is_empty() {
-            return Err(Failure::query("logq: give either paths or --store, not both"));
+            return Err(Failure::query(
+                "logq: give either paths or --log-group/--cloudwatch, not both",
+            ));
         }
-        // The agent's state directory holds the store in logs/.
-        let logs = store.join("logs");
-        let dir = if logs.is_dir() { logs } else { store.clone() };
-        let mut sources = Vec::new();
-        for group in &cli.log_groups {
-            sources.extend(
-                skywatch_query::resolve_store(&dir, group, start_ms, end_ms)
-                    .map_err(|e| Failure::runtime(format!("logq: {e}")))?,
-            );
+        if cli.log_groups.is_empty() && plan.source.is_none() {
+            return Err(Failure::query(
+                "logq: --cloudwatch needs --log-group NAME or a query that starts with SOURCE",
+            ));
         }
-        run_local(cli, &plan, &sources, start_ms, end_ms, now_ms)?
-    } else {
-        if !paths.is_empty() {
-            return Err(Failure::query("logq: give either paths or --log-group, not both"));
-        }
+        // The service reads SOURCE itself.
         let (result, stats) = run_remote(cli, query, start_ms, end_ms, now_ms)?;
         (result, stats, 0)
+    } else {
+        if let Some(clause) = &plan.source {
+            for note in skywatch_query::source_notes(clause) {
+                let _ = writeln!(io::stderr(), "logq: {note}");
+            }
+        }
+        let sources = local_sources(cli, &plan, &paths, start_ms, end_ms)?;
+        run_local(cli, &plan, &sources, start_ms, end_ms, now_ms)?
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -255,6 +258,81 @@ fn parse_size(text: &str) -> Result<u64, String> {
     n.checked_shl(shift)
         .filter(|bytes| bytes >> shift == n && *bytes > 0)
         .ok_or_else(|| format!("{text:?} is not a size logq can use"))
+}
+
+/// The inputs of a local run: the paths (or stdin), or the store's groups; with a SOURCE in the
+/// query, the groups it selects from them.
+fn local_sources(
+    cli: &Cli,
+    plan: &skywatch_query::Plan,
+    paths: &[String],
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+) -> Result<Vec<Source>, Failure> {
+    let failed = |e: skywatch_query::input::InputError| Failure::runtime(format!("logq: {e}"));
+    let Some(store) = &cli.store else {
+        let sources = match &plan.source {
+            Some(clause) => skywatch_query::Catalog::from_paths(paths)
+                .and_then(|catalog| catalog.select(clause))
+                .map_err(failed)?,
+            None => skywatch_query::resolve_inputs(paths).map_err(failed)?,
+        };
+        let (sources, binary) = skywatch_query::leave_out_binary(sources);
+        for (name, why) in &binary {
+            let _ = writeln!(io::stderr(), "logq: {name}: {why}");
+        }
+        return Ok(sources);
+    };
+    if !paths.is_empty() {
+        return Err(Failure::query("logq: give either paths or --store, not both"));
+    }
+    // The agent's state directory holds the store in logs/.
+    let logs = store.join("logs");
+    let dir = if logs.is_dir() { logs } else { store.clone() };
+    match (&plan.source, cli.log_groups.is_empty()) {
+        (Some(_), false) => Err(Failure::query(
+            "logq: the query's SOURCE names the log groups; leave out --log-group",
+        )),
+        (Some(clause), true) => skywatch_query::Catalog::from_store(&dir, start_ms, end_ms)
+            .and_then(|catalog| catalog.select(clause))
+            .map_err(failed),
+        (None, true) => Err(Failure::query(
+            "logq: --store needs --log-group NAME or a query that starts with SOURCE",
+        )),
+        (None, false) => {
+            let mut sources = Vec::new();
+            for group in &cli.log_groups {
+                sources.extend(skywatch_query::resolve_store(&dir, group, start_ms, end_ms).map_err(failed)?);
+            }
+            Ok(sources)
+        }
+    }
+}
+
+/// The time range with the query's `START=`/`END=` in place of the command line's (which a note
+/// says were overridden).
+fn source_times(
+    clause: &skywatch_query::syntax::ast::SourceClause,
+    (start_ms, end_ms): (Option<i64>, Option<i64>),
+    now_ms: i64,
+) -> Result<(Option<i64>, Option<i64>), Failure> {
+    let mut range = (start_ms, end_ms);
+    for (written, given, flag) in [(&clause.start, start_ms, "START"), (&clause.end, end_ms, "END")] {
+        let Some((text, _)) = written else { continue };
+        let at = time_arg(flag, text, now_ms)?;
+        if given.is_some() {
+            let _ = writeln!(
+                io::stderr(),
+                "logq: the query's {flag}={text} is used instead of the command line's time"
+            );
+        }
+        if flag == "START" {
+            range.0 = Some(at);
+        } else {
+            range.1 = Some(at);
+        }
+    }
+    Ok(range)
 }
 
 fn time_arg(flag: &str, value: &str, now_ms: i64) -> Result<i64, Failure> {

@@ -5,7 +5,7 @@ use super::{split_path, Planner, SYSTEM_FIELDS};
 use crate::functions::{parse_period, scalar};
 use crate::plan::rows::{self, RowStage};
 use crate::plan::{CExpr, ExpandStage, PlanError, Slot, SortStage, Stage};
-use crate::syntax::ast::{BinaryOp, Command, Expr, ExprKind, Name, Projection, RowCommand};
+use crate::syntax::ast::{BinaryOp, Command, Expr, ExprKind, Name, Projection, RowCommand, SourceClause};
 use crate::syntax::span::Span;
 
 /// Sessions end after this much inactivity unless `maxspan` says otherwise.
@@ -137,6 +137,17 @@ impl Planner<'_> {
                 span,
             ));
         }
+        Ok(())
+    }
+
+    /// `SOURCE …`: kept for whoever picks the inputs; its times must read as times.
+    pub(super) fn source_clause(&mut self, clause: &SourceClause) -> Result<(), PlanError> {
+        for (text, span) in clause.start.iter().chain(&clause.end) {
+            if let Err(e) = skywatch_time::parse_time_arg(text, 0) {
+                return Err(PlanError::new(e, *span));
+            }
+        }
+        self.source_clause = Some(clause.clone());
         Ok(())
     }
 
