@@ -1,7 +1,8 @@
 //! The public query corpus (`tests/corpus/queries.txt`, 133 queries): every query compiles, or
 //! fails the way `tests/corpus/expected.txt` says — tier 1 runs, tier 2/3 say "not supported yet",
 //! Q123–Q133 are rejected. Queries that compile run over all fixtures, and their row count and
-//! first rows are pinned too. `BLESS=1` rewrites expected.txt.
+//! first rows are pinned too. `BLESS=1` rewrites expected.txt. The lookup tables the corpus names
+//! are in `tests/corpus/lookups/`.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -41,6 +42,7 @@ fn outcome(query: &str) -> String {
         &sources,
         &RunOptions {
             now_ms: fixtures::NOW_MS,
+            lookup_dir: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/lookups")),
             ..RunOptions::default()
         },
     )

@@ -1400,3 +1400,57 @@ fn cloudwatch_mode_sends_a_source_query_without_log_group_names() {
         stderr(&out)
     );
 }
+
+#[test]
+fn lookup_tables_come_from_lookup_dir_or_beside_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = dir.path().join("tables");
+    std::fs::create_dir_all(&tables).unwrap();
+    std::fs::write(tables.join("hosts.csv"), "ip,name\n10.0.0.1,web-1\n").unwrap();
+    let log = write_log(
+        dir.path(),
+        "a.log",
+        "{\"ip\":\"10.0.0.1\"}\n{\"ip\":\"10.0.0.2\"}\n",
+    );
+    let out = logq()
+        .args(["--format", "csv", "--lookup-dir", tables.to_str().unwrap()])
+        .arg("fields ip | lookup hosts ip OUTPUT name | sort ip asc")
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ip,name\n10.0.0.1,web-1\n10.0.0.2,\n");
+
+    // Beside the store: <state dir>/lookups.
+    let state = agent_store();
+    std::fs::create_dir_all(state.path().join("lookups")).unwrap();
+    std::fs::write(
+        state.path().join("lookups/streams.csv"),
+        "stream,owner\ni-1,team-a\n",
+    )
+    .unwrap();
+    let out = store_query(
+        state.path(),
+        &[],
+        "fields @logStream as stream | lookup streams stream OUTPUT owner | stats count(*) as n by owner",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("team-a,4"), "{}", stdout(&out));
+
+    // A table that is not there is named, exit 1.
+    let out = logq()
+        .args([
+            "--lookup-dir",
+            tables.to_str().unwrap(),
+            "lookup nope ip OUTPUT name",
+        ])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no lookup table 'nope'"),
+        "{}",
+        stderr(&out)
+    );
+}

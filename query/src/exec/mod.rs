@@ -19,7 +19,7 @@ pub mod natural_order;
 mod parse_fields;
 pub mod pipeline;
 pub mod prefilter;
-mod record_formats;
+pub(crate) mod record_formats;
 mod rows;
 mod shared_work;
 pub mod sort_spill;
@@ -92,6 +92,8 @@ pub struct RunOptions {
     /// (none: no limit).
     pub max_memory: Option<u64>,
     pub shortcuts: Shortcuts,
+    /// Where `lookup` and `cidrlookup` find their tables.
+    pub lookup_dir: Option<std::path::PathBuf>,
 }
 
 /// What the run saw, as `--stats` prints it.
@@ -178,8 +180,35 @@ impl fmt::Display for ExecError {
 
 impl std::error::Error for ExecError {}
 
+/// Loads what the plan's stages read besides the events: lookup tables.
+fn prepare(plan: &Plan, options: &RunOptions) -> Result<(), ExecError> {
+    for stage in &plan.stages {
+        let crate::plan::Stage::Lookup(lookup) = stage else {
+            continue;
+        };
+        if lookup.loaded.get().is_some() {
+            continue;
+        }
+        let Some(dir) = &options.lookup_dir else {
+            return Err(ExecError::Input(InputError {
+                path: lookup.table.clone(),
+                reason: "lookup tables need a directory (--lookup-dir)".to_string(),
+            }));
+        };
+        let keys: Vec<String> = lookup.keys.iter().map(|(c, _)| c.clone()).collect();
+        let outputs: Vec<String> = lookup.outputs.iter().map(|(c, _)| c.clone()).collect();
+        let table =
+            crate::input::lookup_table::LookupTable::load(dir, &lookup.table, &keys, &outputs, lookup.cidr)
+                .map_err(ExecError::Input)?;
+        // Another run of the same plan may have loaded it meanwhile: either copy is the table.
+        let _ = lookup.loaded.set(std::sync::Arc::new(table));
+    }
+    Ok(())
+}
+
 /// Runs `plan` over `sources`.
 pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outcome, ExecError> {
+    prepare(plan, options)?;
     let functions = FnContext {
         now_ms: options.now_ms,
         // No --start: the query has no start (queryStartTime() and queryTimeRange() are null).

@@ -431,6 +431,37 @@ impl<'p> Pipeline<'p> {
                     }
                     return;
                 }
+                Stage::Lookup(lookup) => {
+                    // Loaded before the run starts; a run without it has no table to match.
+                    let Some(table) = lookup.loaded.get() else {
+                        continue;
+                    };
+                    let found = if lookup.cidr {
+                        lookup
+                            .keys
+                            .first()
+                            .and_then(|(_, e)| eval(e, &scope))
+                            .and_then(|v| v.as_text().and_then(|t| table.network_row(&t)))
+                    } else {
+                        let cells: Option<Vec<String>> = lookup
+                            .keys
+                            .iter()
+                            .map(|(_, e)| {
+                                eval(e, &scope).and_then(|v| v.as_text().map(std::borrow::Cow::into_owned))
+                            })
+                            .collect();
+                        cells.and_then(|cells| table.exact_row(&cells))
+                    };
+                    for (k, (_, slot)) in lookup.outputs.iter().enumerate() {
+                        match (found, lookup.new_only) {
+                            // OUTPUTNEW fills only what is empty, and only from a match.
+                            (_, true) if row[*slot].is_some() => {}
+                            (None, true) => {}
+                            (Some(r), _) => row[*slot] = table.output(r, k).map(Value::str),
+                            (None, false) => row[*slot] = None,
+                        }
+                    }
+                }
                 Stage::Rows(_) => {
                     if let Some((slot, text)) = message {
                         if row[slot].is_none() {

@@ -99,13 +99,13 @@ fn is_valid_ipv6(_: &FnContext, args: &[Option<Value>]) -> Option<Value> {
 /// `192.0.2.0/24`).
 // UNSURE: a bare address without `/len` is read as a single-host network (/32 or /128).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Network {
+pub(crate) enum Network {
     V4(u32, u8),
     V6(u128, u8),
 }
 
 impl Network {
-    fn parse(cidr: &str) -> Option<Network> {
+    pub(crate) fn parse(cidr: &str) -> Option<Network> {
         let (address, prefix) = match cidr.split_once('/') {
             Some((address, prefix)) => (address, Some(prefix)),
             None => (cidr, None),
@@ -128,7 +128,14 @@ impl Network {
         }
     }
 
-    fn contains(self, ip: IpAddr) -> bool {
+    /// The prefix length: longer is more specific.
+    pub(crate) fn prefix(self) -> u8 {
+        match self {
+            Network::V4(_, p) | Network::V6(_, p) => p,
+        }
+    }
+
+    pub(crate) fn contains(self, ip: IpAddr) -> bool {
         match (self, ip) {
             (Network::V4(net, prefix), IpAddr::V4(a)) => in_v4(u32::from(a), net, prefix),
             (Network::V6(net, prefix), IpAddr::V6(a)) => in_v6(u128::from(a), net, prefix),

@@ -19,7 +19,7 @@ use crate::value::Value;
 mod datetime;
 mod general;
 mod hash;
-mod ip;
+pub(crate) mod ip;
 mod json;
 mod numeric;
 mod string;

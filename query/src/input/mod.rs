@@ -5,6 +5,7 @@
 mod catalog;
 mod chunks;
 pub(crate) mod lines;
+pub mod lookup_table;
 
 use std::fmt;
 use std::fs::File;

@@ -114,6 +114,23 @@ pub enum Stage {
     Expand(Box<ExpandStage>),
     /// A row-window command: holds the rows, then hands them on changed.
     Rows(Box<rows::RowStage>),
+    /// `lookup`, `cidrlookup`.
+    Lookup(Box<LookupStage>),
+}
+
+#[derive(Debug)]
+pub struct LookupStage {
+    pub table: String,
+    pub cidr: bool,
+    /// (table column, the event's value): all must be equal (cidrlookup: one, the address;
+    /// an empty column name is the default network column).
+    pub keys: Vec<(String, CExpr)>,
+    /// `OUTPUTNEW`: fill only empty fields, leave them when nothing matches.
+    pub new_only: bool,
+    /// (table column, slot written).
+    pub outputs: Vec<(String, Slot)>,
+    /// The table, loaded when a run starts (see `exec::run`).
+    pub loaded: std::sync::OnceLock<std::sync::Arc<crate::input::lookup_table::LookupTable>>,
 }
 
 #[derive(Debug)]

@@ -267,6 +267,7 @@ impl<'a> Planner<'a> {
             CommandKind::Json { source, path, alias } => self.json(source, path, alias),
             CommandKind::Rows(rows) => self.row_command(command, rows),
             CommandKind::Source(clause) => self.source_clause(clause),
+            CommandKind::Lookup(lookup) => self.lookup(lookup),
             CommandKind::NotSupported(name) => Err(PlanError::new(
                 format!("not supported yet: {name}"),
                 command.word_span,
@@ -998,6 +999,10 @@ fn stage_reads_slot(stage: &Stage, slot: Slot) -> bool {
             expand.source.reads_slot(slot) || expand.fallback.as_ref().is_some_and(|e| e.reads_slot(slot))
         }
         Stage::Rows(rows) => rows.reads_slot(slot),
+        Stage::Lookup(lookup) => {
+            lookup.keys.iter().any(|(_, e)| e.reads_slot(slot))
+                || lookup.new_only && lookup.outputs.iter().any(|(_, s)| *s == slot)
+        }
         Stage::Filter(e) => e.reads_slot(slot),
         Stage::Compute(items) => items.iter().any(|(_, e)| e.reads_slot(slot)),
         Stage::Parse(parse) => parse.source.reads_slot(slot),

@@ -44,6 +44,8 @@ pub enum CommandKind {
         path: String,
         alias: Name,
     },
+    /// `lookup` / `cidrlookup`: fields from a CSV table.
+    Lookup(Lookup),
     /// `SOURCE …`: which log groups the query reads, and perhaps its time range.
     Source(SourceClause),
     /// A command over the whole row sequence (`accum`, `filldown`, `addtotals`, …).
@@ -71,6 +73,8 @@ impl CommandKind {
             CommandKind::Json { .. } => "json",
             CommandKind::Rows(command) => command.name(),
             CommandKind::Source(_) => "SOURCE",
+            CommandKind::Lookup(lookup) if lookup.cidr => "cidrlookup",
+            CommandKind::Lookup(_) => "lookup",
             CommandKind::NotSupported(name) => name,
         }
     }
@@ -284,4 +288,19 @@ pub struct SourceClause {
     /// `START=…`, `END=…`: the text and where it is.
     pub start: Option<(String, Span)>,
     pub end: Option<(String, Span)>,
+}
+
+/// `lookup table col [as field], … OUTPUT|OUTPUTNEW col [as name], …`, or
+/// `cidrlookup table field [as cidrCol] OUTPUT|OUTPUTNEW col [as name], …`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookup {
+    pub table: Name,
+    pub cidr: bool,
+    /// (table column, event field): a row matches when every pair is equal (for cidrlookup,
+    /// one pair: the column of networks, the field holding an address).
+    pub matches: Vec<(Name, Name)>,
+    /// `OUTPUTNEW`: fill only fields that are empty, and leave them when nothing matches.
+    pub new_only: bool,
+    /// (table column, field written).
+    pub outputs: Vec<(Name, Name)>,
 }

@@ -13,6 +13,7 @@ use crate::syntax::lexer::{tokenize, Tok, Token};
 use crate::syntax::span::Span;
 use crate::syntax::SyntaxError;
 
+mod lookup;
 mod row_commands;
 mod source;
 
@@ -24,6 +25,8 @@ pub const SUPPORTED_COMMANDS: &[&str] = &[
 /// The other commands logq runs.
 pub const MORE_COMMANDS: &[&str] = &[
     "SOURCE",
+    "lookup",
+    "cidrlookup",
     "unnest",
     "expand",
     "filterIndex",
@@ -44,8 +47,6 @@ pub const NOT_YET_COMMANDS: &[&str] = &[
     "pattern",
     "anomaly",
     "diff",
-    "lookup",
-    "cidrlookup",
     "join",
     "relevantfields",
     "appendcols",
@@ -200,6 +201,8 @@ impl Parser {
             "parse" => self.parse()?,
             "dedup" => CommandKind::Dedup(self.comma_list(Parser::expr)?),
             "source" => CommandKind::Source(self.source()?),
+            "lookup" => CommandKind::Lookup(self.lookup(false)?),
+            "cidrlookup" => CommandKind::Lookup(self.lookup(true)?),
             "unnest" => self.unnest()?,
             "expand" => CommandKind::Expand(self.postfix()?),
             "filterindex" => CommandKind::FilterIndex(self.expr()?),

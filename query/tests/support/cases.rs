@@ -32,6 +32,8 @@ pub fn collect_case_files(dir: &Path, out: &mut Vec<PathBuf>) {
 pub struct Case {
     pub name: String,
     input: Input,
+    /// `--- table NAME`: lookup tables (CSV text), in the lookup directory of the run.
+    tables: Vec<(String, String)>,
     pub query: String,
     pub expect_error: bool,
     pub expected: String,
@@ -133,6 +135,7 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
         let mut expect_error = false;
         let mut section = "";
         let mut inline = String::new();
+        let mut tables: Vec<(String, String)> = Vec::new();
         for (i, line) in block.lines().enumerate() {
             if i == 0 {
                 name = line.trim().to_string();
@@ -150,6 +153,11 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
                             "input"
                         }
                     }
+                    Some("table") => {
+                        let table = words.next().unwrap_or_default().to_string();
+                        tables.push((table, String::new()));
+                        "table"
+                    }
                     Some("query") => "query",
                     Some("output") => "output",
                     Some("error") => {
@@ -161,6 +169,10 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
                 continue;
             }
             let target = match section {
+                "table" => match tables.last_mut() {
+                    Some((_, text)) => text,
+                    None => continue,
+                },
                 "query" => &mut query,
                 "output" => &mut expected,
                 "inline" => &mut inline,
@@ -175,6 +187,7 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
         cases.push(Case {
             name,
             input,
+            tables,
             query: query.trim_end().to_string(),
             expect_error,
             expected: normalized(&expected),
@@ -211,7 +224,13 @@ pub fn run_case_as(case: &Case, variant: &Variant) -> (bool, String) {
         .map(|p| in_form(p, variant.form, tmp.path()).display().to_string())
         .collect();
     let sources: Vec<Source> = skywatch_query::input::resolve(&paths).expect("input paths");
+    let lookups = tmp.path().join("lookups");
+    std::fs::create_dir_all(&lookups).expect("lookup dir");
+    for (name, text) in &case.tables {
+        std::fs::write(lookups.join(format!("{name}.csv")), text).expect("write table");
+    }
     let options = RunOptions {
+        lookup_dir: Some(lookups),
         now_ms: NOW_MS,
         threads: variant.threads,
         validate_json: variant.validate_json,
@@ -229,7 +248,11 @@ pub fn run_case_as(case: &Case, variant: &Variant) -> (bool, String) {
             write(&result, Format::Ndjson, &mut out).expect("write rows");
             (false, String::from_utf8(out).expect("utf-8 output"))
         }
-        Err(e) => (true, format!("run error: {e}\n")),
+        // The temporary directory's name changes from run to run.
+        Err(e) => (
+            true,
+            format!("run error: {e}\n").replace(&tmp.path().display().to_string(), "<tmp>"),
+        ),
     }
 }
 
@@ -293,6 +316,9 @@ fn render_case(case: &Case, is_error: bool, actual: &str) -> String {
         Input::Inline(text) => {
             let _ = write!(out, "--- input inline\n{text}");
         }
+    }
+    for (name, text) in &case.tables {
+        let _ = write!(out, "--- table {name}\n{text}");
     }
     let _ = writeln!(out, "--- query\n{}", case.query);
     out.push_str(if is_error { "--- error\n" } else { "--- output\n" });

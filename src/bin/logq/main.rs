@@ -89,6 +89,10 @@ struct Cli {
     /// CloudWatch.
     #[arg(long, value_name = "DIR")]
     store: Option<std::path::PathBuf>,
+    /// Where lookup and cidrlookup find their CSV tables (<name>.csv). Default: lookups/ beside
+    /// the store (the agent's state directory).
+    #[arg(long, value_name = "DIR")]
+    lookup_dir: Option<std::path::PathBuf>,
     /// Run the query on CloudWatch Logs Insights even without --log-group: its SOURCE command
     /// says which log groups.
     #[arg(long, conflicts_with = "store")]
@@ -260,6 +264,23 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is not a size logq can use"))
 }
 
+/// `--lookup-dir`, or lookups/ in the agent's state directory (the one --store names, or the
+/// default one).
+fn lookup_dir(cli: &Cli) -> std::path::PathBuf {
+    if let Some(dir) = &cli.lookup_dir {
+        return dir.clone();
+    }
+    let state = match &cli.store {
+        // --store names the state directory or its logs/ directory.
+        Some(store) if store.ends_with("logs") && !store.join("logs").is_dir() => store
+            .parent()
+            .map_or_else(|| store.clone(), std::path::Path::to_path_buf),
+        Some(store) => store.clone(),
+        None => skywatch_runtime::state_dir::resolve(None, None),
+    };
+    state.join("lookups")
+}
+
 /// The inputs of a local run: the paths (or stdin), or the store's groups; with a SOURCE in the
 /// query, the groups it selects from them.
 fn local_sources(
@@ -376,6 +397,7 @@ fn run_local(
         progress: progress.as_ref().map(progress::Progress::counter),
         max_memory: Some(cli.max_memory),
         shortcuts: skywatch_query::exec::Shortcuts::default(),
+        lookup_dir: Some(lookup_dir(cli)),
     };
     let result = skywatch_query::run(plan, sources, &options);
     if let Some(progress) = progress {

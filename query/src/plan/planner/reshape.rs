@@ -4,8 +4,10 @@
 use super::{split_path, Planner, SYSTEM_FIELDS};
 use crate::functions::{parse_period, scalar};
 use crate::plan::rows::{self, RowStage};
-use crate::plan::{CExpr, ExpandStage, PlanError, Slot, SortStage, Stage};
-use crate::syntax::ast::{BinaryOp, Command, Expr, ExprKind, Name, Projection, RowCommand, SourceClause};
+use crate::plan::{CExpr, ExpandStage, LookupStage, PlanError, Slot, SortStage, Stage};
+use crate::syntax::ast::{
+    BinaryOp, Command, Expr, ExprKind, Lookup, Name, Projection, RowCommand, SourceClause,
+};
 use crate::syntax::span::Span;
 
 /// Sessions end after this much inactivity unless `maxspan` says otherwise.
@@ -148,6 +150,35 @@ impl Planner<'_> {
             }
         }
         self.source_clause = Some(clause.clone());
+        Ok(())
+    }
+
+    pub(super) fn lookup(&mut self, lookup: &Lookup) -> Result<(), PlanError> {
+        let mut keys = Vec::with_capacity(lookup.matches.len());
+        for (column, field) in &lookup.matches {
+            keys.push((column.name.clone(), self.field(&field.name, field.span)?));
+        }
+        let mut outputs = Vec::with_capacity(lookup.outputs.len());
+        for (column, field) in &lookup.outputs {
+            // An output may be a field the event already has (OUTPUTNEW keeps it); after stats,
+            // a new name.
+            let slot = if self.scope.is_none() || self.is_defined(&field.name) {
+                self.named_slot(field)?
+            } else {
+                self.slot(&field.name)
+            };
+            self.make_visible(&field.name);
+            self.add_column(&field.name, slot);
+            outputs.push((column.name.clone(), slot));
+        }
+        self.stages.push(Stage::Lookup(Box::new(LookupStage {
+            table: lookup.table.name.clone(),
+            cidr: lookup.cidr,
+            keys,
+            new_only: lookup.new_only,
+            outputs,
+            loaded: std::sync::OnceLock::new(),
+        })));
         Ok(())
     }
 
