@@ -1454,3 +1454,33 @@ fn lookup_tables_come_from_lookup_dir_or_beside_the_store() {
         stderr(&out)
     );
 }
+
+#[test]
+fn join_and_subqueries_name_other_directories_as_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("logs");
+    for (group, lines) in [
+        ("api", "{\"timestamp\":\"2024-03-01T00:00:01Z\",\"requestId\":\"r1\",\"status\":500}\n{\"timestamp\":\"2024-03-01T00:00:02Z\",\"requestId\":\"r2\",\"status\":200}\n"),
+        ("aws/lambda/fn", "{\"timestamp\":\"2024-03-01T00:00:01Z\",\"requestId\":\"r1\",\"duration\":12}\n"),
+    ] {
+        std::fs::create_dir_all(root.join(group)).unwrap();
+        std::fs::write(root.join(group).join("events.log"), lines).unwrap();
+    }
+    let root = root.to_str().unwrap();
+    let out = logq()
+        .args(["--format", "csv"])
+        .arg("SOURCE api | join type=left left=a right=f where a.requestId = f.requestId (SOURCE '/aws/lambda/fn') | fields a.requestId, f.duration | sort a.requestId asc")
+        .arg(root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "a.requestId,f.duration\nr1,12\nr2,\n");
+    let out = logq()
+        .args(["--format", "csv"])
+        .arg("SOURCE api | filter requestId in (SOURCE '/aws/lambda/fn' | fields requestId) | fields status")
+        .arg(root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "status\n500\n");
+}

@@ -113,6 +113,12 @@ pub fn eval(expr: &CExpr, scope: &Scope<'_>) -> Option<Value> {
             });
             Some(Value::Bool(found != *negated))
         }
+        CExpr::InQuery { expr, query, negated } => {
+            let found = eval(expr, scope)
+                .and_then(|v| v.as_text().map(|t| query.first_column_has(&t)))
+                .unwrap_or(false);
+            Some(Value::Bool(found != *negated))
+        }
         CExpr::Call { function, args } => {
             let values: Vec<Option<Value>> = args.iter().map(|a| eval(a, scope)).collect();
             (function.call)(scope.functions, &values)

@@ -94,6 +94,9 @@ pub struct RunOptions {
     pub shortcuts: Shortcuts,
     /// Where `lookup` and `cidrlookup` find their tables.
     pub lookup_dir: Option<std::path::PathBuf>,
+    /// The log groups a subquery's or join's `SOURCE` may name; without it they read the
+    /// query's own inputs.
+    pub catalog: Option<std::sync::Arc<crate::input::Catalog>>,
 }
 
 /// What the run saw, as `--stats` prints it.
@@ -180,10 +183,89 @@ impl fmt::Display for ExecError {
 
 impl std::error::Error for ExecError {}
 
-/// Loads what the plan's stages read besides the events: lookup tables.
-fn prepare(plan: &Plan, options: &RunOptions) -> Result<(), ExecError> {
+/// Distinct keys the right side of a join may have (the documented limit).
+pub const MAX_JOIN_KEYS: usize = 50_000;
+
+/// Runs a query inside the query, once: over the groups its `SOURCE` names (from the catalog),
+/// or the query's own inputs.
+fn run_subquery(
+    sub: &crate::plan::Subquery,
+    sources: &[Source],
+    options: &RunOptions,
+) -> Result<(), ExecError> {
+    if sub.rows.get().is_some() {
+        return Ok(());
+    }
+    let selected;
+    let inputs = match (&sub.plan.source, &options.catalog) {
+        (Some(clause), Some(catalog)) => {
+            selected = catalog.select(clause).map_err(ExecError::Input)?;
+            &selected[..]
+        }
+        _ => sources,
+    };
+    let inner = RunOptions {
+        timestamp: options.timestamp.clone(),
+        start_ms: options.start_ms,
+        end_ms: options.end_ms,
+        now_ms: options.now_ms,
+        threads: options.threads,
+        validate_json: false,
+        progress: None,
+        max_memory: options.max_memory,
+        shortcuts: options.shortcuts,
+        lookup_dir: options.lookup_dir.clone(),
+        catalog: options.catalog.clone(),
+    };
+    let outcome = run(&sub.plan, inputs, &inner)?;
+    if let Some(failed) = outcome.unreadable.into_iter().next() {
+        return Err(ExecError::Input(failed));
+    }
+    let _ = sub.rows.set(outcome.result.rows);
+    Ok(())
+}
+
+/// Gets ready what the plan's stages read besides the events: lookup tables, subqueries, the
+/// right side of a join.
+fn prepare(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<(), ExecError> {
+    use crate::plan::Stage;
     for stage in &plan.stages {
-        let crate::plan::Stage::Lookup(lookup) = stage else {
+        let mut subqueries = Vec::new();
+        if let Stage::Filter(cond) = stage {
+            cond.for_each_subquery(&mut |sub| subqueries.push(std::sync::Arc::clone(sub)));
+        }
+        for sub in subqueries {
+            run_subquery(&sub, sources, options)?;
+        }
+        if let Stage::Rows(rows) = stage {
+            if let crate::plan::rows::RowStage::Appendcols(append) = &**rows {
+                run_subquery(&append.query, sources, options)?;
+            }
+        }
+        if let Stage::Join(join) = stage {
+            run_subquery(&join.right, sources, options)?;
+            let rows = join.right.rows.get().map_or(&[][..], Vec::as_slice);
+            let mut index: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+            for (r, row) in rows.iter().enumerate() {
+                let key = row
+                    .get(join.right_key_column)
+                    .and_then(|v| v.as_ref()?.as_text().map(std::borrow::Cow::into_owned));
+                if let Some(key) = key {
+                    index.entry(key).or_default().push(r);
+                }
+            }
+            if index.len() > MAX_JOIN_KEYS {
+                return Err(ExecError::Input(InputError {
+                    path: "join".to_string(),
+                    reason: format!(
+                        "the right side has {} distinct keys; a join takes at most {MAX_JOIN_KEYS}",
+                        index.len()
+                    ),
+                }));
+            }
+            let _ = join.index.set(index);
+        }
+        let Stage::Lookup(lookup) = stage else {
             continue;
         };
         if lookup.loaded.get().is_some() {
@@ -208,7 +290,7 @@ fn prepare(plan: &Plan, options: &RunOptions) -> Result<(), ExecError> {
 
 /// Runs `plan` over `sources`.
 pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outcome, ExecError> {
-    prepare(plan, options)?;
+    prepare(plan, sources, options)?;
     let functions = FnContext {
         now_ms: options.now_ms,
         // No --start: the query has no start (queryStartTime() and queryTimeRange() are null).

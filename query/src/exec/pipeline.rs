@@ -431,6 +431,38 @@ impl<'p> Pipeline<'p> {
                     }
                     return;
                 }
+                Stage::Join(join) => {
+                    let (Some(index), Some(right)) = (join.index.get(), join.right.rows.get()) else {
+                        return;
+                    };
+                    let key = eval(&join.left_key, &scope)
+                        .and_then(|v| v.as_text().map(std::borrow::Cow::into_owned));
+                    let matches = key.as_deref().and_then(|k| index.get(k));
+                    let Some(matches) = matches else {
+                        if !join.left_join {
+                            return;
+                        }
+                        // A left join keeps the row, the right side's fields empty.
+                        for (_, slot) in &join.right_slots {
+                            row[*slot] = None;
+                        }
+                        continue;
+                    };
+                    // One row per matching event of the right side.
+                    for &r in matches {
+                        let mut copy = row.clone();
+                        for (column, slot) in &join.right_slots {
+                            copy[*slot] = right
+                                .get(r)
+                                .and_then(|values| values.get(*column).cloned().flatten());
+                        }
+                        self.run_from(i + 1, &mut copy, line);
+                        if self.done {
+                            break;
+                        }
+                    }
+                    return;
+                }
                 Stage::Lookup(lookup) => {
                     // Loaded before the run starts; a run without it has no table to match.
                     let Some(table) = lookup.loaded.get() else {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::exec::eval::{eval, time_ms, Scope};
 use crate::exec::pipeline::Row;
 use crate::functions::{ceil_to_period, floor_to_period, FnContext};
-use crate::plan::rows::{Addtotals, Fillmissing, Outlier, RowStage, Sessionize};
+use crate::plan::rows::{Addtotals, Appendcols, Fillmissing, Outlier, RowStage, Sessionize};
 use crate::value::Value;
 
 /// Rows `fillmissing` may add before it gives up with an error.
@@ -52,6 +52,7 @@ pub fn apply(stage: &RowStage, mut rows: Vec<Row>, functions: &FnContext) -> std
         RowStage::Addtotals(totals) => addtotals(totals, &mut rows),
         RowStage::Outlier(outlier) => return Ok(outliers(outlier, rows)),
         RowStage::Sessionize(sessions) => sessionize(sessions, &mut rows, functions),
+        RowStage::Appendcols(append) => appendcols(append, &mut rows),
     }
     Ok(rows)
 }
@@ -282,6 +283,33 @@ fn sessionize(sessions: &Sessionize, rows: &mut [Row], functions: &FnContext) {
     for (n, (_, members)) in found.iter().enumerate() {
         for &i in members {
             rows[i][sessions.out] = Value::num((n + 1) as f64);
+        }
+    }
+}
+
+/// Row n takes the subquery's row n's columns (an empty field, or any with `override=true`);
+/// subquery rows past the last row become rows of their own.
+fn appendcols(append: &Appendcols, rows: &mut Vec<Row>) {
+    let Some(extra) = append.query.rows.get() else {
+        return;
+    };
+    let width = rows
+        .first()
+        .map_or(0, Vec::len)
+        .max(append.slots.iter().map(|(_, s)| s + 1).max().unwrap_or(0));
+    for (n, values) in extra.iter().take(append.max).enumerate() {
+        if n == rows.len() {
+            rows.push(vec![None; width]);
+        }
+        let row = &mut rows[n];
+        if row.len() < width {
+            row.resize(width, None);
+        }
+        for (column, slot) in &append.slots {
+            let value = values.get(*column).cloned().flatten();
+            if value.is_some() && (append.overwrite || row[*slot].is_none()) {
+                row[*slot] = value;
+            }
         }
     }
 }

@@ -26,6 +26,12 @@ pub enum CExpr {
         list: Vec<CExpr>,
         negated: bool,
     },
+    /// `expr in (subquery)`.
+    InQuery {
+        expr: Box<CExpr>,
+        query: std::sync::Arc<crate::plan::Subquery>,
+        negated: bool,
+    },
     Call {
         function: &'static ScalarFunction,
         args: Vec<CExpr>,
@@ -58,6 +64,7 @@ impl CExpr {
             CExpr::Slot(s) => *s == slot,
             CExpr::Const(_) | CExpr::Aggregate(_) => false,
             CExpr::Path(base, _) | CExpr::Neg(base) | CExpr::Not(base) => base.reads_slot(slot),
+            CExpr::InQuery { expr, .. } => expr.reads_slot(slot),
             CExpr::Index(a, b) | CExpr::Binary(_, a, b) => a.reads_slot(slot) || b.reads_slot(slot),
             CExpr::Like { expr, matcher, .. } => {
                 expr.reads_slot(slot) || matches!(matcher, Matcher::Dynamic(p) if p.reads_slot(slot))
@@ -65,6 +72,42 @@ impl CExpr {
             CExpr::In { expr, list, .. } => expr.reads_slot(slot) || list.iter().any(|e| e.reads_slot(slot)),
             CExpr::Call { args, .. } => args.iter().any(|e| e.reads_slot(slot)),
             CExpr::Floor { time, .. } => time.reads_slot(slot),
+        }
+    }
+}
+
+impl CExpr {
+    /// Calls `f` on every subquery this expression holds.
+    pub fn for_each_subquery(&self, f: &mut dyn FnMut(&std::sync::Arc<crate::plan::Subquery>)) {
+        match self {
+            CExpr::InQuery { expr, query, .. } => {
+                f(query);
+                expr.for_each_subquery(f);
+            }
+            CExpr::Slot(_) | CExpr::Const(_) | CExpr::Aggregate(_) => {}
+            CExpr::Path(base, _) | CExpr::Neg(base) | CExpr::Not(base) => base.for_each_subquery(f),
+            CExpr::Index(a, b) | CExpr::Binary(_, a, b) => {
+                a.for_each_subquery(f);
+                b.for_each_subquery(f);
+            }
+            CExpr::Like { expr, matcher, .. } => {
+                expr.for_each_subquery(f);
+                if let Matcher::Dynamic(p) = matcher {
+                    p.for_each_subquery(f);
+                }
+            }
+            CExpr::In { expr, list, .. } => {
+                expr.for_each_subquery(f);
+                for e in list {
+                    e.for_each_subquery(f);
+                }
+            }
+            CExpr::Call { args, .. } => {
+                for e in args {
+                    e.for_each_subquery(f);
+                }
+            }
+            CExpr::Floor { time, .. } => time.for_each_subquery(f),
         }
     }
 }

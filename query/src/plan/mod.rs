@@ -40,6 +40,25 @@ impl fmt::Display for PlanError {
 impl std::error::Error for PlanError {}
 
 impl Plan {
+    /// Whether a subquery, join or appendcols in it names log groups with its own `SOURCE`
+    /// (the run then needs the catalog of groups).
+    pub fn names_other_groups(&self) -> bool {
+        let mut found = false;
+        for stage in &self.stages {
+            match stage {
+                Stage::Filter(cond) => cond.for_each_subquery(&mut |sub| found |= sub.plan.source.is_some()),
+                Stage::Join(join) => found |= join.right.plan.source.is_some(),
+                Stage::Rows(rows) => {
+                    if let rows::RowStage::Appendcols(append) = &**rows {
+                        found |= append.query.plan.source.is_some();
+                    }
+                }
+                _ => {}
+            }
+        }
+        found
+    }
+
     /// The result columns that are `by` terms of the last `stats` (the others are its
     /// aggregates, or not from a `stats` at all).
     pub fn group_columns(&self) -> Vec<String> {
@@ -116,6 +135,60 @@ pub enum Stage {
     Rows(Box<rows::RowStage>),
     /// `lookup`, `cidrlookup`.
     Lookup(Box<LookupStage>),
+    /// `join`: each row with the right side's events of the same key.
+    Join(Box<JoinStage>),
+}
+
+/// A query inside the query (`filter f in (…)`, the right side of `join`, `appendcols (…)`),
+/// run before the query itself (see `exec::run`).
+#[derive(Debug)]
+pub struct Subquery {
+    pub plan: Plan,
+    /// Its result rows, in its column order, once run.
+    pub rows: std::sync::OnceLock<Vec<Vec<Option<crate::value::Value>>>>,
+    /// The texts of its first column, for `in` (built on first use).
+    pub first_column: std::sync::OnceLock<std::collections::HashSet<String>>,
+}
+
+impl Subquery {
+    pub fn new(plan: Plan) -> Subquery {
+        Subquery {
+            plan,
+            rows: std::sync::OnceLock::new(),
+            first_column: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Whether its first column holds `text` (false before it has run).
+    pub fn first_column_has(&self, text: &str) -> bool {
+        self.first_column
+            .get_or_init(|| {
+                self.rows
+                    .get()
+                    .map(|rows| {
+                        rows.iter()
+                            .filter_map(|r| r.first()?.as_ref()?.as_text().map(std::borrow::Cow::into_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .contains(text)
+    }
+}
+
+#[derive(Debug)]
+pub struct JoinStage {
+    /// `type=left`: a row without a match flows on with the right side's fields empty.
+    pub left_join: bool,
+    pub left_key: CExpr,
+    /// The right side: its events' key and the fields the query reads as `<right>.<field>`.
+    pub right: Subquery,
+    /// Which column of the right side's result is the key.
+    pub right_key_column: usize,
+    /// (column of the right side's result, slot).
+    pub right_slots: Vec<(usize, Slot)>,
+    /// Key text → the right side's rows with it (built when the run starts).
+    pub index: std::sync::OnceLock<std::collections::HashMap<String, Vec<usize>>>,
 }
 
 #[derive(Debug)]

@@ -8,7 +8,9 @@ use crate::functions::{parse_period, scalar, scalar_names};
 use crate::plan::aggregate::{aggregate, AggKind, AggSpec, StatsStage};
 use crate::plan::expr::{CExpr, Matcher};
 use crate::plan::glob::GlobPattern;
-use crate::plan::{Column, InputFields, ParseMatcher, ParseStage, Plan, PlanError, Slot, SortStage, Stage};
+use crate::plan::{
+    Column, InputFields, ParseMatcher, ParseStage, Plan, PlanError, Slot, SortStage, Stage, Subquery,
+};
 use crate::syntax::ast::{
     Command, CommandKind, Expr, ExprKind, Parse, ParsePattern, Projection, Query, SourceClause, UnaryOp,
 };
@@ -17,6 +19,7 @@ use crate::value::Value;
 use reshape::{numbered, regex_captures};
 
 mod reshape;
+mod subqueries;
 
 /// Rows returned when the query has no `limit`.
 pub const DEFAULT_LIMIT: u64 = 10_000;
@@ -38,14 +41,25 @@ const SYSTEM_FIELDS: &[&str] = &[
 
 /// Checks `query` and turns it into a plan.
 pub fn plan_query(query: &Query, source: &str) -> Result<Plan, PlanError> {
+    plan_with(query, source, false)
+}
+
+/// A query inside the query: planned as a query of its own, but without the default row limit
+/// (its whole result feeds the outer query).
+fn plan_subquery(query: &Query, source: &str) -> Result<Plan, PlanError> {
+    plan_with(query, source, true)
+}
+
+fn plan_with(query: &Query, source: &str, unlimited: bool) -> Result<Plan, PlanError> {
     check_not_yet_supported(query)?;
     let mut planner = Planner::new(source);
+    planner.unlimited = unlimited;
     let count = query.commands.len();
     for (i, command) in query.commands.iter().enumerate() {
         planner.check_order(query, i)?;
         planner.command(command, i + 1 == count)?;
     }
-    Ok(planner.finish())
+    planner.finish()
 }
 
 /// Ordering rules that involve commands logq does not run yet come first (so a query that breaks
@@ -61,7 +75,7 @@ fn check_not_yet_supported(query: &Query) -> Result<(), PlanError> {
                     command.word_span,
                 ));
             }
-            CommandKind::NotSupported(name) if name == "join" => {
+            CommandKind::Join(_) => {
                 joins += 1;
                 if joins > 1 {
                     return Err(PlanError::new(
@@ -116,6 +130,10 @@ struct Planner<'a> {
     limit_any: bool,
     /// The query's `SOURCE`, if it has one.
     source_clause: Option<SourceClause>,
+    /// A subquery: no default row limit.
+    unlimited: bool,
+    /// The query's `join`, while later commands name its right side's fields.
+    join: Option<subqueries::PendingJoin>,
     /// Whether the columns were chosen explicitly (fields, display, parse, stats).
     columns_chosen: bool,
 }
@@ -139,6 +157,8 @@ impl<'a> Planner<'a> {
             limit: None,
             limit_any: false,
             source_clause: None,
+            unlimited: false,
+            join: None,
             columns_chosen: false,
         };
         planner.input.timestamp = planner.slot("@timestamp");
@@ -268,6 +288,12 @@ impl<'a> Planner<'a> {
             CommandKind::Rows(rows) => self.row_command(command, rows),
             CommandKind::Source(clause) => self.source_clause(clause),
             CommandKind::Lookup(lookup) => self.lookup(lookup),
+            CommandKind::Join(join) => self.join(join),
+            CommandKind::Appendcols {
+                overwrite,
+                max,
+                query,
+            } => self.appendcols(*overwrite, *max, query),
             CommandKind::NotSupported(name) => Err(PlanError::new(
                 format!("not supported yet: {name}"),
                 command.word_span,
@@ -434,8 +460,7 @@ impl<'a> Planner<'a> {
     }
 
     fn stats(&mut self, command: &Command, items: &[Projection], by: &[Projection]) -> Result<(), PlanError> {
-        self.stats_count += 1;
-        if self.stats_count > MAX_STATS {
+        if self.stats_count + 1 > MAX_STATS {
             return Err(PlanError::new(
                 format!("a query can have at most {MAX_STATS} stats commands"),
                 command.word_span,
@@ -522,6 +547,8 @@ impl<'a> Planner<'a> {
             }
         }
         stage.output_slots = self.columns.iter().map(|c| c.slot).collect();
+        // Counted once its terms are planned: they read the rows before it.
+        self.stats_count += 1;
         self.scope = Some(scope);
         self.columns_chosen = true;
         self.stages.push(Stage::Stats(stage));
@@ -617,6 +644,15 @@ impl<'a> Planner<'a> {
                     negated: *negated,
                 }
             }
+            ExprKind::InQuery {
+                expr: inner,
+                query,
+                negated,
+            } => CExpr::InQuery {
+                expr: Box::new(self.row_expr(inner)?),
+                query: std::sync::Arc::new(Subquery::new(plan_subquery(query, self.source)?)),
+                negated: *negated,
+            },
             ExprKind::Call {
                 name,
                 name_span,
@@ -630,6 +666,9 @@ impl<'a> Planner<'a> {
     }
 
     fn field(&mut self, written: &str, span: Span) -> Result<CExpr, PlanError> {
+        if let Some(resolved) = self.join_field(written, span)? {
+            return Ok(resolved);
+        }
         let segments = split_path(written);
         if written.contains('`') {
             // A path with a quoted segment reads into a map the query made (`js.`user.id``).
@@ -880,7 +919,7 @@ impl<'a> Planner<'a> {
         self.row_expr(arg)
     }
 
-    fn finish(mut self) -> Plan {
+    fn finish(mut self) -> Result<Plan, PlanError> {
         let aggregated = self.stats_count > 0;
         let has_rows = self.stages.iter().any(|s| matches!(s, Stage::Rows(_)));
         // `limit any` takes rows as they come, unless a row-window command needs an order.
@@ -918,8 +957,11 @@ impl<'a> Planner<'a> {
                 );
             }
         }
+        self.finish_join()?;
         let row_limit = if let Some(n) = self.limit {
             n
+        } else if self.unlimited {
+            u64::MAX
         } else {
             self.stages.push(Stage::Limit(DEFAULT_LIMIT));
             DEFAULT_LIMIT
@@ -965,7 +1007,7 @@ impl<'a> Planner<'a> {
         let ts = self.input.timestamp;
         self.input.timestamp_needed = self.columns.iter().any(|c| c.slot == ts)
             || self.stages.iter().any(|stage| stage_reads_slot(stage, ts));
-        Plan {
+        Ok(Plan {
             slot_names: self.slot_names,
             input: self.input,
             stages: self.stages,
@@ -973,7 +1015,7 @@ impl<'a> Planner<'a> {
             row_limit,
             aggregated,
             source: self.source_clause,
-        }
+        })
     }
 }
 
@@ -999,6 +1041,7 @@ fn stage_reads_slot(stage: &Stage, slot: Slot) -> bool {
             expand.source.reads_slot(slot) || expand.fallback.as_ref().is_some_and(|e| e.reads_slot(slot))
         }
         Stage::Rows(rows) => rows.reads_slot(slot),
+        Stage::Join(join) => join.left_key.reads_slot(slot),
         Stage::Lookup(lookup) => {
             lookup.keys.iter().any(|(_, e)| e.reads_slot(slot))
                 || lookup.new_only && lookup.outputs.iter().any(|(_, s)| *s == slot)

@@ -24,6 +24,19 @@ pub enum RowStage {
     Addtotals(Addtotals),
     Outlier(Outlier),
     Sessionize(Sessionize),
+    /// `appendcols`: the subquery's row n's columns go into row n.
+    Appendcols(Box<Appendcols>),
+}
+
+#[derive(Debug)]
+pub struct Appendcols {
+    pub query: crate::plan::Subquery,
+    /// `override=true`: the subquery's value replaces a value the row has.
+    pub overwrite: bool,
+    /// Subquery rows used at most.
+    pub max: usize,
+    /// (column of the subquery's result, slot).
+    pub slots: Vec<(usize, Slot)>,
 }
 
 #[derive(Debug)]

@@ -44,6 +44,14 @@ pub enum CommandKind {
         path: String,
         alias: Name,
     },
+    /// `join type=… left=L right=R where L.a = R.b (SOURCE …)`.
+    Join(Join),
+    /// `appendcols [override=b] [max=n] (subquery)`: the subquery's columns, row by row.
+    Appendcols {
+        overwrite: bool,
+        max: u64,
+        query: Box<Query>,
+    },
     /// `lookup` / `cidrlookup`: fields from a CSV table.
     Lookup(Lookup),
     /// `SOURCE …`: which log groups the query reads, and perhaps its time range.
@@ -73,6 +81,8 @@ impl CommandKind {
             CommandKind::Json { .. } => "json",
             CommandKind::Rows(command) => command.name(),
             CommandKind::Source(_) => "SOURCE",
+            CommandKind::Join(_) => "join",
+            CommandKind::Appendcols { .. } => "appendcols",
             CommandKind::Lookup(lookup) if lookup.cidr => "cidrlookup",
             CommandKind::Lookup(_) => "lookup",
             CommandKind::NotSupported(name) => name,
@@ -227,6 +237,12 @@ pub enum ExprKind {
         pattern: Box<Expr>,
         negated: bool,
     },
+    /// `expr in (subquery)`: the values of the subquery's first column.
+    InQuery {
+        expr: Box<Expr>,
+        query: Box<Query>,
+        negated: bool,
+    },
     /// `expr in [...]` (negated for `not in`).
     In {
         expr: Box<Expr>,
@@ -303,4 +319,19 @@ pub struct Lookup {
     pub new_only: bool,
     /// (table column, field written).
     pub outputs: Vec<(Name, Name)>,
+}
+
+/// `join [type=inner|left] left=L right=R where L.a = R.b (SOURCE …)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    pub left_join: bool,
+    pub left: Name,
+    pub right: Name,
+    /// The key: a field of the rows so far, and a field of the right side's events.
+    pub left_key: Name,
+    pub right_key: Name,
+    /// The right side: `(SOURCE …)`, perhaps with commands after it.
+    pub right_query: Box<Query>,
+    /// The parenthesised right side, for messages.
+    pub right_span: Span,
 }

@@ -16,6 +16,7 @@ use crate::syntax::SyntaxError;
 mod lookup;
 mod row_commands;
 mod source;
+mod subquery;
 
 /// The commands logq runs that a message lists when it expects a command.
 pub const SUPPORTED_COMMANDS: &[&str] = &[
@@ -27,6 +28,8 @@ pub const MORE_COMMANDS: &[&str] = &[
     "SOURCE",
     "lookup",
     "cidrlookup",
+    "join",
+    "appendcols",
     "unnest",
     "expand",
     "filterIndex",
@@ -47,9 +50,7 @@ pub const NOT_YET_COMMANDS: &[&str] = &[
     "pattern",
     "anomaly",
     "diff",
-    "join",
     "relevantfields",
-    "appendcols",
     "logcompare",
     "search",
     "order",
@@ -202,6 +203,8 @@ impl Parser {
             "dedup" => CommandKind::Dedup(self.comma_list(Parser::expr)?),
             "source" => CommandKind::Source(self.source()?),
             "lookup" => CommandKind::Lookup(self.lookup(false)?),
+            "join" => CommandKind::Join(self.join()?),
+            "appendcols" => self.appendcols()?,
             "cidrlookup" => CommandKind::Lookup(self.lookup(true)?),
             "unnest" => self.unnest()?,
             "expand" => CommandKind::Expand(self.postfix()?),
@@ -300,8 +303,6 @@ impl Parser {
     fn filter(&mut self) -> Result<CommandKind, SyntaxError> {
         if let Some(subquery_at) = self.find_subquery() {
             self.check_subquery_not_nested(subquery_at)?;
-            self.skip_command()?;
-            return Ok(CommandKind::NotSupported("subquery".to_string()));
         }
         Ok(CommandKind::Filter(self.expr()?))
     }
@@ -641,6 +642,19 @@ impl Parser {
     }
 
     fn in_list(&mut self, left: Expr, negated: bool) -> Result<Expr, SyntaxError> {
+        if self.at(&Tok::LParen) && matches!(self.peek_at(1), Tok::Ident(w) if is_command_word(w)) {
+            let open = self.peek().span;
+            let query = self.subquery()?;
+            let span = left.span.to(Span::new(open.start, self.prev_end()));
+            return Ok(Expr {
+                kind: ExprKind::InQuery {
+                    expr: Box::new(left),
+                    query: Box::new(query),
+                    negated,
+                },
+                span,
+            });
+        }
         self.expect(&Tok::LBracket, "'[' starting a list after 'in'")?;
         let mut list = Vec::new();
         if !self.at(&Tok::RBracket) {

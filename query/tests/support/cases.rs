@@ -34,6 +34,8 @@ pub struct Case {
     input: Input,
     /// `--- table NAME`: lookup tables (CSV text), in the lookup directory of the run.
     tables: Vec<(String, String)>,
+    /// `--- group NAME`: log groups (their lines) a subquery's or join's SOURCE can name.
+    groups: Vec<(String, String)>,
     pub query: String,
     pub expect_error: bool,
     pub expected: String,
@@ -136,6 +138,7 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
         let mut section = "";
         let mut inline = String::new();
         let mut tables: Vec<(String, String)> = Vec::new();
+        let mut groups: Vec<(String, String)> = Vec::new();
         for (i, line) in block.lines().enumerate() {
             if i == 0 {
                 name = line.trim().to_string();
@@ -158,6 +161,11 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
                         tables.push((table, String::new()));
                         "table"
                     }
+                    Some("group") => {
+                        let group = words.next().unwrap_or_default().to_string();
+                        groups.push((group, String::new()));
+                        "group"
+                    }
                     Some("query") => "query",
                     Some("output") => "output",
                     Some("error") => {
@@ -170,6 +178,10 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
             }
             let target = match section {
                 "table" => match tables.last_mut() {
+                    Some((_, text)) => text,
+                    None => continue,
+                },
+                "group" => match groups.last_mut() {
                     Some((_, text)) => text,
                     None => continue,
                 },
@@ -188,6 +200,7 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
             name,
             input,
             tables,
+            groups,
             query: query.trim_end().to_string(),
             expect_error,
             expected: normalized(&expected),
@@ -229,8 +242,21 @@ pub fn run_case_as(case: &Case, variant: &Variant) -> (bool, String) {
     for (name, text) in &case.tables {
         std::fs::write(lookups.join(format!("{name}.csv")), text).expect("write table");
     }
+    let catalog = if case.groups.is_empty() {
+        None
+    } else {
+        let root = tmp.path().join("groups");
+        for (name, text) in &case.groups {
+            let dir = root.join(name.trim_start_matches('/'));
+            std::fs::create_dir_all(&dir).expect("group dir");
+            std::fs::write(dir.join("events.log"), text).expect("write group");
+        }
+        let catalog = skywatch_query::Catalog::from_paths(&[root.display().to_string()]).expect("catalog");
+        Some(std::sync::Arc::new(catalog))
+    };
     let options = RunOptions {
         lookup_dir: Some(lookups),
+        catalog,
         now_ms: NOW_MS,
         threads: variant.threads,
         validate_json: variant.validate_json,
@@ -319,6 +345,9 @@ fn render_case(case: &Case, is_error: bool, actual: &str) -> String {
     }
     for (name, text) in &case.tables {
         let _ = write!(out, "--- table {name}\n{text}");
+    }
+    for (name, text) in &case.groups {
+        let _ = write!(out, "--- group {name}\n{text}");
     }
     let _ = writeln!(out, "--- query\n{}", case.query);
     out.push_str(if is_error { "--- error\n" } else { "--- output\n" });

@@ -197,7 +197,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             }
         }
         let sources = local_sources(cli, &plan, &paths, start_ms, end_ms)?;
-        run_local(cli, &plan, &sources, start_ms, end_ms, now_ms)?
+        let catalog = if plan.names_other_groups() {
+            Some(std::sync::Arc::new(catalog(cli, &paths, start_ms, end_ms)?))
+        } else {
+            None
+        };
+        run_local(cli, &plan, &sources, (start_ms, end_ms, now_ms), catalog)?
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -262,6 +267,24 @@ fn parse_size(text: &str) -> Result<u64, String> {
     n.checked_shl(shift)
         .filter(|bytes| bytes >> shift == n && *bytes > 0)
         .ok_or_else(|| format!("{text:?} is not a size logq can use"))
+}
+
+/// The log groups a subquery's or join's SOURCE may name: the store's, or the paths'.
+fn catalog(
+    cli: &Cli,
+    paths: &[String],
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+) -> Result<skywatch_query::Catalog, Failure> {
+    let found = match &cli.store {
+        Some(store) => {
+            let logs = store.join("logs");
+            let dir = if logs.is_dir() { logs } else { store.clone() };
+            skywatch_query::Catalog::from_store(&dir, start_ms, end_ms)
+        }
+        None => skywatch_query::Catalog::from_paths(paths),
+    };
+    found.map_err(|e| Failure::runtime(format!("logq: {e}")))
 }
 
 /// `--lookup-dir`, or lookups/ in the agent's state directory (the one --store names, or the
@@ -365,9 +388,8 @@ fn run_local(
     cli: &Cli,
     plan: &skywatch_query::Plan,
     sources: &[Source],
-    start_ms: Option<i64>,
-    end_ms: Option<i64>,
-    now_ms: i64,
+    (start_ms, end_ms, now_ms): (Option<i64>, Option<i64>, i64),
+    catalog: Option<std::sync::Arc<skywatch_query::Catalog>>,
 ) -> Result<(ResultSet, Statistics, usize), Failure> {
     let format = cli
         .timestamp_format
@@ -398,6 +420,7 @@ fn run_local(
         max_memory: Some(cli.max_memory),
         shortcuts: skywatch_query::exec::Shortcuts::default(),
         lookup_dir: Some(lookup_dir(cli)),
+        catalog,
     };
     let result = skywatch_query::run(plan, sources, &options);
     if let Some(progress) = progress {

@@ -447,7 +447,7 @@ impl RowStage {
         match self {
             RowStage::Accum { source, .. } | RowStage::Autoregress { source, .. } => *source == slot,
             RowStage::Filldown(slots) => slots.contains(&slot),
-            RowStage::Fillmissing(_) => false,
+            RowStage::Fillmissing(_) | RowStage::Appendcols(_) => false,
             RowStage::Addtotals(totals) => totals.fields.contains(&slot),
             RowStage::Outlier(outlier) => outlier.fields.contains(&slot),
             RowStage::Sessionize(s) => s.time == slot || s.keys.iter().any(|k| k.reads_slot(slot)),
