@@ -42,6 +42,9 @@ fn outcome(query: &str) -> String {
         &sources,
         &RunOptions {
             now_ms: fixtures::NOW_MS,
+            // diff compares a window with an earlier one: the fixtures' last hour and a half.
+            start_ms: plan.earlier_window.as_ref().map(|_| 1_709_260_200_000),
+            end_ms: plan.earlier_window.as_ref().map(|_| 1_709_265_600_000),
             lookup_dir: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/lookups")),
             ..RunOptions::default()
         },

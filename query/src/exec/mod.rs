@@ -17,9 +17,11 @@ mod feed;
 pub mod groups;
 pub mod natural_order;
 mod parse_fields;
+pub mod patterns;
 pub mod pipeline;
 pub mod prefilter;
 pub(crate) mod record_formats;
+mod relevance;
 mod rows;
 mod shared_work;
 pub mod sort_spill;
@@ -73,7 +75,7 @@ impl Default for Shortcuts {
 }
 
 /// How to run a query, besides the query itself.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RunOptions {
     pub timestamp: TimestampRule,
     /// Only events at or after this time (epoch ms), when set.
@@ -163,12 +165,15 @@ pub enum ExecError {
     Input(InputError),
     /// Groups past the memory budget could not be written to or read back from disk.
     Spill(std::io::Error),
+    /// The query needs something the run was not given (a time range for `diff`).
+    Needs(String),
 }
 
 impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExecError::Input(e) => write!(f, "cannot read {e}"),
+            ExecError::Needs(what) => f.write_str(what),
             ExecError::Spill(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
                 write!(f, "{e}; give --max-memory more room")
             }
@@ -296,6 +301,25 @@ pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outc
         // No --start: the query has no start (queryStartTime() and queryTimeRange() are null).
         query_start_ms: options.start_ms.unwrap_or(NO_START),
         query_end_ms: options.end_ms.unwrap_or(options.now_ms),
+    };
+    // diff/logcompare read the earlier window too (`functions` keeps the query's own).
+    let widened;
+    let options = match &plan.earlier_window {
+        Some(shift) => {
+            let Some(start) = options.start_ms else {
+                return Err(ExecError::Needs(
+                    "diff and logcompare compare the query's time range with an earlier one: give the query a start (--start or --since, or START= after SOURCE)".to_string(),
+                ));
+            };
+            let end = options.end_ms.unwrap_or(options.now_ms);
+            let earlier = patterns::earlier_window(shift, start, end).map_or(start, |(from, _)| from);
+            widened = RunOptions {
+                start_ms: Some(earlier),
+                ..options.clone()
+            };
+            &widened
+        }
+        None => options,
     };
     let threads = match options.threads {
         0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),

@@ -95,6 +95,9 @@ pub struct Plan {
     pub aggregated: bool,
     /// The log groups and time range the query's `SOURCE` asks for.
     pub source: Option<crate::syntax::ast::SourceClause>,
+    /// `diff`/`logcompare`: the earlier window to read too — how far back (`1d`, `1w`, `1mo`,
+    /// `7d`), or empty for the window just before the query's.
+    pub earlier_window: Option<String>,
 }
 
 /// The event fields a query reads.

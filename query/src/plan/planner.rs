@@ -20,6 +20,7 @@ use reshape::{numbered, regex_captures};
 
 mod reshape;
 mod subqueries;
+mod templates;
 
 /// Rows returned when the query has no `limit`.
 pub const DEFAULT_LIMIT: u64 = 10_000;
@@ -84,7 +85,7 @@ fn check_not_yet_supported(query: &Query) -> Result<(), PlanError> {
                     ));
                 }
             }
-            CommandKind::NotSupported(name) if name == "pattern" && seen_sort => {
+            CommandKind::Pattern(_) if seen_sort => {
                 return Err(PlanError::new(
                     "pattern cannot come after sort",
                     command.word_span,
@@ -134,6 +135,8 @@ struct Planner<'a> {
     unlimited: bool,
     /// The query's `join`, while later commands name its right side's fields.
     join: Option<subqueries::PendingJoin>,
+    /// `diff`/`logcompare`: the earlier window to read too.
+    earlier_window: Option<String>,
     /// Whether the columns were chosen explicitly (fields, display, parse, stats).
     columns_chosen: bool,
 }
@@ -159,6 +162,7 @@ impl<'a> Planner<'a> {
             source_clause: None,
             unlimited: false,
             join: None,
+            earlier_window: None,
             columns_chosen: false,
         };
         planner.input.timestamp = planner.slot("@timestamp");
@@ -294,6 +298,21 @@ impl<'a> Planner<'a> {
                 max,
                 query,
             } => self.appendcols(*overwrite, *max, query),
+            CommandKind::Pattern(field) => self.pattern(command, field, None),
+            CommandKind::Diff(shift) => {
+                let shift = shift
+                    .clone()
+                    .unwrap_or_else(|| (String::new(), command.word_span));
+                let message = Expr {
+                    kind: ExprKind::Field("@message".to_string()),
+                    span: command.word_span,
+                };
+                self.pattern(command, &message, Some(&shift))
+            }
+            CommandKind::Anomaly => self.anomaly(command),
+            CommandKind::RelevantFields { fields, condition } => {
+                self.relevant_fields(command, fields, condition)
+            }
             CommandKind::NotSupported(name) => Err(PlanError::new(
                 format!("not supported yet: {name}"),
                 command.word_span,
@@ -942,7 +961,9 @@ impl<'a> Planner<'a> {
             );
         }
         // A row-window command sees events newest first when nothing before it orders them.
-        if let Some(at) = self.stages.iter().position(|s| matches!(s, Stage::Rows(_))) {
+        if let Some(at) = self.stages.iter().position(
+            |s| matches!(s, Stage::Rows(r) if !matches!(**r, crate::plan::rows::RowStage::RelevantFields(_))),
+        ) {
             let ordered = self.stages[..at]
                 .iter()
                 .any(|s| matches!(s, Stage::Sort(_) | Stage::Stats(_)));
@@ -1015,6 +1036,7 @@ impl<'a> Planner<'a> {
             row_limit,
             aggregated,
             source: self.source_clause,
+            earlier_window: self.earlier_window,
         })
     }
 }

@@ -26,6 +26,50 @@ pub enum RowStage {
     Sessionize(Sessionize),
     /// `appendcols`: the subquery's row n's columns go into row n.
     Appendcols(Box<Appendcols>),
+    /// `pattern`, `diff`, `logcompare` (and `anomaly`): templates from the signature counts
+    /// the stats before made.
+    Patterns(Box<Patterns>),
+    /// `relevantfields`: how differently each field is spread where the condition holds.
+    RelevantFields(Box<RelevantFields>),
+}
+
+#[derive(Debug)]
+pub struct Patterns {
+    pub signature: Slot,
+    pub count: Slot,
+    /// `diff`: which window a signature's events were in (`current` or `previous`).
+    pub window: Option<Slot>,
+    /// `anomaly`: the minute of the events.
+    pub minute: Option<Slot>,
+    /// What each output column holds.
+    pub outputs: Vec<(PatternColumn, Slot)>,
+}
+
+/// The columns `pattern`, `diff` and `anomaly` make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatternColumn {
+    Pattern,
+    Ratio,
+    SampleCount,
+    Severity,
+    PreviousCount,
+    DiffCount,
+    Description,
+    IsAnomaly,
+    AnomalyType,
+    AnomalyScore,
+    AnomalyTime,
+}
+
+#[derive(Debug)]
+pub struct RelevantFields {
+    /// (name shown, slot read).
+    pub fields: Vec<(String, Slot)>,
+    /// Where the condition's value is (true: the row is in the condition's set).
+    pub condition: Slot,
+    /// @fieldName, @relevanceScore, @topRelevanceContributors, @conditionalMedian,
+    /// @baselineMedian.
+    pub outputs: [Slot; 5],
 }
 
 #[derive(Debug)]

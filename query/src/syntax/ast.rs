@@ -54,6 +54,18 @@ pub enum CommandKind {
     },
     /// `lookup` / `cidrlookup`: fields from a CSV table.
     Lookup(Lookup),
+    /// `pattern <field>`: log templates.
+    Pattern(Expr),
+    /// `anomaly`, right after `pattern`.
+    Anomaly,
+    /// `diff [previousDay|previousWeek|previousMonth]`, `logcompare timeshift <period>`: the
+    /// templates of the query's window against an earlier one (None: the one just before).
+    Diff(Option<(String, Span)>),
+    /// `relevantfields [f, …] where <condition>`.
+    RelevantFields {
+        fields: Vec<Name>,
+        condition: Expr,
+    },
     /// `SOURCE …`: which log groups the query reads, and perhaps its time range.
     Source(SourceClause),
     /// A command over the whole row sequence (`accum`, `filldown`, `addtotals`, …).
@@ -82,6 +94,10 @@ impl CommandKind {
             CommandKind::Rows(command) => command.name(),
             CommandKind::Source(_) => "SOURCE",
             CommandKind::Join(_) => "join",
+            CommandKind::Pattern(_) => "pattern",
+            CommandKind::Anomaly => "anomaly",
+            CommandKind::Diff(_) => "diff",
+            CommandKind::RelevantFields { .. } => "relevantfields",
             CommandKind::Appendcols { .. } => "appendcols",
             CommandKind::Lookup(lookup) if lookup.cidr => "cidrlookup",
             CommandKind::Lookup(_) => "lookup",

@@ -17,6 +17,7 @@ mod lookup;
 mod row_commands;
 mod source;
 mod subquery;
+mod templates;
 
 /// The commands logq runs that a message lists when it expects a command.
 pub const SUPPORTED_COMMANDS: &[&str] = &[
@@ -30,6 +31,11 @@ pub const MORE_COMMANDS: &[&str] = &[
     "cidrlookup",
     "join",
     "appendcols",
+    "pattern",
+    "anomaly",
+    "diff",
+    "logcompare",
+    "relevantfields",
     "unnest",
     "expand",
     "filterIndex",
@@ -46,15 +52,7 @@ pub const MORE_COMMANDS: &[&str] = &[
 ];
 
 /// Commands of the language that logq recognises but does not run yet.
-pub const NOT_YET_COMMANDS: &[&str] = &[
-    "pattern",
-    "anomaly",
-    "diff",
-    "relevantfields",
-    "logcompare",
-    "search",
-    "order",
-];
+pub const NOT_YET_COMMANDS: &[&str] = &["search", "order"];
 
 /// The longest query the service accepts, in characters.
 pub const MAX_QUERY_CHARS: usize = 10_000;
@@ -204,6 +202,11 @@ impl Parser {
             "source" => CommandKind::Source(self.source()?),
             "lookup" => CommandKind::Lookup(self.lookup(false)?),
             "join" => CommandKind::Join(self.join()?),
+            "pattern" => CommandKind::Pattern(self.postfix()?),
+            "anomaly" => CommandKind::Anomaly,
+            "diff" => self.diff()?,
+            "logcompare" => self.logcompare()?,
+            "relevantfields" => self.relevantfields()?,
             "appendcols" => self.appendcols()?,
             "cidrlookup" => CommandKind::Lookup(self.lookup(true)?),
             "unnest" => self.unnest()?,

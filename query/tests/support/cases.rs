@@ -36,6 +36,8 @@ pub struct Case {
     tables: Vec<(String, String)>,
     /// `--- group NAME`: log groups (their lines) a subquery's or join's SOURCE can name.
     groups: Vec<(String, String)>,
+    /// `--- range START END` (RFC 3339): the query's time range, as --start/--end give it.
+    range: Option<(String, String)>,
     pub query: String,
     pub expect_error: bool,
     pub expected: String,
@@ -139,6 +141,7 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
         let mut inline = String::new();
         let mut tables: Vec<(String, String)> = Vec::new();
         let mut groups: Vec<(String, String)> = Vec::new();
+        let mut range = None;
         for (i, line) in block.lines().enumerate() {
             if i == 0 {
                 name = line.trim().to_string();
@@ -165,6 +168,12 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
                         let group = words.next().unwrap_or_default().to_string();
                         groups.push((group, String::new()));
                         "group"
+                    }
+                    Some("range") => {
+                        let start = words.next().unwrap_or_default().to_string();
+                        let end = words.next().unwrap_or_default().to_string();
+                        range = Some((start, end));
+                        "range"
                     }
                     Some("query") => "query",
                     Some("output") => "output",
@@ -201,6 +210,7 @@ fn parse_cases(text: &str, file: &Path) -> Vec<Case> {
             input,
             tables,
             groups,
+            range,
             query: query.trim_end().to_string(),
             expect_error,
             expected: normalized(&expected),
@@ -254,7 +264,10 @@ pub fn run_case_as(case: &Case, variant: &Variant) -> (bool, String) {
         let catalog = skywatch_query::Catalog::from_paths(&[root.display().to_string()]).expect("catalog");
         Some(std::sync::Arc::new(catalog))
     };
+    let time = |text: &str| skywatch_time::parse_time_arg(text, NOW_MS).expect("a time in --- range");
     let options = RunOptions {
+        start_ms: case.range.as_ref().map(|(start, _)| time(start)),
+        end_ms: case.range.as_ref().map(|(_, end)| time(end)),
         lookup_dir: Some(lookups),
         catalog,
         now_ms: NOW_MS,
@@ -348,6 +361,9 @@ fn render_case(case: &Case, is_error: bool, actual: &str) -> String {
     }
     for (name, text) in &case.groups {
         let _ = write!(out, "--- group {name}\n{text}");
+    }
+    if let Some((start, end)) = &case.range {
+        let _ = writeln!(out, "--- range {start} {end}");
     }
     let _ = writeln!(out, "--- query\n{}", case.query);
     out.push_str(if is_error { "--- error\n" } else { "--- output\n" });

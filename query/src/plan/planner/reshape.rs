@@ -397,7 +397,7 @@ impl Planner<'_> {
     }
 
     /// The slot of a field a row-window command reads or writes.
-    fn named_slot(&mut self, name: &Name) -> Result<Slot, PlanError> {
+    pub(super) fn named_slot(&mut self, name: &Name) -> Result<Slot, PlanError> {
         match self.field(&name.name, name.span)? {
             CExpr::Slot(slot) => Ok(slot),
             _ => Err(PlanError::new(
@@ -447,7 +447,8 @@ impl RowStage {
         match self {
             RowStage::Accum { source, .. } | RowStage::Autoregress { source, .. } => *source == slot,
             RowStage::Filldown(slots) => slots.contains(&slot),
-            RowStage::Fillmissing(_) | RowStage::Appendcols(_) => false,
+            RowStage::Fillmissing(_) | RowStage::Appendcols(_) | RowStage::Patterns(_) => false,
+            RowStage::RelevantFields(r) => r.condition == slot || r.fields.iter().any(|(_, s)| *s == slot),
             RowStage::Addtotals(totals) => totals.fields.contains(&slot),
             RowStage::Outlier(outlier) => outlier.fields.contains(&slot),
             RowStage::Sessionize(s) => s.time == slot || s.keys.iter().any(|k| k.reads_slot(slot)),

@@ -1,0 +1,585 @@
+//! `pattern`, `diff`, `logcompare`: log templates mined from text. Two steps, so the answer does
+//! not depend on the order events arrive in (threads, pieces):
+//!
+//! 1. Each text becomes a *signature* (see [`signature`]): split into tokens at blanks and
+//!    around punctuation, with tokens that are obviously variable (times, IP addresses,
+//!    numbers, identifiers) replaced by their type. Signatures are counted like stats groups.
+//! 2. The distinct signatures, most frequent first, are merged Drain-style: same token count,
+//!    same first token, at least half the tokens equal; the positions that differ become
+//!    `<Token>` (or keep their type if both sides had it).
+//!
+//! A template shows its variable tokens as `<Type-N>`, numbered from 1 in each template.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::value::Value;
+
+/// Marks a variable token in a signature (never in text a user would write).
+const VARIABLE: char = '\u{1}';
+/// Separates tokens: blank before the next token, or none.
+const BLANK: char = '\u{2}';
+const GLUED: char = '\u{3}';
+
+/// Tokens: (glued to the one before, text or `VARIABLE` + type).
+type Tokens = Vec<(bool, String)>;
+
+/// Merged templates share at least this share of their tokens.
+const SIMILARITY: f64 = 0.5;
+
+/// The signature of `text` (see the module docs).
+pub fn signature(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for (glued, token) in tokens(text) {
+        out.push(if glued { GLUED } else { BLANK });
+        match kind_of(token) {
+            Some(kind) => {
+                out.push(VARIABLE);
+                out.push_str(kind);
+            }
+            None => out.push_str(token),
+        }
+    }
+    out
+}
+
+/// The tokens of `text`: runs between blanks, with each of `=,;()[]{}"'` and `:` (but not one
+/// between digits, as in a time) a token of its own.
+fn tokens(text: &str) -> Vec<(bool, &str)> {
+    let mut found = Vec::new();
+    let mut glued = false;
+    let mut start: Option<usize> = None;
+    let bytes = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        // A colon between digits is part of a time (10:00:00); elsewhere it separates.
+        let clock_colon = c == ':'
+            && i > 0
+            && bytes[i - 1].is_ascii_digit()
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+        let punct = matches!(
+            c,
+            '=' | ',' | ';' | '(' | ')' | '[' | ']' | '{' | '}' | '"' | '\''
+        ) || c == ':' && !clock_colon;
+        if c.is_whitespace() || punct {
+            if let Some(s) = start.take() {
+                found.push((glued, &text[s..i]));
+                glued = true;
+            }
+            if punct {
+                found.push((glued, &text[i..i + c.len_utf8()]));
+                glued = true;
+            } else {
+                glued = false;
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        found.push((glued, &text[s..]));
+    }
+    if let Some(first) = found.first_mut() {
+        first.0 = false;
+    }
+    found
+}
+
+/// The type of a variable token, or `None` for a token kept as text.
+fn kind_of(token: &str) -> Option<&'static str> {
+    let bytes = token.as_bytes();
+    if !bytes.iter().any(u8::is_ascii_digit) {
+        return None;
+    }
+    if is_time(token) {
+        return Some("Time");
+    }
+    if is_ip(token) {
+        return Some("IP");
+    }
+    if is_number(token) {
+        return Some("Number");
+    }
+    Some("ID")
+}
+
+fn is_number(token: &str) -> bool {
+    let t = token.strip_prefix(['-', '+']).unwrap_or(token);
+    let digits_end = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits_end);
+    !number.is_empty()
+        && number.bytes().next().is_some_and(|b| b.is_ascii_digit())
+        && number.matches('.').count() <= 1
+        && unit.len() <= 3
+        && unit.bytes().all(|b| b.is_ascii_alphabetic() || b == b'%')
+}
+
+fn is_ip(token: &str) -> bool {
+    let host = token
+        .rsplit_once(':')
+        .filter(|(h, p)| h.contains('.') && p.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(token, |(h, _)| h);
+    host.parse::<std::net::IpAddr>().is_ok()
+}
+
+fn is_time(token: &str) -> bool {
+    let b = token.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    // 2024-03-01, 2024-03-01T10:00:00Z, 10:00:00, 10:00:00.123
+    let date = b.len() >= 10
+        && (0..4).all(digit)
+        && b[4] == b'-'
+        && digit(5)
+        && digit(6)
+        && b[7] == b'-'
+        && digit(8)
+        && digit(9);
+    let clock = b.len() >= 5 && digit(0) && digit(1) && b[2] == b':' && digit(3) && digit(4);
+    date || clock
+}
+
+/// One mined template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    tokens: Tokens,
+    pub count: u64,
+}
+
+impl Template {
+    /// The template as shown: variable tokens as `<Type-N>`.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let mut n = 0;
+        for (i, (glued, token)) in self.tokens.iter().enumerate() {
+            if i > 0 && !glued {
+                out.push(' ');
+            }
+            match token.strip_prefix(VARIABLE) {
+                Some(kind) => {
+                    n += 1;
+                    let _ = write!(out, "<{kind}-{n}>");
+                }
+                None => out.push_str(token),
+            }
+        }
+        out
+    }
+
+    /// `Error`, `Warning`, `Debug` or `Info`, from the words the template keeps.
+    pub fn severity(&self) -> &'static str {
+        let words: Vec<String> = self
+            .tokens
+            .iter()
+            .filter(|(_, t)| !t.starts_with(VARIABLE))
+            .map(|(_, t)| t.to_ascii_lowercase())
+            .collect();
+        let has = |keys: &[&str]| words.iter().any(|w| keys.iter().any(|k| w.contains(k)));
+        // `TypeError`, `ERROR:` and `errors` count; DNS's `NOERROR` does not.
+        let error_word = words
+            .iter()
+            .any(|w| w.contains("error") && w != "noerror" || w.contains("exception"));
+        if error_word || has(&["fatal", "fail", "panic", "critical"]) {
+            "Error"
+        } else if has(&["warn"]) {
+            "Warning"
+        } else if has(&["debug", "trace"]) {
+            "Debug"
+        } else {
+            "Info"
+        }
+    }
+}
+
+fn parse_signature(signature: &str) -> Tokens {
+    let mut tokens = Vec::new();
+    let mut current = String::new();
+    let mut glued = false;
+    let mut started = false;
+    for c in signature.chars() {
+        if c == BLANK || c == GLUED {
+            if started {
+                tokens.push((glued, std::mem::take(&mut current)));
+            }
+            glued = c == GLUED;
+            started = true;
+        } else {
+            current.push(c);
+        }
+    }
+    if started {
+        tokens.push((glued, current));
+    }
+    tokens
+}
+
+/// Merges signature counts into templates, most frequent first (ties by template text).
+pub fn mine(signatures: &[(String, u64)]) -> Vec<Template> {
+    mine_with_members(signatures).0
+}
+
+/// [`mine`], and for each signature (in the order given) the template it went into.
+pub fn mine_with_members(signatures: &[(String, u64)]) -> (Vec<Template>, Vec<usize>) {
+    let mut ordered: Vec<usize> = (0..signatures.len()).collect();
+    ordered.sort_by(|&a, &b| {
+        let (a, b) = (&signatures[a], &signatures[b]);
+        b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0))
+    });
+    let mut members = vec![0usize; signatures.len()];
+    let mut templates: Vec<Template> = Vec::new();
+    // (token count, first token) → templates there.
+    let mut buckets: HashMap<(usize, String), Vec<usize>> = HashMap::new();
+    for index in ordered {
+        let (signature, count) = &signatures[index];
+        let tokens = parse_signature(signature);
+        let first = tokens
+            .first()
+            .map(|(_, t)| {
+                if t.starts_with(VARIABLE) {
+                    String::new()
+                } else {
+                    t.clone()
+                }
+            })
+            .unwrap_or_default();
+        let bucket = buckets.entry((tokens.len(), first)).or_default();
+        let best = bucket
+            .iter()
+            .map(|&i| (i, similarity(&templates[i].tokens, &tokens)))
+            .filter(|(_, s)| *s >= SIMILARITY)
+            .fold(None, |best: Option<(usize, f64)>, (i, s)| match best {
+                Some((_, b)) if b >= s => best,
+                _ => Some((i, s)),
+            });
+        if let Some((i, _)) = best {
+            members[index] = i;
+            let template = &mut templates[i];
+            for (kept, new) in template.tokens.iter_mut().zip(&tokens) {
+                if kept.1 != new.1 {
+                    kept.1 = format!("{VARIABLE}Token");
+                }
+            }
+            template.count += count;
+        } else {
+            members[index] = templates.len();
+            bucket.push(templates.len());
+            templates.push(Template {
+                tokens,
+                count: *count,
+            });
+        }
+    }
+    let mut order: Vec<usize> = (0..templates.len()).collect();
+    let texts: Vec<String> = templates.iter().map(Template::text).collect();
+    order.sort_by(|&a, &b| {
+        templates[b]
+            .count
+            .cmp(&templates[a].count)
+            .then_with(|| texts[a].cmp(&texts[b]))
+    });
+    let mut new_place = vec![0usize; templates.len()];
+    for (place, &old) in order.iter().enumerate() {
+        new_place[old] = place;
+    }
+    let sorted = order.iter().map(|&i| templates[i].clone()).collect();
+    (sorted, members.into_iter().map(|m| new_place[m]).collect())
+}
+
+fn similarity(a: &Tokens, b: &Tokens) -> f64 {
+    if a.is_empty() {
+        return 1.0;
+    }
+    let same = a.iter().zip(b).filter(|(x, y)| x.1 == y.1).count();
+    same as f64 / a.len() as f64
+}
+
+/// `n / total`, to 4 decimal places.
+pub fn ratio(n: u64, total: u64) -> Option<Value> {
+    if total == 0 {
+        return None;
+    }
+    Value::num((n as f64 / total as f64 * 10_000.0).round() / 10_000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mined(lines: &[&str]) -> Vec<(String, u64)> {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for line in lines {
+            *counts.entry(signature(line)).or_default() += 1;
+        }
+        let counts: Vec<(String, u64)> = counts.into_iter().collect();
+        mine(&counts).iter().map(|t| (t.text(), t.count)).collect()
+    }
+
+    #[test]
+    fn variables_are_typed_and_words_merge() {
+        let got = mined(&[
+            "2024-03-01T10:00:00Z user=alice logged in from 10.0.0.1 in 12ms",
+            "2024-03-01T10:00:01Z user=bob logged in from 10.0.0.2 in 7ms",
+            "2024-03-01T10:00:02Z user=carol logged in from 10.0.0.3 in 30ms",
+            "ERROR disk /dev/sda1 full (req 9f8e7d6c5b4a)",
+            "ERROR disk /dev/sdb1 full (req 1a2b3c4d5e6f)",
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "<Time-1> user=<Token-2> logged in from <IP-3> in <Number-4>".to_string(),
+                    3
+                ),
+                ("ERROR disk <ID-1> full (req <ID-2>)".to_string(), 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_answer_does_not_depend_on_the_order_of_signatures() {
+        let lines = ["a b c", "a b d", "a x d", "q r", "q s", "a b c", "z"];
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for line in lines {
+            *counts.entry(signature(line)).or_default() += 1;
+        }
+        let mut forward: Vec<(String, u64)> = counts.clone().into_iter().collect();
+        forward.sort();
+        let mut backward = forward.clone();
+        backward.reverse();
+        let text = |t: Vec<Template>| t.iter().map(|t| (t.text(), t.count)).collect::<Vec<_>>();
+        assert_eq!(text(mine(&forward)), text(mine(&backward)));
+    }
+
+    #[test]
+    fn severity_comes_from_the_kept_words() {
+        let t = |line: &str| mine(&[(signature(line), 1)])[0].severity();
+        assert_eq!(t("ERROR boom"), "Error");
+        assert_eq!(t("request failed"), "Error");
+        assert_eq!(t("WARN slow"), "Warning");
+        assert_eq!(t("debug: x"), "Debug");
+        assert_eq!(t("all good"), "Info");
+        assert_eq!(t("status NOERROR"), "Info");
+        assert_eq!(t("TypeError: x"), "Error");
+    }
+
+    #[test]
+    fn tokens_keep_their_glue() {
+        assert_eq!(mine(&[(signature("a=(b, c)"), 1)])[0].text(), "a=(b, c)");
+        assert_eq!(mine(&[(signature(""), 1)])[0].text(), "");
+    }
+}
+
+/// The hidden function `pattern` groups by: the signature of its text argument.
+pub static SIGNATURE: crate::functions::ScalarFunction = crate::functions::ScalarFunction {
+    name: "\u{0}patternSignature",
+    min_args: 1,
+    max_args: Some(1),
+    call: signature_of,
+};
+
+fn signature_of(_: &crate::functions::FnContext, args: &[Option<Value>]) -> Option<Value> {
+    let text = args.first()?.as_ref()?.as_text()?;
+    Some(Value::str(signature(&text)))
+}
+
+/// The hidden function `diff` groups by: `current` for a time in the query's window,
+/// `previous` for one in the earlier window (shifted back by the second argument: `1d`, `1w`,
+/// `1mo`, a period, or empty for the window's own length), nothing otherwise.
+pub static WINDOW_SIDE: crate::functions::ScalarFunction = crate::functions::ScalarFunction {
+    name: "\u{0}windowSide",
+    min_args: 2,
+    max_args: Some(2),
+    call: window_side,
+};
+
+fn window_side(ctx: &crate::functions::FnContext, args: &[Option<Value>]) -> Option<Value> {
+    let t = crate::exec::eval::time_ms(args.first()?.as_ref()?)?;
+    let shift = args.get(1)?.as_ref()?.as_text()?;
+    let (start, end) = (ctx.query_start_ms, ctx.query_end_ms);
+    if start == crate::functions::NO_START {
+        return None;
+    }
+    if (start..=end).contains(&t) {
+        return Some(Value::str("current"));
+    }
+    let (earlier_start, earlier_end) = earlier_window(&shift, start, end)?;
+    (earlier_start..=earlier_end)
+        .contains(&t)
+        .then(|| Value::str("previous"))
+}
+
+/// The earlier window `diff` compares with: `shift` back (`1mo`: a calendar month), or for an
+/// empty shift the window of the same length just before.
+pub fn earlier_window(shift: &str, start: i64, end: i64) -> Option<(i64, i64)> {
+    if shift.is_empty() {
+        let length = end.checked_sub(start)?;
+        return Some((start.checked_sub(length)?.checked_sub(1)?, start.checked_sub(1)?));
+    }
+    if shift == "1mo" {
+        let back = |ms: i64| -> Option<i64> {
+            let t = chrono::DateTime::from_timestamp_millis(ms)?;
+            Some(t.checked_sub_months(chrono::Months::new(1))?.timestamp_millis())
+        };
+        return Some((back(start)?, back(end)?));
+    }
+    let ms = crate::functions::parse_period(shift)?.fixed_ms()?;
+    Some((start.checked_sub(ms)?, end.checked_sub(ms)?))
+}
+
+/// Runs the template stage over the signature rows the hidden stats made.
+pub fn apply(stage: &crate::plan::rows::Patterns, rows: &[Vec<Option<Value>>]) -> Vec<Vec<Option<Value>>> {
+    use crate::plan::rows::PatternColumn as C;
+    let Some(width) = rows.first().map(Vec::len) else {
+        return Vec::new();
+    };
+    // (signature, in the current window, minute, count)
+    let mut seen: Vec<(String, bool, Option<i64>, u64)> = Vec::new();
+    for row in rows {
+        let Some(signature) = row[stage.signature]
+            .as_ref()
+            .and_then(|v| v.as_text().map(std::borrow::Cow::into_owned))
+        else {
+            continue;
+        };
+        let current = match stage.window {
+            Some(slot) => match row[slot]
+                .as_ref()
+                .and_then(|v| v.as_text().map(|t| t == "current"))
+            {
+                Some(current) => current,
+                None => continue,
+            },
+            None => true,
+        };
+        let minute = stage
+            .minute
+            .and_then(|slot| row[slot].as_ref().and_then(crate::exec::eval::time_ms));
+        let count = row[stage.count]
+            .as_ref()
+            .and_then(Value::as_number)
+            .unwrap_or(0.0) as u64;
+        seen.push((signature, current, minute, count));
+    }
+    let mut totals: HashMap<&str, u64> = HashMap::new();
+    for (signature, _, _, count) in &seen {
+        *totals.entry(signature.as_str()).or_default() += count;
+    }
+    let mut signatures: Vec<(String, u64)> = totals.iter().map(|(s, n)| ((*s).to_string(), *n)).collect();
+    signatures.sort();
+    let (templates, members) = mine_with_members(&signatures);
+    let template_of: HashMap<&str, usize> = signatures
+        .iter()
+        .zip(&members)
+        .map(|((s, _), m)| (s.as_str(), *m))
+        .collect();
+    let mut current = vec![0u64; templates.len()];
+    let mut previous = vec![0u64; templates.len()];
+    let mut minutes: Vec<HashMap<i64, u64>> = vec![HashMap::new(); templates.len()];
+    for (signature, is_current, minute, count) in &seen {
+        let t = template_of[signature.as_str()];
+        if *is_current {
+            current[t] += count;
+        } else {
+            previous[t] += count;
+        }
+        if let Some(m) = minute {
+            *minutes[t].entry(*m).or_default() += count;
+        }
+    }
+    let total: u64 = current.iter().sum();
+    let span = minutes
+        .iter()
+        .flat_map(|m| m.keys().copied())
+        .fold(None, |acc: Option<(i64, i64)>, m| {
+            Some(acc.map_or((m, m), |(a, b)| (a.min(m), b.max(m))))
+        });
+    let mut order: Vec<usize> = (0..templates.len()).collect();
+    if stage.window.is_some() {
+        order.retain(|&t| current[t] + previous[t] > 0);
+        order.sort_by_key(|&t| std::cmp::Reverse(current[t].abs_diff(previous[t])));
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for t in order {
+        let template = &templates[t];
+        let found = anomaly(&minutes[t], span);
+        let mut row = vec![None; width];
+        for (column, slot) in &stage.outputs {
+            row[*slot] = match column {
+                C::Pattern => Some(Value::str(template.text())),
+                C::Ratio => ratio(current[t], total),
+                C::SampleCount => Some(Value::Num(current[t] as f64)),
+                C::Severity => Some(Value::str(template.severity())),
+                C::PreviousCount => Some(Value::Num(previous[t] as f64)),
+                C::DiffCount => Some(Value::Num(current[t] as f64 - previous[t] as f64)),
+                C::Description => Some(Value::str(describe(current[t], previous[t]))),
+                C::IsAnomaly => Some(Value::Bool(found.is_some())),
+                C::AnomalyType => found.map(|a| Value::str(a.kind)),
+                C::AnomalyScore => found
+                    .and_then(|a| a.score)
+                    .and_then(|z| Value::num((z * 100.0).round() / 100.0)),
+                C::AnomalyTime => found.map(|a| Value::Time(a.at)),
+            };
+        }
+        out.push(row);
+    }
+    out
+}
+
+fn describe(current: u64, previous: u64) -> String {
+    match (current, previous) {
+        (0, 0) => "unchanged".to_string(),
+        (_, 0) => "new pattern".to_string(),
+        (0, _) => "pattern no longer seen".to_string(),
+        (c, p) if c == p => "unchanged".to_string(),
+        (c, p) => {
+            let change = (c as f64 - p as f64) / p as f64 * 100.0;
+            format!(
+                "count {} {:.0}% ({p} to {c})",
+                if c > p { "up" } else { "down" },
+                change.abs()
+            )
+        }
+    }
+}
+
+/// A template's anomaly: when, what, and how far out (a spike's z-score).
+#[derive(Debug, Clone, Copy)]
+struct Anomaly {
+    kind: &'static str,
+    at: i64,
+    score: Option<f64>,
+}
+
+/// Spans shorter than this many minutes have too little history to call anything unusual.
+const ANOMALY_MIN_MINUTES: i64 = 5;
+
+/// Over the minutes of the whole input (`span`): a template first seen in its last fifth is
+/// `new pattern`; a minute whose count is at least 3 and 3 standard deviations above the
+/// template's mean per minute is a `frequency spike` (the highest such minute).
+fn anomaly(minutes: &HashMap<i64, u64>, span: Option<(i64, i64)>) -> Option<Anomaly> {
+    let (first, last) = span?;
+    let length = (last - first) / 60_000 + 1;
+    if length < ANOMALY_MIN_MINUTES || minutes.is_empty() {
+        return None;
+    }
+    let seen_first = *minutes.keys().min()?;
+    if (seen_first - first) / 60_000 >= length * 4 / 5 {
+        return Some(Anomaly {
+            kind: "new pattern",
+            at: seen_first,
+            score: None,
+        });
+    }
+    let total: u64 = minutes.values().sum();
+    let mean = total as f64 / length as f64;
+    let squares: f64 = minutes.values().map(|&n| (n as f64 - mean).powi(2)).sum::<f64>()
+        + (length as f64 - minutes.len() as f64) * mean * mean;
+    let sd = (squares / length as f64).sqrt();
+    let (&at, &peak) = minutes.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
+    let z = if sd > 0.0 { (peak as f64 - mean) / sd } else { 0.0 };
+    (peak >= 3 && z >= 3.0).then_some(Anomaly {
+        kind: "frequency spike",
+        at,
+        score: Some(z),
+    })
+}
