@@ -17,6 +17,8 @@ use crate::value::Value;
 
 /// Marks a variable token in a signature (never in text a user would write).
 const VARIABLE: char = '\u{1}';
+/// A token that differs between signatures merged into one template.
+const TOKEN: &str = "\u{1}Token";
 /// Separates tokens: blank before the next token, or none.
 const BLANK: char = '\u{2}';
 const GLUED: char = '\u{3}';
@@ -27,10 +29,24 @@ type Tokens = Vec<(bool, String)>;
 /// Merged templates share at least this share of their tokens.
 const SIMILARITY: f64 = 0.5;
 
-/// The signature of `text` (see the module docs).
+/// Templates of one token count and first token at most: past it, a signature joins the most
+/// similar one, so the miner's time and memory stay bounded on text that never repeats.
+const TEMPLATES_PER_BUCKET: usize = 64;
+
+/// The signature of `text` (see the module docs). A JSON object's members are put in key order
+/// first (at every depth), so the same event written with its keys in another order has the
+/// same signature.
 pub fn signature(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for (glued, token) in tokens(text) {
+    let canonical;
+    let trimmed = text.trim();
+    let text = if trimmed.starts_with('{') && trimmed.ends_with('}') {
+        canonical = sorted_members(trimmed);
+        canonical.as_str()
+    } else {
+        text
+    };
+    let mut out = String::with_capacity(text.len() / 2 + 8);
+    for_each_token(text, |glued, token| {
         out.push(if glued { GLUED } else { BLANK });
         match kind_of(token) {
             Some(kind) => {
@@ -39,34 +55,158 @@ pub fn signature(text: &str) -> String {
             }
             None => out.push_str(token),
         }
-    }
+    });
     out
 }
 
-/// The tokens of `text`: runs between blanks, with each of `=,;()[]{}"'` and `:` (but not one
-/// between digits, as in a time) a token of its own.
-fn tokens(text: &str) -> Vec<(bool, &str)> {
-    let mut found = Vec::new();
-    let mut glued = false;
-    let mut start: Option<usize> = None;
+/// `object` (`{…}`) with its members sorted by their text (so by key), and the objects inside
+/// them too. Text that is not well-formed comes back as it is from where it goes wrong.
+fn sorted_members(object: &str) -> String {
+    let mut out = String::with_capacity(object.len());
+    let mut at = 0;
+    sort_object(object, &mut at, &mut out, 0);
+    out.push_str(object.get(at..).unwrap_or_default());
+    out
+}
+
+/// Objects nest at most this deep before their members are kept in order.
+const MAX_SORT_DEPTH: usize = 16;
+
+/// Writes the value starting at `*at` (an object sorted), moving `*at` past it.
+fn sort_object(text: &str, at: &mut usize, out: &mut String, depth: usize) {
     let bytes = text.as_bytes();
-    for (i, c) in text.char_indices() {
-        // A colon between digits is part of a time (10:00:00); elsewhere it separates.
-        let clock_colon = c == ':'
+    if bytes.get(*at) != Some(&b'{') || depth > MAX_SORT_DEPTH {
+        copy_value(text, at, out);
+        return;
+    }
+    *at += 1;
+    // Members as written (borrowed) unless they hold an object, which is sorted too.
+    let mut members: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+    let mut start = *at;
+    let mut nested: Option<String> = None;
+    let finish = |start: usize, end: usize, nested: &mut Option<String>| -> std::borrow::Cow<'_, str> {
+        match nested.take() {
+            Some(mut owned) => {
+                owned.push_str(text.get(start..end).unwrap_or_default());
+                std::borrow::Cow::Owned(owned)
+            }
+            None => std::borrow::Cow::Borrowed(text.get(start..end).unwrap_or_default()),
+        }
+    };
+    while *at < bytes.len() {
+        match bytes[*at] {
+            b'}' => {
+                let member = finish(start, *at, &mut nested);
+                *at += 1;
+                if !member.trim().is_empty() {
+                    members.push(member);
+                }
+                members.sort_unstable();
+                out.push('{');
+                for (i, member) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(member);
+                }
+                out.push('}');
+                return;
+            }
+            b',' => {
+                members.push(finish(start, *at, &mut nested));
+                *at += 1;
+                start = *at;
+            }
+            b'{' => {
+                // The member so far, then the object sorted.
+                let mut owned = nested.take().unwrap_or_default();
+                owned.push_str(text.get(start..*at).unwrap_or_default());
+                sort_object(text, at, &mut owned, depth + 1);
+                nested = Some(owned);
+                start = *at;
+            }
+            _ => skip_value(text, at),
+        }
+    }
+    // Unclosed: what was read, in order.
+    let rest = finish(start, *at, &mut nested);
+    out.push('{');
+    for (i, member) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(member);
+    }
+    if !members.is_empty() && !rest.is_empty() {
+        out.push(',');
+    }
+    out.push_str(&rest);
+}
+
+/// Copies one string (with its escapes), or the bytes up to the next `,{}"`, moving `*at`.
+fn copy_value(text: &str, at: &mut usize, out: &mut String) {
+    let start = *at;
+    skip_value(text, at);
+    out.push_str(text.get(start..*at).unwrap_or_default());
+}
+
+/// Moves `*at` past one string (with its escapes), or the bytes up to the next `,{}"`.
+fn skip_value(text: &str, at: &mut usize) {
+    let bytes = text.as_bytes();
+    if bytes.get(*at) == Some(&b'"') {
+        *at += 1;
+        while *at < bytes.len() {
+            match bytes[*at] {
+                b'\\' => *at += 2,
+                b'"' => {
+                    *at += 1;
+                    break;
+                }
+                _ => *at += 1,
+            }
+        }
+    } else {
+        *at += 1;
+        while *at < bytes.len() && !matches!(bytes[*at], b',' | b'{' | b'}' | b'"') {
+            *at += 1;
+        }
+    }
+    *at = (*at).min(bytes.len());
+    // An escape before a wide character skipped into it: on to the character's end.
+    while !text.is_char_boundary(*at) {
+        *at += 1;
+    }
+}
+
+/// Calls `f` with each token of `text` and whether it follows the one before without a blank:
+/// runs between blanks, with each of `=,;()[]{}"'` and `:` (but not one between digits, as in
+/// a time) a token of its own.
+fn for_each_token(text: &str, mut f: impl FnMut(bool, &str)) {
+    let bytes = text.as_bytes();
+    let mut glued = false;
+    let mut first = true;
+    let mut start: Option<usize> = None;
+    let mut emit = |glued: bool, token: &str, first: &mut bool| {
+        f(glued && !*first, token);
+        *first = false;
+    };
+    for (i, &b) in bytes.iter().enumerate() {
+        // Only ASCII bytes separate; the bytes of other characters are parts of tokens.
+        let clock_colon = b == b':'
             && i > 0
             && bytes[i - 1].is_ascii_digit()
             && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
         let punct = matches!(
-            c,
-            '=' | ',' | ';' | '(' | ')' | '[' | ']' | '{' | '}' | '"' | '\''
-        ) || c == ':' && !clock_colon;
-        if c.is_whitespace() || punct {
+            b,
+            b'=' | b',' | b';' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b'\''
+        ) || b == b':' && !clock_colon;
+        if b.is_ascii_whitespace() || punct {
             if let Some(s) = start.take() {
-                found.push((glued, &text[s..i]));
+                emit(glued, &text[s..i], &mut first);
                 glued = true;
             }
             if punct {
-                found.push((glued, &text[i..i + c.len_utf8()]));
+                emit(glued, &text[i..=i], &mut first);
                 glued = true;
             } else {
                 glued = false;
@@ -76,12 +216,8 @@ fn tokens(text: &str) -> Vec<(bool, &str)> {
         }
     }
     if let Some(s) = start {
-        found.push((glued, &text[s..]));
+        emit(glued, &text[s..], &mut first);
     }
-    if let Some(first) = found.first_mut() {
-        first.0 = false;
-    }
-    found
 }
 
 /// The type of a variable token, or `None` for a token kept as text.
@@ -191,24 +327,22 @@ impl Template {
     }
 }
 
-fn parse_signature(signature: &str) -> Tokens {
+/// The tokens of a signature, borrowed from it.
+fn parse_signature(signature: &str) -> Vec<(bool, &str)> {
     let mut tokens = Vec::new();
-    let mut current = String::new();
-    let mut glued = false;
-    let mut started = false;
-    for c in signature.chars() {
-        if c == BLANK || c == GLUED {
-            if started {
-                tokens.push((glued, std::mem::take(&mut current)));
+    // Every token starts with its separator (one byte, both are ASCII control characters).
+    let mut start: Option<(bool, usize)> = None;
+    for (i, b) in signature.bytes().enumerate() {
+        let separator = b == BLANK as u8 || b == GLUED as u8;
+        if separator {
+            if let Some((glued, from)) = start {
+                tokens.push((glued, &signature[from..i]));
             }
-            glued = c == GLUED;
-            started = true;
-        } else {
-            current.push(c);
+            start = Some((b == GLUED as u8, i + 1));
         }
     }
-    if started {
-        tokens.push((glued, current));
+    if let Some((glued, from)) = start {
+        tokens.push((glued, &signature[from..]));
     }
     tokens
 }
@@ -228,35 +362,29 @@ pub fn mine_with_members(signatures: &[(String, u64)]) -> (Vec<Template>, Vec<us
     let mut members = vec![0usize; signatures.len()];
     let mut templates: Vec<Template> = Vec::new();
     // (token count, first token) → templates there.
-    let mut buckets: HashMap<(usize, String), Vec<usize>> = HashMap::new();
+    let mut buckets: HashMap<(usize, &str), Vec<usize>> = HashMap::new();
     for index in ordered {
         let (signature, count) = &signatures[index];
         let tokens = parse_signature(signature);
         let first = tokens
             .first()
-            .map(|(_, t)| {
-                if t.starts_with(VARIABLE) {
-                    String::new()
-                } else {
-                    t.clone()
-                }
-            })
+            .map(|(_, t)| if t.starts_with(VARIABLE) { "" } else { *t })
             .unwrap_or_default();
         let bucket = buckets.entry((tokens.len(), first)).or_default();
         let best = bucket
             .iter()
             .map(|&i| (i, similarity(&templates[i].tokens, &tokens)))
-            .filter(|(_, s)| *s >= SIMILARITY)
             .fold(None, |best: Option<(usize, f64)>, (i, s)| match best {
                 Some((_, b)) if b >= s => best,
                 _ => Some((i, s)),
-            });
+            })
+            .filter(|(_, s)| *s >= SIMILARITY || bucket.len() >= TEMPLATES_PER_BUCKET);
         if let Some((i, _)) = best {
             members[index] = i;
             let template = &mut templates[i];
             for (kept, new) in template.tokens.iter_mut().zip(&tokens) {
                 if kept.1 != new.1 {
-                    kept.1 = format!("{VARIABLE}Token");
+                    kept.1 = TOKEN.to_string();
                 }
             }
             template.count += count;
@@ -264,7 +392,7 @@ pub fn mine_with_members(signatures: &[(String, u64)]) -> (Vec<Template>, Vec<us
             members[index] = templates.len();
             bucket.push(templates.len());
             templates.push(Template {
-                tokens,
+                tokens: tokens.iter().map(|(g, t)| (*g, (*t).to_string())).collect(),
                 count: *count,
             });
         }
@@ -285,7 +413,7 @@ pub fn mine_with_members(signatures: &[(String, u64)]) -> (Vec<Template>, Vec<us
     (sorted, members.into_iter().map(|m| new_place[m]).collect())
 }
 
-fn similarity(a: &Tokens, b: &Tokens) -> f64 {
+fn similarity(a: &Tokens, b: &[(bool, &str)]) -> f64 {
     if a.is_empty() {
         return 1.0;
     }
@@ -363,6 +491,45 @@ mod tests {
     }
 
     #[test]
+    fn json_members_are_put_in_key_order() {
+        assert_eq!(
+            signature(r#"{"b":1,"a":{"y":"q,}","x":2},"c":[3,4]}"#),
+            signature(r#"{"c":[3,4],"a":{"x":2,"y":"q,}"},"b":1}"#)
+        );
+        assert_eq!(sorted_members(r#"{"b":"\"}","a":1}"#), r#"{"a":1,"b":"\"}"}"#);
+        // Broken text keeps every byte.
+        for broken in [
+            r#"{"b":1,"a""#,
+            "{",
+            r#"{"a":"x"#,
+            r#"{"a":{"b":1}"#,
+            r#"{"a":"\é","b":1}"#,
+        ] {
+            let mut bytes: Vec<char> = sorted_members(broken).chars().collect();
+            let mut want: Vec<char> = broken.chars().collect();
+            bytes.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(bytes, want, "{broken}");
+        }
+    }
+
+    #[test]
+    fn a_full_bucket_merges_into_its_closest_template() {
+        let signatures: Vec<(String, u64)> = (0..200)
+            .map(|i| {
+                (
+                    signature(&format!("w{} q{}", "x".repeat(i % 7 + 1), "y".repeat(i))),
+                    1,
+                )
+            })
+            .collect();
+        let (templates, members) = mine_with_members(&signatures);
+        assert!(templates.len() <= TEMPLATES_PER_BUCKET, "{}", templates.len());
+        assert_eq!(templates.iter().map(|t| t.count).sum::<u64>(), 200);
+        assert!(members.iter().all(|m| *m < templates.len()));
+    }
+
+    #[test]
     fn tokens_keep_their_glue() {
         assert_eq!(mine(&[(signature("a=(b, c)"), 1)])[0].text(), "a=(b, c)");
         assert_eq!(mine(&[(signature(""), 1)])[0].text(), "");
@@ -427,18 +594,18 @@ pub fn earlier_window(shift: &str, start: i64, end: i64) -> Option<(i64, i64)> {
 }
 
 /// Runs the template stage over the signature rows the hidden stats made.
-pub fn apply(stage: &crate::plan::rows::Patterns, rows: &[Vec<Option<Value>>]) -> Vec<Vec<Option<Value>>> {
+pub fn apply(stage: &crate::plan::rows::Patterns, rows: Vec<Vec<Option<Value>>>) -> Vec<Vec<Option<Value>>> {
     use crate::plan::rows::PatternColumn as C;
     let Some(width) = rows.first().map(Vec::len) else {
         return Vec::new();
     };
-    // (signature, in the current window, minute, count)
-    let mut seen: Vec<(String, bool, Option<i64>, u64)> = Vec::new();
-    for row in rows {
-        let Some(signature) = row[stage.signature]
-            .as_ref()
-            .and_then(|v| v.as_text().map(std::borrow::Cow::into_owned))
-        else {
+    // (signature, in the current window, minute, count), the signature moved out of its row.
+    let mut seen: Vec<(String, bool, Option<i64>, u64)> = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        let Some(signature) = row[stage.signature].take().and_then(|v| match v {
+            Value::Str(text) => Some(text.as_str().to_string()),
+            other => other.as_text().map(std::borrow::Cow::into_owned),
+        }) else {
             continue;
         };
         let current = match stage.window {
@@ -460,23 +627,24 @@ pub fn apply(stage: &crate::plan::rows::Patterns, rows: &[Vec<Option<Value>>]) -
             .unwrap_or(0.0) as u64;
         seen.push((signature, current, minute, count));
     }
-    let mut totals: HashMap<&str, u64> = HashMap::new();
-    for (signature, _, _, count) in &seen {
-        *totals.entry(signature.as_str()).or_default() += count;
+    // One entry per signature (sorted, so equal ones are neighbours), with its total.
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut signatures: Vec<(String, u64)> = Vec::new();
+    let mut signature_of_seen: Vec<usize> = Vec::with_capacity(seen.len());
+    for (signature, _, _, count) in &mut seen {
+        match signatures.last_mut() {
+            Some((last, total)) if last == signature => *total += *count,
+            _ => signatures.push((std::mem::take(signature), *count)),
+        }
+        signature_of_seen.push(signatures.len() - 1);
     }
-    let mut signatures: Vec<(String, u64)> = totals.iter().map(|(s, n)| ((*s).to_string(), *n)).collect();
-    signatures.sort();
     let (templates, members) = mine_with_members(&signatures);
-    let template_of: HashMap<&str, usize> = signatures
-        .iter()
-        .zip(&members)
-        .map(|((s, _), m)| (s.as_str(), *m))
-        .collect();
+    drop(signatures);
     let mut current = vec![0u64; templates.len()];
     let mut previous = vec![0u64; templates.len()];
     let mut minutes: Vec<HashMap<i64, u64>> = vec![HashMap::new(); templates.len()];
-    for (signature, is_current, minute, count) in &seen {
-        let t = template_of[signature.as_str()];
+    for ((_, is_current, minute, count), s) in seen.iter().zip(&signature_of_seen) {
+        let t = members[*s];
         if *is_current {
             current[t] += count;
         } else {

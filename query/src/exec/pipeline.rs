@@ -752,7 +752,12 @@ impl<'p> Pipeline<'p> {
                     // A top-k sort next needs no ordered groups: it breaks its ties by the group
                     // values instead, which orders its few rows as sorted groups would.
                     let tiebreak = self.top_k_tiebreak(i, stats);
-                    let sort_groups = tiebreak.is_none();
+                    // The template miner orders what it makes itself: its signatures need no order.
+                    let for_patterns = matches!(
+                        plan.stages.get(i + 1),
+                        Some(Stage::Rows(rows)) if matches!(**rows, crate::plan::rows::RowStage::Patterns(_))
+                    );
+                    let sort_groups = tiebreak.is_none() && !for_patterns;
                     if let (Some(slots), Some(StageState::Sort(sorted))) =
                         (tiebreak, self.states.get_mut(i + 1))
                     {

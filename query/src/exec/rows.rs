@@ -53,7 +53,7 @@ pub fn apply(stage: &RowStage, mut rows: Vec<Row>, functions: &FnContext) -> std
         RowStage::Outlier(outlier) => return Ok(outliers(outlier, rows)),
         RowStage::Sessionize(sessions) => sessionize(sessions, &mut rows, functions),
         RowStage::Appendcols(append) => appendcols(append, &mut rows),
-        RowStage::Patterns(patterns) => return Ok(crate::exec::patterns::apply(patterns, &rows)),
+        RowStage::Patterns(patterns) => return Ok(crate::exec::patterns::apply(patterns, rows)),
         RowStage::RelevantFields(relevance) => return Ok(crate::exec::relevance::apply(relevance, &rows)),
     }
     Ok(rows)

@@ -11,18 +11,19 @@ impl Parser {
         let tok = self.peek().clone();
         let shift = match &tok.tok {
             Tok::Ident(w) => {
-                let period =
-                    match w.to_ascii_lowercase().as_str() {
-                        "previousday" => "1d",
-                        "previousweek" => "1w",
-                        "previousmonth" => "1mo",
-                        _ => return Err(SyntaxError::new(
+                let period = match w.to_ascii_lowercase().as_str() {
+                    "previousday" => "1d",
+                    "previousweek" => "1w",
+                    "previousmonth" => "1mo",
+                    _ => {
+                        return Err(SyntaxError::new(
                             format!(
                                 "diff compares with previousDay, previousWeek or previousMonth, found '{w}'"
                             ),
                             tok.span,
-                        )),
-                    };
+                        ))
+                    }
+                };
                 self.advance();
                 Some((period.to_string(), tok.span))
             }
