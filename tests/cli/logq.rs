@@ -1484,3 +1484,54 @@ fn join_and_subqueries_name_other_directories_as_groups() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "status\n500\n");
 }
+
+/// diff over the store reads the store's chunks of the earlier window too.
+#[test]
+fn diff_over_the_store_reads_the_earlier_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = skywatch_store::LocalLogStore::open(&dir.path().join("logs")).unwrap();
+    store
+        .append(
+            "/app",
+            "s",
+            &[
+                (STORE_T0 - 3_000_000, "job done in 5ms"),
+                (STORE_T0 - 2_000_000, "cache miss"),
+            ],
+        )
+        .unwrap();
+    store
+        .append(
+            "/app",
+            "s",
+            &[
+                (STORE_T0 + 1_000, "job done in 6ms"),
+                (STORE_T0 + 2_000, "job done in 7ms"),
+            ],
+        )
+        .unwrap();
+    let start = chrono::DateTime::from_timestamp_millis(STORE_T0)
+        .unwrap()
+        .to_rfc3339();
+    let end = chrono::DateTime::from_timestamp_millis(STORE_T0 + 3_600_000)
+        .unwrap()
+        .to_rfc3339();
+    let out = logq()
+        .args([
+            "--store",
+            dir.path().to_str().unwrap(),
+            "--log-group",
+            "/app",
+            "--format",
+            "csv",
+        ])
+        .args(["--start", &start, "--end", &end])
+        .arg("diff | display @pattern, @sampleCount, @previousSampleCount")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "@pattern,@sampleCount,@previousSampleCount\njob done in <Number-1>,2,1\ncache miss,0,1\n"
+    );
+}

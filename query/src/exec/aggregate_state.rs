@@ -443,7 +443,7 @@ impl Percentile {
     }
 
     /// `buckets` equal-width ranges from the smallest to the largest value, each with how many
-    /// values fall in it (the last range includes the largest value): a map from `"lo-hi"` to
+    /// values fall in it (the last range includes the largest value): a map from `"lo..hi"` to
     /// the count, in order. When every value is the same there is one range.
     fn histogram(self, buckets: u32) -> Option<Value> {
         let values = self.sorted_counts();
@@ -460,9 +460,11 @@ impl Percentile {
             };
             counts[at] += n;
         }
+        // Edges to 12 significant digits, so 0.1 + 0.2 shows as 0.3.
         let edge = |i: usize| {
             let x = if i == buckets { max } else { min + width * i as f64 };
-            Value::Num(x)
+            let rounded = format!("{x:.11e}").parse::<f64>().unwrap_or(x);
+            Value::Num(rounded)
                 .as_text()
                 .map(std::borrow::Cow::into_owned)
                 .unwrap_or_default()
@@ -470,7 +472,7 @@ impl Percentile {
         let entries = counts
             .iter()
             .enumerate()
-            .map(|(i, n)| (format!("{}-{}", edge(i), edge(i + 1)), Value::Num(*n as f64)))
+            .map(|(i, n)| (format!("{}..{}", edge(i), edge(i + 1)), Value::Num(*n as f64)))
             .collect();
         Some(Value::Map(std::sync::Arc::new(entries)))
     }

@@ -165,15 +165,16 @@ pub enum ExecError {
     Input(InputError),
     /// Groups past the memory budget could not be written to or read back from disk.
     Spill(std::io::Error),
-    /// The query needs something the run was not given (a time range for `diff`).
-    Needs(String),
+    /// The query cannot run as asked: it needs something the run was not given (a time range
+    /// for `diff`), or it is past a limit (a join's right side).
+    Query(String),
 }
 
 impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExecError::Input(e) => write!(f, "cannot read {e}"),
-            ExecError::Needs(what) => f.write_str(what),
+            ExecError::Query(why) => f.write_str(why),
             ExecError::Spill(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
                 write!(f, "{e}; give --max-memory more room")
             }
@@ -209,10 +210,15 @@ fn run_subquery(
         }
         _ => sources,
     };
+    // A subquery's own START=/END= (checked when it was planned) replace the query's.
+    let own_time = |written: Option<&(String, crate::syntax::span::Span)>| {
+        written.and_then(|(text, _)| skywatch_time::parse_time_arg(text, options.now_ms).ok())
+    };
+    let clause = sub.plan.source.as_ref();
     let inner = RunOptions {
         timestamp: options.timestamp.clone(),
-        start_ms: options.start_ms,
-        end_ms: options.end_ms,
+        start_ms: own_time(clause.and_then(|c| c.start.as_ref())).or(options.start_ms),
+        end_ms: own_time(clause.and_then(|c| c.end.as_ref())).or(options.end_ms),
         now_ms: options.now_ms,
         threads: options.threads,
         validate_json: false,
@@ -260,13 +266,10 @@ fn prepare(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<(), 
                 }
             }
             if index.len() > MAX_JOIN_KEYS {
-                return Err(ExecError::Input(InputError {
-                    path: "join".to_string(),
-                    reason: format!(
-                        "the right side has {} distinct keys; a join takes at most {MAX_JOIN_KEYS}",
-                        index.len()
-                    ),
-                }));
+                return Err(ExecError::Query(format!(
+                    "the join's right side has {} distinct keys; a join takes at most {MAX_JOIN_KEYS}",
+                    index.len()
+                )));
             }
             let _ = join.index.set(index);
         }
@@ -307,7 +310,7 @@ pub fn run(plan: &Plan, sources: &[Source], options: &RunOptions) -> Result<Outc
     let options = match &plan.earlier_window {
         Some(shift) => {
             let Some(start) = options.start_ms else {
-                return Err(ExecError::Needs(
+                return Err(ExecError::Query(
                     "diff and logcompare compare the query's time range with an earlier one: give the query a start (--start or --since, or START= after SOURCE)".to_string(),
                 ));
             };

@@ -33,7 +33,12 @@ pub fn first_match(parse: &ParseStage, text: &str, out: &mut Vec<(Slot, Option<V
             }
         }
         ParseMatcher::Logfmt => {
-            let pairs = logfmt_pairs(text);
+            let mut pairs = logfmt_pairs(text);
+            // A repeated key keeps its last value, once, where it was last written.
+            let mut later = std::collections::HashSet::new();
+            let keep: Vec<bool> = pairs.iter().rev().map(|(k, _)| later.insert(k.clone())).collect();
+            let mut keep = keep.into_iter().rev();
+            pairs.retain(|_| keep.next().unwrap_or(true));
             if !pairs.is_empty() {
                 out.extend(
                     parse

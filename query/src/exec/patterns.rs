@@ -3,10 +3,12 @@
 //!
 //! 1. Each text becomes a *signature* (see [`signature`]): split into tokens at blanks and
 //!    around punctuation, with tokens that are obviously variable (times, IP addresses,
-//!    numbers, identifiers) replaced by their type. Signatures are counted like stats groups.
-//! 2. The distinct signatures, most frequent first, are merged Drain-style: same token count,
-//!    same first token, at least half the tokens equal; the positions that differ become
-//!    `<Token>` (or keep their type if both sides had it).
+//!    numbers, identifiers) replaced by their type, and a JSON object's members in key order.
+//!    Signatures are counted like stats groups.
+//! 2. The distinct signatures, in the stats' group order (the same on every path), merge
+//!    Drain-style as they come ([`Miner`]): same token count, same first token, at least half
+//!    the tokens equal; the positions that differ become `<Token>` (or keep their type if both
+//!    sides had it). Only the templates are held.
 //!
 //! A template shows its variable tokens as `<Type-N>`, numbered from 1 in each template.
 
@@ -53,6 +55,16 @@ pub fn signature(text: &str) -> String {
                 out.push(VARIABLE);
                 out.push_str(kind);
             }
+            // The signature's own marks (bytes 1–3) cannot come from the text.
+            None if token.bytes().any(|b| (1..=3).contains(&b)) => {
+                out.extend(token.chars().map(|c| {
+                    if ('\u{1}'..='\u{3}').contains(&c) {
+                        '\u{fffd}'
+                    } else {
+                        c
+                    }
+                }));
+            }
             None => out.push_str(token),
         }
     });
@@ -98,7 +110,8 @@ fn sort_object(text: &str, at: &mut usize, out: &mut String, depth: usize) {
             b'}' => {
                 let member = finish(start, *at, &mut nested);
                 *at += 1;
-                if !member.trim().is_empty() {
+                // `{}` has no member; after a comma the last one counts even if empty.
+                if !members.is_empty() || !member.is_empty() {
                     members.push(member);
                 }
                 members.sort_unstable();
@@ -302,24 +315,34 @@ impl Template {
         out
     }
 
-    /// `Error`, `Warning`, `Debug` or `Info`, from the words the template keeps.
+    /// `Error`, `Warning`, `Debug` or `Info`, from the words the template keeps (whole words:
+    /// `traceId` is not `trace`, `failover` not `fail`).
     pub fn severity(&self) -> &'static str {
         let words: Vec<String> = self
             .tokens
             .iter()
             .filter(|(_, t)| !t.starts_with(VARIABLE))
-            .map(|(_, t)| t.to_ascii_lowercase())
+            .flat_map(|(_, t)| {
+                t.split(|c: char| !c.is_alphanumeric())
+                    .map(str::to_ascii_lowercase)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|w| !w.is_empty())
             .collect();
-        let has = |keys: &[&str]| words.iter().any(|w| keys.iter().any(|k| w.contains(k)));
-        // `TypeError`, `ERROR:` and `errors` count; DNS's `NOERROR` does not.
-        let error_word = words
-            .iter()
-            .any(|w| w.contains("error") && w != "noerror" || w.contains("exception"));
-        if error_word || has(&["fatal", "fail", "panic", "critical"]) {
+        let any = |keys: &[&str]| words.iter().any(|w| keys.contains(&w.as_str()));
+        // `TypeError`, `ERROR`, `NullPointerException`; DNS's `NOERROR` is no error.
+        let error_word = words.iter().any(|w| {
+            (w.ends_with("error") || w.ends_with("errors")) && w != "noerror" || w.ends_with("exception")
+        });
+        if error_word
+            || any(&[
+                "err", "fatal", "fail", "failed", "failure", "panic", "critical", "crit", "severe",
+            ])
+        {
             "Error"
-        } else if has(&["warn"]) {
+        } else if any(&["warn", "warning", "warnings"]) {
             "Warning"
-        } else if has(&["debug", "trace"]) {
+        } else if any(&["debug", "trace"]) {
             "Debug"
         } else {
             "Info"
@@ -327,7 +350,6 @@ impl Template {
     }
 }
 
-/// The tokens of a signature, borrowed from it.
 fn parse_signature(signature: &str) -> Vec<(bool, &str)> {
     let mut tokens = Vec::new();
     // Every token starts with its separator (one byte, both are ASCII control characters).
@@ -347,30 +369,38 @@ fn parse_signature(signature: &str) -> Vec<(bool, &str)> {
     tokens
 }
 
-/// Merges signature counts into templates, most frequent first (ties by template text).
-pub fn mine(signatures: &[(String, u64)]) -> Vec<Template> {
-    mine_with_members(signatures).0
+/// Mines templates from signatures one at a time, in the order given (the engine gives them in
+/// the stats' group order, which is the same on every path). Memory is the templates, not the
+/// signatures.
+#[derive(Debug, Default)]
+pub struct Miner {
+    templates: Vec<Template>,
+    /// (token count, first token) → templates there.
+    buckets: HashMap<(usize, String), Vec<usize>>,
+    /// Per template: events in the query's window, in the earlier window, and per minute.
+    current: Vec<u64>,
+    previous: Vec<u64>,
+    minutes: Vec<HashMap<i64, u64>>,
+    /// The last signature and its template (a signature comes once per window and minute).
+    last: Option<(String, usize)>,
+    width: usize,
 }
 
-/// [`mine`], and for each signature (in the order given) the template it went into.
-pub fn mine_with_members(signatures: &[(String, u64)]) -> (Vec<Template>, Vec<usize>) {
-    let mut ordered: Vec<usize> = (0..signatures.len()).collect();
-    ordered.sort_by(|&a, &b| {
-        let (a, b) = (&signatures[a], &signatures[b]);
-        b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0))
-    });
-    let mut members = vec![0usize; signatures.len()];
-    let mut templates: Vec<Template> = Vec::new();
-    // (token count, first token) → templates there.
-    let mut buckets: HashMap<(usize, &str), Vec<usize>> = HashMap::new();
-    for index in ordered {
-        let (signature, count) = &signatures[index];
+impl Miner {
+    /// The template `signature` belongs to, made or widened for it.
+    fn template_for(&mut self, signature: &str) -> usize {
+        if let Some((last, t)) = &self.last {
+            if last == signature {
+                return *t;
+            }
+        }
         let tokens = parse_signature(signature);
         let first = tokens
             .first()
             .map(|(_, t)| if t.starts_with(VARIABLE) { "" } else { *t })
             .unwrap_or_default();
-        let bucket = buckets.entry((tokens.len(), first)).or_default();
+        let bucket = self.buckets.entry((tokens.len(), first.to_string())).or_default();
+        let templates = &mut self.templates;
         let best = bucket
             .iter()
             .map(|&i| (i, similarity(&templates[i].tokens, &tokens)))
@@ -379,38 +409,98 @@ pub fn mine_with_members(signatures: &[(String, u64)]) -> (Vec<Template>, Vec<us
                 _ => Some((i, s)),
             })
             .filter(|(_, s)| *s >= SIMILARITY || bucket.len() >= TEMPLATES_PER_BUCKET);
-        if let Some((i, _)) = best {
-            members[index] = i;
-            let template = &mut templates[i];
-            for (kept, new) in template.tokens.iter_mut().zip(&tokens) {
+        let t = if let Some((i, _)) = best {
+            for (kept, new) in templates[i].tokens.iter_mut().zip(&tokens) {
                 if kept.1 != new.1 {
                     kept.1 = TOKEN.to_string();
                 }
             }
-            template.count += count;
+            i
         } else {
-            members[index] = templates.len();
             bucket.push(templates.len());
             templates.push(Template {
                 tokens: tokens.iter().map(|(g, t)| (*g, (*t).to_string())).collect(),
-                count: *count,
+                count: 0,
             });
+            self.current.push(0);
+            self.previous.push(0);
+            self.minutes.push(HashMap::new());
+            templates.len() - 1
+        };
+        self.last = Some((signature.to_string(), t));
+        t
+    }
+
+    /// Counts `count` events of `signature` (in the query's window or the earlier one, in
+    /// `minute` if known).
+    pub fn add(&mut self, signature: &str, current: bool, minute: Option<i64>, count: u64) {
+        let t = self.template_for(signature);
+        self.templates[t].count += count;
+        if current {
+            self.current[t] += count;
+        } else {
+            self.previous[t] += count;
+        }
+        if let Some(m) = minute {
+            *self.minutes[t].entry(m).or_default() += count;
         }
     }
-    let mut order: Vec<usize> = (0..templates.len()).collect();
-    let texts: Vec<String> = templates.iter().map(Template::text).collect();
-    order.sort_by(|&a, &b| {
-        templates[b]
-            .count
-            .cmp(&templates[a].count)
-            .then_with(|| texts[a].cmp(&texts[b]))
-    });
-    let mut new_place = vec![0usize; templates.len()];
-    for (place, &old) in order.iter().enumerate() {
-        new_place[old] = place;
+
+    /// Counts one row of the hidden stats before `stage`.
+    pub fn add_row(&mut self, stage: &crate::plan::rows::Patterns, row: &[Option<Value>]) {
+        self.width = self.width.max(row.len());
+        let Some(signature) = row.get(stage.signature).and_then(|v| v.as_ref()?.as_text()) else {
+            return;
+        };
+        let current = match stage.window {
+            Some(slot) => match row[slot]
+                .as_ref()
+                .and_then(|v| v.as_text().map(|t| t == "current"))
+            {
+                Some(current) => current,
+                // In neither window.
+                None => return,
+            },
+            None => true,
+        };
+        let minute = stage
+            .minute
+            .and_then(|slot| row[slot].as_ref().and_then(crate::exec::eval::time_ms));
+        let count = row[stage.count]
+            .as_ref()
+            .and_then(Value::as_number)
+            .unwrap_or(0.0) as u64;
+        self.add(&signature, current, minute, count);
     }
-    let sorted = order.iter().map(|&i| templates[i].clone()).collect();
-    (sorted, members.into_iter().map(|m| new_place[m]).collect())
+
+    /// The templates, most events first (ties by text).
+    pub fn templates(&self) -> Vec<usize> {
+        let texts: Vec<String> = self.templates.iter().map(Template::text).collect();
+        let mut order: Vec<usize> = (0..self.templates.len()).collect();
+        order.sort_by(|&a, &b| {
+            self.templates[b]
+                .count
+                .cmp(&self.templates[a].count)
+                .then_with(|| texts[a].cmp(&texts[b]))
+        });
+        order
+    }
+}
+
+/// Mines `signatures` in byte order: templates, most frequent first (for the tests).
+#[cfg(test)]
+pub fn mine(signatures: &[(String, u64)]) -> Vec<Template> {
+    let mut sorted: Vec<&(String, u64)> = signatures.iter().collect();
+    sorted.sort();
+    let mut miner = Miner::default();
+    for (signature, count) in sorted {
+        miner.add(signature, true, None, *count);
+    }
+    miner
+        .templates()
+        .into_iter()
+        .map(|t| miner.templates[t].clone())
+        .collect()
 }
 
 fn similarity(a: &Tokens, b: &[(bool, &str)]) -> f64 {
@@ -464,21 +554,6 @@ mod tests {
     }
 
     #[test]
-    fn the_answer_does_not_depend_on_the_order_of_signatures() {
-        let lines = ["a b c", "a b d", "a x d", "q r", "q s", "a b c", "z"];
-        let mut counts: HashMap<String, u64> = HashMap::new();
-        for line in lines {
-            *counts.entry(signature(line)).or_default() += 1;
-        }
-        let mut forward: Vec<(String, u64)> = counts.clone().into_iter().collect();
-        forward.sort();
-        let mut backward = forward.clone();
-        backward.reverse();
-        let text = |t: Vec<Template>| t.iter().map(|t| (t.text(), t.count)).collect::<Vec<_>>();
-        assert_eq!(text(mine(&forward)), text(mine(&backward)));
-    }
-
-    #[test]
     fn severity_comes_from_the_kept_words() {
         let t = |line: &str| mine(&[(signature(line), 1)])[0].severity();
         assert_eq!(t("ERROR boom"), "Error");
@@ -488,6 +563,10 @@ mod tests {
         assert_eq!(t("all good"), "Info");
         assert_eq!(t("status NOERROR"), "Info");
         assert_eq!(t("TypeError: x"), "Error");
+        assert_eq!(t("traceId=abc request ok"), "Info");
+        assert_eq!(t("failover done"), "Info");
+        assert_eq!(t("request failed"), "Error");
+        assert_eq!(t("java.lang.NullPointerException"), "Error");
     }
 
     #[test]
@@ -514,6 +593,37 @@ mod tests {
     }
 
     #[test]
+    fn damaged_json_never_panics_and_keeps_its_bytes() {
+        let mut rng = crate::test_rng::Rng(99);
+        let pieces = [
+            "{",
+            "}",
+            "\"",
+            "\\",
+            ",",
+            ":",
+            "\"k\"",
+            "1",
+            "é",
+            "[",
+            "]",
+            " ",
+            "\"v\\\"x\"",
+        ];
+        for _ in 0..20_000 {
+            let mut text: String = "{".to_string();
+            text.extend((0..rng.below(30)).map(|_| rng.pick(&pieces)));
+            text.push('}');
+            let mut got: Vec<char> = sorted_members(&text).chars().collect();
+            let mut want: Vec<char> = text.chars().collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{text}");
+            let _ = signature(&text);
+        }
+    }
+
+    #[test]
     fn a_full_bucket_merges_into_its_closest_template() {
         let signatures: Vec<(String, u64)> = (0..200)
             .map(|i| {
@@ -523,10 +633,9 @@ mod tests {
                 )
             })
             .collect();
-        let (templates, members) = mine_with_members(&signatures);
+        let templates = mine(&signatures);
         assert!(templates.len() <= TEMPLATES_PER_BUCKET, "{}", templates.len());
         assert_eq!(templates.iter().map(|t| t.count).sum::<u64>(), 200);
-        assert!(members.iter().all(|m| *m < templates.len()));
     }
 
     #[test]
@@ -593,84 +702,28 @@ pub fn earlier_window(shift: &str, start: i64, end: i64) -> Option<(i64, i64)> {
     Some((start.checked_sub(ms)?, end.checked_sub(ms)?))
 }
 
-/// Runs the template stage over the signature rows the hidden stats made.
-pub fn apply(stage: &crate::plan::rows::Patterns, rows: Vec<Vec<Option<Value>>>) -> Vec<Vec<Option<Value>>> {
+/// The rows `stage` makes from what `miner` has counted.
+pub fn finish(stage: &crate::plan::rows::Patterns, miner: &Miner) -> Vec<Vec<Option<Value>>> {
     use crate::plan::rows::PatternColumn as C;
-    let Some(width) = rows.first().map(Vec::len) else {
-        return Vec::new();
-    };
-    // (signature, in the current window, minute, count), the signature moved out of its row.
-    let mut seen: Vec<(String, bool, Option<i64>, u64)> = Vec::with_capacity(rows.len());
-    for mut row in rows {
-        let Some(signature) = row[stage.signature].take().and_then(|v| match v {
-            Value::Str(text) => Some(text.as_str().to_string()),
-            other => other.as_text().map(std::borrow::Cow::into_owned),
-        }) else {
-            continue;
-        };
-        let current = match stage.window {
-            Some(slot) => match row[slot]
-                .as_ref()
-                .and_then(|v| v.as_text().map(|t| t == "current"))
-            {
-                Some(current) => current,
-                None => continue,
-            },
-            None => true,
-        };
-        let minute = stage
-            .minute
-            .and_then(|slot| row[slot].as_ref().and_then(crate::exec::eval::time_ms));
-        let count = row[stage.count]
-            .as_ref()
-            .and_then(Value::as_number)
-            .unwrap_or(0.0) as u64;
-        seen.push((signature, current, minute, count));
-    }
-    // One entry per signature (sorted, so equal ones are neighbours), with its total.
-    seen.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut signatures: Vec<(String, u64)> = Vec::new();
-    let mut signature_of_seen: Vec<usize> = Vec::with_capacity(seen.len());
-    for (signature, _, _, count) in &mut seen {
-        match signatures.last_mut() {
-            Some((last, total)) if last == signature => *total += *count,
-            _ => signatures.push((std::mem::take(signature), *count)),
-        }
-        signature_of_seen.push(signatures.len() - 1);
-    }
-    let (templates, members) = mine_with_members(&signatures);
-    drop(signatures);
-    let mut current = vec![0u64; templates.len()];
-    let mut previous = vec![0u64; templates.len()];
-    let mut minutes: Vec<HashMap<i64, u64>> = vec![HashMap::new(); templates.len()];
-    for ((_, is_current, minute, count), s) in seen.iter().zip(&signature_of_seen) {
-        let t = members[*s];
-        if *is_current {
-            current[t] += count;
-        } else {
-            previous[t] += count;
-        }
-        if let Some(m) = minute {
-            *minutes[t].entry(*m).or_default() += count;
-        }
-    }
+    let (current, previous) = (&miner.current, &miner.previous);
     let total: u64 = current.iter().sum();
-    let span = minutes
+    let span = miner
+        .minutes
         .iter()
         .flat_map(|m| m.keys().copied())
         .fold(None, |acc: Option<(i64, i64)>, m| {
             Some(acc.map_or((m, m), |(a, b)| (a.min(m), b.max(m))))
         });
-    let mut order: Vec<usize> = (0..templates.len()).collect();
+    let mut order = miner.templates();
     if stage.window.is_some() {
         order.retain(|&t| current[t] + previous[t] > 0);
         order.sort_by_key(|&t| std::cmp::Reverse(current[t].abs_diff(previous[t])));
     }
     let mut out = Vec::with_capacity(order.len());
     for t in order {
-        let template = &templates[t];
-        let found = anomaly(&minutes[t], span);
-        let mut row = vec![None; width];
+        let template = &miner.templates[t];
+        let found = anomaly(&miner.minutes[t], span);
+        let mut row = vec![None; miner.width];
         for (column, slot) in &stage.outputs {
             row[*slot] = match column {
                 C::Pattern => Some(Value::str(template.text())),

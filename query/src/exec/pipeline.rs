@@ -14,7 +14,7 @@ use crate::exec::eval::{eval, truthy, Scope};
 use crate::exec::groups::{hash_values, same_key, sort_in_key_order, tie_order, Groups, GroupsPart};
 use crate::exec::natural_order::cmp_nulls_last;
 use crate::exec::sort_spill;
-use crate::exec::{parse_fields, rows};
+use crate::exec::{parse_fields, patterns, rows};
 use crate::functions::FnContext;
 use crate::fx_hash::FxHasher;
 use crate::plan::aggregate::StatsStage;
@@ -169,6 +169,8 @@ enum StageState {
     Limit(u64),
     /// The rows a row-window command has been given so far.
     Rows(Vec<Row>),
+    /// `pattern`'s templates so far (its rows are counted as they come, not held).
+    Patterns(Box<patterns::Miner>),
 }
 
 /// The running query.
@@ -209,6 +211,7 @@ impl<'p> Pipeline<'p> {
                 Stage::Sort(_) => StageState::Sort(Sorted::default()),
                 Stage::Dedup(_) => StageState::Dedup(Seen::default()),
                 Stage::Limit(_) => StageState::Limit(0),
+                Stage::Patterns(_) => StageState::Patterns(Box::default()),
                 Stage::Rows(_) => StageState::Rows(Vec::new()),
                 _ => StageState::Stateless,
             })
@@ -494,6 +497,12 @@ impl<'p> Pipeline<'p> {
                         }
                     }
                 }
+                Stage::Patterns(counted) => {
+                    if let StageState::Patterns(miner) = &mut self.states[i] {
+                        miner.add_row(counted, row);
+                    }
+                    return;
+                }
                 Stage::Rows(_) => {
                     if let Some((slot, text)) = message {
                         if row[slot].is_none() {
@@ -752,12 +761,7 @@ impl<'p> Pipeline<'p> {
                     // A top-k sort next needs no ordered groups: it breaks its ties by the group
                     // values instead, which orders its few rows as sorted groups would.
                     let tiebreak = self.top_k_tiebreak(i, stats);
-                    // The template miner orders what it makes itself: its signatures need no order.
-                    let for_patterns = matches!(
-                        plan.stages.get(i + 1),
-                        Some(Stage::Rows(rows)) if matches!(**rows, crate::plan::rows::RowStage::Patterns(_))
-                    );
-                    let sort_groups = tiebreak.is_none() && !for_patterns;
+                    let sort_groups = tiebreak.is_none();
                     if let (Some(slots), Some(StageState::Sort(sorted))) =
                         (tiebreak, self.states.get_mut(i + 1))
                     {
@@ -845,10 +849,23 @@ impl<'p> Pipeline<'p> {
                         self.run_from(i + 1, &mut row, None);
                     }
                 }
+                (Stage::Patterns(counted), StageState::Patterns(miner)) => {
+                    for mut row in patterns::finish(counted, &miner) {
+                        if self.saturated_after(i) {
+                            break;
+                        }
+                        self.run_from(i + 1, &mut row, None);
+                    }
+                }
                 (Stage::Rows(stage), StageState::Rows(held)) => {
+                    let width = plan.slot_names.len();
                     for mut row in rows::apply(stage, held, &self.functions)? {
                         if self.saturated_after(i) {
                             break;
+                        }
+                        // Rows a command adds (appendcols past the last row) hold every slot.
+                        if row.len() < width {
+                            row.resize(width, None);
                         }
                         self.run_from(i + 1, &mut row, None);
                     }
@@ -873,7 +890,7 @@ impl<'p> Pipeline<'p> {
     fn saturated_after(&self, i: usize) -> bool {
         for (stage, state) in self.plan.stages.iter().zip(&self.states).skip(i + 1) {
             match (stage, state) {
-                (Stage::Stats(_) | Stage::Sort(_) | Stage::Rows(_), _) => return false,
+                (Stage::Stats(_) | Stage::Sort(_) | Stage::Rows(_) | Stage::Patterns(_), _) => return false,
                 (Stage::Limit(n), StageState::Limit(count)) => return count >= n,
                 _ => {}
             }

@@ -173,6 +173,62 @@ mod tests {
         );
     }
 
+    /// Random text from pieces that matter to the two formats.
+    fn random_text(rng: &mut crate::test_rng::Rng) -> String {
+        let pieces = [
+            "a", "é", "=", "\"", "\\", ",", " ", "\t", "x=1", "\"\"", "k", "9", "\n", "🙂",
+        ];
+        (0..rng.below(24)).map(|_| rng.pick(&pieces)).collect()
+    }
+
+    #[test]
+    fn random_text_never_panics_and_keeps_csv_values_whole() {
+        let mut rng = crate::test_rng::Rng(21);
+        for _ in 0..20_000 {
+            let text = random_text(&mut rng);
+            let _ = logfmt_pairs(&text);
+            let values = csv_values(&text);
+            assert!(!values.is_empty(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn csv_reads_back_what_rfc_4180_quoting_writes() {
+        let mut rng = crate::test_rng::Rng(4180);
+        for _ in 0..20_000 {
+            let fields: Vec<String> = (0..=rng.below(6))
+                .map(|_| random_text(&mut rng).replace('\n', ""))
+                .collect();
+            let line: Vec<String> = fields
+                .iter()
+                .map(|f| {
+                    if f.contains([',', '"']) || f.starts_with(' ') {
+                        format!("\"{}\"", f.replace('"', "\"\""))
+                    } else {
+                        f.clone()
+                    }
+                })
+                .collect();
+            assert_eq!(csv_values(&line.join(",")), fields, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn logfmt_reads_back_quoted_values() {
+        let mut rng = crate::test_rng::Rng(7);
+        for _ in 0..20_000 {
+            let pairs: Vec<(String, String)> = (0..rng.below(5))
+                .map(|i| (format!("k{i}"), random_text(&mut rng).replace(['\n', '\t'], " ")))
+                .collect();
+            let line: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+                .collect();
+            let back: Vec<(String, String)> = texts(&logfmt_pairs(&line.join(" ")));
+            assert_eq!(back, pairs, "{line:?}");
+        }
+    }
+
     #[test]
     fn csv_follows_rfc_4180_quoting() {
         assert_eq!(csv_values("a,b,,c"), vec!["a", "b", "", "c"]);

@@ -53,7 +53,6 @@ pub fn apply(stage: &RowStage, mut rows: Vec<Row>, functions: &FnContext) -> std
         RowStage::Outlier(outlier) => return Ok(outliers(outlier, rows)),
         RowStage::Sessionize(sessions) => sessionize(sessions, &mut rows, functions),
         RowStage::Appendcols(append) => appendcols(append, &mut rows),
-        RowStage::Patterns(patterns) => return Ok(crate::exec::patterns::apply(patterns, rows)),
         RowStage::RelevantFields(relevance) => return Ok(crate::exec::relevance::apply(relevance, &rows)),
     }
     Ok(rows)
@@ -148,13 +147,21 @@ fn fillmissing(fill: &Fillmissing, rows: Vec<Row>) -> std::io::Result<Vec<Row>> 
     Ok(all.into_iter().map(|(_, r)| r).collect())
 }
 
+/// A number `addtotals` sums: numbers and numeric text, not times or booleans.
+fn summable(value: Option<&Value>) -> Option<f64> {
+    match value? {
+        Value::Time(_) | Value::Bool(_) => None,
+        other => other.as_number(),
+    }
+}
+
 fn addtotals(totals: &Addtotals, rows: &mut Vec<Row>) {
     if let Some(total) = totals.total {
         for row in rows.iter_mut() {
             let sum: Option<f64> = totals
                 .fields
                 .iter()
-                .filter_map(|s| row[*s].as_ref().and_then(Value::as_number))
+                .filter_map(|s| summable(row[*s].as_ref()))
                 .fold(None, |acc, n| Some(acc.unwrap_or(0.0) + n));
             row[total] = sum.and_then(Value::num);
         }
@@ -168,7 +175,7 @@ fn addtotals(totals: &Addtotals, rows: &mut Vec<Row>) {
         for slot in totals.fields.iter().chain(totals.total.iter()) {
             let sum: Option<f64> = rows
                 .iter()
-                .filter_map(|r| r[*slot].as_ref().and_then(Value::as_number))
+                .filter_map(|r| summable(r[*slot].as_ref()))
                 .fold(None, |acc, n| Some(acc.unwrap_or(0.0) + n));
             summary[*slot] = sum.and_then(Value::num);
         }

@@ -140,10 +140,14 @@ pub enum Stage {
     Lookup(Box<LookupStage>),
     /// `join`: each row with the right side's events of the same key.
     Join(Box<JoinStage>),
+    /// `pattern`, `diff`, `logcompare`, `anomaly`: templates of the signatures counted before.
+    Patterns(Box<rows::Patterns>),
 }
 
 /// A query inside the query (`filter f in (…)`, the right side of `join`, `appendcols (…)`),
-/// run before the query itself (see `exec::run`).
+/// run before the query itself (see `exec::run`). Its rows are kept in the plan: a plan run a
+/// second time (over other inputs) reuses them, as it reuses its lookup tables; compile the
+/// query again for a fresh run.
 #[derive(Debug)]
 pub struct Subquery {
     pub plan: Plan,

@@ -137,6 +137,8 @@ struct Planner<'a> {
     join: Option<subqueries::PendingJoin>,
     /// `diff`/`logcompare`: the earlier window to read too.
     earlier_window: Option<String>,
+    /// Whether a `filter` is being planned (the one place a subquery may be).
+    in_filter: bool,
     /// Whether the columns were chosen explicitly (fields, display, parse, stats).
     columns_chosen: bool,
 }
@@ -163,6 +165,7 @@ impl<'a> Planner<'a> {
             unlimited: false,
             join: None,
             earlier_window: None,
+            in_filter: false,
             columns_chosen: false,
         };
         planner.input.timestamp = planner.slot("@timestamp");
@@ -218,7 +221,11 @@ impl<'a> Planner<'a> {
             CommandKind::Fields(items) => self.fields(items),
             CommandKind::Display(items) => self.display(items),
             CommandKind::Filter(expr) => {
-                let compiled = self.row_expr(expr)?;
+                // A subquery is allowed here only (it runs before the query, for filters).
+                self.in_filter = true;
+                let compiled = self.row_expr(expr);
+                self.in_filter = false;
+                let compiled = compiled?;
                 self.stages.push(Stage::Filter(compiled));
                 Ok(())
             }
@@ -663,6 +670,12 @@ impl<'a> Planner<'a> {
                     negated: *negated,
                 }
             }
+            ExprKind::InQuery { .. } if !self.in_filter => {
+                return Err(PlanError::new(
+                    "a subquery works only in filter: `filter <field> in (<query>)`",
+                    expr.span,
+                ))
+            }
             ExprKind::InQuery {
                 expr: inner,
                 query,
@@ -1081,7 +1094,7 @@ fn stage_reads_slot(stage: &Stage, slot: Slot) -> bool {
         }
         Stage::Sort(sort) => sort.keys.iter().any(|(e, _)| e.reads_slot(slot)),
         Stage::Dedup(keys) => keys.iter().any(|e| e.reads_slot(slot)),
-        Stage::Limit(_) => false,
+        Stage::Limit(_) | Stage::Patterns(_) => false,
     }
 }
 

@@ -26,13 +26,12 @@ pub enum RowStage {
     Sessionize(Sessionize),
     /// `appendcols`: the subquery's row n's columns go into row n.
     Appendcols(Box<Appendcols>),
-    /// `pattern`, `diff`, `logcompare` (and `anomaly`): templates from the signature counts
-    /// the stats before made.
-    Patterns(Box<Patterns>),
     /// `relevantfields`: how differently each field is spread where the condition holds.
     RelevantFields(Box<RelevantFields>),
 }
 
+/// `pattern`, `diff`, `logcompare` (and `anomaly`): templates from the signature counts the
+/// hidden stats before made, counted as they come.
 #[derive(Debug)]
 pub struct Patterns {
     pub signature: Slot,

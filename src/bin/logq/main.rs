@@ -196,9 +196,18 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 let _ = writeln!(io::stderr(), "logq: {note}");
             }
         }
-        let sources = local_sources(cli, &plan, &paths, start_ms, end_ms)?;
+        // diff/logcompare read an earlier window too: the store's chunks of it are needed.
+        let read_from = match (&plan.earlier_window, start_ms) {
+            (Some(shift), Some(start)) => {
+                skywatch_query::exec::patterns::earlier_window(shift, start, end_ms.unwrap_or(now_ms))
+                    .map(|(from, _)| from)
+                    .or(start_ms)
+            }
+            _ => start_ms,
+        };
+        let sources = local_sources(cli, &plan, &paths, read_from, end_ms)?;
         let catalog = if plan.names_other_groups() {
-            Some(std::sync::Arc::new(catalog(cli, &paths, start_ms, end_ms)?))
+            Some(std::sync::Arc::new(catalog(cli, &paths, read_from, end_ms)?))
         } else {
             None
         };

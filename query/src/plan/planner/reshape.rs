@@ -1,6 +1,8 @@
 //! Planning the commands that reshape rows: `unnest`, `expand`, `json`, `filterIndex`, the
 //! row-window commands, and `stats … offset`.
 
+use std::collections::HashSet;
+
 use super::{split_path, Planner, SYSTEM_FIELDS};
 use crate::functions::{parse_period, scalar};
 use crate::plan::rows::{self, RowStage};
@@ -97,20 +99,27 @@ impl Planner<'_> {
 
     /// `json field=src "a.b" as alias`: the value at `a.b` of `src` read as JSON.
     pub(super) fn json(&mut self, source: &Expr, path: &str, alias: &Name) -> Result<(), PlanError> {
-        let source = self.row_expr(source)?;
-        let Some(function) = scalar("jsonParse") else {
+        // An object of the event itself is read from the event's JSON (the reader keeps leaves).
+        let (source, fallback) = self.list_source(source)?;
+        let (Some(parse), Some(coalesce)) = (scalar("jsonParse"), scalar("coalesce")) else {
             return Err(PlanError::new("jsonParse is missing", alias.span));
         };
         let keys = split_path(path);
         let slot = self.define(&alias.name, alias.span)?;
         self.add_column(&alias.name, slot);
-        let value = CExpr::Path(
+        let mut value = CExpr::Path(
             Box::new(CExpr::Call {
-                function,
+                function: parse,
                 args: vec![source],
             }),
-            keys,
+            keys.clone(),
         );
+        if let Some(fallback) = fallback {
+            value = CExpr::Call {
+                function: coalesce,
+                args: vec![value, CExpr::Path(Box::new(fallback), keys)],
+            };
+        }
         self.stages.push(Stage::Compute(vec![(slot, value)]));
         Ok(())
     }
@@ -436,7 +445,9 @@ impl Planner<'_> {
                 slots.push(self.named_slot(name)?);
             }
         }
-        slots.dedup();
+        // Each once, in the order named (`addtotals ab, a*` sums `ab` once).
+        let mut seen = HashSet::new();
+        slots.retain(|slot| seen.insert(*slot));
         Ok(slots)
     }
 }
@@ -447,7 +458,7 @@ impl RowStage {
         match self {
             RowStage::Accum { source, .. } | RowStage::Autoregress { source, .. } => *source == slot,
             RowStage::Filldown(slots) => slots.contains(&slot),
-            RowStage::Fillmissing(_) | RowStage::Appendcols(_) | RowStage::Patterns(_) => false,
+            RowStage::Fillmissing(_) | RowStage::Appendcols(_) => false,
             RowStage::RelevantFields(r) => r.condition == slot || r.fields.iter().any(|(_, s)| *s == slot),
             RowStage::Addtotals(totals) => totals.fields.contains(&slot),
             RowStage::Outlier(outlier) => outlier.fields.contains(&slot),

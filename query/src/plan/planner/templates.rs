@@ -87,14 +87,13 @@ impl Planner<'_> {
             ]);
         }
         let outputs = self.result_columns(&columns);
-        self.stages
-            .push(Stage::Rows(Box::new(RowStage::Patterns(Box::new(Patterns {
-                signature,
-                count,
-                window,
-                minute: None,
-                outputs,
-            })))));
+        self.stages.push(Stage::Patterns(Box::new(Patterns {
+            signature,
+            count,
+            window,
+            minute: None,
+            outputs,
+        })));
         Ok(())
     }
 
@@ -103,13 +102,10 @@ impl Planner<'_> {
     pub(super) fn anomaly(&mut self, command: &Command) -> Result<(), PlanError> {
         let minute = self.slot("\u{0}pattern:minute");
         let n = self.stages.len();
-        let (Some(Stage::Stats(stats)), Some(Stage::Rows(rows))) = (
+        let (Some(Stage::Stats(stats)), Some(Stage::Patterns(patterns))) = (
             self.stages.get(n.wrapping_sub(2)),
             self.stages.get(n.wrapping_sub(1)),
         ) else {
-            return Err(anomaly_needs_pattern(command.word_span));
-        };
-        let RowStage::Patterns(patterns) = &**rows else {
             return Err(anomaly_needs_pattern(command.word_span));
         };
         let Some(time) = stats
@@ -125,7 +121,9 @@ impl Planner<'_> {
             (PatternColumn::AnomalyTime, "@anomalyTime"),
         ]);
         let (head, tail) = self.stages.split_at_mut(n - 1);
-        let (Some(Stage::Stats(stats)), Some(Stage::Rows(rows))) = (head.last_mut(), tail.first_mut()) else {
+        let (Some(Stage::Stats(stats)), Some(Stage::Patterns(patterns))) =
+            (head.last_mut(), tail.first_mut())
+        else {
             return Err(anomaly_needs_pattern(command.word_span));
         };
         let Some(period) = crate::functions::parse_period("1m") else {
@@ -140,10 +138,8 @@ impl Planner<'_> {
             },
         ));
         stats.output_slots.push(minute);
-        if let RowStage::Patterns(patterns) = &mut **rows {
-            patterns.minute = Some(minute);
-            patterns.outputs.extend(added);
-        }
+        patterns.minute = Some(minute);
+        patterns.outputs.extend(added);
         Ok(())
     }
 

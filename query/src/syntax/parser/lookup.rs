@@ -43,6 +43,13 @@ impl Parser {
                 break;
             }
         }
+        if matches.is_empty() {
+            return Err(self.unexpected(if cidr {
+                "the field holding an IP address, before OUTPUT"
+            } else {
+                "a column of the table to match on, before OUTPUT"
+            }));
+        }
         let new_only = if self.eat_word("outputnew") {
             true
         } else if self.eat_word("output") {

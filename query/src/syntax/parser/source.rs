@@ -140,11 +140,13 @@ impl Parser {
     /// The text of the tokens that follow without a space between them, as written.
     fn written_value(&mut self) -> Result<(String, Span), SyntaxError> {
         let first = self.peek().span;
-        if matches!(self.peek().tok, Tok::Eof | Tok::Pipe) {
+        if matches!(self.peek().tok, Tok::Eof | Tok::Pipe | Tok::RParen) {
             return Err(self.unexpected("a time such as -1h, now or 2024-06-01T10:30:00Z"));
         }
         let mut span = self.advance().span;
-        while !matches!(self.peek().tok, Tok::Eof | Tok::Pipe) && self.peek().span.start == span.end {
+        while !matches!(self.peek().tok, Tok::Eof | Tok::Pipe | Tok::RParen)
+            && self.peek().span.start == span.end
+        {
             span = first.to(self.advance().span);
         }
         let text = self.src.get(span.start..span.end).unwrap_or_default();
