@@ -237,14 +237,19 @@ impl<'p> Pipeline<'p> {
     }
 
     /// Whether workers can each run the stages before the first holding stage and merge: only
-    /// filters, computations and parse may come before it (a limit or dedup there needs the
-    /// whole input in order).
+    /// per-row stages (filters, computations, parse, unnest/expand, lookup, join) may come
+    /// before it (a limit or dedup there needs the whole input in order).
     pub fn parallelizable(plan: &Plan) -> bool {
         match first_blocking(plan) {
             Some(b) => plan.stages[..b].iter().all(|s| {
                 matches!(
                     s,
-                    Stage::Filter(_) | Stage::Compute(_) | Stage::Parse(_) | Stage::Expand(_)
+                    Stage::Filter(_)
+                        | Stage::Compute(_)
+                        | Stage::Parse(_)
+                        | Stage::Expand(_)
+                        | Stage::Lookup(_)
+                        | Stage::Join(_)
                 )
             }),
             None => false,

@@ -249,7 +249,7 @@ impl<'a> Planner<'a> {
                 }));
                 Ok(())
             }
-            CommandKind::Limit(n) => {
+            CommandKind::Limit(n) | CommandKind::LimitAny(n) => {
                 if *n > MAX_LIMIT {
                     return Err(PlanError::new(
                         format!("limit must be at most {MAX_LIMIT}, found {n}"),
@@ -260,6 +260,8 @@ impl<'a> Planner<'a> {
                 if is_last {
                     self.limit = Some(*n);
                 }
+                // `limit any` takes rows as they come.
+                self.limit_any |= matches!(command.kind, CommandKind::LimitAny(_));
                 self.stages.push(Stage::Limit(*n));
                 Ok(())
             }
@@ -275,21 +277,6 @@ impl<'a> Planner<'a> {
                 }
                 self.dedup = Some(command.word_span);
                 self.stages.push(Stage::Dedup(compiled));
-                Ok(())
-            }
-            CommandKind::LimitAny(n) => {
-                if *n > MAX_LIMIT {
-                    return Err(PlanError::new(
-                        format!("limit must be at most {MAX_LIMIT}, found {n}"),
-                        command.span,
-                    ));
-                }
-                self.sort_or_limit = Some(command.word_span);
-                if is_last {
-                    self.limit = Some(*n);
-                }
-                self.limit_any = true;
-                self.stages.push(Stage::Limit(*n));
                 Ok(())
             }
             CommandKind::Unnest { source, alias } => self.unnest(source, alias),

@@ -378,19 +378,7 @@ impl Parser {
             Vec::new()
         };
         let offset = if self.eat_word("offset") {
-            let tok = self.advance();
-            match tok.tok {
-                Tok::Duration(text) | Tok::Str(text) => Some((text, tok.span)),
-                other => {
-                    return Err(SyntaxError::new(
-                        format!(
-                            "offset takes a time period such as 1h or 1d, found {}",
-                            other.describe()
-                        ),
-                        tok.span,
-                    ))
-                }
-            }
+            Some(self.period("offset", "1h or 1d")?)
         } else {
             None
         };

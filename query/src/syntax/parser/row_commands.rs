@@ -5,6 +5,7 @@
 use super::Parser;
 use crate::syntax::ast::{Addtotals, CommandKind, Name, Outlier, RowCommand};
 use crate::syntax::lexer::{Tok, Token};
+use crate::syntax::span::Span;
 use crate::syntax::SyntaxError;
 
 impl Parser {
@@ -58,19 +59,7 @@ impl Parser {
             "sessionize" => {
                 let fields = self.comma_list(Parser::postfix)?;
                 let maxspan = if self.eat_word("maxspan") {
-                    let tok = self.advance();
-                    match tok.tok {
-                        Tok::Duration(text) | Tok::Str(text) => Some((text, tok.span)),
-                        other => {
-                            return Err(SyntaxError::new(
-                                format!(
-                                    "maxspan takes a time period such as 30m, found {}",
-                                    other.describe()
-                                ),
-                                tok.span,
-                            ))
-                        }
-                    }
+                    Some(self.period("maxspan", "30m")?)
                 } else {
                     None
                 };
@@ -93,8 +82,9 @@ impl Parser {
         }
     }
 
-    /// `key=value` if the next tokens are one: the key (lower case) and the value's token.
-    fn option(&mut self) -> Option<(String, Token)> {
+    /// `key=value` if the next tokens are one: the key (lower case, and where it is) and the
+    /// value's token.
+    pub(super) fn option(&mut self) -> Option<(String, Span, Token)> {
         let Tok::Ident(key) = &self.peek().tok else {
             return None;
         };
@@ -102,16 +92,31 @@ impl Parser {
             return None;
         }
         let key = key.to_ascii_lowercase();
+        let key_span = self.advance().span;
         self.advance();
-        self.advance();
-        Some((key, self.advance()))
+        Some((key, key_span, self.advance()))
+    }
+
+    /// A time period (`30m`, `1h`, `'7d'`) after `word`.
+    pub(super) fn period(&mut self, word: &str, example: &str) -> Result<(String, Span), SyntaxError> {
+        let tok = self.advance();
+        match tok.tok {
+            Tok::Duration(text) | Tok::Str(text) => Ok((text, tok.span)),
+            other => Err(SyntaxError::new(
+                format!(
+                    "{word} takes a time period such as {example}, found {}",
+                    other.describe()
+                ),
+                tok.span,
+            )),
+        }
     }
 
     fn autoregress(&mut self) -> Result<RowCommand, SyntaxError> {
         let field = self.name("the field to copy from earlier rows")?;
         let alias = self.alias()?;
         let mut lags = (1, 1);
-        if let Some((key, tok)) = self.option() {
+        if let Some((key, _, tok)) = self.option() {
             if key != "p" {
                 return Err(SyntaxError::new(
                     format!("autoregress takes p=<n> or p=<n>-<m>, found '{key}='"),
@@ -193,7 +198,7 @@ impl Parser {
             label: "Total".to_string(),
             fields: Vec::new(),
         };
-        while let Some((key, tok)) = self.option() {
+        while let Some((key, _, tok)) = self.option() {
             match key.as_str() {
                 "fieldname" => totals.fieldname = word(&tok)?,
                 "row" => totals.row = boolean(&tok)?,
@@ -220,7 +225,7 @@ impl Parser {
             mark: false,
             fields: Vec::new(),
         };
-        while let Some((key, tok)) = self.option() {
+        while let Some((key, _, tok)) = self.option() {
             match key.as_str() {
                 "action" => {
                     outlier.remove = match word(&tok)?.to_ascii_lowercase().as_str() {
@@ -272,7 +277,7 @@ fn lag(tok: &Token) -> Result<u32, SyntaxError> {
     }
 }
 
-fn word(tok: &Token) -> Result<String, SyntaxError> {
+pub(super) fn word(tok: &Token) -> Result<String, SyntaxError> {
     match &tok.tok {
         Tok::Ident(w) | Tok::Quoted(w) | Tok::Str(w) => Ok(w.clone()),
         other => Err(SyntaxError::new(
@@ -282,7 +287,7 @@ fn word(tok: &Token) -> Result<String, SyntaxError> {
     }
 }
 
-fn boolean(tok: &Token) -> Result<bool, SyntaxError> {
+pub(super) fn boolean(tok: &Token) -> Result<bool, SyntaxError> {
     match &tok.tok {
         Tok::Ident(w) if w.eq_ignore_ascii_case("true") => Ok(true),
         Tok::Ident(w) if w.eq_ignore_ascii_case("false") => Ok(false),

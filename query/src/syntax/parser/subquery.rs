@@ -1,5 +1,6 @@
 //! Queries inside a query: `filter f in ( … )`, `join … ( SOURCE … )`, `appendcols ( … )`.
 
+use super::row_commands::{boolean, word};
 use super::Parser;
 use crate::syntax::ast::{CommandKind, Join, Name, Query};
 use crate::syntax::lexer::Tok;
@@ -34,29 +35,26 @@ impl Parser {
     pub(super) fn join(&mut self) -> Result<Join, SyntaxError> {
         let mut left_join = false;
         let (mut left, mut right) = (None, None);
-        while let Tok::Ident(key) = &self.peek().tok {
-            if !matches!(self.peek_at(1), Tok::Eq) {
-                break;
-            }
-            let key = key.to_ascii_lowercase();
-            let key_span = self.advance().span;
-            self.advance();
+        while let Some((key, key_span, value)) = self.option() {
+            let name = Name {
+                name: word(&value)?,
+                span: value.span,
+            };
             match key.as_str() {
                 "type" => {
-                    let kind = self.name("inner or left")?;
-                    left_join = match kind.name.to_ascii_lowercase().as_str() {
+                    left_join = match name.name.to_ascii_lowercase().as_str() {
                         "inner" => false,
                         "left" => true,
                         other => {
                             return Err(SyntaxError::new(
                                 format!("join type is inner or left, found '{other}'"),
-                                kind.span,
+                                name.span,
                             ))
                         }
                     };
                 }
-                "left" => left = Some(self.name("a name for the rows so far")?),
-                "right" => right = Some(self.name("a name for the joined events")?),
+                "left" => left = Some(name),
+                "right" => right = Some(name),
                 other => {
                     return Err(SyntaxError::new(
                         format!("unknown join option '{other}' (type, left, right)"),
@@ -116,28 +114,15 @@ impl Parser {
     pub(super) fn appendcols(&mut self) -> Result<CommandKind, SyntaxError> {
         let mut overwrite = false;
         let mut max = 10_000;
-        while let Tok::Ident(key) = &self.peek().tok {
-            if !matches!(self.peek_at(1), Tok::Eq) {
-                break;
-            }
-            let key = key.to_ascii_lowercase();
-            let key_span = self.advance().span;
-            self.advance();
-            let value = self.advance();
+        while let Some((key, key_span, value)) = self.option() {
             match (key.as_str(), &value.tok) {
-                ("override", Tok::Ident(w)) if w.eq_ignore_ascii_case("true") => overwrite = true,
-                ("override", Tok::Ident(w)) if w.eq_ignore_ascii_case("false") => overwrite = false,
+                ("override", _) => overwrite = boolean(&value)?,
                 #[allow(clippy::float_cmp)] // exactly whole
                 ("max", Tok::Num(n)) if n.fract() == 0.0 && (1.0..=100_000.0).contains(n) => max = *n as u64,
-                ("override" | "max", other) => {
+                ("max", other) => {
                     return Err(SyntaxError::new(
                         format!(
-                            "{key} takes {}, found {}",
-                            if key == "max" {
-                                "a whole number from 1 to 100000"
-                            } else {
-                                "true or false"
-                            },
+                            "max takes a whole number from 1 to 100000, found {}",
                             other.describe()
                         ),
                         value.span,

@@ -37,17 +37,7 @@ impl Parser {
         if !self.eat_word("timeshift") {
             return Err(self.unexpected("timeshift <period>, such as timeshift 7d"));
         }
-        let tok = self.advance();
-        match tok.tok {
-            Tok::Duration(text) | Tok::Str(text) => Ok(CommandKind::Diff(Some((text, tok.span)))),
-            other => Err(SyntaxError::new(
-                format!(
-                    "timeshift takes a period such as 1d or 7d, found {}",
-                    other.describe()
-                ),
-                tok.span,
-            )),
-        }
+        Ok(CommandKind::Diff(Some(self.period("timeshift", "1d or 7d")?)))
     }
 
     /// `relevantfields [f, …] where <condition>`.
