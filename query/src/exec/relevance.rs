@@ -16,19 +16,34 @@ type Scored = (String, Option<f64>, Option<String>, Option<f64>, Option<f64>);
 /// Values named in @topRelevanceContributors at most.
 const TOP_CONTRIBUTORS: usize = 3;
 
+/// Fields compared at most when the query names none (the first ones met in the events).
+const MAX_EVERY_FIELD: usize = 100;
+
 pub fn apply(stage: &RelevantFields, rows: &[Vec<Option<Value>>]) -> Vec<Vec<Option<Value>>> {
     let Some(width) = rows.first().map(Vec::len) else {
         return Vec::new();
     };
+    let holds: Vec<bool> = rows
+        .iter()
+        .map(|row| row[stage.condition].as_ref().is_some_and(Value::is_truthy))
+        .collect();
+    // (field, each row's value): the named slots, or every leaf of each event's JSON.
+    let columns: Vec<(String, Vec<Option<Value>>)> = match stage.every_field {
+        Some(message) => json_columns(rows, message),
+        None => stage
+            .fields
+            .iter()
+            .map(|(name, slot)| (name.clone(), rows.iter().map(|r| r[*slot].clone()).collect()))
+            .collect(),
+    };
     let mut scored: Vec<Scored> = Vec::new();
-    for (name, slot) in &stage.fields {
+    for (name, values) in &columns {
         let (mut inside, mut outside): (Vec<&Value>, Vec<&Value>) = (Vec::new(), Vec::new());
-        for row in rows {
-            let Some(value) = row[*slot].as_ref() else {
+        for (value, holds) in values.iter().zip(&holds) {
+            let Some(value) = value.as_ref() else {
                 continue;
             };
-            let holds = row[stage.condition].as_ref().is_some_and(Value::is_truthy);
-            if holds {
+            if *holds {
                 inside.push(value);
             } else {
                 outside.push(value);
@@ -69,6 +84,64 @@ pub fn apply(stage: &RelevantFields, rows: &[Vec<Option<Value>>]) -> Vec<Vec<Opt
             row
         })
         .collect()
+}
+
+/// Each JSON leaf of the events' text in `slot` (dotted names, array items by index) as a
+/// column, in the order the names are first met, at most [`MAX_EVERY_FIELD`] of them.
+fn json_columns(rows: &[Vec<Option<Value>>], slot: usize) -> Vec<(String, Vec<Option<Value>>)> {
+    let mut columns: Vec<(String, Vec<Option<Value>>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (r, row) in rows.iter().enumerate() {
+        let Some(text) = row[slot].as_ref().and_then(Value::as_text) else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let mut leaves = Vec::new();
+        flatten(&json, String::new(), &mut leaves);
+        for (name, value) in leaves {
+            let column = match index.get(&name) {
+                Some(&c) => c,
+                None if columns.len() < MAX_EVERY_FIELD => {
+                    index.insert(name.clone(), columns.len());
+                    columns.push((name, vec![None; rows.len()]));
+                    columns.len() - 1
+                }
+                None => continue,
+            };
+            columns[column].1[r] = Some(value);
+        }
+    }
+    columns
+}
+
+fn flatten(json: &serde_json::Value, path: String, out: &mut Vec<(String, Value)>) {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match json {
+        serde_json::Value::Object(members) => {
+            for (key, value) in members {
+                flatten(value, join(key), out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, value) in items.iter().enumerate() {
+                flatten(value, join(&i.to_string()), out);
+            }
+        }
+        serde_json::Value::Null => {}
+        leaf => {
+            if let Some(value) = Value::from_json(leaf) {
+                out.push((path, value));
+            }
+        }
+    }
 }
 
 /// The largest gap between the two samples' cumulative distributions (both sorted).

@@ -64,6 +64,8 @@ pub enum PatternColumn {
 pub struct RelevantFields {
     /// (name shown, slot read).
     pub fields: Vec<(String, Slot)>,
+    /// No list: every field of the JSON in this slot (`@message`).
+    pub every_field: Option<Slot>,
     /// Where the condition's value is (true: the row is in the condition's set).
     pub condition: Slot,
     /// @fieldName, @relevanceScore, @topRelevanceContributors, @conditionalMedian,

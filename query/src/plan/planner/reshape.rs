@@ -459,7 +459,9 @@ impl RowStage {
             RowStage::Accum { source, .. } | RowStage::Autoregress { source, .. } => *source == slot,
             RowStage::Filldown(slots) => slots.contains(&slot),
             RowStage::Fillmissing(_) | RowStage::Appendcols(_) => false,
-            RowStage::RelevantFields(r) => r.condition == slot || r.fields.iter().any(|(_, s)| *s == slot),
+            RowStage::RelevantFields(r) => {
+                r.condition == slot || r.every_field == Some(slot) || r.fields.iter().any(|(_, s)| *s == slot)
+            }
             RowStage::Addtotals(totals) => totals.fields.contains(&slot),
             RowStage::Outlier(outlier) => outlier.fields.contains(&slot),
             RowStage::Sessionize(s) => s.time == slot || s.keys.iter().any(|k| k.reads_slot(slot)),

@@ -180,12 +180,18 @@ impl Planner<'_> {
         fields: &[Name],
         condition: &Expr,
     ) -> Result<(), PlanError> {
-        if fields.is_empty() {
-            return Err(PlanError::new(
-                "relevantfields needs the fields to compare, such as `relevantfields latency, status where error = 1`",
-                command.word_span,
-            ));
-        }
+        // Without a list, every field of the events' JSON (read from @message when it runs).
+        let every_field = if fields.is_empty() {
+            if self.scope.is_some() {
+                return Err(PlanError::new(
+                    "after stats, relevantfields needs the fields to compare, such as `relevantfields n, avg where n > 10`",
+                    command.word_span,
+                ));
+            }
+            Some(self.resolve_field("@message"))
+        } else {
+            None
+        };
         let compiled = self.row_expr(condition)?;
         let condition_slot = self.slot("\u{0}relevantfields:condition");
         self.stages.push(Stage::Compute(vec![(condition_slot, compiled)]));
@@ -220,6 +226,7 @@ impl Planner<'_> {
             .push(Stage::Rows(Box::new(RowStage::RelevantFields(Box::new(
                 RelevantFields {
                     fields: read,
+                    every_field,
                     condition: condition_slot,
                     outputs,
                 },
