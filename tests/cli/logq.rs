@@ -1535,3 +1535,37 @@ fn diff_over_the_store_reads_the_earlier_window() {
         "@pattern,@sampleCount,@previousSampleCount\njob done in <Number-1>,2,1\ncache miss,0,1\n"
     );
 }
+
+/// A subquery's own START/END reach the store's chunks outside the query's range.
+#[test]
+fn a_subquerys_own_range_reads_the_stores_other_chunks() {
+    let dir = agent_store();
+    let start = chrono::DateTime::from_timestamp_millis(STORE_T0 + 3_000_000)
+        .unwrap()
+        .to_rfc3339();
+    let sub_start = chrono::DateTime::from_timestamp_millis(STORE_T0 - 1_000)
+        .unwrap()
+        .to_rfc3339();
+    let sub_end = chrono::DateTime::from_timestamp_millis(STORE_T0 + 10_000)
+        .unwrap()
+        .to_rfc3339();
+    let query = format!(
+        "SOURCE '/ec2/app' | filter @logStream in (SOURCE '/ec2/other' START={sub_start} END={sub_end} | fields @logStream) | fields @message"
+    );
+    let out = logq()
+        .args([
+            "--store",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "csv",
+            "--start",
+            &start,
+        ])
+        .arg(&query)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // /ec2/other's only event (stream i-1) is an hour before --start; /ec2/app's i-1 event after
+    // --start is the one the filter keeps.
+    assert_eq!(stdout(&out), "@message\nINFO an hour later\n");
+}

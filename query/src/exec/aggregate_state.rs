@@ -460,10 +460,16 @@ impl Percentile {
             };
             counts[at] += n;
         }
-        // Edges to 12 significant digits, so 0.1 + 0.2 shows as 0.3.
+        // Edges to 12 significant digits of the width, so 0.1 + 0.2 shows as 0.3 and an edge at
+        // zero as 0, while edges of nearby large values stay apart.
+        let decimals = if width > 0.0 {
+            (11 - width.log10().floor() as i64).clamp(0, 17) as usize
+        } else {
+            17
+        };
         let edge = |i: usize| {
             let x = if i == buckets { max } else { min + width * i as f64 };
-            let rounded = format!("{x:.11e}").parse::<f64>().unwrap_or(x);
+            let rounded = format!("{x:.decimals$}").parse::<f64>().unwrap_or(x);
             Value::Num(rounded)
                 .as_text()
                 .map(std::borrow::Cow::into_owned)

@@ -81,14 +81,17 @@ fn sorted_members(object: &str) -> String {
     out
 }
 
-/// Objects nest at most this deep before their members are kept in order.
+/// Objects nest at most this deep before the deeper ones are kept as written.
 const MAX_SORT_DEPTH: usize = 16;
 
 /// Writes the value starting at `*at` (an object sorted), moving `*at` past it.
 fn sort_object(text: &str, at: &mut usize, out: &mut String, depth: usize) {
     let bytes = text.as_bytes();
     if bytes.get(*at) != Some(&b'{') || depth > MAX_SORT_DEPTH {
-        copy_value(text, at, out);
+        // Too deep: the object as written, whole.
+        let start = *at;
+        skip_nested(text, at);
+        out.push_str(text.get(start..*at).unwrap_or_default());
         return;
     }
     *at += 1;
@@ -138,6 +141,9 @@ fn sort_object(text: &str, at: &mut usize, out: &mut String, depth: usize) {
                 nested = Some(owned);
                 start = *at;
             }
+            // An array is one value: its commas do not split members (its objects stay as
+            // written).
+            b'[' => skip_nested(text, at),
             _ => skip_value(text, at),
         }
     }
@@ -156,14 +162,35 @@ fn sort_object(text: &str, at: &mut usize, out: &mut String, depth: usize) {
     out.push_str(&rest);
 }
 
-/// Copies one string (with its escapes), or the bytes up to the next `,{}"`, moving `*at`.
-fn copy_value(text: &str, at: &mut usize, out: &mut String) {
-    let start = *at;
-    skip_value(text, at);
-    out.push_str(text.get(start..*at).unwrap_or_default());
+/// Moves `*at` past the array or object that starts there (brackets balanced, strings skipped
+/// whole), or past one value if none does; to the end if it never closes.
+fn skip_nested(text: &str, at: &mut usize) {
+    let bytes = text.as_bytes();
+    if !matches!(bytes.get(*at), Some(b'[' | b'{')) {
+        skip_value(text, at);
+        return;
+    }
+    let mut depth = 0usize;
+    while *at < bytes.len() {
+        match bytes[*at] {
+            b'[' | b'{' => {
+                depth += 1;
+                *at += 1;
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                *at += 1;
+                if depth == 0 {
+                    return;
+                }
+            }
+            b'"' => skip_value(text, at),
+            _ => *at += 1,
+        }
+    }
 }
 
-/// Moves `*at` past one string (with its escapes), or the bytes up to the next `,{}"`.
+/// Moves `*at` past one string (with its escapes), or the bytes up to the next `,{}[]"`.
 fn skip_value(text: &str, at: &mut usize) {
     let bytes = text.as_bytes();
     if bytes.get(*at) == Some(&b'"') {
@@ -180,7 +207,7 @@ fn skip_value(text: &str, at: &mut usize) {
         }
     } else {
         *at += 1;
-        while *at < bytes.len() && !matches!(bytes[*at], b',' | b'{' | b'}' | b'"') {
+        while *at < bytes.len() && !matches!(bytes[*at], b',' | b'{' | b'}' | b'[' | b']' | b'"') {
             *at += 1;
         }
     }
@@ -576,6 +603,17 @@ mod tests {
             signature(r#"{"c":[3,4],"a":{"x":2,"y":"q,}"},"b":1}"#)
         );
         assert_eq!(sorted_members(r#"{"b":"\"}","a":1}"#), r#"{"a":1,"b":"\"}"}"#);
+        // An array's commas do not split members; objects nested too deep stay as written.
+        assert_eq!(
+            sorted_members(r#"{"y":3,"x":[1,{"b":2,"a":1}]}"#),
+            r#"{"x":[1,{"b":2,"a":1}],"y":3}"#
+        );
+        let deep = format!("{}{{\"b\":1,\"a\":2}}{}", "{\"k\":".repeat(20), "}".repeat(20));
+        assert!(
+            sorted_members(&deep).contains(r#"{"b":1,"a":2}"#),
+            "{}",
+            sorted_members(&deep)
+        );
         // Broken text keeps every byte.
         for broken in [
             r#"{"b":1,"a""#,

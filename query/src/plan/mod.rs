@@ -40,17 +40,18 @@ impl fmt::Display for PlanError {
 impl std::error::Error for PlanError {}
 
 impl Plan {
-    /// Whether a subquery, join or appendcols in it names log groups with its own `SOURCE`
-    /// (the run then needs the catalog of groups).
-    pub fn names_other_groups(&self) -> bool {
-        let mut found = false;
+    /// The `SOURCE` clauses of its subqueries, join and appendcols (copies).
+    pub fn inner_sources(&self) -> Vec<crate::syntax::ast::SourceClause> {
+        let mut found = Vec::new();
         for stage in &self.stages {
             match stage {
-                Stage::Filter(cond) => cond.for_each_subquery(&mut |sub| found |= sub.plan.source.is_some()),
-                Stage::Join(join) => found |= join.right.plan.source.is_some(),
+                Stage::Filter(cond) => {
+                    cond.for_each_subquery(&mut |sub| found.extend(sub.plan.source.clone()));
+                }
+                Stage::Join(join) => found.extend(join.right.plan.source.clone()),
                 Stage::Rows(rows) => {
                     if let rows::RowStage::Appendcols(append) = &**rows {
-                        found |= append.query.plan.source.is_some();
+                        found.extend(append.query.plan.source.clone());
                     }
                 }
                 _ => {}

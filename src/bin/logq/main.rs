@@ -206,10 +206,19 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             _ => start_ms,
         };
         let sources = local_sources(cli, &plan, &paths, read_from, end_ms)?;
-        let catalog = if plan.names_other_groups() {
-            Some(std::sync::Arc::new(catalog(cli, &paths, read_from, end_ms)?))
-        } else {
+        let inner = plan.inner_sources();
+        let catalog = if inner.is_empty() {
             None
+        } else {
+            // A subquery with its own START/END reads outside the query's range: then the
+            // store's groups offer every chunk (each run still keeps to its own range).
+            let own_range = inner.iter().any(|c| c.start.is_some() || c.end.is_some());
+            let (from, to) = if own_range {
+                (None, None)
+            } else {
+                (read_from, end_ms)
+            };
+            Some(std::sync::Arc::new(catalog(cli, &paths, from, to)?))
         };
         run_local(cli, &plan, &sources, (start_ms, end_ms, now_ms), catalog)?
     };

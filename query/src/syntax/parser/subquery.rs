@@ -36,6 +36,12 @@ impl Parser {
         let mut left_join = false;
         let (mut left, mut right) = (None, None);
         while let Some((key, key_span, value)) = self.option() {
+            if !matches!(key.as_str(), "type" | "left" | "right") {
+                return Err(SyntaxError::new(
+                    format!("unknown join option '{key}' (type, left, right)"),
+                    key_span,
+                ));
+            }
             let name = Name {
                 name: word(&value)?,
                 span: value.span,
