@@ -346,7 +346,7 @@ pub struct Join {
     /// The key: a field of the rows so far, and a field of the right side's events.
     pub left_key: Name,
     pub right_key: Name,
-    /// The right side: `(SOURCE …)`, perhaps with commands after it.
+    /// The right side: `(SOURCE …)`.
     pub right_query: Box<Query>,
     /// The parenthesised right side, for messages.
     pub right_span: Span,

@@ -106,6 +106,13 @@ impl Parser {
             return Err(self.unexpected("the right side: (SOURCE <log group>)"));
         }
         let right_query = self.subquery()?;
+        let right_span = Span::new(open.start, self.prev_end());
+        if right_query.commands.len() > 1 {
+            return Err(SyntaxError::new(
+                "the right side of a join is (SOURCE <log group>) only: filter after the join instead",
+                right_span,
+            ));
+        }
         Ok(Join {
             left_join,
             left,
@@ -113,7 +120,7 @@ impl Parser {
             left_key,
             right_key,
             right_query: Box::new(right_query),
-            right_span: Span::new(open.start, self.prev_end()),
+            right_span,
         })
     }
 
