@@ -546,143 +546,6 @@ pub fn ratio(n: u64, total: u64) -> Option<Value> {
     Value::num((n as f64 / total as f64 * 10_000.0).round() / 10_000.0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn mined(lines: &[&str]) -> Vec<(String, u64)> {
-        let mut counts: HashMap<String, u64> = HashMap::new();
-        for line in lines {
-            *counts.entry(signature(line)).or_default() += 1;
-        }
-        let counts: Vec<(String, u64)> = counts.into_iter().collect();
-        mine(&counts).iter().map(|t| (t.text(), t.count)).collect()
-    }
-
-    #[test]
-    fn variables_are_typed_and_words_merge() {
-        let got = mined(&[
-            "2024-03-01T10:00:00Z user=alice logged in from 10.0.0.1 in 12ms",
-            "2024-03-01T10:00:01Z user=bob logged in from 10.0.0.2 in 7ms",
-            "2024-03-01T10:00:02Z user=carol logged in from 10.0.0.3 in 30ms",
-            "ERROR disk /dev/sda1 full (req 9f8e7d6c5b4a)",
-            "ERROR disk /dev/sdb1 full (req 1a2b3c4d5e6f)",
-        ]);
-        assert_eq!(
-            got,
-            vec![
-                (
-                    "<Time-1> user=<Token-2> logged in from <IP-3> in <Number-4>".to_string(),
-                    3
-                ),
-                ("ERROR disk <ID-1> full (req <ID-2>)".to_string(), 2),
-            ]
-        );
-    }
-
-    #[test]
-    fn severity_comes_from_the_kept_words() {
-        let t = |line: &str| mine(&[(signature(line), 1)])[0].severity();
-        assert_eq!(t("ERROR boom"), "Error");
-        assert_eq!(t("request failed"), "Error");
-        assert_eq!(t("WARN slow"), "Warning");
-        assert_eq!(t("debug: x"), "Debug");
-        assert_eq!(t("all good"), "Info");
-        assert_eq!(t("status NOERROR"), "Info");
-        assert_eq!(t("TypeError: x"), "Error");
-        assert_eq!(t("traceId=abc request ok"), "Info");
-        assert_eq!(t("failover done"), "Info");
-        assert_eq!(t("request failed"), "Error");
-        assert_eq!(t("java.lang.NullPointerException"), "Error");
-    }
-
-    #[test]
-    fn json_members_are_put_in_key_order() {
-        assert_eq!(
-            signature(r#"{"b":1,"a":{"y":"q,}","x":2},"c":[3,4]}"#),
-            signature(r#"{"c":[3,4],"a":{"x":2,"y":"q,}"},"b":1}"#)
-        );
-        assert_eq!(sorted_members(r#"{"b":"\"}","a":1}"#), r#"{"a":1,"b":"\"}"}"#);
-        // An array's commas do not split members; objects nested too deep stay as written.
-        assert_eq!(
-            sorted_members(r#"{"y":3,"x":[1,{"b":2,"a":1}]}"#),
-            r#"{"x":[1,{"b":2,"a":1}],"y":3}"#
-        );
-        let deep = format!("{}{{\"b\":1,\"a\":2}}{}", "{\"k\":".repeat(20), "}".repeat(20));
-        assert!(
-            sorted_members(&deep).contains(r#"{"b":1,"a":2}"#),
-            "{}",
-            sorted_members(&deep)
-        );
-        // Broken text keeps every byte.
-        for broken in [
-            r#"{"b":1,"a""#,
-            "{",
-            r#"{"a":"x"#,
-            r#"{"a":{"b":1}"#,
-            r#"{"a":"\é","b":1}"#,
-        ] {
-            let mut bytes: Vec<char> = sorted_members(broken).chars().collect();
-            let mut want: Vec<char> = broken.chars().collect();
-            bytes.sort_unstable();
-            want.sort_unstable();
-            assert_eq!(bytes, want, "{broken}");
-        }
-    }
-
-    #[test]
-    fn damaged_json_never_panics_and_keeps_its_bytes() {
-        let mut rng = crate::test_rng::Rng(99);
-        let pieces = [
-            "{",
-            "}",
-            "\"",
-            "\\",
-            ",",
-            ":",
-            "\"k\"",
-            "1",
-            "é",
-            "[",
-            "]",
-            " ",
-            "\"v\\\"x\"",
-        ];
-        for _ in 0..20_000 {
-            let mut text: String = "{".to_string();
-            text.extend((0..rng.below(30)).map(|_| rng.pick(&pieces)));
-            text.push('}');
-            let mut got: Vec<char> = sorted_members(&text).chars().collect();
-            let mut want: Vec<char> = text.chars().collect();
-            got.sort_unstable();
-            want.sort_unstable();
-            assert_eq!(got, want, "{text}");
-            let _ = signature(&text);
-        }
-    }
-
-    #[test]
-    fn a_full_bucket_merges_into_its_closest_template() {
-        let signatures: Vec<(String, u64)> = (0..200)
-            .map(|i| {
-                (
-                    signature(&format!("w{} q{}", "x".repeat(i % 7 + 1), "y".repeat(i))),
-                    1,
-                )
-            })
-            .collect();
-        let templates = mine(&signatures);
-        assert!(templates.len() <= TEMPLATES_PER_BUCKET, "{}", templates.len());
-        assert_eq!(templates.iter().map(|t| t.count).sum::<u64>(), 200);
-    }
-
-    #[test]
-    fn tokens_keep_their_glue() {
-        assert_eq!(mine(&[(signature("a=(b, c)"), 1)])[0].text(), "a=(b, c)");
-        assert_eq!(mine(&[(signature(""), 1)])[0].text(), "");
-    }
-}
-
 /// The hidden function `pattern` groups by: the signature of its text argument.
 pub static SIGNATURE: crate::functions::ScalarFunction = crate::functions::ScalarFunction {
     name: "\u{0}patternSignature",
@@ -841,4 +704,141 @@ fn anomaly(minutes: &HashMap<i64, u64>, span: Option<(i64, i64)>) -> Option<Anom
         at,
         score: Some(z),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mined(lines: &[&str]) -> Vec<(String, u64)> {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for line in lines {
+            *counts.entry(signature(line)).or_default() += 1;
+        }
+        let counts: Vec<(String, u64)> = counts.into_iter().collect();
+        mine(&counts).iter().map(|t| (t.text(), t.count)).collect()
+    }
+
+    #[test]
+    fn variables_are_typed_and_words_merge() {
+        let got = mined(&[
+            "2024-03-01T10:00:00Z user=alice logged in from 10.0.0.1 in 12ms",
+            "2024-03-01T10:00:01Z user=bob logged in from 10.0.0.2 in 7ms",
+            "2024-03-01T10:00:02Z user=carol logged in from 10.0.0.3 in 30ms",
+            "ERROR disk /dev/sda1 full (req 9f8e7d6c5b4a)",
+            "ERROR disk /dev/sdb1 full (req 1a2b3c4d5e6f)",
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "<Time-1> user=<Token-2> logged in from <IP-3> in <Number-4>".to_string(),
+                    3
+                ),
+                ("ERROR disk <ID-1> full (req <ID-2>)".to_string(), 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn severity_comes_from_the_kept_words() {
+        let t = |line: &str| mine(&[(signature(line), 1)])[0].severity();
+        assert_eq!(t("ERROR boom"), "Error");
+        assert_eq!(t("request failed"), "Error");
+        assert_eq!(t("WARN slow"), "Warning");
+        assert_eq!(t("debug: x"), "Debug");
+        assert_eq!(t("all good"), "Info");
+        assert_eq!(t("status NOERROR"), "Info");
+        assert_eq!(t("TypeError: x"), "Error");
+        assert_eq!(t("traceId=abc request ok"), "Info");
+        assert_eq!(t("failover done"), "Info");
+        assert_eq!(t("request failed"), "Error");
+        assert_eq!(t("java.lang.NullPointerException"), "Error");
+    }
+
+    #[test]
+    fn json_members_are_put_in_key_order() {
+        assert_eq!(
+            signature(r#"{"b":1,"a":{"y":"q,}","x":2},"c":[3,4]}"#),
+            signature(r#"{"c":[3,4],"a":{"x":2,"y":"q,}"},"b":1}"#)
+        );
+        assert_eq!(sorted_members(r#"{"b":"\"}","a":1}"#), r#"{"a":1,"b":"\"}"}"#);
+        // An array's commas do not split members; objects nested too deep stay as written.
+        assert_eq!(
+            sorted_members(r#"{"y":3,"x":[1,{"b":2,"a":1}]}"#),
+            r#"{"x":[1,{"b":2,"a":1}],"y":3}"#
+        );
+        let deep = format!("{}{{\"b\":1,\"a\":2}}{}", "{\"k\":".repeat(20), "}".repeat(20));
+        assert!(
+            sorted_members(&deep).contains(r#"{"b":1,"a":2}"#),
+            "{}",
+            sorted_members(&deep)
+        );
+        // Broken text keeps every byte.
+        for broken in [
+            r#"{"b":1,"a""#,
+            "{",
+            r#"{"a":"x"#,
+            r#"{"a":{"b":1}"#,
+            r#"{"a":"\é","b":1}"#,
+        ] {
+            let mut bytes: Vec<char> = sorted_members(broken).chars().collect();
+            let mut want: Vec<char> = broken.chars().collect();
+            bytes.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(bytes, want, "{broken}");
+        }
+    }
+
+    #[test]
+    fn damaged_json_never_panics_and_keeps_its_bytes() {
+        let mut rng = crate::test_rng::Rng(99);
+        let pieces = [
+            "{",
+            "}",
+            "\"",
+            "\\",
+            ",",
+            ":",
+            "\"k\"",
+            "1",
+            "é",
+            "[",
+            "]",
+            " ",
+            "\"v\\\"x\"",
+        ];
+        for _ in 0..20_000 {
+            let mut text: String = "{".to_string();
+            text.extend((0..rng.below(30)).map(|_| rng.pick(&pieces)));
+            text.push('}');
+            let mut got: Vec<char> = sorted_members(&text).chars().collect();
+            let mut want: Vec<char> = text.chars().collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{text}");
+            let _ = signature(&text);
+        }
+    }
+
+    #[test]
+    fn a_full_bucket_merges_into_its_closest_template() {
+        let signatures: Vec<(String, u64)> = (0..200)
+            .map(|i| {
+                (
+                    signature(&format!("w{} q{}", "x".repeat(i % 7 + 1), "y".repeat(i))),
+                    1,
+                )
+            })
+            .collect();
+        let templates = mine(&signatures);
+        assert!(templates.len() <= TEMPLATES_PER_BUCKET, "{}", templates.len());
+        assert_eq!(templates.iter().map(|t| t.count).sum::<u64>(), 200);
+    }
+
+    #[test]
+    fn tokens_keep_their_glue() {
+        assert_eq!(mine(&[(signature("a=(b, c)"), 1)])[0].text(), "a=(b, c)");
+        assert_eq!(mine(&[(signature(""), 1)])[0].text(), "");
+    }
 }

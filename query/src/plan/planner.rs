@@ -315,11 +315,16 @@ impl<'a> Planner<'a> {
     }
 
     fn push_default_sort(&mut self) {
-        let ts = self.input.timestamp;
-        self.stages.push(Stage::Sort(SortStage {
-            keys: vec![(CExpr::Slot(ts), true)],
+        let sort = self.default_sort();
+        self.stages.push(sort);
+    }
+
+    /// `sort @timestamp desc`: events newest first, the order the service gives them in.
+    fn default_sort(&self) -> Stage {
+        Stage::Sort(SortStage {
+            keys: vec![(CExpr::Slot(self.input.timestamp), true)],
             keep: None,
-        }));
+        })
     }
 
     fn define(&mut self, name: &str, span: Span) -> Result<Slot, PlanError> {
@@ -951,14 +956,8 @@ impl<'a> Planner<'a> {
                 .iter()
                 .position(|s| matches!(s, Stage::Limit(_) | Stage::Rows(_)))
                 .unwrap_or(self.stages.len());
-            let ts = self.input.timestamp;
-            self.stages.insert(
-                at,
-                Stage::Sort(SortStage {
-                    keys: vec![(CExpr::Slot(ts), true)],
-                    keep: None,
-                }),
-            );
+            let sort = self.default_sort();
+            self.stages.insert(at, sort);
         }
         // A row-window command sees events newest first when nothing before it orders them.
         if let Some(at) = self.stages.iter().position(
@@ -968,14 +967,8 @@ impl<'a> Planner<'a> {
                 .iter()
                 .any(|s| matches!(s, Stage::Sort(_) | Stage::Stats(_)));
             if !ordered {
-                let ts = self.input.timestamp;
-                self.stages.insert(
-                    at,
-                    Stage::Sort(SortStage {
-                        keys: vec![(CExpr::Slot(ts), true)],
-                        keep: None,
-                    }),
-                );
+                let sort = self.default_sort();
+                self.stages.insert(at, sort);
             }
         }
         self.finish_join()?;
