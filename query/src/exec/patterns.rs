@@ -5,8 +5,8 @@
 //!    around punctuation, with tokens that are obviously variable (times, IP addresses,
 //!    numbers, identifiers) replaced by their type, and a JSON object's members in key order.
 //!    Signatures are counted like stats groups.
-//! 2. The distinct signatures, in the stats' group order (the same on every path), merge
-//!    Drain-style as they come ([`Miner`]): same token count, same first token, at least half
+//! 2. The distinct signatures, in the stats' group order (by a hash each starts with: the same
+//!    on every path), merge Drain-style as they come ([`Miner`]): same token count, same first token, at least half
 //!    the tokens equal; the positions that differ become `<Token>` (or keep their type if both
 //!    sides had it). Only the templates are held.
 //!
@@ -14,6 +14,9 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::Hasher as _;
+
+use crate::fx_hash::FxHasher;
 
 use crate::value::Value;
 
@@ -47,7 +50,9 @@ pub fn signature(text: &str) -> String {
     } else {
         text
     };
-    let mut out = String::with_capacity(text.len() / 2 + 8);
+    let mut out = String::with_capacity(text.len() / 2 + 8 + HASH_LETTERS);
+    // Room for the hash, written once the rest is known.
+    out.push_str(&"a".repeat(HASH_LETTERS));
     for_each_token(text, |glued, token| {
         out.push(if glued { GLUED } else { BLANK });
         match kind_of(token) {
@@ -68,7 +73,27 @@ pub fn signature(text: &str) -> String {
             None => out.push_str(token),
         }
     });
+    let mut hasher = FxHasher::default();
+    hasher.write(&out.as_bytes()[HASH_LETTERS..]);
+    let letters = hash_letters(hasher.finish());
+    out.replace_range(..HASH_LETTERS, &letters);
     out
+}
+
+/// A signature starts with its body's hash as this many letters (`a`–`p`, a nibble each), so
+/// signatures sort by the hash first: a fixed order that does not depend on the input, and one
+/// that compares a few bytes where the bodies share long beginnings (JSON lines do).
+const HASH_LETTERS: usize = 16;
+
+fn hash_letters(hash: u64) -> String {
+    (0..HASH_LETTERS)
+        .map(|i| char::from(b'a' + ((hash >> (60 - 4 * i)) & 0xf) as u8))
+        .collect()
+}
+
+/// A signature without its hash.
+fn body(signature: &str) -> &str {
+    signature.get(HASH_LETTERS..).unwrap_or_default()
 }
 
 /// `object` (`{…}`) with its members sorted by their text (so by key), and the objects inside
@@ -421,7 +446,7 @@ impl Miner {
                 return *t;
             }
         }
-        let tokens = parse_signature(signature);
+        let tokens = parse_signature(body(signature));
         let first = tokens
             .first()
             .map(|(_, t)| if t.starts_with(VARIABLE) { "" } else { *t })
