@@ -82,6 +82,20 @@ pub struct Options {
     pub state_dir: Option<PathBuf>,
     /// Where procfs is (`/proc`; tests point it at fixtures).
     pub proc_root: PathBuf,
+    /// Called once everything has started (listeners bound, outputs chosen) and before the
+    /// long run begins, with one line per output (`metrics: local store …`): `skywatch up`
+    /// says where to look then. Not called with `once`.
+    pub on_ready: Option<ReadyHook>,
+}
+
+/// What [`Options::on_ready`] calls.
+#[derive(Clone)]
+pub struct ReadyHook(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for ReadyHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadyHook")
+    }
 }
 
 /// Why the agent could not start.
@@ -156,6 +170,9 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     let mut host = Host::new(JOURNAL);
     let traces = agent.traces.take();
     let alarms = agent.alarms.take();
+    if let Some(ready) = &agent.options.on_ready {
+        (ready.0)(&agent.status.lines());
+    }
     host.start(JOURNAL, STOP_FLUSH_TIMEOUT, move |ctx| agent.serve(ctx));
     if let Some(part) = alarms {
         host.start(alarms_daemon::JOURNAL, ALARMS_STOP_TIMEOUT, move |ctx| {
@@ -198,6 +215,8 @@ struct Agent {
     listeners: Vec<tokio::task::JoinHandle<()>>,
     /// The trace collector, bound, until the host starts it.
     traces: Option<skywatch_collector::part::Collector>,
+    /// Which output each kind of data goes to.
+    status: OutputStatus,
     /// The alarm evaluator, until the host starts it.
     alarms: Option<AlarmsPart>,
     /// The collector's per-minute service metrics, to deliver with the agent's own.
@@ -408,6 +427,7 @@ impl Agent {
             emf_listened,
             listeners: emf_listener.into_iter().chain(udp_listeners).collect(),
             traces,
+            status,
             trace_metrics,
             alarms: alarms.map(|(part, _)| part),
         })

@@ -8,13 +8,15 @@ use clap::{Parser, Subcommand};
 use skywatch_agent::{ConfigFormat as Format, Loaded};
 
 mod alarms;
+mod completions;
 mod dashboard;
+mod up;
 
 /// Observability for web developers on AWS: ship host metrics and logs, collect traces, keep
 /// dashboards and alarms in git. Everything works locally first; AWS is configuration.
 #[derive(Debug, Parser)]
 #[command(name = "skywatch", version, about, long_about = None, propagate_version = true)]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -39,24 +41,15 @@ enum Command {
     /// Check or convert agent configuration (ours or the CloudWatch agent's JSON).
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Start the whole local stack (agent, collector, web page) with no AWS needed.
-    Up,
+    /// Run the whole stack in one process: the agent (host metrics, log files), the trace
+    /// collector and its web page, and the alarm evaluator; all local unless AWS is configured.
+    Up(up::UpArgs),
+    /// Print a shell completion script for skywatch or logq.
+    Completions(completions::CompletionsArgs),
+    /// Write man pages for skywatch (each subcommand) and logq into a directory.
+    Man(completions::ManArgs),
 }
 
-impl Command {
-    fn name(&self) -> &'static str {
-        match self {
-            Command::Agent(_) => "agent",
-            Command::Metrics(_) => "metrics",
-            Command::Collector(_) => "collector",
-            Command::Servicemap(_) => "servicemap",
-            Command::Dashboard(_) => "dashboard",
-            Command::Alarms(_) => "alarms",
-            Command::Config(_) => "config",
-            Command::Up => "up",
-        }
-    }
-}
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
@@ -154,10 +147,9 @@ fn main() -> ExitCode {
         Command::Servicemap(args) => servicemap(&args),
         Command::Dashboard(command) => dashboard::run(command),
         Command::Alarms(command) => alarms::run(command),
-        other => {
-            eprintln!("skywatch {}: not implemented yet", other.name());
-            ExitCode::from(1)
-        }
+        Command::Up(args) => up::run(args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     }
 }
 
@@ -216,9 +208,8 @@ fn agent(args: AgentArgs) -> ExitCode {
         once: args.once,
         once_timeout: std::time::Duration::from_secs(args.once_timeout),
         state_dir: args.state_dir,
-        // Tests point the agent at procfs fixtures.
-        proc_root: std::env::var_os("SKYWATCH_PROC_ROOT")
-            .map_or_else(|| PathBuf::from("/proc"), PathBuf::from),
+        proc_root: proc_root(),
+        on_ready: None,
     };
     match runtime.block_on(skywatch_agent::run(options)) {
         Ok(outcome) if args.once && outcome.log_reader_failed => {
@@ -260,6 +251,11 @@ fn agent(args: AgentArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Where procfs is: `/proc`, or the fixture tests point the agent at.
+fn proc_root() -> PathBuf {
+    std::env::var_os("SKYWATCH_PROC_ROOT").map_or_else(|| PathBuf::from("/proc"), PathBuf::from)
 }
 
 fn metrics(args: &MetricsArgs) -> ExitCode {
