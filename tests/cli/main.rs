@@ -17,4 +17,6 @@ mod logq;
 mod running_agent;
 mod skywatch;
 mod systemd_protocol;
+mod up;
+mod walkthrough;
 mod web_page;

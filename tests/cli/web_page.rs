@@ -20,7 +20,7 @@ fn put_segments(collector: &Collector, docs: &[Value]) {
     assert!(answer.contains(r#""UnprocessedTraceSegments":[]"#), "{answer}");
 }
 
-fn chromium_available() -> bool {
+pub fn chromium_available() -> bool {
     Command::new("chromium")
         .arg("--version")
         .output()
@@ -245,24 +245,31 @@ fn post_json(collector: &Collector, path: &str, body: &Value) -> Value {
 
 /// Runs `steps` in headless Chromium against the collector's page; the values they collected.
 fn run_browser(collector: &Collector, dir: &Path, steps: &Value) -> Value {
+    browse(&format!("http://{}/", collector.http), dir, steps)
+        .unwrap_or_else(|e| panic!("{e}\ncollector:\n{}", collector.log()))
+}
+
+/// Runs `steps` (browser.py's script) in headless Chromium at `url`; screenshots go to
+/// target/test-artifacts/web-page. The collected values, or browser.py's failure.
+pub fn browse(url: &str, dir: &Path, steps: &Value) -> Result<Value, String> {
     std::fs::create_dir_all(ARTIFACTS).unwrap();
     let script = dir.join("steps.json");
     std::fs::write(&script, steps.to_string()).unwrap();
     let out = Command::new("python3")
         .arg(Path::new(CLIENTS).join("browser.py"))
-        .arg(format!("http://{}/", collector.http))
+        .arg(url)
         .arg(&script)
         .arg(ARTIFACTS)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser.py failed:\n{}\n{stdout}\ncollector:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        collector.log()
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+    if !out.status.success() {
+        return Err(format!(
+            "browser.py failed:\n{}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap())
 }
 
 fn now_secs() -> u64 {

@@ -368,7 +368,9 @@ pub fn run(args: UpArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
     };
-    let state_dir = skywatch_runtime::resolve_state_dir(args.state_dir.clone(), None);
+    // Absolute: the config names paths under it, and relative ones would be read from the
+    // config's own directory.
+    let state_dir = cwd.join(skywatch_runtime::resolve_state_dir(args.state_dir.clone(), None));
     let destination = runtime.block_on(destination(args.local));
     let sample_rules = args.alarms.is_empty();
     let alarm_rules = if sample_rules {
