@@ -14,6 +14,7 @@ mod alarms;
 mod collector;
 mod dashboard;
 mod logq;
+mod package;
 mod running_agent;
 mod skywatch;
 mod systemd_protocol;

@@ -71,7 +71,11 @@ impl Up {
 
     /// Both outputs, for a failure's message.
     pub fn outputs(&self) -> String {
-        format!("--- up stdout ---\n{}\n--- up stderr ---\n{}", self.stdout(), self.log())
+        format!(
+            "--- up stdout ---\n{}\n--- up stderr ---\n{}",
+            self.stdout(),
+            self.log()
+        )
     }
 
     /// Until the parts have started and `up` has said where to look.
@@ -122,7 +126,11 @@ impl Up {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return (status, self.stdout(), self.log());
             }
-            assert!(Instant::now() < deadline, "no exit within {timeout:?}\n{}", self.outputs());
+            assert!(
+                Instant::now() < deadline,
+                "no exit within {timeout:?}\n{}",
+                self.outputs()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -163,29 +171,58 @@ fn dry_run_without_aws_says_everything_stays_local_and_starts_and_writes_nothing
     let out = skywatch(
         dir.path(),
         &[],
-        &["up", "--dry-run", "--state-dir", "state", "--logs", "app.log=/ec2/app", "--alarms", "rules.toml"],
+        &[
+            "up",
+            "--dry-run",
+            "--state-dir",
+            "state",
+            "--logs",
+            "app.log=/ec2/app",
+            "--alarms",
+            "rules.toml",
+        ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with("skywatch up --dry-run: everything stays local (no AWS region"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("skywatch up --dry-run: everything stays local (no AWS region"),
+        "{stdout}"
+    );
     let app_log = dir.path().join("app.log");
     assert!(
-        stdout.contains(&format!("logs       {} -> /ec2/app in the local store", app_log.display())),
+        stdout.contains(&format!(
+            "logs       {} -> /ec2/app in the local store",
+            app_log.display()
+        )),
         "{stdout}"
     );
     assert!(stdout.contains("page       http://127.0.0.1:2000/"), "{stdout}");
     let rules = dir.path().join("rules.toml");
-    assert!(stdout.contains(&format!("alarms     {} ->", rules.display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("alarms     {} ->", rules.display())),
+        "{stdout}"
+    );
     assert!(!stdout.contains("sample app"), "{stdout}");
     // The config it would run, whole, and valid for `skywatch config check`.
     let config = &stdout[stdout.find("[agent]").unwrap()..];
-    assert!(config.contains("metrics = \"local\"\nlogs = \"local\""), "{config}");
+    assert!(
+        config.contains("metrics = \"local\"\nlogs = \"local\""),
+        "{config}"
+    );
     assert!(config.contains("publish = false"), "{config}");
     assert!(!config.contains("[traces.forward]"), "{config}");
     let file = dir.path().join("check.toml");
     std::fs::write(&file, config).unwrap();
     let checked = skywatch(dir.path(), &[], &["config", "check", file.to_str().unwrap()]);
-    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
     assert!(!state.exists(), "a dry run wrote {}", state.display());
 }
 
@@ -197,17 +234,40 @@ fn dry_run_with_aws_configured_says_it_ships_there_and_local_keeps_it_here() {
     let state_arg = state.to_str().unwrap();
     let out = skywatch(dir.path(), &env, &["up", "--dry-run", "--state-dir", state_arg]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with("skywatch up --dry-run: shipping to AWS in us-east-1"), "{stdout}");
-    assert!(stdout.contains("CloudWatch in us-east-1, namespace CWAgent"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("skywatch up --dry-run: shipping to AWS in us-east-1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("CloudWatch in us-east-1, namespace CWAgent"),
+        "{stdout}"
+    );
     assert!(stdout.contains("forwarded to X-Ray in us-east-1"), "{stdout}");
-    assert!(stdout.contains("metrics = \"cloudwatch\"\nlogs = \"cloudwatch\""), "{stdout}");
-    assert!(stdout.contains("[traces.forward]\nregion = \"us-east-1\""), "{stdout}");
+    assert!(
+        stdout.contains("metrics = \"cloudwatch\"\nlogs = \"cloudwatch\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[traces.forward]\nregion = \"us-east-1\""),
+        "{stdout}"
+    );
     assert!(stdout.contains("publish = true"), "{stdout}");
 
-    let out = skywatch(dir.path(), &env, &["up", "--dry-run", "--local", "--state-dir", state_arg]);
+    let out = skywatch(
+        dir.path(),
+        &env,
+        &["up", "--dry-run", "--local", "--state-dir", state_arg],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.starts_with("skywatch up --dry-run: everything stays local (--local)"), "{stdout}");
+    assert!(
+        stdout.starts_with("skywatch up --dry-run: everything stays local (--local)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("metrics = \"local\""), "{stdout}");
 }
 
@@ -217,14 +277,27 @@ fn a_bad_logs_argument_exits_2_naming_it_and_a_port_in_use_exits_1_naming_it() {
     let out = skywatch(dir.path(), &[], &["up", "--logs", "app.log=", "--state-dir", "s"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--logs \"app.log=\": an empty group name"), "{stderr}");
+    assert!(
+        stderr.contains("--logs \"app.log=\": an empty group name"),
+        "{stderr}"
+    );
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let out = skywatch(
         dir.path(),
         &[],
-        &["up", "--state-dir", "s", "--health", &addr, "--http", &free_loopback_addr(), "--udp", &free_loopback_udp_addr()],
+        &[
+            "up",
+            "--state-dir",
+            "s",
+            "--health",
+            &addr,
+            "--http",
+            &free_loopback_addr(),
+            "--udp",
+            &free_loopback_udp_addr(),
+        ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -239,11 +312,18 @@ fn up_runs_every_part_locally_says_where_to_look_and_stops_cleanly_on_ctrl_c() {
     up.wait_ready();
     let stdout = up.stdout();
     for line in [
-        format!("logs       {} -> /ec2/app in the local store {}/logs", log.display(), up.state.display()),
+        format!(
+            "logs       {} -> /ec2/app in the local store {}/logs",
+            log.display(),
+            up.state.display()
+        ),
         format!("collector  X-Ray daemon on udp {} and http {}", up.udp, up.http),
         format!("page       http://{}/", up.http),
         format!("health     http://{}/healthz", up.health),
-        format!("query      logq --store {} --log-group /ec2/app", up.state.display()),
+        format!(
+            "query      logq --store {} --log-group /ec2/app",
+            up.state.display()
+        ),
         "(agent output) logs: local store".to_string(),
         "(agent output) metrics: local store".to_string(),
     ] {
@@ -254,22 +334,48 @@ fn up_runs_every_part_locally_says_where_to_look_and_stops_cleanly_on_ctrl_c() {
     std::fs::write(&log, "{\"level\":\"ERROR\",\"message\":\"disk full\"}\n").unwrap();
     // Each part answers: the page, the agent's health, the log line in the store.
     let page = http_get(&up.http, "/");
-    assert!(page.starts_with("HTTP/1.1 200") && page.contains("<html"), "{page}");
+    assert!(
+        page.starts_with("HTTP/1.1 200") && page.contains("<html"),
+        "{page}"
+    );
     let health = http_get(&up.health, "/healthz");
-    assert!(health.contains("metrics: local store") && health.contains("ok"), "{health}");
+    assert!(
+        health.contains("metrics: local store") && health.contains("ok"),
+        "{health}"
+    );
     let metrics = http_get(&up.health, "/metrics");
-    assert!(metrics.contains("skywatch_collector_") && metrics.contains("skywatch_alarms_"), "{metrics}");
-    poll_until("the line in the store", Duration::from_secs(30), Duration::from_millis(200), || {
-        let out = Command::new(env!("CARGO_BIN_EXE_logq"))
-            .args(["--store", up.state.to_str().unwrap(), "--log-group", "/ec2/app", "--format", "ndjson"])
-            .arg("fields message")
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).contains("disk full").then_some(())
-    })
+    assert!(
+        metrics.contains("skywatch_collector_") && metrics.contains("skywatch_alarms_"),
+        "{metrics}"
+    );
+    poll_until(
+        "the line in the store",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || {
+            let out = Command::new(env!("CARGO_BIN_EXE_logq"))
+                .args([
+                    "--store",
+                    up.state.to_str().unwrap(),
+                    "--log-group",
+                    "/ec2/app",
+                    "--format",
+                    "ndjson",
+                ])
+                .arg("fields message")
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .contains("disk full")
+                .then_some(())
+        },
+    )
     .unwrap_or_else(|e| panic!("{e}\n{}", up.outputs()));
     let config = std::fs::read_to_string(up.state.join("up/agent.toml")).unwrap();
-    assert!(config.contains("[traces]") && config.contains("[alarms]"), "{config}");
+    assert!(
+        config.contains("[traces]") && config.contains("[alarms]"),
+        "{config}"
+    );
 
     let (status, stdout, log) = up.interrupt(Duration::from_secs(40));
     assert!(status.success(), "{status}\n{stdout}\n{log}");
@@ -289,20 +395,34 @@ fn with_aws_configured_up_ships_log_lines_to_cloudwatch_logs() {
     let mut up = Up::start(dir.path(), &env_vars(&moto.endpoint_url()), &["--logs", &spec]);
     up.wait_ready();
     let stdout = up.stdout();
-    assert!(stdout.starts_with("skywatch up: shipping to AWS in us-east-1"), "{stdout}");
-    assert!(stdout.contains("(agent output) logs: CloudWatch Logs"), "{stdout}");
+    assert!(
+        stdout.starts_with("skywatch up: shipping to AWS in us-east-1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(agent output) logs: CloudWatch Logs"),
+        "{stdout}"
+    );
     std::fs::write(dir.path().join("app.log"), "shipped by skywatch up\n").unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = runtime.block_on(async {
-        aws_sdk_cloudwatchlogs::Client::new(&sdk_config(&moto.endpoint_url()).await)
-    });
-    poll_until("the line in CloudWatch Logs", Duration::from_secs(40), Duration::from_millis(500), || {
-        let found = runtime.block_on(client.filter_log_events().log_group_name(&group).send());
-        found
-            .ok()
-            .filter(|f| f.events().iter().any(|e| e.message() == Some("shipped by skywatch up")))
-            .map(|_| ())
-    })
+    let client = runtime
+        .block_on(async { aws_sdk_cloudwatchlogs::Client::new(&sdk_config(&moto.endpoint_url()).await) });
+    poll_until(
+        "the line in CloudWatch Logs",
+        Duration::from_secs(40),
+        Duration::from_millis(500),
+        || {
+            let found = runtime.block_on(client.filter_log_events().log_group_name(&group).send());
+            found
+                .ok()
+                .filter(|f| {
+                    f.events()
+                        .iter()
+                        .any(|e| e.message() == Some("shipped by skywatch up"))
+                })
+                .map(|_| ())
+        },
+    )
     .unwrap_or_else(|e| panic!("{e}\n{}\n{}", up.outputs(), moto.log_tail()));
     let (status, _, log) = up.interrupt(Duration::from_secs(40));
     assert!(status.success(), "{status}\n{log}");
@@ -314,17 +434,29 @@ fn completions_and_man_pages_come_from_both_command_lines() {
     let out = skywatch(dir.path(), &[], &["completions", "bash"]);
     let bash = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(bash.contains("_skywatch()") && bash.contains("--dry-run") && bash.contains("servicemap"), "{bash}");
+    assert!(
+        bash.contains("_skywatch()") && bash.contains("--dry-run") && bash.contains("servicemap"),
+        "{bash}"
+    );
     let out = skywatch(dir.path(), &[], &["completions", "zsh", "--for", "logq"]);
     let zsh = String::from_utf8_lossy(&out.stdout);
-    assert!(zsh.starts_with("#compdef logq") && zsh.contains("--log-group"), "{zsh}");
+    assert!(
+        zsh.starts_with("#compdef logq") && zsh.contains("--log-group"),
+        "{zsh}"
+    );
     let man = dir.path().join("man");
     let out = skywatch(dir.path(), &[], &["man", "--out", man.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for page in ["skywatch.1", "skywatch-up.1", "skywatch-agent.1", "logq.1"] {
         let text = std::fs::read_to_string(man.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
-        assert!(text.starts_with(".ie \\n(.g .ds Aq \\(aq") && text.contains(".TH "), "{page}: {text}");
+        assert!(
+            text.starts_with(".ie \\n(.g .ds Aq \\(aq") && text.contains(".TH "),
+            "{page}: {text}"
+        );
     }
     let logq = std::fs::read_to_string(man.join("logq.1")).unwrap();
-    assert!(logq.contains("max\\-memory") && logq.contains("docs/query\\-language.md"), "{logq}");
+    assert!(
+        logq.contains("max\\-memory") && logq.contains("docs/query\\-language.md"),
+        "{logq}"
+    );
 }

@@ -31,8 +31,12 @@ const FAULTS: usize = 20;
 
 /// The commands of the README's walk-through: the lines of its ```sh blocks, in order.
 fn walkthrough_commands() -> Vec<String> {
-    let start = README.find("<!-- walkthrough").expect("the README has a walk-through");
-    let end = README.find("<!-- /walkthrough -->").expect("the walk-through ends");
+    let start = README
+        .find("<!-- walkthrough")
+        .expect("the README has a walk-through");
+    let end = README
+        .find("<!-- /walkthrough -->")
+        .expect("the walk-through ends");
     let mut commands = Vec::new();
     let mut in_block = false;
     for line in README[start..end].lines() {
@@ -71,7 +75,11 @@ impl Walk {
     }
 
     fn shell(&self, command: &str) -> std::process::Output {
-        let path = format!("{}:{}", self.bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+        let path = format!(
+            "{}:{}",
+            self.bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         Command::new("sh")
             .args(["-c", &self.substitute(command)])
             .current_dir(self.dir.path())
@@ -106,7 +114,12 @@ impl Walk {
         let text = String::from_utf8_lossy(&out.stdout);
         serde_json::from_str::<Value>(text.trim())
             .ok()
-            .and_then(|v| v["n"].as_str().and_then(|n| n.parse().ok()).or(v["n"].as_u64().map(|n| n as usize)))
+            .and_then(|v| {
+                v["n"]
+                    .as_str()
+                    .and_then(|n| n.parse().ok())
+                    .or(v["n"].as_u64().map(|n| n as usize))
+            })
             .unwrap_or(0)
     }
 }
@@ -125,7 +138,10 @@ fn every_command_of_the_readme_walkthrough_does_what_the_readme_says() {
     assert!(chromium_available(), "chromium is missing: .ci/setup installs it");
     let commands = walkthrough_commands();
     assert!(commands.len() >= 10, "{commands:?}");
-    assert_eq!(commands[0], UP, "the walk-through starts with `skywatch up` through cargo");
+    assert_eq!(
+        commands[0], UP,
+        "the walk-through starts with `skywatch up` through cargo"
+    );
     let logq = PathBuf::from(env!("CARGO_BIN_EXE_logq"));
     let mut walk = Walk {
         dir: tempfile::tempdir().unwrap(),
@@ -139,13 +155,19 @@ fn every_command_of_the_readme_walkthrough_does_what_the_readme_says() {
             let mut up = Up::start(walk.dir.path(), &[], &[]);
             up.wait_ready();
             let stdout = up.stdout();
-            assert!(stdout.starts_with("skywatch up: everything stays local"), "{stdout}");
+            assert!(
+                stdout.starts_with("skywatch up: everything stays local"),
+                "{stdout}"
+            );
             let sample_log = walk.dir.path().join("sample-app.log");
             assert!(
                 stdout.contains(&format!("logs       {} -> /sample-app", sample_log.display())),
                 "{stdout}"
             );
-            assert!(stdout.contains("sample app python3 examples/sample-app/app.py"), "{stdout}");
+            assert!(
+                stdout.contains("sample app python3 examples/sample-app/app.py"),
+                "{stdout}"
+            );
             walk.up = Some(up);
         } else if command.starts_with("python3 examples/sample-app/app.py") {
             walk.app = Some(start_app(&walk, command));
@@ -153,25 +175,44 @@ fn every_command_of_the_readme_walkthrough_does_what_the_readme_says() {
             let out = walk.run(command);
             assert_eq!(
                 out.trim(),
-                format!("traffic: {REQUESTS} requests: {} answered 200, {FAULTS} answered 502", REQUESTS - FAULTS)
+                format!(
+                    "traffic: {REQUESTS} requests: {} answered 200, {FAULTS} answered 502",
+                    REQUESTS - FAULTS
+                )
             );
             // Every request line and every inventory failure reaches the store.
-            poll_until("the app's lines in the store", Duration::from_secs(40), Duration::from_millis(500), || {
-                (walk.lines_in_store() == REQUESTS + FAULTS).then_some(())
-            })
+            poll_until(
+                "the app's lines in the store",
+                Duration::from_secs(40),
+                Duration::from_millis(500),
+                || (walk.lines_in_store() == REQUESTS + FAULTS).then_some(()),
+            )
             .unwrap_or_else(|e| panic!("{e}: {}\n{}", walk.lines_in_store(), walk.up().outputs()));
-            walk.up().wait_for_log("alarm \"sample-app faults\": OK -> ALARM", Duration::from_secs(60));
+            walk.up().wait_for_log(
+                "alarm \"sample-app faults\": OK -> ALARM",
+                Duration::from_secs(60),
+            );
             follow_a_fault_in_the_page(&walk);
         } else if command.starts_with("export PATH=") {
             assert_eq!(command, "export PATH=\"$PWD/target/release:$PATH\"");
         } else if command.starts_with("logq ") && command.contains("alarms/history.jsonl") {
             // The alarm clears once its evaluation range holds no fault.
-            walk.up().wait_for_log("alarm \"sample-app faults\": ALARM -> OK", Duration::from_secs(90));
+            walk.up().wait_for_log(
+                "alarm \"sample-app faults\": ALARM -> OK",
+                Duration::from_secs(90),
+            );
             let out = walk.run(command);
             let changes: Vec<&str> = out.lines().filter(|l| l.contains("sample-app faults")).collect();
-            let ok_alarm = changes.iter().position(|l| l.contains("│ OK") && l.trim_end().ends_with("ALARM"));
-            let alarm_ok = changes.iter().position(|l| l.contains("│ ALARM") && l.trim_end().ends_with("OK"));
-            assert!(matches!((ok_alarm, alarm_ok), (Some(a), Some(b)) if a < b), "{out}");
+            let ok_alarm = changes
+                .iter()
+                .position(|l| l.contains("│ OK") && l.trim_end().ends_with("ALARM"));
+            let alarm_ok = changes
+                .iter()
+                .position(|l| l.contains("│ ALARM") && l.trim_end().ends_with("OK"));
+            assert!(
+                matches!((ok_alarm, alarm_ok), (Some(a), Some(b)) if a < b),
+                "{out}"
+            );
         } else if command.starts_with("logq ") {
             let out = walk.run(command);
             check_query(command, &out);
@@ -187,7 +228,10 @@ fn every_command_of_the_readme_walkthrough_does_what_the_readme_says() {
             }
         } else if command.starts_with("skywatch metrics ") {
             let out = walk.run(command);
-            assert!(out.lines().count() >= 2 && out.contains("mem_used_percent"), "{out}");
+            assert!(
+                out.lines().count() >= 2 && out.contains("mem_used_percent"),
+                "{out}"
+            );
         } else {
             panic!("the walk-through test does not know how to run the README's {command:?}: teach it");
         }
@@ -199,7 +243,11 @@ fn every_command_of_the_readme_walkthrough_does_what_the_readme_says() {
 }
 
 fn start_app(walk: &Walk, command: &str) -> Child {
-    let path = format!("{}:{}", walk.bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        walk.bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let stdout = walk.dir.path().join("app.stdout");
     let stderr = walk.dir.path().join("app.stderr");
     let child = Command::new("sh")
@@ -212,12 +260,17 @@ fn start_app(walk: &Walk, command: &str) -> Child {
         .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
         .unwrap();
-    poll_until("the sample app to listen", Duration::from_secs(30), Duration::from_millis(50), || {
-        std::fs::read_to_string(&stdout)
-            .unwrap_or_default()
-            .contains("sample-app on http://")
-            .then_some(())
-    })
+    poll_until(
+        "the sample app to listen",
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || {
+            std::fs::read_to_string(&stdout)
+                .unwrap_or_default()
+                .contains("sample-app on http://")
+                .then_some(())
+        },
+    )
     .unwrap_or_else(|e| panic!("{e}\n{}", std::fs::read_to_string(&stderr).unwrap_or_default()));
     child
 }
@@ -241,7 +294,10 @@ fn check_query(command: &str, out: &str) {
         assert_eq!((sum(1), sum(2)), (REQUESTS, FAULTS), "{out}");
     } else if command.contains("filter level = \"ERROR\"") {
         assert_eq!(out.lines().count(), 2 + 10, "{out}");
-        assert!(out.contains("inventory answered 503") && out.contains("database timed out"), "{out}");
+        assert!(
+            out.contains("inventory answered 503") && out.contains("database timed out"),
+            "{out}"
+        );
     } else {
         panic!("the walk-through test has no check for {command:?}: teach it");
     }
@@ -268,9 +324,15 @@ fn follow_a_fault_in_the_page(walk: &Walk) {
     let result = browse(&format!("http://{}/", walk.up().http), walk.dir.path(), &steps)
         .unwrap_or_else(|e| panic!("{e}\n{}", walk.up().outputs()));
     let nodes = result["nodes"].to_string();
-    assert!(nodes.contains("\"sample-app|\"") && nodes.contains("\"inventory|\""), "{result:#}");
+    assert!(
+        nodes.contains("\"sample-app|\"") && nodes.contains("\"inventory|\""),
+        "{result:#}"
+    );
     let timeline = result["timeline"].to_string();
-    assert!(timeline.contains("sample-app") && timeline.contains("inventory"), "{result:#}");
+    assert!(
+        timeline.contains("sample-app") && timeline.contains("inventory"),
+        "{result:#}"
+    );
     let logs = result["logs"].to_string();
     assert!(
         logs.contains("inventory answered 503") && logs.contains("stock lookup for item"),
@@ -283,7 +345,10 @@ fn the_readme_opens_with_up_through_cargo_and_the_test_command() {
     let fence = README.find("```sh\n").unwrap();
     let first: Vec<&str> = README[fence + 6..].lines().take(2).collect();
     assert!(first[0].starts_with(UP), "{first:?}");
-    assert!(first[1].starts_with(".ci/setup && cargo nextest run --workspace"), "{first:?}");
+    assert!(
+        first[1].starts_with(".ci/setup && cargo nextest run --workspace"),
+        "{first:?}"
+    );
     let ci = std::fs::read_to_string(Path::new(REPO).join(".ci/run")).unwrap();
     assert!(ci.contains("cargo nextest run --workspace"), "{ci}");
 }

@@ -179,7 +179,6 @@ fn table_width(cli: &Cli) -> Option<usize> {
     })
 }
 
-
 /// The log groups a subquery's or join's SOURCE may name: the store's, or the paths'.
 fn catalog(
     cli: &Cli,

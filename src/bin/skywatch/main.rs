@@ -50,7 +50,6 @@ enum Command {
     Man(completions::ManArgs),
 }
 
-
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Report every problem of a config file at once, each with its key path; exit 2 if any.

@@ -118,7 +118,12 @@ impl Plan {
                 "cloudwatch".to_string()
             }
         };
-        let _ = writeln!(text, "\n[outputs]\nmetrics = {}\nlogs = {}", q(&output), q(&output));
+        let _ = writeln!(
+            text,
+            "\n[outputs]\nmetrics = {}\nlogs = {}",
+            q(&output),
+            q(&output)
+        );
         let _ = writeln!(text, "\n[health]\nlisten = {}", q(&self.health));
         text.push_str(
             "\n[metrics.mem]\nmeasurement = [\"used_percent\"]\n\n[metrics.swap]\nmeasurement = [\"used_percent\"]\n\n\
@@ -136,7 +141,12 @@ impl Plan {
                 );
             }
         }
-        let _ = writeln!(text, "\n[traces]\nudp = {}\nhttp = {}", q(&self.udp), q(&self.http));
+        let _ = writeln!(
+            text,
+            "\n[traces]\nudp = {}\nhttp = {}",
+            q(&self.udp),
+            q(&self.http)
+        );
         if let Destination::Aws { region } = &self.destination {
             let _ = writeln!(text, "\n[traces.forward]\nregion = {}", q(region));
         }
@@ -200,10 +210,7 @@ impl Plan {
             "alarms     {} -> {published} {state}/alarms/history.jsonl",
             rules.join(", ")
         ));
-        lines.push(format!(
-            "health     http://{}/healthz and /metrics",
-            self.health
-        ));
+        lines.push(format!("health     http://{}/healthz and /metrics", self.health));
         if let Some(first) = self.logs.first() {
             let query = "'filter level = \"ERROR\" | fields @timestamp, traceId, message | sort @timestamp desc | limit 20'";
             let where_ = match &self.destination {
@@ -233,8 +240,7 @@ fn toml_string(s: &str) -> String {
 /// `s` as one shell word.
 fn shell_quote(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%,=".contains(&b))
     {
         return s.to_string();
@@ -381,7 +387,11 @@ pub fn run(args: UpArgs) -> ExitCode {
             .map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) })
             .collect()
     };
-    let interval_s = if matches!(destination, Destination::Local(_)) { 10 } else { 60 };
+    let interval_s = if matches!(destination, Destination::Local(_)) {
+        10
+    } else {
+        60
+    };
     let plan = Plan {
         state_dir,
         destination,
@@ -483,17 +493,33 @@ mod tests {
     fn log_specs_take_a_group_or_get_one_from_the_stem() {
         let cwd = Path::new("/work");
         let files = log_files(
-            &["app.log".into(), "/var/log/nginx/*.log=/ec2/nginx".into(), "/x/api.log*".into()],
+            &[
+                "app.log".into(),
+                "/var/log/nginx/*.log=/ec2/nginx".into(),
+                "/x/api.log*".into(),
+            ],
             cwd,
         )
         .unwrap();
-        assert_eq!(files[0], LogFile { path: "/work/app.log".into(), group: "/skywatch/app".into() });
+        assert_eq!(
+            files[0],
+            LogFile {
+                path: "/work/app.log".into(),
+                group: "/skywatch/app".into()
+            }
+        );
         assert_eq!(files[1].group, "/ec2/nginx");
         assert_eq!(files[2].group, "/skywatch/api");
         assert!(log_files(&["=/g".into()], cwd).is_err());
         assert!(log_files(&["a.log=".into()], cwd).is_err());
         let default = log_files(&[], cwd).unwrap();
-        assert_eq!(default, vec![LogFile { path: "/work/sample-app.log".into(), group: SAMPLE_GROUP.into() }]);
+        assert_eq!(
+            default,
+            vec![LogFile {
+                path: "/work/sample-app.log".into(),
+                group: SAMPLE_GROUP.into()
+            }]
+        );
     }
 
     #[test]

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the Debian package: target/debian/skywatch_<version>-1_<arch>.deb with both binaries,
+# the systemd units (agent, collector), the default configs in /etc/skywatch, the system user
+# (sysusers.d) and state directory (tmpfiles.d), and shell completions and man pages generated
+# from the binaries' own clap definitions. Arguments go to `cargo deb` (e.g. --output DIR).
+#   PROFILE=dev      package the debug build (the package test does, to skip a release build)
+#   NO_BUILD=1       package what is already built
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile="${PROFILE:-release}"
+case "$profile" in
+  dev) bin_dir=target/debug ;;
+  *) bin_dir="target/$profile" ;;
+esac
+if ! command -v cargo-deb >/dev/null 2>&1; then
+  cargo install --locked cargo-deb
+fi
+if [ -z "${NO_BUILD:-}" ]; then
+  cargo build --profile "$profile" --bin skywatch --bin logq
+fi
+
+assets=target/package-assets
+rm -rf "$assets"
+mkdir -p "$assets/completions" "$assets/man"
+for shell in bash zsh fish; do
+  for bin in skywatch logq; do
+    "$bin_dir/skywatch" completions "$shell" --for "$bin" > "$assets/completions/$bin.$shell"
+  done
+done
+"$bin_dir/skywatch" man --out "$assets/man"
+gzip -9n "$assets/man"/*.1
+
+cargo deb --no-build --profile "$profile" "$@"
