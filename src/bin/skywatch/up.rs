@@ -6,6 +6,7 @@
 //! and credentials) and says where to look.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -232,6 +233,20 @@ impl Plan {
     }
 }
 
+/// A line on stdout; a closed stdout (`skywatch up | head -1`) is no reason to stop the stack.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Text on stdout as it is, like [`say`].
+fn say_raw(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
 /// A TOML basic string (JSON's escapes are TOML's).
 fn toml_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
@@ -410,12 +425,12 @@ pub fn run(args: UpArgs) -> ExitCode {
         }
     };
     if args.dry_run {
-        println!("skywatch up --dry-run: {headline}");
+        say(&format!("skywatch up --dry-run: {headline}"));
         for line in plan.lines() {
-            println!("  {line}");
+            say(&format!("  {line}"));
         }
-        println!("\n# {} (not written)", plan.config_path().display());
-        print!("{}", plan.agent_config());
+        say(&format!("\n# {} (not written)", plan.config_path().display()));
+        say_raw(&plan.agent_config());
         return ExitCode::SUCCESS;
     }
     if let Err(e) = write_files(&plan) {
@@ -432,14 +447,14 @@ pub fn run(args: UpArgs) -> ExitCode {
     }
     let lines = plan.lines();
     let ready = ReadyHook(Arc::new(move |outputs: &str| {
-        println!("skywatch up: {headline}");
+        say(&format!("skywatch up: {headline}"));
         for line in &lines {
-            println!("  {line}");
+            say(&format!("  {line}"));
         }
         for line in outputs.lines() {
-            println!("  (agent output) {line}");
+            say(&format!("  (agent output) {line}"));
         }
-        println!("  Ctrl-C stops everything: what was read is delivered first.");
+        say("  Ctrl-C stops everything: what was read is delivered first.");
     }));
     let options = skywatch_agent::Options {
         config_path: plan.config_path(),
@@ -451,14 +466,14 @@ pub fn run(args: UpArgs) -> ExitCode {
     };
     match runtime.block_on(skywatch_agent::run(options)) {
         Ok(outcome) if outcome.dropped > 0 => {
-            println!(
+            say(&format!(
                 "skywatch up: stopped; {} datums were dropped (the agent's stop line says why)",
                 outcome.dropped
-            );
+            ));
             ExitCode::from(1)
         }
         Ok(_) => {
-            println!("skywatch up: stopped; each part's stop line is in the log above");
+            say("skywatch up: stopped; each part's stop line is in the log above");
             ExitCode::SUCCESS
         }
         Err(e @ skywatch_agent::AgentError::Config(_)) => {
