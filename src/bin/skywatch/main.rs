@@ -23,7 +23,8 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the agent daemon: host metrics (and, soon, log files) to CloudWatch or the local store.
+    /// Run the agent daemon: host metrics and log files to CloudWatch or the local store (with
+    /// [traces] and [alarms] sections, the collector and the alarm evaluator too).
     Agent(AgentArgs),
     /// Print the metrics the agent keeps in the local store.
     Metrics(MetricsArgs),
