@@ -53,16 +53,6 @@ fn help_lists_every_subcommand() {
 }
 
 #[test]
-fn unbuilt_subcommands_say_so_and_fail() {
-    let out = skywatch().arg("up").output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr).trim(),
-        "skywatch up: not implemented yet"
-    );
-}
-
-#[test]
 fn a_bad_collector_setting_names_its_key_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().to_str().unwrap();

@@ -372,6 +372,11 @@ fn up_runs_every_part_locally_says_where_to_look_and_stops_cleanly_on_ctrl_c() {
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", up.outputs()));
     let config = std::fs::read_to_string(up.state.join("up/agent.toml")).unwrap();
+    let mode = |p: &Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777
+    };
+    assert_eq!(mode(&up.state.join("up")), 0o750);
+    assert_eq!(mode(&up.state.join("up/agent.toml")), 0o640);
     assert!(
         config.contains("[traces]") && config.contains("[alarms]"),
         "{config}"

@@ -487,12 +487,14 @@ pub fn run(args: UpArgs) -> ExitCode {
     }
 }
 
-/// Writes the agent config and, when they are used, the sample app's rules.
+/// Writes the agent config and, when they are used, the sample app's rules: private, as the
+/// rest of the state directory, and whole (a crash leaves the old file or the new one).
 fn write_files(plan: &Plan) -> Result<(), String> {
+    use skywatch_store::durable::{create_private_dir_all, write_atomically};
     let dir = plan.up_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    create_private_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let write = |path: &Path, text: &str| {
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        write_atomically(path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
     };
     if plan.sample_rules {
         write(&dir.join("alarms.toml"), &sample_rules(&hostname()))?;
