@@ -9,12 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile="${PROFILE:-release}"
+target_dir="${CARGO_TARGET_DIR:-target}"
 case "$profile" in
-  dev) bin_dir=target/debug ;;
-  *) bin_dir="target/$profile" ;;
+  dev) bin_dir="$target_dir/debug" ;;
+  *) bin_dir="$target_dir/$profile" ;;
 esac
 if ! command -v cargo-deb >/dev/null 2>&1; then
-  cargo install --locked cargo-deb
+  echo "build-deb: cargo-deb is missing: cargo install --locked cargo-deb --version 3.8.0 (.ci/setup does)" >&2
+  exit 1
 fi
 if [ -z "${NO_BUILD:-}" ]; then
   cargo build --profile "$profile" --bin skywatch --bin logq

@@ -23,4 +23,4 @@ pub mod telemetry;
 
 // The facade the `skywatch` binary uses.
 pub use config::{load as load_config, to_toml, Format as ConfigFormat, Loaded};
-pub use daemon::{run, AgentError, Options, Outcome, ReadyHook};
+pub use daemon::{hostname, run, AgentError, Options, Outcome, ReadyHook};

@@ -148,14 +148,18 @@ class App(Handler):
                     reply = conn.getresponse()
                     reply.read()
                     conn.close()
-                    call.put_http_meta("status", reply.status)
-                    if reply.status >= 500:
+                    answer, failure = reply.status, "inventory answered %d" % reply.status
+                    call.put_http_meta("status", answer)
+                    if answer >= 500:
                         call.add_fault_flag()
+                except OSError as e:  # refused, reset, timed out: no answer at all
+                    answer, failure = None, "inventory unreachable: %s" % e
+                    call.add_exception(e, traceback.extract_stack(), remote=True)
                 finally:
                     xray_recorder.end_subsegment()
-                if reply.status >= 500:
+                if answer is None or answer >= 500:
                     status, body = 502, {"error": "inventory unavailable"}
-                    level, message = "ERROR", "order %s failed: inventory answered %d" % (item, reply.status)
+                    level, message = "ERROR", "order %s failed: %s" % (item, failure)
                     segment.add_fault_flag()
                 else:
                     status, body = 200, {"order": item, "status": "confirmed"}
@@ -188,6 +192,11 @@ def main():
     parser.add_argument("--xray", default=os.environ.get("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000"),
                         help="the X-Ray daemon (default 127.0.0.1:2000, or AWS_XRAY_DAEMON_ADDRESS)")
     args = parser.parse_args()
+    host, _, port = args.addr.rpartition(":")
+    if not host or not port.isdigit():
+        parser.error("--addr %r is not HOST:PORT" % args.addr)
+    if args.fail_every < 0:
+        parser.error("--fail-every must be 0 (never) or more")
 
     # Trace every request (a development setting: production apps sample).
     xray_recorder.configure(service=SERVICE, daemon_address=args.xray, sampling=False,
@@ -198,8 +207,10 @@ def main():
     inventory = ThreadingHTTPServer(("127.0.0.1", 0), Inventory)
     App.log = log
     App.downstream = "127.0.0.1:%d" % inventory.server_address[1]
-    host, _, port = args.addr.rpartition(":")
-    app = ThreadingHTTPServer((host, int(port)), App)
+    try:
+        app = ThreadingHTTPServer((host, int(port)), App)
+    except OSError as e:
+        parser.exit(1, "app.py: cannot listen on %s: %s\n" % (args.addr, e))
     serve(inventory)
     print("sample-app on http://%s/orders/<id> (inventory on %s, every %s call of it fails); "
           "traces to %s, log lines to %s" % (args.addr, App.downstream, ordinal(args.fail_every),

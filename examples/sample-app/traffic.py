@@ -19,6 +19,8 @@ def main():
     parser.add_argument("--requests", type=int, default=100, help="how many (default 100)")
     parser.add_argument("--rate", type=float, default=20.0, help="requests per second (default 20)")
     args = parser.parse_args()
+    if args.requests < 0 or not args.rate > 0:
+        parser.error("--requests must be 0 or more and --rate above 0")
     answers = collections.Counter()
     start = time.monotonic()
     for n in range(1, args.requests + 1):

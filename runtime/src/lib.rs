@@ -25,4 +25,4 @@ pub use host::{Host, HostEvent, PartContext};
 pub use journal::Journal;
 pub use shutdown::{shutdown_pair, ShutdownHandle, ShutdownSignal};
 pub use signals::{SignalEvent, Signals};
-pub use state_dir::resolve as resolve_state_dir;
+pub use state_dir::{resolve as resolve_state_dir, StateLock};

@@ -20,3 +20,64 @@ pub fn resolve(flag: Option<PathBuf>, configured: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."));
     data_home.join("skywatch")
 }
+
+/// The lock one agent holds on its state directory while it runs (`agent.lock`, an advisory
+/// `flock`): two agents on one directory would write the same checkpoints, spool and stores. The
+/// kernel releases it when the process ends, however it ends. Readers (`logq --store`,
+/// `skywatch metrics`) and a separate collector do not take it.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+/// The lock file's name in the state directory.
+pub const LOCK_FILE: &str = "agent.lock";
+
+impl StateLock {
+    /// Takes the lock on `dir` (created, private, if missing), or says who holds it.
+    pub fn acquire(dir: &std::path::Path) -> Result<StateLock, String> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o750)
+            .create(dir)
+            .map_err(|e| format!("cannot create the state directory {}: {e}", dir.display()))?;
+        let path = dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o640)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(StateLock { _file: file }),
+            Err(rustix::io::Errno::WOULDBLOCK) => Err(format!(
+                "another skywatch agent is using the state directory {} (it holds {}): stop it, or give this one a --state-dir of its own",
+                dir.display(),
+                path.display()
+            )),
+            Err(e) => Err(format!("cannot lock {}: {e}", path.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StateLock;
+
+    #[test]
+    fn a_second_lock_on_one_directory_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let first = StateLock::acquire(&state).unwrap();
+        let second = StateLock::acquire(&state).unwrap_err();
+        assert!(
+            second.starts_with("another skywatch agent is using the state directory"),
+            "{second}"
+        );
+        drop(first);
+        assert!(StateLock::acquire(&state).is_ok());
+    }
+}

@@ -1,7 +1,8 @@
 //! The Debian package (`packaging/build-deb.sh`, cargo-deb): what `dpkg-deb --info` and
 //! `--contents` say, and an install, removal and purge with dpkg into a scratch root (its
 //! maintainer scripts run with DPKG_ROOT, so the host is left as it was). The test packages the
-//! debug build the tests already have, rather than building a release.
+//! debug build the tests already have, rather than building a release. dpkg needs root, as CI
+//! runs.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -21,21 +22,43 @@ fn run(command: &mut Command) -> String {
 }
 
 /// dpkg on the scratch root `root`, its scripts run outside a chroot with DPKG_ROOT set. The
-/// root holds no libc6 or systemd package records, hence --force-depends.
+/// root holds no libc6 or systemd package records, hence --force-depends. On a host where
+/// systemd runs, cargo-deb's unit snippets would call the host's systemctl (daemon-reload, and
+/// stopping skywatch's units at a removal): there dpkg runs in a mount namespace of its own
+/// with an empty /run/systemd, so the snippets see no systemd.
 fn dpkg(root: &Path, args: &[&str]) -> String {
-    run(Command::new("dpkg")
-        .arg(format!("--root={}", root.display()))
-        .args(["--force-script-chrootless", "--force-depends", "--log=/dev/null"])
-        .args(args))
+    let dpkg_args = [
+        format!("--root={}", root.display()),
+        "--force-script-chrootless".into(),
+        "--force-depends".into(),
+        "--log=/dev/null".into(),
+    ];
+    if Path::new("/run/systemd/system").exists() {
+        run(Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg("mount -t tmpfs none /run/systemd && exec dpkg \"$@\"")
+            .arg("dpkg")
+            .args(&dpkg_args)
+            .args(args))
+    } else {
+        run(Command::new("dpkg").args(&dpkg_args).args(args))
+    }
 }
 
 #[test]
 fn the_deb_holds_both_binaries_units_configs_user_and_installs_into_a_scratch_root() {
     let out_dir = tempfile::tempdir().unwrap();
+    // The test build's own binaries: target/debug of whatever target directory cargo used.
+    let target_dir = Path::new(env!("CARGO_BIN_EXE_skywatch"))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap();
     let built = run(Command::new(Path::new(REPO).join("packaging/build-deb.sh"))
         .args(["--fast", "--output", out_dir.path().to_str().unwrap()])
         .env("PROFILE", "dev")
-        .env("NO_BUILD", "1"));
+        .env("NO_BUILD", "1")
+        .env("CARGO_TARGET_DIR", target_dir));
     let deb = built.lines().last().unwrap().trim().to_string();
     assert!(
         Path::new(&deb).extension().is_some_and(|e| e == "deb") && Path::new(&deb).is_file(),
@@ -98,6 +121,7 @@ fn the_deb_holds_both_binaries_units_configs_user_and_installs_into_a_scratch_ro
     }
     std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
     let host_passwd = std::fs::read_to_string("/etc/passwd").ok();
+    let host_state = Path::new("/var/lib/skywatch").exists();
     dpkg(root, &["--install", &deb]);
     let version = run(Command::new(root.join("usr/bin/skywatch")).arg("--version"));
     assert_eq!(version.trim(), "skywatch 0.1.0");
@@ -150,5 +174,10 @@ fn the_deb_holds_both_binaries_units_configs_user_and_installs_into_a_scratch_ro
         std::fs::read_to_string("/etc/passwd").ok(),
         host_passwd,
         "the host's users changed"
+    );
+    assert_eq!(
+        Path::new("/var/lib/skywatch").exists(),
+        host_state,
+        "the host's /var/lib/skywatch changed"
     );
 }

@@ -257,6 +257,24 @@ fn dry_run_with_aws_configured_says_it_ships_there_and_local_keeps_it_here() {
         "{stdout}"
     );
     assert!(stdout.contains("publish = true"), "{stdout}");
+    // The config it would run is one `config check` accepts (with the rules it would write).
+    let marker = format!("\n# {}/up/alarms.toml (not written)\n", state.display());
+    let at = stdout
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{marker:?} not in {stdout}"));
+    let config = &stdout[stdout.find("[agent]").unwrap()..at];
+    let rules = &stdout[at + marker.len()..];
+    std::fs::create_dir_all(state.join("up")).unwrap();
+    std::fs::write(state.join("up/alarms.toml"), rules).unwrap();
+    let file = dir.path().join("check.toml");
+    std::fs::write(&file, config).unwrap();
+    let checked = skywatch(dir.path(), &env, &["config", "check", file.to_str().unwrap()]);
+    assert!(
+        checked.status.success(),
+        "{}\n{config}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    std::fs::remove_dir_all(&state).unwrap();
 
     let out = skywatch(
         dir.path(),
@@ -329,8 +347,13 @@ fn up_runs_every_part_locally_says_where_to_look_and_stops_cleanly_on_ctrl_c() {
     ] {
         assert!(stdout.contains(&line), "{line:?} not in\n{stdout}");
     }
-    // --alarms given: no sample-app line, the given file's rules.
-    assert!(stdout.contains("alarms     "), "{stdout}");
+    // --logs given: the sample app's log is not followed, so no hint to run it; the sample
+    // app's rules are evaluated all the same (no --alarms).
+    assert!(!stdout.contains("sample app"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("alarms     {}/up/alarms.toml", up.state.display())),
+        "{stdout}"
+    );
     std::fs::write(&log, "{\"level\":\"ERROR\",\"message\":\"disk full\"}\n").unwrap();
     // Each part answers: the page, the agent's health, the log line in the store.
     let page = http_get(&up.http, "/");
@@ -382,9 +405,42 @@ fn up_runs_every_part_locally_says_where_to_look_and_stops_cleanly_on_ctrl_c() {
         "{config}"
     );
 
+    // One agent per state directory: a second `up` on it is refused, naming the holder.
+    let second = skywatch(
+        dir.path(),
+        &[],
+        &[
+            "up",
+            "--state-dir",
+            up.state.to_str().unwrap(),
+            "--http",
+            &free_loopback_addr(),
+            "--udp",
+            &free_loopback_udp_addr(),
+            "--health",
+            &free_loopback_addr(),
+        ],
+    );
+    let refused = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{refused}");
+    assert!(
+        refused.contains(&format!(
+            "another skywatch agent is using the state directory {}",
+            up.state.display()
+        )),
+        "{refused}"
+    );
+
+    let state = up.state.clone();
     let (status, stdout, log) = up.interrupt(Duration::from_secs(40));
     assert!(status.success(), "{status}\n{stdout}\n{log}");
     assert!(stdout.contains("skywatch up: stopped"), "{stdout}");
+    // The alarm evaluator saved its states at the stop.
+    let saved = std::fs::read_to_string(state.join("alarms/state.json")).unwrap();
+    assert!(
+        saved.contains("sample-app faults") && saved.contains("memory high"),
+        "{saved}"
+    );
     for part in ["skywatch collector: stopped", "skywatch agent: stopped"] {
         assert!(log.contains(part), "{part:?} not in\n{log}");
     }

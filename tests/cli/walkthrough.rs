@@ -6,8 +6,10 @@
 //!
 //! What the test changes, and only this: the listeners get free ports (`127.0.0.1:2000` in a
 //! command becomes the test's), the state directory is the test's (`~/.local/share/skywatch`),
-//! `cargo run --release --bin skywatch --` is the binary cargo built for the tests, and `PATH`
-//! holds the test binaries' directory.
+//! `cargo run --release --bin skywatch --` is the binary cargo built for the tests, and the
+//! `cargo build … && export PATH=…` line is not run (a release build inside a test): `PATH`
+//! holds the test binaries' directory instead, and the test checks that every binary a command
+//! uses was built by an earlier command of the walk-through.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -150,7 +152,16 @@ fn every_command_of_the_readme_walkthrough_does_what_the_readme_says() {
         app_addr: free_loopback_addr(),
         bin_dir: logq.parent().unwrap().to_path_buf(),
     };
+    // The binaries the walk-through has built so far: `cargo run --bin skywatch` builds skywatch.
+    let mut built: Vec<String> = vec!["skywatch".into()];
     for command in &commands {
+        let program = command.split_whitespace().next().unwrap_or_default();
+        if ["logq", "skywatch"].contains(&program) {
+            assert!(
+                built.iter().any(|b| b == program),
+                "{command:?} runs {program}, which the walk-through has not built by then"
+            );
+        }
         if command == UP {
             let mut up = Up::start(walk.dir.path(), &[], &[]);
             up.wait_ready();
@@ -193,8 +204,14 @@ fn every_command_of_the_readme_walkthrough_does_what_the_readme_says() {
                 Duration::from_secs(60),
             );
             follow_a_fault_in_the_page(&walk);
-        } else if command.starts_with("export PATH=") {
-            assert_eq!(command, "export PATH=\"$PWD/target/release:$PATH\"");
+        } else if let Some(bins) = command.strip_prefix("cargo build --release ") {
+            let (bins, export) = bins.split_once(" && ").expect("the build line also sets PATH");
+            assert_eq!(export, "export PATH=\"$PWD/target/release:$PATH\"");
+            built.extend(
+                bins.split_whitespace()
+                    .filter(|w| *w != "--bin")
+                    .map(str::to_string),
+            );
         } else if command.starts_with("logq ") && command.contains("alarms/history.jsonl") {
             // The alarm clears once its evaluation range holds no fault.
             walk.up().wait_for_log(

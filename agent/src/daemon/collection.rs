@@ -15,8 +15,9 @@ use crate::metrics::emf;
 use crate::placeholders::resolve_placeholders;
 use crate::telemetry::{LogOutcome, Telemetry};
 
-/// This host's name, for the `host` dimension and the log names' placeholders.
-pub(super) fn hostname() -> String {
+/// This host's name, for the `host` dimension and the log names' placeholders (and the rules
+/// `skywatch up` writes, which must name the same host).
+pub fn hostname() -> String {
     rustix::system::uname().nodename().to_string_lossy().into_owned()
 }
 

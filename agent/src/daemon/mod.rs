@@ -17,6 +17,7 @@
 mod auto_output;
 pub use auto_output::OutputStatus;
 mod collection;
+pub use collection::hostname;
 mod logs;
 mod metric_output;
 mod reload;
@@ -217,6 +218,8 @@ struct Agent {
     traces: Option<skywatch_collector::part::Collector>,
     /// Which output each kind of data goes to.
     status: OutputStatus,
+    /// Held while the agent runs: no second agent on the same state directory.
+    _state_lock: skywatch_runtime::StateLock,
     /// The alarm evaluator, until the host starts it.
     alarms: Option<AlarmsPart>,
     /// The collector's per-minute service metrics, to deliver with the agent's own.
@@ -258,6 +261,8 @@ impl Agent {
         resolve_plugin_dimensions(&mut metrics, facts.as_ref());
         let state_dir =
             skywatch_runtime::state_dir::resolve(options.state_dir.clone(), config.state_dir.clone());
+        // Before anything reads or writes the directory: one agent per state directory.
+        let state_lock = skywatch_runtime::StateLock::acquire(&state_dir).map_err(AgentError::Startup)?;
         let emf_files = config
             .logs
             .as_ref()
@@ -428,6 +433,7 @@ impl Agent {
             listeners: emf_listener.into_iter().chain(udp_listeners).collect(),
             traces,
             status,
+            _state_lock: state_lock,
             trace_metrics,
             alarms: alarms.map(|(part, _)| part),
         })

@@ -2,6 +2,7 @@
 //! command line is its own file, `src/bin/logq/cli.rs`, shared here), so they cannot drift
 //! from the flags. The .deb ships what these write (`packaging/build-deb.sh`).
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -44,8 +45,18 @@ fn command(binary: Binary) -> clap::Command {
 pub fn completions(args: &CompletionsArgs) -> ExitCode {
     let mut cmd = command(args.binary);
     let name = cmd.get_name().to_string();
-    clap_complete::generate(args.shell, &mut cmd, name, &mut std::io::stdout());
-    ExitCode::SUCCESS
+    // Into memory first: clap_complete panics when its writer fails (a closed stdout).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, name, &mut script);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&script).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("skywatch completions: cannot write: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 pub fn man(args: &ManArgs) -> ExitCode {

@@ -76,6 +76,8 @@ pub struct Plan {
     /// The rule files, and whether they are the sample app's (written by `up`).
     pub alarm_rules: Vec<PathBuf>,
     pub sample_rules: bool,
+    /// Whether the logs followed are the sample app's (no `--logs`).
+    pub sample_logs: bool,
     pub http: String,
     pub udp: String,
     pub health: String,
@@ -205,7 +207,7 @@ impl Plan {
         let published = if self.is_local() {
             "changes logged here and kept in".to_string()
         } else {
-            "changes published to SNS and kept in".to_string()
+            "changes published to the rules' SNS actions (if any) and kept in".to_string()
         };
         lines.push(format!(
             "alarms     {} -> {published} {state}/alarms/history.jsonl",
@@ -223,7 +225,7 @@ impl Plan {
                 shell_quote(&first.group)
             ));
         }
-        if self.sample_rules {
+        if self.sample_logs {
             lines.push(format!(
                 "sample app python3 examples/sample-app/app.py  (from this directory: it writes {SAMPLE_LOG} here and sends traces to udp {})",
                 self.udp
@@ -346,13 +348,6 @@ threshold = 90
     )
 }
 
-/// This host's name, as the agent puts it in the `host` dimension.
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
 /// Whether AWS is configured (a region and credentials the SDK's chain resolves).
 async fn destination(local: bool) -> Destination {
     if local {
@@ -393,8 +388,9 @@ pub fn run(args: UpArgs) -> ExitCode {
     // config's own directory.
     let state_dir = cwd.join(skywatch_runtime::resolve_state_dir(args.state_dir.clone(), None));
     let destination = runtime.block_on(destination(args.local));
-    let sample_rules = args.alarms.is_empty();
-    let alarm_rules = if sample_rules {
+    let uses_sample_rules = args.alarms.is_empty();
+    let sample_logs = args.logs.is_empty();
+    let alarm_rules = if uses_sample_rules {
         vec![state_dir.join("up").join("alarms.toml")]
     } else {
         args.alarms
@@ -412,7 +408,8 @@ pub fn run(args: UpArgs) -> ExitCode {
         destination,
         logs,
         alarm_rules,
-        sample_rules,
+        sample_rules: uses_sample_rules,
+        sample_logs,
         http: args.http,
         udp: args.udp,
         health: args.health,
@@ -431,6 +428,13 @@ pub fn run(args: UpArgs) -> ExitCode {
         }
         say(&format!("\n# {} (not written)", plan.config_path().display()));
         say_raw(&plan.agent_config());
+        if plan.sample_rules {
+            say(&format!(
+                "\n# {} (not written)",
+                plan.up_dir().join("alarms.toml").display()
+            ));
+            say_raw(&sample_rules(&skywatch_agent::hostname()));
+        }
         return ExitCode::SUCCESS;
     }
     if let Err(e) = write_files(&plan) {
@@ -466,14 +470,14 @@ pub fn run(args: UpArgs) -> ExitCode {
     };
     match runtime.block_on(skywatch_agent::run(options)) {
         Ok(outcome) if outcome.dropped > 0 => {
-            say(&format!(
+            eprintln!(
                 "skywatch up: stopped; {} datums were dropped (the agent's stop line says why)",
                 outcome.dropped
-            ));
+            );
             ExitCode::from(1)
         }
         Ok(_) => {
-            say("skywatch up: stopped; each part's stop line is in the log above");
+            say("skywatch up: stopped; each part's stop line is on stderr");
             ExitCode::SUCCESS
         }
         Err(e @ skywatch_agent::AgentError::Config(_)) => {
@@ -497,7 +501,10 @@ fn write_files(plan: &Plan) -> Result<(), String> {
         write_atomically(path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
     };
     if plan.sample_rules {
-        write(&dir.join("alarms.toml"), &sample_rules(&hostname()))?;
+        write(
+            &dir.join("alarms.toml"),
+            &sample_rules(&skywatch_agent::hostname()),
+        )?;
     }
     write(&plan.config_path(), &plan.agent_config())
 }
