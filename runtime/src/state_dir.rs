@@ -7,16 +7,28 @@
 use std::path::PathBuf;
 
 pub fn resolve(flag: Option<PathBuf>, configured: Option<PathBuf>) -> PathBuf {
+    resolve_for(flag, configured, rustix::process::geteuid().is_root(), |name| {
+        std::env::var_os(name)
+    })
+}
+
+/// [`resolve`] for a user who is root or not, with this environment.
+fn resolve_for(
+    flag: Option<PathBuf>,
+    configured: Option<PathBuf>,
+    root: bool,
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> PathBuf {
     if let Some(dir) = flag.or(configured) {
         return dir;
     }
-    if rustix::process::geteuid().is_root() {
+    if root {
         return PathBuf::from("/var/lib/skywatch");
     }
-    let data_home = std::env::var_os("XDG_DATA_HOME")
+    let data_home = env("XDG_DATA_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+        .or_else(|| env("HOME").map(|home| PathBuf::from(home).join(".local/share")))
         .unwrap_or_else(|| PathBuf::from("."));
     data_home.join("skywatch")
 }
@@ -65,7 +77,51 @@ impl StateLock {
 
 #[cfg(test)]
 mod tests {
-    use super::StateLock;
+    use std::ffi::OsString;
+    use std::path::PathBuf;
+
+    use super::{resolve_for, StateLock};
+
+    #[test]
+    fn the_default_is_var_lib_for_root_and_xdg_data_home_or_local_share_for_anyone_else() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        let home = env(&[("HOME", "/home/ana")]);
+        // What the README's walk-through says: ~/.local/share/skywatch, or /var/lib/skywatch as root.
+        assert_eq!(
+            resolve_for(None, None, false, home),
+            PathBuf::from("/home/ana/.local/share/skywatch")
+        );
+        assert_eq!(
+            resolve_for(None, None, true, home),
+            PathBuf::from("/var/lib/skywatch")
+        );
+        let xdg = env(&[("HOME", "/home/ana"), ("XDG_DATA_HOME", "/data")]);
+        assert_eq!(
+            resolve_for(None, None, false, xdg),
+            PathBuf::from("/data/skywatch")
+        );
+        let empty_xdg = env(&[("HOME", "/home/ana"), ("XDG_DATA_HOME", "")]);
+        assert_eq!(
+            resolve_for(None, None, false, empty_xdg),
+            PathBuf::from("/home/ana/.local/share/skywatch")
+        );
+        // The flag wins over the config, and either over the default.
+        assert_eq!(
+            resolve_for(Some("/f".into()), Some("/c".into()), true, home),
+            PathBuf::from("/f")
+        );
+        assert_eq!(
+            resolve_for(None, Some("/c".into()), false, home),
+            PathBuf::from("/c")
+        );
+    }
 
     #[test]
     fn a_second_lock_on_one_directory_is_refused_until_the_first_is_dropped() {

@@ -99,6 +99,8 @@ fn the_deb_holds_both_binaries_units_configs_user_and_installs_into_a_scratch_ro
         "./usr/share/man/man1/skywatch-up.1.gz",
         "./usr/share/man/man1/logq.1.gz",
         "./usr/share/doc/skywatch/copyright",
+        "./usr/share/doc/skywatch/README.md",
+        "./usr/share/doc/skywatch/docs/config-reference.md",
     ] {
         assert!(files.contains(&expected), "{expected} not in\n{contents}");
     }
