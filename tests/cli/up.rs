@@ -339,7 +339,11 @@ fn up_runs_every_part_locally_says_where_to_look_and_stops_cleanly_on_ctrl_c() {
         format!("page       http://{}/", up.http),
         format!("health     http://{}/healthz", up.health),
         format!(
-            "query      logq --store {} --log-group /ec2/app",
+            "query      logq --store {} --log-group /ec2/app 'filter level",
+            up.state.display()
+        ),
+        format!(
+            "query      logq --store {} --log-group /ec2/app 'stats count(*) as events by bin(1m)'",
             up.state.display()
         ),
         "(agent output) logs: local store".to_string(),
@@ -432,6 +436,12 @@ fn up_runs_every_part_locally_says_where_to_look_and_stops_cleanly_on_ctrl_c() {
     );
 
     let state = up.state.clone();
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(
+        &mut file,
+        b"{\"level\":\"INFO\",\"message\":\"written just before Ctrl-C\"}\n",
+    )
+    .unwrap();
     let (status, stdout, log) = up.interrupt(Duration::from_secs(40));
     assert!(status.success(), "{status}\n{stdout}\n{log}");
     assert!(stdout.contains("skywatch up: stopped"), "{stdout}");
@@ -445,6 +455,39 @@ fn up_runs_every_part_locally_says_where_to_look_and_stops_cleanly_on_ctrl_c() {
         assert!(log.contains(part), "{part:?} not in\n{log}");
     }
     assert!(log.contains("0 not delivered"), "{log}");
+    // Nothing lost: the config up wrote is one `skywatch agent` runs, and its --once reads on
+    // from the checkpoints up left: every line written, even just before Ctrl-C, is in the
+    // store once.
+    let config = state.join("up/agent.toml");
+    let once = skywatch(
+        dir.path(),
+        &[],
+        &[
+            "agent",
+            "--config",
+            config.to_str().unwrap(),
+            "--once",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert!(once.status.success(), "{}", String::from_utf8_lossy(&once.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_logq"))
+        .args([
+            "--store",
+            state.to_str().unwrap(),
+            "--log-group",
+            "/ec2/app",
+            "--format",
+            "csv",
+        ])
+        .arg("stats count(*) as n by message | sort message")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "message,n\ndisk full,1\nwritten just before Ctrl-C,1\n"
+    );
 }
 
 #[test]

@@ -215,15 +215,17 @@ impl Plan {
         ));
         lines.push(format!("health     http://{}/healthz and /metrics", self.health));
         if let Some(first) = self.logs.first() {
-            let query = "'filter level = \"ERROR\" | fields @timestamp, traceId, message | sort @timestamp desc | limit 20'";
             let where_ = match &self.destination {
                 Destination::Local(_) => format!("--store {store}"),
                 Destination::Aws { .. } => "--since 1h".to_string(),
             };
-            lines.push(format!(
-                "query      logq {where_} --log-group {} {query}",
-                shell_quote(&first.group)
-            ));
+            let group = shell_quote(&first.group);
+            for query in [
+                "'filter level = \"ERROR\" | fields @timestamp, traceId, message | sort @timestamp desc | limit 20'",
+                "'stats count(*) as events by bin(1m)'",
+            ] {
+                lines.push(format!("query      logq {where_} --log-group {group} {query}"));
+            }
         }
         if self.sample_logs {
             lines.push(format!(
