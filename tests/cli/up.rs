@@ -320,6 +320,10 @@ fn a_bad_logs_argument_exits_2_naming_it_and_a_port_in_use_exits_1_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("cannot listen on {addr}")), "{stderr}");
+    assert!(
+        stderr.contains("--http, --udp and --health take others"),
+        "{stderr}"
+    );
 }
 
 #[test]

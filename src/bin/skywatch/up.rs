@@ -488,6 +488,11 @@ pub fn run(args: UpArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("skywatch up: {e}");
+            if e.to_string().contains("cannot listen on") {
+                eprintln!(
+                    "skywatch up: something else has that address (an X-Ray daemon, a skywatch collector or agent?): --http, --udp and --health take others"
+                );
+            }
             ExitCode::from(1)
         }
     }
