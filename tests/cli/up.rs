@@ -159,6 +159,25 @@ fn skywatch(dir: &Path, env: &[(&str, String)], args: &[&str]) -> std::process::
     command.output().unwrap()
 }
 
+/// `skywatch ARGS`, which must succeed: its stdout.
+fn skywatch_ok(dir: &Path, env: &[(&str, String)], args: &[&str]) -> String {
+    let out = skywatch(dir, env, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "skywatch {args:?}\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `config` (a config `up --dry-run` printed) passes `skywatch config check`.
+fn assert_config_checks(dir: &Path, env: &[(&str, String)], config: &str) {
+    let file = dir.join("check.toml");
+    std::fs::write(&file, config).unwrap();
+    skywatch_ok(dir, env, &["config", "check", file.to_str().unwrap()]);
+}
+
 #[test]
 fn dry_run_without_aws_says_everything_stays_local_and_starts_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -168,7 +187,7 @@ fn dry_run_without_aws_says_everything_stays_local_and_starts_and_writes_nothing
         "[[alarm]]\nname = \"errors\"\nnamespace = \"App\"\nmetric = \"Errors\"\nstatistic = \"Sum\"\nperiod = 60\nevaluation_periods = 1\ncomparison = \">\"\nthreshold = 0\n",
     )
     .unwrap();
-    let out = skywatch(
+    let stdout = skywatch_ok(
         dir.path(),
         &[],
         &[
@@ -181,12 +200,6 @@ fn dry_run_without_aws_says_everything_stays_local_and_starts_and_writes_nothing
             "--alarms",
             "rules.toml",
         ],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     assert!(
         stdout.starts_with("skywatch up --dry-run: everything stays local (no AWS region"),
@@ -215,14 +228,7 @@ fn dry_run_without_aws_says_everything_stays_local_and_starts_and_writes_nothing
     );
     assert!(config.contains("publish = false"), "{config}");
     assert!(!config.contains("[traces.forward]"), "{config}");
-    let file = dir.path().join("check.toml");
-    std::fs::write(&file, config).unwrap();
-    let checked = skywatch(dir.path(), &[], &["config", "check", file.to_str().unwrap()]);
-    assert!(
-        checked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    assert_config_checks(dir.path(), &[], config);
     assert!(!state.exists(), "a dry run wrote {}", state.display());
 }
 
@@ -232,13 +238,7 @@ fn dry_run_with_aws_configured_says_it_ships_there_and_local_keeps_it_here() {
     let state = dir.path().join("state");
     let env = env_vars("http://127.0.0.1:9");
     let state_arg = state.to_str().unwrap();
-    let out = skywatch(dir.path(), &env, &["up", "--dry-run", "--state-dir", state_arg]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = skywatch_ok(dir.path(), &env, &["up", "--dry-run", "--state-dir", state_arg]);
     assert!(
         stdout.starts_with("skywatch up --dry-run: shipping to AWS in us-east-1"),
         "{stdout}"
@@ -266,22 +266,14 @@ fn dry_run_with_aws_configured_says_it_ships_there_and_local_keeps_it_here() {
     let rules = &stdout[at + marker.len()..];
     std::fs::create_dir_all(state.join("up")).unwrap();
     std::fs::write(state.join("up/alarms.toml"), rules).unwrap();
-    let file = dir.path().join("check.toml");
-    std::fs::write(&file, config).unwrap();
-    let checked = skywatch(dir.path(), &env, &["config", "check", file.to_str().unwrap()]);
-    assert!(
-        checked.status.success(),
-        "{}\n{config}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    assert_config_checks(dir.path(), &env, config);
     std::fs::remove_dir_all(&state).unwrap();
 
-    let out = skywatch(
+    let stdout = skywatch_ok(
         dir.path(),
         &env,
         &["up", "--dry-run", "--local", "--state-dir", state_arg],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.starts_with("skywatch up --dry-run: everything stays local (--local)"),
         "{stdout}"
@@ -539,15 +531,12 @@ fn with_aws_configured_up_ships_log_lines_to_cloudwatch_logs() {
 #[test]
 fn completions_and_man_pages_come_from_both_command_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let out = skywatch(dir.path(), &[], &["completions", "bash"]);
-    let bash = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success());
+    let bash = skywatch_ok(dir.path(), &[], &["completions", "bash"]);
     assert!(
         bash.contains("_skywatch()") && bash.contains("--dry-run") && bash.contains("servicemap"),
         "{bash}"
     );
-    let out = skywatch(dir.path(), &[], &["completions", "zsh", "--for", "logq"]);
-    let zsh = String::from_utf8_lossy(&out.stdout);
+    let zsh = skywatch_ok(dir.path(), &[], &["completions", "zsh", "--for", "logq"]);
     assert!(
         zsh.starts_with("#compdef logq") && zsh.contains("--log-group"),
         "{zsh}"
