@@ -243,20 +243,15 @@ fn dry_run_with_aws_configured_says_it_ships_there_and_local_keeps_it_here() {
         stdout.starts_with("skywatch up --dry-run: shipping to AWS in us-east-1"),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("CloudWatch in us-east-1, namespace CWAgent"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("forwarded to X-Ray in us-east-1"), "{stdout}");
-    assert!(
-        stdout.contains("metrics = \"cloudwatch\"\nlogs = \"cloudwatch\""),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("[traces.forward]\nregion = \"us-east-1\""),
-        "{stdout}"
-    );
-    assert!(stdout.contains("publish = true"), "{stdout}");
+    for expected in [
+        "CloudWatch in us-east-1, namespace CWAgent",
+        "forwarded to X-Ray in us-east-1",
+        "metrics = \"cloudwatch\"\nlogs = \"cloudwatch\"",
+        "[traces.forward]\nregion = \"us-east-1\"",
+        "publish = true",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} not in\n{stdout}");
+    }
     // The config it would run is one `config check` accepts (with the rules it would write).
     let marker = format!("\n# {}/up/alarms.toml (not written)\n", state.display());
     let at = stdout
