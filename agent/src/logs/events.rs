@@ -72,7 +72,7 @@ impl EventBuilder {
     /// Takes one line; returns what the event it completed (if any) became.
     pub fn push(&mut self, line: Line, now: Instant, now_ms: i64) -> Vec<Built> {
         match self.multiline.push(line, now) {
-            Some(done) => self.build(done, now_ms),
+            Some(done) => self.build(done, now, now_ms),
             None => Vec::new(),
         }
     }
@@ -80,13 +80,16 @@ impl EventBuilder {
     /// The waiting event, once idle past the timeout (or at once with `force`).
     pub fn flush(&mut self, now: Instant, now_ms: i64, force: bool) -> Vec<Built> {
         match self.multiline.flush(now, force) {
-            Some(done) => self.build(done, now_ms),
+            Some(done) => self.build(done, now, now_ms),
             None => Vec::new(),
         }
     }
 
-    fn build(&mut self, event: Assembled, now_ms: i64) -> Vec<Built> {
+    fn build(&mut self, event: Assembled, now: Instant, now_ms: i64) -> Vec<Built> {
         self.counts.events += 1;
+        // When the event's first line was read, on the wall clock: its time when it has none
+        // of its own.
+        let read_ms = now_ms - now.saturating_duration_since(event.first_read).as_millis() as i64;
         let token = AckToken {
             file: self.file,
             end_offset: event.end_offset,
@@ -96,9 +99,9 @@ impl EventBuilder {
             .rules
             .timestamp
             .as_ref()
-            .map(|format| format.parse_span(&text, now_ms));
+            .map(|format| format.parse_span(&text, read_ms));
         let timestamp_ms = match parsed {
-            None => now_ms,
+            None => read_ms,
             Some(Some((ms, span))) => {
                 self.last_timestamp = Some(ms);
                 if self.rules.trim_timestamp {
@@ -109,7 +112,7 @@ impl EventBuilder {
             }
             Some(None) => {
                 self.counts.without_timestamp += 1;
-                self.last_timestamp.unwrap_or(now_ms)
+                self.last_timestamp.unwrap_or(read_ms)
             }
         };
         let event = Assembled { text, ..event };
@@ -154,7 +157,7 @@ mod tests {
     use crate::logs::reader::Line;
     use crate::logs::timestamp_format::{AgentTimestampFormat, Zone};
     use regex::Regex;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     fn line(text: &str, end_offset: u64) -> Line {
         Line::whole(text, end_offset)
@@ -186,6 +189,21 @@ mod tests {
                 Built::Skip(_) => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn an_event_without_a_time_format_takes_the_time_its_first_line_was_read() {
+        let mut b = builder(Vec::new());
+        b.rules.timestamp = None;
+        let t = Instant::now();
+        let now = 1_795_867_200_000;
+        assert!(b.push(line("first", 6), t, now).is_empty());
+        // The next line, read 2 s later, completes the first event; the idle timeout completes
+        // the second 5 s after that. Each keeps the time its own line was read.
+        let first = b.push(line("second", 13), t + Duration::from_secs(2), now + 2_000);
+        assert_eq!(sent(&first), vec![(now, "first", 6)]);
+        let second = b.flush(t + Duration::from_secs(7), now + 7_000, false);
+        assert_eq!(sent(&second), vec![(now + 2_000, "second", 13)]);
     }
 
     #[test]

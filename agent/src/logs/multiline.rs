@@ -14,11 +14,14 @@ pub const DEFAULT_START_PATTERN: &str = r"^[\S]";
 /// How long an event waits for more lines.
 pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A complete event: its lines joined with `\n`, and the offset just past its last line.
+/// A complete event: its lines joined with `\n`, the offset just past its last line, and when
+/// its first line was read (an event without a time of its own takes that one, not the moment
+/// the next line or the timeout completed it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assembled {
     pub text: String,
     pub end_offset: u64,
+    pub first_read: Instant,
 }
 
 /// Assembles one file's lines.
@@ -63,6 +66,7 @@ impl Multiline {
                     Assembled {
                         text: line.text,
                         end_offset: line.end_offset,
+                        first_read: now,
                     },
                     now,
                 ));
