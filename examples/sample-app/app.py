@@ -104,7 +104,7 @@ class Inventory(Handler):
                 try:
                     raise ConnectionError("stock database timed out after 30 ms")
                 except ConnectionError as e:
-                    segment.add_exception(e, traceback.extract_stack())
+                    segment.add_exception(e, traceback.extract_tb(e.__traceback__))
                 segment.add_fault_flag()
                 status, body = 503, {"error": "stock database timed out"}
                 self.log.write({"level": "ERROR", "service": DOWNSTREAM, "traceId": segment.trace_id,
@@ -152,9 +152,9 @@ class App(Handler):
                     call.put_http_meta("status", answer)
                     if answer >= 500:
                         call.add_fault_flag()
-                except OSError as e:  # refused, reset, timed out: no answer at all
+                except (OSError, http.client.HTTPException) as e:  # no answer, or a broken one
                     answer, failure = None, "inventory unreachable: %s" % e
-                    call.add_exception(e, traceback.extract_stack(), remote=True)
+                    call.add_exception(e, traceback.extract_tb(e.__traceback__), remote=True)
                 finally:
                     xray_recorder.end_subsegment()
                 if answer is None or answer >= 500:

@@ -36,43 +36,102 @@ fn resolve_for(
 /// The lock one agent holds on its state directory while it runs (`agent.lock`, an advisory
 /// `flock`): two agents on one directory would write the same checkpoints, spool and stores. The
 /// kernel releases it when the process ends, however it ends. Readers (`logq --store`,
-/// `skywatch metrics`) and a separate collector do not take it.
+/// `skywatch metrics`) and a separate collector do not take it. The file holds the holder's
+/// `pid@host`, for the refusal message.
 #[derive(Debug)]
 pub struct StateLock {
-    _file: std::fs::File,
+    _file: Option<std::fs::File>,
+    /// Why the directory is not locked after all (it cannot be created or written, or its file
+    /// system has no locks, as NFS without a lock daemon): the agent runs on, and says so.
+    pub not_locked: Option<String>,
 }
 
 /// The lock file's name in the state directory.
 pub const LOCK_FILE: &str = "agent.lock";
 
 impl StateLock {
-    /// Takes the lock on `dir` (created, private, if missing), or says who holds it.
+    /// Takes the lock on `dir` (created private, 0750, if missing). Refused only when another
+    /// process holds it; any other failure gives an unlocked `StateLock` saying why.
     pub fn acquire(dir: &std::path::Path) -> Result<StateLock, String> {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        let path = dir.join(LOCK_FILE);
+        let unlocked = |why: String| {
+            Ok(StateLock {
+                _file: None,
+                not_locked: Some(why),
+            })
+        };
+        let file = match open_lock_file(dir, &path) {
+            Ok(file) => file,
+            Err(why) => return unlocked(why),
+        };
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {
+                record_holder(&file);
+                Ok(StateLock {
+                    _file: Some(file),
+                    not_locked: None,
+                })
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                let holder = std::fs::read_to_string(&path)
+                    .ok()
+                    .map(|h| h.trim().to_string())
+                    .filter(|h| !h.is_empty())
+                    .map_or_else(String::new, |h| format!(", process {h}"));
+                Err(format!(
+                    "another skywatch agent is using the state directory {} (it holds {}{holder}): stop it, or give this one a --state-dir of its own",
+                    dir.display(),
+                    path.display()
+                ))
+            }
+            Err(e) => unlocked(format!("cannot lock {}: {e}", path.display())),
+        }
+    }
+}
+
+/// Opens (creating) the lock file, the directory first if need be, both private whatever the
+/// umask. Run as root in a directory that belongs to another user (the packaged agent's), a new
+/// file is given to that user, so the service can still take it.
+fn open_lock_file(dir: &std::path::Path, path: &std::path::Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+    if !dir.exists() {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o750)
             .create(dir)
-            .map_err(|e| format!("cannot create the state directory {}: {e}", dir.display()))?;
-        let path = dir.join(LOCK_FILE);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o640)
-            .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => Ok(StateLock { _file: file }),
-            Err(rustix::io::Errno::WOULDBLOCK) => Err(format!(
-                "another skywatch agent is using the state directory {} (it holds {}): stop it, or give this one a --state-dir of its own",
-                dir.display(),
-                path.display()
-            )),
-            Err(e) => Err(format!("cannot lock {}: {e}", path.display())),
+            .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750)))
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let existed = path.exists();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o640)
+        .open(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    if !existed {
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o640));
+        if rustix::process::geteuid().is_root() {
+            if let Ok(owner) = std::fs::metadata(dir) {
+                let _ = rustix::fs::fchown(
+                    &file,
+                    Some(rustix::fs::Uid::from_raw(owner.uid())),
+                    Some(rustix::fs::Gid::from_raw(owner.gid())),
+                );
+            }
         }
     }
+    Ok(file)
+}
+
+/// Writes `pid@host` into the held lock file (best effort: it only serves the message).
+fn record_holder(mut file: &std::fs::File) {
+    use std::io::Write as _;
+    let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    let _ = file.set_len(0);
+    let _ = writeln!(file, "{}@{host}", std::process::id());
 }
 
 #[cfg(test)]
@@ -124,16 +183,33 @@ mod tests {
     }
 
     #[test]
-    fn a_second_lock_on_one_directory_is_refused_until_the_first_is_dropped() {
+    fn a_second_lock_on_one_directory_is_refused_naming_the_holder_until_the_first_is_dropped() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
         let first = StateLock::acquire(&state).unwrap();
+        assert_eq!(first.not_locked, None);
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            (mode(&state), mode(&state.join(super::LOCK_FILE))),
+            (0o750, 0o640)
+        );
         let second = StateLock::acquire(&state).unwrap_err();
         assert!(
-            second.starts_with("another skywatch agent is using the state directory"),
+            second.starts_with("another skywatch agent is using the state directory")
+                && second.contains(&format!("process {}@", std::process::id())),
             "{second}"
         );
         drop(first);
-        assert!(StateLock::acquire(&state).is_ok());
+        assert!(StateLock::acquire(&state).unwrap().not_locked.is_none());
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_made_leaves_the_agent_unlocked_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let lock = StateLock::acquire(&file.join("state")).unwrap();
+        assert!(lock.not_locked.unwrap().starts_with("cannot create"));
     }
 }

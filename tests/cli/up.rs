@@ -400,7 +400,9 @@ fn up_runs_every_part_locally_says_where_to_look_and_stops_cleanly_on_ctrl_c() {
         "{config}"
     );
 
-    // One agent per state directory: a second `up` on it is refused, naming the holder.
+    // One agent per state directory: a second `up` on it is refused, naming the holder, and
+    // leaves the running one's config as it was.
+    let config_before = std::fs::read_to_string(up.state.join("up/agent.toml")).unwrap();
     let second = skywatch(
         dir.path(),
         &[],
@@ -424,6 +426,11 @@ fn up_runs_every_part_locally_says_where_to_look_and_stops_cleanly_on_ctrl_c() {
             up.state.display()
         )),
         "{refused}"
+    );
+    assert!(refused.contains(", process "), "{refused}");
+    assert_eq!(
+        std::fs::read_to_string(up.state.join("up/agent.toml")).unwrap(),
+        config_before
     );
 
     let state = up.state.clone();
@@ -532,6 +539,17 @@ fn completions_and_man_pages_come_from_both_command_lines() {
         "{bash}"
     );
     let zsh = skywatch_ok(dir.path(), &[], &["completions", "zsh", "--for", "logq"]);
+    // A reader that goes away (`| head -1`) is no reason to panic.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_skywatch"))
+        .args(["completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("panicked"), "{stderr}");
     assert!(
         zsh.starts_with("#compdef logq") && zsh.contains("--log-group"),
         "{zsh}"

@@ -87,6 +87,9 @@ pub struct Options {
     /// long run begins, with one line per output (`metrics: local store …`): `skywatch up`
     /// says where to look then. Not called with `once`.
     pub on_ready: Option<ReadyHook>,
+    /// The lock on the state directory, when the caller already holds it (`skywatch up` takes
+    /// it before it writes its config there); else the agent takes it at start.
+    pub held_lock: Option<Arc<skywatch_runtime::StateLock>>,
 }
 
 /// What [`Options::on_ready`] calls.
@@ -171,6 +174,8 @@ pub async fn run(options: Options) -> Result<Outcome, AgentError> {
     let mut host = Host::new(JOURNAL);
     let traces = agent.traces.take();
     let alarms = agent.alarms.take();
+    // Until every part (the collector and the alarms too) has stopped.
+    let _state_lock = agent.state_lock.take();
     if let Some(ready) = &agent.options.on_ready {
         (ready.0)(&agent.status.lines());
     }
@@ -218,8 +223,8 @@ struct Agent {
     traces: Option<skywatch_collector::part::Collector>,
     /// Which output each kind of data goes to.
     status: OutputStatus,
-    /// Held while the agent runs: no second agent on the same state directory.
-    _state_lock: skywatch_runtime::StateLock,
+    /// No second agent on the same state directory: `run` holds it until every part has stopped.
+    state_lock: Option<Arc<skywatch_runtime::StateLock>>,
     /// The alarm evaluator, until the host starts it.
     alarms: Option<AlarmsPart>,
     /// The collector's per-minute service metrics, to deliver with the agent's own.
@@ -262,7 +267,15 @@ impl Agent {
         let state_dir =
             skywatch_runtime::state_dir::resolve(options.state_dir.clone(), config.state_dir.clone());
         // Before anything reads or writes the directory: one agent per state directory.
-        let state_lock = skywatch_runtime::StateLock::acquire(&state_dir).map_err(AgentError::Startup)?;
+        let state_lock = match &options.held_lock {
+            Some(lock) => Arc::clone(lock),
+            None => Arc::new(skywatch_runtime::StateLock::acquire(&state_dir).map_err(AgentError::Startup)?),
+        };
+        if let Some(why) = &state_lock.not_locked {
+            JOURNAL.log(format_args!(
+                "warning: the state directory is not locked ({why}): make sure no other agent uses it"
+            ));
+        }
         let emf_files = config
             .logs
             .as_ref()
@@ -433,7 +446,7 @@ impl Agent {
             listeners: emf_listener.into_iter().chain(udp_listeners).collect(),
             traces,
             status,
-            _state_lock: state_lock,
+            state_lock: Some(state_lock),
             trace_metrics,
             alarms: alarms.map(|(part, _)| part),
         })

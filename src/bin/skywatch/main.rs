@@ -210,6 +210,7 @@ fn agent(args: AgentArgs) -> ExitCode {
         state_dir: args.state_dir,
         proc_root: proc_root(),
         on_ready: None,
+        held_lock: None,
     };
     match runtime.block_on(skywatch_agent::run(options)) {
         Ok(outcome) if args.once && outcome.log_reader_failed => {

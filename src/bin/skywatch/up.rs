@@ -439,6 +439,15 @@ pub fn run(args: UpArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    // The state directory's lock before its files are written: a second `up` on the same
+    // directory is refused without touching the running one's config.
+    let lock = match skywatch_runtime::StateLock::acquire(&plan.state_dir) {
+        Ok(lock) => Arc::new(lock),
+        Err(e) => {
+            eprintln!("skywatch up: {e}");
+            return ExitCode::from(1);
+        }
+    };
     if let Err(e) = write_files(&plan) {
         eprintln!("skywatch up: {e}");
         return ExitCode::from(1);
@@ -469,6 +478,7 @@ pub fn run(args: UpArgs) -> ExitCode {
         state_dir: Some(plan.state_dir.clone()),
         proc_root: crate::proc_root(),
         on_ready: Some(ready),
+        held_lock: Some(lock),
     };
     match runtime.block_on(skywatch_agent::run(options)) {
         Ok(outcome) if outcome.dropped > 0 => {
@@ -488,7 +498,7 @@ pub fn run(args: UpArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("skywatch up: {e}");
-            if e.to_string().contains("cannot listen on") {
+            if e.to_string().contains("Address already in use") {
                 eprintln!(
                     "skywatch up: something else has that address (an X-Ray daemon, a skywatch collector or agent?): --http, --udp and --health take others"
                 );
