@@ -33,4 +33,6 @@ done
 "$bin_dir/skywatch" man --out "$assets/man"
 gzip -9n "$assets/man"/*.1
 
-cargo deb --no-build --profile "$profile" "$@"
+# Stripped: the release profile keeps line tables for backtraces, which would triple the
+# package (pass --separate-debug-symbols or --dbgsym to keep them beside it).
+cargo deb --no-build --strip --profile "$profile" "$@"
