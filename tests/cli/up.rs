@@ -249,6 +249,7 @@ fn dry_run_with_aws_configured_says_it_ships_there_and_local_keeps_it_here() {
         "metrics = \"cloudwatch\"\nlogs = \"cloudwatch\"",
         "[traces.forward]\nregion = \"us-east-1\"",
         "publish = true",
+        "(EMF lines go to CloudWatch Logs, which makes the SampleApp metrics there: `skywatch alarms push",
     ] {
         assert!(stdout.contains(expected), "{expected:?} not in\n{stdout}");
     }

@@ -213,6 +213,12 @@ impl Plan {
             "alarms     {} -> {published} {state}/alarms/history.jsonl",
             rules.join(", ")
         ));
+        if self.sample_rules && !self.is_local() {
+            lines.push(format!(
+                "           (EMF lines go to CloudWatch Logs, which makes the SampleApp metrics there: `skywatch alarms push {}` has CloudWatch evaluate that rule)",
+                self.up_dir().join("alarms.toml").display()
+            ));
+        }
         lines.push(format!("health     http://{}/healthz and /metrics", self.health));
         if let Some(first) = self.logs.first() {
             let where_ = match &self.destination {
