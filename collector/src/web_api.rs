@@ -378,13 +378,13 @@ pub fn logs(store: &Store, logs_dir: &Path, request: &[u8]) -> Result<Value, Api
     groups_found.dedup();
     let group_args = groups_found.iter().fold(String::new(), |mut args, g| {
         args.push_str(" --log-group ");
-        args.push_str(&shell_quote(g));
+        args.push_str(&skywatch_store::logs::shell_word(g));
         args
     });
     let root = forms[0].get(2..).unwrap_or_default();
     let logq = format!(
         "logq --store {}{group_args} --start {} --end {} 'fields @timestamp, @logStream, @message | filter @message like /(?i){root}|{}/ | sort @timestamp asc'",
-        shell_quote(&logs_dir.parent().unwrap_or(logs_dir).display().to_string()),
+        skywatch_store::logs::shell_word(&logs_dir.parent().unwrap_or(logs_dir).display().to_string()),
         skywatch_time::rfc3339_ms(start_ms),
         skywatch_time::rfc3339_ms(end_ms),
         forms[1],
@@ -396,18 +396,6 @@ pub fn logs(store: &Store, logs_dir: &Path, request: &[u8]) -> Result<Value, Api
         })
         .collect();
     Ok(json!({"Events": rows, "Logq": logq, "Truncated": truncated, "UnreadableChunks": unreadable}))
-}
-
-/// `text` as one shell word.
-fn shell_quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
-    {
-        return text.to_string();
-    }
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]

@@ -279,8 +279,28 @@ pub fn read_chunk(stream: &str, path: &Path) -> io::Result<(Vec<StoredEvent>, u6
     Ok((events, bad))
 }
 
+/// `text` as one shell word, for the `logq --store DIR --log-group NAME` commands the tools print
+/// for this store (the collector's page, `skywatch up`): as it is when it is plain, else quoted.
+pub fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
+    {
+        return text.to_string();
+    }
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(super::shell_word("/var/lib/skywatch"), "/var/lib/skywatch");
+        assert_eq!(super::shell_word("/tmp/a b"), "'/tmp/a b'");
+        assert_eq!(super::shell_word("it's"), r"'it'\''s'");
+    }
+
     use super::{chunks_in_range, decode_name, encode_name, parse_chunk_name, read_chunk, LocalLogStore};
 
     #[test]

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use skywatch_agent::ReadyHook;
+use skywatch_store::logs::shell_word;
 
 use crate::EXIT_BAD_CONFIG;
 
@@ -172,7 +173,7 @@ impl Plan {
     /// One line per part saying where to look.
     pub fn lines(&self) -> Vec<String> {
         let state = self.state_dir.display().to_string();
-        let store = shell_quote(&state);
+        let store = shell_word(&state);
         let mut lines = Vec::new();
         let (metrics_to, logs_to) = match &self.destination {
             Destination::Local(_) => (
@@ -225,7 +226,7 @@ impl Plan {
                 Destination::Local(_) => format!("--store {store}"),
                 Destination::Aws { .. } => "--since 1h".to_string(),
             };
-            let group = shell_quote(&first.group);
+            let group = shell_word(&first.group);
             for query in [
                 "'filter level = \"ERROR\" | fields @timestamp, traceId, message | sort @timestamp desc | limit 20'",
                 "'stats count(*) as events by bin(1m)'",
@@ -260,17 +261,6 @@ fn say_raw(text: &str) {
 /// A TOML basic string (JSON's escapes are TOML's).
 fn toml_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
-}
-
-/// `s` as one shell word.
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%,=".contains(&b))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// The log files to follow: `--logs` as given, else the sample app's log in `cwd`.
@@ -567,12 +557,5 @@ mod tests {
                 group: SAMPLE_GROUP.into()
             }]
         );
-    }
-
-    #[test]
-    fn shell_words_are_quoted_only_when_needed() {
-        assert_eq!(shell_quote("/var/lib/skywatch"), "/var/lib/skywatch");
-        assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 }
