@@ -143,7 +143,11 @@ impl Drop for Up {
     }
 }
 
-fn skywatch(dir: &Path, env: &[(&str, String)], args: &[&str]) -> std::process::Output {
+fn skywatch<S: AsRef<std::ffi::OsStr>>(
+    dir: &Path,
+    env: &[(&str, String)],
+    args: &[S],
+) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_skywatch"));
     command
         .args(args)
@@ -157,6 +161,25 @@ fn skywatch(dir: &Path, env: &[(&str, String)], args: &[&str]) -> std::process::
         command.env(k, v);
     }
     command.output().unwrap()
+}
+
+/// `up --state-dir STATE --health HEALTH` with its other listeners on free loopback ports.
+fn up_args(state: &str, health: &str) -> Vec<String> {
+    let http = free_loopback_addr();
+    let udp = free_loopback_udp_addr();
+    [
+        "up",
+        "--state-dir",
+        state,
+        "--health",
+        health,
+        "--http",
+        &http,
+        "--udp",
+        &udp,
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// `skywatch ARGS`, which must succeed: its stdout.
@@ -290,21 +313,7 @@ fn a_bad_logs_argument_exits_2_naming_it_and_a_port_in_use_exits_1_naming_it() {
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = skywatch(
-        dir.path(),
-        &[],
-        &[
-            "up",
-            "--state-dir",
-            "s",
-            "--health",
-            &addr,
-            "--http",
-            &free_loopback_addr(),
-            "--udp",
-            &free_loopback_udp_addr(),
-        ],
-    );
+    let out = skywatch(dir.path(), &[], &up_args("s", &addr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("cannot listen on {addr}")), "{stderr}");
@@ -407,17 +416,7 @@ fn up_runs_every_part_locally_says_where_to_look_and_stops_cleanly_on_ctrl_c() {
     let second = skywatch(
         dir.path(),
         &[],
-        &[
-            "up",
-            "--state-dir",
-            up.state.to_str().unwrap(),
-            "--http",
-            &free_loopback_addr(),
-            "--udp",
-            &free_loopback_udp_addr(),
-            "--health",
-            &free_loopback_addr(),
-        ],
+        &up_args(up.state.to_str().unwrap(), &free_loopback_addr()),
     );
     let refused = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{refused}");
